@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The one server configuration schema. Precedence: flags > CUSTOS_* env > file > defaults.
+ * Nothing secret has a default; the storage password and unseal keys come from env or files,
+ * never from a flag (flags show in `ps`).
+ */
+const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8420),
+    data_dir: z.string().min(1).default('./.custos'),
+    /** `sqlite:PATH` (default `sqlite:<data_dir>/custos.db`) or `postgres://user@host:port/db`. */
+    storage: z.string().min(1).optional(),
+    /** Read from a file so it never appears in a flag or a URL in `ps`. */
+    storage_password_file: z.string().min(1).optional(),
+    storage_password: z.string().min(1).optional(),
+    dev: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /** Unseal key shares separated by commas or newlines. */
+    unseal_key: z.string().min(1).optional(),
+    unseal_key_file: z.string().min(1).optional(),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    audit_retention_days: z.coerce.number().int().min(1).max(3650).default(365),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
+    account_id: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('123456789012'),
+    body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
+    /** FULL fsyncs every commit (acknowledged writes survive power loss); NORMAL survives process crashes only. */
+    sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>> & { readonly storage: string };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
+  CUSTOS_HOST: 'host',
+  CUSTOS_PORT: 'port',
+  CUSTOS_DATA_DIR: 'data_dir',
+  CUSTOS_STORAGE: 'storage',
+  CUSTOS_STORAGE_PASSWORD: 'storage_password',
+  CUSTOS_STORAGE_PASSWORD_FILE: 'storage_password_file',
+  CUSTOS_UNSEAL_KEY: 'unseal_key',
+  CUSTOS_UNSEAL_KEY_FILE: 'unseal_key_file',
+  CUSTOS_LOG_LEVEL: 'log_level',
+  CUSTOS_AUDIT_RETENTION_DAYS: 'audit_retention_days',
+  CUSTOS_REGION: 'region',
+  CUSTOS_ACCOUNT_ID: 'account_id',
+  CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
+};
+
+export interface ConfigSources {
+  flags?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  /** Path to a YAML or JSON config file. */
+  file?: string;
+}
+
+/** Parses and validates configuration once at start-up; the result is frozen. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const fromFile = sources.file ? readConfigFile(sources.file) : {};
+  const fromEnv: Record<string, unknown> = {};
+  for (const [envName, key] of Object.entries(ENV_KEYS)) {
+    const value = sources.env?.[envName];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  const fromFlags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
+  const parsed = ConfigSchema.safeParse({ ...fromFile, ...fromEnv, ...fromFlags });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const where = issue.path.join('.') || '(root)';
+      return issue.code === 'unrecognized_keys' ? `unknown setting(s): ${issue.keys.join(', ')}` : `${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = parsed.data;
+  const storage = config.storage ?? `sqlite:${path.join(config.data_dir, 'custos.db')}`;
+  if (typeof fromFlags.storage === 'string' && /^postgres(ql)?:\/\/[^/@]*:[^@/]*@/.test(fromFlags.storage)) {
+    // A flag is visible to every user in `ps`; the URL with a password belongs in the file or env.
+    throw new ConfigError('invalid configuration: storage: do not pass a PostgreSQL password in a flag; use CUSTOS_STORAGE, the config file, storage_password_file or CUSTOS_STORAGE_PASSWORD');
+  }
+  if (!storage.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(storage)) {
+    throw new ConfigError('invalid configuration: storage: must be sqlite:PATH or postgres://...');
+  }
+  return Object.freeze({ ...config, storage });
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  const data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`config file ${file} must hold a mapping of settings`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** Resolves the storage password from its file or env value, if any. */
+export function storagePassword(config: Config): string | undefined {
+  if (config.storage_password) return config.storage_password;
+  if (config.storage_password_file) return readFileSync(config.storage_password_file, 'utf8').trim();
+  return undefined;
+}
