@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Database, Dialect } from './schema.js';
+import { foundation } from './migrations/001-foundation.js';
+
+export interface StorageOptions {
+  /** `sqlite:PATH` or `postgres://user@host:port/db`. */
+  url: string;
+  password?: string;
+  sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** PostgreSQL pool size per node. */
+  poolSize?: number;
+}
+
+export interface Storage {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** For SQLite: the database file (and its -wal beside it); undefined for PostgreSQL. */
+  readonly sqlitePath?: string;
+  close(): Promise<void>;
+}
+
+/** Migrations per dialect, applied in name order; add new ones at the end with a higher number. */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '001-foundation': foundation(dialect),
+  };
+}
+
+/** Opens storage and applies pending migrations (safe when several nodes start at once: Kysely takes a lock). */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const storage = options.url.startsWith('sqlite:') ? openSqlite(options) : openPostgres(options);
+  const provider: MigrationProvider = { getMigrations: async () => migrations(storage.dialect) };
+  const { error, results } = await new Migrator({ db: storage.db, provider }).migrateToLatest();
+  if (error) {
+    await storage.close();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`storage migration ${failed} failed`, { cause: error });
+  }
+  return storage;
+}
+
+function openSqlite(options: StorageOptions): Storage {
+  const file = options.url.slice('sqlite:'.length);
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlitePath: file,
+    close: () => db.destroy(),
+  };
+}
+
+// int8 (bigint) columns hold epoch milliseconds and sequence numbers, all far below 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+function openPostgres(options: StorageOptions): Storage {
+  // pg lets an empty password in a URL override a separate `password` option, so pass fields.
+  const url = new URL(options.url);
+  const pool = new pg.Pool({
+    host: decodeURIComponent(url.hostname),
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username),
+    database: decodeURIComponent(url.pathname.slice(1)),
+    password: options.password ?? (url.password ? decodeURIComponent(url.password) : undefined),
+    max: options.poolSize ?? 10,
+  });
+  // Without a listener an idle client's lost connection would crash the process.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}

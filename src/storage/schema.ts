@@ -1,0 +1,85 @@
+import type { Kysely, Transaction } from 'kysely';
+
+/**
+ * The relational schema, shared by SQLite and PostgreSQL. Only portable column types are
+ * used: text, integer/bigint (times are epoch milliseconds), and blob/bytea. Secret values
+ * and data keys only ever appear here as ciphertext.
+ */
+export interface Database {
+  system_state: { key: string; value: string };
+  keyring: {
+    key_id: string;
+    purpose: 'data' | 'audit' | 'token';
+    term: number;
+    sealed_key: Buffer;
+    created_at: number;
+  };
+  secrets: {
+    id: string;
+    region: string;
+    name: string;
+    arn_suffix: string;
+    description: string | null;
+    owner: string | null;
+    kms_key_id: string | null;
+    created_at: number;
+    updated_at: number;
+    last_accessed_at: number | null;
+    last_rotated_at: number | null;
+    deleted_at: number | null;
+    delete_after: number | null;
+    /** JSON rotation settings, owned by the rotation engine. */
+    rotation: string | null;
+    /** Null for a primary secret; the primary's region for a read-only replica. */
+    primary_region: string | null;
+  };
+  secret_tags: { secret_id: string; key: string; value: string };
+  secret_versions: {
+    secret_id: string;
+    version_id: string;
+    created_at: number;
+    value_kind: 'string' | 'binary';
+    key_term: number;
+    wrapped_key: Buffer;
+    ciphertext: Buffer;
+    last_accessed_at: number | null;
+  };
+  version_labels: { secret_id: string; label: string; version_id: string };
+  policies: { name: string; document: string; created_at: number; updated_at: number };
+  tokens: {
+    accessor: string;
+    token_hash: string;
+    parent_accessor: string | null;
+    display_name: string;
+    policies: string;
+    env: string | null;
+    is_root: number;
+    created_at: number;
+    ttl_seconds: number | null;
+    expires_at: number | null;
+    max_expires_at: number | null;
+    revoked_at: number | null;
+  };
+  audit_events: {
+    seq: number;
+    time: number;
+    request_id: string;
+    accessor: string | null;
+    source: string | null;
+    operation: string;
+    secret_name: string | null;
+    version_id: string | null;
+    outcome: string;
+    error_code: string | null;
+    status: number;
+    latency_us: number;
+    detail: string | null;
+    prev_hash: string;
+    hash: string;
+  };
+  /** Where the chain starts after retention pruned its head: the hash the first kept event follows. */
+  audit_anchor: { id: number; seq: number; hash: string; pruned_before: number };
+}
+
+export type Queryable = Kysely<Database> | Transaction<Database>;
+export type Dialect = 'sqlite' | 'postgres';

@@ -1,0 +1,157 @@
+import type { Selectable, Insertable, Updateable } from 'kysely';
+import type { Database, Dialect, Queryable } from './schema.js';
+
+export type SecretRow = Selectable<Database['secrets']>;
+export type VersionRow = Selectable<Database['secret_versions']>;
+export type LabelRow = Selectable<Database['version_labels']>;
+
+/** The hot-path row: a secret joined with the version a label points at. */
+export type LabelledVersionRow = SecretRow & {
+  version_id: string;
+  version_created_at: number;
+  value_kind: 'string' | 'binary';
+  key_term: number;
+  wrapped_key: Buffer;
+  ciphertext: Buffer;
+};
+
+export interface ListSecretsQuery {
+  region: string;
+  prefix?: string;
+  includeDeleted?: boolean;
+  /** Keyset pagination: names strictly after this one. */
+  afterName?: string;
+  limit: number;
+}
+
+/** Every query the secrets engine runs. Each method takes the connection or transaction to use. */
+export function createSecretStore(dialect: Dialect) {
+  return {
+    /** Row lock for read-modify-write of one secret (PostgreSQL); SQLite serializes writers already. */
+    async findByName(q: Queryable, region: string, name: string, options: { forUpdate?: boolean } = {}): Promise<SecretRow | undefined> {
+      let query = q.selectFrom('secrets').selectAll().where('region', '=', region).where('name', '=', name);
+      if (options.forUpdate && dialect === 'postgres') query = query.forUpdate();
+      return query.executeTakeFirst();
+    },
+
+    async findById(q: Queryable, id: string): Promise<SecretRow | undefined> {
+      return q.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
+    async insert(q: Queryable, row: Insertable<Database['secrets']>): Promise<void> {
+      await q.insertInto('secrets').values(row).execute();
+    },
+
+    async update(q: Queryable, id: string, patch: Updateable<Database['secrets']>): Promise<void> {
+      await q.updateTable('secrets').set(patch).where('id', '=', id).execute();
+    },
+
+    /** Removes the secret with its versions, labels and tags (foreign keys cascade). */
+    async remove(q: Queryable, id: string): Promise<void> {
+      await q.deleteFrom('version_labels').where('secret_id', '=', id).execute();
+      await q.deleteFrom('secret_versions').where('secret_id', '=', id).execute();
+      await q.deleteFrom('secret_tags').where('secret_id', '=', id).execute();
+      await q.deleteFrom('secrets').where('id', '=', id).execute();
+    },
+
+    async list(q: Queryable, query: ListSecretsQuery): Promise<SecretRow[]> {
+      let select = q.selectFrom('secrets').selectAll().where('region', '=', query.region);
+      if (query.prefix) select = select.where('name', '>=', query.prefix).where('name', '<', query.prefix + '\uffff');
+      if (!query.includeDeleted) select = select.where('deleted_at', 'is', null);
+      if (query.afterName !== undefined) select = select.where('name', '>', query.afterName);
+      return select.orderBy('name').limit(query.limit).execute();
+    },
+
+    /** Secrets whose recovery window has ended, for the purge job. */
+    async listExpiredDeletions(q: Queryable, now: number, limit: number): Promise<SecretRow[]> {
+      return q.selectFrom('secrets').selectAll().where('delete_after', '<=', now).limit(limit).execute();
+    },
+
+    /** One round trip for a read: the secret and the version `label` points at. */
+    async readByLabel(q: Queryable, region: string, name: string, label: string): Promise<LabelledVersionRow | undefined> {
+      return q
+        .selectFrom('secrets as s')
+        .innerJoin('version_labels as l', (join) => join.onRef('l.secret_id', '=', 's.id').on('l.label', '=', label))
+        .innerJoin('secret_versions as v', (join) => join.onRef('v.secret_id', '=', 's.id').onRef('v.version_id', '=', 'l.version_id'))
+        .selectAll('s')
+        .select(['v.version_id', 'v.created_at as version_created_at', 'v.value_kind', 'v.key_term', 'v.wrapped_key', 'v.ciphertext'])
+        .where('s.region', '=', region)
+        .where('s.name', '=', name)
+        .executeTakeFirst() as Promise<LabelledVersionRow | undefined>;
+    },
+
+    async findVersion(q: Queryable, secretId: string, versionId: string): Promise<VersionRow | undefined> {
+      return q.selectFrom('secret_versions').selectAll().where('secret_id', '=', secretId).where('version_id', '=', versionId).executeTakeFirst();
+    },
+
+    async insertVersion(q: Queryable, row: Insertable<Database['secret_versions']>): Promise<void> {
+      await q.insertInto('secret_versions').values(row).execute();
+    },
+
+    /** Versions newest first, without their ciphertext. */
+    async listVersions(q: Queryable, secretId: string) {
+      return q
+        .selectFrom('secret_versions')
+        .select(['version_id', 'created_at', 'value_kind', 'key_term', 'last_accessed_at'])
+        .where('secret_id', '=', secretId)
+        .orderBy('created_at', 'desc')
+        .orderBy('version_id')
+        .execute();
+    },
+
+    async deleteVersions(q: Queryable, secretId: string, versionIds: string[]): Promise<void> {
+      if (versionIds.length === 0) return;
+      await q.deleteFrom('secret_versions').where('secret_id', '=', secretId).where('version_id', 'in', versionIds).execute();
+    },
+
+    async labels(q: Queryable, secretId: string): Promise<LabelRow[]> {
+      return q.selectFrom('version_labels').selectAll().where('secret_id', '=', secretId).orderBy('label').execute();
+    },
+
+    async setLabel(q: Queryable, secretId: string, label: string, versionId: string): Promise<void> {
+      await q
+        .insertInto('version_labels')
+        .values({ secret_id: secretId, label, version_id: versionId })
+        .onConflict((oc) => oc.columns(['secret_id', 'label']).doUpdateSet({ version_id: versionId }))
+        .execute();
+    },
+
+    async removeLabel(q: Queryable, secretId: string, label: string): Promise<void> {
+      await q.deleteFrom('version_labels').where('secret_id', '=', secretId).where('label', '=', label).execute();
+    },
+
+    async tags(q: Queryable, secretIds: string[]): Promise<Map<string, Record<string, string>>> {
+      const result = new Map<string, Record<string, string>>();
+      if (secretIds.length === 0) return result;
+      const rows = await q.selectFrom('secret_tags').selectAll().where('secret_id', 'in', secretIds).orderBy('key').execute();
+      for (const row of rows) {
+        const tags = result.get(row.secret_id) ?? {};
+        tags[row.key] = row.value;
+        result.set(row.secret_id, tags);
+      }
+      return result;
+    },
+
+    async putTags(q: Queryable, secretId: string, tags: Record<string, string>): Promise<void> {
+      for (const [key, value] of Object.entries(tags)) {
+        await q
+          .insertInto('secret_tags')
+          .values({ secret_id: secretId, key, value })
+          .onConflict((oc) => oc.columns(['secret_id', 'key']).doUpdateSet({ value }))
+          .execute();
+      }
+    },
+
+    async removeTags(q: Queryable, secretId: string, keys: string[]): Promise<void> {
+      if (keys.length === 0) return;
+      await q.deleteFrom('secret_tags').where('secret_id', '=', secretId).where('key', 'in', keys).execute();
+    },
+
+    /** Access times are kept at day granularity (as AWS reports them), so most reads write nothing. */
+    async touchAccessed(q: Queryable, secretId: string, day: number): Promise<void> {
+      await q.updateTable('secrets').set({ last_accessed_at: day }).where('id', '=', secretId).execute();
+    },
+  };
+}
+
+export type SecretStore = ReturnType<typeof createSecretStore>;

@@ -1,0 +1,35 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { Database, Queryable } from './schema.js';
+
+export type TokenRow = Selectable<Database['tokens']>;
+
+export function createTokenStore() {
+  return {
+    async insert(q: Queryable, row: Insertable<Database['tokens']>): Promise<void> {
+      await q.insertInto('tokens').values(row).execute();
+    },
+    async findByHash(q: Queryable, tokenHash: string): Promise<TokenRow | undefined> {
+      return q.selectFrom('tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    },
+    async findByAccessor(q: Queryable, accessor: string): Promise<TokenRow | undefined> {
+      return q.selectFrom('tokens').selectAll().where('accessor', '=', accessor).executeTakeFirst();
+    },
+    async setExpiry(q: Queryable, accessor: string, expiresAt: number): Promise<void> {
+      await q.updateTable('tokens').set({ expires_at: expiresAt }).where('accessor', '=', accessor).execute();
+    },
+    /** Revokes a token and its whole subtree of child tokens; returns the accessors revoked. */
+    async revokeTree(q: Queryable, accessor: string, now: number): Promise<string[]> {
+      const revoked: string[] = [];
+      let frontier = [accessor];
+      while (frontier.length > 0) {
+        revoked.push(...frontier);
+        const children = await q.selectFrom('tokens').select('accessor').where('parent_accessor', 'in', frontier).execute();
+        frontier = children.map((c) => c.accessor).filter((a) => !revoked.includes(a));
+      }
+      await q.updateTable('tokens').set({ revoked_at: now }).where('accessor', 'in', revoked).where('revoked_at', 'is', null).execute();
+      return revoked;
+    },
+  };
+}
+
+export type TokenStore = ReturnType<typeof createTokenStore>;
