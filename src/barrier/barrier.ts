@@ -1,0 +1,242 @@
+import { combine, split } from 'shamir-secret-sharing';
+import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
+import { keyedHash } from '../crypto/tokens.js';
+import { AppError } from '../errors/app-error.js';
+import type { Queryable } from '../storage/schema.js';
+import type { SystemStore } from '../storage/system-store.js';
+
+/**
+ * The barrier is the one place that turns plaintext into ciphertext and back.
+ *
+ * Key hierarchy: the master key (only ever in memory, reconstructed from unseal key shares)
+ * seals the keyring rows. The keyring holds numbered data-key "terms" (rotate-key adds one),
+ * an audit chain key and a token hashing key. Each secret version gets its own random data
+ * key, wrapped by the newest term; both ciphertexts carry a format byte and the term, and are
+ * bound by AAD to (secret id, version id) so rows cannot be swapped.
+ */
+const FORMAT_V1 = 1;
+const HEADER_BYTES = 5; // format(1) | term(4, big-endian)
+
+export interface EncryptedValue {
+  keyTerm: number;
+  wrappedKey: Buffer;
+  ciphertext: Buffer;
+}
+
+export interface SealStatus {
+  initialized: boolean;
+  sealed: boolean;
+  shares: number;
+  threshold: number;
+  /** Unseal shares received so far towards the threshold. */
+  progress: number;
+  keyTerm: number | null;
+}
+
+interface Keyring {
+  dataTerms: Map<number, Buffer>;
+  latestTerm: number;
+  auditKey: Buffer;
+  tokenKey: Buffer;
+}
+
+const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
+const valueAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:value:${secretId}:${versionId}`);
+const dataKeyAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:datakey:${secretId}:${versionId}`);
+
+export interface BarrierDeps {
+  db: Queryable;
+  systemStore: SystemStore;
+  now: () => number;
+}
+
+export function createBarrier({ db, systemStore, now }: BarrierDeps) {
+  let masterKey: Buffer | null = null;
+  let keyring: Keyring | null = null;
+  let pendingShares: Buffer[] = [];
+
+  async function readInitParams(q: Queryable = db): Promise<{ shares: number; threshold: number } | null> {
+    const raw = await systemStore.get(q, 'seal_config');
+    return raw ? (JSON.parse(raw) as { shares: number; threshold: number }) : null;
+  }
+
+  async function loadKeyring(key: Buffer): Promise<Keyring> {
+    const rows = await systemStore.keyring(db);
+    const dataTerms = new Map<number, Buffer>();
+    let auditKey: Buffer | undefined;
+    let tokenKey: Buffer | undefined;
+    for (const row of rows) {
+      let plain: Buffer;
+      try {
+        plain = open(key, row.sealed_key, keyringAad(row.key_id));
+      } catch (cause) {
+        throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server', { cause });
+      }
+      if (row.purpose === 'data') dataTerms.set(row.term, plain);
+      else if (row.purpose === 'audit') auditKey = plain;
+      else if (row.purpose === 'token') tokenKey = plain;
+    }
+    if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey };
+  }
+
+  function unsealedKeyring(): Keyring {
+    if (!keyring) throw new AppError('sealed', 'Custos is sealed');
+    return keyring;
+  }
+
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token', term: number, material: Buffer) {
+    await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
+  }
+
+  function packHeader(term: number): Buffer {
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt8(FORMAT_V1, 0);
+    header.writeUInt32BE(term, 1);
+    return header;
+  }
+
+  function readHeader(bytes: Buffer): number {
+    if (bytes.length < HEADER_BYTES || bytes.readUInt8(0) !== FORMAT_V1) throw new AppError('internal_error', 'unknown ciphertext format');
+    return bytes.readUInt32BE(1);
+  }
+
+  async function termKey(term: number): Promise<Buffer> {
+    const ring = unsealedKeyring();
+    let key = ring.dataTerms.get(term);
+    if (!key && masterKey) {
+      // Another node may have rotated the keyring since we unsealed.
+      keyring = await loadKeyring(masterKey);
+      key = keyring.dataTerms.get(term);
+    }
+    if (!key) throw new AppError('internal_error', `no key for keyring term ${term}`);
+    return key;
+  }
+
+  return {
+    async status(): Promise<SealStatus> {
+      const params = await readInitParams();
+      return {
+        initialized: params !== null,
+        sealed: keyring === null,
+        shares: params?.shares ?? 0,
+        threshold: params?.threshold ?? 0,
+        progress: pendingShares.length,
+        keyTerm: keyring?.latestTerm ?? null,
+      };
+    },
+
+    isSealed(): boolean {
+      return keyring === null;
+    },
+
+    /**
+     * Creates the master key and keyring and returns the unseal key shares (base64). The
+     * master key is never stored; with one share, the share is the master key itself.
+     */
+    async initialize(tx: Queryable, shares: number, threshold: number): Promise<string[]> {
+      if (!Number.isInteger(shares) || !Number.isInteger(threshold) || shares < 1 || shares > 255 || threshold < 1 || threshold > shares) {
+        throw new AppError('validation_failed', 'need 1 <= threshold <= shares <= 255');
+      }
+      if (threshold === 1 && shares > 1) throw new AppError('validation_failed', 'a threshold of 1 needs exactly 1 share');
+      if (await readInitParams(tx)) throw new AppError('already_initialized', 'Custos is already initialized');
+      const key = newKey();
+      await storeKey(tx, key, 'data:1', 'data', 1, newKey());
+      await storeKey(tx, key, 'audit', 'audit', 0, newKey());
+      await storeKey(tx, key, 'token', 'token', 0, newKey());
+      await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
+      if (shares === 1) return [key.toString('base64')];
+      const parts = await split(new Uint8Array(key), shares, threshold);
+      return parts.map((p) => Buffer.from(p).toString('base64'));
+    },
+
+    /** Adds one unseal key share; unseals once `threshold` shares were given. */
+    async submitUnsealShare(shareBase64: string): Promise<SealStatus> {
+      const params = await readInitParams();
+      if (!params) throw new AppError('not_initialized', 'Custos is not initialized');
+      if (keyring) return this.status();
+      const share = Buffer.from(shareBase64.trim(), 'base64');
+      if (share.length === 0) throw new AppError('invalid_unseal_key', 'the unseal key is empty or not base64');
+      if (!pendingShares.some((s) => s.equals(share))) pendingShares.push(share);
+      if (pendingShares.length >= params.threshold) {
+        const shares = pendingShares;
+        pendingShares = [];
+        let key: Buffer;
+        try {
+          key = params.shares === 1 ? shares[0]! : Buffer.from(await combine(shares.map((s) => new Uint8Array(s))));
+        } catch (cause) {
+          throw new AppError('invalid_unseal_key', 'the unseal key shares do not combine', { cause });
+        }
+        if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
+        keyring = await loadKeyring(key);
+        masterKey = key;
+      }
+      return this.status();
+    },
+
+    /** Drops every key from memory; data routes answer `sealed` until unsealed again. */
+    seal(): void {
+      masterKey?.fill(0);
+      for (const key of keyring?.dataTerms.values() ?? []) key.fill(0);
+      keyring?.auditKey.fill(0);
+      keyring?.tokenKey.fill(0);
+      masterKey = null;
+      keyring = null;
+      pendingShares = [];
+    },
+
+    /** Adds a new data-key term; new writes use it, old ciphertexts stay readable. */
+    async rotateKey(tx: Queryable): Promise<number> {
+      if (!masterKey) throw new AppError('sealed', 'Custos is sealed');
+      const rows = await systemStore.keyring(tx);
+      const term = Math.max(0, ...rows.filter((r) => r.purpose === 'data').map((r) => r.term)) + 1;
+      await storeKey(tx, masterKey, `data:${term}`, 'data', term, newKey());
+      return term;
+    },
+
+    /** Reloads the keyring after another node rotated it. */
+    async refreshKeyring(): Promise<void> {
+      if (masterKey) keyring = await loadKeyring(masterKey);
+    },
+
+    encryptValue(secretId: string, versionId: string, plaintext: Buffer): EncryptedValue {
+      const ring = unsealedKeyring();
+      const term = ring.latestTerm;
+      const dataKey = newKey();
+      const header = packHeader(term);
+      const ciphertext = Buffer.concat([header, seal(dataKey, plaintext, Buffer.concat([header, valueAad(secretId, versionId)]))]);
+      const wrappedKey = Buffer.concat([header, seal(ring.dataTerms.get(term)!, dataKey, Buffer.concat([header, dataKeyAad(secretId, versionId)]))]);
+      dataKey.fill(0);
+      return { keyTerm: term, wrappedKey, ciphertext };
+    },
+
+    async decryptValue(secretId: string, versionId: string, value: Pick<EncryptedValue, 'wrappedKey' | 'ciphertext'>): Promise<Buffer> {
+      const term = readHeader(value.wrappedKey);
+      const key = await termKey(term);
+      try {
+        const header = value.wrappedKey.subarray(0, HEADER_BYTES);
+        const dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
+        const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
+        readHeader(valueHeader);
+        const plain = open(dataKey, value.ciphertext.subarray(HEADER_BYTES), Buffer.concat([valueHeader, valueAad(secretId, versionId)]));
+        dataKey.fill(0);
+        return plain;
+      } catch (cause) {
+        // A swapped or altered row fails authentication here: report it, never return garbage.
+        throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
+      }
+    },
+
+    /** Keyed hash under which tokens are stored (the token itself never is). */
+    hashToken(token: string): string {
+      return keyedHash(unsealedKeyring().tokenKey, token);
+    },
+
+    /** Key for the audit log's HMAC chain. */
+    auditKey(): Buffer {
+      return unsealedKeyring().auditKey;
+    },
+  };
+}
+
+export type Barrier = ReturnType<typeof createBarrier>;

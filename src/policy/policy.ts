@@ -1,0 +1,381 @@
+/**
+ * Pure policy evaluation: glob matching, allow/deny decisions, policy document parsing.
+ * No I/O, no clock, no storage: callers load the principal's policies and pass them in.
+ *
+ * Resources are either secret paths (`prod/app/db`, first segment = environment, never
+ * contains `:`) or administrative resources prefixed with `sys:` (`sys:tokens`,
+ * `sys:policies/NAME`, `sys:audit`, `sys:operator`, `sys:rotation/...`).
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AppError } from '../errors/app-error.js';
+
+export const CAPABILITIES = ['read', 'list', 'create', 'update', 'delete', 'stage', 'rotate'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+export interface PolicyRule {
+  path: string;
+  capabilities?: Capability[];
+  deny?: boolean;
+}
+
+export interface PolicyDocument {
+  name: string;
+  rules: PolicyRule[];
+}
+
+export interface Principal {
+  /** The principal's policy documents, already loaded. */
+  policies: PolicyDocument[];
+  /** Environment binding: when set, only secret paths whose first segment equals it are ever allowed. */
+  env: string | null;
+  /** Root: everything allowed except what the env binding forbids. */
+  isRoot: boolean;
+}
+
+export interface Decision {
+  allowed: boolean;
+  reason: string;
+  /** the rule path that decided, if any */
+  matchedRule?: string;
+}
+
+const SYS_PREFIX = 'sys:';
+const GLOBSTAR = '**';
+const MAX_PATH_LENGTH = 512;
+const PATH_PATTERN = /^(?:sys:)?[A-Za-z0-9/_+=.@*-]+$/;
+const POLICY_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+const RESERVED_POLICY_NAME = 'root';
+
+function isCapability(value: unknown): value is Capability {
+  return typeof value === 'string' && (CAPABILITIES as readonly string[]).includes(value);
+}
+
+function isSysResource(resource: string): boolean {
+  return resource.startsWith(SYS_PREFIX);
+}
+
+/** Splits a resource/pattern into its namespace and the part that globs apply to. */
+function namespaced(value: string): { sys: boolean; body: string } {
+  return isSysResource(value) ? { sys: true, body: value.slice(SYS_PREFIX.length) } : { sys: false, body: value };
+}
+
+// ---------------------------------------------------------------------------
+// Glob matching
+// ---------------------------------------------------------------------------
+
+/**
+ * Matches one segment against a segment glob where `*` matches any run of characters
+ * (segments never contain `/`). Every other character is literal, so `.`, `+`, `=`, `@`
+ * need no escaping. Linear-time greedy matcher with single-star backtracking.
+ */
+function segmentMatches(glob: string, segment: string): boolean {
+  let g = 0;
+  let s = 0;
+  let starG = -1;
+  let starS = 0;
+  while (s < segment.length) {
+    if (g < glob.length && glob[g] === '*') {
+      starG = g;
+      g += 1;
+      starS = s;
+    } else if (g < glob.length && glob[g] === segment[s]) {
+      g += 1;
+      s += 1;
+    } else if (starG >= 0) {
+      g = starG + 1;
+      starS += 1;
+      s = starS;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g += 1;
+  return g === glob.length;
+}
+
+/** True if some string beginning with `partial` (no `/`) matches the segment glob. */
+function segmentCouldStartWith(glob: string, partial: string): boolean {
+  // NFA over glob positions; `*` may consume any character or nothing.
+  const closure = (states: Set<number>): Set<number> => {
+    for (const j of states) if (glob[j] === '*') states.add(j + 1);
+    return states;
+  };
+  let states = closure(new Set([0]));
+  for (const ch of partial) {
+    const next = new Set<number>();
+    for (const j of states) {
+      if (j >= glob.length) continue;
+      if (glob[j] === '*') next.add(j);
+      else if (glob[j] === ch) next.add(j + 1);
+    }
+    states = closure(next);
+    if (states.size === 0) return false;
+  }
+  // Any remaining glob suffix can be completed (literals appended, `*` matching nothing).
+  return states.size > 0;
+}
+
+/** Adds the indices reachable by letting `**` segments match zero segments. */
+function globstarClosure(pattern: readonly string[], states: Set<number>): Set<number> {
+  for (const i of states) if (pattern[i] === GLOBSTAR) states.add(i + 1);
+  return states;
+}
+
+/**
+ * Runs the segment NFA over `segments`; returns the set of pattern positions reachable
+ * after consuming all of them (empty when the pattern cannot match that far).
+ */
+function advance(pattern: readonly string[], segments: readonly string[]): Set<number> {
+  let states = globstarClosure(pattern, new Set([0]));
+  for (const segment of segments) {
+    const next = new Set<number>();
+    for (const i of states) {
+      const glob = pattern[i];
+      if (glob === undefined) continue;
+      if (glob === GLOBSTAR) next.add(i);
+      else if (segmentMatches(glob, segment)) next.add(i + 1);
+    }
+    states = globstarClosure(pattern, next);
+    if (states.size === 0) break;
+  }
+  return states;
+}
+
+/**
+ * Glob match of a rule pattern against a resource. `*` matches within one segment,
+ * a whole-segment `**` matches zero or more whole segments, everything else is literal.
+ * A pattern matches a `sys:` resource only if the pattern itself starts with `sys:`,
+ * and a `sys:` pattern never matches a secret path.
+ */
+export function matchesPath(pattern: string, resource: string): boolean {
+  const p = namespaced(pattern);
+  const r = namespaced(resource);
+  if (p.sys !== r.sys) return false;
+  // Secret names never contain ':'; such a "secret" resource is malformed and matches nothing.
+  if (!r.sys && resource.includes(':')) return false;
+  const segments = p.body.split('/');
+  return advance(segments, r.body.split('/')).has(segments.length);
+}
+
+/**
+ * True if the pattern could match SOME resource that starts with `prefix` (string prefix,
+ * so `prod/ana` covers `prod/analytics/...`). Pattern and prefix must share a namespace.
+ */
+function patternCouldMatchUnder(pattern: string, prefix: string): boolean {
+  const p = namespaced(pattern);
+  const q = namespaced(prefix);
+  if (p.sys !== q.sys) return false;
+  const segments = p.body.split('/');
+  const parts = q.body.split('/');
+  const partial = parts.pop() ?? '';
+  const states = advance(segments, parts);
+  for (const i of states) {
+    const glob = segments[i];
+    if (glob === undefined) continue; // pattern exhausted but the resource needs another segment
+    if (glob === GLOBSTAR || segmentCouldStartWith(glob, partial)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------
+
+function firstSegment(resource: string): string {
+  const slash = resource.indexOf('/');
+  return slash === -1 ? resource : resource.slice(0, slash);
+}
+
+/**
+ * Decides whether `principal` holds `capability` on `resource`.
+ * Order: malformed input → env binding → root → explicit deny (any policy) → allow → default deny.
+ */
+export function evaluate(principal: Principal, capability: Capability, resource: string): Decision {
+  if (!isCapability(capability)) {
+    return { allowed: false, reason: 'unknown capability' };
+  }
+  const sys = isSysResource(resource);
+  if (resource === '' || resource === SYS_PREFIX || (!sys && resource.includes(':'))) {
+    return { allowed: false, reason: 'invalid resource' };
+  }
+  if (principal.env !== null && !sys && firstSegment(resource) !== principal.env) {
+    return { allowed: false, reason: `token is bound to environment "${principal.env}"` };
+  }
+  if (principal.isRoot) {
+    return { allowed: true, reason: 'allowed: principal is root' };
+  }
+
+  let allow: Decision | undefined;
+  for (const policy of principal.policies) {
+    for (const rule of policy.rules) {
+      if (!matchesPath(rule.path, resource)) continue;
+      if (rule.deny === true) {
+        return { allowed: false, reason: `denied by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path };
+      }
+      if (allow === undefined && rule.capabilities?.includes(capability) === true) {
+        allow = { allowed: true, reason: `allowed by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path };
+      }
+    }
+  }
+  return allow ?? { allowed: false, reason: `no policy grants "${capability}" on "${resource}"` };
+}
+
+/**
+ * True if the principal could hold `capability` on SOME resource whose name starts with
+ * `prefix`, used to decide whether a list call may proceed before items are filtered one
+ * by one with `evaluate`. It over-approximates (deny rules are not considered), never
+ * under-approximates. A prefix that does not start with `sys:` denotes the secret namespace
+ * (so `''` means "any secret"), one that does denotes administrative resources.
+ */
+export function mayAccessUnder(principal: Principal, capability: Capability, prefix: string): boolean {
+  if (!isCapability(capability)) return false;
+  const sys = isSysResource(prefix);
+  if (!sys && prefix.includes(':')) return false;
+
+  // Narrow the prefix by the env binding: the reachable secrets are those under `scopes`
+  // (string prefixes) plus, possibly, the single secret named exactly like the env.
+  let scopes: string[] = [prefix];
+  let exact: string | undefined;
+  if (!sys && principal.env !== null) {
+    const envSlash = `${principal.env}/`;
+    if (envSlash.startsWith(prefix)) {
+      scopes = [envSlash];
+      if (principal.env.startsWith(prefix)) exact = principal.env;
+    } else if (!prefix.startsWith(envSlash)) {
+      return false; // the binding excludes everything under this prefix
+    }
+  }
+
+  if (principal.isRoot) return true;
+
+  for (const policy of principal.policies) {
+    for (const rule of policy.rules) {
+      if (rule.deny === true || rule.capabilities?.includes(capability) !== true) continue;
+      if (scopes.some((scope) => patternCouldMatchUnder(rule.path, scope))) return true;
+      if (exact !== undefined && matchesPath(rule.path, exact)) return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Validation and parsing
+// ---------------------------------------------------------------------------
+
+/** Policy names: 1-128 chars of [A-Za-z0-9_.-], not starting with '.'; 'root' is reserved. */
+export function validatePolicyName(name: string): void {
+  if (typeof name !== 'string' || !POLICY_NAME_PATTERN.test(name)) {
+    throw new AppError(
+      'invalid_policy',
+      'policy name must be 1-128 characters of A-Z a-z 0-9 _ . - and must not start with "."',
+      { details: { field: 'name' } },
+    );
+  }
+  if (name.toLowerCase() === RESERVED_POLICY_NAME) {
+    throw new AppError('invalid_policy', `policy name "${name}" is reserved`, { details: { field: 'name' } });
+  }
+}
+
+const RULE_KEYS = ['path', 'capabilities', 'deny'] as const;
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+const RuleSchema = z
+  .strictObject(
+    {
+      path: z
+        .string({ error: 'path must be a string' })
+        .min(1, 'path must not be empty')
+        .max(MAX_PATH_LENGTH, `path must be at most ${MAX_PATH_LENGTH} characters`)
+        .regex(PATH_PATTERN, 'path may only contain A-Z a-z 0-9 / _ + = . @ - * (optionally after a "sys:" prefix)'),
+      capabilities: z
+        .array(
+          z.enum(CAPABILITIES, {
+            error: (issue) => `unknown capability ${describeValue(issue.input)}; expected one of ${CAPABILITIES.join(', ')}`,
+          }),
+          { error: 'capabilities must be an array' },
+        )
+        .min(1, 'capabilities must not be empty')
+        .optional(),
+      deny: z.literal(true, { error: 'deny must be true when present' }).optional(),
+    },
+    { error: 'each rule must be a mapping with "path" and either "capabilities" or "deny: true"' },
+  )
+  .superRefine((rule, ctx) => {
+    if (rule.capabilities !== undefined && rule.deny !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a rule must have either "capabilities" or "deny: true", not both' });
+    } else if (rule.capabilities === undefined && rule.deny === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a rule must have either "capabilities" or "deny: true"' });
+    }
+  });
+
+const DocumentSchema = z.strictObject(
+  {
+    rules: z
+      .array(RuleSchema, { error: (issue) => (issue.input === undefined ? 'rules is required' : 'rules must be an array') })
+      .min(1, 'rules must not be empty'),
+  },
+  { error: 'policy document must be a mapping with a "rules" key' },
+);
+
+function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string } {
+  const path = formatIssuePath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+    const allowed = path === '' ? '"rules"' : RULE_KEYS.map((k) => `"${k}"`).join(', ');
+    return { path, message: `unknown key${issue.keys.length === 1 ? '' : 's'} ${keys} (allowed: ${allowed})` };
+  }
+  return { path, message: issue.message };
+}
+
+/**
+ * Parses a YAML or JSON policy text `{ rules: [...] }`, validates it and returns the document.
+ * Throws AppError('invalid_policy') naming the offending rule index and field.
+ */
+export function parsePolicyDocument(name: string, text: string): PolicyDocument {
+  validatePolicyName(name);
+
+  let raw: unknown;
+  try {
+    // JSON is valid YAML, so one parser handles both. Duplicate keys are rejected.
+    raw = parseYaml(text, { uniqueKeys: true, prettyErrors: false });
+  } catch (error) {
+    const detail = error instanceof Error ? (error.message.split('\n')[0] ?? '') : '';
+    throw new AppError('invalid_policy', `policy "${name}" is not valid YAML or JSON: ${detail}`, {
+      cause: error,
+      details: { policy: name },
+    });
+  }
+
+  const result = DocumentSchema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map(describeIssue);
+    const first = issues[0] ?? { path: '', message: 'invalid policy document' };
+    const where = first.path === '' ? '' : `${first.path}: `;
+    throw new AppError('invalid_policy', `invalid policy "${name}": ${where}${first.message}`, {
+      details: { policy: name, issues },
+    });
+  }
+
+  return {
+    name,
+    rules: result.data.rules.map((rule): PolicyRule =>
+      rule.deny === true ? { path: rule.path, deny: true } : { path: rule.path, capabilities: [...(rule.capabilities ?? [])] },
+    ),
+  };
+}
