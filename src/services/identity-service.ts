@@ -1,0 +1,196 @@
+import type { Kysely } from 'kysely';
+import { newAccessor, newToken, TOKEN_PATTERN } from '../crypto/tokens.js';
+import { AppError } from '../errors/app-error.js';
+import type { ChangeBus } from '../lib/change-bus.js';
+import type { Database, Queryable } from '../storage/schema.js';
+import type { TokenRow, TokenStore } from '../storage/token-store.js';
+import { validatePolicyName } from '../policy/policy.js';
+import type { Authorizer } from './authorizer.js';
+import type { Identity } from './identity.types.js';
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 3600;
+export const DEFAULT_TOKEN_MAX_TTL_SECONDS = 32 * 24 * 3600;
+const ENV_PATTERN = /^[A-Za-z0-9_+=.@-]{1,64}$/;
+
+export interface CreateTokenInput {
+  policies: string[];
+  ttlSeconds?: number;
+  maxTtlSeconds?: number;
+  env?: string | null;
+  displayName?: string;
+}
+
+export interface TokenInfo {
+  accessor: string;
+  displayName: string;
+  policies: string[];
+  env: string | null;
+  isRoot: boolean;
+  parentAccessor: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  maxExpiresAt: number | null;
+  ttlSeconds: number | null;
+  revoked: boolean;
+}
+
+export interface IdentityServiceDeps {
+  db: Kysely<Database>;
+  tokenStore: TokenStore;
+  authorizer: Authorizer;
+  hashToken: (token: string) => string;
+  changes: ChangeBus;
+  now: () => number;
+}
+
+function toIdentity(row: TokenRow): Identity {
+  return {
+    accessor: row.accessor,
+    displayName: row.display_name,
+    policies: JSON.parse(row.policies) as string[],
+    env: row.env,
+    isRoot: row.is_root === 1,
+    expiresAt: row.expires_at,
+  };
+}
+
+function toInfo(row: TokenRow): TokenInfo {
+  return {
+    accessor: row.accessor,
+    displayName: row.display_name,
+    policies: JSON.parse(row.policies) as string[],
+    env: row.env,
+    isRoot: row.is_root === 1,
+    parentAccessor: row.parent_accessor,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    maxExpiresAt: row.max_expires_at,
+    ttlSeconds: row.ttl_seconds,
+    revoked: row.revoked_at !== null,
+  };
+}
+
+/** Tokens: creation with narrowing rules, authentication, renewal and tree revocation. */
+export function createIdentityService(deps: IdentityServiceDeps) {
+  const { db, tokenStore, authorizer, now } = deps;
+  // Authentication cache: token hash -> row. Short-lived and dropped on any token change,
+  // so a revocation takes effect at once on this node and within a second elsewhere.
+  const cache = new Map<string, { row: TokenRow; cachedAt: number }>();
+  const CACHE_MS = 1000;
+  deps.changes.subscribe((topic) => {
+    if (topic === 'token') cache.clear();
+  });
+
+  async function findByAccessor(accessor: string): Promise<TokenRow> {
+    const row = await tokenStore.findByAccessor(db, accessor);
+    if (!row) throw new AppError('token_not_found', 'no token has that accessor');
+    return row;
+  }
+
+  return {
+    /** Creates the root token during initialization; the only token with no parent and no expiry. */
+    async createRootToken(tx: Queryable): Promise<string> {
+      const token = newToken();
+      await tokenStore.insert(tx, {
+        accessor: newAccessor(), token_hash: deps.hashToken(token), parent_accessor: null, display_name: 'root',
+        policies: JSON.stringify(['root']), env: null, is_root: 1, created_at: now(), ttl_seconds: null, expires_at: null, max_expires_at: null, revoked_at: null,
+      });
+      return token;
+    },
+
+    /** Resolves a presented token to an identity, or throws a 401-class error. */
+    async authenticate(token: string | undefined): Promise<Identity> {
+      if (!token) throw new AppError('missing_token', 'a token is required (Authorization: Bearer <token>)');
+      if (!TOKEN_PATTERN.test(token)) throw new AppError('invalid_token', 'the token is not valid');
+      const hash = deps.hashToken(token);
+      const at = now();
+      let entry = cache.get(hash);
+      if (!entry || at - entry.cachedAt > CACHE_MS) {
+        const row = await tokenStore.findByHash(db, hash);
+        if (!row) throw new AppError('invalid_token', 'the token is not valid');
+        entry = { row, cachedAt: at };
+        if (cache.size > 10_000) cache.clear();
+        cache.set(hash, entry);
+      }
+      const row = entry.row;
+      if (row.revoked_at !== null) throw new AppError('token_revoked', 'the token was revoked');
+      if (row.expires_at !== null && row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
+      return toIdentity(row);
+    },
+
+    /** Creates a child token of `caller`: policies must be a subset and the env binding can only narrow. */
+    async create(caller: Identity, input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
+      await authorizer.require(caller, 'create', 'sys:tokens');
+      if (input.policies.length === 0) throw new AppError('validation_failed', 'a token needs at least one policy');
+      for (const name of input.policies) {
+        if (name === 'root') {
+          if (!caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
+        } else validatePolicyName(name);
+      }
+      if (!caller.isRoot) {
+        const extra = input.policies.filter((p) => !caller.policies.includes(p));
+        if (extra.length > 0) throw new AppError('permission_denied', `a token can only grant policies it holds itself (not: ${extra.join(', ')})`);
+      }
+      const env = input.env ?? caller.env;
+      if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
+      if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `a token bound to "${caller.env}" can only create tokens bound to it`);
+      const ttl = input.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+      const maxTtl = input.maxTtlSeconds ?? Math.max(ttl, DEFAULT_TOKEN_MAX_TTL_SECONDS);
+      if (!Number.isInteger(ttl) || ttl < 1 || !Number.isInteger(maxTtl) || maxTtl < ttl) {
+        throw new AppError('validation_failed', 'ttl must be a positive number of seconds and max_ttl at least ttl');
+      }
+      const at = now();
+      let expiresAt = at + ttl * 1000;
+      let maxExpiresAt = at + maxTtl * 1000;
+      // A child never outlives its parent.
+      if (caller.expiresAt !== null) {
+        expiresAt = Math.min(expiresAt, caller.expiresAt);
+        maxExpiresAt = Math.min(maxExpiresAt, caller.expiresAt);
+      }
+      const isRoot = input.policies.includes('root');
+      const token = newToken();
+      const row: TokenRow = {
+        accessor: newAccessor(), token_hash: deps.hashToken(token), parent_accessor: caller.accessor === 'system' ? null : caller.accessor,
+        display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
+        created_at: at, ttl_seconds: ttl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
+      };
+      await tokenStore.insert(db, row);
+      return { token, info: toInfo(row) };
+    },
+
+    async lookupSelf(caller: Identity): Promise<TokenInfo> {
+      return toInfo(await findByAccessor(caller.accessor));
+    },
+
+    async lookup(caller: Identity, accessor: string): Promise<TokenInfo> {
+      if (accessor !== caller.accessor) await authorizer.require(caller, 'read', 'sys:tokens');
+      return toInfo(await findByAccessor(accessor));
+    },
+
+    /** Extends a token's life by its TTL (or `incrementSeconds`), never past its max TTL. */
+    async renew(caller: Identity, accessor: string = caller.accessor, incrementSeconds?: number): Promise<TokenInfo> {
+      if (accessor !== caller.accessor) await authorizer.require(caller, 'update', 'sys:tokens');
+      const row = await findByAccessor(accessor);
+      if (row.revoked_at !== null) throw new AppError('token_revoked', 'the token was revoked');
+      if (row.expires_at === null) return toInfo(row);
+      const at = now();
+      if (row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
+      const increment = incrementSeconds ?? row.ttl_seconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+      const expiresAt = Math.min(at + increment * 1000, row.max_expires_at ?? Number.MAX_SAFE_INTEGER);
+      await tokenStore.setExpiry(db, accessor, expiresAt);
+      deps.changes.publish('token', accessor);
+      return toInfo({ ...row, expires_at: expiresAt });
+    },
+
+    /** Revokes a token and, recursively, every token it created. */
+    async revoke(caller: Identity, accessor: string = caller.accessor): Promise<string[]> {
+      if (accessor !== caller.accessor) await authorizer.require(caller, 'delete', 'sys:tokens');
+      await findByAccessor(accessor);
+      const revoked = await db.transaction().execute((tx) => tokenStore.revokeTree(tx, accessor, now()));
+      deps.changes.publish('token', accessor);
+      return revoked;
+    },
+  };
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;

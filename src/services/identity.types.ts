@@ -1,0 +1,20 @@
+/** Who is calling, as every service sees it after authentication. */
+export interface Identity {
+  accessor: string;
+  displayName: string;
+  policies: string[];
+  /** Environment binding: the token can only ever touch secrets under this first segment. */
+  env: string | null;
+  isRoot: boolean;
+  expiresAt: number | null;
+}
+
+/** Identity used by the server's own background work (scheduler, purge). */
+export const SYSTEM_IDENTITY: Identity = Object.freeze({
+  accessor: 'system',
+  displayName: 'system',
+  policies: [],
+  env: null,
+  isRoot: true,
+  expiresAt: null,
+});

@@ -1,0 +1,77 @@
+import type { Kysely } from 'kysely';
+import type { AuditLog, VerifyResult } from '../audit/audit-log.js';
+import type { Barrier, SealStatus } from '../barrier/barrier.js';
+import type { ChangeBus } from '../lib/change-bus.js';
+import type { AuditQuery, AuditRow } from '../storage/audit-store.js';
+import type { Database } from '../storage/schema.js';
+import type { Authorizer } from './authorizer.js';
+import type { IdentityService } from './identity-service.js';
+import type { Identity } from './identity.types.js';
+
+export interface OperatorServiceDeps {
+  db: Kysely<Database>;
+  barrier: Barrier;
+  identity: Pick<IdentityService, 'createRootToken'>;
+  authorizer: Authorizer;
+  auditLog: AuditLog;
+  changes: ChangeBus;
+}
+
+/** Initialization, seal/unseal, keyring rotation and the audit log's read side. */
+export function createOperatorService(deps: OperatorServiceDeps) {
+  const { db, barrier, authorizer, auditLog } = deps;
+
+  return {
+    status: (): Promise<SealStatus> => barrier.status(),
+
+    /**
+     * Creates the keyring and the root token. The root token is hashed with a keyring key,
+     * so the barrier is unsealed for that moment and sealed again: init leaves Custos sealed.
+     */
+    async initialize(shares: number, threshold: number): Promise<{ rootToken: string; keys: string[] }> {
+      const keys = await db.transaction().execute((tx) => barrier.initialize(tx, shares, threshold));
+      for (const key of keys.slice(0, threshold)) await barrier.submitUnsealShare(key);
+      try {
+        const rootToken = await db.transaction().execute((tx) => deps.identity.createRootToken(tx));
+        return { rootToken, keys };
+      } finally {
+        barrier.seal();
+      }
+    },
+
+    async unseal(share: string): Promise<SealStatus> {
+      const wasSealed = barrier.isSealed();
+      const status = await barrier.submitUnsealShare(share);
+      if (wasSealed && !status.sealed) await auditLog.releaseHeld();
+      return status;
+    },
+
+    async seal(caller: Identity): Promise<void> {
+      await authorizer.require(caller, 'update', 'sys:operator');
+      await auditLog.flush();
+      barrier.seal();
+    },
+
+    async rotateKey(caller: Identity): Promise<number> {
+      await authorizer.require(caller, 'update', 'sys:operator');
+      const term = await db.transaction().execute((tx) => barrier.rotateKey(tx));
+      await barrier.refreshKeyring();
+      deps.changes.publish('keyring', String(term));
+      return term;
+    },
+
+    async verifyAudit(caller: Identity): Promise<VerifyResult> {
+      await authorizer.require(caller, 'read', 'sys:audit');
+      await auditLog.flush();
+      return auditLog.verify();
+    },
+
+    async queryAudit(caller: Identity, query: AuditQuery): Promise<AuditRow[]> {
+      await authorizer.require(caller, 'read', 'sys:audit');
+      await auditLog.flush();
+      return auditLog.query(query);
+    },
+  };
+}
+
+export type OperatorService = ReturnType<typeof createOperatorService>;

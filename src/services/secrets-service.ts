@@ -1,0 +1,459 @@
+import { randomInt } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { AppError } from '../errors/app-error.js';
+import type { ChangeBus } from '../lib/change-bus.js';
+import { newId } from '../lib/ids.js';
+import type { Barrier } from '../barrier/barrier.js';
+import type { Database, Queryable } from '../storage/schema.js';
+import type { LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
+import type { Authorizer } from './authorizer.js';
+import type { Identity } from './identity.types.js';
+import {
+  LABEL_CURRENT, LABEL_PREVIOUS, MAX_VERSIONS_KEPT, validateLabel, validateLabels, validateSecretName, validateTags,
+  validateValue, validateVersionId, type SecretValue,
+} from './secret-rules.js';
+
+export interface SecretRef {
+  name: string;
+  /** Defaults to the server's configured region. */
+  region?: string;
+}
+
+export interface VersionInfo {
+  versionId: string;
+  createdAt: number;
+  labels: string[];
+  lastAccessedAt: number | null;
+}
+
+export interface SecretMetadata {
+  id: string;
+  name: string;
+  region: string;
+  arn: string;
+  description: string | null;
+  owner: string | null;
+  kmsKeyId: string | null;
+  tags: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  lastAccessedAt: number | null;
+  lastRotatedAt: number | null;
+  /** When the secret was scheduled for deletion, and when it will be purged. */
+  deletedAt: number | null;
+  deleteAfter: number | null;
+  rotation: Record<string, unknown> | null;
+  primaryRegion: string | null;
+}
+
+export interface SecretVersionValue {
+  name: string;
+  arn: string;
+  region: string;
+  versionId: string;
+  labels: string[];
+  createdAt: number;
+  value: SecretValue;
+}
+
+export interface CreateSecretInput extends SecretRef {
+  description?: string;
+  owner?: string;
+  kmsKeyId?: string;
+  tags?: Record<string, string>;
+  value?: SecretValue;
+  /** Idempotency token; becomes the first version's id. */
+  versionId?: string;
+  labels?: string[];
+}
+
+export interface PutValueInput {
+  value: SecretValue;
+  labels?: string[];
+  versionId?: string;
+}
+
+export interface ListSecretsInput {
+  region?: string;
+  prefix?: string;
+  includeDeleted?: boolean;
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface SecretsServiceDeps {
+  db: Kysely<Database>;
+  secretStore: SecretStore;
+  barrier: Pick<Barrier, 'encryptValue' | 'decryptValue'>;
+  authorizer: Authorizer;
+  changes: ChangeBus;
+  now: () => number;
+  region: string;
+  accountId: string;
+}
+
+const DAY_MS = 86_400_000;
+const ARN_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** The secrets engine: versioned values with AWS Secrets Manager staging-label semantics. */
+export function createSecretsService(deps: SecretsServiceDeps) {
+  const { db, secretStore: store, barrier, authorizer, now } = deps;
+
+  const arnOf = (row: Pick<SecretRow, 'region' | 'name' | 'arn_suffix'>) =>
+    `arn:aws:secretsmanager:${row.region}:${deps.accountId}:secret:${row.name}-${row.arn_suffix}`;
+
+  function toMetadata(row: SecretRow, tags: Record<string, string>): SecretMetadata {
+    return {
+      id: row.id, name: row.name, region: row.region, arn: arnOf(row), description: row.description, owner: row.owner,
+      kmsKeyId: row.kms_key_id, tags, createdAt: row.created_at, updatedAt: row.updated_at, lastAccessedAt: row.last_accessed_at,
+      lastRotatedAt: row.last_rotated_at, deletedAt: row.deleted_at, deleteAfter: row.delete_after,
+      rotation: row.rotation ? (JSON.parse(row.rotation) as Record<string, unknown>) : null, primaryRegion: row.primary_region,
+    };
+  }
+
+  async function findLive(q: Queryable, ref: SecretRef, options: { forUpdate?: boolean; allowDeleted?: boolean } = {}): Promise<SecretRow> {
+    const row = await store.findByName(q, ref.region ?? deps.region, ref.name, options);
+    if (!row) throw new AppError('secret_not_found', `secret "${ref.name}" not found`);
+    if (row.deleted_at !== null && !options.allowDeleted) {
+      throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
+    }
+    return row;
+  }
+
+  function refuseReplicaWrite(row: SecretRow): void {
+    if (row.primary_region !== null) throw new AppError('invalid_request', `secret "${row.name}" is a read-only replica of ${row.primary_region}`);
+  }
+
+  async function decrypt(secretId: string, versionId: string, stored: { wrapped_key: Buffer; ciphertext: Buffer; value_kind: string }): Promise<SecretValue> {
+    const bytes = await barrier.decryptValue(secretId, versionId, { wrappedKey: stored.wrapped_key, ciphertext: stored.ciphertext });
+    return stored.value_kind === 'binary' ? { kind: 'binary', bytes } : { kind: 'string', text: bytes.toString('utf8') };
+  }
+
+  function sameValue(a: SecretValue, b: SecretValue): boolean {
+    if (a.kind !== b.kind) return false;
+    return a.kind === 'string' ? a.text === (b as { text: string }).text : a.bytes.equals((b as { bytes: Buffer }).bytes);
+  }
+
+  /**
+   * Places labels on a new or existing version. A label lives on one version only; moving
+   * CURRENT demotes the version that had it to PREVIOUS.
+   */
+  async function attachLabels(tx: Queryable, secretId: string, versionId: string, labels: string[], existing: LabelRow[]): Promise<void> {
+    const holder = new Map(existing.map((l) => [l.label, l.version_id]));
+    if (labels.includes(LABEL_CURRENT)) {
+      const previous = holder.get(LABEL_CURRENT);
+      if (previous !== undefined && previous !== versionId) await store.setLabel(tx, secretId, LABEL_PREVIOUS, previous);
+    }
+    for (const label of labels) await store.setLabel(tx, secretId, label, versionId);
+  }
+
+  /** Keeps the newest MAX_VERSIONS_KEPT versions plus every labelled one. */
+  async function pruneVersions(tx: Queryable, secretId: string): Promise<void> {
+    const versions = await store.listVersions(tx, secretId);
+    if (versions.length <= MAX_VERSIONS_KEPT) return;
+    const labelled = new Set((await store.labels(tx, secretId)).map((l) => l.version_id));
+    const stale = versions.slice(MAX_VERSIONS_KEPT).filter((v) => !labelled.has(v.version_id)).map((v) => v.version_id);
+    await store.deleteVersions(tx, secretId, stale);
+  }
+
+  /** Writes one new version inside `tx`; returns the existing one for an idempotent retry. */
+  async function writeVersion(tx: Queryable, row: SecretRow, input: PutValueInput): Promise<{ versionId: string; labels: string[]; created: boolean }> {
+    const bytes = validateValue(input.value);
+    const versionId = input.versionId ?? newId();
+    const existing = await store.findVersion(tx, row.id, versionId);
+    const labelsNow = await store.labels(tx, row.id);
+    if (existing) {
+      const stored = await decrypt(row.id, versionId, existing);
+      if (!sameValue(stored, input.value)) {
+        throw new AppError('idempotency_conflict', `version ${versionId} already exists with a different value`);
+      }
+      return { versionId, labels: labelsNow.filter((l) => l.version_id === versionId).map((l) => l.label), created: false };
+    }
+    const labels = [...(input.labels ?? [LABEL_CURRENT])];
+    // The first version of a secret is always CURRENT, whatever else it is labelled.
+    if (!labelsNow.some((l) => l.label === LABEL_CURRENT) && !labels.includes(LABEL_CURRENT)) labels.push(LABEL_CURRENT);
+    const encrypted = barrier.encryptValue(row.id, versionId, bytes);
+    const at = now();
+    await store.insertVersion(tx, {
+      secret_id: row.id, version_id: versionId, created_at: at, value_kind: input.value.kind, key_term: encrypted.keyTerm,
+      wrapped_key: encrypted.wrappedKey, ciphertext: encrypted.ciphertext, last_accessed_at: null,
+    });
+    await attachLabels(tx, row.id, versionId, labels, labelsNow);
+    await store.update(tx, row.id, { updated_at: at });
+    await pruneVersions(tx, row.id);
+    return { versionId, labels, created: true };
+  }
+
+  function checkWriteInput(input: PutValueInput): void {
+    if (input.versionId !== undefined) validateVersionId(input.versionId);
+    if (input.labels !== undefined) validateLabels(input.labels);
+  }
+
+  /** Writes that place labels other than the default CURRENT need the `stage` capability too. */
+  async function requireWrite(caller: Identity, name: string, labels: string[] | undefined): Promise<void> {
+    await authorizer.require(caller, 'update', name);
+    if (labels !== undefined && !(labels.length === 1 && labels[0] === LABEL_CURRENT)) await authorizer.require(caller, 'stage', name);
+  }
+
+  async function versionsOf(q: Queryable, secretId: string): Promise<VersionInfo[]> {
+    const [versions, labels] = await Promise.all([store.listVersions(q, secretId), store.labels(q, secretId)]);
+    return versions.map((v) => ({
+      versionId: v.version_id,
+      createdAt: v.created_at,
+      lastAccessedAt: v.last_accessed_at,
+      labels: labels.filter((l) => l.version_id === v.version_id).map((l) => l.label),
+    }));
+  }
+
+  function recordAccess(row: SecretRow): void {
+    const day = Math.floor(now() / DAY_MS) * DAY_MS;
+    if (row.last_accessed_at === day) return;
+    // Day granularity (as AWS reports it) means at most one write per secret per day;
+    // it is not awaited so it never slows the read it was triggered by.
+    store.touchAccessed(db, row.id, day).catch(() => undefined);
+  }
+
+  return {
+    arnOf,
+
+    async create(caller: Identity, input: CreateSecretInput): Promise<{ metadata: SecretMetadata; versionId: string | null }> {
+      validateSecretName(input.name);
+      await authorizer.require(caller, 'create', input.name);
+      if (input.value) await requireWrite(caller, input.name, input.labels);
+      if (input.tags) validateTags(input.tags);
+      if (input.value) checkWriteInput({ value: input.value, labels: input.labels, versionId: input.versionId });
+      const region = input.region ?? deps.region;
+      const result = await db.transaction().execute(async (tx) => {
+        const existing = await store.findByName(tx, region, input.name, { forUpdate: true });
+        if (existing) {
+          // A retried create with the same token and value returns what the first one made.
+          if (existing.deleted_at === null && input.versionId && input.value) {
+            const version = await store.findVersion(tx, existing.id, input.versionId);
+            if (version && sameValue(await decrypt(existing.id, input.versionId, version), input.value)) {
+              return { row: existing, versionId: input.versionId };
+            }
+          }
+          if (existing.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `a secret named "${input.name}" is scheduled for deletion`);
+          throw new AppError('secret_exists', `a secret named "${input.name}" already exists`);
+        }
+        const at = now();
+        const row: SecretRow = {
+          id: newId(), region, name: input.name, arn_suffix: Array.from({ length: 6 }, () => ARN_SUFFIX_CHARS[randomInt(ARN_SUFFIX_CHARS.length)]).join(''),
+          description: input.description ?? null, owner: input.owner ?? null, kms_key_id: input.kmsKeyId ?? null, created_at: at, updated_at: at,
+          last_accessed_at: null, last_rotated_at: null, deleted_at: null, delete_after: null, rotation: null, primary_region: null,
+        };
+        await store.insert(tx, row);
+        if (input.tags) await store.putTags(tx, row.id, input.tags);
+        const version = input.value ? await writeVersion(tx, row, { value: input.value, labels: input.labels, versionId: input.versionId }) : null;
+        return { row: (await store.findById(tx, row.id))!, versionId: version?.versionId ?? null };
+      });
+      deps.changes.publish('secret', result.row.id);
+      const tags = (await store.tags(db, [result.row.id])).get(result.row.id) ?? {};
+      return { metadata: toMetadata(result.row, tags), versionId: result.versionId };
+    },
+
+    /** Adds a version. Labels default to CURRENT; a retry with the same version id and value is a no-op. */
+    async putValue(caller: Identity, ref: SecretRef, input: PutValueInput): Promise<{ arn: string; name: string; versionId: string; labels: string[]; created: boolean }> {
+      validateSecretName(ref.name);
+      await requireWrite(caller, ref.name, input.labels);
+      checkWriteInput(input);
+      const result = await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true });
+        refuseReplicaWrite(row);
+        return { row, ...(await writeVersion(tx, row, input)) };
+      });
+      deps.changes.publish('secret', result.row.id);
+      return { arn: arnOf(result.row), name: result.row.name, versionId: result.versionId, labels: result.labels, created: result.created };
+    },
+
+    /** Reads the version a label (default CURRENT) or a version id names. */
+    async getValue(caller: Identity, ref: SecretRef, selector: { label?: string; versionId?: string } = {}): Promise<SecretVersionValue> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'read', ref.name);
+      if (selector.label !== undefined) validateLabel(selector.label);
+      const region = ref.region ?? deps.region;
+      let row: SecretRow;
+      let versionId: string;
+      let stored: { wrapped_key: Buffer; ciphertext: Buffer; value_kind: string; created_at: number };
+      if (selector.versionId === undefined) {
+        const label = selector.label ?? LABEL_CURRENT;
+        const hit = await store.readByLabel(db, region, ref.name, label);
+        if (!hit) {
+          row = await findLive(db, ref);
+          throw new AppError('version_not_found', `secret "${ref.name}" has no version labelled ${label}`);
+        }
+        if (hit.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
+        row = hit;
+        versionId = hit.version_id;
+        stored = { ...hit, created_at: hit.version_created_at };
+      } else {
+        row = await findLive(db, ref);
+        const version = await store.findVersion(db, row.id, selector.versionId);
+        if (!version) throw new AppError('version_not_found', `secret "${ref.name}" has no version ${selector.versionId}`);
+        versionId = version.version_id;
+        stored = version;
+      }
+      const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === versionId).map((l) => l.label);
+      if (selector.versionId !== undefined && selector.label !== undefined && !labels.includes(selector.label)) {
+        throw new AppError('version_not_found', `version ${versionId} is not labelled ${selector.label}`);
+      }
+      const value = await decrypt(row.id, versionId, stored);
+      recordAccess(row);
+      return { name: row.name, arn: arnOf(row), region: row.region, versionId, labels, createdAt: stored.created_at, value };
+    },
+
+    async describe(caller: Identity, ref: SecretRef): Promise<SecretMetadata & { versions: VersionInfo[] }> {
+      validateSecretName(ref.name);
+      if (!(await authorizer.allows(caller, 'read', ref.name))) await authorizer.require(caller, 'list', ref.name);
+      const row = await findLive(db, ref, { allowDeleted: true });
+      const [tags, versions] = await Promise.all([store.tags(db, [row.id]), versionsOf(db, row.id)]);
+      return { ...toMetadata(row, tags.get(row.id) ?? {}), versions };
+    },
+
+    async listVersions(caller: Identity, ref: SecretRef): Promise<{ metadata: SecretMetadata; versions: VersionInfo[] }> {
+      const described = await this.describe(caller, ref);
+      const { versions, ...metadata } = described;
+      return { metadata, versions };
+    },
+
+    /** Lists the secrets under a prefix that the caller may list; keyset-paginated by name. */
+    async list(caller: Identity, input: ListSecretsInput = {}): Promise<{ secrets: SecretMetadata[]; nextCursor: string | null }> {
+      const prefix = input.prefix ?? '';
+      if (!(await authorizer.mayAccessUnder(caller, 'list', prefix))) {
+        throw new AppError('permission_denied', `permission denied: no policy grants "list" under "${prefix || '/'}"`);
+      }
+      const limit = Math.min(Math.max(input.limit ?? 100, 1), 1000);
+      const afterName = input.cursor ? Buffer.from(input.cursor, 'base64url').toString('utf8') : undefined;
+      const rows = await store.list(db, { region: input.region ?? deps.region, prefix, includeDeleted: input.includeDeleted, afterName, limit });
+      const visible: SecretRow[] = [];
+      for (const row of rows) if (await authorizer.allows(caller, 'list', row.name)) visible.push(row);
+      const tags = await store.tags(db, visible.map((r) => r.id));
+      const nextCursor = rows.length === limit ? Buffer.from(rows[rows.length - 1]!.name).toString('base64url') : null;
+      return { secrets: visible.map((r) => toMetadata(r, tags.get(r.id) ?? {})), nextCursor };
+    },
+
+    async updateMetadata(caller: Identity, ref: SecretRef, patch: { description?: string | null; owner?: string | null; kmsKeyId?: string | null }): Promise<SecretMetadata> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'update', ref.name);
+      const row = await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true });
+        refuseReplicaWrite(row);
+        const set: Partial<SecretRow> = { updated_at: now() };
+        if (patch.description !== undefined) set.description = patch.description;
+        if (patch.owner !== undefined) set.owner = patch.owner;
+        if (patch.kmsKeyId !== undefined) set.kms_key_id = patch.kmsKeyId;
+        await store.update(tx, row.id, set);
+        return (await store.findById(tx, row.id))!;
+      });
+      deps.changes.publish('secret', row.id);
+      return toMetadata(row, (await store.tags(db, [row.id])).get(row.id) ?? {});
+    },
+
+    /**
+     * Moves (or removes) a staging label with UpdateSecretVersionStage's rules: moving a label
+     * off another version requires naming that version in `removeFromVersionId`.
+     */
+    async moveLabel(caller: Identity, ref: SecretRef, input: { label: string; moveToVersionId?: string; removeFromVersionId?: string }): Promise<{ arn: string; name: string }> {
+      validateSecretName(ref.name);
+      validateLabel(input.label);
+      await authorizer.require(caller, 'stage', ref.name);
+      if (!input.moveToVersionId && !input.removeFromVersionId) throw new AppError('validation_failed', 'give move_to_version_id, remove_from_version_id, or both');
+      const row = await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true });
+        refuseReplicaWrite(row);
+        const labels = await store.labels(tx, row.id);
+        const holder = labels.find((l) => l.label === input.label)?.version_id;
+        if (input.removeFromVersionId !== undefined && holder !== input.removeFromVersionId) {
+          throw new AppError('label_conflict', `label ${input.label} is not attached to version ${input.removeFromVersionId}`);
+        }
+        if (input.moveToVersionId !== undefined) {
+          if (!(await store.findVersion(tx, row.id, input.moveToVersionId))) {
+            throw new AppError('version_not_found', `secret "${ref.name}" has no version ${input.moveToVersionId}`);
+          }
+          if (holder !== undefined && holder !== input.moveToVersionId && input.removeFromVersionId !== holder) {
+            throw new AppError('label_conflict', `label ${input.label} is attached to version ${holder}; name it as remove_from_version_id to move it`);
+          }
+          if (holder !== input.moveToVersionId) await attachLabels(tx, row.id, input.moveToVersionId, [input.label], labels);
+        } else {
+          if (input.label === LABEL_CURRENT) throw new AppError('label_conflict', 'CURRENT can be moved to another version but not removed');
+          await store.removeLabel(tx, row.id, input.label);
+        }
+        await store.update(tx, row.id, { updated_at: now() });
+        await pruneVersions(tx, row.id);
+        return row;
+      });
+      deps.changes.publish('secret', row.id);
+      return { arn: arnOf(row), name: row.name };
+    },
+
+    /** Schedules deletion after a 7-30 day recovery window (default 30), or deletes at once with `force`. */
+    async delete(caller: Identity, ref: SecretRef, options: { recoveryDays?: number; force?: boolean } = {}): Promise<{ arn: string; name: string; deletionDate: number }> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'delete', ref.name);
+      if (options.force && options.recoveryDays !== undefined) throw new AppError('validation_failed', 'give either a recovery window or force, not both');
+      const days = options.recoveryDays ?? 30;
+      if (!Number.isInteger(days) || days < 7 || days > 30) throw new AppError('validation_failed', 'the recovery window is 7 to 30 days');
+      const result = await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        const at = now();
+        if (options.force) {
+          await store.remove(tx, row.id);
+          return { row, deletionDate: at };
+        }
+        if (row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is already scheduled for deletion`);
+        const deleteAfter = at + days * DAY_MS;
+        await store.update(tx, row.id, { deleted_at: at, delete_after: deleteAfter, updated_at: at });
+        return { row, deletionDate: deleteAfter };
+      });
+      deps.changes.publish('secret', result.row.id);
+      return { arn: arnOf(result.row), name: result.row.name, deletionDate: result.deletionDate };
+    },
+
+    async restore(caller: Identity, ref: SecretRef): Promise<{ arn: string; name: string }> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'delete', ref.name);
+      const row = await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        if (row.deleted_at === null) throw new AppError('secret_not_deleted', `secret "${ref.name}" is not scheduled for deletion`);
+        await store.update(tx, row.id, { deleted_at: null, delete_after: null, updated_at: now() });
+        return row;
+      });
+      deps.changes.publish('secret', row.id);
+      return { arn: arnOf(row), name: row.name };
+    },
+
+    async tag(caller: Identity, ref: SecretRef, tags: Record<string, string>): Promise<void> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'update', ref.name);
+      validateTags(tags);
+      await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        await store.putTags(tx, row.id, tags);
+        const total = Object.keys((await store.tags(tx, [row.id])).get(row.id) ?? {}).length;
+        if (total > 50) throw new AppError('validation_failed', 'a secret has at most 50 tags');
+      });
+    },
+
+    async untag(caller: Identity, ref: SecretRef, keys: string[]): Promise<void> {
+      validateSecretName(ref.name);
+      await authorizer.require(caller, 'update', ref.name);
+      await db.transaction().execute(async (tx) => {
+        const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        await store.removeTags(tx, row.id, keys);
+      });
+    },
+
+    /** Removes secrets whose recovery window has ended. Run by the scheduler on one node. */
+    async purgeExpired(): Promise<number> {
+      const expired = await store.listExpiredDeletions(db, now(), 500);
+      for (const row of expired) {
+        await db.transaction().execute((tx) => store.remove(tx, row.id));
+        deps.changes.publish('secret', row.id);
+      }
+      return expired.length;
+    },
+  };
+}
+
+export type SecretsService = ReturnType<typeof createSecretsService>;
