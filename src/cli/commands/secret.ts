@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { CustosApiError } from '../../sdk/api-client.js';
+import { apiClient, printJson, printTable, readStdin } from '../context.js';
+
+function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
+  if (!tags) return undefined;
+  return Object.fromEntries(tags.map((t) => {
+    const i = t.indexOf('=');
+    if (i < 1) throw new Error(`--tag expects key=value, got "${t}"`);
+    return [t.slice(0, i), t.slice(i + 1)];
+  }));
+}
+
+interface PutOptions { value?: string; file?: string; binary?: boolean; label?: string[]; description?: string; owner?: string; tag?: string[]; idempotencyToken?: string; json?: boolean }
+
+export async function putCommand(name: string, stdinMarker: string | undefined, options: PutOptions): Promise<void> {
+  const sources = [options.value !== undefined, options.file !== undefined, stdinMarker === '-'].filter(Boolean).length;
+  if (sources !== 1) throw new Error('give exactly one of --value V, --file F or - (stdin)');
+  let value: string | undefined;
+  let valueBase64: string | undefined;
+  if (options.file !== undefined && options.binary) valueBase64 = readFileSync(options.file).toString('base64');
+  else value = options.value ?? (options.file !== undefined ? readFileSync(options.file, 'utf8') : (await readStdin()).replace(/\r?\n$/, ''));
+  const api = apiClient();
+  const tags = parseTags(options.tag);
+  let result: { name: string; version_id: string | null; labels?: string[] };
+  try {
+    result = await api.putValue(name, { value, valueBase64, labels: options.label, idempotencyToken: options.idempotencyToken });
+    if (options.description !== undefined || options.owner !== undefined) await api.updateSecret(name, { description: options.description, owner: options.owner });
+    if (tags) await api.tag(name, tags);
+  } catch (error) {
+    if (!(error instanceof CustosApiError && error.code === 'secret_not_found')) throw error;
+    const created = await api.createSecret({ name, value, valueBase64, labels: options.label, description: options.description, owner: options.owner, tags, idempotencyToken: options.idempotencyToken });
+    result = { name: created.name, version_id: created.version_id };
+  }
+  if (options.json) return printJson(result);
+  process.stdout.write(`${result.name}: version ${result.version_id}${result.labels ? ` (${result.labels.join(', ')})` : ''}\n`);
+}
+
+export async function getCommand(name: string, options: { label?: string; version?: string; field?: string; json?: boolean }): Promise<void> {
+  const result = await apiClient().getValue(name, { label: options.label, versionId: options.version });
+  let value = result.value ?? Buffer.from(result.value_base64 ?? '', 'base64').toString('utf8');
+  if (options.field !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new Error(`--field needs a JSON value; ${name} is not JSON`);
+    }
+    const field = (parsed as Record<string, unknown>)?.[options.field];
+    if (field === undefined) throw new Error(`${name} has no field "${options.field}"`);
+    value = typeof field === 'string' ? field : JSON.stringify(field);
+  }
+  if (options.json) return printJson({ ...result, ...(options.field !== undefined ? { field: options.field, value } : {}) });
+  process.stdout.write(value + '\n');
+}
+
+export async function listCommand(prefix: string | undefined, options: { includeDeleted?: boolean; json?: boolean }): Promise<void> {
+  const api = apiClient();
+  const all = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.list({ prefix, includeDeleted: options.includeDeleted, limit: 1000, cursor });
+    all.push(...page.secrets);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  if (options.json) return printJson(all);
+  printTable(['NAME', 'OWNER', 'UPDATED', 'LAST ACCESSED', 'DELETION'], all.map((s) => [s.name, s.owner, s.updated_at, s.last_accessed_at?.slice(0, 10), s.deletion_date]));
+}
+
+export async function describeCommand(name: string, options: { json?: boolean }): Promise<void> {
+  const s = await apiClient().describe(name);
+  if (options.json) return printJson(s);
+  printTable(['KEY', 'VALUE'], [
+    ['name', s.name], ['arn', s.arn], ['description', s.description], ['owner', s.owner],
+    ['tags', Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(', ') || null], ['created', s.created_at], ['updated', s.updated_at],
+    ['last accessed', s.last_accessed_at], ['last rotated', s.last_rotated_at], ['deletion date', s.deletion_date],
+  ]);
+  process.stdout.write('\n');
+  printTable(['VERSION', 'LABELS', 'CREATED'], (s.versions ?? []).map((v) => [v.version_id, v.labels.join(',') || null, v.created_at]));
+}
+
+export async function labelCommand(name: string, options: { label: string; moveTo?: string; removeFrom?: string; json?: boolean }): Promise<void> {
+  const result = await apiClient().moveLabel(name, { label: options.label, moveTo: options.moveTo, removeFrom: options.removeFrom });
+  if (options.json) return printJson(result);
+  process.stdout.write(options.moveTo ? `${options.label} -> ${options.moveTo}\n` : `${options.label} removed from ${options.removeFrom}\n`);
+}
+
+export async function deleteCommand(name: string, options: { recoveryDays?: string; force?: boolean; json?: boolean }): Promise<void> {
+  const result = await apiClient().deleteSecret(name, { recoveryDays: options.recoveryDays ? Number(options.recoveryDays) : undefined, force: options.force });
+  if (options.json) return printJson(result);
+  process.stdout.write(options.force ? `${name} deleted.\n` : `${name} scheduled for deletion on ${result.deletion_date} (restore with \`custos secret restore ${name}\`).\n`);
+}
+
+export async function restoreCommand(name: string, options: { json?: boolean }): Promise<void> {
+  const result = await apiClient().restore(name);
+  if (options.json) return printJson(result);
+  process.stdout.write(`${name} restored.\n`);
+}
+
+export async function passwordCommand(options: { length?: string; excludeCharacters?: string; excludeNumbers?: boolean; excludePunctuation?: boolean; excludeUppercase?: boolean; excludeLowercase?: boolean; includeSpace?: boolean; json?: boolean }): Promise<void> {
+  const result = await apiClient().password({
+    length: options.length ? Number(options.length) : undefined, exclude_characters: options.excludeCharacters, exclude_numbers: options.excludeNumbers,
+    exclude_punctuation: options.excludePunctuation, exclude_uppercase: options.excludeUppercase, exclude_lowercase: options.excludeLowercase, include_space: options.includeSpace,
+  });
+  if (options.json) return printJson(result);
+  process.stdout.write(result.password + '\n');
+}

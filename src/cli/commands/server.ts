@@ -1,0 +1,41 @@
+import { ConfigError, loadConfig } from '../../config/config.js';
+
+export async function serverCommand(flags: { dev?: boolean; config?: string; host?: string; port?: string; dataDir?: string; storage?: string; logLevel?: string }): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({
+      file: flags.config ?? process.env.CUSTOS_CONFIG,
+      env: process.env,
+      flags: { dev: flags.dev, host: flags.host, port: flags.port, data_dir: flags.dataDir, storage: flags.storage, log_level: flags.logLevel },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`error: invalid_config: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const { createLogger } = await import('../../lib/logger.js');
+  const { startServer } = await import('../../app.js');
+  const logger = createLogger(config.log_level);
+  const server = await startServer(config, logger);
+  process.stdout.write(`Custos listening on ${server.address}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining requests and flushing audit');
+    server.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

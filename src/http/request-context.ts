@@ -1,0 +1,41 @@
+import type { FastifyRequest } from 'fastify';
+import type { Identity } from '../services/identity.types.js';
+
+/** What a route tells the audit hook about the request it handled. Never a value. */
+export interface AuditContext {
+  operation: string;
+  secretName: string | null;
+  versionId: string | null;
+  accessor: string | null;
+  errorCode: string | null;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startedAt: bigint;
+    audit: AuditContext;
+    identity?: Identity;
+  }
+  interface FastifyContextConfig {
+    /** Operation name recorded in audit events. */
+    operation?: string;
+    /** Routes that still answer while sealed (health, init, unseal, status). */
+    sealedOk?: boolean;
+    /** Routes that need no token. */
+    anonymous?: boolean;
+    /** Health and the OpenAPI document are not audited (load balancers poll them constantly). */
+    audited?: boolean;
+  }
+}
+
+export function identityOf(request: FastifyRequest): Identity {
+  if (!request.identity) throw new Error('route used identity without authentication');
+  return request.identity;
+}
+
+/** Records the secret (and version) a request touched, for its audit event. */
+export function auditTarget(request: FastifyRequest, secretName: string | null, versionId: string | null = null): void {
+  request.audit.secretName = secretName;
+  request.audit.versionId = versionId;
+}

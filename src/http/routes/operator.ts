@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
+import type { OperatorService } from '../../services/operator-service.js';
+import type { AuditRow } from '../../storage/audit-store.js';
+import { identityOf } from '../request-context.js';
+import { AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
+
+export const auditEventJson = (row: AuditRow) => ({
+  seq: row.seq, time: new Date(row.time).toISOString(), request_id: row.request_id, accessor: row.accessor, source: row.source,
+  operation: row.operation, secret: row.secret_name, version_id: row.version_id, outcome: row.outcome, error_code: row.error_code,
+  status: row.status, latency_ms: row.latency_us / 1000, detail: row.detail ? JSON.parse(row.detail) : null, hash: row.hash,
+});
+
+function parseSince(since: string | undefined, now: number): number | undefined {
+  if (since === undefined) return undefined;
+  const relative = /^(\d+)([smhd])$/.exec(since);
+  if (relative) return now - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as 's' | 'm' | 'h' | 'd'];
+  const time = Date.parse(since);
+  if (Number.isNaN(time)) throw new AppError('validation_failed', 'since is an ISO-8601 time or a duration like 15m, 24h, 7d');
+  return time;
+}
+
+export function operatorRoutes(app: FastifyInstance, operator: OperatorService, version: string): void {
+  const sealStatus = async () => {
+    const s = await operator.status();
+    return { initialized: s.initialized, sealed: s.sealed, shares: s.shares, threshold: s.threshold, progress: s.progress, key_term: s.keyTerm, version };
+  };
+
+  app.get('/v1/health', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, audited: false } }, async (_request, reply) => {
+    const status = await sealStatus();
+    // Load balancers route only to nodes that can serve.
+    reply.code(status.initialized && !status.sealed ? 200 : 503);
+    return { initialized: status.initialized, sealed: status.sealed, version };
+  });
+
+  app.get('/v1/sys/seal-status', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.seal_status' } }, sealStatus);
+
+  app.post('/v1/sys/init', { schema: { body: InitBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.init' } }, async (request) => {
+    const body = (request.body ?? {}) as { shares?: number; threshold?: number };
+    const shares = body.shares ?? 5;
+    const threshold = body.threshold ?? Math.min(3, shares);
+    const result = await operator.initialize(shares, threshold);
+    return { root_token: result.rootToken, keys: result.keys, shares, threshold };
+  });
+
+  app.post('/v1/sys/unseal', { schema: { body: UnsealBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.unseal' } }, async (request) => {
+    await operator.unseal((request.body as { key: string }).key);
+    return sealStatus();
+  });
+
+  app.post('/v1/sys/seal', { schema: { tags: ['sys'] }, config: { operation: 'sys.seal' } }, async (request) => {
+    await operator.seal(identityOf(request));
+    return sealStatus();
+  });
+
+  app.post('/v1/sys/rotate-key', { schema: { tags: ['sys'] }, config: { operation: 'sys.rotate_key' } }, async (request) => {
+    const term = await operator.rotateKey(identityOf(request));
+    request.audit.detail = { key_term: term };
+    return { key_term: term };
+  });
+
+  app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { operation: 'audit.query' } }, async (request) => {
+    const q = request.query as { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
+    const rows = await operator.queryAudit(identityOf(request), {
+      secretName: q.secret, accessor: q.principal, since: parseSince(q.since, Date.now()), outcome: q.outcome, operation: q.operation,
+      limit: q.limit ?? 100, newestFirst: q.order === 'desc', afterSeq: q.after_seq,
+    });
+    return { events: rows.map(auditEventJson) };
+  });
+
+  app.post('/v1/audit/verify', { schema: { tags: ['audit'] }, config: { operation: 'audit.verify' } }, async (request) => {
+    const result = await operator.verifyAudit(identityOf(request));
+    return {
+      ok: result.ok, checked: result.checked, first_seq: result.firstSeq, last_seq: result.lastSeq, head_hash: result.headHash,
+      problem: result.problem ?? null,
+    };
+  });
+}

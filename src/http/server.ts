@@ -1,0 +1,161 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
+import { AppError, isAppError } from '../errors/app-error.js';
+import { newRequestId } from '../lib/ids.js';
+import type { IdentityService } from '../services/identity-service.js';
+import type { OperatorService } from '../services/operator-service.js';
+import type { PolicyService } from '../services/policy-service.js';
+import type { SecretsService } from '../services/secrets-service.js';
+import './request-context.js';
+import { secretRoutes } from './routes/secrets.js';
+import { identityRoutes } from './routes/identity.js';
+import { operatorRoutes } from './routes/operator.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  bodyLimit: number;
+  version: string;
+  isSealed: () => boolean;
+  auditLog: Pick<AuditLog, 'record'>;
+  identity: IdentityService;
+  secrets: SecretsService;
+  policies: PolicyService;
+  operator: OperatorService;
+  /** Further route groups (compatible APIs, engines) registered by the composition root. */
+  plugins?: ((app: FastifyInstance) => void)[];
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; request_id: string; details?: Record<string, unknown> };
+}
+
+// Bodies are validated strictly (wrong types are errors); query strings are text, so they
+// are coerced (`?limit=5`). Neither strips unknown fields: they are rejected.
+const bodyAjv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
+const queryAjv = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const custom = request.headers['x-custos-token'];
+  return typeof custom === 'string' ? custom.trim() : undefined;
+}
+
+/** Maps any error to the public envelope; internal causes are logged with the request id only. */
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error)) return error;
+  const e = error as FastifyError & { validation?: unknown };
+  if (e.validation) return new AppError('validation_failed', e.message);
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'the request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('invalid_request', 'unsupported content type; send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'the request body is empty');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('invalid_request', 'the content length does not match the body');
+  }
+  if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON') return new AppError('invalid_json', 'the request body is not valid JSON');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new AppError('invalid_request', 'the request is malformed');
+  return new AppError('internal_error', 'an internal error occurred', { cause: error });
+}
+
+export function errorBody(error: AppError, requestId: string): ErrorBody {
+  return { error: { code: error.code, message: error.message, request_id: requestId, ...(error.details ? { details: error.details } : {}) } };
+}
+
+const outcomeOf = (status: number) => (status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure');
+
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // No per-request log lines: the audit log records every request, and synchronous
+    // logging on the hot path would cost more throughput than anything else.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    bodyLimit: deps.bodyLimit,
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    http: { maxHeaderSize: 16 * 1024 },
+    clientErrorHandler: (error, socket) => {
+      // Raised by Node's parser before Fastify sees a request: oversize headers, garbage.
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({ error: { code: tooLarge ? 'header_too_large' : 'invalid_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request', request_id: newRequestId() } });
+      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+  });
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Custos API', version: deps.version, description: 'Self-hosted secrets manager for data pipelines.' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+      security: [{ token: [] }],
+    },
+  });
+
+  app.decorateRequest('startedAt', 0n);
+  app.decorateRequest('audit', null as never);
+  app.decorateRequest('identity', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.startedAt = process.hrtime.bigint();
+    request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null };
+    reply.header('x-request-id', request.id);
+    const config = request.routeOptions.config;
+    if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
+    if (!config.anonymous && request.routeOptions.url !== undefined) {
+      const identity = await deps.identity.authenticate(bearerToken(request));
+      request.identity = identity;
+      request.audit.accessor = identity.accessor;
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
+    if (request.audit) request.audit.errorCode = appError.code;
+    reply.code(appError.status).send(errorBody(appError, request.id));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    if (request.audit) request.audit.errorCode = 'not_found';
+    reply.code(404).send(errorBody(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request.id));
+  });
+
+  // Fail closed: the response leaves only after its audit event is durable.
+  app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
+    if (request.routeOptions.config.audited === false || !request.audit) return payload;
+    const status = reply.statusCode;
+    try {
+      await deps.auditLog.record({
+        time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,
+        secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status),
+        errorCode: request.audit.errorCode, status, latencyUs: Number(process.hrtime.bigint() - request.startedAt) / 1000,
+        detail: request.audit.detail,
+      });
+      return payload;
+    } catch (error) {
+      const failure = toAppError(error);
+      request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
+      reply.code(failure.status).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify(errorBody(failure, request.id));
+    }
+  });
+
+  app.get('/v1/openapi.json', { schema: { hide: true }, config: { sealedOk: true, anonymous: true, audited: false } }, async () => app.swagger());
+  operatorRoutes(app, deps.operator, deps.version);
+  secretRoutes(app, deps.secrets);
+  identityRoutes(app, deps.identity, deps.policies);
+  for (const plugin of deps.plugins ?? []) plugin(app);
+  return app;
+}

@@ -1,0 +1,191 @@
+/**
+ * Typed HTTP client for the native Custos API. The CLI and the pipeline SDK build on it.
+ * It depends on nothing in the server: only fetch and the wire shapes below.
+ */
+export interface ApiErrorBody {
+  error: { code: string; message: string; request_id: string; details?: Record<string, unknown> };
+}
+
+export class CustosApiError extends Error {
+  override name = 'CustosApiError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly requestId: string | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface SecretValueResponse {
+  name: string;
+  arn: string;
+  version_id: string;
+  labels: string[];
+  created_at: string;
+  value?: string;
+  value_base64?: string;
+}
+
+export interface SecretMetadataResponse {
+  name: string;
+  arn: string;
+  region: string;
+  description: string | null;
+  owner: string | null;
+  tags: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+  last_accessed_at: string | null;
+  last_rotated_at: string | null;
+  deleted_at: string | null;
+  deletion_date: string | null;
+  rotation: Record<string, unknown> | null;
+  primary_region: string | null;
+  versions?: { version_id: string; labels: string[]; created_at: string; last_accessed_at: string | null }[];
+}
+
+export interface TokenResponse {
+  token?: string;
+  accessor: string;
+  display_name: string;
+  policies: string[];
+  env: string | null;
+  root: boolean;
+  parent_accessor: string | null;
+  created_at: string;
+  expires_at: string | null;
+  max_expires_at: string | null;
+  ttl_seconds: number | null;
+  revoked: boolean;
+}
+
+export interface AuditEventResponse {
+  seq: number;
+  time: string;
+  request_id: string;
+  accessor: string | null;
+  source: string | null;
+  operation: string;
+  secret: string | null;
+  version_id: string | null;
+  outcome: string;
+  error_code: string | null;
+  status: number;
+  latency_ms: number;
+  detail: Record<string, unknown> | null;
+}
+
+export interface SealStatusResponse {
+  initialized: boolean;
+  sealed: boolean;
+  shares: number;
+  threshold: number;
+  progress: number;
+  key_term: number | null;
+  version: string;
+}
+
+export interface ApiClientOptions {
+  address: string;
+  token?: string;
+  /** Per-request timeout in milliseconds. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+const enc = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+
+export function createApiClient(options: ApiClientOptions) {
+  const base = options.address.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+
+  async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const url = new URL(base + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+    } catch (cause) {
+      throw Object.assign(new CustosApiError('unreachable', `cannot reach Custos at ${base}: ${(cause as Error).message}`, 0, null), { cause });
+    }
+    const text = await response.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch {
+      throw new CustosApiError('invalid_response', `Custos answered ${response.status} with a body that is not JSON`, response.status, response.headers.get('x-request-id'));
+    }
+    if (!response.ok) {
+      const error = (data as Partial<ApiErrorBody>).error;
+      throw new CustosApiError(error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`, response.status, error?.request_id ?? response.headers.get('x-request-id'));
+    }
+    return data as T;
+  }
+
+  return {
+    address: base,
+    health: () => call<{ initialized: boolean; sealed: boolean; version: string }>('GET', '/v1/health').catch((e: CustosApiError) => {
+      if (e.status === 503) return { initialized: true, sealed: true, version: '' };
+      throw e;
+    }),
+    sealStatus: () => call<SealStatusResponse>('GET', '/v1/sys/seal-status'),
+    init: (shares?: number, threshold?: number) => call<{ root_token: string; keys: string[]; shares: number; threshold: number }>('POST', '/v1/sys/init', { shares, threshold }),
+    unseal: (key: string) => call<SealStatusResponse>('POST', '/v1/sys/unseal', { key }),
+    seal: () => call<SealStatusResponse>('POST', '/v1/sys/seal'),
+    rotateKey: () => call<{ key_term: number }>('POST', '/v1/sys/rotate-key'),
+
+    getValue: (name: string, selector: { label?: string; versionId?: string } = {}) =>
+      call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }),
+    putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string }) =>
+      call<{ name: string; arn: string; version_id: string; labels: string[]; created: boolean }>('POST', `/v1/values/${enc(name)}`, {
+        value: input.value, value_base64: input.valueBase64, labels: input.labels, idempotency_token: input.idempotencyToken,
+      }),
+    createSecret: (input: { name: string; value?: string; valueBase64?: string; description?: string; owner?: string; tags?: Record<string, string>; labels?: string[]; idempotencyToken?: string }) =>
+      call<SecretMetadataResponse & { version_id: string | null }>('POST', '/v1/secrets', {
+        name: input.name, value: input.value, value_base64: input.valueBase64, description: input.description, owner: input.owner,
+        tags: input.tags, labels: input.labels, idempotency_token: input.idempotencyToken,
+      }),
+    describe: (name: string) => call<SecretMetadataResponse>('GET', `/v1/secrets/${enc(name)}`),
+    updateSecret: (name: string, patch: { description?: string | null; owner?: string | null }) => call<SecretMetadataResponse>('PATCH', `/v1/secrets/${enc(name)}`, patch),
+    list: (query: { prefix?: string; includeDeleted?: boolean; limit?: number; cursor?: string } = {}) =>
+      call<{ secrets: SecretMetadataResponse[]; next_cursor: string | null }>('GET', '/v1/secrets', undefined, {
+        prefix: query.prefix, include_deleted: query.includeDeleted, limit: query.limit, cursor: query.cursor,
+      }),
+    moveLabel: (name: string, input: { label: string; moveTo?: string; removeFrom?: string }) =>
+      call<{ name: string; arn: string }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
+    deleteSecret: (name: string, options: { recoveryDays?: number; force?: boolean } = {}) =>
+      call<{ name: string; arn: string; deletion_date: string }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
+    restore: (name: string) => call<{ name: string; arn: string }>('POST', `/v1/restore/${enc(name)}`),
+    tag: (name: string, tags: Record<string, string>) => call<{ name: string }>('POST', `/v1/tags/${enc(name)}`, { tags }),
+    untag: (name: string, keys: string[]) => call<{ name: string }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
+    password: (options: Record<string, unknown> = {}) => call<{ password: string }>('POST', '/v1/password', options),
+
+    createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string }) =>
+      call<TokenResponse & { token: string }>('POST', '/v1/tokens', { policies: input.policies, ttl: input.ttl, max_ttl: input.maxTtl, env: input.env, display_name: input.displayName }),
+    lookupSelf: () => call<TokenResponse>('GET', '/v1/tokens/self'),
+    lookupToken: (accessor: string) => call<TokenResponse>('POST', '/v1/tokens/lookup', { accessor }),
+    renewToken: (accessor?: string, increment?: string) => call<TokenResponse>('POST', '/v1/tokens/renew', { accessor, increment }),
+    revokeToken: (accessor?: string) => call<{ revoked: string[] }>('POST', '/v1/tokens/revoke', { accessor }),
+
+    writePolicy: (name: string, document: string) => call<{ name: string }>('PUT', `/v1/policies/${encodeURIComponent(name)}`, { document }),
+    readPolicy: (name: string) => call<{ name: string; document: string; rules: unknown[] }>('GET', `/v1/policies/${encodeURIComponent(name)}`),
+    listPolicies: () => call<{ policies: string[] }>('GET', '/v1/policies'),
+    deletePolicy: (name: string) => call<{ deleted: string }>('DELETE', `/v1/policies/${encodeURIComponent(name)}`),
+
+    auditEvents: (query: { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: 'asc' | 'desc'; afterSeq?: number } = {}) =>
+      call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
+        secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
+      }),
+    auditVerify: () => call<{ ok: boolean; checked: number; first_seq: number | null; last_seq: number | null; head_hash: string; problem: { seq: number; kind: string; message: string } | null }>('POST', '/v1/audit/verify'),
+  };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;

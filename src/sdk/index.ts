@@ -1,0 +1,2 @@
+export { createApiClient, CustosApiError } from './api-client.js';
+export type { ApiClient, ApiClientOptions, SecretValueResponse, SecretMetadataResponse, TokenResponse, AuditEventResponse, SealStatusResponse } from './api-client.js';
