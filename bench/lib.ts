@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { startServer } from '../tests/support/custos-server.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Shared helpers for benchmark suites: start a real server process, run a load generator process. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cliPath = path.join(repoRoot, 'dist/src/cli/main.js');
 
 export interface BenchRow {
   suite: string;
@@ -20,55 +18,10 @@ export interface BenchSuite {
   run(): Promise<BenchRow[]>;
 }
 
-export interface DevServer {
-  address: string;
-  port: number;
-  token: string;
-  home: string;
-  dataDir: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts `custos server --dev` in its own process on a free port, in a temp data dir and HOME. */
-export async function startDevServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<DevServer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-bench-'));
-  const home = path.join(dir, 'home');
-  const dataDir = path.join(dir, 'data');
-  const child = spawn(process.execPath, [cliPath, 'server', '--dev', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs], {
-    env: { ...process.env, HOME: home, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const ready = await new Promise<{ address: string; token: string }>((resolve, reject) => {
-    let token = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      token ||= /Root token: (\S+)/.exec(out)?.[1] ?? '';
-      const address = /Custos listening on (\S+)/.exec(out)?.[1];
-      if (address) {
-        clearTimeout(timer);
-        resolve({ address, token });
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
-  return {
-    ...ready,
-    port: Number(new URL(ready.address).port),
-    home,
-    dataDir,
-    process: child,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** Benchmarks start the server the same way the tests do: a real process on a free port. */
+export async function startDevServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const server = await startServer({ args: extraArgs, env, logLevel: 'warn' });
+  return { ...server, async stop() { await server.stop(); server.cleanup(); } };
 }
 
 export interface LoadResult {
