@@ -1,5 +1,6 @@
 import type { Selectable, Insertable, Updateable } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
+import { preparedQuery } from './prepared.js';
 
 export type SecretRow = Selectable<Database['secrets']>;
 export type VersionRow = Selectable<Database['secret_versions']>;
@@ -26,6 +27,19 @@ export interface ListSecretsQuery {
 
 /** Every query the secrets engine runs. Each method takes the connection or transaction to use. */
 export function createSecretStore(dialect: Dialect) {
+  const readByLabelQuery = preparedQuery<LabelledVersionRow, { region: string; name: string; label: string }>((q, p) =>
+    q
+      .selectFrom('secrets as s')
+      .innerJoin('version_labels as l', (join) => join.onRef('l.secret_id', '=', 's.id').on('l.label', '=', p('label')))
+      .innerJoin('secret_versions as v', (join) => join.onRef('v.secret_id', '=', 's.id').onRef('v.version_id', '=', 'l.version_id'))
+      .selectAll('s')
+      .select(['v.version_id', 'v.created_at as version_created_at', 'v.value_kind', 'v.key_term', 'v.wrapped_key', 'v.ciphertext'])
+      .where('s.region', '=', p('region'))
+      .where('s.name', '=', p('name')) as never,
+  );
+  const labelsQuery = preparedQuery<LabelRow, { secretId: string }>((q, p) =>
+    q.selectFrom('version_labels').selectAll().where('secret_id', '=', p('secretId')).orderBy('label'));
+
   return {
     /** Row lock for read-modify-write of one secret (PostgreSQL); SQLite serializes writers already. */
     async findByName(q: Queryable, region: string, name: string, options: { forUpdate?: boolean } = {}): Promise<SecretRow | undefined> {
@@ -69,15 +83,7 @@ export function createSecretStore(dialect: Dialect) {
 
     /** One round trip for a read: the secret and the version `label` points at. */
     async readByLabel(q: Queryable, region: string, name: string, label: string): Promise<LabelledVersionRow | undefined> {
-      return q
-        .selectFrom('secrets as s')
-        .innerJoin('version_labels as l', (join) => join.onRef('l.secret_id', '=', 's.id').on('l.label', '=', label))
-        .innerJoin('secret_versions as v', (join) => join.onRef('v.secret_id', '=', 's.id').onRef('v.version_id', '=', 'l.version_id'))
-        .selectAll('s')
-        .select(['v.version_id', 'v.created_at as version_created_at', 'v.value_kind', 'v.key_term', 'v.wrapped_key', 'v.ciphertext'])
-        .where('s.region', '=', region)
-        .where('s.name', '=', name)
-        .executeTakeFirst() as Promise<LabelledVersionRow | undefined>;
+      return (await readByLabelQuery(q, { region, name, label }))[0];
     },
 
     async findVersion(q: Queryable, secretId: string, versionId: string): Promise<VersionRow | undefined> {
@@ -105,7 +111,7 @@ export function createSecretStore(dialect: Dialect) {
     },
 
     async labels(q: Queryable, secretId: string): Promise<LabelRow[]> {
-      return q.selectFrom('version_labels').selectAll().where('secret_id', '=', secretId).orderBy('label').execute();
+      return labelsQuery(q, { secretId });
     },
 
     async setLabel(q: Queryable, secretId: string, label: string, versionId: string): Promise<void> {

@@ -1,15 +1,17 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Database, Queryable } from './schema.js';
+import { preparedQuery } from './prepared.js';
 
 export type TokenRow = Selectable<Database['tokens']>;
 
 export function createTokenStore() {
+  const byHash = preparedQuery<TokenRow, { hash: string }>((q, p) => q.selectFrom('tokens').selectAll().where('token_hash', '=', p('hash')));
   return {
     async insert(q: Queryable, row: Insertable<Database['tokens']>): Promise<void> {
       await q.insertInto('tokens').values(row).execute();
     },
     async findByHash(q: Queryable, tokenHash: string): Promise<TokenRow | undefined> {
-      return q.selectFrom('tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return (await byHash(q, { hash: tokenHash }))[0];
     },
     async findByAccessor(q: Queryable, accessor: string): Promise<TokenRow | undefined> {
       return q.selectFrom('tokens').selectAll().where('accessor', '=', accessor).executeTakeFirst();
