@@ -39,13 +39,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditLog = createAuditLog({
-    db, auditStore: createAuditStore(storage.dialect), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
+    db, auditStore: createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous }), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: config.region, accountId: config.account_id,
+    readCache: storage.dialect === 'sqlite',
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });

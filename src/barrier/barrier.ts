@@ -54,6 +54,11 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
   let masterKey: Buffer | null = null;
   let keyring: Keyring | null = null;
   let pendingShares: Buffer[] = [];
+  // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
+  // of two. Bounded, keyed by the wrapped key's own bytes (so a changed row never hits), and
+  // wiped on seal like every other key.
+  const dataKeyCache = new Map<string, Buffer>();
+  const DATA_KEY_CACHE_MAX = 10_000;
 
   async function readInitParams(q: Queryable = db): Promise<{ shares: number; threshold: number } | null> {
     const raw = await systemStore.get(q, 'seal_config');
@@ -180,6 +185,8 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       for (const key of keyring?.dataTerms.values() ?? []) key.fill(0);
       keyring?.auditKey.fill(0);
       keyring?.tokenKey.fill(0);
+      for (const key of dataKeyCache.values()) key.fill(0);
+      dataKeyCache.clear();
       masterKey = null;
       keyring = null;
       pendingShares = [];
@@ -211,16 +218,19 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     },
 
     async decryptValue(secretId: string, versionId: string, value: Pick<EncryptedValue, 'wrappedKey' | 'ciphertext'>): Promise<Buffer> {
-      const term = readHeader(value.wrappedKey);
-      const key = await termKey(term);
+      const cacheKey = `${secretId}:${versionId}:${value.wrappedKey.toString('base64')}`;
+      let dataKey = dataKeyCache.get(cacheKey);
       try {
-        const header = value.wrappedKey.subarray(0, HEADER_BYTES);
-        const dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
+        if (!dataKey) {
+          const key = await termKey(readHeader(value.wrappedKey));
+          const header = value.wrappedKey.subarray(0, HEADER_BYTES);
+          dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
+          if (dataKeyCache.size >= DATA_KEY_CACHE_MAX) dataKeyCache.clear();
+          if (keyring) dataKeyCache.set(cacheKey, dataKey);
+        }
         const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
         readHeader(valueHeader);
-        const plain = open(dataKey, value.ciphertext.subarray(HEADER_BYTES), Buffer.concat([valueHeader, valueAad(secretId, versionId)]));
-        dataKey.fill(0);
-        return plain;
+        return open(dataKey, value.ciphertext.subarray(HEADER_BYTES), Buffer.concat([valueHeader, valueAad(secretId, versionId)]));
       } catch (cause) {
         // A swapped or altered row fails authentication here: report it, never return garbage.
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });

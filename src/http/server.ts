@@ -77,6 +77,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // logging on the hot path would cost more throughput than anything else.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => newRequestId(),
+    // One shared logger: a per-request child logger costs more than it gives, since request
+    // ids are added explicitly on the few lines we log.
+    childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
     bodyLimit: deps.bodyLimit,
     routerOptions: { maxParamLength: 2048 },

@@ -73,7 +73,8 @@ function toInfo(row: TokenRow): TokenInfo {
 /** Tokens: creation with narrowing rules, authentication, renewal and tree revocation. */
 export function createIdentityService(deps: IdentityServiceDeps) {
   const { db, tokenStore, authorizer, now } = deps;
-  // Authentication cache: token hash -> row. Short-lived and dropped on any token change,
+  // Authentication cache: token -> row (keyed by the token so a hit skips the HMAC; tokens
+  // are in memory with every request anyway). Short-lived and dropped on any token change,
   // so a revocation takes effect at once on this node and within a second elsewhere.
   const cache = new Map<string, { row: TokenRow; cachedAt: number }>();
   const CACHE_MS = 1000;
@@ -102,15 +103,14 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     async authenticate(token: string | undefined): Promise<Identity> {
       if (!token) throw new AppError('missing_token', 'a token is required (Authorization: Bearer <token>)');
       if (!TOKEN_PATTERN.test(token)) throw new AppError('invalid_token', 'the token is not valid');
-      const hash = deps.hashToken(token);
       const at = now();
-      let entry = cache.get(hash);
+      let entry = cache.get(token);
       if (!entry || at - entry.cachedAt > CACHE_MS) {
-        const row = await tokenStore.findByHash(db, hash);
+        const row = await tokenStore.findByHash(db, deps.hashToken(token));
         if (!row) throw new AppError('invalid_token', 'the token is not valid');
         entry = { row, cachedAt: at };
         if (cache.size > 10_000) cache.clear();
-        cache.set(hash, entry);
+        cache.set(token, entry);
       }
       const row = entry.row;
       if (row.revoked_at !== null) throw new AppError('token_revoked', 'the token was revoked');

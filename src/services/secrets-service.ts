@@ -5,7 +5,7 @@ import type { ChangeBus } from '../lib/change-bus.js';
 import { newId } from '../lib/ids.js';
 import type { Barrier } from '../barrier/barrier.js';
 import type { Database, Queryable } from '../storage/schema.js';
-import type { LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
+import type { LabelledVersionRow, LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
 import {
@@ -91,6 +91,12 @@ export interface SecretsServiceDeps {
   now: () => number;
   region: string;
   accountId: string;
+  /**
+   * Cache label lookups (ciphertext rows, never plaintext) in memory, cleared on every secret
+   * change this process publishes. Only safe when this process is the only writer (SQLite);
+   * with several nodes a write elsewhere would not be seen at once, so it stays off there.
+   */
+  readCache?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -99,6 +105,32 @@ const ARN_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 /** The secrets engine: versioned values with AWS Secrets Manager staging-label semantics. */
 export function createSecretsService(deps: SecretsServiceDeps) {
   const { db, secretStore: store, barrier, authorizer, now } = deps;
+  type CachedRead = { row: LabelledVersionRow; labels: string[] };
+  const readCache = deps.readCache ? new Map<string, CachedRead>() : null;
+  // Bumped on every change, so a read that raced a write cannot re-insert what it read before.
+  let generation = 0;
+  const accessedDay = new Map<string, number>();
+  deps.changes.subscribe((topic) => {
+    if (topic !== 'secret') return;
+    generation += 1;
+    readCache?.clear();
+  });
+
+  async function readLabelled(region: string, name: string, label: string): Promise<CachedRead | undefined> {
+    const key = `${region}\u0000${name}\u0000${label}`;
+    const cached = readCache?.get(key);
+    if (cached) return cached;
+    const startGeneration = generation;
+    const row = await store.readByLabel(db, region, name, label);
+    if (!row) return undefined;
+    const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === row.version_id).map((l) => l.label);
+    const entry = { row, labels };
+    if (readCache && generation === startGeneration) {
+      if (readCache.size >= 10_000) readCache.clear();
+      readCache.set(key, entry);
+    }
+    return entry;
+  }
 
   const arnOf = (row: Pick<SecretRow, 'region' | 'name' | 'arn_suffix'>) =>
     `arn:aws:secretsmanager:${row.region}:${deps.accountId}:secret:${row.name}-${row.arn_suffix}`;
@@ -208,10 +240,11 @@ export function createSecretsService(deps: SecretsServiceDeps) {
 
   function recordAccess(row: SecretRow): void {
     const day = Math.floor(now() / DAY_MS) * DAY_MS;
-    if (row.last_accessed_at === day) return;
+    if (row.last_accessed_at === day || accessedDay.get(row.id) === day) return;
+    accessedDay.set(row.id, day);
     // Day granularity (as AWS reports it) means at most one write per secret per day;
     // it is not awaited so it never slows the read it was triggered by.
-    store.touchAccessed(db, row.id, day).catch(() => undefined);
+    store.touchAccessed(db, row.id, day).catch(() => accessedDay.delete(row.id));
   }
 
   return {
@@ -276,27 +309,29 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       let row: SecretRow;
       let versionId: string;
       let stored: { wrapped_key: Buffer; ciphertext: Buffer; value_kind: string; created_at: number };
+      let labels: string[];
       if (selector.versionId === undefined) {
         const label = selector.label ?? LABEL_CURRENT;
-        const hit = await store.readByLabel(db, region, ref.name, label);
+        const hit = await readLabelled(region, ref.name, label);
         if (!hit) {
-          row = await findLive(db, ref);
+          await findLive(db, ref);
           throw new AppError('version_not_found', `secret "${ref.name}" has no version labelled ${label}`);
         }
-        if (hit.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
-        row = hit;
-        versionId = hit.version_id;
-        stored = { ...hit, created_at: hit.version_created_at };
+        if (hit.row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
+        row = hit.row;
+        versionId = hit.row.version_id;
+        stored = { ...hit.row, created_at: hit.row.version_created_at };
+        labels = hit.labels;
       } else {
         row = await findLive(db, ref);
         const version = await store.findVersion(db, row.id, selector.versionId);
         if (!version) throw new AppError('version_not_found', `secret "${ref.name}" has no version ${selector.versionId}`);
         versionId = version.version_id;
         stored = version;
-      }
-      const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === versionId).map((l) => l.label);
-      if (selector.versionId !== undefined && selector.label !== undefined && !labels.includes(selector.label)) {
-        throw new AppError('version_not_found', `version ${versionId} is not labelled ${selector.label}`);
+        labels = (await store.labels(db, row.id)).filter((l) => l.version_id === versionId).map((l) => l.label);
+        if (selector.label !== undefined && !labels.includes(selector.label)) {
+          throw new AppError('version_not_found', `version ${versionId} is not labelled ${selector.label}`);
+        }
       }
       const value = await decrypt(row.id, versionId, stored);
       recordAccess(row);
