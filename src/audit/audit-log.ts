@@ -77,7 +77,7 @@ export function createAuditLog(deps: AuditLogDeps) {
 
   async function writeBatch(batch: Pending[]): Promise<void> {
     const key = deps.chainKey();
-    await deps.db.transaction().execute(async (tx) => {
+    await deps.auditStore.appendTransaction(deps.db, async (tx) => {
       await deps.auditStore.lockChain(tx);
       const head = await deps.auditStore.head(tx);
       const anchor = head ? undefined : await deps.auditStore.anchor(tx);

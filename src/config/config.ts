@@ -29,6 +29,8 @@ const ConfigSchema = z
     body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
     /** FULL fsyncs every commit (acknowledged writes survive power loss); NORMAL survives process crashes only. */
     sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+    /** fsync each audit batch too (by default audit commits survive a process crash, not power loss). */
+    audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
   })
   .strict();
 
@@ -52,6 +54,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_REGION: 'region',
   CUSTOS_ACCOUNT_ID: 'account_id',
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
+  CUSTOS_AUDIT_FSYNC: 'audit_fsync',
 };
 
 export interface ConfigSources {
