@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createAuditLog } from './audit/audit-log.js';
+import { createAuditLog, createInProcessAppender, createSqliteWorkerAppender } from './audit/audit-log.js';
 import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
 import { createLocalChangeBus, type ChangeBus } from './lib/change-bus.js';
@@ -38,9 +38,13 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const changes: ChangeBus = createLocalChangeBus();
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
+  const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
   const auditLog = createAuditLog({
-    db, auditStore: createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous }), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
+    db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
+    appender: storage.sqlitePath && storage.sqlitePath !== ':memory:'
+      ? createSqliteWorkerAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
+      : createInProcessAppender(db, auditStore),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
@@ -81,7 +85,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       closing ??= (async () => {
         for (const job of jobs) clearInterval(job);
         await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
-        await auditLog.flush();
+        await auditLog.close();
         await changes.close();
         await storage.close();
       })();

@@ -1,38 +1,83 @@
-import { createHmac } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
-import type { AuditRow, AuditStore } from '../storage/audit-store.js';
+import type { AuditStore } from '../storage/audit-store.js';
 import type { Database } from '../storage/schema.js';
+import { chainHash, chainRows, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
+import type { AppendMessage, AppendReply } from './sqlite-audit-worker.js';
 
-/** One audited request or engine step. Never carries a secret value or a token. */
-export interface AuditEvent {
-  time: number;
-  requestId: string;
-  accessor: string | null;
-  source: string | null;
-  operation: string;
-  secretName: string | null;
-  versionId: string | null;
-  outcome: 'success' | 'denied' | 'failure';
-  errorCode: string | null;
-  status: number;
-  latencyUs: number;
-  /** Small non-secret context (labels moved, rotation step, node). */
-  detail?: Record<string, string | number | boolean | null>;
+export { canonicalEvent, chainHash, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
+
+/** Writes one chained batch durably (or throws). Implementations decide where the work runs. */
+export interface AuditAppender {
+  append(events: AuditEvent[], key: Buffer): Promise<void>;
+  close(): Promise<void>;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
-
-/** Fixed field order so the hash input never depends on object key order or the engine. */
-export function canonicalEvent(row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
-  return JSON.stringify([
-    row.seq, row.time, row.request_id, row.accessor, row.source, row.operation, row.secret_name,
-    row.version_id, row.outcome, row.error_code, row.status, row.latency_us, row.detail,
-  ]);
+/** Appends in this process through Kysely (PostgreSQL: the I/O is asynchronous anyway). */
+export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditStore): AuditAppender {
+  return {
+    async append(events, key) {
+      await auditStore.appendTransaction(db, async (tx) => {
+        await auditStore.lockChain(tx);
+        const head = (await auditStore.head(tx)) ?? (await auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
+        await auditStore.insertMany(tx, chainRows(key, head, events));
+      });
+    },
+    close: async () => undefined,
+  };
 }
 
-export function chainHash(key: Buffer, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
-  return createHmac('sha256', key).update(prevHash).update('\n').update(canonicalEvent(row)).digest('hex');
+/**
+ * Appends on a worker thread with its own SQLite connection: better-sqlite3 is synchronous,
+ * so inserting and committing every request's event on the request thread would stall it.
+ * A crashed worker fails its pending batches (their requests fail closed) and is replaced.
+ */
+export function createSqliteWorkerAppender(file: string, options: { fsyncEachBatch: boolean }): AuditAppender {
+  let worker: Worker | null = null;
+  let nextId = 0;
+  const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  function failAll(error: Error): void {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  }
+
+  function ensureWorker(): Worker {
+    if (worker) return worker;
+    const started = new Worker(new URL('./sqlite-audit-worker.js', import.meta.url), { workerData: { file, fsyncEachBatch: options.fsyncEachBatch } });
+    started.on('message', (reply: AppendReply) => {
+      const waiter = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (reply.ok) waiter?.resolve();
+      else waiter?.reject(new Error(`audit append failed: ${reply.message}`));
+    });
+    started.on('error', (error) => failAll(error));
+    started.on('exit', () => {
+      if (worker === started) worker = null;
+      failAll(new Error('audit worker exited'));
+    });
+    worker = started;
+    return started;
+  }
+
+  return {
+    append(events, key) {
+      return new Promise<void>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        ensureWorker().postMessage({ id, key: new Uint8Array(key), events } satisfies AppendMessage);
+      });
+    },
+    async close() {
+      const current = worker;
+      worker = null;
+      if (!current) return;
+      const exited = new Promise((r) => current.once('exit', r));
+      current.postMessage('close');
+      await exited;
+    },
+  };
 }
 
 export interface VerifyResult {
@@ -48,6 +93,7 @@ export interface VerifyResult {
 export interface AuditLogDeps {
   db: Kysely<Database>;
   auditStore: AuditStore;
+  appender: AuditAppender;
   /** The HMAC chain key; throws while sealed. */
   chainKey: () => Buffer;
   isSealed: () => boolean;
@@ -76,37 +122,7 @@ export function createAuditLog(deps: AuditLogDeps) {
   const MAX_HELD = 10_000;
 
   async function writeBatch(batch: Pending[]): Promise<void> {
-    const key = deps.chainKey();
-    await deps.auditStore.appendTransaction(deps.db, async (tx) => {
-      await deps.auditStore.lockChain(tx);
-      const head = await deps.auditStore.head(tx);
-      const anchor = head ? undefined : await deps.auditStore.anchor(tx);
-      let seq = head?.seq ?? anchor?.seq ?? 0;
-      let prevHash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
-      const rows = batch.map(({ event }) => {
-        seq += 1;
-        const base = {
-          seq,
-          time: event.time,
-          request_id: event.requestId,
-          accessor: event.accessor,
-          source: event.source,
-          operation: event.operation,
-          secret_name: event.secretName,
-          version_id: event.versionId,
-          outcome: event.outcome,
-          error_code: event.errorCode,
-          status: event.status,
-          latency_us: Math.round(event.latencyUs),
-          detail: event.detail ? JSON.stringify(event.detail) : null,
-        };
-        const hash = chainHash(key, prevHash, base);
-        const row = { ...base, prev_hash: prevHash, hash };
-        prevHash = hash;
-        return row;
-      });
-      await deps.auditStore.insertMany(tx, rows);
-    });
+    await deps.appender.append(batch.map((p) => p.event), deps.chainKey());
   }
 
   function scheduleFlush(): void {
@@ -154,6 +170,12 @@ export function createAuditLog(deps: AuditLogDeps) {
     /** Waits for every queued event to be written (graceful shutdown). */
     async flush(): Promise<void> {
       while (flushing) await flushing;
+    },
+
+    /** Flushes, then stops the appender (and its worker thread, if any). */
+    async close(): Promise<void> {
+      while (flushing) await flushing;
+      await deps.appender.close();
     },
 
     /** Walks the chain from its anchor and reports the first altered, missing or reordered event. */

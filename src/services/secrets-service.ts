@@ -320,7 +320,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         if (hit.row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
         row = hit.row;
         versionId = hit.row.version_id;
-        stored = { ...hit.row, created_at: hit.row.version_created_at };
+        stored = { wrapped_key: hit.row.wrapped_key, ciphertext: hit.row.ciphertext, value_kind: hit.row.value_kind, created_at: hit.row.version_created_at };
         labels = hit.labels;
       } else {
         row = await findLive(db, ref);

@@ -63,6 +63,10 @@ function openSqlite(options: StorageOptions): Storage {
 /**
  * Kysely's SQLite driver prepares every query anew, which costs more than running it on the
  * read path. The same SQL text always compiles to the same statement, so keep them.
+ *
+ * Transactions begin IMMEDIATE: the audit writer appends through a second connection, and a
+ * deferred transaction that reads and then writes would fail (SQLITE_BUSY_SNAPSHOT) instead of
+ * waiting if the other connection committed in between.
  */
 function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
   const statements = new Map<string, SqliteDatabase.Statement>();
@@ -71,6 +75,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
     get(target, property) {
       if (property === 'prepare') {
         return (sql: string) => {
+          if (sql === 'begin') sql = 'begin immediate';
           let statement = statements.get(sql);
           if (!statement) {
             if (statements.size >= MAX_STATEMENTS) statements.clear();

@@ -1,0 +1,61 @@
+import { createHmac } from 'node:crypto';
+import type { AuditRow } from '../storage/audit-store.js';
+
+/** One audited request or engine step. Never carries a secret value or a token. */
+export interface AuditEvent {
+  time: number;
+  requestId: string;
+  accessor: string | null;
+  source: string | null;
+  operation: string;
+  secretName: string | null;
+  versionId: string | null;
+  outcome: 'success' | 'denied' | 'failure';
+  errorCode: string | null;
+  status: number;
+  latencyUs: number;
+  /** Small non-secret context (labels moved, rotation step, node). */
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Fixed field order so the hash input never depends on object key order or the engine. */
+export function canonicalEvent(row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
+  return JSON.stringify([
+    row.seq, row.time, row.request_id, row.accessor, row.source, row.operation, row.secret_name,
+    row.version_id, row.outcome, row.error_code, row.status, row.latency_us, row.detail,
+  ]);
+}
+
+export function chainHash(key: Buffer, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
+  return createHmac('sha256', key).update(prevHash).update('\n').update(canonicalEvent(row)).digest('hex');
+}
+
+/** Turns events into chained rows that follow `head` (the last stored event, or the anchor). */
+export function chainRows(key: Buffer, head: { seq: number; hash: string }, events: AuditEvent[]): AuditRow[] {
+  let seq = head.seq;
+  let prevHash = head.hash;
+  return events.map((event) => {
+    seq += 1;
+    const base = {
+      seq,
+      time: event.time,
+      request_id: event.requestId,
+      accessor: event.accessor,
+      source: event.source,
+      operation: event.operation,
+      secret_name: event.secretName,
+      version_id: event.versionId,
+      outcome: event.outcome,
+      error_code: event.errorCode,
+      status: event.status,
+      latency_us: Math.round(event.latencyUs),
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    };
+    const hash = chainHash(key, prevHash, base);
+    const row = { ...base, prev_hash: prevHash, hash };
+    prevHash = hash;
+    return row;
+  });
+}
