@@ -56,6 +56,8 @@ export function toAppError(error: unknown): AppError {
       return new AppError('invalid_request', 'unsupported content type; send application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('invalid_json', 'the request body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json', 'the request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('invalid_request', 'the content length does not match the body');
   }
