@@ -56,6 +56,8 @@ export function toAppError(error: unknown): AppError {
       return new AppError('invalid_request', 'unsupported content type; send application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('invalid_json', 'the request body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json', 'the request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('invalid_request', 'the content length does not match the body');
   }
@@ -90,8 +92,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       // Raised by Node's parser before Fastify sees a request: oversize headers, garbage.
       if (!socket.writable) return socket.destroy();
       const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify({ error: { code: tooLarge ? 'header_too_large' : 'invalid_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request', request_id: newRequestId() } });
-      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const requestId = newRequestId();
+      const body = JSON.stringify({ error: { code: tooLarge ? 'header_too_large' : 'invalid_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request', request_id: requestId } });
+      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
 

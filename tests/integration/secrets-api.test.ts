@@ -1,0 +1,247 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { assertErrorBody, createSecret, describeSecret, idempotencyToken, putValue, uniqueName } from '../support/http-helpers.js';
+
+/** The native secrets API against the real server (dev mode, real SQLite files, ephemeral port). */
+describe('secrets HTTP API', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+
+  test('health needs no token and reports initialized, unsealed and the version', async () => {
+    const r = await api(server, 'GET', '/v1/health');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { initialized: true, sealed: false, version: '0.1.0' });
+  });
+
+  test('the OpenAPI document is served and describes the routes', async () => {
+    const r = await api(server, 'GET', '/v1/openapi.json');
+    assert.equal(r.status, 200);
+    assert.match(r.body.openapi, /^3\./);
+    for (const path of ['/v1/secrets', '/v1/values/{*}', '/v1/tokens', '/v1/policies/{name}', '/v1/audit/events', '/v1/health']) {
+      assert.ok(r.body.paths[path], `OpenAPI lists ${path}`);
+    }
+  });
+
+  test('create, get, describe, update, list', async () => {
+    const name = uniqueName('dev/api');
+    const created = await api(server, 'POST', '/v1/secrets', {
+      token: server.token, body: { name, value: 'v1', description: 'warehouse', owner: 'data-eng', tags: { team: 'analytics' } },
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.name, name);
+    assert.match(created.body.arn, new RegExp(`^arn:aws:secretsmanager:us-east-1:\\d{12}:secret:${name}-[A-Za-z0-9]{6}$`));
+    assert.match(created.body.version_id, /^[0-9a-f-]{36}$/);
+
+    const got = await api(server, 'GET', `/v1/values/${name}`, { token: server.token });
+    assert.equal(got.status, 200);
+    assert.equal(got.body.value, 'v1');
+    assert.deepEqual(got.body.labels, ['CURRENT']);
+    assert.equal(got.body.version_id, created.body.version_id);
+
+    const d = await describeSecret(server, name);
+    assert.equal(d.description, 'warehouse');
+    assert.equal(d.owner, 'data-eng');
+    assert.deepEqual(d.tags, { team: 'analytics' });
+    assert.equal(d.versions.length, 1);
+    assert.ok(d.created_at && d.updated_at);
+
+    const patched = await api(server, 'PATCH', `/v1/secrets/${name}`, { token: server.token, body: { description: 'changed', owner: null } });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.description, 'changed');
+    assert.equal(patched.body.owner, null);
+
+    const dup = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'x' } });
+    assertErrorBody(dup, 409, 'secret_exists');
+
+    const listed = await api(server, 'GET', '/v1/secrets?prefix=dev/api/', { token: server.token });
+    assert.equal(listed.status, 200);
+    assert.ok(listed.body.secrets.some((s: { name: string }) => s.name === name));
+    assert.ok(listed.body.secrets.every((s: { name: string }) => s.name.startsWith('dev/api/')));
+  });
+
+  test('a secret without a value has no CURRENT until its first put, which is CURRENT even if only PENDING was asked for', async () => {
+    const name = uniqueName();
+    const created = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name } });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.version_id, null);
+    assertErrorBody(await api(server, 'GET', `/v1/values/${name}`, { token: server.token }), 404, 'version_not_found');
+    const first = await putValue(server, name, { value: 'first', labels: ['PENDING'] });
+    assert.equal(first.status, 201);
+    assert.deepEqual([...first.body.labels].sort(), ['CURRENT', 'PENDING']);
+    const got = await api(server, 'GET', `/v1/values/${name}`, { token: server.token });
+    assert.equal(got.body.value, 'first');
+  });
+
+  test('PUT with only PENDING keeps CURRENT; moving CURRENT demotes the old version to PREVIOUS', async () => {
+    const name = uniqueName();
+    const v1 = await createSecret(server, name, 'one');
+    const pending = await putValue(server, name, { value: 'two', labels: ['PENDING'] });
+    assert.equal(pending.status, 201);
+    assert.deepEqual(pending.body.labels, ['PENDING']);
+    const v2 = pending.body.version_id as string;
+
+    assert.equal((await api(server, 'GET', `/v1/values/${name}`, { token: server.token })).body.value, 'one');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}?label=PENDING`, { token: server.token })).body.value, 'two');
+
+    // Moving CURRENT off v1 must name v1.
+    assertErrorBody(await api(server, 'POST', `/v1/labels/${name}`, { token: server.token, body: { label: 'CURRENT', move_to_version_id: v2 } }), 409, 'label_conflict');
+    const moved = await api(server, 'POST', `/v1/labels/${name}`, { token: server.token, body: { label: 'CURRENT', move_to_version_id: v2, remove_from_version_id: v1 } });
+    assert.equal(moved.status, 200);
+    const d = await describeSecret(server, name);
+    const labelsOf = (id: string) => [...d.versions.find((v) => v.version_id === id)!.labels].sort();
+    assert.deepEqual(labelsOf(v1), ['PREVIOUS']);
+    assert.deepEqual(labelsOf(v2), ['CURRENT', 'PENDING']);
+
+    // Removing PENDING, and refusing to remove CURRENT.
+    assert.equal((await api(server, 'POST', `/v1/labels/${name}`, { token: server.token, body: { label: 'PENDING', remove_from_version_id: v2 } })).status, 200);
+    assertErrorBody(await api(server, 'POST', `/v1/labels/${name}`, { token: server.token, body: { label: 'CURRENT', remove_from_version_id: v2 } }), 409, 'label_conflict');
+    // A plain put makes a new CURRENT and the old one PREVIOUS.
+    const v3 = (await putValue(server, name, { value: 'three' })).body.version_id as string;
+    const after = await describeSecret(server, name);
+    const byId = new Map(after.versions.map((v) => [v.version_id, [...v.labels].sort()]));
+    assert.deepEqual(byId.get(v3), ['CURRENT']);
+    assert.deepEqual(byId.get(v2), ['PREVIOUS']);
+    assert.deepEqual(byId.get(v1), []);
+    // Reading by version id and by label.
+    assert.equal((await api(server, 'GET', `/v1/values/${name}?version_id=${v1}`, { token: server.token })).body.value, 'one');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}?label=PREVIOUS`, { token: server.token })).body.value, 'two');
+    assertErrorBody(await api(server, 'GET', `/v1/values/${name}?version_id=${'0'.repeat(36)}`, { token: server.token }), 404, 'version_not_found');
+  });
+
+  test('idempotency tokens: same token and value returns the same version; a different value is a conflict', async () => {
+    const name = uniqueName();
+    const createToken = idempotencyToken();
+    const c1 = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'a', idempotency_token: createToken } });
+    const c2 = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'a', idempotency_token: createToken } });
+    assert.equal(c1.status, 201);
+    assert.equal(c2.status, 201);
+    assert.equal(c2.body.version_id, c1.body.version_id);
+    assert.equal(c1.body.version_id, createToken);
+
+    const token = idempotencyToken();
+    const p1 = await putValue(server, name, { value: 'b', idempotency_token: token });
+    const p2 = await putValue(server, name, { value: 'b', idempotency_token: token });
+    assert.equal(p1.status, 201);
+    assert.equal(p1.body.created, true);
+    assert.equal(p2.status, 200);
+    assert.equal(p2.body.created, false);
+    assert.equal(p2.body.version_id, p1.body.version_id);
+    assertErrorBody(await putValue(server, name, { value: 'c', idempotency_token: token }), 409, 'idempotency_conflict');
+    // Binary idempotency compares bytes.
+    const bin = idempotencyToken();
+    const bytes = randomBytes(40).toString('base64');
+    assert.equal((await putValue(server, name, { value_base64: bytes, idempotency_token: bin })).status, 201);
+    assert.equal((await putValue(server, name, { value_base64: bytes, idempotency_token: bin })).status, 200);
+    assertErrorBody(await putValue(server, name, { value_base64: randomBytes(40).toString('base64'), idempotency_token: bin }), 409, 'idempotency_conflict');
+    const d = await describeSecret(server, name);
+    assert.equal(d.versions.length, 3, 'retries made no duplicate versions');
+  });
+
+  test('binary values round-trip; 64 KiB is the limit for text and binary', async () => {
+    const name = uniqueName();
+    await createSecret(server, name, 'x');
+    const bytes = randomBytes(65_536);
+    const put = await putValue(server, name, { value_base64: bytes.toString('base64') });
+    assert.equal(put.status, 201);
+    const got = await api(server, 'GET', `/v1/values/${name}`, { token: server.token });
+    assert.equal(got.body.value, undefined);
+    assert.ok(Buffer.from(got.body.value_base64, 'base64').equals(bytes));
+
+    assertErrorBody(await putValue(server, name, { value_base64: randomBytes(65_537).toString('base64') }), 413, 'value_too_large', 'binary 65537');
+    assert.equal((await putValue(server, name, { value: 'é'.repeat(32_768) })).status, 201, '65536 UTF-8 bytes is allowed');
+    assertErrorBody(await putValue(server, name, { value: 'a'.repeat(65_537) }), 413, 'value_too_large', 'text 65537');
+    assertErrorBody(await putValue(server, name, { value: 'é'.repeat(32_768) + 'a' }), 413, 'value_too_large', 'the limit counts bytes, not characters');
+    assertErrorBody(await putValue(server, name, { value: '' }), 400, 'validation_failed', 'empty value');
+    assertErrorBody(await putValue(server, name, { value: 'a', value_base64: 'YQ==' }), 400, 'validation_failed', 'both value kinds');
+  });
+
+  test('delete with a recovery window, reads refused, restore, force delete', async () => {
+    const name = uniqueName();
+    await createSecret(server, name, 'keep-me');
+    assertErrorBody(await api(server, 'DELETE', `/v1/secrets/${name}?recovery_days=6`, { token: server.token }), 400, 'validation_failed');
+    assertErrorBody(await api(server, 'DELETE', `/v1/secrets/${name}?recovery_days=31`, { token: server.token }), 400, 'validation_failed');
+    const del = await api(server, 'DELETE', `/v1/secrets/${name}?recovery_days=7`, { token: server.token });
+    assert.equal(del.status, 200);
+    const days = (Date.parse(del.body.deletion_date) - Date.now()) / 86_400_000;
+    assert.ok(days > 6.99 && days <= 7, `deletion in 7 days, got ${days}`);
+
+    assertErrorBody(await api(server, 'GET', `/v1/values/${name}`, { token: server.token }), 409, 'secret_scheduled_for_deletion');
+    assertErrorBody(await putValue(server, name, { value: 'nope' }), 409, 'secret_scheduled_for_deletion');
+    const d = await describeSecret(server, name);
+    assert.ok(d.deleted_at);
+    const listed = await api(server, 'GET', '/v1/secrets?prefix=dev/', { token: server.token });
+    assert.ok(!listed.body.secrets.some((s: { name: string }) => s.name === name), 'hidden from list');
+    const listedDeleted = await api(server, 'GET', '/v1/secrets?prefix=dev/&include_deleted=true', { token: server.token });
+    assert.ok(listedDeleted.body.secrets.some((s: { name: string }) => s.name === name), 'listed with include_deleted');
+
+    assert.equal((await api(server, 'POST', `/v1/restore/${name}`, { token: server.token })).status, 200);
+    assertErrorBody(await api(server, 'POST', `/v1/restore/${name}`, { token: server.token }), 409, 'secret_not_deleted');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}`, { token: server.token })).body.value, 'keep-me');
+
+    const defaultDelete = await api(server, 'DELETE', `/v1/secrets/${name}`, { token: server.token });
+    const defaultDays = (Date.parse(defaultDelete.body.deletion_date) - Date.now()) / 86_400_000;
+    assert.ok(defaultDays > 29.99 && defaultDays <= 30, 'default window is 30 days');
+    assert.equal((await api(server, 'DELETE', `/v1/secrets/${name}?force=true`, { token: server.token })).status, 200);
+    assertErrorBody(await api(server, 'GET', `/v1/values/${name}`, { token: server.token }), 404, 'secret_not_found');
+    assertErrorBody(await api(server, 'POST', `/v1/restore/${name}`, { token: server.token }), 404, 'secret_not_found');
+    // The name is free again.
+    await createSecret(server, name, 'reborn');
+  });
+
+  test('tags: add, overwrite, remove; invalid keys rejected', async () => {
+    const name = uniqueName();
+    await createSecret(server, name, 'v');
+    assert.equal((await api(server, 'POST', `/v1/tags/${name}`, { token: server.token, body: { tags: { a: '1', b: '2' } } })).status, 200);
+    assert.equal((await api(server, 'POST', `/v1/tags/${name}`, { token: server.token, body: { tags: { b: '3' } } })).status, 200);
+    assert.deepEqual((await describeSecret(server, name)).tags, { a: '1', b: '3' });
+    assert.equal((await api(server, 'DELETE', `/v1/tags/${name}?keys=a`, { token: server.token })).status, 200);
+    assert.deepEqual((await describeSecret(server, name)).tags, { b: '3' });
+    assertErrorBody(await api(server, 'POST', `/v1/tags/${name}`, { token: server.token, body: { tags: { 'aws:x': '1' } } }), 400, 'validation_failed');
+  });
+
+  test('password generation honours length and character classes', async () => {
+    const r = await api(server, 'POST', '/v1/password', { token: server.token, body: { length: 40 } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.password.length, 40);
+    assert.match(r.body.password, /[a-z]/);
+    assert.match(r.body.password, /[A-Z]/);
+    assert.match(r.body.password, /[0-9]/);
+    const digits = await api(server, 'POST', '/v1/password', { token: server.token, body: { length: 64, exclude_lowercase: true, exclude_uppercase: true, exclude_punctuation: true } });
+    assert.match(digits.body.password, /^[0-9]{64}$/);
+    const noChars = await api(server, 'POST', '/v1/password', { token: server.token, body: { length: 30, exclude_characters: 'abcdefghijklmnopqrstuvwxyz' } });
+    assert.doesNotMatch(noChars.body.password, /[a-z]/);
+    const two = await Promise.all([1, 2].map(() => api(server, 'POST', '/v1/password', { token: server.token, body: {} })));
+    assert.equal(two[0]!.body.password.length, 32);
+    assert.notEqual(two[0]!.body.password, two[1]!.body.password);
+    assertErrorBody(await api(server, 'POST', '/v1/password', { token: server.token, body: { length: 0 } }), 400, 'validation_failed');
+  });
+
+  test('versions beyond the newest 100 without a label are pruned; labelled ones are kept', async () => {
+    const name = uniqueName();
+    const first = await createSecret(server, name, 'v0');
+    // Keep the very first version alive with a custom label.
+    assert.equal((await api(server, 'POST', `/v1/labels/${name}`, { token: server.token, body: { label: 'keep', move_to_version_id: first } })).status, 200);
+    const ids: string[] = [first];
+    for (let i = 1; i <= 105; i++) {
+      const r = await putValue(server, name, { value: `v${i}` });
+      assert.equal(r.status, 201);
+      ids.push(r.body.version_id);
+    }
+    const d = await describeSecret(server, name);
+    const kept = new Set(d.versions.map((v) => v.version_id));
+    assert.equal(d.versions.length, 101, 'the newest 100 plus the labelled first one');
+    assert.ok(kept.has(first), 'the labelled version survives');
+    for (const id of ids.slice(-100)) assert.ok(kept.has(id), 'the newest 100 survive');
+    for (const id of ids.slice(1, 6)) assert.ok(!kept.has(id), 'old unlabelled versions are pruned');
+    assertErrorBody(await api(server, 'GET', `/v1/values/${name}?version_id=${ids[1]}`, { token: server.token }), 404, 'version_not_found');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}?label=keep`, { token: server.token })).body.value, 'v0');
+  });
+});
