@@ -34,7 +34,7 @@ export const SECRET_REF_PREFIX = 'secret://';
 // space, comma, brace or bracket.
 const NAME = '[A-Za-z0-9/_+=.@%-]+';
 const QUERY = '\\?[A-Za-z0-9_=&%.@:+-]*';
-const FRAGMENT = '#[A-Za-z0-9_.%@+-]+';
+const FRAGMENT = '#[A-Za-z0-9_.%-]+';
 const REF_SOURCE = `secret://(${NAME})(${QUERY})?(${FRAGMENT})?`;
 
 /** A fresh global regex matching every reference in a text. */

@@ -1,4 +1,5 @@
 import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { httpFetch } from '../../sdk/http-transport.js';
 import { CustosClient } from '../../sdk/custos-client.js';
 import { formatForFile, renderTemplate, type TemplateFormat } from '../../sdk/template.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
@@ -21,7 +22,7 @@ export function writePrivateFile(file: string, text: string): void {
  */
 export async function renderCommand(file: string, options: { output?: string; check?: boolean; format?: TemplateFormat }): Promise<void> {
   const text = readFileSync(file, 'utf8');
-  const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 } });
+  const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 }, fetch: httpFetch });
   const format = options.format ?? formatForFile(file);
   const result = await renderTemplate(text, format, (ref) => client.resolveRef(ref));
   for (const p of result.problems) process.stderr.write(`${file}:${p.line}:${p.column}: ${p.ref}: ${p.code}: ${p.message}\n`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { httpFetch } from '../../sdk/http-transport.js';
 import { CustosClient, CustosClientError } from '../../sdk/custos-client.js';
 import { findSecretRefs, parseSecretRef, selectField } from '../../sdk/secret-ref.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
@@ -150,7 +151,7 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export async function runCommand(command: string[], options: RunOptions): Promise<void> {
   if (command.length === 0) throw new Error('give the command to run after --, e.g. custos run --secret NAME -- dbt run');
   const assignments = plan(options);
-  const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 } });
+  const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 }, fetch: httpFetch });
   let resolved: Awaited<ReturnType<typeof resolveAll>>;
   try {
     resolved = await resolveAll(client, assignments);
