@@ -24,7 +24,7 @@ export interface RotatingPgPoolOptions {
   secret: string;
   /** Extra pg.Pool options (max, idleTimeoutMillis, ssl, ...). Connection fields come from the secret. */
   pool?: Omit<pg.PoolConfig, 'user' | 'password' | 'host' | 'port' | 'database' | 'connectionString' | 'maxLifetimeSeconds'>;
-  /** Recycle connections older than this; default 1 800 000 (30 min). 0 keeps them forever. */
+  /** Recycle connections older than this (whole seconds: pg-pool's granularity); default 1 800 000 (30 min). 0 keeps them forever. */
   maxConnectionAgeMs?: number;
   /** Called after the pool switched credentials (never receives the password). */
   onCredentialsChanged?: (event: { versionId: string; label: 'CURRENT' | 'PENDING' }) => void;
