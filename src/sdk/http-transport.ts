@@ -1,5 +1,5 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 
 /**
  * A minimal `fetch` over node:http/https for short-lived processes (`custos run`,
@@ -9,17 +9,22 @@ import https from 'node:https';
  * response ok, status, headers.get() and text(). Pass it as `fetch` to createApiClient or
  * CustosClient.
  */
-const agents = { 'http:': new http.Agent({ keepAlive: false }), 'https:': new https.Agent({ keepAlive: false }) };
+// No keep-alive: a short-lived process must not wait for idle sockets before it can exit.
+const httpAgent = new http.Agent({ keepAlive: false });
+let httpsModule: Promise<{ module: typeof https; agent: https.Agent }> | undefined;
 
-export const httpFetch = ((input: string | URL, init: RequestInit = {}): Promise<Response> => {
+export const httpFetch = (async (input: string | URL, init: RequestInit = {}): Promise<Response> => {
   const url = typeof input === 'string' ? new URL(input) : input;
-  const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-  if (!transport) return Promise.reject(new TypeError(`unsupported protocol ${url.protocol}`));
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+  // node:https (and tls) load only for https addresses: they cost several ms of start-up.
+  const secure = url.protocol === 'https:' ? await (httpsModule ??= import('node:https').then((m) => ({ module: m.default, agent: new m.default.Agent({ keepAlive: false }) }))) : undefined;
+  const transport = secure?.module ?? http;
+  const agent = secure?.agent ?? httpAgent;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
     const body = typeof init.body === 'string' ? Buffer.from(init.body) : undefined;
     if (body) headers['content-length'] = String(body.length);
-    const request = transport.request(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'], signal: init.signal ?? undefined }, (response) => {
+    const request = transport.request(url, { method: init.method ?? 'GET', headers, agent, signal: init.signal ?? undefined }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (c: Buffer) => chunks.push(c));
       response.on('error', reject);
