@@ -99,4 +99,30 @@ audit.command('query').description('search events').option('--secret <name>').op
 audit.command('verify').description('check the hash chain; reports the first altered or missing event').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).verifyCommand));
 
+// Pipeline client (issue 5): run, render, import/export, login/logout.
+program.command('run').description('run a command with secrets in its environment (nothing written to disk, no value printed)')
+  .option('--secret <name>', 'a secret to inject (repeatable; without --map every JSON field becomes an UPPER_CASE variable)', collect)
+  .option('--map <key=ENV,...>', 'JSON fields to variables for the matching --secret (repeatable, pairs up in order)', collect)
+  .option('--env <NAME=VALUE>', 'a variable whose value may contain secret:// references (repeatable)', collect)
+  .option('--env-file <file>', 'KEY=VALUE lines whose values may contain secret:// references')
+  .option('--mask', "replace secret values in the command's stdout/stderr with ****")
+  .argument('[command...]', 'the command, after --')
+  .action(run(async () => (await import('./commands/run.js')).runCommand));
+program.command('render').description('resolve secret:// references in a file (YAML, JSON, .env, any text)').argument('<file>')
+  .option('-o, --output <file>', 'write here (mode 0600) instead of stdout').option('--check', 'verify every reference resolves and is readable; print no value')
+  .addOption(new Option('--format <format>', 'escaping rules (default: from the file name)').choices(['json', 'yaml', 'env', 'text']))
+  .action(run(async () => (await import('./commands/render.js')).renderCommand));
+program.command('import').description('create secrets from an inventory file [{path, owner, env, rotation_days, description}]').argument('<file>')
+  .option('--values <file>', 'JSON map path -> value').option('--generate', 'generate a password for every path without a value')
+  .option('--length <n>', 'generated password length').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/inventory.js')).importCommand));
+program.command('export').description('write the inventory (metadata only, never values)').argument('[prefix]')
+  .option('--inventory', 'inventory JSON [{path, owner, env, rotation_days, description}]').option('-o, --output <file>', 'write here instead of stdout')
+  .action(run(async () => (await import('./commands/inventory.js')).exportCommand));
+program.command('login').description('verify a token and save it in $HOME/.custos/token (0600); reads it from stdin unless --token-file')
+  .option('--token-file <file>', 'read the token from this file')
+  .action(run(async () => (await import('./commands/login.js')).loginCommand));
+program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first')
+  .action(run(async () => (await import('./commands/login.js')).logoutCommand));
+
 await program.parseAsync(process.argv);

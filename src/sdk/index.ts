@@ -1,2 +1,14 @@
 export { createApiClient, CustosApiError } from './api-client.js';
 export type { ApiClient, ApiClientOptions, SecretValueResponse, SecretMetadataResponse, TokenResponse, AuditEventResponse, SealStatusResponse } from './api-client.js';
+export {
+  CustosClient, CustosClientError, SecretNotFoundError, AccessDeniedError, TransientError, StaleLimitExceededError, classifyError,
+} from './custos-client.js';
+export type { CustosClientOptions, GetSecretOptions, SecretResult, ClientStats, StaleEvent } from './custos-client.js';
+export { buildConnectionUrl, ConnectionUrlError, SUPPORTED_DRIVERS } from './connection-url.js';
+export type { ConnectionSecret } from './connection-url.js';
+export { parseSecretRef, findSecretRefs, selectField, isSecretRef, SecretRefError, SECRET_REF_PREFIX } from './secret-ref.js';
+export type { SecretRef } from './secret-ref.js';
+export { renderTemplate, formatForFile, TemplateInsertError } from './template.js';
+export type { TemplateFormat, TemplateProblem } from './template.js';
+// The rotation-aware pg pool is a separate entry point (`custos/client/pg`) so that importing
+// the SDK never loads `pg`.

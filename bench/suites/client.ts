@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { CustosClient } from '../../src/sdk/custos-client.js';
+import { repoRoot, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
+
+/**
+ * Issue 5: SDK cache-hit latency (in-process) and `custos run ... -- true` wall time with
+ * 10 secrets against a running server, next to `true` and `node -e ''` (each spawned N times).
+ * Target: custos run adds < 100 ms over starting the child directly.
+ */
+const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+const SPAWNS = Number(process.env.BENCH_CLIENT_SPAWNS ?? 40);
+
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { mean: s.reduce((a, b) => a + b, 0) / s.length, p50: at(0.5), p95: at(0.95) };
+}
+
+function timeSpawn(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err}`));
+      else resolve(ms);
+    });
+  });
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+export const clientSuite: BenchSuite = {
+  name: 'client',
+  async run(): Promise<BenchRow[]> {
+    const server = await startDevServer();
+    try {
+      const rows: BenchRow[] = [];
+      const names = Array.from({ length: 10 }, (_, i) => `prod/analytics-pipeline/conn-${i}`);
+      const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
+      for (const name of names) {
+        const r = await fetch(`${server.address}/v1/secrets`, { method: 'POST', headers, body: JSON.stringify({ name, value: JSON.stringify({ [`HOST_${name.slice(-1)}`]: 'wh.internal', [`PASSWORD_${name.slice(-1)}`]: 'bench-password-' + name }) }) });
+        if (!r.ok) throw new Error(`setup failed: ${r.status}`);
+      }
+
+      // SDK: cache hits in-process, and misses (forceRefresh: one HTTP round trip each).
+      const client = new CustosClient({ address: server.address, token: server.token });
+      await client.getSecret(names[0]!);
+      const hits = 500_000;
+      for (let i = 0; i < 50_000; i++) await client.getSecret(names[0]!); // warm-up
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < hits; i++) await client.getSecret(names[0]!);
+      const perHitNs = Number(process.hrtime.bigint() - t0) / hits;
+      const missSamples: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const t = process.hrtime.bigint();
+        await client.getSecret(names[i % names.length]!, { forceRefresh: true });
+        missSamples.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      const miss = stats(missSamples);
+      const s = client.stats();
+      rows.push({ suite: 'client', case: 'SDK getSecret, cache hit', metrics: { 'mean': `${round(perHitNs / 1000, 3)} µs`, 'p50': '', 'p95': '', calls: hits, 'hit rate': `${round((100 * s.hits) / (s.hits + s.misses), 2)} %` } });
+      rows.push({ suite: 'client', case: 'SDK getSecret, forceRefresh (HTTP)', metrics: { mean: `${round(miss.mean, 2)} ms`, p50: `${round(miss.p50, 2)} ms`, p95: `${round(miss.p95, 2)} ms`, calls: missSamples.length } });
+
+      // Process start-up: each command spawned SPAWNS times, interleaved so machine noise hits all alike.
+      const env = { ...process.env, CUSTOS_ADDR: server.address, CUSTOS_TOKEN: server.token };
+      const runArgs = [cli, 'run', ...names.flatMap((n) => ['--secret', n]), '--', 'true'];
+      const cases: [string, string, string[]][] = [
+        ['true', 'true', []],
+        ["node -e ''", process.execPath, ['-e', '']],
+        ['custos --version', process.execPath, [cli, '--version']],
+        ['custos run (10 secrets) -- true', process.execPath, runArgs],
+      ];
+      const samples = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+      for (const [, command, args] of cases) await timeSpawn(command, args, env); // warm the page cache
+      for (let i = 0; i < SPAWNS; i++) for (const [label, command, args] of cases) samples.get(label)!.push(await timeSpawn(command, args, env));
+      const base = stats(samples.get('true')!);
+      for (const [label] of cases) {
+        const st = stats(samples.get(label)!);
+        rows.push({ suite: 'client', case: label, metrics: { mean: `${round(st.mean)} ms`, p50: `${round(st.p50)} ms`, p95: `${round(st.p95)} ms`, calls: SPAWNS, 'over true (p50)': `${round(st.p50 - base.p50)} ms` } });
+      }
+      return rows;
+    } finally {
+      await server.stop();
+    }
+  },
+};

@@ -1,0 +1,40 @@
+import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { httpFetch } from '../../sdk/http-transport.js';
+import { CustosClient } from '../../sdk/custos-client.js';
+import { formatForFile, renderTemplate, type TemplateFormat } from '../../sdk/template.js';
+import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
+
+/** Writes a file readable by its owner only, also when it already existed with wider permissions. */
+export function writePrivateFile(file: string, text: string): void {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `custos render FILE [-o OUT] [--check] [--format F]`: resolves every `secret://` reference
+ * (escaping rules by file type: see src/sdk/template.ts). Problems are reported as
+ * FILE:LINE:COLUMN with the reference, never with a value; nothing is written when any fails.
+ */
+export async function renderCommand(file: string, options: { output?: string; check?: boolean; format?: TemplateFormat }): Promise<void> {
+  const text = readFileSync(file, 'utf8');
+  const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 }, fetch: httpFetch });
+  const format = options.format ?? formatForFile(file);
+  const result = await renderTemplate(text, format, (ref) => client.resolveRef(ref));
+  for (const p of result.problems) process.stderr.write(`${file}:${p.line}:${p.column}: ${p.ref}: ${p.code}: ${p.message}\n`);
+  if (result.output === null) {
+    process.stderr.write(`error: ${result.problems.length} of ${result.references} reference(s) in ${file} failed${options.check ? '' : '; nothing written'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (options.check) {
+    process.stderr.write(`ok: ${result.references} reference(s) in ${file} resolve\n`);
+    return;
+  }
+  if (options.output && options.output !== '-') writePrivateFile(options.output, result.output);
+  else process.stdout.write(result.output);
+}

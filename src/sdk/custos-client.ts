@@ -1,0 +1,281 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createApiClient, CustosApiError, type ApiClient, type SecretValueResponse } from './api-client.js';
+import { buildConnectionUrl } from './connection-url.js';
+import { parseSecretRef, refSourceKey, selectField, type SecretRef } from './secret-ref.js';
+
+/**
+ * The pipeline SDK: reads secrets with a TTL cache, single-flight, bounded retries for
+ * transient failures and an outage fallback that serves the last good value (from memory
+ * only) for up to `maxStaleMs`.
+ *
+ *   const custos = new CustosClient({ address: 'http://custos:8420', token });
+ *   const url = await custos.connectionUrl('prod/analytics/warehouse-db');
+ */
+export interface CustosClientOptions {
+  /** Server address; default $CUSTOS_ADDR, then http://127.0.0.1:8420. */
+  address?: string;
+  /** Token; default $CUSTOS_TOKEN, then the file `custos login` writes ($HOME/.custos/token). */
+  token?: string;
+  /** How long a fetched value is served without asking the server. Default 300 000 (5 min); 0 disables the cache. */
+  ttlMs?: number;
+  /** Outage fallback: how old (since its last successful fetch) a cached value may be and still be served when the server is unreachable or answers 5xx. Default 3 600 000 (1 h); 0 disables the fallback. */
+  maxStaleMs?: number;
+  /** Retries for transient failures when no fallback value exists: attempts in total (default 4), first delay (default 100 ms), cap (default 2000 ms). */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Per-request timeout, default 10 000 ms. */
+  timeoutMs?: number;
+  /** Called each time a stale value is served during an outage. Default: process.emitWarning. Never receives the value. */
+  onStale?: (event: StaleEvent) => void;
+  /** Custom fetch (proxies, instrumentation). */
+  fetch?: typeof fetch;
+}
+
+export interface StaleEvent {
+  name: string;
+  /** Milliseconds since the served value was last fetched successfully. */
+  ageMs: number;
+  /** The failure that made the client fall back (code only; no value). */
+  code: string;
+}
+
+export interface GetSecretOptions {
+  /** Staging label, default CURRENT. */
+  label?: string;
+  versionId?: string;
+  /** Skip the cache (but still join a request already in flight for the same secret). */
+  forceRefresh?: boolean;
+}
+
+export interface SecretResult {
+  name: string;
+  versionId: string;
+  labels: string[];
+  /** The value as text (binary values decoded as UTF-8; see `binary`). */
+  value: string;
+  /** Set for binary secrets. */
+  binary?: Buffer;
+  /** When this value was fetched from the server (epoch ms). */
+  fetchedAt: number;
+  /** True when served from the outage fallback. */
+  stale: boolean;
+}
+
+export interface ClientStats {
+  /** Served from the cache within TTL. */
+  hits: number;
+  /** Needed the server (expired, absent or forceRefresh). */
+  misses: number;
+  /** HTTP requests actually sent (retries included). */
+  requests: number;
+  /** Values served from the outage fallback. */
+  staleServed: number;
+}
+
+/** Base class: every SDK failure has a stable `code`. */
+export class CustosClientError extends Error {
+  override name = 'CustosClientError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly options: { status?: number; requestId?: string | null; secret?: string; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+  /** Whether retrying later can help. */
+  get transient(): boolean {
+    return false;
+  }
+}
+
+/** Configuration error: the secret, version or label does not exist. Not retried. */
+export class SecretNotFoundError extends CustosClientError {
+  override name = 'SecretNotFoundError';
+}
+
+/** Configuration error: the token is missing, invalid, expired, or its policies/environment do not allow this. Not retried. */
+export class AccessDeniedError extends CustosClientError {
+  override name = 'AccessDeniedError';
+}
+
+/** The server is sealed, unreachable or failing (5xx, 429). Retried with backoff; may be served from the fallback. */
+export class TransientError extends CustosClientError {
+  override name = 'TransientError';
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+/** The outage lasted longer than `maxStaleMs` (or there was never a good value): nothing may be served. */
+export class StaleLimitExceededError extends TransientError {
+  override name = 'StaleLimitExceededError';
+}
+
+const NOT_FOUND = new Set(['secret_not_found', 'version_not_found', 'not_found', 'secret_scheduled_for_deletion']);
+const DENIED = new Set(['permission_denied', 'environment_denied', 'missing_token', 'invalid_token', 'token_expired', 'token_revoked']);
+
+/** Maps an API failure to the SDK's error classes. */
+export function classifyError(error: unknown, secret?: string): CustosClientError {
+  if (error instanceof CustosClientError) return error;
+  if (error instanceof CustosApiError) {
+    const opts = { status: error.status, requestId: error.requestId, secret, cause: error };
+    if (NOT_FOUND.has(error.code)) return new SecretNotFoundError(error.code, error.message, opts);
+    if (DENIED.has(error.code)) return new AccessDeniedError(error.code, error.message, opts);
+    if (error.code === 'unreachable' || error.code === 'sealed' || error.status >= 500 || error.status === 429) return new TransientError(error.code, error.message, opts);
+    return new CustosClientError(error.code, error.message, opts);
+  }
+  return new CustosClientError('client_error', (error as Error)?.message ?? String(error), { secret, cause: error });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function defaultToken(): string | undefined {
+  if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN.trim();
+  try {
+    return readFileSync(path.join(process.env.HOME || os.homedir(), '.custos', 'token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Entry {
+  result: SecretResult;
+}
+
+export class CustosClient {
+  readonly api: ApiClient;
+  private readonly ttlMs: number;
+  private readonly maxStaleMs: number;
+  private readonly attempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly onStale: (event: StaleEvent) => void;
+  private readonly cache = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<SecretResult>>();
+  private readonly counters: ClientStats = { hits: 0, misses: 0, requests: 0, staleServed: 0 };
+
+  constructor(options: CustosClientOptions = {}) {
+    this.api = createApiClient({
+      address: options.address ?? process.env.CUSTOS_ADDR ?? 'http://127.0.0.1:8420',
+      token: options.token ?? defaultToken(),
+      timeoutMs: options.timeoutMs ?? 10_000,
+      fetch: options.fetch,
+    });
+    this.ttlMs = options.ttlMs ?? 300_000;
+    this.maxStaleMs = options.maxStaleMs ?? 3_600_000;
+    this.attempts = Math.max(1, options.retry?.attempts ?? 4);
+    this.baseDelayMs = options.retry?.baseDelayMs ?? 100;
+    this.maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
+    this.onStale = options.onStale ?? ((e) => process.emitWarning(`custos: serving a cached value of ${e.name} (${Math.round(e.ageMs / 1000)} s old) because the server failed with ${e.code}`, { code: 'CUSTOS_STALE_VALUE' }));
+  }
+
+  /** The value of a secret (CURRENT unless a label or version is given), from the cache when fresh. */
+  async getSecret(name: string, options: GetSecretOptions = {}): Promise<string> {
+    return (await this.getSecretResult(name, options)).value;
+  }
+
+  /** The value parsed as JSON. */
+  async getJson<T = Record<string, unknown>>(name: string, options: GetSecretOptions = {}): Promise<T> {
+    const value = await this.getSecret(name, options);
+    try {
+      return JSON.parse(value) as T;
+    } catch {
+      throw new CustosClientError('not_json', `${name} is not a JSON value`, { secret: name });
+    }
+  }
+
+  /** Value plus version id, labels, fetch time and whether it came from the outage fallback. */
+  async getSecretResult(name: string, options: GetSecretOptions = {}): Promise<SecretResult> {
+    const key = refSourceKey({ name, label: options.label, versionId: options.versionId });
+    const entry = this.cache.get(key);
+    if (!options.forceRefresh && entry && Date.now() - entry.result.fetchedAt < this.ttlMs) {
+      this.counters.hits += 1;
+      return entry.result;
+    }
+    this.counters.misses += 1;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const pending = this.load(key, name, options).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, pending);
+    return pending;
+  }
+
+  /** Resolves a `secret://` reference (string or parsed) to the text it names. */
+  async resolveRef(ref: string | SecretRef, options: { forceRefresh?: boolean } = {}): Promise<string> {
+    const parsed = typeof ref === 'string' ? parseSecretRef(ref) : ref;
+    const value = await this.getSecret(parsed.name, { label: parsed.label, versionId: parsed.versionId, forceRefresh: options.forceRefresh });
+    return selectField(value, parsed);
+  }
+
+  /** A connection URL built from a JSON connection secret, every part URL-encoded (see connection-url.ts for drivers). */
+  async connectionUrl(name: string, options: GetSecretOptions & { driver?: string } = {}): Promise<string> {
+    return buildConnectionUrl(await this.getJson(name, options), { driver: options.driver });
+  }
+
+  /** Drops cached values of one secret (every label/version), or of all secrets. */
+  invalidate(name?: string): void {
+    if (name === undefined) return this.cache.clear();
+    const prefix = name + '\u0000';
+    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+  }
+
+  /** Cache and fallback counters (hit rate = hits / (hits + misses)). */
+  stats(): ClientStats {
+    return { ...this.counters };
+  }
+
+  private async load(key: string, name: string, options: GetSecretOptions): Promise<SecretResult> {
+    const previous = this.cache.get(key);
+    const fallbackAge = previous ? Date.now() - previous.result.fetchedAt : Infinity;
+    const canFallBack = this.maxStaleMs > 0 && fallbackAge <= this.maxStaleMs;
+    try {
+      // With a fallback value at hand one attempt is enough: the caller gets the cached value
+      // at once instead of waiting out the backoff.
+      const response = await this.fetchWithRetry(name, options, canFallBack ? 1 : this.attempts);
+      const result = toResult(response);
+      this.cache.set(key, { result });
+      return result;
+    } catch (raw) {
+      const error = classifyError(raw, name);
+      if (!error.transient) {
+        // A deleted secret or a revoked token must not keep being served.
+        this.cache.delete(key);
+        throw error;
+      }
+      if (previous && canFallBack) {
+        const ageMs = Date.now() - previous.result.fetchedAt;
+        this.counters.staleServed += 1;
+        this.onStale({ name, ageMs, code: error.code });
+        return { ...previous.result, stale: true };
+      }
+      if (previous && this.maxStaleMs > 0) {
+        throw new StaleLimitExceededError('stale_limit_exceeded', `Custos has failed (${error.code}) and the cached value of ${name} is older than maxStale (${Math.round(fallbackAge / 1000)} s > ${Math.round(this.maxStaleMs / 1000)} s)`, { secret: name, cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async fetchWithRetry(name: string, options: GetSecretOptions, attempts: number): Promise<SecretValueResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.counters.requests += 1;
+        return await this.api.getValue(name, { label: options.label, versionId: options.versionId });
+      } catch (raw) {
+        const error = classifyError(raw, name);
+        if (!error.transient || attempt >= attempts) throw error;
+        // Exponential backoff with "equal jitter": half the step fixed, half random.
+        const step = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+        await sleep(step / 2 + Math.random() * (step / 2));
+      }
+    }
+  }
+}
+
+function toResult(r: SecretValueResponse): SecretResult {
+  const binary = r.value === undefined && r.value_base64 !== undefined ? Buffer.from(r.value_base64, 'base64') : undefined;
+  return {
+    name: r.name, versionId: r.version_id, labels: r.labels, value: r.value ?? binary?.toString('utf8') ?? '',
+    ...(binary ? { binary } : {}), fetchedAt: Date.now(), stale: false,
+  };
+}
