@@ -19,6 +19,11 @@ import { createPolicyStore } from './storage/policy-store.js';
 import { createSecretStore } from './storage/secret-store.js';
 import { createSystemStore } from './storage/system-store.js';
 import { createTokenStore } from './storage/token-store.js';
+import { awsRoutes } from './http/aws/aws-routes.js';
+import { awsKeyRoutes } from './http/routes/aws-keys.js';
+import { createAwsCredentialsService, DEV_ACCESS_KEY_ID } from './services/aws-credentials-service.js';
+import { createReplicationService, createReplicator } from './services/replication-service.js';
+import { createAwsKeyStore } from './storage/aws-key-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -48,9 +53,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
+  const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: config.region, accountId: config.account_id,
     readCache: storage.dialect === 'sqlite',
+    replicator,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
@@ -61,8 +68,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
   else await unsealFromConfig(config, operator, logger);
 
+  // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
+  const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
+  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
+  const awsPlugins = [awsRoutes({ secrets, replication, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  if (awsCredentials.devRootKeyEnabled) {
+    logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');
+    output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
+  }
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
+    plugins: [...awsPlugins],
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };

@@ -43,6 +43,7 @@ interface Keyring {
 const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
 const valueAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:value:${secretId}:${versionId}`);
 const dataKeyAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:datakey:${secretId}:${versionId}`);
+const systemValueAad = (purpose: string, id: string) => Buffer.from(`custos:v1:system:${purpose}:${id}`);
 
 export interface BarrierDeps {
   db: Queryable;
@@ -234,6 +235,26 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       } catch (cause) {
         // A swapped or altered row fails authentication here: report it, never return garbage.
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
+      }
+    },
+
+    /**
+     * Seals a small server-owned credential (e.g. a SigV4 secret key the server must be able to
+     * use again) under the newest data term, bound by AAD to its purpose and id.
+     */
+    encryptSystemValue(purpose: string, id: string, plaintext: Buffer): Buffer {
+      const ring = unsealedKeyring();
+      const header = packHeader(ring.latestTerm);
+      return Buffer.concat([header, seal(ring.dataTerms.get(ring.latestTerm)!, plaintext, Buffer.concat([header, systemValueAad(purpose, id)]))]);
+    },
+
+    async decryptSystemValue(purpose: string, id: string, sealed: Buffer): Promise<Buffer> {
+      const key = await termKey(readHeader(sealed));
+      try {
+        const header = sealed.subarray(0, HEADER_BYTES);
+        return open(key, sealed.subarray(HEADER_BYTES), Buffer.concat([header, systemValueAad(purpose, id)]));
+      } catch (cause) {
+        throw new AppError('internal_error', 'a stored credential failed its integrity check', { cause });
       }
     },
 

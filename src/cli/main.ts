@@ -124,5 +124,13 @@ program.command('login').description('verify a token and save it in $HOME/.custo
   .action(run(async () => (await import('./commands/login.js')).loginCommand));
 program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first')
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
+const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
+awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--env <env>', 'bind to one environment').option('--display-name <name>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/aws-key.js')).createCommand));
+awsKey.command('list').description('list access keys').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/aws-key.js')).listCommand));
+awsKey.command('revoke').description('revoke an access key').argument('<access-key-id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/aws-key.js')).revokeCommand));
 
 await program.parseAsync(process.argv);

@@ -45,6 +45,14 @@ export const ERROR_STATUS = {
   storage_unavailable: 503,
   not_implemented: 501,
   internal_error: 500,
+  // AWS-compatible API (SigV4 authentication, unsupported operations)
+  missing_signature: 401,
+  incomplete_signature: 400,
+  unknown_access_key: 401,
+  invalid_signature: 401,
+  signature_expired: 401,
+  access_key_not_found: 404,
+  unsupported_operation: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

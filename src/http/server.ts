@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
-import { AppError, isAppError } from '../errors/app-error.js';
+import { AppError, ERROR_STATUS, isAppError, isErrorCode } from '../errors/app-error.js';
 import { newRequestId } from '../lib/ids.js';
 import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
@@ -70,7 +70,9 @@ export function errorBody(error: AppError, requestId: string): ErrorBody {
   return { error: { code: error.code, message: error.message, request_id: requestId, ...(error.details ? { details: error.details } : {}) } };
 }
 
-const outcomeOf = (status: number) => (status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure');
+// Denials are told apart by code too: compatible APIs answer some of them with other statuses (AWS: 400 AccessDeniedException).
+const deniedCode = (code: string | null) => code !== null && isErrorCode(code) && (ERROR_STATUS[code] === 401 || ERROR_STATUS[code] === 403);
+const outcomeOf = (status: number, code: string | null = null) => (status < 400 ? 'success' : status === 401 || status === 403 || deniedCode(code) ? 'denied' : 'failure');
 
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -145,7 +147,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     try {
       await deps.auditLog.record({
         time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,
-        secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status),
+        secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status, request.audit.errorCode),
         errorCode: request.audit.errorCode, status, latencyUs: Number(process.hrtime.bigint() - request.startedAt) / 1000,
         detail: request.audit.detail,
       });

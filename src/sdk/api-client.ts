@@ -87,6 +87,18 @@ export interface SealStatusResponse {
   version: string;
 }
 
+/** A SigV4 access key for the AWS-compatible API (the secret key only appears once, on creation). */
+export interface AwsKeyResponse {
+  access_key_id: string;
+  display_name: string;
+  policies: string[];
+  env: string | null;
+  root: boolean;
+  created_by: string;
+  created_at: string;
+  revoked: boolean;
+}
+
 export interface ApiClientOptions {
   address: string;
   token?: string;
@@ -184,6 +196,10 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
         secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
       }),
+    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string }) =>
+      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName }),
+    listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
+    revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
     auditVerify: () => call<{ ok: boolean; checked: number; first_seq: number | null; last_seq: number | null; head_hash: string; problem: { seq: number; kind: string; message: string } | null }>('POST', '/v1/audit/verify'),
   };
 }

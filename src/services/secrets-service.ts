@@ -82,6 +82,31 @@ export interface ListSecretsInput {
   cursor?: string;
 }
 
+/** A read-only replica of a primary secret, as DescribeSecret's ReplicationStatus reports it. */
+export interface ReplicaStatus {
+  region: string;
+  kmsKeyId: string | null;
+  status: 'InSync' | 'Failed' | 'InProgress';
+  statusMessage: string;
+  lastAccessedAt: number | null;
+}
+
+/** ListSecrets-style filter: OR across values, AND across filters; a value starting with `!` negates. */
+export interface SecretFilter {
+  key: 'name' | 'description' | 'tag-key' | 'tag-value' | 'primary-region' | 'owning-service' | 'all';
+  values: string[];
+}
+
+export interface SearchSecretsInput {
+  region?: string;
+  filters?: SecretFilter[];
+  sortOrder?: 'asc' | 'desc';
+  includePlannedDeletion?: boolean;
+  maxResults?: number;
+  /** Opaque token from a previous page. */
+  nextToken?: string;
+}
+
 export interface SecretsServiceDeps {
   db: Kysely<Database>;
   secretStore: SecretStore;
@@ -97,6 +122,11 @@ export interface SecretsServiceDeps {
    * with several nodes a write elsewhere would not be seen at once, so it stays off there.
    */
   readCache?: boolean;
+  /** Keeps read-only replicas in step with their primary inside each write transaction. */
+  replicator?: {
+    sync(tx: Queryable, primaryId: string): Promise<void>;
+    statusOf(q: Queryable, row: SecretRow): Promise<ReplicaStatus[]>;
+  };
 }
 
 const DAY_MS = 86_400_000;
@@ -238,6 +268,33 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     }));
   }
 
+  async function syncReplicas(tx: Queryable, primaryId: string): Promise<void> {
+    if (deps.replicator) await deps.replicator.sync(tx, primaryId);
+  }
+
+  const replicationOf = (q: Queryable, row: SecretRow): Promise<ReplicaStatus[]> => (deps.replicator ? deps.replicator.statusOf(q, row) : Promise.resolve([]));
+
+  function matchesFilter(row: SecretRow, tags: Record<string, string>, filter: SecretFilter): boolean {
+    const fields = (key: SecretFilter['key']): string[] => {
+      switch (key) {
+        case 'name': return [row.name];
+        case 'description': return row.description ? [row.description] : [];
+        case 'tag-key': return Object.keys(tags);
+        case 'tag-value': return Object.values(tags);
+        case 'primary-region': return [row.primary_region ?? row.region];
+        case 'owning-service': return [];
+        case 'all': return [row.name, ...(row.description ? [row.description] : []), ...Object.keys(tags), ...Object.values(tags)];
+      }
+    };
+    const candidates = fields(filter.key).map((f) => f.toLowerCase());
+    return filter.values.some((raw) => {
+      const negate = raw.startsWith('!');
+      const value = (negate ? raw.slice(1) : raw).toLowerCase();
+      const hit = candidates.some((c) => c.startsWith(value));
+      return negate ? !hit : hit;
+    });
+  }
+
   function recordAccess(row: SecretRow): void {
     const day = Math.floor(now() / DAY_MS) * DAY_MS;
     if (row.last_accessed_at === day || accessedDay.get(row.id) === day) return;
@@ -294,7 +351,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       const result = await db.transaction().execute(async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true });
         refuseReplicaWrite(row);
-        return { row, ...(await writeVersion(tx, row, input)) };
+        const written = await writeVersion(tx, row, input);
+        if (written.created) await syncReplicas(tx, row.id);
+        return { row, ...written };
       });
       deps.changes.publish('secret', result.row.id);
       return { arn: arnOf(result.row), name: result.row.name, versionId: result.versionId, labels: result.labels, created: result.created };
@@ -338,17 +397,17 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       return { name: row.name, arn: arnOf(row), region: row.region, versionId, labels, createdAt: stored.created_at, value };
     },
 
-    async describe(caller: Identity, ref: SecretRef): Promise<SecretMetadata & { versions: VersionInfo[] }> {
+    async describe(caller: Identity, ref: SecretRef): Promise<SecretMetadata & { versions: VersionInfo[]; replication: ReplicaStatus[] }> {
       validateSecretName(ref.name);
       if (!(await authorizer.allows(caller, 'read', ref.name))) await authorizer.require(caller, 'list', ref.name);
       const row = await findLive(db, ref, { allowDeleted: true });
-      const [tags, versions] = await Promise.all([store.tags(db, [row.id]), versionsOf(db, row.id)]);
-      return { ...toMetadata(row, tags.get(row.id) ?? {}), versions };
+      const [tags, versions, replication] = await Promise.all([store.tags(db, [row.id]), versionsOf(db, row.id), replicationOf(db, row)]);
+      return { ...toMetadata(row, tags.get(row.id) ?? {}), versions, replication };
     },
 
     async listVersions(caller: Identity, ref: SecretRef): Promise<{ metadata: SecretMetadata; versions: VersionInfo[] }> {
       const described = await this.describe(caller, ref);
-      const { versions, ...metadata } = described;
+      const { versions, replication: _replication, ...metadata } = described;
       return { metadata, versions };
     },
 
@@ -368,6 +427,53 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       return { secrets: visible.map((r) => toMetadata(r, tags.get(r.id) ?? {})), nextCursor };
     },
 
+    /**
+     * Resolves an AWS SecretId (a name, a full ARN, or a partial ARN without the 6-character
+     * suffix) to a reference; an ARN's region wins over `region`.
+     */
+    async resolveSecretId(secretId: string, region: string = deps.region): Promise<SecretRef> {
+      const arn = /^arn:aws:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/.exec(secretId);
+      if (!arn) return { name: secretId, region };
+      const [, arnRegion, account, tail] = arn as unknown as [string, string, string, string];
+      if (account !== deps.accountId) throw new AppError('secret_not_found', 'the ARN names another account');
+      const full = /^(.+)-([A-Za-z0-9]{6})$/.exec(tail);
+      if (full) {
+        const row = await store.findByName(db, arnRegion, full[1]!);
+        if (row && row.arn_suffix === full[2]) return { name: row.name, region: arnRegion };
+      }
+      return { name: tail, region: arnRegion };
+    },
+
+    /** ListSecrets: every secret of a region the caller may list, filtered, sorted by creation and paged. */
+    async search(caller: Identity, input: SearchSecretsInput = {}): Promise<{ secrets: (SecretMetadata & { replication: ReplicaStatus[]; labelsByVersion: Record<string, string[]> })[]; nextToken: string | null }> {
+      if (!(await authorizer.mayAccessUnder(caller, 'list', ''))) throw new AppError('permission_denied', 'permission denied: no policy grants "list" on any secret');
+      const maxResults = input.maxResults ?? 100;
+      if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) throw new AppError('validation_failed', 'MaxResults is 1 to 100');
+      let offset = 0;
+      if (input.nextToken !== undefined) {
+        offset = Number(Buffer.from(input.nextToken, 'base64url').toString('utf8').replace(/^o:/, ''));
+        if (!Number.isInteger(offset) || offset < 0) throw new AppError('validation_failed', 'NextToken is not valid');
+      }
+      const rows = await store.listRegion(db, input.region ?? deps.region, input.includePlannedDeletion ?? false);
+      const tags = await store.tags(db, rows.map((r) => r.id));
+      const matched: SecretRow[] = [];
+      for (const row of rows) {
+        const rowTags = tags.get(row.id) ?? {};
+        if (!(input.filters ?? []).every((f) => matchesFilter(row, rowTags, f))) continue;
+        if (await authorizer.allows(caller, 'list', row.name)) matched.push(row);
+      }
+      if (input.sortOrder === 'desc') matched.reverse();
+      const page = matched.slice(offset, offset + maxResults);
+      const secrets = await Promise.all(page.map(async (row) => {
+        const labels = await store.labels(db, row.id);
+        const labelsByVersion: Record<string, string[]> = {};
+        for (const l of labels) (labelsByVersion[l.version_id] ??= []).push(l.label);
+        return { ...toMetadata(row, tags.get(row.id) ?? {}), replication: await replicationOf(db, row), labelsByVersion };
+      }));
+      const nextToken = offset + maxResults < matched.length ? Buffer.from(`o:${offset + maxResults}`).toString('base64url') : null;
+      return { secrets, nextToken };
+    },
+
     async updateMetadata(caller: Identity, ref: SecretRef, patch: { description?: string | null; owner?: string | null; kmsKeyId?: string | null }): Promise<SecretMetadata> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
@@ -379,6 +485,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         if (patch.owner !== undefined) set.owner = patch.owner;
         if (patch.kmsKeyId !== undefined) set.kms_key_id = patch.kmsKeyId;
         await store.update(tx, row.id, set);
+        await syncReplicas(tx, row.id);
         return (await store.findById(tx, row.id))!;
       });
       deps.changes.publish('secret', row.id);
@@ -416,6 +523,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         }
         await store.update(tx, row.id, { updated_at: now() });
         await pruneVersions(tx, row.id);
+        await syncReplicas(tx, row.id);
         return row;
       });
       deps.changes.publish('secret', row.id);
@@ -431,6 +539,10 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (!Number.isInteger(days) || days < 7 || days > 30) throw new AppError('validation_failed', 'the recovery window is 7 to 30 days');
       const result = await db.transaction().execute(async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        refuseReplicaWrite(row);
+        if (row.primary_region === null && (await store.findReplicas(tx, row.region, row.name)).length > 0) {
+          throw new AppError('invalid_request', `secret "${row.name}" has replicas; remove them from replication before deleting it`);
+        }
         const at = now();
         if (options.force) {
           await store.remove(tx, row.id);
@@ -464,7 +576,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       validateTags(tags);
       await db.transaction().execute(async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        refuseReplicaWrite(row);
         await store.putTags(tx, row.id, tags);
+        await syncReplicas(tx, row.id);
         const total = Object.keys((await store.tags(tx, [row.id])).get(row.id) ?? {}).length;
         if (total > 50) throw new AppError('validation_failed', 'a secret has at most 50 tags');
       });
@@ -475,7 +589,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       await authorizer.require(caller, 'update', ref.name);
       await db.transaction().execute(async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
+        refuseReplicaWrite(row);
         await store.removeTags(tx, row.id, keys);
+        await syncReplicas(tx, row.id);
       });
     },
 

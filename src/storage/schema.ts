@@ -79,6 +79,18 @@ export interface Database {
   };
   /** Where the chain starts after retention pruned its head: the hash the first kept event follows. */
   audit_anchor: { id: number; seq: number; hash: string; pruned_before: number };
+  /** SigV4 key pairs for the AWS-compatible API; the secret key only as barrier ciphertext. */
+  aws_access_keys: {
+    access_key_id: string;
+    secret_ciphertext: Buffer;
+    display_name: string;
+    policies: string;
+    env: string | null;
+    is_root: number;
+    created_by: string;
+    created_at: number;
+    revoked_at: number | null;
+  };
 }
 
 export type Queryable = Kysely<Database> | Transaction<Database>;

@@ -153,6 +153,31 @@ export function createSecretStore(dialect: Dialect) {
       await q.deleteFrom('secret_tags').where('secret_id', '=', secretId).where('key', 'in', keys).execute();
     },
 
+    /** Every secret of a region (ListSecrets filters and sorts these in the service). */
+    async listRegion(q: Queryable, region: string, includeDeleted: boolean): Promise<SecretRow[]> {
+      let select = q.selectFrom('secrets').selectAll().where('region', '=', region);
+      if (!includeDeleted) select = select.where('deleted_at', 'is', null);
+      return select.orderBy('created_at').orderBy('name').execute();
+    },
+
+    /** Read-only replicas of the primary secret `name` in `primaryRegion`. */
+    async findReplicas(q: Queryable, primaryRegion: string, name: string): Promise<SecretRow[]> {
+      return q.selectFrom('secrets').selectAll().where('name', '=', name).where('primary_region', '=', primaryRegion).orderBy('region').execute();
+    },
+
+    /** Versions with their ciphertext, for copying to replicas. */
+    async versionRows(q: Queryable, secretId: string): Promise<VersionRow[]> {
+      return q.selectFrom('secret_versions').selectAll().where('secret_id', '=', secretId).execute();
+    },
+
+    async clearLabels(q: Queryable, secretId: string): Promise<void> {
+      await q.deleteFrom('version_labels').where('secret_id', '=', secretId).execute();
+    },
+
+    async clearTags(q: Queryable, secretId: string): Promise<void> {
+      await q.deleteFrom('secret_tags').where('secret_id', '=', secretId).execute();
+    },
+
     /** Access times are kept at day granularity (as AWS reports them), so most reads write nothing. */
     async touchAccessed(q: Queryable, secretId: string, day: number): Promise<void> {
       await q.updateTable('secrets').set({ last_accessed_at: day }).where('id', '=', secretId).execute();

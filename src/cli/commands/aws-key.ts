@@ -1,0 +1,24 @@
+import { apiClient, printJson, printTable } from '../context.js';
+
+/** Prints the access key id and secret access key once; the server never shows the secret again. */
+export async function createCommand(options: { policy: string[]; env?: string; displayName?: string; json?: boolean }): Promise<void> {
+  const key = await apiClient().createAwsKey({ policies: options.policy, env: options.env, displayName: options.displayName });
+  if (options.json) return printJson(key);
+  printTable(['KEY', 'VALUE'], [
+    ['aws_access_key_id', key.access_key_id], ['aws_secret_access_key', key.secret_access_key], ['display name', key.display_name],
+    ['policies', key.policies.join(', ')], ['env', key.env],
+  ]);
+  process.stderr.write('The secret access key is shown only now. Use it with any AWS SDK pointed at this server (endpoint_url).\n');
+}
+
+export async function listCommand(options: { json?: boolean }): Promise<void> {
+  const { keys } = await apiClient().listAwsKeys();
+  if (options.json) return printJson(keys);
+  printTable(['ACCESS KEY ID', 'NAME', 'POLICIES', 'ENV', 'CREATED', 'REVOKED'], keys.map((k) => [k.access_key_id, k.display_name, k.policies.join(','), k.env, k.created_at, String(k.revoked)]));
+}
+
+export async function revokeCommand(accessKeyId: string, options: { json?: boolean }): Promise<void> {
+  const result = await apiClient().revokeAwsKey(accessKeyId);
+  if (options.json) return printJson(result);
+  process.stdout.write(`revoked ${result.revoked}\n`);
+}

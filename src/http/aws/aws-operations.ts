@@ -1,0 +1,411 @@
+import { generatePassword } from '../../crypto/password.js';
+import { AppError } from '../../errors/app-error.js';
+import type { Identity } from '../../services/identity.types.js';
+import type { ReplicationService } from '../../services/replication-service.js';
+import type { ReplicaStatus, SecretFilter, SecretMetadata, SecretRef, SecretsService, VersionInfo } from '../../services/secrets-service.js';
+import type { SecretValue } from '../../services/secret-rules.js';
+import { epochSeconds, labelToAws, labelToNative, optionalEpoch } from './aws-protocol.js';
+
+/** What one AWS call carries into an operation: who, which region, and where to note audit targets. */
+export interface AwsCall {
+  identity: Identity;
+  region: string;
+  /** Records the secret (and version) the call touched for its single audit event. */
+  target(secretName: string | null, versionId?: string | null): void;
+  detail(detail: Record<string, string | number | boolean | null>): void;
+}
+
+export interface AwsServices {
+  secrets: SecretsService;
+  replication: ReplicationService;
+}
+
+type Input = Record<string, unknown>;
+type Operation = (call: AwsCall, input: Input) => Promise<Record<string, unknown>>;
+
+// ---------------------------------------------------------------------------
+// Typed reads of request fields (wrong types are InvalidParameterException, as AWS answers)
+// ---------------------------------------------------------------------------
+
+function bad(message: string): never {
+  throw new AppError('validation_failed', message);
+}
+
+function str(input: Input, field: string, required: true): string;
+function str(input: Input, field: string, required?: false): string | undefined;
+function str(input: Input, field: string, required = false): string | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return required ? bad(`${field} is required`) : undefined;
+  if (typeof value !== 'string') bad(`${field} must be a string`);
+  return value;
+}
+
+function bool(input: Input, field: string): boolean | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') bad(`${field} must be a boolean`);
+  return value;
+}
+
+function int(input: Input, field: string): number | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) bad(`${field} must be an integer`);
+  return value;
+}
+
+function strList(input: Input, field: string): string[] | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) bad(`${field} must be a list of strings`);
+  return value as string[];
+}
+
+function objList(input: Input, field: string): Input[] | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) bad(`${field} must be a list of objects`);
+  return value as Input[];
+}
+
+function valueOf(input: Input): SecretValue | undefined {
+  const text = str(input, 'SecretString');
+  const binary = str(input, 'SecretBinary');
+  if (text !== undefined && binary !== undefined) bad('You can\'t specify both SecretString and SecretBinary');
+  if (text !== undefined) return { kind: 'string', text };
+  if (binary !== undefined) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(binary)) bad('SecretBinary must be base64');
+    return { kind: 'binary', bytes: Buffer.from(binary, 'base64') };
+  }
+  return undefined;
+}
+
+function tagsOf(input: Input): Record<string, string> | undefined {
+  const list = objList(input, 'Tags');
+  if (!list) return undefined;
+  const tags: Record<string, string> = {};
+  for (const tag of list) tags[str(tag, 'Key', true)] = str(tag, 'Value') ?? '';
+  return tags;
+}
+
+function replicaRegionsOf(input: Input, field: string): { region: string; kmsKeyId?: string }[] | undefined {
+  return objList(input, field)?.map((r) => ({ region: str(r, 'Region', true), kmsKeyId: str(r, 'KmsKeyId') }));
+}
+
+const FILTER_KEYS = new Set(['name', 'description', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']);
+
+function filtersOf(input: Input): SecretFilter[] | undefined {
+  return objList(input, 'Filters')?.map((f) => {
+    const key = str(f, 'Key', true);
+    if (!FILTER_KEYS.has(key)) bad(`Filters Key "${key.slice(0, 32)}" is not one of ${[...FILTER_KEYS].join(', ')}`);
+    const values = strList(f, 'Values') ?? [];
+    if (values.length === 0 || values.length > 10) bad('each filter has 1 to 10 Values');
+    return { key: key as SecretFilter['key'], values };
+  });
+}
+
+function pageToken(token: string | undefined): number {
+  if (token === undefined) return 0;
+  const offset = Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^o:/, ''));
+  if (!Number.isInteger(offset) || offset < 0) bad('NextToken is not valid');
+  return offset;
+}
+const nextPageToken = (offset: number) => Buffer.from(`o:${offset}`).toString('base64url');
+
+// ---------------------------------------------------------------------------
+// Response shapes
+// ---------------------------------------------------------------------------
+
+function valueFields(value: SecretValue): Record<string, string> {
+  return value.kind === 'string' ? { SecretString: value.text } : { SecretBinary: value.bytes.toString('base64') };
+}
+
+function replicationJson(statuses: ReplicaStatus[]) {
+  return statuses.map((s) => ({
+    Region: s.region, ...(s.kmsKeyId ? { KmsKeyId: s.kmsKeyId } : {}), Status: s.status, StatusMessage: s.statusMessage,
+    ...(s.lastAccessedAt !== null ? { LastAccessedDate: epochSeconds(s.lastAccessedAt) } : {}),
+  }));
+}
+
+function rotationFields(m: SecretMetadata) {
+  const rotation = m.rotation as { enabled?: boolean; lambda_arn?: string; rules?: Record<string, unknown>; next_rotation_at?: number } | null;
+  return {
+    ...(rotation?.enabled ? { RotationEnabled: true } : {}),
+    ...(rotation?.lambda_arn ? { RotationLambdaARN: rotation.lambda_arn } : {}),
+    ...(rotation?.next_rotation_at ? { NextRotationDate: epochSeconds(rotation.next_rotation_at) } : {}),
+  };
+}
+
+function metadataJson(m: SecretMetadata, stagesByVersion: Record<string, string[]>, replication: ReplicaStatus[], field: 'VersionIdsToStages' | 'SecretVersionsToStages') {
+  const tags = Object.entries(m.tags).map(([Key, Value]) => ({ Key, Value }));
+  const stages = Object.fromEntries(Object.entries(stagesByVersion).filter(([, l]) => l.length > 0).map(([v, l]) => [v, l.map(labelToAws)]));
+  const replicated = m.primaryRegion !== null || replication.length > 0;
+  return {
+    ARN: m.arn, Name: m.name,
+    ...(m.description !== null ? { Description: m.description } : {}),
+    ...(m.kmsKeyId !== null ? { KmsKeyId: m.kmsKeyId } : {}),
+    ...rotationFields(m),
+    ...(m.lastRotatedAt !== null ? { LastRotatedDate: epochSeconds(m.lastRotatedAt) } : {}),
+    LastChangedDate: epochSeconds(m.updatedAt),
+    ...(m.lastAccessedAt !== null ? { LastAccessedDate: epochSeconds(m.lastAccessedAt) } : {}),
+    ...(m.deletedAt !== null ? { DeletedDate: epochSeconds(m.deletedAt) } : {}),
+    Tags: tags,
+    [field]: stages,
+    CreatedDate: epochSeconds(m.createdAt),
+    ...(replicated ? { PrimaryRegion: m.primaryRegion ?? m.region } : {}),
+    ...(replication.length > 0 ? { ReplicationStatus: replicationJson(replication) } : {}),
+  };
+}
+
+function stagesOf(versions: VersionInfo[]): Record<string, string[]> {
+  return Object.fromEntries(versions.map((v) => [v.versionId, v.labels]));
+}
+
+// ---------------------------------------------------------------------------
+// Operations
+// ---------------------------------------------------------------------------
+
+/** Every Secrets Manager operation Custos answers, each a thin translation onto a service call. */
+export function awsOperations({ secrets, replication }: AwsServices): Record<string, Operation> {
+  const resolve = async (call: AwsCall, input: Input): Promise<SecretRef> => {
+    const ref = await secrets.resolveSecretId(str(input, 'SecretId', true), call.region);
+    call.target(ref.name);
+    return ref;
+  };
+
+  const readValue = async (call: AwsCall, ref: SecretRef, versionId?: string, stage?: string) => {
+    const result = await secrets.getValue(call.identity, ref, { versionId, label: stage === undefined ? undefined : labelToNative(stage) });
+    return {
+      ARN: result.arn, Name: result.name, VersionId: result.versionId, ...valueFields(result.value),
+      VersionStages: result.labels.map(labelToAws), CreatedDate: epochSeconds(result.createdAt),
+    };
+  };
+
+  const unsupported = (what: string): Operation => async (call, input) => {
+    if (typeof input.SecretId === 'string') call.target(input.SecretId);
+    throw new AppError('unsupported_operation', what);
+  };
+
+  return {
+    async CreateSecret(call, input) {
+      const name = str(input, 'Name', true);
+      call.target(name);
+      const value = valueOf(input);
+      const replicas = replicaRegionsOf(input, 'AddReplicaRegions');
+      const created = await secrets.create(call.identity, {
+        name, region: call.region, description: str(input, 'Description'), kmsKeyId: str(input, 'KmsKeyId'), tags: tagsOf(input), value,
+        versionId: value ? str(input, 'ClientRequestToken') : undefined,
+      });
+      call.target(name, created.versionId);
+      let statuses: ReplicaStatus[] = [];
+      if (replicas && replicas.length > 0) {
+        statuses = (await replication.replicate(call.identity, { name, region: call.region }, replicas, bool(input, 'ForceOverwriteReplicaSecret') ?? false)).statuses;
+      }
+      return {
+        ARN: created.metadata.arn, Name: created.metadata.name, ...(created.versionId ? { VersionId: created.versionId } : {}),
+        ...(statuses.length > 0 ? { ReplicationStatus: replicationJson(statuses) } : {}),
+      };
+    },
+
+    async GetSecretValue(call, input) {
+      const ref = await resolve(call, input);
+      const result = await readValue(call, ref, str(input, 'VersionId'), str(input, 'VersionStage'));
+      call.target(ref.name, result.VersionId);
+      return result;
+    },
+
+    async BatchGetSecretValue(call, input) {
+      const ids = strList(input, 'SecretIdList');
+      const filters = filtersOf(input);
+      if ((ids === undefined) === (filters === undefined)) bad('Either SecretIdList or Filters must be provided, not both');
+      const values: Record<string, unknown>[] = [];
+      const errors: Record<string, unknown>[] = [];
+      let nextToken: string | null = null;
+      const fetchOne = async (secretId: string) => {
+        try {
+          values.push(await readValue(call, await secrets.resolveSecretId(secretId, call.region)));
+        } catch (error) {
+          if (!(error instanceof AppError) || error.code === 'internal_error' || error.code === 'sealed') throw error;
+          const type = error.code === 'secret_not_found' || error.code === 'version_not_found' ? 'ResourceNotFoundException'
+            : error.code === 'permission_denied' || error.code === 'environment_denied' ? 'AccessDeniedException'
+            : error.code === 'secret_scheduled_for_deletion' ? 'InvalidRequestException' : 'InvalidParameterException';
+          errors.push({ SecretId: secretId, ErrorCode: type, Message: error.message });
+        }
+      };
+      if (ids) {
+        if (ids.length === 0 || ids.length > 20) bad('SecretIdList holds 1 to 20 ids');
+        if (int(input, 'MaxResults') !== undefined) bad('MaxResults can only be used with Filters');
+        for (const id of ids) await fetchOne(id);
+      } else {
+        const page = await secrets.search(call.identity, { region: call.region, filters, maxResults: int(input, 'MaxResults') ?? 20, nextToken: str(input, 'NextToken') });
+        for (const secret of page.secrets) await fetchOne(secret.arn);
+        nextToken = page.nextToken;
+      }
+      call.detail({ returned: values.length, failed: errors.length, secrets: values.map((v) => String(v.Name)).join(',').slice(0, 1000) });
+      return { SecretValues: values, Errors: errors, ...(nextToken ? { NextToken: nextToken } : {}) };
+    },
+
+    async PutSecretValue(call, input) {
+      const ref = await resolve(call, input);
+      const value = valueOf(input);
+      if (!value) bad('You must provide either SecretString or SecretBinary');
+      const stages = strList(input, 'VersionStages');
+      const result = await secrets.putValue(call.identity, ref, { value, labels: stages?.map(labelToNative), versionId: str(input, 'ClientRequestToken') });
+      call.target(ref.name, result.versionId);
+      call.detail({ labels: result.labels.join(','), created: result.created });
+      return { ARN: result.arn, Name: result.name, VersionId: result.versionId, VersionStages: result.labels.map(labelToAws) };
+    },
+
+    async UpdateSecret(call, input) {
+      const ref = await resolve(call, input);
+      const description = str(input, 'Description');
+      const kmsKeyId = str(input, 'KmsKeyId');
+      const value = valueOf(input);
+      let meta: { arn: string; name: string } | null = null;
+      if (description !== undefined || kmsKeyId !== undefined) meta = await secrets.updateMetadata(call.identity, ref, { description, kmsKeyId });
+      if (value) {
+        const written = await secrets.putValue(call.identity, ref, { value, versionId: str(input, 'ClientRequestToken') });
+        call.target(ref.name, written.versionId);
+        return { ARN: written.arn, Name: written.name, VersionId: written.versionId };
+      }
+      if (meta) return { ARN: meta.arn, Name: meta.name };
+      const described = await secrets.describe(call.identity, ref);
+      return { ARN: described.arn, Name: described.name };
+    },
+
+    async UpdateSecretVersionStage(call, input) {
+      const ref = await resolve(call, input);
+      const stage = str(input, 'VersionStage', true);
+      const moveTo = str(input, 'MoveToVersionId');
+      const removeFrom = str(input, 'RemoveFromVersionId');
+      call.target(ref.name, moveTo ?? removeFrom ?? null);
+      call.detail({ label: stage, from: removeFrom ?? null, to: moveTo ?? null });
+      const result = await secrets.moveLabel(call.identity, ref, { label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom });
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async DescribeSecret(call, input) {
+      const ref = await resolve(call, input);
+      const d = await secrets.describe(call.identity, ref);
+      return metadataJson(d, stagesOf(d.versions), d.replication, 'VersionIdsToStages');
+    },
+
+    async ListSecrets(call, input) {
+      const sortOrder = str(input, 'SortOrder');
+      if (sortOrder !== undefined && sortOrder !== 'asc' && sortOrder !== 'desc') bad('SortOrder is asc or desc');
+      const page = await secrets.search(call.identity, {
+        region: call.region, filters: filtersOf(input), sortOrder, includePlannedDeletion: bool(input, 'IncludePlannedDeletion'),
+        maxResults: int(input, 'MaxResults'), nextToken: str(input, 'NextToken'),
+      });
+      call.detail({ returned: page.secrets.length });
+      return {
+        SecretList: page.secrets.map((s) => metadataJson(s, s.labelsByVersion, s.replication, 'SecretVersionsToStages')),
+        ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+      };
+    },
+
+    async ListSecretVersionIds(call, input) {
+      const ref = await resolve(call, input);
+      const maxResults = int(input, 'MaxResults') ?? 100;
+      if (maxResults < 1 || maxResults > 100) bad('MaxResults is 1 to 100');
+      const { metadata, versions } = await secrets.listVersions(call.identity, ref);
+      const shown = bool(input, 'IncludeDeprecated') ? versions : versions.filter((v) => v.labels.length > 0);
+      const offset = pageToken(str(input, 'NextToken'));
+      const page = shown.slice(offset, offset + maxResults);
+      return {
+        ARN: metadata.arn, Name: metadata.name,
+        Versions: page.map((v) => ({
+          VersionId: v.versionId, VersionStages: v.labels.map(labelToAws), CreatedDate: epochSeconds(v.createdAt),
+          ...(v.lastAccessedAt !== null ? { LastAccessedDate: epochSeconds(v.lastAccessedAt) } : {}),
+          ...(metadata.kmsKeyId ? { KmsKeyIds: [metadata.kmsKeyId] } : {}),
+        })),
+        ...(offset + maxResults < shown.length ? { NextToken: nextPageToken(offset + maxResults) } : {}),
+      };
+    },
+
+    async DeleteSecret(call, input) {
+      const ref = await resolve(call, input);
+      const force = bool(input, 'ForceDeleteWithoutRecovery');
+      const days = int(input, 'RecoveryWindowInDays');
+      call.detail({ force: force ?? false });
+      const result = await secrets.delete(call.identity, ref, { recoveryDays: days, force: force || undefined });
+      return { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) };
+    },
+
+    async RestoreSecret(call, input) {
+      const ref = await resolve(call, input);
+      const result = await secrets.restore(call.identity, ref);
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async TagResource(call, input) {
+      const ref = await resolve(call, input);
+      const tags = tagsOf(input);
+      if (!tags) bad('Tags is required');
+      await secrets.tag(call.identity, ref, tags);
+      return {};
+    },
+
+    async UntagResource(call, input) {
+      const ref = await resolve(call, input);
+      const keys = strList(input, 'TagKeys');
+      if (!keys) bad('TagKeys is required');
+      await secrets.untag(call.identity, ref, keys);
+      return {};
+    },
+
+    async GetRandomPassword(_call, input) {
+      return {
+        RandomPassword: generatePassword({
+          length: int(input, 'PasswordLength'), excludeCharacters: str(input, 'ExcludeCharacters'), excludeNumbers: bool(input, 'ExcludeNumbers'),
+          excludePunctuation: bool(input, 'ExcludePunctuation'), excludeUppercase: bool(input, 'ExcludeUppercase'),
+          excludeLowercase: bool(input, 'ExcludeLowercase'), includeSpace: bool(input, 'IncludeSpace'),
+          requireEachIncludedType: bool(input, 'RequireEachIncludedType'),
+        }),
+      };
+    },
+
+    async ReplicateSecretToRegions(call, input) {
+      const ref = await resolve(call, input);
+      const regions = replicaRegionsOf(input, 'AddReplicaRegions');
+      if (!regions) bad('AddReplicaRegions is required');
+      const result = await replication.replicate(call.identity, ref, regions, bool(input, 'ForceOverwriteReplicaSecret') ?? false);
+      call.detail({ regions: regions.map((r) => r.region).join(',') });
+      return { ARN: secrets.arnOf(result.arnRow), ReplicationStatus: replicationJson(result.statuses) };
+    },
+
+    async RemoveRegionsFromReplication(call, input) {
+      const ref = await resolve(call, input);
+      const regions = strList(input, 'RemoveReplicaRegions');
+      if (!regions || regions.length === 0) bad('RemoveReplicaRegions is required');
+      const result = await replication.removeRegions(call.identity, ref, regions);
+      call.detail({ regions: regions.join(',') });
+      return { ARN: secrets.arnOf(result.arnRow), ReplicationStatus: replicationJson(result.statuses) };
+    },
+
+    async StopReplicationToReplica(call, input) {
+      const ref = await resolve(call, input);
+      return { ARN: secrets.arnOf(await replication.promote(call.identity, ref)) };
+    },
+
+    // No resource policy is ever attached to a Custos secret: access is governed by Custos
+    // policies. Reading one answers "none"; deleting one leaves none; writing one is refused.
+    async GetResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const d = await secrets.describe(call.identity, ref);
+      return { ARN: d.arn, Name: d.name };
+    },
+
+    async DeleteResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const d = await secrets.describe(call.identity, ref);
+      return { ARN: d.arn, Name: d.name };
+    },
+
+    PutResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
+    ValidateResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
+    // The rotation engine is built separately; until it is wired in, say so rather than pretend.
+    RotateSecret: unsupported('rotation engine not available in this build: RotateSecret is not supported yet'),
+    CancelRotateSecret: unsupported('rotation engine not available in this build: CancelRotateSecret is not supported yet'),
+  };
+}

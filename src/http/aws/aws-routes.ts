@@ -1,0 +1,72 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
+import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
+import { toAppError } from '../server.js';
+import { auditTarget } from '../request-context.js';
+import { awsOperations, type AwsServices } from './aws-operations.js';
+import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX, awsErrorOf } from './aws-protocol.js';
+
+export interface AwsRoutesDeps extends AwsServices {
+  credentials: AwsCredentialsService;
+}
+
+function sendAws(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown) {
+  return reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId).send(JSON.stringify(body));
+}
+
+/**
+ * The AWS Secrets Manager JSON 1.1 protocol on the server's own port: `POST /` with
+ * `X-Amz-Target: secretsmanager.<Operation>`, SigV4-authenticated, answered in AWS's shapes.
+ * Registered in its own encapsulated context so its error bodies are AWS's, not the native API's.
+ */
+export function awsRoutes(deps: AwsRoutesDeps) {
+  const operations = awsOperations(deps);
+  return (app: FastifyInstance): void => {
+    void app.register(async (aws) => {
+      // Kept raw: SigV4 signs the exact bytes; parsed only after the signature checks out.
+      aws.addContentTypeParser(AWS_JSON_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+      aws.setErrorHandler((error, request, reply) => {
+        const appError = toAppError(error);
+        if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
+        if (request.audit) request.audit.errorCode = appError.code;
+        const { type, status } = awsErrorOf(appError);
+        const message = appError.code === 'internal_error' ? `An internal error occurred (request ${request.id})` : appError.message;
+        reply.header('x-amzn-errortype', type);
+        return sendAws(reply, request.id, status, { __type: type, message, Message: message });
+      });
+
+      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true }, bodyLimit: 1024 * 1024 }, async (request: FastifyRequest, reply) => {
+        const target = request.headers['x-amz-target'];
+        const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+        const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
+        request.audit.operation = operation ? `aws.${name}` : 'aws.unknown';
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const rawUrl = request.raw.url ?? '/';
+        const q = rawUrl.indexOf('?');
+        const { identity, region } = await deps.credentials.authenticate({
+          method: request.method, path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: q < 0 ? '' : rawUrl.slice(q + 1), headers: request.headers, body,
+        });
+        request.identity = identity;
+        request.audit.accessor = identity.accessor;
+        if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
+        let input: unknown;
+        try {
+          input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new AppError('invalid_json', 'the request body is not valid JSON');
+        }
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AppError('invalid_json', 'the request body must be a JSON object');
+        const output = await operation(
+          {
+            identity, region,
+            target: (secretName, versionId = null) => auditTarget(request, secretName, versionId),
+            detail: (detail) => (request.audit.detail = { ...request.audit.detail, ...detail }),
+          },
+          input as Record<string, unknown>,
+        );
+        return sendAws(reply, request.id, 200, output);
+      });
+    });
+  };
+}

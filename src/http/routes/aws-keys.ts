@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AwsCredentialsService, AwsKeyInfo } from '../../services/aws-credentials-service.js';
+import { identityOf } from '../request-context.js';
+
+const strict = { additionalProperties: false } as const;
+const CreateAwsKeyBody = Type.Object({
+  policies: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 64 }),
+  env: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  display_name: Type.Optional(Type.String({ maxLength: 128 })),
+}, strict);
+const RevokeAwsKeyBody = Type.Object({ access_key_id: Type.String({ minLength: 1, maxLength: 128 }) }, strict);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const keyJson = (k: AwsKeyInfo) => ({
+  access_key_id: k.accessKeyId, display_name: k.displayName, policies: k.policies, env: k.env, root: k.isRoot,
+  created_by: k.createdBy, created_at: iso(k.createdAt), revoked: k.revoked,
+});
+
+/** Native management of SigV4 access keys for the AWS-compatible API. The secret key is shown once, on creation. */
+export function awsKeyRoutes(credentials: AwsCredentialsService) {
+  return (app: FastifyInstance): void => {
+    app.post('/v1/aws/keys', { schema: { body: CreateAwsKeyBody, tags: ['aws'] }, config: { operation: 'aws.key.create' } }, async (request, reply) => {
+      const body = request.body as { policies: string[]; env?: string; display_name?: string };
+      const created = await credentials.create(identityOf(request), { policies: body.policies, env: body.env, displayName: body.display_name });
+      request.audit.detail = { access_key_id: created.info.accessKeyId };
+      reply.code(201);
+      return { ...keyJson(created.info), secret_access_key: created.secretAccessKey };
+    });
+
+    app.get('/v1/aws/keys', { schema: { tags: ['aws'] }, config: { operation: 'aws.key.list' } }, async (request) =>
+      ({ keys: (await credentials.list(identityOf(request))).map(keyJson) }));
+
+    app.post('/v1/aws/keys/revoke', { schema: { body: RevokeAwsKeyBody, tags: ['aws'] }, config: { operation: 'aws.key.revoke' } }, async (request) => {
+      const { access_key_id: id } = request.body as { access_key_id: string };
+      request.audit.detail = { access_key_id: id };
+      await credentials.revoke(identityOf(request), id);
+      return { revoked: id };
+    });
+  };
+}

@@ -1,0 +1,188 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import {
+  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, stringToSign,
+} from '../crypto/sigv4.js';
+import { AppError } from '../errors/app-error.js';
+import type { ChangeBus } from '../lib/change-bus.js';
+import { validatePolicyName } from '../policy/policy.js';
+import type { AwsKeyRow, AwsKeyStore } from '../storage/aws-key-store.js';
+import type { Database } from '../storage/schema.js';
+import type { Authorizer } from './authorizer.js';
+import type { Identity } from './identity.types.js';
+
+/** AWS allows 5 minutes between the client's clock and the server's. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+export const SIGV4_SERVICE = 'secretsmanager';
+const KEY_ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const KEY_PURPOSE = 'aws-secret-key';
+const ENV_PATTERN = /^[A-Za-z0-9_+=.@-]{1,64}$/;
+/** The dev-mode key pair local emulators accept; only ever honoured with --dev. */
+export const DEV_ACCESS_KEY_ID = 'test';
+const DEV_SECRET_ACCESS_KEY = 'test';
+
+/** The parts of an HTTP request SigV4 covers; the adapter copies them out of its framework objects. */
+export interface SignedRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface AwsKeyInfo {
+  accessKeyId: string;
+  displayName: string;
+  policies: string[];
+  env: string | null;
+  isRoot: boolean;
+  createdBy: string;
+  createdAt: number;
+  revoked: boolean;
+}
+
+export interface AwsCredentialsServiceDeps {
+  db: Kysely<Database>;
+  keyStore: AwsKeyStore;
+  barrier: { encryptSystemValue(purpose: string, id: string, plaintext: Buffer): Buffer; decryptSystemValue(purpose: string, id: string, sealed: Buffer): Promise<Buffer> };
+  authorizer: Authorizer;
+  changes: ChangeBus;
+  now: () => number;
+  /** --dev only: accept access key `test` / secret `test` as the root identity. */
+  devRootKey: boolean;
+}
+
+const accessorOf = (accessKeyId: string) => `aws:${accessKeyId}`;
+
+function toInfo(row: AwsKeyRow): AwsKeyInfo {
+  return {
+    accessKeyId: row.access_key_id, displayName: row.display_name, policies: JSON.parse(row.policies) as string[], env: row.env,
+    isRoot: row.is_root === 1, createdBy: row.created_by, createdAt: row.created_at, revoked: row.revoked_at !== null,
+  };
+}
+
+function newAccessKeyId(): string {
+  const bytes = randomBytes(16);
+  return 'AKCU' + Array.from(bytes, (b) => KEY_ID_CHARS[b & 31]).join('');
+}
+
+const DEV_IDENTITY: Identity = Object.freeze({ accessor: accessorOf(DEV_ACCESS_KEY_ID), displayName: 'aws dev root (test/test)', policies: ['root'], env: null, isRoot: true, expiresAt: null });
+
+/**
+ * AWS-style access keys bound to an identity (a subset of the creator's policies and its
+ * environment binding), and SigV4 verification of requests signed with them.
+ */
+export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
+  const { db, keyStore, barrier, authorizer, now } = deps;
+  // access key id -> decrypted secret and identity; short-lived and dropped on any token/key change.
+  const cache = new Map<string, { secret: string; identity: Identity; revoked: boolean; cachedAt: number }>();
+  const CACHE_MS = 1000;
+  deps.changes.subscribe((topic) => {
+    if (topic === 'token') cache.clear();
+  });
+
+  async function lookup(accessKeyId: string): Promise<{ secret: string; identity: Identity; revoked: boolean } | null> {
+    if (deps.devRootKey && accessKeyId === DEV_ACCESS_KEY_ID) return { secret: DEV_SECRET_ACCESS_KEY, identity: DEV_IDENTITY, revoked: false };
+    const at = now();
+    const hit = cache.get(accessKeyId);
+    if (hit && at - hit.cachedAt <= CACHE_MS) return hit;
+    if (!/^AKCU[A-Z2-7]{16}$/.test(accessKeyId)) return null;
+    const row = await keyStore.find(db, accessKeyId);
+    if (!row) return null;
+    const secret = (await barrier.decryptSystemValue(KEY_PURPOSE, row.access_key_id, row.secret_ciphertext)).toString('utf8');
+    const identity: Identity = {
+      accessor: accessorOf(row.access_key_id), displayName: row.display_name, policies: JSON.parse(row.policies) as string[], env: row.env,
+      isRoot: row.is_root === 1, expiresAt: null,
+    };
+    const entry = { secret, identity, revoked: row.revoked_at !== null, cachedAt: at };
+    if (cache.size > 10_000) cache.clear();
+    cache.set(accessKeyId, entry);
+    return entry;
+  }
+
+  return {
+    /** Whether `test`/`test` is accepted (dev mode only). */
+    devRootKeyEnabled: deps.devRootKey,
+
+    /** Issues a key pair for a subset of the caller's policies; the secret key is returned only here. */
+    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
+      await authorizer.require(caller, 'create', 'sys:aws-keys');
+      if (input.policies.length === 0) throw new AppError('validation_failed', 'an access key needs at least one policy');
+      for (const name of input.policies) {
+        if (name === 'root') {
+          if (!caller.isRoot) throw new AppError('permission_denied', 'only a root identity can create a root access key');
+        } else validatePolicyName(name);
+      }
+      if (!caller.isRoot) {
+        const extra = input.policies.filter((p) => !caller.policies.includes(p));
+        if (extra.length > 0) throw new AppError('permission_denied', `an access key can only carry policies its creator holds (not: ${extra.join(', ')})`);
+      }
+      const env = input.env ?? caller.env;
+      if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
+      if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `an identity bound to "${caller.env}" can only create keys bound to it`);
+      const accessKeyId = newAccessKeyId();
+      const secretAccessKey = randomBytes(30).toString('base64').replace(/[+/]/g, (c) => (c === '+' ? 'k' : 'Q'));
+      const row: AwsKeyRow = {
+        access_key_id: accessKeyId, secret_ciphertext: barrier.encryptSystemValue(KEY_PURPOSE, accessKeyId, Buffer.from(secretAccessKey, 'utf8')),
+        display_name: input.displayName?.slice(0, 128) || 'aws-key', policies: JSON.stringify(input.policies), env,
+        is_root: input.policies.includes('root') ? 1 : 0, created_by: caller.accessor, created_at: now(), revoked_at: null,
+      };
+      await keyStore.insert(db, row);
+      return { secretAccessKey, info: toInfo(row) };
+    },
+
+    async list(caller: Identity): Promise<AwsKeyInfo[]> {
+      await authorizer.require(caller, 'list', 'sys:aws-keys');
+      return (await keyStore.list(db)).map(toInfo);
+    },
+
+    async revoke(caller: Identity, accessKeyId: string): Promise<void> {
+      await authorizer.require(caller, 'delete', 'sys:aws-keys');
+      if (!(await keyStore.find(db, accessKeyId))) throw new AppError('access_key_not_found', 'no access key with that id');
+      await keyStore.revoke(db, accessKeyId, now());
+      deps.changes.publish('token', accessorOf(accessKeyId));
+    },
+
+    /**
+     * Verifies a SigV4 header-signed request and returns the identity its key is bound to and
+     * the region of its credential scope. Throws the AWS-shaped authentication errors.
+     */
+    async authenticate(request: SignedRequest): Promise<{ identity: Identity; region: string; accessKeyId: string }> {
+      const header = request.headers.authorization;
+      if (typeof header !== 'string' || header === '') throw new AppError('missing_signature', 'Missing Authentication Token');
+      const auth = parseAuthorization(header);
+      if (!auth) throw new AppError('incomplete_signature', 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).');
+      if (!auth.signedHeaders.includes('host')) throw new AppError('incomplete_signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+      if (auth.service !== SIGV4_SERVICE) throw new AppError('invalid_signature', `Credential should be scoped to correct service: '${SIGV4_SERVICE}'.`);
+      const amzDate = (request.headers['x-amz-date'] as string | undefined) ?? '';
+      const signedAt = parseAmzDate(amzDate);
+      if (Number.isNaN(signedAt)) throw new AppError('incomplete_signature', 'the request needs an X-Amz-Date header (yyyyMMddTHHmmssZ)');
+      if (amzDate.slice(0, 8) !== auth.scopeDate) throw new AppError('invalid_signature', 'the credential scope date does not match X-Amz-Date');
+      const at = now();
+      if (signedAt < at - MAX_CLOCK_SKEW_MS) {
+        throw new AppError('signature_expired', `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(at - MAX_CLOCK_SKEW_MS)} (${formatAmzDate(at)} - 5 min.)`);
+      }
+      if (signedAt > at + MAX_CLOCK_SKEW_MS) {
+        throw new AppError('signature_expired', `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(at + MAX_CLOCK_SKEW_MS)} (${formatAmzDate(at)} + 5 min.)`);
+      }
+      const key = await lookup(auth.accessKeyId);
+      if (!key || key.revoked) throw new AppError('unknown_access_key', 'The security token included in the request is invalid.');
+      const payloadHash = sha256Hex(request.body);
+      const declared = request.headers['x-amz-content-sha256'];
+      if (declared !== undefined && declared !== payloadHash) {
+        throw new AppError('invalid_signature', 'The provided x-amz-content-sha256 header does not match what was computed.');
+      }
+      const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
+      const scope = `${auth.scopeDate}/${auth.region}/${auth.service}/aws4_request`;
+      const expected = signatureOf(signingKey(key.secret, auth.scopeDate, auth.region, auth.service), stringToSign(amzDate, scope, canonical));
+      const a = createHash('sha256').update(expected).digest();
+      const b = createHash('sha256').update(auth.signature).digest();
+      if (!timingSafeEqual(a, b)) {
+        throw new AppError('invalid_signature', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+      }
+      return { identity: key.identity, region: auth.region, accessKeyId: auth.accessKeyId };
+    },
+  };
+}
+
+export type AwsCredentialsService = ReturnType<typeof createAwsCredentialsService>;

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
+import { awsClient, awsError, createAwsKey } from '../support/aws.js';
+
+/** SigV4 verification, access keys bound to policies, and the dev-only `test`/`test` key. */
+describe('AWS API authentication and authorization', () => {
+  let server: RunningServer;
+
+  before(async () => {
+    server = await startServer();
+    const root = awsClient(server);
+    await root.send(new CreateSecretCommand({ Name: 'prod/app/db', SecretString: 'prod-value' }));
+    await root.send(new CreateSecretCommand({ Name: 'staging/app/db', SecretString: 'staging-value' }));
+    root.destroy();
+    const policy = JSON.stringify({ rules: [{ path: 'prod/app/**', capabilities: ['read', 'list'] }, { path: 'staging/**', capabilities: ['read', 'list', 'update'] }] });
+    const written = await api(server, 'PUT', '/v1/policies/pipeline-read', { token: server.token, body: { document: policy } });
+    assert.equal(written.status, 200);
+  });
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  test('the dev server announces the test/test root key', () => {
+    assert.match(server.output(), /dev mode accepts AWS access key "test"/);
+  });
+
+  test('a key from `custos aws-key create` signs requests; its secret is printed once and never listed', async () => {
+    const created = await runCli(['aws-key', 'create', '--policy', 'pipeline-read', '--display-name', 'airflow', '--json'], { server });
+    assert.equal(created.code, 0, created.stderr);
+    const key = JSON.parse(created.stdout) as { access_key_id: string; secret_access_key: string };
+    assert.match(key.access_key_id, /^AKCU[A-Z2-7]{16}$/);
+    assert.ok(key.secret_access_key.length >= 40);
+    const sm = awsClient(server, { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key });
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }))).SecretString, 'prod-value');
+    const listed = await runCli(['aws-key', 'list', '--json'], { server });
+    assert.ok(listed.stdout.includes(key.access_key_id));
+    assert.ok(!listed.stdout.includes(key.secret_access_key), 'the secret key is shown only on creation');
+    const revoked = await runCli(['aws-key', 'revoke', key.access_key_id], { server });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'UnrecognizedClientException');
+    sm.destroy();
+  });
+
+  test('a policy-limited key: reads allowed, anything else is AccessDeniedException', async () => {
+    const key = await createAwsKey(server, ['pipeline-read']);
+    const sm = awsClient(server, key);
+    try {
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }))).SecretString, 'prod-value');
+      const put = await awsError(sm.send(new PutSecretValueCommand({ SecretId: 'prod/app/db', SecretString: 'hijack' })));
+      assert.equal(put.name, 'AccessDeniedException');
+      assert.equal(put.status, 400);
+      assert.equal((await awsError(sm.send(new CreateSecretCommand({ Name: 'prod/app/new', SecretString: 'x' })))).name, 'AccessDeniedException');
+      // PutSecretValue with a label other than AWSCURRENT needs `stage` as well as `update`.
+      assert.equal((await awsError(sm.send(new PutSecretValueCommand({ SecretId: 'staging/app/db', SecretString: 'p', VersionStages: ['AWSPENDING'] })))).name, 'AccessDeniedException');
+      await sm.send(new PutSecretValueCommand({ SecretId: 'staging/app/db', SecretString: 'staging-2' }));
+      const d = await sm.send(new DescribeSecretCommand({ SecretId: 'staging/app/db' }));
+      const current = Object.entries(d.VersionIdsToStages!).find(([, s]) => s.includes('AWSCURRENT'))![0];
+      assert.equal((await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'staging/app/db', VersionStage: 'X', MoveToVersionId: current })))).name, 'AccessDeniedException');
+      const names = (await sm.send(new ListSecretsCommand({}))).SecretList!.map((s) => s.Name);
+      assert.deepEqual(names, ['prod/app/db', 'staging/app/db']);
+      const events = (await api(server, 'GET', `/v1/audit/events?principal=aws:${key.accessKeyId}&outcome=denied`, { token: server.token })).body.events as { operation: string }[];
+      assert.ok(events.some((e) => e.operation === 'aws.PutSecretValue'), 'denials are audited');
+    } finally {
+      sm.destroy();
+    }
+  });
+
+  test('an environment-bound key cannot reach other environments', async () => {
+    const key = await createAwsKey(server, ['pipeline-read'], 'staging');
+    const sm = awsClient(server, key);
+    try {
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'staging/app/db' }))).SecretString, 'staging-2');
+      assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'AccessDeniedException');
+    } finally {
+      sm.destroy();
+    }
+  });
+
+  test('bad signature, unknown key and clock skew are refused with AWS error types', async () => {
+    const key = await createAwsKey(server, ['pipeline-read']);
+    const wrong = awsClient(server, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey + 'x' });
+    const unknown = awsClient(server, { accessKeyId: 'AKCUAAAAAAAAAAAAAAAA', secretAccessKey: 'whatever' });
+    const skewed = awsClient(server, { ...key, systemClockOffset: -10 * 60_000 });
+    const future = awsClient(server, { ...key, systemClockOffset: 10 * 60_000 });
+    try {
+      const bad = await awsError(wrong.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })));
+      assert.equal(bad.name, 'InvalidSignatureException');
+      assert.match(bad.message, /signature we calculated does not match/);
+      assert.equal((await awsError(unknown.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'UnrecognizedClientException');
+      const expired = await awsError(skewed.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })));
+      assert.equal(expired.name, 'InvalidSignatureException');
+      assert.match(expired.message, /Signature expired/);
+      assert.match((await awsError(future.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).message, /Signature not yet current/);
+    } finally {
+      for (const c of [wrong, unknown, skewed, future]) c.destroy();
+    }
+    // As against AWS, the SDK corrects its clock from the response's Date header and retries.
+    const corrected = awsClient(server, { ...key, systemClockOffset: -10 * 60_000, maxAttempts: 3 });
+    try {
+      const got = await corrected.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }));
+      assert.equal(got.SecretString, 'prod-value');
+      assert.equal(got.$metadata.attempts, 2);
+    } finally {
+      corrected.destroy();
+    }
+  });
+
+  test('a tampered body fails the signature check', async () => {
+    // Sign a request with the SDK, then alter the body before it is sent.
+    const sm = awsClient(server);
+    sm.middlewareStack.add((next) => async (args) => {
+      // Same length, so only the signature (not Content-Length) can catch it.
+      const request = args.request as { body: string | Uint8Array };
+      request.body = Buffer.from(request.body).toString('utf8').replace('prod/app/db', 'prod/app/dc');
+      return next(args);
+    }, { step: 'finalizeRequest', priority: 'low', name: 'tamper' });
+    try {
+      assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'InvalidSignatureException');
+    } finally {
+      sm.destroy();
+    }
+  });
+});
+
+describe('outside --dev the test/test key is refused', () => {
+  let server: RunningServer;
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  test('test/test is an unknown key on a production server', async () => {
+    server = await startServer({ dev: false });
+    const init = await api(server, 'POST', '/v1/sys/init', { body: { shares: 1, threshold: 1 } });
+    assert.equal(init.status, 200, JSON.stringify(init.body));
+    const unseal = await api(server, 'POST', '/v1/sys/unseal', { body: { key: init.body.keys[0] } });
+    assert.equal(unseal.body.sealed, false);
+    assert.doesNotMatch(server.output(), /accepts AWS access key "test"/);
+    const sm = awsClient(server);
+    try {
+      assert.equal((await awsError(sm.send(new ListSecretsCommand({})))).name, 'UnrecognizedClientException');
+      const key = await createAwsKey({ address: server.address, token: init.body.root_token }, ['root']);
+      const real = awsClient(server, key);
+      assert.deepEqual((await real.send(new ListSecretsCommand({}))).SecretList, []);
+      real.destroy();
+    } finally {
+      sm.destroy();
+    }
+  });
+});
