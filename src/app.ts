@@ -19,6 +19,11 @@ import { createPolicyStore } from './storage/policy-store.js';
 import { createSecretStore } from './storage/secret-store.js';
 import { createSystemStore } from './storage/system-store.js';
 import { createTokenStore } from './storage/token-store.js';
+import { createSingleNodeLeadership } from './lib/leadership.js';
+import { rotationRoutes } from './http/routes/rotation.js';
+import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
+import { createRotationScheduler } from './services/rotation/scheduler.js';
+import { createRotationStore } from './storage/rotation-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -56,13 +61,26 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
   else await unsealFromConfig(config, operator, logger);
 
+  // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
+  const leadership = createSingleNodeLeadership();
+  let listeningAddress = '';
+  const rotation = createRotationEngine({
+    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
+    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+  });
+  const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
+    plugins: [rotationRoutes(rotation)],
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };
   const address = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ address, storage: storage.dialect, dev: config.dev }, 'custos listening');
+  listeningAddress = address;
+  if (config.rotation_fault) logger.warn({ fault: config.rotation_fault }, 'ROTATION FAULT INJECTION is on: this process will kill itself during rotations (testing aid)');
+  rotationScheduler.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
   const jobs = [
@@ -79,6 +97,9 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     close() {
       closing ??= (async () => {
         for (const job of jobs) clearInterval(job);
+        await rotationScheduler.stop();
+        await rotation.idle();
+        await leadership.close();
         await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
         await auditLog.flush();
         await changes.close();

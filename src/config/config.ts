@@ -29,6 +29,10 @@ const ConfigSchema = z
     body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
     /** FULL fsyncs every commit (acknowledged writes survive power loss); NORMAL survives process crashes only. */
     sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+    /** How often the rotation scheduler looks for due work. */
+    rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
+    /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
+    rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
   })
   .strict();
 
@@ -52,6 +56,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_REGION: 'region',
   CUSTOS_ACCOUNT_ID: 'account_id',
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
+  CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
+  CUSTOS_ROTATION_FAULT: 'rotation_fault',
 };
 
 export interface ConfigSources {

@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import pg from 'pg';
 import type { Database, Dialect } from './schema.js';
 import { foundation } from './migrations/001-foundation.js';
+import { rotation } from './migrations/003-rotation.js';
 
 export interface StorageOptions {
   /** `sqlite:PATH` or `postgres://user@host:port/db`. */
@@ -27,6 +28,7 @@ export interface Storage {
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-foundation': foundation(dialect),
+    '003-rotation': rotation(dialect),
   };
 }
 
