@@ -13,7 +13,7 @@ import type { PolicyService } from '../policy-service.js';
 import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../secret-rules.js';
 import type { SecretsService } from '../secrets-service.js';
 import {
-  backoffMs, defaultGraceSeconds, isDue, MAX_ATTEMPTS, nextDueAt, overdueAt, parseSettings, passwordOptions, RETRY_FAILED_AFTER_MS,
+  backoffMs, defaultGraceSeconds, isDue, settleMs, MAX_ATTEMPTS, nextDueAt, overdueAt, parseSettings, passwordOptions, RETRY_FAILED_AFTER_MS,
   type RotationSettings, type RotationStep, type RotatorName,
 } from './rotation-settings.js';
 import { PermanentRotationError, TestFailedError, type RotationContext, type Rotator, type VersionPayload } from './rotator.types.js';
@@ -220,8 +220,16 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         await ensurePendingLabel(row);
         return;
       }
-      case 'set':
+      case 'set': {
+        // Single-user targets: keep password changes at least `settle` apart (see settle_seconds).
+        const settle = settleMs(settings);
+        if (settle > 0) {
+          const last = (await settingsOf(row.secret_name)).lastRotatedAt;
+          const wait = last === null ? 0 : last + settle - now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, settle)));
+        }
         return rotator.set(needPending(ctx));
+      }
       case 'test':
         return rotator.test(needPending(ctx));
       case 'finish': {

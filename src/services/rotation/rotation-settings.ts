@@ -38,6 +38,12 @@ export const RotationSettingsSchema = z.object({
   admin_secret: z.string().min(1).max(512).optional(),
   /** The two database users an alternating rotation flips between. */
   users: z.tuple([z.string().min(1).max(63), z.string().min(1).max(63)]).optional(),
+  /**
+   * postgres (single user): least time between one rotation's finish and the next one's `set`,
+   * so a client that just fetched the new CURRENT (or PENDING) is not overtaken by yet another
+   * password change before it connects. Default 2 s.
+   */
+  settle_seconds: z.number().min(0).max(600).optional(),
   /** Query the `test` phase runs with the PENDING credential (default SELECT 1). */
   test_query: z.string().min(1).max(4096).optional(),
   password: PasswordRules.optional(),
@@ -88,6 +94,8 @@ export function passwordOptions(settings: RotationSettings): PasswordOptions {
     requireEachIncludedType: p.require_each_included_type,
   };
 }
+
+export const settleMs = (settings: RotationSettings): number => (settings.rotator === 'postgres' ? (settings.settle_seconds ?? 2) * 1000 : 0);
 
 export const defaultGraceSeconds = (settings: RotationSettings): number => settings.grace_seconds ?? (settings.rotator === 'postgres-alternating' ? 86_400 : 0);
 
