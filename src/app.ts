@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -67,6 +67,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
     address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+    // The documented fault: a synchronous note on stderr (async logs would be lost), then SIGKILL.
+    crash: () => {
+      writeSync(2, `rotation fault injection (${config.rotation_fault}): killing this process with SIGKILL\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
 
