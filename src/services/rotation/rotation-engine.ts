@@ -166,10 +166,10 @@ export function createRotationEngine(deps: RotationEngineDeps) {
   }
 
   /** A short-lived token limited to one secret, for the command rotator; revoked afterwards. */
-  async function withScopedToken<T>(secretName: string, fn: (address: string, token: string) => Promise<T>): Promise<T> {
+  async function withScopedToken<T>(secretName: string, ttlSeconds: number, fn: (address: string, token: string) => Promise<T>): Promise<T> {
     const policyName = 'rotation-' + createHash('sha256').update(secretName).digest('hex').slice(0, 24);
     await deps.policies.write(SYSTEM_IDENTITY, policyName, JSON.stringify({ rules: [{ path: secretName, capabilities: ['read', 'update', 'stage'] }] }));
-    const { token, info } = await deps.identity.create(SYSTEM_IDENTITY, { policies: [policyName], ttlSeconds: 3600, displayName: `rotation ${secretName}`.slice(0, 128) });
+    const { token, info } = await deps.identity.create(SYSTEM_IDENTITY, { policies: [policyName], ttlSeconds, displayName: `rotation ${secretName}`.slice(0, 128) });
     try {
       return await fn(deps.address(), token);
     } finally {
@@ -192,7 +192,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         return v.text;
       },
       generatePassword: () => generatePassword(passwordOptions(settings)),
-      withScopedToken: (fn) => withScopedToken(row.secret_name, fn),
+      // Revoked after the phase; if this process dies first, the TTL (phase timeout + 1 min) ends it.
+      withScopedToken: (fn) => withScopedToken(row.secret_name, (settings.command?.timeout_seconds ?? 60) + 60, fn),
     };
   }
 
