@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -24,6 +24,11 @@ import { awsKeyRoutes } from './http/routes/aws-keys.js';
 import { createAwsCredentialsService, DEV_ACCESS_KEY_ID } from './services/aws-credentials-service.js';
 import { createReplicationService, createReplicator } from './services/replication-service.js';
 import { createAwsKeyStore } from './storage/aws-key-store.js';
+import { createSingleNodeLeadership } from './lib/leadership.js';
+import { rotationRoutes } from './http/routes/rotation.js';
+import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
+import { createRotationScheduler } from './services/rotation/scheduler.js';
+import { createRotationStore } from './storage/rotation-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -77,14 +82,31 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
 
+  // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
+  const leadership = createSingleNodeLeadership();
+  let listeningAddress = '';
+  const rotation = createRotationEngine({
+    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
+    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+    // The documented fault: a synchronous note on stderr (async logs would be lost), then SIGKILL.
+    crash: () => {
+      writeSync(2, `rotation fault injection (${config.rotation_fault}): killing this process with SIGKILL\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  });
+  const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
-    plugins: [...awsPlugins],
+    plugins: [...awsPlugins, rotationRoutes(rotation)],
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };
   const address = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ address, storage: storage.dialect, dev: config.dev }, 'custos listening');
+  listeningAddress = address;
+  if (config.rotation_fault) logger.warn({ fault: config.rotation_fault }, 'ROTATION FAULT INJECTION is on: this process will kill itself during rotations (testing aid)');
+  rotationScheduler.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
   const jobs = [
@@ -101,6 +123,9 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     close() {
       closing ??= (async () => {
         for (const job of jobs) clearInterval(job);
+        await rotationScheduler.stop();
+        await rotation.idle();
+        await leadership.close();
         await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
         await auditLog.close();
         await changes.close();

@@ -93,7 +93,8 @@ export interface VerifyResult {
 export interface AuditLogDeps {
   db: Kysely<Database>;
   auditStore: AuditStore;
-  appender: AuditAppender;
+  /** Where batches are written; in this process through Kysely unless given. */
+  appender?: AuditAppender;
   /** The HMAC chain key; throws while sealed. */
   chainKey: () => Buffer;
   isSealed: () => boolean;
@@ -115,6 +116,7 @@ interface Pending {
  * be written fails: fail closed).
  */
 export function createAuditLog(deps: AuditLogDeps) {
+  const appender = deps.appender ?? createInProcessAppender(deps.db, deps.auditStore);
   let queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
   // While sealed there is no chain key: keep events (bounded) and chain them at unseal.
@@ -122,7 +124,7 @@ export function createAuditLog(deps: AuditLogDeps) {
   const MAX_HELD = 10_000;
 
   async function writeBatch(batch: Pending[]): Promise<void> {
-    await deps.appender.append(batch.map((p) => p.event), deps.chainKey());
+    await appender.append(batch.map((p) => p.event), deps.chainKey());
   }
 
   function scheduleFlush(): void {
@@ -175,7 +177,7 @@ export function createAuditLog(deps: AuditLogDeps) {
     /** Flushes, then stops the appender (and its worker thread, if any). */
     async close(): Promise<void> {
       while (flushing) await flushing;
-      await deps.appender.close();
+      await appender.close();
     },
 
     /** Walks the chain from its anchor and reports the first altered, missing or reordered event. */

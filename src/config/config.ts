@@ -31,6 +31,10 @@ const ConfigSchema = z
     sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
     /** fsync each audit batch too (by default audit commits survive a process crash, not power loss). */
     audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /** How often the rotation scheduler looks for due work. */
+    rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
+    /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
+    rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
   })
   .strict();
 
@@ -55,6 +59,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_ACCOUNT_ID: 'account_id',
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
   CUSTOS_AUDIT_FSYNC: 'audit_fsync',
+  CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
+  CUSTOS_ROTATION_FAULT: 'rotation_fault',
 };
 
 export interface ConfigSources {

@@ -37,6 +37,7 @@ export const ERROR_STATUS = {
   already_initialized: 409,
   not_initialized: 409,
   rotation_in_progress: 409,
+  rotation_not_configured: 409,
   // 422
   invalid_unseal_key: 422,
   // 5xx

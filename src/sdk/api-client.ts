@@ -201,7 +201,48 @@ export function createApiClient(options: ApiClientOptions) {
     listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
     revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
     auditVerify: () => call<{ ok: boolean; checked: number; first_seq: number | null; last_seq: number | null; head_hash: string; problem: { seq: number; kind: string; message: string } | null }>('POST', '/v1/audit/verify'),
+
+    setRotation: (name: string, settings: Record<string, unknown> | null) => call<RotationStatusResponse>('PUT', `/v1/rotation/${enc(name)}`, { settings }),
+    /** Starts a rotation; with `waitSeconds` the server answers once it ended (or is waiting to retry). */
+    rotate: (name: string, waitSeconds?: number) => call<RotationRunResponse>('POST', `/v1/rotate/${enc(name)}`, undefined, { wait: waitSeconds }),
+    rotationStatus: (name: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`),
+    rotationHistory: (name: string, limit?: number) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit }),
+    listRotations: (query: { overdue?: boolean; limit?: number } = {}) => call<RotationListResponse>('GET', '/v1/rotations', undefined, { overdue: query.overdue, limit: query.limit }),
   };
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>;
+
+// ---- rotation (issue 4) ----
+
+export interface RotationRunResponse {
+  id: string;
+  secret: string;
+  token: string;
+  rotator: string;
+  trigger: string;
+  requested_by: string;
+  step: 'create' | 'set' | 'test' | 'finish';
+  status: 'running' | 'rolling_back' | 'grace' | 'succeeded' | 'failed';
+  attempts: number;
+  error: string | null;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  next_attempt_at: string | null;
+  grace_until: string | null;
+}
+
+export interface RotationStatusResponse {
+  secret: string;
+  settings: Record<string, unknown> | null;
+  last_rotated_at: string | null;
+  next_due_at: string | null;
+  overdue_since: string | null;
+  overdue: boolean;
+  latest: RotationRunResponse | null;
+}
+
+export interface RotationListResponse {
+  secrets: { secret: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string; overdue_since: string | null; overdue: boolean }[];
+}

@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Database, Dialect } from './schema.js';
 import { foundation } from './migrations/001-foundation.js';
 import { aws } from './migrations/002-aws.js';
+import { rotation } from './migrations/003-rotation.js';
 
 export interface StorageOptions {
   /** `sqlite:PATH` or `postgres://user@host:port/db`. */
@@ -29,6 +30,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-foundation': foundation(dialect),
     '002-aws': aws(dialect),
+    '003-rotation': rotation(dialect),
   };
 }
 

@@ -91,6 +91,32 @@ export interface Database {
     created_at: number;
     revoked_at: number | null;
   };
+  /** One row per rotation run: the persisted four-phase state machine (see services/rotation). */
+  rotations: {
+    id: string;
+    secret_id: string;
+    secret_name: string;
+    /** The secret id while the run is in flight, NULL after: unique, so one run per secret. */
+    active_secret_id: string | null;
+    /** The rotation token, also the PENDING version's id. */
+    token: string;
+    rotator: string;
+    trigger: string;
+    requested_by: string;
+    step: 'create' | 'set' | 'test' | 'finish';
+    status: 'running' | 'rolling_back' | 'grace' | 'succeeded' | 'failed';
+    attempts: number;
+    error: string | null;
+    previous_version_id: string | null;
+    owner_node: string | null;
+    lease_until: number | null;
+    next_attempt_at: number | null;
+    grace_until: number | null;
+    started_at: number;
+    updated_at: number;
+    finished_at: number | null;
+  };
+  rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
 }
 
 export type Queryable = Kysely<Database> | Transaction<Database>;
