@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createAuditLog } from './audit/audit-log.js';
 import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
-import { createLocalChangeBus, type ChangeBus } from './lib/change-bus.js';
+import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
 import { createAuthorizer } from './services/authorizer.js';
 import { createIdentityService } from './services/identity-service.js';
@@ -15,6 +15,7 @@ import { createPolicyService } from './services/policy-service.js';
 import { createSecretsService } from './services/secrets-service.js';
 import { createAuditStore } from './storage/audit-store.js';
 import { openStorage, type Storage } from './storage/database.js';
+import { openCoordination } from './storage/cluster.js';
 import { createPolicyStore } from './storage/policy-store.js';
 import { createSecretStore } from './storage/secret-store.js';
 import { createSystemStore } from './storage/system-store.js';
@@ -35,7 +36,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({ url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous });
   const { db } = storage;
   const now = () => Date.now();
-  const changes: ChangeBus = createLocalChangeBus();
+  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
+  const coordination = await openCoordination({ dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger });
+  const changes: ChangeBus = coordination.changes;
+  const { leadership } = coordination;
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditLog = createAuditLog({
@@ -58,6 +62,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
+    nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };
@@ -65,9 +70,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   logger.info({ address, storage: storage.dialect, dev: config.dev }, 'custos listening');
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
+  // Singleton work: only the leader runs it (always this node on SQLite).
+  const maintenanceMs = config.maintenance_interval_seconds ? config.maintenance_interval_seconds * 1000 : undefined;
   const jobs = [
-    setInterval(() => void secrets.purgeExpired().catch((err) => logger.error({ err }, 'purge failed')), 3_600_000),
-    setInterval(() => void auditLog.prune(config.audit_retention_days).catch((err) => logger.error({ err }, 'audit prune failed')), 6 * 3_600_000),
+    setInterval(() => void (leadership.isLeader() ? secrets.purgeExpired().then((purged) => purged > 0 && logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window')) : Promise.resolve()).catch((err) => logger.error({ err }, 'purge failed')), maintenanceMs ?? 3_600_000),
+    setInterval(() => void (leadership.isLeader() ? auditLog.prune(config.audit_retention_days) : Promise.resolve()).catch((err) => logger.error({ err }, 'audit prune failed')), maintenanceMs ?? 6 * 3_600_000),
   ];
   for (const job of jobs) job.unref();
 
@@ -81,7 +88,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
         for (const job of jobs) clearInterval(job);
         await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
         await auditLog.flush();
-        await changes.close();
+        await coordination.close();
         await storage.close();
       })();
       return closing;

@@ -29,6 +29,10 @@ const ConfigSchema = z
     body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
     /** FULL fsyncs every commit (acknowledged writes survive power loss); NORMAL survives process crashes only. */
     sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+    /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
+    node_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Za-z0-9_.:-').optional(),
+    /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
+    maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
   })
   .strict();
 
@@ -52,6 +56,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_REGION: 'region',
   CUSTOS_ACCOUNT_ID: 'account_id',
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
+  CUSTOS_NODE_ID: 'node_id',
+  CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',
 };
 
 export interface ConfigSources {
