@@ -45,6 +45,10 @@ export const ERROR_STATUS = {
   storage_unavailable: 503,
   not_implemented: 501,
   internal_error: 500,
+  // snapshots and storage migration (offline CLI)
+  snapshot_invalid: 422,
+  snapshot_schema_mismatch: 409,
+  storage_not_empty: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
