@@ -62,7 +62,7 @@ export function createPgLeadership(options: PgLeadershipOptions): PgLeadership {
     busy = true;
     try {
       if (!client) {
-        const fresh = new pg.Client({ ...fields, keepAlive: true, keepAliveInitialDelayMillis: 5000, query_timeout: Math.max(5000, pollMs * 2), application_name: `custos-leader ${options.nodeId}` });
+        const fresh = new pg.Client({ ...fields, keepAlive: true, keepAliveInitialDelayMillis: 5000, query_timeout: Math.min(5000, Math.max(1000, pollMs * 2)), application_name: `custos-leader ${options.nodeId}` });
         fresh.on('error', (err) => {
           if (client === fresh) drop(err);
         });
@@ -71,6 +71,9 @@ export function createPgLeadership(options: PgLeadershipOptions): PgLeadership {
         });
         client = fresh;
         await fresh.connect();
+        // If this host vanishes (no FIN), the server drops our session and its lock after about
+        // 5 + 3 x 2 = 11 s; our own heartbeat times out sooner, so we step down first.
+        await fresh.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
       }
       const current = client;
       if (leader) {
