@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { ChangeTopic } from '../../src/lib/change-bus.js';
+import { openStorage } from '../../src/storage/database.js';
 import { createPgChangeBus } from '../../src/storage/pg-change-bus.js';
 import { createPgLeadership } from '../../src/storage/pg-leadership.js';
 import { startPostgresCluster } from '../support/postgres-cluster.js';
@@ -28,6 +29,18 @@ test('PostgreSQL change bus and leadership', { timeout: 90_000 }, async (t) => {
     await cluster.stop();
   });
   const options = { url: db.url, password: db.password };
+
+  await t.test('several nodes starting at once on a fresh database migrate it exactly once', async () => {
+    const fresh = await cluster.createDatabase();
+    for (let round = 0; round < 2; round++) {
+      const storages = await Promise.all(Array.from({ length: 4 }, () => openStorage({ url: fresh.url, password: fresh.password })));
+      for (const s of storages) assert.deepEqual(await s.db.selectFrom('secrets').selectAll().execute(), []);
+      const migrations = await (storages[0]!.db as any).selectFrom('kysely_migration').select('name').execute();
+      assert.ok(migrations.length >= 1);
+      assert.equal(new Set(migrations.map((m: { name: string }) => m.name)).size, migrations.length);
+      await Promise.all(storages.map((s) => s.close()));
+    }
+  });
 
   await t.test('publish reaches every node once; a lost LISTEN connection reconnects and tells subscribers to drop everything', async () => {
     const a = createPgChangeBus({ ...options, nodeId: 'a', reconnectDelayMs: 50 });
