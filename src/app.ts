@@ -36,12 +36,13 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({ url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous });
   const { db } = storage;
   const now = () => Date.now();
-  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
-  const coordination = await openCoordination({ dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger });
-  const changes: ChangeBus = coordination.changes;
-  const { leadership } = coordination;
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
+  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
+  const coordination = await openCoordination({ dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
+    leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
+  const changes: ChangeBus = coordination.changes;
+  const { leadership } = coordination;
   const auditLog = createAuditLog({
     db, auditStore: createAuditStore(storage.dialect), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),

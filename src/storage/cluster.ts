@@ -12,6 +12,8 @@ export interface CoordinationOptions {
   password?: string;
   /** Configured node id; a host-and-random default otherwise (unique per process start). */
   nodeId?: string;
+  /** Whether this node may take leadership now (e.g. only while unsealed); PostgreSQL only. */
+  leaderEligible?: () => boolean;
   /** How often followers try to take leadership (PostgreSQL). */
   leaderPollMs?: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -44,7 +46,7 @@ export async function openCoordination(options: CoordinationOptions): Promise<Co
     onError: (err) => options.log.warn({ err: { message: (err as Error).message } }, 'change bus connection problem; caches are dropped and it reconnects'),
   });
   const leadership = createPgLeadership({
-    url: options.url, password: options.password, nodeId, pollMs: options.leaderPollMs,
+    url: options.url, password: options.password, nodeId, pollMs: options.leaderPollMs, eligible: options.leaderEligible,
     onChange: (leader) => options.log.info({ nodeId, leader }, leader ? 'this node is now the leader for singleton work' : 'this node is no longer the leader'),
     onError: (err) => options.log.warn({ err: { message: (err as Error).message } }, 'leadership connection problem; retrying'),
   });

@@ -11,6 +11,11 @@ export interface PgLeadershipOptions {
   nodeId: string;
   /** How often a follower tries to take the lock and the leader checks its connection. Default 2 s. */
   pollMs?: number;
+  /**
+   * Whether this node may lead right now (e.g. only while unsealed, since singleton work such as
+   * rotation needs keys). A leader that becomes ineligible releases the lock on its next poll.
+   */
+  eligible?: () => boolean;
   /** Called when this node gains (true) or loses (false) leadership. */
   onChange?: (leader: boolean) => void;
   onError?: (error: unknown) => void;
@@ -76,11 +81,20 @@ export function createPgLeadership(options: PgLeadershipOptions): PgLeadership {
         await fresh.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
       }
       const current = client;
-      if (leader) {
+      const eligible = options.eligible?.() ?? true;
+      if (leader && eligible) {
         await current.query('SELECT 1');
-      } else {
+      } else if (leader) {
+        setLeader(false);
+        await current.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK_ID]);
+      } else if (eligible) {
         const result = await current.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LEADER_LOCK_ID]);
         if (client === current && !closed) setLeader(result.rows[0]?.locked === true);
+      }
+      if (closed && client === current) {
+        // close() ran while this poll was in flight: end the session so the lock is released.
+        client = null;
+        await current.end().catch(() => undefined);
       }
     } catch (err) {
       drop(err);

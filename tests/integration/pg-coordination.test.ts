@@ -93,5 +93,22 @@ test('PostgreSQL change bus and leadership', { timeout: 90_000 }, async (t) => {
     await eventually('a third leader after a graceful close', () => nodes.some((n) => n !== second && n.isLeader()));
     assert.equal(nodes.filter((n) => n.isLeader()).length, 1);
     assert.ok(changes.includes(`${first.nodeId}:false`));
+    for (const n of nodes) await n.close();
+  });
+
+  await t.test('a node that may not lead (sealed) never takes the lock, and a leader that becomes ineligible hands it over', async () => {
+    let sealedMayLead = false;
+    let activeMayLead = true;
+    const sealed = createPgLeadership({ ...options, nodeId: 'sealed', pollMs: 100, eligible: () => sealedMayLead });
+    closers.push(() => sealed.close());
+    await sealed.ready;
+    const active = createPgLeadership({ ...options, nodeId: 'active', pollMs: 100, eligible: () => activeMayLead });
+    closers.push(() => active.close());
+    await eventually('the eligible node leads', () => active.isLeader());
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(sealed.isLeader(), false);
+    sealedMayLead = true; // unsealed now
+    activeMayLead = false; // sealed now
+    await eventually('leadership moves to the newly eligible node', () => sealed.isLeader() && !active.isLeader());
   });
 });
