@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createAuditLog, createInProcessAppender, createSqliteWorkerAppender } from './audit/audit-log.js';
 import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
-import { createLocalChangeBus, type ChangeBus } from './lib/change-bus.js';
+import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
 import { createAuthorizer } from './services/authorizer.js';
 import { createIdentityService } from './services/identity-service.js';
@@ -15,6 +15,7 @@ import { createPolicyService } from './services/policy-service.js';
 import { createSecretsService } from './services/secrets-service.js';
 import { createAuditStore } from './storage/audit-store.js';
 import { openStorage, type Storage } from './storage/database.js';
+import { openCoordination } from './storage/cluster.js';
 import { createPolicyStore } from './storage/policy-store.js';
 import { createSecretStore } from './storage/secret-store.js';
 import { createSystemStore } from './storage/system-store.js';
@@ -24,7 +25,6 @@ import { awsKeyRoutes } from './http/routes/aws-keys.js';
 import { createAwsCredentialsService, DEV_ACCESS_KEY_ID } from './services/aws-credentials-service.js';
 import { createReplicationService, createReplicator } from './services/replication-service.js';
 import { createAwsKeyStore } from './storage/aws-key-store.js';
-import { createSingleNodeLeadership } from './lib/leadership.js';
 import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
@@ -45,10 +45,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({ url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous });
   const { db } = storage;
   const now = () => Date.now();
-  const changes: ChangeBus = createLocalChangeBus();
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
+  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
+  const coordination = await openCoordination({ dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
+    leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
+  const changes: ChangeBus = coordination.changes;
+  const { leadership } = coordination;
   const auditLog = createAuditLog({
     db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
@@ -83,7 +87,6 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   }
 
   // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
-  const leadership = createSingleNodeLeadership();
   let listeningAddress = '';
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
@@ -99,6 +102,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
     plugins: [...awsPlugins, rotationRoutes(rotation)],
+    nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };
@@ -109,9 +113,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   rotationScheduler.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
+  // Singleton work: only the leader runs it (always this node on SQLite).
+  const maintenanceMs = config.maintenance_interval_seconds ? config.maintenance_interval_seconds * 1000 : undefined;
   const jobs = [
-    setInterval(() => void secrets.purgeExpired().catch((err) => logger.error({ err }, 'purge failed')), 3_600_000),
-    setInterval(() => void auditLog.prune(config.audit_retention_days).catch((err) => logger.error({ err }, 'audit prune failed')), 6 * 3_600_000),
+    setInterval(() => void (leadership.isLeader() ? secrets.purgeExpired().then((purged) => purged > 0 && logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window')) : Promise.resolve()).catch((err) => logger.error({ err }, 'purge failed')), maintenanceMs ?? 3_600_000),
+    setInterval(() => void (leadership.isLeader() ? auditLog.prune(config.audit_retention_days) : Promise.resolve()).catch((err) => logger.error({ err }, 'audit prune failed')), maintenanceMs ?? 6 * 3_600_000),
   ];
   for (const job of jobs) job.unref();
 
@@ -128,7 +134,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
         await leadership.close();
         await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
         await auditLog.close();
-        await changes.close();
+        await coordination.close();
         await storage.close();
       })();
       return closing;

@@ -43,6 +43,21 @@ operator.command('status').description('show initialization and seal status').op
   .action(run(async () => (await import('./commands/operator.js')).statusCommand));
 operator.command('rotate-key').description('add a new keyring term; new writes use it, old values stay readable').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/operator.js')).rotateKeyCommand));
+const snapshot = operator.command('snapshot').description('offline copies of the storage (values stay encrypted)');
+snapshot.command('save').description('write a consistent snapshot of the storage to FILE (safe while nodes serve)').argument('<file>')
+  .option('--storage <url>', 'sqlite:PATH or postgres://user@host:port/db (password via CUSTOS_STORAGE_PASSWORD or storage_password_file)')
+  .option('-c, --config <file>', 'server config file (for its storage settings)').option('--data-dir <dir>', 'data directory (default ./.custos)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/snapshot.js')).snapshotSaveCommand));
+snapshot.command('restore').description('restore FILE into empty storage (stop the nodes first)').argument('<file>')
+  .option('--storage <url>', 'sqlite:PATH or postgres://user@host:port/db (password via CUSTOS_STORAGE_PASSWORD or storage_password_file)')
+  .option('-c, --config <file>', 'server config file (for its storage settings)').option('--data-dir <dir>', 'data directory (default ./.custos)')
+  .option('--force', 'replace everything in non-empty storage').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/snapshot.js')).snapshotRestoreCommand));
+operator.command('migrate').description('copy all data to other storage without decrypting, e.g. SQLite to PostgreSQL (stop the nodes first)')
+  .requiredOption('--from <url>', 'source, e.g. sqlite:/var/lib/custos/custos.db (password: CUSTOS_FROM_STORAGE_PASSWORD or --from-password-file)')
+  .requiredOption('--to <url>', 'target, e.g. postgres://custos@db:5432/custos (password: CUSTOS_STORAGE_PASSWORD or --to-password-file)')
+  .option('--from-password-file <file>').option('--to-password-file <file>').option('--force', 'replace everything in a non-empty target').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/snapshot.js')).migrateCommand));
 
 const secret = program.command('secret').description('read and write secrets');
 secret.command('put').description('write a new version (creates the secret if needed)').argument('<name>')

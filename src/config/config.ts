@@ -35,6 +35,10 @@ const ConfigSchema = z
     rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
     /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
+    /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
+    node_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Za-z0-9_.:-').optional(),
+    /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
+    maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
   })
   .strict();
 
@@ -61,6 +65,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_AUDIT_FSYNC: 'audit_fsync',
   CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
+  CUSTOS_NODE_ID: 'node_id',
+  CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',
 };
 
 export interface ConfigSources {

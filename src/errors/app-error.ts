@@ -54,6 +54,10 @@ export const ERROR_STATUS = {
   signature_expired: 401,
   access_key_not_found: 404,
   unsupported_operation: 400,
+  // snapshots and storage migration (offline CLI)
+  snapshot_invalid: 422,
+  snapshot_schema_mismatch: 409,
+  storage_not_empty: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -24,6 +24,8 @@ export interface HttpDeps {
   secrets: SecretsService;
   policies: PolicyService;
   operator: OperatorService;
+  /** Set with several nodes: recorded as `node` in every audit event's detail. */
+  nodeId?: string;
   /** Further route groups (compatible APIs, engines) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => void)[];
 }
@@ -149,7 +151,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
         time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,
         secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status, request.audit.errorCode),
         errorCode: request.audit.errorCode, status, latencyUs: Number(process.hrtime.bigint() - request.startedAt) / 1000,
-        detail: request.audit.detail,
+        detail: deps.nodeId ? { ...request.audit.detail, node: deps.nodeId } : request.audit.detail,
       });
       return payload;
     } catch (error) {

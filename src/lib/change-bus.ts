@@ -8,7 +8,11 @@ import { EventEmitter } from 'node:events';
 export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret';
 
 export interface ChangeBus {
-  /** Tells every node (this one included) that `key` under `topic` changed. */
+  /**
+   * Tells every node (this one included) that `key` under `topic` changed. Subscribers must
+   * treat the key `*` as "anything under this topic may have changed" (sent after a
+   * cross-node bus reconnects, when notifications may have been missed).
+   */
   publish(topic: ChangeTopic, key: string): void;
   subscribe(listener: (topic: ChangeTopic, key: string) => void): void;
   close(): Promise<void>;

@@ -19,7 +19,8 @@ export interface AuthorizerDeps {
 export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
   const cache = new Map<string, PolicyDocument | null>();
   changes.subscribe((topic, key) => {
-    if (topic === 'policy') cache.delete(key);
+    // '*' means notifications may have been missed (another node's bus reconnected): drop all.
+    if (topic === 'policy') key === '*' ? cache.clear() : cache.delete(key);
   });
 
   async function principalOf(identity: Identity): Promise<Principal> {

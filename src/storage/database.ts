@@ -98,17 +98,21 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDatabase.Dat
 // int8 (bigint) columns hold epoch milliseconds and sequence numbers, all far below 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
-function openPostgres(options: StorageOptions): Storage {
+/** Connection fields from a postgres:// URL (for extra dedicated connections: LISTEN, leadership). */
+export function pgConnectionFields(urlText: string, password?: string): pg.ClientConfig {
   // pg lets an empty password in a URL override a separate `password` option, so pass fields.
-  const url = new URL(options.url);
-  const pool = new pg.Pool({
+  const url = new URL(urlText);
+  return {
     host: decodeURIComponent(url.hostname),
     port: url.port ? Number(url.port) : 5432,
     user: decodeURIComponent(url.username),
     database: decodeURIComponent(url.pathname.slice(1)),
-    password: options.password ?? (url.password ? decodeURIComponent(url.password) : undefined),
-    max: options.poolSize ?? 10,
-  });
+    password: password ?? (url.password ? decodeURIComponent(url.password) : undefined),
+  };
+}
+
+function openPostgres(options: StorageOptions): Storage {
+  const pool = new pg.Pool({ ...pgConnectionFields(options.url, options.password), max: options.poolSize ?? 10 });
   // Without a listener an idle client's lost connection would crash the process.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

@@ -1,4 +1,4 @@
-import type { Selectable, Insertable, Updateable } from 'kysely';
+import { sql, type Selectable, type Insertable, type Updateable } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
 
@@ -70,7 +70,14 @@ export function createSecretStore(dialect: Dialect) {
 
     async list(q: Queryable, query: ListSecretsQuery): Promise<SecretRow[]> {
       let select = q.selectFrom('secrets').selectAll().where('region', '=', query.region);
-      if (query.prefix) select = select.where('name', '>=', query.prefix).where('name', '<', query.prefix + '\uffff');
+      if (query.prefix) {
+        // An exact character-prefix test: no LIKE wildcards (`_`, `%` are ordinary characters in
+        // names) and no upper bound like prefix+U+FFFF, which misses names going on with an emoji
+        // (UTF-8 bytes F0.. sort after EF BF BF). `>=` only narrows the index scan where the
+        // collation is binary (SQLite); PostgreSQL locales may order differently.
+        if (dialect === 'sqlite') select = select.where('name', '>=', query.prefix);
+        select = select.where(sql`substr(name, 1, length(cast(${query.prefix} as text)))`, '=', query.prefix);
+      }
       if (!query.includeDeleted) select = select.where('deleted_at', 'is', null);
       if (query.afterName !== undefined) select = select.where('name', '>', query.afterName);
       return select.orderBy('name').limit(query.limit).execute();

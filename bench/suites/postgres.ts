@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { startPostgresCluster } from '../../tests/support/postgres-cluster.js';
+import { startServer, type RunningServer } from '../../tests/support/custos-server.js';
+import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
+
+/**
+ * Issue 6: reads/s and p99 for one node and for two nodes behind a round-robin TCP proxy, both
+ * on PostgreSQL, next to the same read on SQLite. Every server, the proxy, PostgreSQL and the
+ * load generator (autocannon) are separate processes on this machine. "1 node via proxy" shows
+ * what the proxy hop itself costs, so the 2-node row can be compared fairly.
+ */
+const NAME = 'prod/analytics-pipeline/warehouse-db';
+const DURATION_SEC = 8;
+const CONNECTIONS = [16, 64];
+
+async function startProxy(ports: number[]): Promise<{ url: string; stop(): void }> {
+  const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, 'dist/bench/round-robin-proxy.js'), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => void child.kill('SIGTERM') };
+}
+
+async function createSecret(address: string, token: string): Promise<void> {
+  const response = await fetch(`${address}/v1/secrets`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: NAME, value: JSON.stringify({ username: 'etl', password: 'bench-password-123' }) }),
+  });
+  if (!response.ok) throw new Error(`setup failed: ${response.status}`);
+}
+
+async function measure(label: string, base: string, token: string): Promise<BenchRow[]> {
+  const headers = { authorization: `Bearer ${token}` };
+  const url = `${base}/v1/values/${NAME}`;
+  await runLoad({ url, connections: 16, durationSec: 2, headers }); // warm-up
+  const rows: BenchRow[] = [];
+  for (const connections of CONNECTIONS) {
+    const r = await runLoad({ url, connections, durationSec: DURATION_SEC, headers });
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx and ${r.errors} errors`);
+    rows.push({ suite: 'postgres', case: `${label} (${connections} conn)`, metrics: { connections, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, requests: r.requests } });
+  }
+  return rows;
+}
+
+export const postgresSuite: BenchSuite = {
+  name: 'postgres',
+  async run(): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+
+    const sqlite = await startDevServer();
+    try {
+      await createSecret(sqlite.address, sqlite.token);
+      rows.push(...(await measure('SQLite, 1 node', sqlite.address, sqlite.token)));
+    } finally {
+      await sqlite.stop();
+    }
+
+    const cluster = await startPostgresCluster();
+    const nodes: RunningServer[] = [];
+    let proxy: { url: string; stop(): void } | undefined;
+    try {
+      const db = await cluster.createDatabase();
+      const env = { CUSTOS_STORAGE_PASSWORD: db.password };
+      const first = await startServer({ dev: false, args: ['--storage', db.url], env, logLevel: 'warn' });
+      nodes.push(first);
+      const init = (await (await fetch(`${first.address}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ shares: 1, threshold: 1 }) })).json()) as { root_token: string; keys: string[] };
+      await fetch(`${first.address}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: init.keys[0] }) });
+      const token = init.root_token;
+      await createSecret(first.address, token);
+      rows.push(...(await measure('PostgreSQL, 1 node', first.address, token)));
+
+      proxy = await startProxy([first.port]);
+      rows.push(...(await measure('PostgreSQL, 1 node via proxy', proxy.url, token)));
+      proxy.stop();
+
+      const second = await startServer({ dev: false, args: ['--storage', db.url], env: { ...env, CUSTOS_UNSEAL_KEY: init.keys[0]! }, logLevel: 'warn' });
+      nodes.push(second);
+      proxy = await startProxy([first.port, second.port]);
+      rows.push(...(await measure('PostgreSQL, 2 nodes round-robin', proxy.url, token)));
+    } finally {
+      proxy?.stop();
+      for (const node of nodes) {
+        await node.stop();
+        node.cleanup();
+      }
+      await cluster.stop();
+    }
+    return rows;
+  },
+};
