@@ -35,7 +35,9 @@ export function defaultNodeId(): string {
  * node), LISTEN/NOTIFY and a session advisory lock for PostgreSQL (any number of nodes).
  */
 export async function openCoordination(options: CoordinationOptions): Promise<Coordination> {
-  const nodeId = options.nodeId ?? defaultNodeId();
+  // One SQLite file has one node, so its id is stable across restarts: work it owned before
+  // a crash (e.g. a rotation run's lease) is its own to resume at once.
+  const nodeId = options.nodeId ?? (options.dialect === 'sqlite' ? 'local' : defaultNodeId());
   if (options.dialect === 'sqlite') {
     const changes = createLocalChangeBus();
     const leadership = createSingleNodeLeadership(nodeId);
