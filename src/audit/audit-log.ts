@@ -66,7 +66,7 @@ export function createSqliteWorkerAppender(file: string, options: { fsyncEachBat
       return new Promise<void>((resolve, reject) => {
         const id = nextId++;
         pending.set(id, { resolve, reject });
-        ensureWorker().postMessage({ id, key: new Uint8Array(key), events } satisfies AppendMessage);
+        ensureWorker().postMessage({ id, key: new Uint8Array(key), events: JSON.stringify(events) } satisfies AppendMessage);
       });
     },
     async close() {

@@ -9,7 +9,8 @@ import { chainRows, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
 export interface AppendMessage {
   id: number;
   key: Uint8Array;
-  events: AuditEvent[];
+  /** JSON-encoded AuditEvent[]: one string is several times cheaper to pass than cloning the objects. */
+  events: string;
 }
 export type AppendReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
@@ -23,7 +24,8 @@ parentPort!.on('message', (message: AppendMessage | 'close') => {
   }
   const key = Buffer.from(message.key);
   try {
-    writer.append((head) => chainRows(key, head ?? { seq: 0, hash: GENESIS_HASH }, message.events));
+    const events = JSON.parse(message.events) as AuditEvent[];
+    writer.append((head) => chainRows(key, head ?? { seq: 0, hash: GENESIS_HASH }, events));
     parentPort!.postMessage({ id: message.id, ok: true } satisfies AppendReply);
   } catch (error) {
     parentPort!.postMessage({ id: message.id, ok: false, message: (error as Error).message } satisfies AppendReply);
