@@ -127,7 +127,10 @@ test('three nodes on one PostgreSQL: shared reads and writes, propagation, leade
 
     const killedAt = Date.now();
     await leader.kill();
-    await eventually('a follower takes the leader lock', async () => (await lockHolders()).length === 1, 20_000);
+    await eventually('a follower takes the leader lock', async () => {
+      const now = await lockHolders();
+      return now.length === 1 && now[0] !== holders[0];
+    }, 20_000);
     const takeoverMs = Date.now() - killedAt;
     assert.ok(takeoverMs <= 15_000, `takeover took ${takeoverMs} ms`);
     t.diagnostic(`leader takeover after kill -9: ${takeoverMs} ms`);
