@@ -82,6 +82,12 @@ test('three nodes on one PostgreSQL: shared reads and writes, propagation, leade
       // No wait between the write and the read on the other node.
       assert.equal((await api(reader, 'GET', `/v1/values/${name}`, { token: root })).body.value, `${canary}-${i}`);
     }
+    // Concurrent writes and reads on all three nodes (each request also appends to the one audit chain).
+    const burst = await Promise.all([a, b, c].flatMap((node, n) => Array.from({ length: 15 }, (_, i) =>
+      i % 3 === 0 ? api(node, 'POST', `/v1/values/${name}`, { token: root, body: { value: `${canary}-burst-${n}-${i}` } }) : api(node, 'GET', `/v1/values/${name}`, { token: root }))));
+    for (const r of burst) assert.ok(r.status < 300, JSON.stringify(r.body));
+    const verify = await api(c, 'POST', '/v1/audit/verify', { token: root });
+    assert.equal(verify.body.ok, true, JSON.stringify(verify.body.problem));
   });
 
   await t.test('token revocation and policy changes on one node take effect on the others', async () => {
