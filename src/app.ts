@@ -113,11 +113,22 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   rotationScheduler.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
-  // Singleton work: only the leader runs it (always this node on SQLite).
+  // Singleton work: only the leader runs it (always this node on SQLite); a run still going skips the next tick.
   const maintenanceMs = config.maintenance_interval_seconds ? config.maintenance_interval_seconds * 1000 : undefined;
+  const leaderOnly = (name: string, everyMs: number, work: () => Promise<unknown>) => {
+    let running = false;
+    return setInterval(() => {
+      if (running || !leadership.isLeader()) return;
+      running = true;
+      work().catch((err) => logger.error({ err }, `${name} failed`)).finally(() => (running = false));
+    }, everyMs);
+  };
   const jobs = [
-    setInterval(() => void (leadership.isLeader() ? secrets.purgeExpired().then((purged) => purged > 0 && logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window')) : Promise.resolve()).catch((err) => logger.error({ err }, 'purge failed')), maintenanceMs ?? 3_600_000),
-    setInterval(() => void (leadership.isLeader() ? auditLog.prune(config.audit_retention_days) : Promise.resolve()).catch((err) => logger.error({ err }, 'audit prune failed')), maintenanceMs ?? 6 * 3_600_000),
+    leaderOnly('purge', maintenanceMs ?? 3_600_000, async () => {
+      const purged = await secrets.purgeExpired();
+      if (purged > 0) logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window');
+    }),
+    leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
   ];
   for (const job of jobs) job.unref();
 

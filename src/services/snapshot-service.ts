@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { AppError } from '../errors/app-error.js';
-import { openStorage, type StorageOptions } from '../storage/database.js';
+import { openStorage, type Storage, type StorageOptions } from '../storage/database.js';
 import { readConsistently, writeInTransaction, type SnapshotReader, type SnapshotRow, type SnapshotValue, type SnapshotWriter } from '../storage/snapshot.js';
 
 /**
@@ -146,74 +146,85 @@ function createImporter(writer: SnapshotWriter, options: { force?: boolean }) {
   };
 }
 
-async function withStorage<T>(options: StorageOptions, use: (storage: Awaited<ReturnType<typeof openStorage>>) => Promise<T>): Promise<T> {
-  const storage = await openStorage({ ...options, poolSize: 2 });
-  try {
-    return await use(storage);
-  } finally {
-    await storage.close();
-  }
+export interface SnapshotServiceDeps {
+  /** Opens (and migrates) storage: the same function the server uses. */
+  openStorage: typeof openStorage;
 }
 
-/** Writes a consistent snapshot of `source` to `file` (atomically: a temp file renamed at the end, mode 0600). */
-export async function saveSnapshot(source: StorageOptions, file: string): Promise<SnapshotSummary> {
-  const temp = `${file}.partial-${process.pid}`;
-  try {
-    const summary = await withStorage(source, (storage) =>
-      readConsistently(storage, async (reader) => {
-        const gzip = createGzip();
-        const done = pipeline(gzip, createWriteStream(temp, { mode: 0o600 }));
-        const result = await emitLines(reader, storage.dialect, async (line) => {
-          if (!gzip.write(line + '\n')) await once(gzip, 'drain');
-        });
-        gzip.end();
-        await done;
-        return result;
-      }),
-    );
-    renameSync(temp, file);
-    return summary;
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
+export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage }) {
+  async function withStorage<T>(options: StorageOptions, use: (storage: Storage) => Promise<T>): Promise<T> {
+    const storage = await deps.openStorage({ ...options, poolSize: 2 });
+    try {
+      return await use(storage);
+    } finally {
+      await storage.close();
+    }
   }
-}
 
-/** Restores `file` into `target`, which must be empty unless `force` (then everything in it is replaced). */
-export async function restoreSnapshot(target: StorageOptions, file: string, options: { force?: boolean } = {}): Promise<SnapshotSummary> {
-  return withStorage(target, (storage) =>
-    writeInTransaction(storage, async (writer) => {
-      const importer = createImporter(writer, options);
-      const input = createReadStream(file);
-      const gunzip = createGunzip();
-      input.on('error', (err) => gunzip.destroy(err));
-      const lines = createInterface({ input: input.pipe(gunzip), crlfDelay: Infinity });
+  return {
+    /** Writes a consistent snapshot of `source` to `file` (atomically: a temp file renamed at the end, mode 0600). */
+    async save(source: StorageOptions, file: string): Promise<SnapshotSummary> {
+      const temp = `${file}.partial-${process.pid}`;
       try {
-        for await (const line of lines) if (line.length > 0) await importer.accept(line);
+        const summary = await withStorage(source, (storage) =>
+          readConsistently(storage, async (reader) => {
+            const gzip = createGzip();
+            const done = pipeline(gzip, createWriteStream(temp, { mode: 0o600 }));
+            const result = await emitLines(reader, storage.dialect, async (line) => {
+              if (!gzip.write(line + '\n')) await once(gzip, 'drain');
+            });
+            gzip.end();
+            await done;
+            return result;
+          }),
+        );
+        renameSync(temp, file);
+        return summary;
       } catch (error) {
-        if (error instanceof AppError) throw error;
-        throw new AppError('snapshot_invalid', `cannot read the snapshot: ${(error as Error).message}`, { cause: error });
+        rmSync(temp, { force: true });
+        throw error;
       }
-      return importer.finish();
-    }),
-  );
-}
+    },
 
-/**
- * Copies everything from one storage to another (e.g. SQLite to PostgreSQL) through the
- * snapshot format, without a file and without decrypting: one read transaction on the source,
- * one write transaction on the target.
- */
-export async function migrateStorage(from: StorageOptions, to: StorageOptions, options: { force?: boolean } = {}): Promise<SnapshotSummary> {
-  return withStorage(from, (source) =>
-    withStorage(to, (target) =>
-      readConsistently(source, (reader) =>
-        writeInTransaction(target, async (writer) => {
+    /** Restores `file` into `target`, which must be empty unless `force` (then everything in it is replaced). */
+    async restore(target: StorageOptions, file: string, options: { force?: boolean } = {}): Promise<SnapshotSummary> {
+      return withStorage(target, (storage) =>
+        writeInTransaction(storage, async (writer) => {
           const importer = createImporter(writer, options);
-          await emitLines(reader, source.dialect, (line) => importer.accept(line));
+          const input = createReadStream(file);
+          const gunzip = createGunzip();
+          input.on('error', (err) => gunzip.destroy(err));
+          const lines = createInterface({ input: input.pipe(gunzip), crlfDelay: Infinity });
+          try {
+            for await (const line of lines) if (line.length > 0) await importer.accept(line);
+          } catch (error) {
+            if (error instanceof AppError) throw error;
+            throw new AppError('snapshot_invalid', `cannot read the snapshot: ${(error as Error).message}`, { cause: error });
+          }
           return importer.finish();
         }),
-      ),
-    ),
-  );
+      );
+    },
+
+    /**
+     * Copies everything from one storage to another (e.g. SQLite to PostgreSQL) through the
+     * snapshot format, without a file and without decrypting: one read transaction on the source,
+     * one write transaction on the target.
+     */
+    async migrate(from: StorageOptions, to: StorageOptions, options: { force?: boolean } = {}): Promise<SnapshotSummary> {
+      return withStorage(from, (source) =>
+        withStorage(to, (target) =>
+          readConsistently(source, (reader) =>
+            writeInTransaction(target, async (writer) => {
+              const importer = createImporter(writer, options);
+              await emitLines(reader, source.dialect, (line) => importer.accept(line));
+              return importer.finish();
+            }),
+          ),
+        ),
+      );
+    },
+  };
 }
+
+export type SnapshotService = ReturnType<typeof createSnapshotService>;

@@ -19,7 +19,7 @@ export interface PgChangeBusOptions {
 }
 
 export interface PgChangeBus extends ChangeBus {
-  /** Resolves once the first LISTEN is in place (so no change published after it is missed). */
+  /** Resolves once the first LISTEN is in place, or its first attempt failed (reconnects continue). */
   readonly ready: Promise<void>;
   /** True while the LISTEN connection is up. */
   isConnected(): boolean;
@@ -93,6 +93,9 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
     connected = false;
     client.removeAllListeners('notification');
     client.end().catch(() => undefined);
+    // Start-up does not wait for a bus that cannot connect: caches start empty, and the
+    // reconnect below tells subscribers to drop whatever they cached meanwhile.
+    resolveReady();
     if (closed) return;
     options.onError?.(err);
     if (wasConnected) dropEverything();

@@ -1,4 +1,5 @@
 import { sql, type Selectable, type Insertable, type Updateable } from 'kysely';
+import { AppError } from '../errors/app-error.js';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
 
@@ -52,8 +53,16 @@ export function createSecretStore(dialect: Dialect) {
       return q.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
     },
 
+    /** Throws `secret_exists` when another writer (e.g. another node) created the name first. */
     async insert(q: Queryable, row: Insertable<Database['secrets']>): Promise<void> {
-      await q.insertInto('secrets').values(row).execute();
+      try {
+        await q.insertInto('secrets').values(row).execute();
+      } catch (error) {
+        const e = error as { code?: string; constraint?: string; message?: string };
+        const nameTaken = (e.code === '23505' && e.constraint === 'secrets_region_name_unique') || (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /secrets\.region, secrets\.name/.test(e.message ?? ''));
+        if (nameTaken) throw new AppError('secret_exists', `a secret named "${row.name}" already exists`, { cause: error });
+        throw error;
+      }
     },
 
     async update(q: Queryable, id: string, patch: Updateable<Database['secrets']>): Promise<void> {

@@ -10,7 +10,10 @@ storageContract({
   name: 'SQLite',
   async open() {
     const url = `sqlite:${path.join(dir, 'contract.db')}`;
-    return { storage: await openStorage({ url }), openAnother: () => openStorage({ url }) };
+    const storage = await openStorage({ url });
+    // SQLite serves one process (one node): its "other connections" are the same handle. A second
+    // better-sqlite3 handle in this process would busy-wait synchronously on the first one's lock.
+    return { storage, openAnother: async () => ({ ...storage, close: async () => undefined }) };
   },
   async teardown() {
     rmSync(dir, { recursive: true, force: true });

@@ -328,6 +328,24 @@ export function storageContract(engine: ContractEngine): void {
         await changes.close();
       });
 
+      test('concurrent creates of one name from several connections: exactly one wins, the rest get secret_exists', async () => {
+        const conns = [storage, await openAnother(), await openAnother()];
+        extra.push(...conns.slice(1));
+        const services = conns.map((s) => {
+          const changes = createLocalChangeBus();
+          return createSecretsService({
+            db: s.db, secretStore: createSecretStore(s.dialect), barrier, authorizer: createAuthorizer({ db: s.db, policyStore: createPolicyStore(), changes }),
+            changes, now: Date.now, region: 'us-east-1', accountId: '123456789012',
+          });
+        });
+        const outcomes = await Promise.allSettled(services.flatMap((service, n) => Array.from({ length: 4 }, (_, i) =>
+          service.create(SYSTEM_IDENTITY, { name: 'concurrent/created-once', value: { kind: 'string', text: `from ${n}-${i}` } }))));
+        assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+        for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as { code?: string }).code, 'secret_exists');
+        const rows = await storage.db.selectFrom('secrets').select('id').where('name', '=', 'concurrent/created-once').execute();
+        assert.equal(rows.length, 1);
+      });
+
       test('concurrent audit appends from three connections (like three nodes) keep one gapless chain', async () => {
         const others = [await openAnother(), await openAnother()];
         extra.push(...others);

@@ -56,6 +56,9 @@ test('snapshot round-trip and SQLite -> PostgreSQL migration keep a canary reada
 
   const snapshotFile = path.join(tmp, 'custos.snap.gz');
   await t.test('snapshot save writes a gzip JSON-lines file with header, rows and digest, no plaintext', async () => {
+    const missing = await runCli(['operator', 'snapshot', 'save', snapshotFile, '--storage', `sqlite:${path.join(tmp, 'nope', 'custos.db')}`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no SQLite database at/);
     const saved = await runCli(['operator', 'snapshot', 'save', snapshotFile, '--storage', sqliteUrl, '--json']);
     assert.equal(saved.code, 0, saved.stderr);
     const summary = JSON.parse(saved.stdout);

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, storagePassword } from '../../config/config.js';
 import { isAppError } from '../../errors/app-error.js';
-import { migrateStorage, restoreSnapshot, saveSnapshot, type SnapshotSummary } from '../../services/snapshot-service.js';
+import { createSnapshotService, type SnapshotSummary } from '../../services/snapshot-service.js';
 import { printJson, printTable } from '../context.js';
 
 /**
@@ -31,6 +31,14 @@ function endpoint(url: string, passwordEnv: string, passwordFile: string | undef
   return { url, password };
 }
 
+/** A source must exist: opening a missing SQLite path would create (and copy) an empty database. */
+function existingSource<T extends { url: string }>(source: T): T {
+  if (source.url.startsWith('sqlite:') && !existsSync(source.url.slice('sqlite:'.length))) {
+    throw new Error(`no SQLite database at ${source.url.slice('sqlite:'.length)} (check --storage / --data-dir / --from)`);
+  }
+  return source;
+}
+
 function report(verb: string, summary: SnapshotSummary, json?: boolean): void {
   if (json) return printJson(summary);
   printTable(['TABLE', 'ROWS'], Object.entries(summary.tables).map(([t, n]) => [t, n]));
@@ -51,15 +59,15 @@ async function guarded(action: () => Promise<void>): Promise<void> {
 }
 
 export async function snapshotSaveCommand(file: string, flags: StorageFlags): Promise<void> {
-  await guarded(async () => report('Saved', await saveSnapshot(storageFrom(flags), file), flags.json));
+  await guarded(async () => report('Saved', await createSnapshotService().save(existingSource(storageFrom(flags)), file), flags.json));
 }
 
 export async function snapshotRestoreCommand(file: string, flags: StorageFlags & { force?: boolean }): Promise<void> {
-  await guarded(async () => report('Restored', await restoreSnapshot(storageFrom(flags), file, { force: flags.force }), flags.json));
+  await guarded(async () => report('Restored', await createSnapshotService().restore(storageFrom(flags), file, { force: flags.force }), flags.json));
 }
 
 export async function migrateCommand(flags: { from: string; to: string; fromPasswordFile?: string; toPasswordFile?: string; force?: boolean; json?: boolean }): Promise<void> {
-  const from = endpoint(flags.from, 'CUSTOS_FROM_STORAGE_PASSWORD', flags.fromPasswordFile, '--from');
+  const from = existingSource(endpoint(flags.from, 'CUSTOS_FROM_STORAGE_PASSWORD', flags.fromPasswordFile, '--from'));
   const to = endpoint(flags.to, 'CUSTOS_STORAGE_PASSWORD', flags.toPasswordFile, '--to');
-  await guarded(async () => report('Copied', await migrateStorage(from, to, { force: flags.force }), flags.json));
+  await guarded(async () => report('Copied', await createSnapshotService().migrate(from, to, { force: flags.force }), flags.json));
 }
