@@ -36,7 +36,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         return sendAws(reply, request.id, status, { __type: type, message, Message: message });
       });
 
-      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true }, bodyLimit: 1024 * 1024 }, async (request: FastifyRequest, reply) => {
+      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true } }, async (request: FastifyRequest, reply) => {
         const target = request.headers['x-amz-target'];
         const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
         const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
