@@ -37,13 +37,11 @@ export interface LoadResult {
  * Runs autocannon in a separate process (so the load generator does not share the server's
  * event loop) and returns its summary.
  */
-export async function runLoad(options: { url: string; connections: number; durationSec: number; headers?: Record<string, string>; method?: string; body?: string;
-  /** Open a new connection after this many requests (for servers that answer `Connection: close`). */
-  reconnectRate?: number; }): Promise<LoadResult> {
+export async function runLoad(options: { url: string; connections: number; durationSec: number; headers?: Record<string, string>; method?: string; body?: string }): Promise<LoadResult> {
   const script = `
     const autocannon = require('autocannon');
     const opts = JSON.parse(process.argv[1]);
-    autocannon({ url: opts.url, connections: opts.connections, duration: opts.durationSec, headers: opts.headers, method: opts.method || 'GET', body: opts.body, pipelining: 1, reconnectRate: opts.reconnectRate }, (err, r) => {
+    autocannon({ url: opts.url, connections: opts.connections, duration: opts.durationSec, headers: opts.headers, method: opts.method || 'GET', body: opts.body, pipelining: 1 }, (err, r) => {
       if (err) { console.error(err); process.exit(1); }
       process.stdout.write(JSON.stringify({ requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx }));
     });`;
