@@ -145,6 +145,11 @@ describe('outside --dev the test/test key is refused', () => {
       const key = await createAwsKey({ address: server.address, token: init.body.root_token }, ['root']);
       const real = awsClient(server, key);
       assert.deepEqual((await real.send(new ListSecretsCommand({}))).SecretList, []);
+      // Sealed: AWS clients get an AWS-shaped 503 they know to retry, not the native envelope.
+      assert.equal((await api(server, 'POST', '/v1/sys/seal', { token: init.body.root_token })).body.sealed, true);
+      const sealed = await awsError(real.send(new ListSecretsCommand({})));
+      assert.equal(sealed.name, 'ServiceUnavailableException');
+      assert.equal(sealed.status, 503);
       real.destroy();
     } finally {
       sm.destroy();

@@ -41,7 +41,8 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
         const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
         request.audit.operation = operation ? `aws.${name}` : 'aws.unknown';
-        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        if (request.body !== undefined && !Buffer.isBuffer(request.body)) throw new AppError('invalid_request', `send Content-Type: ${AWS_JSON_CONTENT_TYPE}`);
+        const body = request.body ?? Buffer.alloc(0);
         const rawUrl = request.raw.url ?? '/';
         const q = rawUrl.indexOf('?');
         const { identity, region } = await deps.credentials.authenticate({
