@@ -5,12 +5,13 @@ import { repoRoot, type BenchRow, type BenchSuite } from './lib.js';
 import { nativeReadSuite } from './suites/native-read.js';
 import { clientSuite } from './suites/client.js';
 import { postgresSuite } from './suites/postgres.js';
+import { awsReadSuite } from './suites/aws-read.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
-const suites: BenchSuite[] = [nativeReadSuite, clientSuite, postgresSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, clientSuite, postgresSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

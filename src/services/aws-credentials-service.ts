@@ -76,9 +76,24 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
   const { db, keyStore, barrier, authorizer, now } = deps;
   // access key id -> decrypted secret and identity; short-lived and dropped on any token/key change.
   const cache = new Map<string, { secret: string; identity: Identity; revoked: boolean; cachedAt: number }>();
+  // Derived SigV4 signing keys per (secret, day, region): four HMACs saved on every request.
+  const signingKeys = new Map<string, Buffer>();
+  function derivedKey(secret: string, scopeDate: string, region: string): Buffer {
+    const id = `${secret}\n${scopeDate}\n${region}`;
+    let key = signingKeys.get(id);
+    if (!key) {
+      if (signingKeys.size > 10_000) signingKeys.clear();
+      key = signingKey(secret, scopeDate, region, SIGV4_SERVICE);
+      signingKeys.set(id, key);
+    }
+    return key;
+  }
   const CACHE_MS = 1000;
   deps.changes.subscribe((topic) => {
-    if (topic === 'token') cache.clear();
+    if (topic === 'token') {
+      cache.clear();
+      signingKeys.clear();
+    }
   });
 
   async function lookup(accessKeyId: string): Promise<{ secret: string; identity: Identity; revoked: boolean } | null> {
@@ -174,7 +189,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       }
       const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
       const scope = `${auth.scopeDate}/${auth.region}/${auth.service}/aws4_request`;
-      const expected = signatureOf(signingKey(key.secret, auth.scopeDate, auth.region, auth.service), stringToSign(amzDate, scope, canonical));
+      const expected = signatureOf(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, scope, canonical));
       const a = createHash('sha256').update(expected).digest();
       const b = createHash('sha256').update(auth.signature).digest();
       if (!timingSafeEqual(a, b)) {

@@ -44,6 +44,22 @@ describe('AWS API authentication and authorization', () => {
     sm.destroy();
   });
 
+  test('a key carries only policies its creator holds, and an env-bound creator makes env-bound keys', async () => {
+    const admin = JSON.stringify({ rules: [{ path: 'sys:aws-keys', capabilities: ['create', 'list'] }] });
+    assert.equal((await api(server, 'PUT', '/v1/policies/aws-key-admin', { token: server.token, body: { document: admin } })).status, 200);
+    const child = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['aws-key-admin', 'pipeline-read'], env: 'staging' } });
+    assert.equal(child.status, 201);
+    const asChild = (body: unknown) => api(server, 'POST', '/v1/aws/keys', { token: child.body.token, body });
+    assert.equal((await asChild({ policies: ['root'] })).status, 403);
+    assert.equal((await asChild({ policies: ['some-other-policy'] })).status, 403);
+    assert.equal((await asChild({ policies: ['pipeline-read'], env: 'prod' })).body.error.code, 'environment_denied');
+    const made = await asChild({ policies: ['pipeline-read'] });
+    assert.equal(made.status, 201);
+    assert.equal(made.body.env, 'staging', 'the env binding is inherited');
+    const reader = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['pipeline-read'] } });
+    assert.equal((await api(server, 'POST', '/v1/aws/keys', { token: reader.body.token, body: { policies: ['pipeline-read'] } })).status, 403, 'needs create on sys:aws-keys');
+  });
+
   test('a policy-limited key: reads allowed, anything else is AccessDeniedException', async () => {
     const key = await createAwsKey(server, ['pipeline-read']);
     const sm = awsClient(server, key);
@@ -145,6 +161,11 @@ describe('outside --dev the test/test key is refused', () => {
       const key = await createAwsKey({ address: server.address, token: init.body.root_token }, ['root']);
       const real = awsClient(server, key);
       assert.deepEqual((await real.send(new ListSecretsCommand({}))).SecretList, []);
+      // Sealed: AWS clients get an AWS-shaped 503 they know to retry, not the native envelope.
+      assert.equal((await api(server, 'POST', '/v1/sys/seal', { token: init.body.root_token })).body.sealed, true);
+      const sealed = await awsError(real.send(new ListSecretsCommand({})));
+      assert.equal(sealed.name, 'ServiceUnavailableException');
+      assert.equal(sealed.status, 503);
       real.destroy();
     } finally {
       sm.destroy();

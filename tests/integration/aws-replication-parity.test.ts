@@ -6,15 +6,25 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { awsClient, awsError } from '../support/aws.js';
+import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
 
-describe('AWS API: replication and parity with the native API', () => {
+// Replication does row locking and multi-row copies in one transaction: run it on both engines.
+for (const engine of ['sqlite', 'postgres'] as const) describe(`AWS API on ${engine}: replication and parity with the native API`, () => {
   let server: RunningServer;
   let east: ReturnType<typeof awsClient>;
   let west: ReturnType<typeof awsClient>;
   let north: ReturnType<typeof awsClient>;
 
+  let cluster: PostgresCluster | undefined;
+
   before(async () => {
-    server = await startServer();
+    if (engine === 'postgres') {
+      cluster = await startPostgresCluster();
+      const database = await cluster.createDatabase();
+      server = await startServer({ args: ['--storage', database.url], env: { CUSTOS_STORAGE_PASSWORD: database.password } });
+    } else {
+      server = await startServer();
+    }
     east = awsClient(server, { region: 'us-east-1' });
     west = awsClient(server, { region: 'eu-west-1' });
     north = awsClient(server, { region: 'eu-north-1' });
@@ -23,6 +33,7 @@ describe('AWS API: replication and parity with the native API', () => {
     for (const c of [east, west, north]) c?.destroy();
     await server?.stop();
     server?.cleanup();
+    await cluster?.stop();
   });
 
   test('replicas are read-only mirrors kept in step with their primary', async () => {

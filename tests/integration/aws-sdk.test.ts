@@ -234,5 +234,9 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     assert.equal(((await unsigned.json()) as { __type: string }).__type, 'MissingAuthenticationTokenException');
     const garbled = await fetch(server.address + '/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.ListSecrets', authorization: 'AWS4-HMAC-SHA256 nonsense' }, body: '{}' });
     assert.equal(((await garbled.json()) as { __type: string }).__type, 'IncompleteSignature');
+    const plainJson = await fetch(server.address + '/', { method: 'POST', headers: { 'content-type': 'application/json', 'x-amz-target': 'secretsmanager.ListSecrets' }, body: '{}' });
+    assert.equal(((await plainJson.json()) as { __type: string }).__type, 'InvalidRequestException');
+    const unknownOp = await fetch(server.address + '/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.FlyToTheMoon' }, body: '{}' });
+    assert.equal(unknownOp.status, 403, 'authentication comes first, as with AWS');
   });
 });

@@ -36,12 +36,13 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         return sendAws(reply, request.id, status, { __type: type, message, Message: message });
       });
 
-      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true }, bodyLimit: 1024 * 1024 }, async (request: FastifyRequest, reply) => {
+      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true } }, async (request: FastifyRequest, reply) => {
         const target = request.headers['x-amz-target'];
         const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
         const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
         request.audit.operation = operation ? `aws.${name}` : 'aws.unknown';
-        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        if (request.body !== undefined && !Buffer.isBuffer(request.body)) throw new AppError('invalid_request', `send Content-Type: ${AWS_JSON_CONTENT_TYPE}`);
+        const body = request.body ?? Buffer.alloc(0);
         const rawUrl = request.raw.url ?? '/';
         const q = rawUrl.indexOf('?');
         const { identity, region } = await deps.credentials.authenticate({

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, stringToSign } from './sigv4.js';
+
+// The worked example from the AWS Signature Version 4 documentation (IAM ListUsers, 2015-08-30).
+const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+
+test('signing key derivation matches the AWS documentation example', () => {
+  assert.equal(signingKey(SECRET, '20150830', 'us-east-1', 'iam').toString('hex'), 'c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9');
+});
+
+test('canonical request, string to sign and signature match the AWS documentation example', () => {
+  const canonical = canonicalRequest({
+    method: 'GET', path: '/', query: 'Version=2010-05-08&Action=ListUsers',
+    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', host: 'iam.amazonaws.com', 'x-amz-date': '20150830T123600Z' },
+    signedHeaders: ['content-type', 'host', 'x-amz-date'], payloadHash: sha256Hex(''),
+  });
+  assert.equal(sha256Hex(canonical), 'f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59');
+  const toSign = stringToSign('20150830T123600Z', '20150830/us-east-1/iam/aws4_request', canonical);
+  assert.equal(signatureOf(signingKey(SECRET, '20150830', 'us-east-1', 'iam'), toSign), '5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7');
+});
+
+test('Authorization header parsing accepts the SDK form and rejects malformed ones', () => {
+  const parsed = parseAuthorization('AWS4-HMAC-SHA256 Credential=AKCUABC/20260101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date, Signature=' + 'a'.repeat(64));
+  assert.deepEqual(parsed, { accessKeyId: 'AKCUABC', scopeDate: '20260101', region: 'eu-west-1', service: 'secretsmanager', signedHeaders: ['host', 'x-amz-date'], signature: 'a'.repeat(64) });
+  assert.equal(parseAuthorization('Bearer cst_x'), null);
+  assert.equal(parseAuthorization('AWS4-HMAC-SHA256 Credential=AKCUABC/2026/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=' + 'a'.repeat(64)), null);
+  assert.equal(parseAuthorization('AWS4-HMAC-SHA256 Credential=AKCUABC/20260101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=xyz'), null);
+});
+
+test('amz dates round-trip and malformed ones are NaN', () => {
+  const ms = Date.UTC(2026, 10, 22, 16, 5, 9);
+  assert.equal(formatAmzDate(ms), '20261122T160509Z');
+  assert.equal(parseAmzDate('20261122T160509Z'), ms);
+  assert.ok(Number.isNaN(parseAmzDate('2026-11-22T16:05:09Z')));
+});
