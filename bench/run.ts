@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, type BenchRow, type BenchSuite } from './lib.js';
 import { nativeReadSuite } from './suites/native-read.js';
+import { rotationSuite } from './suites/rotation.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
-const suites: BenchSuite[] = [nativeReadSuite];
+const suites: BenchSuite[] = [nativeReadSuite, rotationSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

@@ -421,6 +421,9 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const info = await settingsOf(name);
       if (settings?.admin_secret) await authorizer.require(caller, 'read', settings.admin_secret);
       if (settings?.webhook) await authorizer.require(caller, 'read', settings.webhook.hmac_secret);
+      // A command runs on the server and a webhook calls out from it: configuring either is an
+      // administrative act, not something `rotate` on one secret may grant.
+      if (settings?.rotator === 'command' || settings?.rotator === 'webhook') await authorizer.require(caller, 'update', `sys:rotation/${settings.rotator}`);
       const at = now();
       await db.transaction().execute(async (tx) => {
         await store.setSettings(tx, info.id, settings ? JSON.stringify(settings) : null, at);
