@@ -123,7 +123,7 @@ test('postgres single user: zero failed queries after the single re-fetch-and-re
   const db = await cluster.createDatabase('zd_single');
   const cred: PgCred = { host: cluster.host, port: cluster.port, dbname: db.database, username: db.user, password: db.password };
   await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/zd/single', value: credValue(cred) } });
-  await api(server, 'PUT', '/v1/rotation/prod/zd/single', { token, body: { settings: { rotator: 'postgres', admin_secret: 'prod/pg-admin', settle_seconds: 1 } } });
+  await api(server, 'PUT', '/v1/rotation/prod/zd/single', { token, body: { settings: { rotator: 'postgres', admin_secret: 'prod/pg-admin' } } });
   const counts = await runScenario('prod/zd/single', true);
   t.diagnostic(`single user: ${counts.ok} queries ok, ${counts.firstTryAuthErrors} first-try auth errors recovered, ${counts.failed} failed`);
   assert.deepEqual(counts.errors.slice(0, 3), []);
