@@ -301,8 +301,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
   /** Drives one run from its recorded phase until it ends, waits for a retry, or another driver owns it. */
   async function drive(id: string): Promise<void> {
     const first = await store.find(db, id);
-    if (!first || !(await store.claim(db, id, deps.nodeId, now(), now() + LEASE_MS))) return;
+    if (!first) return;
     const settingsInfo = await settingsOf(first.secret_name).catch(() => null);
+    // The lease outlives the longest phase, so no other node takes over a run that is merely slow.
+    const leaseMs = Math.max(LEASE_MS, ((settingsInfo?.settings?.command?.timeout_seconds ?? 0) + 60) * 1000);
+    if (!(await store.claim(db, id, deps.nodeId, now(), now() + leaseMs))) return;
     for (;;) {
       const row = await store.find(db, id);
       if (!row || TERMINAL.includes(row.status)) return;
@@ -340,7 +343,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
           faultAt('after', row.step);
           return;
         }
-        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + LEASE_MS });
+        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs });
         faultAt('after', row.step);
         continue;
       }
