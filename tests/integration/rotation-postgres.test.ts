@@ -123,6 +123,20 @@ test('a failing test phase rolls back: CURRENT still logs in, PENDING removed, f
   assert.equal(alerts.body.events.length, 1);
   assert.equal(alerts.body.events[0].error_code, 'rotation_failed');
   assert.match(server.output(), /rotation failed and was rolled back/);
+
+  // Alternating: the user that was re-passworded gets PREVIOUS's password back or, with no
+  // PREVIOUS, no password at all; CURRENT's user is untouched.
+  const { a, b } = await createAlternatingUsers(cluster, 'altfail');
+  await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/altfail/db', value: credValue(a) } });
+  await api(server, 'PUT', '/v1/rotation/prod/altfail/db', { token, body: { settings: { rotator: 'postgres-alternating', users: [a.username, b.username], admin_secret: 'prod/pg-admin', test_query: 'SELECT 1/0' } } });
+  const altRun = await rotateNow('prod/altfail/db');
+  assert.equal(altRun.status, 'failed');
+  assert.equal(await canLogin(a), true, 'CURRENT still logs in');
+  assert.equal(await canLogin(b), false, 'the touched user has no password no version knows');
+  assert.equal((await labelsOf(server, token, 'prod/altfail/db')).PENDING, undefined);
+
+  const verify = await api(server, 'POST', '/v1/audit/verify', { token });
+  assert.equal(verify.body.ok, true, 'rotation events keep the audit chain intact');
 });
 
 test('one rotation at a time per secret; rotate needs the rotate capability; unconfigured secrets refuse', async () => {
