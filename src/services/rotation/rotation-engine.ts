@@ -208,6 +208,15 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     switch (step) {
       case 'create': {
         if (!ctx.pending) {
+          // Single-user targets: no new PENDING (and so no password change) until `settle` after
+          // the last rotation, so a client re-fetching CURRENT/PENDING is not overtaken (settle_seconds).
+          const settle = settleMs(settings);
+          const last = settle > 0 ? (await settingsOf(row.secret_name)).lastRotatedAt : null;
+          const wait = last === null ? 0 : Math.min(last + settle - now(), settle);
+          if (wait > 0) {
+            await new Promise((r) => setTimeout(r, wait));
+            ctx = await contextFor(row, settings);
+          }
           const value = rotator.generate(ctx);
           if (value !== null) await secrets.putValue(SYSTEM_IDENTITY, { name: row.secret_name }, { value: { kind: 'string', text: value }, labels: [LABEL_PENDING], versionId: row.token });
         } else {
@@ -221,16 +230,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         await ensurePendingLabel(row);
         return;
       }
-      case 'set': {
-        // Single-user targets: keep password changes at least `settle` apart (see settle_seconds).
-        const settle = settleMs(settings);
-        if (settle > 0) {
-          const last = (await settingsOf(row.secret_name)).lastRotatedAt;
-          const wait = last === null ? 0 : last + settle - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, settle)));
-        }
+      case 'set':
         return rotator.set(needPending(ctx));
-      }
       case 'test':
         return rotator.test(needPending(ctx));
       case 'finish': {
