@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
-import { adminValue, asSuperuser, canLogin, createAlternatingUsers, credValue, labelsOf, readCred, type PgCred } from '../support/rotation-fixture.js';
+import { adminValue, canLogin, createAlternatingUsers, credValue, labelsOf, readCred, waitRotationDone, type PgCred } from '../support/rotation-fixture.js';
 
 let cluster: PostgresCluster;
 let server: RunningServer;
@@ -154,6 +154,8 @@ test('one rotation at a time per secret; rotate needs the rotate capability; unc
   const second = await api(server, 'POST', '/v1/rotate/prod/busy/db', { token });
   assert.equal(second.status, 409);
   assert.equal(second.body.error.code, 'rotation_in_progress');
+  const reconfigure = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token, body: { settings: null } });
+  assert.equal(reconfigure.body.error.code, 'rotation_in_progress', 'settings are frozen while a run is in flight');
   await blocker.query('COMMIT');
   await blocker.end();
 
@@ -175,6 +177,7 @@ test('one rotation at a time per secret; rotate needs the rotate capability; unc
   const rotatorToken = (await api(server, 'POST', '/v1/tokens', { token, body: { policies: ['rotator'] } })).body.token;
   const sneaky = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'command', command: { path: '/bin/sh' } } } });
   assert.equal(sneaky.status, 403);
+  await waitRotationDone(server, token, 'prod/busy/db');
   const fine = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'postgres-alternating', users: [a.username, b.username], admin_secret: 'prod/pg-admin', every_seconds: 86400 } } });
   assert.equal(fine.status, 200, JSON.stringify(fine.body));
 });

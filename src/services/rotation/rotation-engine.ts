@@ -311,6 +311,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const row = await store.find(db, id);
       if (!row || TERMINAL.includes(row.status)) return;
       if (!settingsInfo?.settings) {
+        await removePending(row).catch(() => undefined);
         await store.advance(db, id, row, { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
         return;
       }
@@ -423,6 +424,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       await requireRotate(caller, name);
       const settings = input === null ? null : parseSettings(input);
       const info = await settingsOf(name);
+      // A run in flight uses these settings for its remaining phases and its rollback.
+      if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       if (settings?.admin_secret) await authorizer.require(caller, 'read', settings.admin_secret);
       if (settings?.webhook) await authorizer.require(caller, 'read', settings.webhook.hmac_secret);
       // A command runs on the server and a webhook calls out from it: configuring either is an
