@@ -172,12 +172,12 @@ test('one rotation at a time per secret; rotate needs the rotate capability; unc
   const allowedStatus = await api(server, 'GET', '/v1/rotation-status/prod/busy/db', { token: reader.body.token });
   assert.equal(allowedStatus.status, 200);
 
+  await waitRotationDone(server, token, 'prod/busy/db');
   // `rotate` on a secret does not allow running commands on the server.
   await api(server, 'PUT', '/v1/policies/rotator', { token, body: { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read', 'rotate'] }] }) } });
   const rotatorToken = (await api(server, 'POST', '/v1/tokens', { token, body: { policies: ['rotator'] } })).body.token;
   const sneaky = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'command', command: { path: '/bin/sh' } } } });
   assert.equal(sneaky.status, 403);
-  await waitRotationDone(server, token, 'prod/busy/db');
   const fine = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'postgres-alternating', users: [a.username, b.username], admin_secret: 'prod/pg-admin', every_seconds: 86400 } } });
   assert.equal(fine.status, 200, JSON.stringify(fine.body));
 });

@@ -424,13 +424,13 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       await requireRotate(caller, name);
       const settings = input === null ? null : parseSettings(input);
       const info = await settingsOf(name);
-      // A run in flight uses these settings for its remaining phases and its rollback.
-      if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       if (settings?.admin_secret) await authorizer.require(caller, 'read', settings.admin_secret);
       if (settings?.webhook) await authorizer.require(caller, 'read', settings.webhook.hmac_secret);
       // A command runs on the server and a webhook calls out from it: configuring either is an
       // administrative act, not something `rotate` on one secret may grant.
       if (settings?.rotator === 'command' || settings?.rotator === 'webhook') await authorizer.require(caller, 'update', `sys:rotation/${settings.rotator}`);
+      // A run in flight uses these settings for its remaining phases and its rollback.
+      if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       const at = now();
       await db.transaction().execute(async (tx) => {
         await store.setSettings(tx, info.id, settings ? JSON.stringify(settings) : null, at);
