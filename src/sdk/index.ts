@@ -12,3 +12,4 @@ export { renderTemplate, formatForFile, TemplateInsertError } from './template.j
 export type { TemplateFormat, TemplateProblem } from './template.js';
 // The rotation-aware pg pool is a separate entry point (`custos/client/pg`) so that importing
 // the SDK never loads `pg`.
+export type { RotationRunResponse, RotationStatusResponse, RotationListResponse } from './api-client.js';

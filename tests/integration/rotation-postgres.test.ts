@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
-import { adminValue, asSuperuser, canLogin, createAlternatingUsers, credValue, labelsOf, readCred, type PgCred } from '../support/rotation-fixture.js';
+import { adminValue, canLogin, createAlternatingUsers, credValue, labelsOf, readCred, waitRotationDone, type PgCred } from '../support/rotation-fixture.js';
 
 let cluster: PostgresCluster;
 let server: RunningServer;
@@ -123,6 +123,20 @@ test('a failing test phase rolls back: CURRENT still logs in, PENDING removed, f
   assert.equal(alerts.body.events.length, 1);
   assert.equal(alerts.body.events[0].error_code, 'rotation_failed');
   assert.match(server.output(), /rotation failed and was rolled back/);
+
+  // Alternating: the user that was re-passworded gets PREVIOUS's password back or, with no
+  // PREVIOUS, no password at all; CURRENT's user is untouched.
+  const { a, b } = await createAlternatingUsers(cluster, 'altfail');
+  await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/altfail/db', value: credValue(a) } });
+  await api(server, 'PUT', '/v1/rotation/prod/altfail/db', { token, body: { settings: { rotator: 'postgres-alternating', users: [a.username, b.username], admin_secret: 'prod/pg-admin', test_query: 'SELECT 1/0' } } });
+  const altRun = await rotateNow('prod/altfail/db');
+  assert.equal(altRun.status, 'failed');
+  assert.equal(await canLogin(a), true, 'CURRENT still logs in');
+  assert.equal(await canLogin(b), false, 'the touched user has no password no version knows');
+  assert.equal((await labelsOf(server, token, 'prod/altfail/db')).PENDING, undefined);
+
+  const verify = await api(server, 'POST', '/v1/audit/verify', { token });
+  assert.equal(verify.body.ok, true, 'rotation events keep the audit chain intact');
 });
 
 test('one rotation at a time per secret; rotate needs the rotate capability; unconfigured secrets refuse', async () => {
@@ -140,6 +154,8 @@ test('one rotation at a time per secret; rotate needs the rotate capability; unc
   const second = await api(server, 'POST', '/v1/rotate/prod/busy/db', { token });
   assert.equal(second.status, 409);
   assert.equal(second.body.error.code, 'rotation_in_progress');
+  const reconfigure = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token, body: { settings: null } });
+  assert.equal(reconfigure.body.error.code, 'rotation_in_progress', 'settings are frozen while a run is in flight');
   await blocker.query('COMMIT');
   await blocker.end();
 
@@ -155,4 +171,13 @@ test('one rotation at a time per secret; rotate needs the rotate capability; unc
   assert.equal(deniedSet.status, 403);
   const allowedStatus = await api(server, 'GET', '/v1/rotation-status/prod/busy/db', { token: reader.body.token });
   assert.equal(allowedStatus.status, 200);
+
+  await waitRotationDone(server, token, 'prod/busy/db');
+  // `rotate` on a secret does not allow running commands on the server.
+  await api(server, 'PUT', '/v1/policies/rotator', { token, body: { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read', 'rotate'] }] }) } });
+  const rotatorToken = (await api(server, 'POST', '/v1/tokens', { token, body: { policies: ['rotator'] } })).body.token;
+  const sneaky = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'command', command: { path: '/bin/sh' } } } });
+  assert.equal(sneaky.status, 403);
+  const fine = await api(server, 'PUT', '/v1/rotation/prod/busy/db', { token: rotatorToken, body: { settings: { rotator: 'postgres-alternating', users: [a.username, b.username], admin_secret: 'prod/pg-admin', every_seconds: 86400 } } });
+  assert.equal(fine.status, 200, JSON.stringify(fine.body));
 });

@@ -208,6 +208,15 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     switch (step) {
       case 'create': {
         if (!ctx.pending) {
+          // Single-user targets: no new PENDING (and so no password change) until `settle` after
+          // the last rotation, so a client re-fetching CURRENT/PENDING is not overtaken (settle_seconds).
+          const settle = settleMs(settings);
+          const last = settle > 0 ? (await settingsOf(row.secret_name)).lastRotatedAt : null;
+          const wait = last === null ? 0 : Math.min(last + settle - now(), settle);
+          if (wait > 0) {
+            await new Promise((r) => setTimeout(r, wait));
+            ctx = await contextFor(row, settings);
+          }
           const value = rotator.generate(ctx);
           if (value !== null) await secrets.putValue(SYSTEM_IDENTITY, { name: row.secret_name }, { value: { kind: 'string', text: value }, labels: [LABEL_PENDING], versionId: row.token });
         } else {
@@ -221,16 +230,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         await ensurePendingLabel(row);
         return;
       }
-      case 'set': {
-        // Single-user targets: keep password changes at least `settle` apart (see settle_seconds).
-        const settle = settleMs(settings);
-        if (settle > 0) {
-          const last = (await settingsOf(row.secret_name)).lastRotatedAt;
-          const wait = last === null ? 0 : last + settle - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, settle)));
-        }
+      case 'set':
         return rotator.set(needPending(ctx));
-      }
       case 'test':
         return rotator.test(needPending(ctx));
       case 'finish': {
@@ -301,12 +302,16 @@ export function createRotationEngine(deps: RotationEngineDeps) {
   /** Drives one run from its recorded phase until it ends, waits for a retry, or another driver owns it. */
   async function drive(id: string): Promise<void> {
     const first = await store.find(db, id);
-    if (!first || !(await store.claim(db, id, deps.nodeId, now(), now() + LEASE_MS))) return;
+    if (!first) return;
     const settingsInfo = await settingsOf(first.secret_name).catch(() => null);
+    // The lease outlives the longest phase, so no other node takes over a run that is merely slow.
+    const leaseMs = Math.max(LEASE_MS, ((settingsInfo?.settings?.command?.timeout_seconds ?? 0) + 60) * 1000);
+    if (!(await store.claim(db, id, deps.nodeId, now(), now() + leaseMs))) return;
     for (;;) {
       const row = await store.find(db, id);
       if (!row || TERMINAL.includes(row.status)) return;
       if (!settingsInfo?.settings) {
+        await removePending(row).catch(() => undefined);
         await store.advance(db, id, row, { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
         return;
       }
@@ -340,7 +345,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
           faultAt('after', row.step);
           return;
         }
-        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + LEASE_MS });
+        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs });
         faultAt('after', row.step);
         continue;
       }
@@ -421,6 +426,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const info = await settingsOf(name);
       if (settings?.admin_secret) await authorizer.require(caller, 'read', settings.admin_secret);
       if (settings?.webhook) await authorizer.require(caller, 'read', settings.webhook.hmac_secret);
+      // A command runs on the server and a webhook calls out from it: configuring either is an
+      // administrative act, not something `rotate` on one secret may grant.
+      if (settings?.rotator === 'command' || settings?.rotator === 'webhook') await authorizer.require(caller, 'update', `sys:rotation/${settings.rotator}`);
+      // A run in flight uses these settings for its remaining phases and its rollback.
+      if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       const at = now();
       await db.transaction().execute(async (tx) => {
         await store.setSettings(tx, info.id, settings ? JSON.stringify(settings) : null, at);

@@ -39,9 +39,9 @@ export const RotationSettingsSchema = z.object({
   /** The two database users an alternating rotation flips between. */
   users: z.tuple([z.string().min(1).max(63), z.string().min(1).max(63)]).optional(),
   /**
-   * postgres (single user): least time between one rotation's finish and the next one's `set`,
-   * so a client that just fetched the new CURRENT (or PENDING) is not overtaken by yet another
-   * password change before it connects. Default 2 s.
+   * postgres (single user): least time between one rotation's finish and the next one's
+   * `create`, so a client that just re-fetched CURRENT or PENDING is not overtaken by the next
+   * PENDING or password change before it connects. Default 2 s.
    */
   settle_seconds: z.number().min(0).max(600).optional(),
   /** Query the `test` phase runs with the PENDING credential (default SELECT 1). */
