@@ -77,15 +77,6 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
   else await unsealFromConfig(config, operator, logger);
 
-  // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
-  const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
-  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
-  const awsPlugins = [awsRoutes({ secrets, replication, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
-  if (awsCredentials.devRootKeyEnabled) {
-    logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');
-    output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
-  }
-
   // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
   let listeningAddress = '';
   const rotation = createRotationEngine({
@@ -98,6 +89,15 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     },
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
+
+  // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
+  const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
+  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  if (awsCredentials.devRootKeyEnabled) {
+    logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');
+    output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
+  }
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,

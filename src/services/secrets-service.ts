@@ -306,6 +306,8 @@ export function createSecretsService(deps: SecretsServiceDeps) {
 
   return {
     arnOf,
+    /** The region the native API works in; AWS calls name theirs in the credential scope. */
+    defaultRegion: deps.region,
 
     async create(caller: Identity, input: CreateSecretInput): Promise<{ metadata: SecretMetadata; versionId: string | null }> {
       validateSecretName(input.name);

@@ -4,6 +4,7 @@ import type { Identity } from '../../services/identity.types.js';
 import type { ReplicationService } from '../../services/replication-service.js';
 import type { ReplicaStatus, SecretFilter, SecretMetadata, SecretRef, SecretsService, VersionInfo } from '../../services/secrets-service.js';
 import type { SecretValue } from '../../services/secret-rules.js';
+import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
 import { epochSeconds, labelToAws, labelToNative, optionalEpoch } from './aws-protocol.js';
 
 /** What one AWS call carries into an operation: who, which region, and where to note audit targets. */
@@ -18,6 +19,7 @@ export interface AwsCall {
 export interface AwsServices {
   secrets: SecretsService;
   replication: ReplicationService;
+  rotation: Pick<RotationEngine, 'status' | 'configure' | 'rotateNow'>;
 }
 
 type Input = Record<string, unknown>;
@@ -127,13 +129,41 @@ function replicationJson(statuses: ReplicaStatus[]) {
   }));
 }
 
+/** Rotation as AWS reports it, from the rotation engine's settings (`secrets.rotation`). */
 function rotationFields(m: SecretMetadata) {
-  const rotation = m.rotation as { enabled?: boolean; lambda_arn?: string; rules?: Record<string, unknown>; next_rotation_at?: number } | null;
-  return {
-    ...(rotation?.enabled ? { RotationEnabled: true } : {}),
-    ...(rotation?.lambda_arn ? { RotationLambdaARN: rotation.lambda_arn } : {}),
-    ...(rotation?.next_rotation_at ? { NextRotationDate: epochSeconds(rotation.next_rotation_at) } : {}),
-  };
+  const settings = m.rotation as { every_seconds?: number; cron?: string } | null;
+  const scheduled = settings?.every_seconds !== undefined || settings?.cron !== undefined;
+  if (!settings || !scheduled) return {};
+  const days = settings.every_seconds !== undefined ? settings.every_seconds / 86_400 : undefined;
+  const rules = days !== undefined && Number.isInteger(days) ? { AutomaticallyAfterDays: days }
+    : settings.every_seconds !== undefined ? { ScheduleExpression: `rate(${Math.round(settings.every_seconds / 3600)} hours)` }
+    : { ScheduleExpression: `cron(${settings.cron})` };
+  const next = settings.every_seconds !== undefined ? (m.lastRotatedAt ?? m.createdAt) + settings.every_seconds * 1000 : undefined;
+  return { RotationEnabled: true, RotationRules: rules, ...(next !== undefined ? { NextRotationDate: epochSeconds(next) } : {}) };
+}
+
+/**
+ * AWS RotationRules onto the rotation engine's schedule: AutomaticallyAfterDays and rate()
+ * become `every_seconds`; an AWS cron (6 fields, `?` wildcards, a year) becomes a 5-field cron.
+ */
+function scheduleFromRules(rules: Input): { every_seconds?: number; cron?: string } {
+  const days = int(rules, 'AutomaticallyAfterDays');
+  const expression = str(rules, 'ScheduleExpression');
+  if (days !== undefined && expression !== undefined) bad('give AutomaticallyAfterDays or ScheduleExpression, not both');
+  if (days !== undefined) {
+    if (days < 1 || days > 1000) bad('AutomaticallyAfterDays must be from 1 to 1000');
+    return { every_seconds: days * 86_400 };
+  }
+  if (expression === undefined) bad('RotationRules needs AutomaticallyAfterDays or ScheduleExpression');
+  const rate = /^rate\((\d+) (hour|hours|day|days)\)$/.exec(expression);
+  if (rate) return { every_seconds: Number(rate[1]) * (rate[2]!.startsWith('hour') ? 3600 : 86_400) };
+  const cron = /^cron\((.+)\)$/.exec(expression);
+  if (cron) {
+    const fields = cron[1]!.trim().split(/\s+/);
+    if (fields.length !== 6) bad('a cron() ScheduleExpression has 6 fields: minutes hours day-of-month month day-of-week year');
+    return { cron: fields.slice(0, 5).map((f) => (f === '?' ? '*' : f)).join(' ') };
+  }
+  return bad('ScheduleExpression must be rate(N hours|days) or cron(...)');
 }
 
 function metadataJson(m: SecretMetadata, stagesByVersion: Record<string, string[]>, replication: ReplicaStatus[], field: 'VersionIdsToStages' | 'SecretVersionsToStages') {
@@ -166,7 +196,7 @@ function stagesOf(versions: VersionInfo[]): Record<string, string[]> {
 // ---------------------------------------------------------------------------
 
 /** Every Secrets Manager operation Custos answers, each a thin translation onto a service call. */
-export function awsOperations({ secrets, replication }: AwsServices): Record<string, Operation> {
+export function awsOperations({ secrets, replication, rotation }: AwsServices): Record<string, Operation> {
   const resolve = async (call: AwsCall, input: Input): Promise<SecretRef> => {
     const ref = await secrets.resolveSecretId(str(input, 'SecretId', true), call.region);
     call.target(ref.name);
@@ -404,8 +434,42 @@ export function awsOperations({ secrets, replication }: AwsServices): Record<str
 
     PutResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
     ValidateResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
-    // The rotation engine is built separately; until it is wired in, say so rather than pretend.
-    RotateSecret: unsupported('rotation engine not available in this build: RotateSecret is not supported yet'),
-    CancelRotateSecret: unsupported('rotation engine not available in this build: CancelRotateSecret is not supported yet'),
+    /**
+     * Custos runs no Lambdas: the rotator is whatever `custos rotation set` configured
+     * (RotationLambdaARN is not accepted). RotationRules set the schedule; RotateImmediately
+     * (default true) starts a run whose token is the new PENDING version id.
+     */
+    async RotateSecret(call, input) {
+      const ref = await resolve(call, input);
+      if (ref.region !== undefined && ref.region !== secrets.defaultRegion) bad(`rotation runs in the server's region ${secrets.defaultRegion} only`);
+      if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
+      const status = await rotation.status(call.identity, ref.name);
+      if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
+      const rules = input.RotationRules as Input | undefined;
+      if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
+      if (rules) {
+        const { every_seconds: _every, cron: _cron, ...rest } = status.settings;
+        await rotation.configure(call.identity, ref.name, { ...rest, ...scheduleFromRules(rules) });
+      }
+      const described = await secrets.describe(call.identity, ref);
+      if (bool(input, 'RotateImmediately') === false) return { ARN: described.arn, Name: described.name };
+      const run = await rotation.rotateNow(call.identity, ref.name);
+      call.target(ref.name, run.token);
+      return { ARN: described.arn, Name: described.name, VersionId: run.token };
+    },
+
+    /** Turns automatic rotation off (the rotator stays configured); a run in flight finishes or rolls back. */
+    async CancelRotateSecret(call, input) {
+      const ref = await resolve(call, input);
+      if (ref.region !== undefined && ref.region !== secrets.defaultRegion) bad(`rotation runs in the server's region ${secrets.defaultRegion} only`);
+      const status = await rotation.status(call.identity, ref.name);
+      if (status.settings && (status.settings.every_seconds !== undefined || status.settings.cron !== undefined)) {
+        const { every_seconds: _every, cron: _cron, window: _window, ...rest } = status.settings;
+        await rotation.configure(call.identity, ref.name, rest);
+      }
+      const described = await secrets.describe(call.identity, ref);
+      const running = status.latest && status.latest.status === 'running' ? status.latest.token : undefined;
+      return { ARN: described.arn, Name: described.name, ...(running ? { VersionId: running } : {}) };
+    },
   };
 }

@@ -19,6 +19,7 @@ const AWS_ERRORS: Record<string, { type: string; status: number }> = {
   invalid_request: { type: 'InvalidRequestException', status: 400 },
   unsupported_operation: { type: 'InvalidRequestException', status: 400 },
   rotation_in_progress: { type: 'InvalidRequestException', status: 400 },
+  rotation_not_configured: { type: 'InvalidRequestException', status: 400 },
   not_implemented: { type: 'InvalidRequestException', status: 400 },
   validation_failed: { type: 'InvalidParameterException', status: 400 },
   invalid_name: { type: 'InvalidParameterException', status: 400 },

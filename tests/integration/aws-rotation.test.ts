@@ -1,0 +1,79 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CancelRotateSecretCommand, CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
+import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { awsClient, awsError } from '../support/aws.js';
+import { canLogin, credValue, waitRotationDone, type PgCred } from '../support/rotation-fixture.js';
+
+/**
+ * RotateSecret / CancelRotateSecret through the real AWS SDK drive the rotation engine: the
+ * rotator is the one `custos rotation set` configured (Custos runs no Lambdas).
+ */
+let cluster: PostgresCluster;
+let server: RunningServer;
+
+before(async () => {
+  cluster = await startPostgresCluster();
+  server = await startServer({ env: { CUSTOS_ROTATION_TICK_SECONDS: '0.3' } });
+});
+
+after(async () => {
+  await server?.stop();
+  server?.cleanup();
+  await cluster?.stop();
+});
+
+test('RotateSecret with RotationRules schedules and rotates a real PostgreSQL password; DescribeSecret reports it; Cancel turns it off', async () => {
+  const db = await cluster.createDatabase('aws_rotate');
+  const initial: PgCred = { host: cluster.host, port: cluster.port, dbname: db.database, username: db.user, password: db.password };
+  const sm = awsClient(server);
+  await sm.send(new CreateSecretCommand({ Name: 'prod/aws-rot/db', SecretString: credValue(initial) }));
+
+  // Without a configured rotator there is nothing to run: a clear error, not a fake success.
+  const unconfigured = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db' })));
+  assert.equal(unconfigured.name, 'InvalidRequestException');
+  assert.match(unconfigured.message, /custos rotation set/);
+  const lambda = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:rot' })));
+  assert.equal(lambda.name, 'InvalidRequestException');
+
+  const set = await api(server, 'PUT', '/v1/rotation/prod/aws-rot/db', { token: server.token, body: { settings: { rotator: 'postgres', settle_seconds: 0 } } });
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+
+  const badRules = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationRules: { ScheduleExpression: 'every tuesday' } })));
+  assert.equal(badRules.name, 'InvalidParameterException');
+
+  const rotated = await sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationRules: { AutomaticallyAfterDays: 30 } }));
+  assert.ok(rotated.VersionId, 'RotateSecret returns the new version id');
+  const status = await waitRotationDone(server, server.token, 'prod/aws-rot/db');
+  assert.equal(status.latest.status, 'succeeded', JSON.stringify(status.latest));
+  assert.equal(status.latest.token, rotated.VersionId);
+
+  const current = await sm.send(new GetSecretValueCommand({ SecretId: 'prod/aws-rot/db' }));
+  assert.equal(current.VersionId, rotated.VersionId, 'AWSCURRENT is the rotated version');
+  const cred = JSON.parse(current.SecretString!) as PgCred;
+  assert.notEqual(cred.password, initial.password);
+  assert.equal(await canLogin(cred), true, 'the new AWSCURRENT password logs in');
+  assert.equal(await canLogin(initial), false, 'the old password no longer does');
+
+  const described = await sm.send(new DescribeSecretCommand({ SecretId: 'prod/aws-rot/db' }));
+  assert.equal(described.RotationEnabled, true);
+  assert.equal(described.RotationRules?.AutomaticallyAfterDays, 30);
+  assert.ok(described.LastRotatedDate instanceof Date);
+  assert.ok(described.NextRotationDate instanceof Date && described.NextRotationDate.getTime() > Date.now() + 29 * 86_400_000);
+
+  // A cron() rule in AWS's 6-field form becomes the engine's 5-field schedule, without rotating now.
+  await sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationRules: { ScheduleExpression: 'cron(0 2 ? * SUN *)' }, RotateImmediately: false }));
+  const settings = await api(server, 'GET', '/v1/rotation-status/prod/aws-rot/db', { token: server.token });
+  assert.equal(settings.body.settings.cron, '0 2 * * SUN');
+  assert.equal(settings.body.settings.every_seconds, undefined);
+
+  await sm.send(new CancelRotateSecretCommand({ SecretId: 'prod/aws-rot/db' }));
+  const cancelled = await sm.send(new DescribeSecretCommand({ SecretId: 'prod/aws-rot/db' }));
+  assert.equal(cancelled.RotationEnabled, undefined, 'automatic rotation is off');
+  const after = await api(server, 'GET', '/v1/rotation-status/prod/aws-rot/db', { token: server.token });
+  assert.equal(after.body.settings.rotator, 'postgres', 'the rotator stays configured for rotate-now');
+  assert.equal(after.body.next_due_at, null);
+});
