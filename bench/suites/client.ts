@@ -8,7 +8,8 @@ import { repoRoot, startDevServer, type BenchRow, type BenchSuite } from '../lib
  * 10 secrets against a running server, next to `true` and `node -e ''` (each spawned N times).
  * Target: custos run adds < 100 ms over starting the child directly.
  */
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+/** The executable users run (bin.js: canonical `run` skips commander). */
+const cli = path.join(repoRoot, 'dist/src/cli/bin.js');
 const SPAWNS = Number(process.env.BENCH_CLIENT_SPAWNS ?? 40);
 
 function stats(samples: number[]) {
@@ -73,6 +74,8 @@ export const clientSuite: BenchSuite = {
         ['true', 'true', []],
         ["node -e ''", process.execPath, ['-e', '']],
         ['custos --version', process.execPath, [cli, '--version']],
+        ['custos run (no secret: --env A=1) -- true', process.execPath, [cli, 'run', '--env', 'A=1', '--', 'true']],
+        ['custos run (1 secret) -- true', process.execPath, [cli, 'run', '--secret', names[0]!, '--', 'true']],
         ['custos run (10 secrets) -- true', process.execPath, runArgs],
       ];
       const samples = new Map<string, number[]>(cases.map(([label]) => [label, []]));
