@@ -141,6 +141,12 @@ describe('custos run', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'one ****\njson {"pw":"****"}\nsplit **** end\n');
     assert.equal(r.stderr, 'err ****\n');
+    // Lots of output, written in chunks that split values anywhere.
+    const bulk = await custos(['run', '--mask', '--env', 'PW=secret://prod/analytics-pipeline/warehouse-db#password', '--', process.execPath, '-e',
+      'const line = "row " + process.env.PW + " end\\n"; const all = line.repeat(20000); for (let i = 0; i < all.length; i += 4093) process.stdout.write(all.slice(i, i + 4093));']);
+    assert.equal(bulk.code, 0, bulk.stderr);
+    assert.ok(!bulk.stdout.includes(canary));
+    assert.equal(bulk.stdout, 'row **** end\n'.repeat(20000));
     // Without --mask the child's output is its own business.
     const plain = await custos(['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--map', 'password=PW', '--', process.execPath, '-e', 'process.stdout.write(process.env.PW)']);
     assert.equal(plain.stdout, canary);

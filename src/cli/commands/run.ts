@@ -178,7 +178,11 @@ export async function runCommand(command: string[], options: RunOptions): Promis
       const masker = new StreamMasker(resolved.secrets);
       from.on('data', (chunk: Buffer) => {
         const out = masker.push(chunk);
-        if (out.length) to.write(out);
+        // Backpressure: a slow reader of our stdout slows the child instead of growing memory.
+        if (out.length && !to.write(out)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
       });
       from.on('end', () => {
         const out = masker.flush();
