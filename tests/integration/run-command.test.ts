@@ -95,6 +95,17 @@ describe('custos run', () => {
     assert.match(help.stdout, /--env-file <file>/);
   });
 
+  test('?url=DRIVER builds a correctly encoded connection URL (e.g. for AIRFLOW_CONN_*)', async () => {
+    const r = await custos(['run', '--env', 'AIRFLOW_CONN_WAREHOUSE=secret://prod/analytics-pipeline/warehouse-db?url=postgres', '--', 'printenv', 'AIRFLOW_CONN_WAREHOUSE']);
+    assert.equal(r.code, 0, r.stderr);
+    const url = new URL(r.stdout.trim());
+    assert.equal(url.protocol, 'postgres:');
+    assert.equal(url.host, 'wh.internal:5439');
+    assert.equal(decodeURIComponent(url.username), 'dbt');
+    assert.equal(decodeURIComponent(url.password), canary);
+    assert.equal(url.pathname, '/analytics');
+  });
+
   test('--secret without --map exports every JSON field as an UPPER_CASE variable', async () => {
     const r = await custos(['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--', 'sh', '-c', 'printf "%s|%s|%s" "$HOST" "$PORT" "$DBNAME"']);
     assert.equal(r.code, 0, r.stderr);
