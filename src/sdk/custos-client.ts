@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApiClient, CustosApiError, type ApiClient, type SecretValueResponse } from './api-client.js';
 import { buildConnectionUrl } from './connection-url.js';
-import { parseSecretRef, refSourceKey, selectField, type SecretRef } from './secret-ref.js';
+import { applyRef, parseSecretRef, refSourceKey, type SecretRef } from './secret-ref.js';
 
 /**
  * The pipeline SDK: reads secrets with a TTL cache, single-flight, bounded retries for
@@ -201,11 +201,11 @@ export class CustosClient {
     return pending;
   }
 
-  /** Resolves a `secret://` reference (string or parsed) to the text it names. */
+  /** Resolves a `secret://` reference (string or parsed) to the text it names (value, #field or ?url=DRIVER). */
   async resolveRef(ref: string | SecretRef, options: { forceRefresh?: boolean } = {}): Promise<string> {
     const parsed = typeof ref === 'string' ? parseSecretRef(ref) : ref;
     const value = await this.getSecret(parsed.name, { label: parsed.label, versionId: parsed.versionId, forceRefresh: options.forceRefresh });
-    return selectField(value, parsed);
+    return applyRef(value, parsed);
   }
 
   /** A connection URL built from a JSON connection secret, every part URL-encoded (see connection-url.ts for drivers). */

@@ -6,7 +6,7 @@ export {
 export type { CustosClientOptions, GetSecretOptions, SecretResult, ClientStats, StaleEvent } from './custos-client.js';
 export { buildConnectionUrl, ConnectionUrlError, SUPPORTED_DRIVERS } from './connection-url.js';
 export type { ConnectionSecret } from './connection-url.js';
-export { parseSecretRef, findSecretRefs, selectField, isSecretRef, SecretRefError, SECRET_REF_PREFIX } from './secret-ref.js';
+export { parseSecretRef, findSecretRefs, selectField, applyRef, isSecretRef, SecretRefError, SECRET_REF_PREFIX } from './secret-ref.js';
 export type { SecretRef } from './secret-ref.js';
 export { renderTemplate, formatForFile, TemplateInsertError } from './template.js';
 export type { TemplateFormat, TemplateProblem } from './template.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findSecretRefs, parseSecretRef, selectField, SecretRefError } from './secret-ref.js';
+import { applyRef, findSecretRefs, parseSecretRef, selectField, SecretRefError } from './secret-ref.js';
 
 test('parseSecretRef reads name, label, version and field', () => {
   assert.deepEqual(parseSecretRef('secret://prod/data/warehouse#password'), { raw: 'secret://prod/data/warehouse#password', name: 'prod/data/warehouse', field: 'password' });
@@ -36,4 +36,17 @@ test('selectField picks a JSON field and explains what is missing', () => {
   assert.throws(() => selectField('plain', { raw: 'r', field: 'x' }), (e: unknown) => (e as SecretRefError).code === 'not_json');
   // An inherited property is not a field.
   assert.throws(() => selectField('{}', { raw: 'r', field: 'toString' }), (e: unknown) => (e as SecretRefError).code === 'field_not_found');
+});
+
+test('?url=DRIVER turns a JSON connection secret into a URL with every part encoded', () => {
+  const ref = parseSecretRef('secret://prod/db?label=PENDING&url=postgresql');
+  assert.equal(ref.url, 'postgresql');
+  assert.equal(ref.label, 'PENDING');
+  const password = 'p@ss/w:rd?#%&';
+  const url = new URL(applyRef(JSON.stringify({ host: 'h', username: 'u', password, dbname: 'd' }), ref));
+  assert.equal(url.protocol, 'postgresql:');
+  assert.equal(decodeURIComponent(url.password), password);
+  assert.throws(() => parseSecretRef('secret://prod/db?url=postgres#password'), (e: unknown) => (e as SecretRefError).code === 'invalid_reference');
+  assert.throws(() => applyRef('not json', ref), (e: unknown) => (e as SecretRefError).code === 'not_json');
+  assert.equal(applyRef('{"a":"b"}', parseSecretRef('secret://x#a')), 'b');
 });

@@ -1,13 +1,17 @@
 /**
  * `secret://` references, shared by `custos run`, `custos render` and SDK users.
  *
- *   secret://NAME[?label=LABEL | ?version=VERSION_ID][#FIELD]
+ *   secret://NAME[?label=LABEL | ?version=VERSION_ID][&url=DRIVER][#FIELD]
  *
  * NAME is a secret name (A-Za-z0-9/_+=.@-), the query selects a staging label or a version
- * (default: CURRENT) and the fragment picks one top-level field of a JSON value. Query comes
+ * (default: CURRENT) and the fragment picks one top-level field of a JSON value. `url=DRIVER`
+ * instead turns a JSON connection secret into a connection URL with every part
+ * percent-encoded (see connection-url.ts), for variables such as AIRFLOW_CONN_*. Query comes
  * before fragment, as in any URL. Any part may be percent-encoded (e.g. a field name with a
  * space: `#my%20field`).
  */
+import { buildConnectionUrl } from './connection-url.js';
+
 export interface SecretRef {
   /** The reference exactly as written. */
   raw: string;
@@ -15,6 +19,8 @@ export interface SecretRef {
   label?: string;
   versionId?: string;
   field?: string;
+  /** Render a JSON connection secret as a URL for this driver (`?url=postgresql`). */
+  url?: string;
 }
 
 export class SecretRefError extends Error {
@@ -66,11 +72,13 @@ export function parseSecretRef(raw: string): SecretRef {
       if (!value) throw new SecretRefError('invalid_reference', `${raw}: "${key}" needs a value`);
       if (key === 'label') ref.label = value;
       else if (key === 'version' || key === 'version_id') ref.versionId = value;
-      else throw new SecretRefError('invalid_reference', `${raw}: unknown parameter "${key}" (use label or version)`);
+      else if (key === 'url') ref.url = value;
+      else throw new SecretRefError('invalid_reference', `${raw}: unknown parameter "${key}" (use label, version or url)`);
     }
     if (ref.label !== undefined && ref.versionId !== undefined) throw new SecretRefError('invalid_reference', `${raw}: give label or version, not both`);
   }
   if (match[3]) ref.field = decode(match[3].slice(1), 'field', raw);
+  if (ref.url !== undefined && ref.field !== undefined) throw new SecretRefError('invalid_reference', `${raw}: give url or a #field, not both`);
   return ref;
 }
 
@@ -100,6 +108,19 @@ export function selectField(value: string, ref: Pick<SecretRef, 'raw' | 'field'>
   }
   const field = (parsed as Record<string, unknown>)[ref.field];
   return typeof field === 'string' ? field : JSON.stringify(field);
+}
+
+/** The text a reference stands for, given the secret's value: the value, one field, or a connection URL. */
+export function applyRef(value: string, ref: Pick<SecretRef, 'raw' | 'field' | 'url'>): string {
+  if (ref.url === undefined) return selectField(value, ref);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new SecretRefError('not_json', `${ref.raw}: the secret is not a JSON connection secret`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SecretRefError('not_json', `${ref.raw}: the secret is not a JSON connection secret`);
+  return buildConnectionUrl(parsed as Record<string, unknown>, { driver: ref.url });
 }
 
 /** Every reference in a text with its 1-based line and column. */

@@ -71,6 +71,15 @@ test('YAML: an unsafe value inside a longer plain scalar asks for quotes instead
   assert.equal((parseYaml(ok.output!) as { dsn: string }).dsn, 'host=h password=p@ss/w:rd');
 });
 
+test('YAML: flow collections refuse values that would split the scalar', async () => {
+  const text = 'hosts: [secret://p/a, secret://p/b]\n';
+  const ok = await renderTemplate(text, 'yaml', resolverFor({ 'secret://p/a': 'h1', 'secret://p/b': 'h2' }));
+  assert.deepEqual((parseYaml(ok.output!) as { hosts: string[] }).hosts, ['h1', 'h2']);
+  const bad = await renderTemplate(text, 'yaml', resolverFor({ 'secret://p/a': 'x, y', 'secret://p/b': 'h2' }));
+  assert.equal(bad.output, null);
+  assert.equal(bad.problems[0]!.code, 'unsafe_insertion');
+});
+
 test('.env: double quotes escape, unquoted newlines are refused', async () => {
   const text = '# comment secret://p/none\nA="secret://p/db#pw"\nB=secret://p/db#user\n';
   const { output } = await renderTemplate(text, 'env', resolverFor({ 'secret://p/db#pw': 'x"y\\z\nw', 'secret://p/db#user': 'etl' }));

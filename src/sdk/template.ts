@@ -77,8 +77,10 @@ function insert(value: string, format: TemplateFormat, quote: Quote, before: str
       return { text: value.replace(/'/g, "''") };
     }
     if (/(^|:|-)\s*$/.test(before) && /^\s*(#.*)?$/.test(after)) return { text: JSON.stringify(value), wholeScalar: true };
-    const startsScalar = /(^|:|-)\s*$/.test(before);
-    if (value === '' || PLAIN_UNSAFE.test(value) || (startsScalar && /^[-?:,[\]{}#&*!|>'"%@`]/.test(value))) {
+    const startsScalar = /(^|:|-|\[|\{|,)\s*$/.test(before);
+    // Inside a flow collection ([a, b] / {k: v}) commas and brackets end the scalar.
+    const inFlow = /[[{]/.test(before) && /[,\]}]/.test(value);
+    if (value === '' || PLAIN_UNSAFE.test(value) || inFlow || (startsScalar && /^[-?:,[\]{}#&*!|>'"%@`]/.test(value))) {
       throw new TemplateInsertError('the value cannot be inserted into an unquoted YAML scalar safely: put the scalar in double quotes');
     }
     return { text: value };

@@ -49,7 +49,12 @@ describe('custos render', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '', 'nothing printed');
     assert.equal(statSync(target).mode & 0o777, 0o600);
-    assert.deepEqual(JSON.parse(readFileSync(target, 'utf8')), {
+    const rendered = JSON.parse(readFileSync(target, 'utf8'));
+    const url = new URL(rendered.warehouse.url);
+    assert.equal(decodeURIComponent(url.password), PASSWORD, '?url= encodes the password for the URL, then JSON-escapes the URL');
+    assert.equal(url.host, 'wh.internal:5432');
+    delete rendered.warehouse.url;
+    assert.deepEqual(rendered, {
       source: { api_key: 'key-new', previous_api_key: 'key-old' },
       warehouse: { dsn: `postgresql://dbt_prod:${PASSWORD}@wh.internal:5439/analytics`, password: PASSWORD },
     });

@@ -6,7 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createApiClient } from '../../src/sdk/api-client.js';
-import { cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
+import { repoRoot, runCli, startServer, type RunningServer, type CliResult } from '../support/custos-server.js';
+
+/** The `custos` executable (bin.js: fast path for canonical `run`, main.js otherwise). */
+const binPath = path.join(repoRoot, 'dist/src/cli/bin.js');
 
 /** Every file under dir whose bytes contain needle. */
 function filesContaining(dir: string, needle: string): string[] {
@@ -27,7 +30,15 @@ describe('custos run', () => {
   let work: string;
   const canary = `canary-${randomBytes(6).toString('hex')}-p@ss/w:rd"x`;
   const env = () => ({ TMPDIR: path.join(work, 'tmp') });
-  const custos = (args: string[]) => runCli(args, { server, env: env(), cwd: work });
+  /** Through the executable, as users call it. */
+  const custos = (args: string[]): Promise<CliResult> => {
+    const child = spawn(process.execPath, [binPath, ...args], { cwd: work, env: { ...process.env, CUSTOS_TOKEN: '', CUSTOS_ADDR: server.address, HOME: server.home, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  };
 
   before(async () => {
     server = await startServer({ logLevel: 'warn' });
@@ -71,6 +82,30 @@ describe('custos run', () => {
     assert.equal(r.stderr, '');
   });
 
+  test('the commander path (main.js, or bin.js with a non-canonical argv) behaves the same', async () => {
+    const args = ['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--map', 'password=PW', '--', 'sh', '-c', 'printf %s "$PW"; exit 4'];
+    const viaMain = await runCli(args, { server, env: env(), cwd: work });
+    assert.equal(viaMain.code, 4, viaMain.stderr);
+    assert.equal(viaMain.stdout, canary);
+    // No `--`: bin.js hands over to commander, which still runs it.
+    const noDashes = await custos(['run', '--env', 'A=secret://prod/analytics-pipeline/api-key', 'printenv', 'A']);
+    assert.equal(noDashes.code, 0, noDashes.stderr);
+    assert.equal(noDashes.stdout, 'plain-api-key-5678\n');
+    const help = await custos(['run', '--help']);
+    assert.match(help.stdout, /--env-file <file>/);
+  });
+
+  test('?url=DRIVER builds a correctly encoded connection URL (e.g. for AIRFLOW_CONN_*)', async () => {
+    const r = await custos(['run', '--env', 'AIRFLOW_CONN_WAREHOUSE=secret://prod/analytics-pipeline/warehouse-db?url=postgres', '--', 'printenv', 'AIRFLOW_CONN_WAREHOUSE']);
+    assert.equal(r.code, 0, r.stderr);
+    const url = new URL(r.stdout.trim());
+    assert.equal(url.protocol, 'postgres:');
+    assert.equal(url.host, 'wh.internal:5439');
+    assert.equal(decodeURIComponent(url.username), 'dbt');
+    assert.equal(decodeURIComponent(url.password), canary);
+    assert.equal(url.pathname, '/analytics');
+  });
+
   test('--secret without --map exports every JSON field as an UPPER_CASE variable', async () => {
     const r = await custos(['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--', 'sh', '-c', 'printf "%s|%s|%s" "$HOST" "$PORT" "$DBNAME"']);
     assert.equal(r.code, 0, r.stderr);
@@ -87,7 +122,7 @@ describe('custos run', () => {
 
   test('SIGTERM and SIGINT sent to custos reach the child', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      const child = spawn(process.execPath, [cliPath, 'run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
+      const child = spawn(process.execPath, [binPath, 'run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
         `process.on('${signal}', () => { process.stdout.write('child got ${signal}'); process.exit(5); }); process.stdout.write('ready'); setInterval(() => {}, 1000);`,
       ], { env: { ...process.env, CUSTOS_ADDR: server.address, HOME: server.home, CUSTOS_TOKEN: '', ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -117,6 +152,12 @@ describe('custos run', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'one ****\njson {"pw":"****"}\nsplit **** end\n');
     assert.equal(r.stderr, 'err ****\n');
+    // Lots of output, written in chunks that split values anywhere.
+    const bulk = await custos(['run', '--mask', '--env', 'PW=secret://prod/analytics-pipeline/warehouse-db#password', '--', process.execPath, '-e',
+      'const line = "row " + process.env.PW + " end\\n"; const all = line.repeat(20000); for (let i = 0; i < all.length; i += 4093) process.stdout.write(all.slice(i, i + 4093));']);
+    assert.equal(bulk.code, 0, bulk.stderr);
+    assert.ok(!bulk.stdout.includes(canary));
+    assert.equal(bulk.stdout, 'row **** end\n'.repeat(20000));
     // Without --mask the child's output is its own business.
     const plain = await custos(['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--map', 'password=PW', '--', process.execPath, '-e', 'process.stdout.write(process.env.PW)']);
     assert.equal(plain.stdout, canary);

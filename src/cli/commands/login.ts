@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createApiClient } from '../../sdk/api-client.js';
 import { DEFAULT_ADDRESS, tokenFilePath } from '../context.js';
-import { writePrivateFile } from './render.js';
+import { writePrivateFile } from '../private-file.js';
 
 /** Reads one line from stdin; on a terminal without echo, so the token is not shown. */
 async function readSecretLine(prompt: string): Promise<string> {

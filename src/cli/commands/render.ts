@@ -1,19 +1,9 @@
-import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { httpFetch } from '../../sdk/http-transport.js';
 import { CustosClient } from '../../sdk/custos-client.js';
 import { formatForFile, renderTemplate, type TemplateFormat } from '../../sdk/template.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
-
-/** Writes a file readable by its owner only, also when it already existed with wider permissions. */
-export function writePrivateFile(file: string, text: string): void {
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-}
+import { writePrivateFile } from '../private-file.js';
 
 /**
  * `custos render FILE [-o OUT] [--check] [--format F]`: resolves every `secret://` reference

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { httpFetch } from '../../sdk/http-transport.js';
 import { CustosClient, CustosClientError } from '../../sdk/custos-client.js';
-import { findSecretRefs, parseSecretRef, selectField } from '../../sdk/secret-ref.js';
+import { applyRef, findSecretRefs, parseSecretRef, selectField } from '../../sdk/secret-ref.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
 import { maskVariants, StreamMasker } from '../masker.js';
 
@@ -134,7 +134,7 @@ async function resolveAll(client: CustosClient, assignments: Assignment[]): Prom
       for (let i = refs.length - 1; i >= 0; i--) {
         const r = refs[i]!;
         const ref = parseSecretRef(r.ref);
-        const value = selectField(await fetchRaw(ref.name, ref.label, ref.versionId), ref);
+        const value = applyRef(await fetchRaw(ref.name, ref.label, ref.versionId), ref);
         text = text.slice(0, r.index) + value + text.slice(r.index + r.ref.length);
       }
       vars.set(a.name, text);
@@ -178,7 +178,11 @@ export async function runCommand(command: string[], options: RunOptions): Promis
       const masker = new StreamMasker(resolved.secrets);
       from.on('data', (chunk: Buffer) => {
         const out = masker.push(chunk);
-        if (out.length) to.write(out);
+        // Backpressure: a slow reader of our stdout slows the child instead of growing memory.
+        if (out.length && !to.write(out)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
       });
       from.on('end', () => {
         const out = masker.flush();
