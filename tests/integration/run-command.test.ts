@@ -178,3 +178,24 @@ describe('custos run', () => {
     }
   });
 });
+
+describe('custos run least privilege', () => {
+  test('the child gets the injected secrets but not the Custos token that read them', async () => {
+    const server = await startServer({ logLevel: 'warn' });
+    try {
+      const root = createApiClient({ address: server.address, token: server.token });
+      await root.createSecret({ name: 'dev/etl/key', value: 'k-123' });
+      const child = spawn(process.execPath, [binPath, 'run', '--env', 'KEY=secret://dev/etl/key', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify({ key: process.env.KEY, token: process.env.CUSTOS_TOKEN ?? null }))'], {
+        env: { ...process.env, CUSTOS_TOKEN: server.token, CUSTOS_ADDR: server.address, HOME: server.home }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      assert.equal(code, 0);
+      assert.deepEqual(JSON.parse(stdout), { key: 'k-123', token: null });
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+});

@@ -163,6 +163,8 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     throw error;
   }
   const env: NodeJS.ProcessEnv = { ...process.env };
+  // Least privilege: the child gets the secrets it was given, not the token that can read them all.
+  delete env.CUSTOS_TOKEN;
   for (const [k, v] of resolved.vars) env[k] = v;
 
   const child = spawn(command[0]!, command.slice(1), { env, stdio: options.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
