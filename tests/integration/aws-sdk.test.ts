@@ -203,11 +203,13 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({})))).name, 'InvalidParameterException');
   });
 
-  test('rotation and resource policies answer clear errors, not fake successes', async () => {
+  test('rotation without a configured rotator and resource policies answer clear errors, not fake successes', async () => {
     const rotate = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/app/db', RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:x' })));
     assert.equal(rotate.name, 'InvalidRequestException');
-    assert.match(rotate.message, /rotation engine not available/);
-    assert.equal((await awsError(sm.send(new CancelRotateSecretCommand({ SecretId: 'prod/app/db' })))).name, 'InvalidRequestException');
+    assert.match(rotate.message, /does not run Lambda functions/);
+    const cancel = await awsError(sm.send(new CancelRotateSecretCommand({ SecretId: 'prod/app/db' })));
+    assert.equal(cancel.name, 'InvalidRequestException');
+    assert.match(cancel.message, /no rotator/);
     assert.match((await awsError(sm.send(new PutResourcePolicyCommand({ SecretId: 'prod/app/db', ResourcePolicy: '{}' })))).message, /not supported/);
     assert.equal((await awsError(sm.send(new ValidateResourcePolicyCommand({ ResourcePolicy: '{}' })))).name, 'InvalidRequestException');
     const policy = await sm.send(new GetResourcePolicyCommand({ SecretId: 'prod/app/db' }));

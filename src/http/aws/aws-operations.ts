@@ -463,7 +463,8 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       const ref = await resolve(call, input);
       if (ref.region !== undefined && ref.region !== secrets.defaultRegion) bad(`rotation runs in the server's region ${secrets.defaultRegion} only`);
       const status = await rotation.status(call.identity, ref.name);
-      if (status.settings && (status.settings.every_seconds !== undefined || status.settings.cron !== undefined)) {
+      if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
+      if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {
         const { every_seconds: _every, cron: _cron, window: _window, ...rest } = status.settings;
         await rotation.configure(call.identity, ref.name, rest);
       }
