@@ -195,7 +195,13 @@ describe('custos CLI', () => {
     writeFileSync(brokenJson, '{ "port": ');
     const r3 = await runCli(['server', '--config', brokenJson]);
     assert.notEqual(r3.code, 0);
-    assert.match(r3.stderr, /^error: invalid_config: .*broken\.json/);
+    assert.match(r3.stderr, /^error: invalid_config: config file .*broken\.json is not valid JSON\n$/);
+    const brokenYaml = path.join(scratch, 'broken.yaml');
+    writeFileSync(brokenYaml, 'storage_password: sup3r-s3cret-pw\nport: [8420\n');
+    const r4 = await runCli(['server', '--config', brokenYaml]);
+    assert.notEqual(r4.code, 0);
+    assert.match(r4.stderr, /^error: invalid_config: config file .*broken\.yaml is not valid YAML/);
+    assert.ok(!r4.stderr.includes('sup3r-s3cret-pw'), 'the parse error does not echo the file');
   });
 
   test('SIGTERM right after start-up exits 0 (handlers are installed before the server announces itself)', async () => {
