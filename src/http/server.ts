@@ -82,7 +82,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     requestIdHeader: false,
     bodyLimit: deps.bodyLimit,
     routerOptions: { maxParamLength: 2048 },
-    return503OnClosing: true,
+    // While draining we answer 503 ourselves (onRequest below): Fastify's own 503 has no
+    // error code or request id and is not audited.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     http: { maxHeaderSize: 16 * 1024 },
     clientErrorHandler: (error, socket) => {
@@ -110,10 +112,16 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.decorateRequest('audit', null as never);
   app.decorateRequest('identity', undefined);
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = process.hrtime.bigint();
     request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null };
     reply.header('x-request-id', request.id);
+    if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     const config = request.routeOptions.config;
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
     if (!config.anonymous && request.routeOptions.url !== undefined) {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { api, cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { createToken, writePolicy } from '../support/http-helpers.js';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 
 /** The `custos` CLI as a user runs it: output shapes, exit codes, env overrides, config validation, shutdown. */
 describe('custos CLI', () => {
@@ -254,6 +255,48 @@ describe('custos CLI', () => {
       }
     } finally {
       busy.cleanup();
+    }
+  });
+
+  test('a request arriving during the drain gets the standard error envelope (503 shutting_down), and the in-flight one completes', { timeout: 30_000 }, async () => {
+    const draining = await startServer();
+    try {
+      assert.equal((await api(draining, 'POST', '/v1/secrets', { token: draining.token, body: { name: 'dev/drain/p', value: 'v0' } })).status, 201);
+      const body = JSON.stringify({ value: 'in-flight' });
+      const socket = net.connect(draining.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (c: Buffer) => (received += c.toString()));
+      const ended = new Promise((r) => socket.on('close', r));
+      await new Promise((r) => socket.once('connect', r));
+      // Request 1: headers and half its body, so it is in flight when SIGTERM arrives.
+      socket.write(`POST /v1/values/dev/drain/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${draining.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const exited = draining.stop();
+      while (!draining.output().includes('shutting down')) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 200));
+      // The rest of request 1, and request 2 pipelined behind it on the same connection.
+      socket.write(`${body.slice(5)}GET /v1/values/dev/drain/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${draining.token}\r\n\r\n`);
+      await ended;
+      assert.equal(await exited, 0);
+      const responses = received.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(responses.length, 2, received);
+      assert.match(responses[0]!, /^HTTP\/1\.1 201 /);
+      assert.match(responses[1]!, /^HTTP\/1\.1 503 /);
+      const [head, payload] = responses[1]!.split('\r\n\r\n');
+      const error = JSON.parse(payload!).error;
+      assert.equal(error?.code, 'shutting_down', payload);
+      assert.match(head!, new RegExp(`x-request-id: ${error.request_id}`, 'i'));
+      assert.match(head!, /connection: close/i);
+      // The refused request was audited like any other.
+      const again = await startServer({ dataDir: draining.dataDir, home: draining.home });
+      try {
+        const events = (await api(again, 'GET', '/v1/audit/events?limit=1000', { token: draining.token })).body.events as { request_id: string; error_code: string | null; outcome: string }[];
+        assert.ok(events.some((e) => e.request_id === error.request_id && e.error_code === 'shutting_down' && e.outcome === 'failure'), JSON.stringify(events));
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      draining.cleanup();
     }
   });
 
