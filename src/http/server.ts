@@ -121,6 +121,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     request.startedAt = process.hrtime.bigint();
     request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null };
     reply.header('x-request-id', request.id);
+    // Secret routes name the secret in their wildcard: record it before authentication, so a
+    // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
+    const target = (request.params as Record<string, unknown> | undefined)?.['*'];
+    if (typeof target === 'string' && target !== '') request.audit.secretName = target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     const config = request.routeOptions.config;
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');

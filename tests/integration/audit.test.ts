@@ -36,8 +36,8 @@ describe('audit log', () => {
 
     const requests: { expect: Record<string, unknown>; run: () => ReturnType<typeof api> }[] = [
       { expect: { operation: 'secret.read', outcome: 'success', secret: name, version_id: versionId, accessor: reader.accessor, status: 200 }, run: () => api(server, 'GET', `/v1/values/${name}`, { token: reader.token }) },
-      { expect: { operation: 'secret.read', outcome: 'denied', accessor: null, error_code: 'missing_token', status: 401 }, run: () => api(server, 'GET', `/v1/values/${name}`) },
-      { expect: { operation: 'secret.read', outcome: 'denied', accessor: null, error_code: 'invalid_token', status: 401 }, run: () => api(server, 'GET', `/v1/values/${name}`, { token: 'cst_' + 'x'.repeat(43) }) },
+      { expect: { operation: 'secret.read', outcome: 'denied', accessor: null, secret: name, error_code: 'missing_token', status: 401 }, run: () => api(server, 'GET', `/v1/values/${name}`) },
+      { expect: { operation: 'secret.read', outcome: 'denied', accessor: null, secret: name, error_code: 'invalid_token', status: 401 }, run: () => api(server, 'GET', `/v1/values/${name}`, { token: 'cst_' + 'x'.repeat(43) }) },
       { expect: { operation: 'secret.write', outcome: 'denied', accessor: reader.accessor, secret: name, error_code: 'permission_denied', status: 403 }, run: () => api(server, 'POST', `/v1/values/${name}`, { token: reader.token, body: { value: 'nope' } }) },
       { expect: { operation: 'secret.read', outcome: 'failure', secret: 'dev/audit/missing', error_code: 'secret_not_found', status: 404 }, run: () => api(server, 'GET', '/v1/values/dev/audit/missing', { token: server.token }) },
       { expect: { operation: 'secret.create', outcome: 'failure', error_code: 'invalid_json', status: 400 }, run: () => api(server, 'POST', '/v1/secrets', { token: server.token, rawBody: '{bad' }) },
