@@ -230,8 +230,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
           // A retried create with the same token and value returns what the first one made.
           if (existing.deleted_at === null && input.versionId && input.value) {
             const version = await store.findVersion(tx, existing.id, input.versionId);
-            if (version && sameValue(await decrypt(existing.id, input.versionId, version), input.value)) {
-              return { row: existing, versionId: input.versionId };
+            if (version) {
+              if (sameValue(await decrypt(existing.id, input.versionId, version), input.value)) return { row: existing, versionId: input.versionId };
+              throw new AppError('idempotency_conflict', `version ${input.versionId} already exists with a different value`);
             }
           }
           if (existing.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `a secret named "${input.name}" is scheduled for deletion`);

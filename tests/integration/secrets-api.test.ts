@@ -125,6 +125,8 @@ describe('secrets HTTP API', () => {
     assert.equal(c2.status, 201);
     assert.equal(c2.body.version_id, c1.body.version_id);
     assert.equal(c1.body.version_id, createToken);
+    assertErrorBody(await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'not-a', idempotency_token: createToken } }), 409, 'idempotency_conflict', 'create retried with a different value');
+    assertErrorBody(await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'a', idempotency_token: idempotencyToken() } }), 409, 'secret_exists', 'a second create with another token');
 
     const token = idempotencyToken();
     const p1 = await putValue(server, name, { value: 'b', idempotency_token: token });
