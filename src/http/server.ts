@@ -39,7 +39,8 @@ const queryAjv = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditio
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  // The auth scheme is case-insensitive (RFC 9110); some clients send `bearer`.
+  if (header !== undefined && /^bearer /i.test(header)) return header.slice(7).trim();
   const custom = request.headers['x-custos-token'];
   return typeof custom === 'string' ? custom.trim() : undefined;
 }

@@ -40,6 +40,13 @@ describe('tokens and policies', () => {
     assert.equal(byRoot.body.accessor, accessor);
   });
 
+  test('the Authorization scheme is case-insensitive and X-Custos-Token works too', async () => {
+    for (const headers of <Record<string, string>[]>[{ authorization: `bearer ${server.token}` }, { authorization: `BEARER ${server.token}` }, { 'x-custos-token': server.token }]) {
+      const r = await api(server, 'GET', '/v1/tokens/self', { headers });
+      assert.equal(r.status, 200, `${Object.keys(headers)[0]}: ${JSON.stringify(r.body)}`);
+    }
+  });
+
   test('an expired token answers 401 token_expired', async () => {
     const { token } = await createToken(server, { policies: ['dev-reader'], ttl: 1 });
     assert.equal((await api(server, 'GET', '/v1/tokens/self', { token })).status, 200);
