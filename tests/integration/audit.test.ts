@@ -142,7 +142,7 @@ describe('audit log', () => {
   test('fail closed: when audit events cannot be written a read answers 503 audit_unavailable without the value', async () => {
     const name = uniqueName('dev/fail-closed');
     const value = 'fail-closed-value-' + Math.random().toString(36).slice(2);
-    await createSecret(server, name, value);
+    const firstVersion = await createSecret(server, name, value);
     const side = new SqliteDatabase(dbFile);
     side.pragma('busy_timeout = 5000');
     side.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
@@ -153,11 +153,16 @@ describe('audit log', () => {
       assert.ok(!JSON.stringify(read.body).includes('disk full'), 'the internal cause is not sent');
       const denied = await api(server, 'GET', `/v1/values/${name}`);
       assertErrorBody(denied, 503, 'audit_unavailable', 'even failures are refused when they cannot be audited');
+      // A write's response is withheld too. The write itself is committed before its audit
+      // event (see the report on issue 2), so the message must not claim it did not happen.
+      const write = await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: `${value}-2` } });
+      assertErrorBody(write, 503, 'audit_unavailable', 'write while audit is down');
+      assert.doesNotMatch(write.body.error.message, /not completed/);
     } finally {
       side.exec('DROP TRIGGER refuse_audit');
       side.close();
     }
-    const read = await api(server, 'GET', `/v1/values/${name}`, { token: server.token });
+    const read = await api(server, 'GET', `/v1/values/${name}?version_id=${firstVersion}`, { token: server.token });
     assert.equal(read.status, 200, 'recovers once the audit log is writable');
     assert.equal(read.body.value, value);
     assert.match(server.output(), /audit/);
