@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
-import { assertErrorBody, auditAfter, auditHead, createSecret, createToken, rawRequest, uniqueName, writePolicy } from '../support/http-helpers.js';
+import { assertErrorBody, auditAfter, auditHead, createSecret, createToken, uniqueName, writePolicy } from '../support/http-helpers.js';
 
 /** The audit log seen from outside: one event per request, CLI tail/query/verify, tamper detection, fail closed. */
 describe('audit log', () => {
