@@ -148,6 +148,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     reply.code(404).send(errorBody(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request.id));
   });
 
+  // A POST whose body fields are all optional (password, token lookup/renew/revoke, init)
+  // may come without a body; it means "all defaults", as the routes expect.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { type?: string; required?: string[] } | undefined;
+    if (request.body === undefined && schema?.type === 'object' && !schema.required?.length) request.body = {};
+  });
+
   // Fail closed: the response leaves only after its audit event is durable.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
     if (request.routeOptions.config.audited === false || !request.audit) return payload;
