@@ -130,9 +130,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const config = request.routeOptions.config;
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
     if (!config.anonymous && request.routeOptions.url !== undefined) {
-      const identity = await deps.identity.authenticate(bearerToken(request));
+      const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
+        request.audit.accessor = accessor;
+      });
       request.identity = identity;
-      request.audit.accessor = identity.accessor;
     }
   });
 

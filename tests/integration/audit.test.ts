@@ -70,6 +70,20 @@ describe('audit log', () => {
     for (const secret of [server.token, reader.token, 'audited-value', 'second']) assert.ok(!all.includes(secret), 'no token or value in audit events');
   });
 
+  test('a revoked or expired token presented again is audited under its accessor', async () => {
+    const revoked = await createToken(server, { policies: ['dev-read'] });
+    assert.equal((await api(server, 'POST', '/v1/tokens/revoke', { token: revoked.token, body: {} })).status, 200);
+    const expired = await createToken(server, { policies: ['dev-read'], ttl: 1 });
+    await new Promise((r) => setTimeout(r, 1100));
+    const r1 = await api(server, 'GET', '/v1/values/dev/audit/anything', { token: revoked.token });
+    const r2 = await api(server, 'GET', '/v1/values/dev/audit/anything', { token: expired.token });
+    assertErrorBody(r1, 401, 'token_revoked');
+    assertErrorBody(r2, 401, 'token_expired');
+    assert.ok(!JSON.stringify(r1.body).includes(revoked.accessor), 'the accessor is not sent back');
+    const events = (await api(server, 'GET', '/v1/audit/events?secret=dev/audit/anything&limit=10', { token: server.token })).body.events;
+    assert.deepEqual(events.map((e: { accessor: string; error_code: string }) => [e.accessor, e.error_code]), [[revoked.accessor, 'token_revoked'], [expired.accessor, 'token_expired']]);
+  });
+
   test('audit tail -n N and query --secret --principal --since --outcome', async () => {
     const name = uniqueName('dev/audit-cli');
     await createSecret(server, name, 'v');
