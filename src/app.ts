@@ -143,7 +143,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
         await rotationScheduler.stop();
         await rotation.idle();
         await leadership.close();
-        await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
+        // A keep-alive connection busy when closing began turns idle only after its response;
+        // close such connections as they go idle, or the drain waits for the keep-alive timeout.
+        const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
+        try {
+          await http.close(); // drains in-flight requests, whose audit events are awaited in onSend
+        } finally {
+          clearInterval(sweep);
+        }
         await auditLog.close();
         await coordination.close();
         await storage.close();

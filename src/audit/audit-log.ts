@@ -140,7 +140,7 @@ export function createAuditLog(deps: AuditLogDeps) {
           for (const p of batch) p.resolve();
         } catch (error) {
           deps.onError(error);
-          const failure = new AppError('audit_unavailable', 'the audit log could not be written; the request was not completed', { cause: error });
+          const failure = new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld; a write may have been applied (retry it with the same idempotency token)', { cause: error });
           for (const p of batch) p.reject(failure);
         }
       }

@@ -112,7 +112,14 @@ function readConfigFile(file: string): Record<string, unknown> {
   } catch (error) {
     throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
   }
-  const data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    // The parser's own message can quote the file, which may hold a storage password.
+    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${line ? ` (line ${line})` : ''}`);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`config file ${file} must hold a mapping of settings`);
   }

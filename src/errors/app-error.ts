@@ -43,6 +43,7 @@ export const ERROR_STATUS = {
   // 5xx
   sealed: 503,
   audit_unavailable: 503,
+  shutting_down: 503,
   storage_unavailable: 503,
   not_implemented: 501,
   internal_error: 500,

@@ -41,7 +41,8 @@ const queryAjv = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditio
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  // The auth scheme is case-insensitive (RFC 9110); some clients send `bearer`.
+  if (header !== undefined && /^bearer /i.test(header)) return header.slice(7).trim();
   const custom = request.headers['x-custos-token'];
   return typeof custom === 'string' ? custom.trim() : undefined;
 }
@@ -89,7 +90,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     requestIdHeader: false,
     bodyLimit: deps.bodyLimit,
     routerOptions: { maxParamLength: 2048 },
-    return503OnClosing: true,
+    // While draining we answer 503 ourselves (onRequest below): Fastify's own 503 has no
+    // error code or request id and is not audited.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     http: { maxHeaderSize: 16 * 1024 },
     clientErrorHandler: (error, socket) => {
@@ -117,16 +120,27 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.decorateRequest('audit', null as never);
   app.decorateRequest('identity', undefined);
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = process.hrtime.bigint();
     request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null };
     reply.header('x-request-id', request.id);
+    // Secret routes name the secret in their wildcard: record it before authentication, so a
+    // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
+    const target = (request.params as Record<string, unknown> | undefined)?.['*'];
+    if (typeof target === 'string' && target !== '') request.audit.secretName = target;
+    if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     const config = request.routeOptions.config;
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
     if (!config.anonymous && request.routeOptions.url !== undefined) {
-      const identity = await deps.identity.authenticate(bearerToken(request));
+      const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
+        request.audit.accessor = accessor;
+      });
       request.identity = identity;
-      request.audit.accessor = identity.accessor;
     }
   });
 
@@ -140,6 +154,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.setNotFoundHandler((request, reply) => {
     if (request.audit) request.audit.errorCode = 'not_found';
     reply.code(404).send(errorBody(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request.id));
+  });
+
+  // A POST whose body fields are all optional (password, token lookup/renew/revoke, init)
+  // may come without a body; it means "all defaults", as the routes expect.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { type?: string; required?: string[] } | undefined;
+    if (request.body === undefined && schema?.type === 'object' && !schema.required?.length) request.body = {};
   });
 
   // Fail closed: the response leaves only after its audit event is durable.

@@ -99,8 +99,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return token;
     },
 
-    /** Resolves a presented token to an identity, or throws a 401-class error. */
-    async authenticate(token: string | undefined): Promise<Identity> {
+    /**
+     * Resolves a presented token to an identity, or throws a 401-class error. `onKnown` learns
+     * the accessor of a known token even when it is refused (revoked, expired), for the audit log.
+     */
+    async authenticate(token: string | undefined, onKnown?: (accessor: string) => void): Promise<Identity> {
       if (!token) throw new AppError('missing_token', 'a token is required (Authorization: Bearer <token>)');
       if (!TOKEN_PATTERN.test(token)) throw new AppError('invalid_token', 'the token is not valid');
       const at = now();
@@ -113,6 +116,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         cache.set(token, entry);
       }
       const row = entry.row;
+      onKnown?.(row.accessor);
       if (row.revoked_at !== null) throw new AppError('token_revoked', 'the token was revoked');
       if (row.expires_at !== null && row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
       return toIdentity(row);

@@ -130,6 +130,9 @@ export interface SecretsServiceDeps {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Thrown inside a create's transaction when another create inserted the same name first. */
+class CreateRaceLost extends Error {}
 const ARN_SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** The secrets engine: versioned values with AWS Secrets Manager staging-label semantics. */
@@ -316,14 +319,17 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (input.tags) validateTags(input.tags);
       if (input.value) checkWriteInput({ value: input.value, labels: input.labels, versionId: input.versionId });
       const region = input.region ?? deps.region;
-      const result = await db.transaction().execute(async (tx) => {
+      // A create that loses a race for the name (PostgreSQL runs writers concurrently) runs
+      // once more, and then sees the winner: an idempotent retry, or secret_exists.
+      const attempt = () => db.transaction().execute(async (tx) => {
         const existing = await store.findByName(tx, region, input.name, { forUpdate: true });
         if (existing) {
           // A retried create with the same token and value returns what the first one made.
           if (existing.deleted_at === null && input.versionId && input.value) {
             const version = await store.findVersion(tx, existing.id, input.versionId);
-            if (version && sameValue(await decrypt(existing.id, input.versionId, version), input.value)) {
-              return { row: existing, versionId: input.versionId };
+            if (version) {
+              if (sameValue(await decrypt(existing.id, input.versionId, version), input.value)) return { row: existing, versionId: input.versionId };
+              throw new AppError('idempotency_conflict', `version ${input.versionId} already exists with a different value`);
             }
           }
           if (existing.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `a secret named "${input.name}" is scheduled for deletion`);
@@ -335,10 +341,17 @@ export function createSecretsService(deps: SecretsServiceDeps) {
           description: input.description ?? null, owner: input.owner ?? null, kms_key_id: input.kmsKeyId ?? null, created_at: at, updated_at: at,
           last_accessed_at: null, last_rotated_at: null, deleted_at: null, delete_after: null, rotation: null, primary_region: null,
         };
-        await store.insert(tx, row);
+        if (!(await store.insertIfAbsent(tx, row))) throw new CreateRaceLost();
         if (input.tags) await store.putTags(tx, row.id, input.tags);
         const version = input.value ? await writeVersion(tx, row, { value: input.value, labels: input.labels, versionId: input.versionId }) : null;
         return { row: (await store.findById(tx, row.id))!, versionId: version?.versionId ?? null };
+      });
+      const result = await attempt().catch((error: unknown) => {
+        if (error instanceof CreateRaceLost) return attempt();
+        throw error;
+      }).catch((error: unknown) => {
+        if (error instanceof CreateRaceLost) throw new AppError('secret_exists', `a secret named "${input.name}" already exists`);
+        throw error;
       });
       deps.changes.publish('secret', result.row.id);
       const tags = (await store.tags(db, [result.row.id])).get(result.row.id) ?? {};

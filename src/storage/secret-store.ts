@@ -65,6 +65,12 @@ export function createSecretStore(dialect: Dialect) {
       }
     },
 
+    /** Inserts unless a secret with this region and name exists (a racing create); true if inserted. */
+    async insertIfAbsent(q: Queryable, row: Insertable<Database['secrets']>): Promise<boolean> {
+      const result = await q.insertInto('secrets').values(row).onConflict((oc) => oc.columns(['region', 'name']).doNothing()).executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+
     async update(q: Queryable, id: string, patch: Updateable<Database['secrets']>): Promise<void> {
       await q.updateTable('secrets').set(patch).where('id', '=', id).execute();
     },

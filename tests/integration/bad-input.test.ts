@@ -50,6 +50,7 @@ describe('bad input table', () => {
     { name: 'JSON with trailing garbage', method: 'POST', path: '/v1/secrets', body: '{"name": "dev/x"} extra', status: 400, code: 'invalid_json' },
     { name: 'empty JSON body where one is required', method: 'POST', path: `/v1/values/${existing}`, body: '', status: 400, code: 'invalid_json' },
     { name: 'no body where one is required', method: 'POST', path: '/v1/secrets', status: 400, code: 'validation_failed' },
+    { name: 'prototype poisoning', method: 'POST', path: '/v1/secrets', body: '{"name": "dev/x", "__proto__": {"admin": true}}', status: 400, code: 'invalid_json' },
     { name: 'a JSON array instead of an object', method: 'POST', path: '/v1/secrets', body: '[1,2]', status: 400, code: 'validation_failed' },
     { name: 'JSON null body', method: 'POST', path: `/v1/values/${existing}`, body: 'null', status: 400, code: 'validation_failed' },
     { name: 'unsupported content type', method: 'POST', path: '/v1/secrets', body: 'name=dev/x', contentType: 'application/x-www-form-urlencoded', status: 400, code: 'invalid_request' },

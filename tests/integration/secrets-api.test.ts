@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createSecret, describeSecret, idempotencyToken, putValue, uniqueName } from '../support/http-helpers.js';
 
@@ -19,6 +21,17 @@ describe('secrets HTTP API', () => {
     const r = await api(server, 'GET', '/v1/health');
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { initialized: true, sealed: false, version: '0.1.0' });
+  });
+
+  test('dev mode prints the root token once and keeps it and the unseal key in private files', () => {
+    assert.match(server.output(), /Root token: cst_/);
+    assert.match(server.output(), /WARNING: dev mode keeps the unseal key/);
+    const tokenFile = path.join(server.home, '.custos', 'token');
+    assert.equal(readFileSync(tokenFile, 'utf8').trim(), server.token);
+    for (const file of [tokenFile, path.join(server.dataDir, 'unseal.key')]) {
+      assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is 0600`);
+    }
+    assert.equal(statSync(path.join(server.dataDir, 'custos.db')).isFile(), true, 'real SQLite file in the data dir');
   });
 
   test('the OpenAPI document is served and describes the routes', async () => {
@@ -125,6 +138,8 @@ describe('secrets HTTP API', () => {
     assert.equal(c2.status, 201);
     assert.equal(c2.body.version_id, c1.body.version_id);
     assert.equal(c1.body.version_id, createToken);
+    assertErrorBody(await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'not-a', idempotency_token: createToken } }), 409, 'idempotency_conflict', 'create retried with a different value');
+    assertErrorBody(await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name, value: 'a', idempotency_token: idempotencyToken() } }), 409, 'secret_exists', 'a second create with another token');
 
     const token = idempotencyToken();
     const p1 = await putValue(server, name, { value: 'b', idempotency_token: token });

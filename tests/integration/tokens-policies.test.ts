@@ -40,6 +40,30 @@ describe('tokens and policies', () => {
     assert.equal(byRoot.body.accessor, accessor);
   });
 
+  test('the Authorization scheme is case-insensitive and X-Custos-Token works too', async () => {
+    for (const headers of <Record<string, string>[]>[{ authorization: `bearer ${server.token}` }, { authorization: `BEARER ${server.token}` }, { 'x-custos-token': server.token }]) {
+      const r = await api(server, 'GET', '/v1/tokens/self', { headers });
+      assert.equal(r.status, 200, `${Object.keys(headers)[0]}: ${JSON.stringify(r.body)}`);
+    }
+  });
+
+  test('POSTs whose body fields are all optional may be sent without a body', async () => {
+    const { token, accessor } = await createToken(server, { policies: ['dev-reader'], ttl: 60 });
+    const lookup = await api(server, 'POST', '/v1/tokens/lookup', { token });
+    assert.equal(lookup.status, 200, JSON.stringify(lookup.body));
+    assert.equal(lookup.body.accessor, accessor);
+    const renew = await api(server, 'POST', '/v1/tokens/renew', { token });
+    assert.equal(renew.status, 200, JSON.stringify(renew.body));
+    const password = await api(server, 'POST', '/v1/password', { token: server.token });
+    assert.equal(password.status, 200, JSON.stringify(password.body));
+    assert.equal(password.body.password.length, 32);
+    const revoke = await api(server, 'POST', '/v1/tokens/revoke', { token });
+    assert.equal(revoke.status, 200, JSON.stringify(revoke.body));
+    assert.deepEqual(revoke.body.revoked, [accessor]);
+    // A body with required fields is still required.
+    assert.equal((await api(server, 'POST', '/v1/tokens', { token: server.token })).body.error.code, 'validation_failed');
+  });
+
   test('an expired token answers 401 token_expired', async () => {
     const { token } = await createToken(server, { policies: ['dev-reader'], ttl: 1 });
     assert.equal((await api(server, 'GET', '/v1/tokens/self', { token })).status, 200);

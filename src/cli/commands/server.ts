@@ -19,7 +19,6 @@ export async function serverCommand(flags: { dev?: boolean; config?: string; hos
   const { startServer } = await import('../../app.js');
   const logger = createLogger(config.log_level);
   const server = await startServer(config, logger);
-  process.stdout.write(`Custos listening on ${server.address}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -38,4 +37,7 @@ export async function serverCommand(flags: { dev?: boolean; config?: string; hos
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Announced only once the shutdown handlers are in place: a supervisor that sends SIGTERM
+  // as soon as it sees this line gets a graceful drain, not the default kill.
+  process.stdout.write(`Custos listening on ${server.address}\n`);
 }

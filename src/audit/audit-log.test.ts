@@ -1,0 +1,102 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createAuditStore } from '../storage/audit-store.js';
+import { openStorage, type Storage } from '../storage/database.js';
+import { createAuditLog, type AuditEvent } from './audit-log.js';
+
+const DAY = 86_400_000;
+
+/** The audit log over a real SQLite file, with a clock the test controls. */
+describe('audit log retention and verification', () => {
+  let dir: string;
+  let storage: Storage;
+  let clock = Date.UTC(2026, 0, 1);
+  const errors: unknown[] = [];
+  const key = randomBytes(32);
+  let log: ReturnType<typeof createAuditLog>;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-'));
+    storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    log = createAuditLog({
+      db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => key, isSealed: () => false, now: () => clock,
+      onError: (error) => errors.push(error),
+    });
+  });
+  after(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const event = (operation: string): AuditEvent => ({
+    time: clock, requestId: `req_${operation}`, accessor: 'acc_test', source: '127.0.0.1', operation, secretName: 'dev/a', versionId: null,
+    outcome: 'success', errorCode: null, status: 200, latencyUs: 12.5,
+  });
+
+  test('pruning events past retention keeps verification of the rest, and the chain continues from the anchor', async () => {
+    // 10 events on day 0, 5 on day 100, 5 on day 400.
+    for (let i = 0; i < 10; i++) await log.record(event(`old-${i}`));
+    clock += 100 * DAY;
+    for (let i = 0; i < 5; i++) await log.record(event(`middle-${i}`));
+    clock += 300 * DAY;
+    for (let i = 0; i < 5; i++) await log.record(event(`new-${i}`));
+    assert.deepEqual(await log.verify(), { ok: true, checked: 20, firstSeq: 1, lastSeq: 20, headHash: (await log.verify()).headHash });
+
+    // Retention 365 days at day 400: only the day-0 events go.
+    assert.equal(await log.prune(365), 10);
+    const afterPrune = await log.verify();
+    assert.equal(afterPrune.ok, true, JSON.stringify(afterPrune));
+    assert.equal(afterPrune.checked, 10);
+    assert.equal(afterPrune.firstSeq, 11);
+    assert.equal(afterPrune.lastSeq, 20);
+    assert.equal(await log.prune(365), 0, 'pruning again removes nothing');
+
+    // New events chain on, and a second prune that removes every event still verifies.
+    await log.record(event('after-prune'));
+    assert.equal((await log.verify()).ok, true);
+    clock += 1000 * DAY;
+    assert.equal(await log.prune(365), 11);
+    const empty = await log.verify();
+    assert.equal(empty.ok, true, JSON.stringify(empty));
+    assert.equal(empty.checked, 0);
+    await log.record(event('after-everything-pruned'));
+    const resumed = await log.verify();
+    assert.equal(resumed.ok, true, JSON.stringify(resumed));
+    assert.equal(resumed.firstSeq, 22, 'sequence numbers continue after the anchor');
+    assert.deepEqual(errors, []);
+  });
+
+  test('verify reports an altered event and a missing one; pruning does not hide tampering of what remains', async () => {
+    for (let i = 0; i < 5; i++) await log.record(event(`t-${i}`));
+    const rows = await storage.db.selectFrom('audit_events').select(['seq', 'outcome']).orderBy('seq').execute();
+    const target = rows[2]!.seq;
+    await storage.db.updateTable('audit_events').set({ outcome: 'denied' }).where('seq', '=', target).execute();
+    const altered = await log.verify();
+    assert.equal(altered.ok, false);
+    assert.deepEqual(altered.problem && { seq: altered.problem.seq, kind: altered.problem.kind }, { seq: target, kind: 'altered' });
+    await storage.db.updateTable('audit_events').set({ outcome: 'success' }).where('seq', '=', target).execute();
+    assert.equal((await log.verify()).ok, true, 'restoring the original value restores the chain');
+
+    await storage.db.deleteFrom('audit_events').where('seq', '=', target).execute();
+    const missing = await log.verify();
+    assert.equal(missing.ok, false);
+    assert.deepEqual(missing.problem && { seq: missing.problem.seq, kind: missing.problem.kind }, { seq: target, kind: 'missing' });
+  });
+
+  test('concurrent records are group-committed into one unbroken chain', async () => {
+    const fresh = await openStorage({ url: `sqlite:${path.join(dir, 'group.db')}` });
+    try {
+      const groupLog = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      await Promise.all(Array.from({ length: 500 }, (_, i) => groupLog.record(event(`g-${i}`))));
+      const result = await groupLog.verify();
+      assert.equal(result.ok, true);
+      assert.equal(result.checked, 500);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

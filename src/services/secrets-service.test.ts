@@ -1,0 +1,78 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createBarrier } from '../barrier/barrier.js';
+import { isAppError } from '../errors/app-error.js';
+import { createLocalChangeBus } from '../lib/change-bus.js';
+import { openStorage, type Storage } from '../storage/database.js';
+import { createPolicyStore } from '../storage/policy-store.js';
+import { createSecretStore } from '../storage/secret-store.js';
+import { createSystemStore } from '../storage/system-store.js';
+import { createAuthorizer } from './authorizer.js';
+import { SYSTEM_IDENTITY } from './identity.types.js';
+import { createSecretsService } from './secrets-service.js';
+
+const DAY = 86_400_000;
+
+/** The recovery window end to end with a clock the test controls (the purge job runs hourly in the server). */
+describe('secrets service: recovery window and purge', () => {
+  let dir: string;
+  let storage: Storage;
+  let clock = Date.UTC(2026, 5, 1);
+  let secrets: ReturnType<typeof createSecretsService>;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'custos-secrets-'));
+    storage = await openStorage({ url: `sqlite:${path.join(dir, 'custos.db')}` });
+    const now = () => clock;
+    const barrier = createBarrier({ db: storage.db, systemStore: createSystemStore(), now });
+    const [key] = await storage.db.transaction().execute((tx) => barrier.initialize(tx, 1, 1));
+    await barrier.submitUnsealShare(key!);
+    const changes = createLocalChangeBus();
+    secrets = createSecretsService({
+      db: storage.db, secretStore: createSecretStore(storage.dialect), barrier, authorizer: createAuthorizer({ db: storage.db, policyStore: createPolicyStore(), changes }),
+      changes, now, region: 'us-east-1', accountId: '123456789012',
+    });
+  });
+  after(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const code = (error: unknown) => (isAppError(error) ? error.code : String(error));
+
+  test('a deleted secret is purged only after its window; restore works until then', async () => {
+    const value = { kind: 'string' as const, text: 'purge-me' };
+    await secrets.create(SYSTEM_IDENTITY, { name: 'prod/purge/a', value });
+    await secrets.create(SYSTEM_IDENTITY, { name: 'prod/purge/b', value });
+    await secrets.create(SYSTEM_IDENTITY, { name: 'prod/purge/live', value });
+    const a = await secrets.delete(SYSTEM_IDENTITY, { name: 'prod/purge/a' }, { recoveryDays: 7 });
+    assert.equal(a.deletionDate, clock + 7 * DAY);
+    await secrets.delete(SYSTEM_IDENTITY, { name: 'prod/purge/b' });
+
+    clock += 7 * DAY - 1;
+    assert.equal(await secrets.purgeExpired(), 0, 'nothing is purged inside the window');
+    await assert.rejects(secrets.getValue(SYSTEM_IDENTITY, { name: 'prod/purge/a' }), (e) => code(e) === 'secret_scheduled_for_deletion');
+
+    clock += 1;
+    assert.equal(await secrets.purgeExpired(), 1, 'the 7-day one goes at 7 days');
+    await assert.rejects(secrets.describe(SYSTEM_IDENTITY, { name: 'prod/purge/a' }), (e) => code(e) === 'secret_not_found');
+    await assert.rejects(secrets.restore(SYSTEM_IDENTITY, { name: 'prod/purge/a' }), (e) => code(e) === 'secret_not_found');
+
+    // The 30-day default one can still be restored on day 29, and then it is never purged.
+    clock += 22 * DAY;
+    await secrets.restore(SYSTEM_IDENTITY, { name: 'prod/purge/b' });
+    clock += 100 * DAY;
+    assert.equal(await secrets.purgeExpired(), 0);
+    assert.equal((await secrets.getValue(SYSTEM_IDENTITY, { name: 'prod/purge/b' })).value.kind, 'string');
+    assert.equal((await secrets.getValue(SYSTEM_IDENTITY, { name: 'prod/purge/live' })).versionId.length, 36);
+    // The purged name can be used again, with no trace of the old versions.
+    const reborn = await secrets.create(SYSTEM_IDENTITY, { name: 'prod/purge/a', value: { kind: 'string', text: 'new' } });
+    const described = await secrets.describe(SYSTEM_IDENTITY, { name: 'prod/purge/a' });
+    assert.deepEqual(described.versions.map((v) => v.versionId), [reborn.versionId]);
+    const rows = await storage.db.selectFrom('secret_versions').select('secret_id').execute();
+    assert.equal(rows.length, 3, 'the purged secret left no version rows behind');
+  });
+});
