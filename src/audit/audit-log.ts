@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { AuditStore } from '../storage/audit-store.js';
-import type { Database } from '../storage/schema.js';
+import type { Database, Queryable } from '../storage/schema.js';
 import { chainHash, chainRows, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
 import type { AppendMessage, AppendReply } from './sqlite-audit-worker.js';
 
@@ -167,6 +167,16 @@ export function createAuditLog(deps: AuditLogDeps) {
     async releaseHeld(): Promise<void> {
       const held = heldWhileSealed.splice(0);
       await Promise.all(held.map((event) => this.record(event)));
+    },
+
+    /**
+     * Appends one event inside the caller's transaction (a request's write), so the change
+     * and its audit event commit together. The chain lock and head read happen in `tx`.
+     */
+    async appendWithin(tx: Queryable, event: AuditEvent): Promise<void> {
+      await deps.auditStore.lockChain(tx);
+      const head = (await deps.auditStore.head(tx)) ?? (await deps.auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
+      await deps.auditStore.insertMany(tx, chainRows(deps.chainKey(), head, [event]));
     },
 
     /** Waits for every queued event to be written (graceful shutdown). */

@@ -9,6 +9,10 @@ export interface AuditContext {
   accessor: string | null;
   errorCode: string | null;
   detail?: Record<string, string | number | boolean | null>;
+  /** The event was already committed inside the request's write transaction. */
+  recordedInTransaction?: boolean;
+  /** Set when the response is being sent: later transactions (background work) append nothing. */
+  closed?: boolean;
 }
 
 declare module 'fastify' {

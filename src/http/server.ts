@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { AppError, ERROR_STATUS, isAppError, isErrorCode } from '../errors/app-error.js';
 import { newRequestId } from '../lib/ids.js';
+import { auditScope, type TransactionAuditor } from '../lib/audit-scope.js';
+import type { AuditEvent } from '../audit/audit-chain.js';
 import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
@@ -19,7 +21,7 @@ export interface HttpDeps {
   bodyLimit: number;
   version: string;
   isSealed: () => boolean;
-  auditLog: Pick<AuditLog, 'record'>;
+  auditLog: Pick<AuditLog, 'record' | 'appendWithin'>;
   identity: IdentityService;
   secrets: SecretsService;
   policies: PolicyService;
@@ -163,17 +165,45 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (request.body === undefined && schema?.type === 'object' && !schema.required?.length) request.body = {};
   });
 
+  const eventOf = (request: FastifyRequest, status: number): AuditEvent => ({
+    time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,
+    secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status, request.audit.errorCode),
+    errorCode: request.audit.errorCode, status, latencyUs: Number(process.hrtime.bigint() - request.startedAt) / 1000,
+    detail: deps.nodeId ? { ...request.audit.detail, node: deps.nodeId } : request.audit.detail,
+  });
+
+  // Fail closed for writes: a mutating request's handler runs in an audit scope, and the first
+  // transaction it commits carries the request's event (see storage/transaction.ts), so no
+  // change is ever committed without its event. Requests that commit nothing are recorded in
+  // onSend below.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => m === 'GET' || m === 'HEAD') || route.config?.audited === false) return;
+    const handler = route.handler;
+    route.handler = function auditedHandler(request, reply) {
+      const auditor: TransactionAuditor = {
+        async beforeCommit(tx) {
+          if (request.audit.recordedInTransaction || request.audit.closed || deps.isSealed()) return;
+          await deps.auditLog.appendWithin(tx as never, eventOf(request, reply.statusCode));
+          request.audit.recordedInTransaction = true;
+        },
+        annotate(fields) {
+          if (fields.versionId !== undefined) request.audit.versionId = fields.versionId;
+        },
+      };
+      return auditScope.run(auditor, () => handler.call(this, request, reply));
+    };
+  });
+
   // Fail closed: the response leaves only after its audit event is durable.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
     if (request.routeOptions.config.audited === false || !request.audit) return payload;
+    request.audit.closed = true;
     const status = reply.statusCode;
+    // Committed with the write; only a failure after that commit still needs its own event.
+    if (request.audit.recordedInTransaction && status < 400) return payload;
     try {
-      await deps.auditLog.record({
-        time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,
-        secretName: request.audit.secretName, versionId: request.audit.versionId, outcome: outcomeOf(status, request.audit.errorCode),
-        errorCode: request.audit.errorCode, status, latencyUs: Number(process.hrtime.bigint() - request.startedAt) / 1000,
-        detail: deps.nodeId ? { ...request.audit.detail, node: deps.nodeId } : request.audit.detail,
-      });
+      await deps.auditLog.record(eventOf(request, status));
       return payload;
     } catch (error) {
       const failure = toAppError(error);

@@ -95,7 +95,11 @@ const evalCases: EvalCase[] = [
   { desc: 'env binding beats root', principal: who([], { env: 'dev', isRoot: true }), capability: 'read', resource: 'prod/a', allowed: false },
   { desc: 'bound root still owns its env', principal: who([], { env: 'dev', isRoot: true }), capability: 'delete', resource: 'dev/a', allowed: true },
   { desc: 'env binding compares whole first segment', principal: who([everySecret], { env: 'dev' }), capability: 'read', resource: 'devops/a', allowed: false },
-  { desc: 'env binding does not apply to sys resources', principal: who([sysAll], { env: 'dev' }), capability: 'read', resource: 'sys:audit', allowed: true },
+  { desc: 'env binding excludes sys resources that span every environment (audit)', principal: who([sysAll], { env: 'dev' }), capability: 'read', resource: 'sys:audit', allowed: false },
+  { desc: 'env binding excludes policy writes even with sys:**', principal: who([sysAll], { env: 'dev' }), capability: 'update', resource: 'sys:policies/readers', allowed: false },
+  { desc: 'env binding excludes operator actions even for root', principal: who([], { env: 'dev', isRoot: true }), capability: 'update', resource: 'sys:operator', allowed: false },
+  { desc: 'env-bound principal may still create tokens (children inherit the binding)', principal: who([sysAll], { env: 'dev' }), capability: 'create', resource: 'sys:tokens', allowed: true },
+  { desc: 'env-bound root may still manage access keys', principal: who([], { env: 'dev', isRoot: true }), capability: 'create', resource: 'sys:aws-keys', allowed: true },
   { desc: 'env binding alone grants nothing', principal: who([], { env: 'dev' }), capability: 'read', resource: 'dev/a', allowed: false },
   // sys resources
   { desc: '** grants no admin power', principal: who([everySecret]), capability: 'read', resource: 'sys:tokens', allowed: false },

@@ -188,6 +188,13 @@ function firstSegment(resource: string): string {
 }
 
 /**
+ * Administrative resources an environment-bound principal may still use: tokens and access
+ * keys, whose children inherit the binding. Everything else under `sys:` (policies, audit,
+ * operator, rotators that run programs) spans every environment, so a binding excludes it.
+ */
+export const ENV_BOUND_SYS_RESOURCES: ReadonlySet<string> = new Set(['sys:tokens', 'sys:aws-keys']);
+
+/**
  * Decides whether `principal` holds `capability` on `resource`.
  * Order: malformed input → env binding → root → explicit deny (any policy) → allow → default deny.
  */
@@ -201,6 +208,9 @@ export function evaluate(principal: Principal, capability: Capability, resource:
   }
   if (principal.env !== null && !sys && firstSegment(resource) !== principal.env) {
     return { allowed: false, reason: `token is bound to environment "${principal.env}"` };
+  }
+  if (principal.env !== null && sys && !ENV_BOUND_SYS_RESOURCES.has(resource)) {
+    return { allowed: false, reason: `token is bound to environment "${principal.env}"; "${resource}" spans every environment` };
   }
   if (principal.isRoot) {
     return { allowed: true, reason: 'allowed: principal is root' };

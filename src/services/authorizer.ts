@@ -43,7 +43,7 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
     async require(identity: Identity, capability: Capability, resource: string): Promise<void> {
       const decision = evaluate(await principalOf(identity), capability, resource);
       if (!decision.allowed) {
-        const envDenied = identity.env !== null && !resource.startsWith('sys:') && resource.split('/')[0] !== identity.env;
+        const envDenied = identity.env !== null && decision.reason.startsWith('token is bound to environment');
         throw new AppError(envDenied ? 'environment_denied' : 'permission_denied', `permission denied: ${decision.reason}`);
       }
     },

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { transaction } from '../storage/transaction.js';
 import type { AuditLog, VerifyResult } from '../audit/audit-log.js';
 import type { Barrier, SealStatus } from '../barrier/barrier.js';
 import type { ChangeBus } from '../lib/change-bus.js';
@@ -54,7 +55,7 @@ export function createOperatorService(deps: OperatorServiceDeps) {
 
     async rotateKey(caller: Identity): Promise<number> {
       await authorizer.require(caller, 'update', 'sys:operator');
-      const term = await db.transaction().execute((tx) => barrier.rotateKey(tx));
+      const term = await transaction(db, (tx) => barrier.rotateKey(tx));
       await barrier.refreshKeyring();
       deps.changes.publish('keyring', String(term));
       return term;

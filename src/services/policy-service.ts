@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { transaction } from '../storage/transaction.js';
 import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import { parsePolicyDocument, validatePolicyName, type PolicyDocument } from '../policy/policy.js';
@@ -26,7 +27,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; policyStore: P
       await authorizer.require(caller, 'update', resource(name));
       const parsed = parsePolicyDocument(name, document);
       const at = deps.now();
-      await policyStore.upsert(db, name, document, at);
+      await transaction(db, (tx) => policyStore.upsert(tx, name, document, at));
       deps.changes.publish('policy', name);
       const row = (await policyStore.find(db, name))!;
       return { name, document, rules: parsed.rules, createdAt: row.created_at, updatedAt: row.updated_at };
@@ -45,7 +46,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; policyStore: P
     async remove(caller: Identity, name: string): Promise<void> {
       validatePolicyName(name);
       await authorizer.require(caller, 'delete', resource(name));
-      if (!(await policyStore.remove(db, name))) throw new AppError('policy_not_found', `policy "${name}" not found`);
+      if (!(await transaction(db, (tx) => policyStore.remove(tx, name)))) throw new AppError('policy_not_found', `policy "${name}" not found`);
       deps.changes.publish('policy', name);
     },
   };

@@ -153,7 +153,7 @@ describe('audit log', () => {
     assert.deepEqual({ seq: missingResult.problem.seq, kind: missingResult.problem.kind }, { seq: victim, kind: 'missing' });
   });
 
-  test('fail closed: when audit events cannot be written a read answers 503 audit_unavailable without the value', async () => {
+  test('fail closed: when audit events cannot be written reads are withheld and writes leave nothing behind', async () => {
     const name = uniqueName('dev/fail-closed');
     const value = 'fail-closed-value-' + Math.random().toString(36).slice(2);
     const firstVersion = await createSecret(server, name, value);
@@ -167,15 +167,30 @@ describe('audit log', () => {
       assert.ok(!JSON.stringify(read.body).includes('disk full'), 'the internal cause is not sent');
       const denied = await api(server, 'GET', `/v1/values/${name}`);
       assertErrorBody(denied, 503, 'audit_unavailable', 'even failures are refused when they cannot be audited');
-      // A write's response is withheld too. The write itself is committed before its audit
-      // event (see the report on issue 2), so the message must not claim it did not happen.
+      // A write and its audit event commit in one transaction: the write fails and leaves
+      // nothing behind (no new version, no moved label, no new secret, no new token).
       const write = await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: `${value}-2` } });
-      assertErrorBody(write, 503, 'audit_unavailable', 'write while audit is down');
-      assert.doesNotMatch(write.body.error.message, /not completed/);
+      assert.equal(write.status >= 500, true, `write while audit is down: ${write.status}`);
+      assert.ok(!JSON.stringify(write.body).includes('disk full'), 'the internal cause is not sent');
+      const created = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: `${name}-new`, value: 'x' } });
+      assert.equal(created.status >= 500, true, `create while audit is down: ${created.status}`);
+      const token = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['dev-read'] } });
+      assert.equal(token.status >= 500, true, `token create while audit is down: ${token.status}`);
+      assert.equal(token.body.token, undefined, 'no token is handed out');
+      const versions = side.prepare('SELECT count(*) AS n FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = ?').get(name) as { n: number };
+      assert.equal(versions.n, 1, 'the failed write added no version');
+      assert.equal((side.prepare('SELECT count(*) AS n FROM secrets WHERE name = ?').get(`${name}-new`) as { n: number }).n, 0, 'the failed create added no secret');
     } finally {
       side.exec('DROP TRIGGER refuse_audit');
       side.close();
     }
+    const current = await api(server, 'GET', `/v1/values/${name}`, { token: server.token });
+    assert.equal(current.body.value, value, 'CURRENT is still the value from before the failed write');
+    const retried = await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: `${value}-2` } });
+    assert.equal(retried.status, 201);
+    const events = await api(server, 'GET', `/v1/audit/events?secret=${encodeURIComponent(name)}&operation=secret.write&order=desc&limit=1`, { token: server.token });
+    assert.equal(events.body.events[0].version_id, retried.body.version_id, 'the committed write is audited with its version id');
+    assert.equal(events.body.events[0].status, 201);
     const read = await api(server, 'GET', `/v1/values/${name}?version_id=${firstVersion}`, { token: server.token });
     assert.equal(read.status, 200, 'recovers once the audit log is writable');
     assert.equal(read.body.value, value);

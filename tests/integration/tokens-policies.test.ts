@@ -132,6 +132,20 @@ describe('tokens and policies', () => {
     assert.equal((await api(server, 'GET', `/v1/values/${devName}`, { token: rootDev.token })).status, 200);
   });
 
+  test('env binding also fences administration: a dev-bound root token cannot seal, rotate keys, write policies or read the audit log', async () => {
+    const rootDev = await createToken(server, { policies: ['root'], env: 'dev' });
+    assertErrorBody(await api(server, 'POST', '/v1/sys/seal', { token: rootDev.token }), 403, 'environment_denied');
+    assertErrorBody(await api(server, 'POST', '/v1/sys/rotate-key', { token: rootDev.token }), 403, 'environment_denied');
+    assertErrorBody(await api(server, 'PUT', '/v1/policies/sneaky', { token: rootDev.token, body: { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read'] }] }) } }), 403, 'environment_denied');
+    assertErrorBody(await api(server, 'GET', '/v1/audit/events', { token: rootDev.token }), 403, 'environment_denied');
+    assertErrorBody(await api(server, 'POST', '/v1/audit/verify', { token: rootDev.token }), 403, 'environment_denied');
+    // It may still make tokens, which inherit its binding.
+    const child = await createToken(server, { policies: ['everything'] }, rootDev.token);
+    assert.equal(child.body.env, 'dev');
+    const health = await api(server, 'GET', '/v1/sys/seal-status');
+    assert.equal(health.body.sealed, false, 'the server is still unsealed');
+  });
+
   test('policies: write YAML and JSON, read back as written, list, delete', async () => {
     const yamlDoc = 'rules:\n  - path: dev/yaml/*\n    capabilities: [read]\n';
     const jsonDoc = JSON.stringify({ rules: [{ path: 'dev/json/**', capabilities: ['read', 'list'] }, { path: 'dev/json/secret', deny: true }] });

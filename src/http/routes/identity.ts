@@ -29,11 +29,11 @@ function seconds(value: string | number | undefined): number | undefined {
 export function identityRoutes(app: FastifyInstance, identity: IdentityService, policies: PolicyService): void {
   app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create' } }, async (request, reply) => {
     const body = request.body as { policies: string[]; ttl?: string | number; max_ttl?: string | number; env?: string; display_name?: string };
+    reply.code(201); // before the call: the write's audit event commits with it
     const created = await identity.create(identityOf(request), {
       policies: body.policies, ttlSeconds: seconds(body.ttl), maxTtlSeconds: seconds(body.max_ttl), env: body.env, displayName: body.display_name,
     });
     request.audit.detail = { created_accessor: created.info.accessor };
-    reply.code(201);
     return { token: created.token, ...tokenJson(created.info) };
   });
 

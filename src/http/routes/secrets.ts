@@ -40,12 +40,12 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
   app.post('/v1/secrets', { schema: { body: CreateSecretBody, tags: ['secrets'] }, config: { operation: 'secret.create' } }, async (request, reply) => {
     const body = request.body as CreateSecretBody;
     auditTarget(request, body.name);
+    reply.code(201); // before the call: the write's audit event commits with it
     const result = await secrets.create(identityOf(request), {
       name: body.name, description: body.description, owner: body.owner, tags: body.tags, value: valueFrom(body),
       labels: body.labels, versionId: body.idempotency_token,
     });
     auditTarget(request, body.name, result.versionId);
-    reply.code(201);
     return { ...metadataJson(result.metadata), version_id: result.versionId };
   });
 
@@ -90,6 +90,7 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     const body = request.body as PutValueBody;
     const value = valueFrom(body);
     if (!value) throw new AppError('validation_failed', 'value or value_base64 is required');
+    reply.code(201); // before the call: the write's audit event commits with it
     const result = await secrets.putValue(identityOf(request), { name }, { value, labels: body.labels, versionId: body.idempotency_token });
     auditTarget(request, name, result.versionId);
     request.audit.detail = { labels: result.labels.join(','), created: result.created };

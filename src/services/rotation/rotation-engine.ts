@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { transaction } from '../../storage/transaction.js';
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { generatePassword } from '../../crypto/password.js';
@@ -432,7 +433,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       // A run in flight uses these settings for its remaining phases and its rollback.
       if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       const at = now();
-      await db.transaction().execute(async (tx) => {
+      await transaction(db, async (tx) => {
         await store.setSettings(tx, info.id, settings ? JSON.stringify(settings) : null, at);
         const next = settings ? nextDueAt(settings, info.lastRotatedAt ?? at) : null;
         if (next === null) await store.removeSchedule(tx, info.id);
