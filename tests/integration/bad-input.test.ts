@@ -51,6 +51,8 @@ describe('bad input table', () => {
     { name: 'empty JSON body where one is required', method: 'POST', path: `/v1/values/${existing}`, body: '', status: 400, code: 'invalid_json' },
     { name: 'no body where one is required', method: 'POST', path: '/v1/secrets', status: 400, code: 'validation_failed' },
     { name: 'prototype poisoning', method: 'POST', path: '/v1/secrets', body: '{"name": "dev/x", "__proto__": {"admin": true}}', status: 400, code: 'invalid_json' },
+    { name: 'deeply nested arrays', method: 'POST', path: '/v1/secrets', body: '{"name":"dev/x","tags":' + '['.repeat(200_000) + ']'.repeat(200_000) + '}', status: 400, code: 'validation_failed' },
+    { name: 'deeply nested objects', method: 'POST', path: '/v1/secrets', body: '{"name":"dev/x","tags":' + '{"a":'.repeat(60_000) + '1' + '}'.repeat(60_000) + '}', status: 400, code: 'validation_failed' },
     { name: 'a JSON array instead of an object', method: 'POST', path: '/v1/secrets', body: '[1,2]', status: 400, code: 'validation_failed' },
     { name: 'JSON null body', method: 'POST', path: `/v1/values/${existing}`, body: 'null', status: 400, code: 'validation_failed' },
     { name: 'unsupported content type', method: 'POST', path: '/v1/secrets', body: 'name=dev/x', contentType: 'application/x-www-form-urlencoded', status: 400, code: 'invalid_request' },
