@@ -9,6 +9,8 @@ export interface AuditContext {
   accessor: string | null;
   errorCode: string | null;
   detail?: Record<string, string | number | boolean | null>;
+  /** The reply's status so far (for an event committed before the response is sent). */
+  status: () => number;
   /** The event was already committed inside the request's write transaction. */
   recordedInTransaction?: boolean;
   /** Set when the response is being sent: later transactions (background work) append nothing. */
@@ -20,6 +22,8 @@ declare module 'fastify' {
     startedAt: bigint;
     audit: AuditContext;
     identity?: Identity;
+    /** Gives a mutating request's identity the auditor that commits its event with its write. */
+    withTransactionAudit(identity: Identity): Identity;
   }
   interface FastifyContextConfig {
     /** Operation name recorded in audit events. */

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { AppError, ERROR_STATUS, isAppError, isErrorCode } from '../errors/app-error.js';
 import { newRequestId } from '../lib/ids.js';
-import { auditScope, type TransactionAuditor } from '../lib/audit-scope.js';
+import type { TransactionAuditor } from '../lib/audit-scope.js';
+import type { Identity } from '../services/identity.types.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
@@ -129,7 +130,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = process.hrtime.bigint();
-    request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null };
+    request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null, status: () => reply.statusCode };
     reply.header('x-request-id', request.id);
     // Secret routes name the secret in their wildcard: record it before authentication, so a
     // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
@@ -142,7 +143,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
       });
-      request.identity = identity;
+      request.identity = request.withTransactionAudit(identity);
     }
   });
 
@@ -172,27 +173,24 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     detail: deps.nodeId ? { ...request.audit.detail, node: deps.nodeId } : request.audit.detail,
   });
 
-  // Fail closed for writes: a mutating request's handler runs in an audit scope, and the first
-  // transaction it commits carries the request's event (see storage/transaction.ts), so no
-  // change is ever committed without its event. Requests that commit nothing are recorded in
-  // onSend below.
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (methods.every((m) => m === 'GET' || m === 'HEAD') || route.config?.audited === false) return;
-    const handler = route.handler;
-    route.handler = function auditedHandler(request, reply) {
-      const auditor: TransactionAuditor = {
-        async beforeCommit(tx) {
-          if (request.audit.recordedInTransaction || request.audit.closed || deps.isSealed()) return;
-          await deps.auditLog.appendWithin(tx as never, eventOf(request, reply.statusCode));
-          request.audit.recordedInTransaction = true;
-        },
-        annotate(fields) {
-          if (fields.versionId !== undefined) request.audit.versionId = fields.versionId;
-        },
-      };
-      return auditScope.run(auditor, () => handler.call(this, request, reply));
+  // Fail closed for writes: a mutating request's identity carries an auditor, services pass
+  // it to storage's transaction(), and the first transaction committed for the request
+  // carries its event (see lib/audit-scope.ts), so no change is ever committed without its
+  // event. Requests that commit nothing are recorded in onSend below.
+  app.decorateRequest('withTransactionAudit', function withTransactionAudit(this: FastifyRequest, identity: Identity): Identity {
+    const request = this;
+    if (request.method === 'GET' || request.method === 'HEAD') return identity;
+    const auditor: TransactionAuditor = {
+      async beforeCommit(tx) {
+        if (request.audit.recordedInTransaction || request.audit.closed || deps.isSealed()) return;
+        await deps.auditLog.appendWithin(tx as never, eventOf(request, request.audit.status()));
+        request.audit.recordedInTransaction = true;
+      },
+      annotate(fields) {
+        if (fields.versionId !== undefined) request.audit.versionId = fields.versionId;
+      },
     };
+    return { ...identity, audit: auditor };
   });
 
   // Fail closed: the response leaves only after its audit event is durable.

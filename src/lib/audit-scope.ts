@@ -1,12 +1,11 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
  * Ties a request's audit event to the transaction that carries out its change, so a write
  * and its event commit together or not at all (fail closed for writes, not only for reads).
  *
- * The HTTP layer runs each mutating request inside `auditScope.run(auditor, …)`; storage's
- * `transaction()` calls `beforeCommit(tx)` at the end of every transaction it runs; the
- * auditor appends the request's event in the first one and ignores the rest.
+ * The HTTP layer gives each mutating request's identity an auditor; services pass
+ * `caller.audit` to storage's `transaction()`, which calls `beforeCommit(tx)` at the end of
+ * the transaction; the auditor appends the request's event in the first one and ignores the
+ * rest. (Explicit rather than AsyncLocalStorage, which on Node 20 taxes every promise.)
  */
 export interface TransactionAuditor {
   /** Appends the request's audit event inside `tx` (once per request). */
@@ -14,5 +13,3 @@ export interface TransactionAuditor {
   /** Adds what only the service knows (e.g. the version id it created) to the event. */
   annotate(fields: { versionId?: string | null }): void;
 }
-
-export const auditScope = new AsyncLocalStorage<TransactionAuditor>();

@@ -143,7 +143,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
         display_name: input.displayName?.slice(0, 128) || 'aws-key', policies: JSON.stringify(input.policies), env,
         is_root: input.policies.includes('root') ? 1 : 0, created_by: caller.accessor, created_at: now(), revoked_at: null,
       };
-      await transaction(db, (tx) => keyStore.insert(tx, row));
+      await transaction(db, caller.audit, (tx) => keyStore.insert(tx, row));
       return { secretAccessKey, info: toInfo(row) };
     },
 
@@ -155,7 +155,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     async revoke(caller: Identity, accessKeyId: string): Promise<void> {
       await authorizer.require(caller, 'delete', 'sys:aws-keys');
       if (!(await keyStore.find(db, accessKeyId))) throw new AppError('access_key_not_found', 'no access key with that id');
-      await transaction(db, (tx) => keyStore.revoke(tx, accessKeyId, now()));
+      await transaction(db, caller.audit, (tx) => keyStore.revoke(tx, accessKeyId, now()));
       deps.changes.publish('token', accessorOf(accessKeyId));
     },
 

@@ -159,7 +159,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
         created_at: at, ttl_seconds: ttl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
       };
-      await transaction(db, (tx) => tokenStore.insert(tx, row));
+      await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
       return { token, info: toInfo(row) };
     },
 
@@ -182,7 +182,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
       const increment = incrementSeconds ?? row.ttl_seconds ?? DEFAULT_TOKEN_TTL_SECONDS;
       const expiresAt = Math.min(at + increment * 1000, row.max_expires_at ?? Number.MAX_SAFE_INTEGER);
-      await transaction(db, (tx) => tokenStore.setExpiry(tx, accessor, expiresAt));
+      await transaction(db, caller.audit, (tx) => tokenStore.setExpiry(tx, accessor, expiresAt));
       deps.changes.publish('token', accessor);
       return toInfo({ ...row, expires_at: expiresAt });
     },
@@ -191,7 +191,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     async revoke(caller: Identity, accessor: string = caller.accessor): Promise<string[]> {
       if (accessor !== caller.accessor) await authorizer.require(caller, 'delete', 'sys:tokens');
       await findByAccessor(accessor);
-      const revoked = await transaction(db, (tx) => tokenStore.revokeTree(tx, accessor, now()));
+      const revoked = await transaction(db, caller.audit, (tx) => tokenStore.revokeTree(tx, accessor, now()));
       deps.changes.publish('token', accessor);
       return revoked;
     },

@@ -1,3 +1,5 @@
+import type { TransactionAuditor } from '../lib/audit-scope.js';
+
 /** Who is calling, as every service sees it after authentication. */
 export interface Identity {
   accessor: string;
@@ -7,6 +9,8 @@ export interface Identity {
   env: string | null;
   isRoot: boolean;
   expiresAt: number | null;
+  /** Set by the HTTP layer on mutating requests: writes commit with the request's audit event. */
+  audit?: TransactionAuditor;
 }
 
 /** Identity used by the server's own background work (scheduler, purge). */

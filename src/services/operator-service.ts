@@ -55,7 +55,7 @@ export function createOperatorService(deps: OperatorServiceDeps) {
 
     async rotateKey(caller: Identity): Promise<number> {
       await authorizer.require(caller, 'update', 'sys:operator');
-      const term = await transaction(db, (tx) => barrier.rotateKey(tx));
+      const term = await transaction(db, caller.audit, (tx) => barrier.rotateKey(tx));
       await barrier.refreshKeyring();
       deps.changes.publish('keyring', String(term));
       return term;

@@ -27,7 +27,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; policyStore: P
       await authorizer.require(caller, 'update', resource(name));
       const parsed = parsePolicyDocument(name, document);
       const at = deps.now();
-      await transaction(db, (tx) => policyStore.upsert(tx, name, document, at));
+      await transaction(db, caller.audit, (tx) => policyStore.upsert(tx, name, document, at));
       deps.changes.publish('policy', name);
       const row = (await policyStore.find(db, name))!;
       return { name, document, rules: parsed.rules, createdAt: row.created_at, updatedAt: row.updated_at };
@@ -46,7 +46,7 @@ export function createPolicyService(deps: { db: Kysely<Database>; policyStore: P
     async remove(caller: Identity, name: string): Promise<void> {
       validatePolicyName(name);
       await authorizer.require(caller, 'delete', resource(name));
-      if (!(await transaction(db, (tx) => policyStore.remove(tx, name)))) throw new AppError('policy_not_found', `policy "${name}" not found`);
+      if (!(await transaction(db, caller.audit, (tx) => policyStore.remove(tx, name)))) throw new AppError('policy_not_found', `policy "${name}" not found`);
       deps.changes.publish('policy', name);
     },
   };

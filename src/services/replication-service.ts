@@ -101,7 +101,7 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
       await authorizer.require(caller, 'update', ref.name);
       if (regions.length === 0) throw new AppError('validation_failed', 'name at least one region');
       for (const r of regions) if (!REGION_PATTERN.test(r.region)) throw new AppError('validation_failed', `"${r.region.slice(0, 32)}" is not a region name`);
-      const result = await transaction(db, async (tx) => {
+      const result = await transaction(db, caller.audit, async (tx) => {
         const primary = await livePrimary(tx, ref);
         const statuses: ReplicaStatus[] = [];
         for (const target of regions) {
@@ -135,7 +135,7 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
     async removeRegions(caller: Identity, ref: SecretRef, regions: string[]): Promise<{ arnRow: SecretRow; statuses: ReplicaStatus[] }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
-      const result = await transaction(db, async (tx) => {
+      const result = await transaction(db, caller.audit, async (tx) => {
         const primary = await livePrimary(tx, ref);
         for (const region of regions) {
           const replica = await store.findByName(tx, region, primary.name, { forUpdate: true });
@@ -152,7 +152,7 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
     async promote(caller: Identity, ref: SecretRef): Promise<SecretRow> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
-      const row = await transaction(db, async (tx) => {
+      const row = await transaction(db, caller.audit, async (tx) => {
         const row = await store.findByName(tx, ref.region ?? deps.region, ref.name, { forUpdate: true });
         if (!row) throw new AppError('secret_not_found', `secret "${ref.name}" not found`);
         if (row.primary_region === null) throw new AppError('invalid_request', `secret "${ref.name}" is not a replica`);

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { transaction } from '../storage/transaction.js';
-import { auditScope } from '../lib/audit-scope.js';
+import type { TransactionAuditor } from '../lib/audit-scope.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
@@ -225,7 +225,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
   }
 
   /** Writes one new version inside `tx`; returns the existing one for an idempotent retry. */
-  async function writeVersion(tx: Queryable, row: SecretRow, input: PutValueInput): Promise<{ versionId: string; labels: string[]; created: boolean }> {
+  async function writeVersion(tx: Queryable, row: SecretRow, input: PutValueInput, auditor?: TransactionAuditor): Promise<{ versionId: string; labels: string[]; created: boolean }> {
     const bytes = validateValue(input.value);
     const versionId = input.versionId ?? newId();
     const existing = await store.findVersion(tx, row.id, versionId);
@@ -240,7 +240,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     const labels = [...(input.labels ?? [LABEL_CURRENT])];
     // The first version of a secret is always CURRENT, whatever else it is labelled.
     if (!labelsNow.some((l) => l.label === LABEL_CURRENT) && !labels.includes(LABEL_CURRENT)) labels.push(LABEL_CURRENT);
-    auditScope.getStore()?.annotate({ versionId });
+    auditor?.annotate({ versionId });
     const encrypted = barrier.encryptValue(row.id, versionId, bytes);
     const at = now();
     await store.insertVersion(tx, {
@@ -324,7 +324,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       const region = input.region ?? deps.region;
       // A create that loses a race for the name (PostgreSQL runs writers concurrently) runs
       // once more, and then sees the winner: an idempotent retry, or secret_exists.
-      const attempt = () => transaction(db, async (tx) => {
+      const attempt = () => transaction(db, caller.audit, async (tx) => {
         const existing = await store.findByName(tx, region, input.name, { forUpdate: true });
         if (existing) {
           // A retried create with the same token and value returns what the first one made.
@@ -346,7 +346,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         };
         if (!(await store.insertIfAbsent(tx, row))) throw new CreateRaceLost();
         if (input.tags) await store.putTags(tx, row.id, input.tags);
-        const version = input.value ? await writeVersion(tx, row, { value: input.value, labels: input.labels, versionId: input.versionId }) : null;
+        const version = input.value ? await writeVersion(tx, row, { value: input.value, labels: input.labels, versionId: input.versionId }, caller.audit) : null;
         return { row: (await store.findById(tx, row.id))!, versionId: version?.versionId ?? null };
       });
       const result = await attempt().catch((error: unknown) => {
@@ -366,10 +366,10 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       validateSecretName(ref.name);
       await requireWrite(caller, ref.name, input.labels);
       checkWriteInput(input);
-      const result = await transaction(db, async (tx) => {
+      const result = await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true });
         refuseReplicaWrite(row);
-        const written = await writeVersion(tx, row, input);
+        const written = await writeVersion(tx, row, input, caller.audit);
         if (written.created) await syncReplicas(tx, row.id);
         return { row, ...written };
       });
@@ -495,7 +495,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     async updateMetadata(caller: Identity, ref: SecretRef, patch: { description?: string | null; owner?: string | null; kmsKeyId?: string | null }): Promise<SecretMetadata> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
-      const row = await transaction(db, async (tx) => {
+      const row = await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true });
         refuseReplicaWrite(row);
         const set: Partial<SecretRow> = { updated_at: now() };
@@ -519,7 +519,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       validateLabel(input.label);
       await authorizer.require(caller, 'stage', ref.name);
       if (!input.moveToVersionId && !input.removeFromVersionId) throw new AppError('validation_failed', 'give move_to_version_id, remove_from_version_id, or both');
-      const row = await transaction(db, async (tx) => {
+      const row = await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true });
         refuseReplicaWrite(row);
         const labels = await store.labels(tx, row.id);
@@ -555,7 +555,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (options.force && options.recoveryDays !== undefined) throw new AppError('validation_failed', 'give either a recovery window or force, not both');
       const days = options.recoveryDays ?? 30;
       if (!Number.isInteger(days) || days < 7 || days > 30) throw new AppError('validation_failed', 'the recovery window is 7 to 30 days');
-      const result = await transaction(db, async (tx) => {
+      const result = await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
         refuseReplicaWrite(row);
         if (row.primary_region === null && (await store.findReplicas(tx, row.region, row.name)).length > 0) {
@@ -578,7 +578,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     async restore(caller: Identity, ref: SecretRef): Promise<{ arn: string; name: string }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'delete', ref.name);
-      const row = await transaction(db, async (tx) => {
+      const row = await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
         if (row.deleted_at === null) throw new AppError('secret_not_deleted', `secret "${ref.name}" is not scheduled for deletion`);
         await store.update(tx, row.id, { deleted_at: null, delete_after: null, updated_at: now() });
@@ -592,7 +592,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       validateTags(tags);
-      await transaction(db, async (tx) => {
+      await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
         refuseReplicaWrite(row);
         await store.putTags(tx, row.id, tags);
@@ -605,7 +605,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     async untag(caller: Identity, ref: SecretRef, keys: string[]): Promise<void> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
-      await transaction(db, async (tx) => {
+      await transaction(db, caller.audit, async (tx) => {
         const row = await findLive(tx, ref, { forUpdate: true, allowDeleted: true });
         refuseReplicaWrite(row);
         await store.removeTags(tx, row.id, keys);
@@ -617,7 +617,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     async purgeExpired(): Promise<number> {
       const expired = await store.listExpiredDeletions(db, now(), 500);
       for (const row of expired) {
-        await transaction(db, (tx) => store.remove(tx, row.id));
+        await transaction(db, undefined, (tx) => store.remove(tx, row.id));
         deps.changes.publish('secret', row.id);
       }
       return expired.length;

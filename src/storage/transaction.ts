@@ -1,16 +1,16 @@
 import type { Kysely, Transaction } from 'kysely';
-import { auditScope } from '../lib/audit-scope.js';
+import type { TransactionAuditor } from '../lib/audit-scope.js';
 import type { Database } from './schema.js';
 
 /**
- * Runs `fn` in a transaction and, just before commit, lets the current request's audit
- * scope append its event in the same transaction. Services use this for every write they
- * make on behalf of a request.
+ * Runs `fn` in a transaction and, just before commit, lets the request's auditor (carried by
+ * the caller's identity) append the request's audit event in the same transaction. Services
+ * use this for every write they make on behalf of a request; background work passes none.
  */
-export async function transaction<T>(db: Kysely<Database>, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+export async function transaction<T>(db: Kysely<Database>, auditor: TransactionAuditor | undefined, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
     const result = await fn(tx);
-    await auditScope.getStore()?.beforeCommit(tx);
+    await auditor?.beforeCommit(tx);
     return result;
   });
 }

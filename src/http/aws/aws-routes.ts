@@ -48,7 +48,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const { identity, region } = await deps.credentials.authenticate({
           method: request.method, path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: q < 0 ? '' : rawUrl.slice(q + 1), headers: request.headers, body,
         });
-        request.identity = identity;
+        request.identity = request.withTransactionAudit(identity);
         request.audit.accessor = identity.accessor;
         if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
         let input: unknown;
@@ -60,7 +60,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AppError('invalid_json', 'the request body must be a JSON object');
         const output = await operation(
           {
-            identity, region,
+            identity: request.identity, region,
             target: (secretName, versionId = null) => auditTarget(request, secretName, versionId),
             detail: (detail) => (request.audit.detail = { ...request.audit.detail, ...detail }),
           },

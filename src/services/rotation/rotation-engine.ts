@@ -433,7 +433,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       // A run in flight uses these settings for its remaining phases and its rollback.
       if (await store.findActive(db, info.id)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is in progress; change its settings when it has ended`);
       const at = now();
-      await transaction(db, async (tx) => {
+      await transaction(db, caller.audit, async (tx) => {
         await store.setSettings(tx, info.id, settings ? JSON.stringify(settings) : null, at);
         const next = settings ? nextDueAt(settings, info.lastRotatedAt ?? at) : null;
         if (next === null) await store.removeSchedule(tx, info.id);
