@@ -127,12 +127,20 @@ export function createAuditLog(deps: AuditLogDeps) {
     await appender.append(batch.map((p) => p.event), deps.chainKey());
   }
 
+  const LINGER_BELOW = 16;
+
   function scheduleFlush(): void {
     if (flushing) return;
     flushing = (async () => {
       // Yield once so every request finishing in this tick joins the batch.
       await new Promise((r) => setImmediate(r));
+      let first = true;
       while (queue.length > 0) {
+        // Under load (a batch just finished and few events wait), linger a moment so batches
+        // stay large: each batch has a fixed cost, and tiny batches spend the CPU the
+        // requests need.
+        if (!first && queue.length < LINGER_BELOW) await new Promise((r) => setTimeout(r, 1));
+        first = false;
         const batch = queue;
         queue = [];
         try {
@@ -140,7 +148,7 @@ export function createAuditLog(deps: AuditLogDeps) {
           for (const p of batch) p.resolve();
         } catch (error) {
           deps.onError(error);
-          const failure = new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld; a write may have been applied (retry it with the same idempotency token)', { cause: error });
+          const failure = new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld', { cause: error });
           for (const p of batch) p.reject(failure);
         }
       }

@@ -107,3 +107,14 @@ export const InitBody = Type.Object({
 }, strict);
 
 export const UnsealBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+
+/** Response of GET /v1/values/<name> (also compiles Fastify's serializer for the hot read path). */
+export const SecretValueResponse = Type.Object({
+  name: Type.String(),
+  arn: Type.String(),
+  version_id: Type.String(),
+  labels: Type.Array(Type.String()),
+  created_at: Type.String(),
+  value: Type.Optional(Type.String()),
+  value_base64: Type.Optional(Type.String()),
+});

@@ -161,9 +161,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   // A POST whose body fields are all optional (password, token lookup/renew/revoke, init)
   // may come without a body; it means "all defaults", as the routes expect.
-  app.addHook('preValidation', async (request) => {
-    const schema = request.routeOptions.schema?.body as { type?: string; required?: string[] } | undefined;
-    if (request.body === undefined && schema?.type === 'object' && !schema.required?.length) request.body = {};
+  // Added per route (onRoute) so requests without a body schema, like every read, skip it.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema?.body as { type?: string; required?: string[] } | undefined;
+    if (schema?.type !== 'object' || schema.required?.length) return;
+    const defaultBody = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+      if (request.body === undefined) request.body = {};
+      done();
+    };
+    route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), defaultBody];
   });
 
   const eventOf = (request: FastifyRequest, status: number): AuditEvent => ({

@@ -6,7 +6,7 @@ import type { SecretValue } from '../../services/secret-rules.js';
 import { auditTarget, identityOf } from '../request-context.js';
 import {
   CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, MoveLabelBody, PasswordBody, PutValueBody,
-  SecretNameParam, TagBody, UntagQuery, UpdateSecretBody,
+  SecretNameParam, SecretValueResponse, TagBody, UntagQuery, UpdateSecretBody,
 } from '../schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -72,7 +72,7 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     return { name: result.name, arn: result.arn, deletion_date: iso(result.deletionDate) };
   });
 
-  app.get('/v1/values/*', { schema: { params: SecretNameParam, querystring: GetValueQuery, tags: ['values'] }, config: { operation: 'secret.read' } }, async (request) => {
+  app.get('/v1/values/*', { schema: { params: SecretNameParam, querystring: GetValueQuery, response: { 200: SecretValueResponse }, tags: ['values'] }, config: { operation: 'secret.read' } }, async (request) => {
     const name = (request.params as { '*': string })['*'];
     auditTarget(request, name);
     const query = request.query as { label?: string; version_id?: string };
