@@ -59,3 +59,13 @@ export function chainRows(key: Buffer, head: { seq: number; hash: string }, even
     return row;
   });
 }
+
+/** MAC of the chain's newest event: a truncated tail cannot be made to verify without the key. */
+export function headMac(key: Buffer, seq: number, hash: string): string {
+  return createHmac('sha256', key).update(`custos:audit-head:${seq}:${hash}`).digest('hex');
+}
+
+/** MAC of the retention anchor: deleting old events and writing a new anchor needs the key. */
+export function anchorMac(key: Buffer, seq: number, hash: string, prunedBefore: number): string {
+  return createHmac('sha256', key).update(`custos:audit-anchor:${seq}:${hash}:${prunedBefore}`).digest('hex');
+}

@@ -87,6 +87,46 @@ describe('audit log retention and verification', () => {
     assert.deepEqual(missing.problem && { seq: missing.problem.seq, kind: missing.problem.kind }, { seq: target, kind: 'missing' });
   });
 
+  test('truncation at either end is reported: deleted newest events, deleted oldest events with a rewritten anchor', async () => {
+    const fresh = await openStorage({ url: `sqlite:${path.join(dir, 'truncate.db')}` });
+    try {
+      const l = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      for (let i = 0; i < 8; i++) await l.record(event(`x-${i}`));
+      assert.equal((await l.verify()).ok, true);
+
+      // Tail: delete the two newest events. The chain that remains is internally consistent,
+      // but the MAC'd head checkpoint says it went further.
+      const tail = await fresh.db.selectFrom('audit_events').selectAll().where('seq', '>', 6).orderBy('seq').execute();
+      await fresh.db.deleteFrom('audit_events').where('seq', '>', 6).execute();
+      const truncated = await l.verify();
+      assert.equal(truncated.ok, false);
+      assert.deepEqual(truncated.problem && { seq: truncated.problem.seq, kind: truncated.problem.kind }, { seq: 7, kind: 'missing' });
+      // Rewriting the checkpoint to match the shorter chain needs the audit key.
+      const last = tail[0]!;
+      const forged = await fresh.db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', 6).executeTakeFirstOrThrow();
+      await fresh.db.updateTable('audit_head').set({ seq: forged.seq, hash: forged.hash }).execute();
+      assert.equal((await l.verify()).problem?.kind, 'altered', 'a checkpoint moved without the key is reported');
+      await fresh.db.deleteFrom('audit_head').execute();
+      assert.equal((await l.verify()).problem?.kind, 'altered', 'a deleted checkpoint is reported');
+      await fresh.db.insertInto('audit_events').values(tail).execute();
+      assert.ok(last.seq === 7);
+
+      // Head: delete the oldest events and write an anchor that makes the rest look pruned.
+      const l2 = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      await l2.record(event('restores-checkpoint'));
+      assert.equal((await l2.verify()).ok, true, JSON.stringify(await l2.verify()));
+      const third = await fresh.db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', 3).executeTakeFirstOrThrow();
+      await fresh.db.deleteFrom('audit_events').where('seq', '<=', 3).execute();
+      await fresh.db.insertInto('audit_anchor').values({ id: 1, seq: third.seq, hash: third.hash, pruned_before: clock, mac: 'f'.repeat(64) }).execute();
+      const forgedAnchor = await l2.verify();
+      assert.equal(forgedAnchor.ok, false);
+      assert.equal(forgedAnchor.problem?.kind, 'altered');
+      assert.match(forgedAnchor.problem!.message, /anchor/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('concurrent records are group-committed into one unbroken chain', async () => {
     const fresh = await openStorage({ url: `sqlite:${path.join(dir, 'group.db')}` });
     try {

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { AuditStore } from '../storage/audit-store.js';
 import type { Database, Queryable } from '../storage/schema.js';
-import { chainHash, chainRows, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
+import { anchorMac, chainHash, chainRows, GENESIS_HASH, headMac, type AuditEvent } from './audit-chain.js';
+import type { AuditRow } from '../storage/audit-store.js';
 import type { AppendMessage, AppendReply } from './sqlite-audit-worker.js';
 
 export { canonicalEvent, chainHash, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
@@ -14,15 +15,23 @@ export interface AuditAppender {
   close(): Promise<void>;
 }
 
+/** Chains `events` after the current head inside `tx` and moves the MAC'd head checkpoint. */
+async function appendInTransaction(tx: Queryable, auditStore: AuditStore, key: Buffer, events: AuditEvent[]): Promise<void> {
+  await auditStore.lockChain(tx);
+  // Continue from the checkpoint, not from the newest row: if rows were deleted from the end,
+  // new events leave a gap that verify reports instead of silently re-using the numbers.
+  const head = (await auditStore.headCheckpoint(tx)) ?? (await auditStore.head(tx)) ?? (await auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
+  const rows: AuditRow[] = chainRows(key, head, events);
+  await auditStore.insertMany(tx, rows);
+  const last = rows[rows.length - 1];
+  if (last) await auditStore.setHeadCheckpoint(tx, { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) });
+}
+
 /** Appends in this process through Kysely (PostgreSQL: the I/O is asynchronous anyway). */
 export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditStore): AuditAppender {
   return {
     async append(events, key) {
-      await auditStore.appendTransaction(db, async (tx) => {
-        await auditStore.lockChain(tx);
-        const head = (await auditStore.head(tx)) ?? (await auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
-        await auditStore.insertMany(tx, chainRows(key, head, events));
-      });
+      await auditStore.appendTransaction(db, (tx) => appendInTransaction(tx, auditStore, key, events));
     },
     close: async () => undefined,
   };
@@ -182,9 +191,7 @@ export function createAuditLog(deps: AuditLogDeps) {
      * and its audit event commit together. The chain lock and head read happen in `tx`.
      */
     async appendWithin(tx: Queryable, event: AuditEvent): Promise<void> {
-      await deps.auditStore.lockChain(tx);
-      const head = (await deps.auditStore.head(tx)) ?? (await deps.auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
-      await deps.auditStore.insertMany(tx, chainRows(deps.chainKey(), head, [event]));
+      await appendInTransaction(tx, deps.auditStore, deps.chainKey(), [event]);
     },
 
     /** Waits for every queued event to be written (graceful shutdown). */
@@ -201,7 +208,16 @@ export function createAuditLog(deps: AuditLogDeps) {
     /** Walks the chain from its anchor and reports the first altered, missing or reordered event. */
     async verify(): Promise<VerifyResult> {
       const key = deps.chainKey();
+      // The head checkpoint is read first: events appended while we walk only extend the chain.
+      const checkpoint = await deps.auditStore.headCheckpoint(deps.db);
       const anchor = await deps.auditStore.anchor(deps.db);
+      const result = (partial: Omit<VerifyResult, 'ok'>, problem?: VerifyResult['problem']): VerifyResult => ({ ok: !problem, ...partial, ...(problem ? { problem } : {}) });
+      if (anchor && anchor.mac !== anchorMac(key, anchor.seq, anchor.hash, anchor.pruned_before)) {
+        return result({ checked: 0, firstSeq: null, lastSeq: null, headHash: anchor.hash }, { seq: anchor.seq, kind: 'altered', message: `the retention anchor (event ${anchor.seq}) was altered` });
+      }
+      if (checkpoint && checkpoint.mac !== headMac(key, checkpoint.seq, checkpoint.hash)) {
+        return result({ checked: 0, firstSeq: null, lastSeq: null, headHash: checkpoint.hash }, { seq: checkpoint.seq, kind: 'altered', message: 'the head checkpoint was altered' });
+      }
       let expectedSeq = (anchor?.seq ?? 0) + 1;
       let prevHash = anchor?.hash ?? GENESIS_HASH;
       let checked = 0;
@@ -213,15 +229,12 @@ export function createAuditLog(deps: AuditLogDeps) {
         if (page.length === 0) break;
         for (const row of page) {
           firstSeq ??= row.seq;
-          if (row.seq < expectedSeq) {
-            return { ok: false, checked, firstSeq, lastSeq, headHash: prevHash, problem: { seq: row.seq, kind: 'reordered', message: `event ${row.seq} precedes the chain anchor` } };
-          }
-          if (row.seq > expectedSeq) {
-            return { ok: false, checked, firstSeq, lastSeq, headHash: prevHash, problem: { seq: expectedSeq, kind: 'missing', message: `events ${expectedSeq}..${row.seq - 1} are missing` } };
-          }
+          const so_far = { checked, firstSeq, lastSeq, headHash: prevHash };
+          if (row.seq < expectedSeq) return result(so_far, { seq: row.seq, kind: 'reordered', message: `event ${row.seq} precedes the chain anchor` });
+          if (row.seq > expectedSeq) return result(so_far, { seq: expectedSeq, kind: 'missing', message: `events ${expectedSeq}..${row.seq - 1} are missing` });
           const { hash, prev_hash, ...base } = row;
-          if (prev_hash !== prevHash || chainHash(key, prevHash, base) !== hash) {
-            return { ok: false, checked, firstSeq, lastSeq, headHash: prevHash, problem: { seq: row.seq, kind: 'altered', message: `event ${row.seq} was altered` } };
+          if (prev_hash !== prevHash || chainHash(key, prevHash, base) !== hash || (checkpoint && row.seq === checkpoint.seq && hash !== checkpoint.hash)) {
+            return result(so_far, { seq: row.seq, kind: 'altered', message: `event ${row.seq} was altered` });
           }
           prevHash = hash;
           lastSeq = row.seq;
@@ -230,7 +243,12 @@ export function createAuditLog(deps: AuditLogDeps) {
         }
         after = page[page.length - 1]!.seq;
       }
-      return { ok: true, checked, firstSeq, lastSeq, headHash: prevHash };
+      const walked = { checked, firstSeq, lastSeq, headHash: prevHash };
+      if (checkpoint && (lastSeq ?? anchor?.seq ?? 0) < checkpoint.seq) {
+        return result(walked, { seq: expectedSeq, kind: 'missing', message: `events ${expectedSeq}..${checkpoint.seq} are missing: the newest events were deleted` });
+      }
+      if (!checkpoint && lastSeq !== null) return result(walked, { seq: lastSeq, kind: 'altered', message: 'the head checkpoint was deleted' });
+      return result(walked);
     },
 
     /**
@@ -243,7 +261,7 @@ export function createAuditLog(deps: AuditLogDeps) {
         await deps.auditStore.lockChain(tx);
         const last = await deps.auditStore.lastBefore(tx, cutoff);
         if (!last) return 0;
-        await deps.auditStore.setAnchor(tx, { seq: last.seq, hash: last.hash, pruned_before: cutoff });
+        await deps.auditStore.setAnchor(tx, { seq: last.seq, hash: last.hash, pruned_before: cutoff, mac: anchorMac(deps.chainKey(), last.seq, last.hash, cutoff) });
         return deps.auditStore.deleteUpTo(tx, last.seq);
       });
     },

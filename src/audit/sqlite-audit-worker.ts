@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteAuditWriter } from '../storage/sqlite-audit-writer.js';
-import { chainRows, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
+import { chainRows, GENESIS_HASH, headMac, type AuditEvent } from './audit-chain.js';
 
 /**
  * Worker thread that appends audit batches to SQLite on its own connection, so the insert,
@@ -25,7 +25,7 @@ parentPort!.on('message', (message: AppendMessage | 'close') => {
   const key = Buffer.from(message.key);
   try {
     const events = JSON.parse(message.events) as AuditEvent[];
-    writer.append((head) => chainRows(key, head ?? { seq: 0, hash: GENESIS_HASH }, events));
+    writer.append((head) => ({ rows: chainRows(key, head ?? { seq: 0, hash: GENESIS_HASH }, events), headMac: (seq, hash) => headMac(key, seq, hash) }));
     parentPort!.postMessage({ id: message.id, ok: true } satisfies AppendReply);
   } catch (error) {
     parentPort!.postMessage({ id: message.id, ok: false, message: (error as Error).message } satisfies AppendReply);

@@ -71,6 +71,16 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async head(q: Queryable): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     },
+    async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string } | undefined> {
+      return q.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirst();
+    },
+    async setHeadCheckpoint(q: Queryable, head: { seq: number; hash: string; mac: string }): Promise<void> {
+      await q
+        .insertInto('audit_head')
+        .values({ id: 1, ...head })
+        .onConflict((oc) => oc.column('id').doUpdateSet(head))
+        .execute();
+    },
     async anchor(q: Queryable): Promise<AnchorRow | undefined> {
       return q.selectFrom('audit_anchor').selectAll().where('id', '=', 1).executeTakeFirst();
     },

@@ -7,6 +7,7 @@ import type { Database, Dialect } from './schema.js';
 import { foundation } from './migrations/001-foundation.js';
 import { aws } from './migrations/002-aws.js';
 import { rotation } from './migrations/003-rotation.js';
+import { auditHead } from './migrations/004-audit-head.js';
 
 export interface StorageOptions {
   /** `sqlite:PATH` or `postgres://user@host:port/db`. */
@@ -31,6 +32,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '001-foundation': foundation(dialect),
     '002-aws': aws(dialect),
     '003-rotation': rotation(dialect),
+    '004-audit-head': auditHead(dialect),
   };
 }
 

@@ -78,7 +78,9 @@ export interface Database {
     hash: string;
   };
   /** Where the chain starts after retention pruned its head: the hash the first kept event follows. */
-  audit_anchor: { id: number; seq: number; hash: string; pruned_before: number };
+  audit_anchor: { id: number; seq: number; hash: string; pruned_before: number; mac: string | null };
+  /** The newest event of the chain, MAC'd under the audit key; updated with every append. */
+  audit_head: { id: number; seq: number; hash: string; mac: string };
   /** SigV4 key pairs for the AWS-compatible API; the secret key only as barrier ciphertext. */
   aws_access_keys: {
     access_key_id: string;

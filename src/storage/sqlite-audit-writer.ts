@@ -22,21 +22,30 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
   sqlite.pragma('wal_autocheckpoint = 10000');
   // Used only to compile SQL; statements run on `sqlite` directly.
   const compiler = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const checkpoint = compileTemplate(compiler, (q) => q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1));
   const head = compileTemplate(compiler, (q) => q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1));
   const anchor = compileTemplate(compiler, (q) => q.selectFrom('audit_anchor').select(['seq', 'hash']).where('id', '=', 1));
   const insert = compileTemplate(compiler, (q, p) => q.insertInto('audit_events').values(Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(c)])) as never));
+  const setHead = compileTemplate(compiler, (q, p) => q.insertInto('audit_head').values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
+    .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), hash: eb.ref('excluded.hash'), mac: eb.ref('excluded.mac') }))));
+  const setHeadStatement = sqlite.prepare(setHead.sql);
+  const checkpointStatement = sqlite.prepare(checkpoint.sql);
   const headStatement = sqlite.prepare(head.sql);
   const anchorStatement = sqlite.prepare(anchor.sql);
   const insertStatement = sqlite.prepare(insert.sql);
 
-  const append = sqlite.transaction((build: (head: { seq: number; hash: string } | undefined) => AuditRow[]) => {
-    const current = (headStatement.get(...head.bind({})) ?? anchorStatement.get(...anchor.bind({}))) as { seq: number; hash: string } | undefined;
-    for (const row of build(current)) insertStatement.run(...insert.bind(row as unknown as Record<string, unknown>));
+  const append = sqlite.transaction((build: (head: { seq: number; hash: string } | undefined) => { rows: AuditRow[]; headMac: (seq: number, hash: string) => string }) => {
+    // Continue from the checkpoint, not the newest row: a deleted tail then shows up as a gap.
+    const current = (checkpointStatement.get(...checkpoint.bind({})) ?? headStatement.get(...head.bind({})) ?? anchorStatement.get(...anchor.bind({}))) as { seq: number; hash: string } | undefined;
+    const { rows, headMac } = build(current);
+    for (const row of rows) insertStatement.run(...insert.bind(row as unknown as Record<string, unknown>));
+    const last = rows[rows.length - 1];
+    if (last) setHeadStatement.run(...setHead.bind({ seq: last.seq, hash: last.hash, mac: headMac(last.seq, last.hash) }));
   });
 
   return {
-    /** Builds rows from the current head (undefined: empty chain) and appends them atomically. */
-    append(build: (head: { seq: number; hash: string } | undefined) => AuditRow[]): void {
+    /** Builds rows from the current head (undefined: empty chain) and appends them, and the new head checkpoint, atomically. */
+    append(build: (head: { seq: number; hash: string } | undefined) => { rows: AuditRow[]; headMac: (seq: number, hash: string) => string }): void {
       append.immediate(build);
     },
     close(): void {

@@ -286,13 +286,19 @@ export function storageContract(engine: ContractEngine): void {
       assert.deepEqual(tail.map((r) => r.seq), [450, 449, 448]);
       assert.deepEqual(await store.lastBefore(storage.db, T0 + 10_500), { seq: 11, hash: 'h11' });
       assert.equal(await store.anchor(storage.db), undefined);
-      await store.setAnchor(storage.db, { seq: 11, hash: 'h11', pruned_before: T0 + 10_500 });
-      await store.setAnchor(storage.db, { seq: 12, hash: 'h12', pruned_before: T0 + 11_500 });
-      assert.deepEqual(await store.anchor(storage.db), { id: 1, seq: 12, hash: 'h12', pruned_before: T0 + 11_500 });
+      await store.setAnchor(storage.db, { seq: 11, hash: 'h11', pruned_before: T0 + 10_500, mac: 'm11' });
+      await store.setAnchor(storage.db, { seq: 12, hash: 'h12', pruned_before: T0 + 11_500, mac: 'm12' });
+      assert.deepEqual(await store.anchor(storage.db), { id: 1, seq: 12, hash: 'h12', pruned_before: T0 + 11_500, mac: 'm12' });
+      assert.equal(await store.headCheckpoint(storage.db), undefined);
+      await store.setHeadCheckpoint(storage.db, { seq: 449, hash: 'h449', mac: 'm449' });
+      await store.setHeadCheckpoint(storage.db, { seq: 450, hash: 'h450', mac: 'm450' });
+      assert.deepEqual(await store.headCheckpoint(storage.db), { seq: 450, hash: 'h450', mac: 'm450' });
       assert.equal(await store.deleteUpTo(storage.db, 12), 12);
       assert.equal((await store.page(storage.db, 0, 1))[0]!.seq, 13);
-      // Leave an empty log for the chain test below.
+      // Leave an empty log (no anchor, no checkpoint) for the chain test below.
       await store.deleteUpTo(storage.db, 450);
+      await storage.db.deleteFrom('audit_anchor').execute();
+      await storage.db.deleteFrom('audit_head').execute();
       await storage.db.deleteFrom('audit_anchor').execute();
     });
 

@@ -153,6 +153,34 @@ describe('audit log', () => {
     assert.deepEqual({ seq: missingResult.problem.seq, kind: missingResult.problem.kind }, { seq: victim, kind: 'missing' });
   });
 
+  test('deleting the newest events is reported even after the server appends more', async () => {
+    const own = await startServer();
+    try {
+      await createSecret(own, uniqueName('dev/tail'), 'v');
+      assert.equal((await runCli(['audit', 'verify'], { server: own })).code, 0);
+      assert.equal(await own.stop(), 0);
+      const file = path.join(own.dataDir, 'custos.db');
+      const sqlite = new SqliteDatabase(file);
+      const newest = (sqlite.prepare('select max(seq) as seq from audit_events').get() as { seq: number }).seq;
+      assert.equal(sqlite.prepare('delete from audit_events where seq > ?').run(newest - 2).changes, 2);
+      sqlite.close();
+      // The restarted server appends after the checkpoint, not after the cut, so the gap shows.
+      const again = await startServer({ dataDir: own.dataDir, home: own.home });
+      try {
+        const token = (await import('node:fs')).readFileSync(path.join(own.home, '.custos', 'token'), 'utf8').trim();
+        await api(again, 'GET', '/v1/secrets', { token });
+        const result = await runCli(['audit', 'verify', '--json'], { server: again });
+        assert.notEqual(result.code, 0, result.stdout);
+        const parsed = JSON.parse(result.stdout);
+        assert.deepEqual({ seq: parsed.problem.seq, kind: parsed.problem.kind }, { seq: newest - 1, kind: 'missing' });
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      own.cleanup();
+    }
+  });
+
   test('fail closed: when audit events cannot be written reads are withheld and writes leave nothing behind', async () => {
     const name = uniqueName('dev/fail-closed');
     const value = 'fail-closed-value-' + Math.random().toString(36).slice(2);
