@@ -6,6 +6,12 @@ import { fail } from './context.js';
  * The `custos` CLI. Command implementations are imported lazily inside each action so that
  * short-lived commands (`secret get`, `run`) load only what they use and start fast.
  */
+// `custos secret list | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command('custos').description('Custos: secrets for data pipelines').version('0.1.0').showHelpAfterError();
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { spawn } from 'node:child_process';
 
 /** The `custos` CLI as a user runs it: secret commands, output shapes, exit codes. */
@@ -124,4 +124,20 @@ describe('custos CLI', () => {
     assert.equal(code, 0);
     for (const command of ['server', 'operator', 'secret', 'token', 'policy', 'audit']) assert.match(out, new RegExp(`\\b${command}\\b`));
   });
+});
+
+test('a reader that closes the pipe early (custos secret list | head -1) is not an error', async () => {
+  const server = await startServer({ logLevel: 'warn' });
+  try {
+    for (let i = 0; i < 30; i++) await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: `dev/pipe/s${i}`, value: 'v' } });
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync('bash', ['-c', `node ${cliPath} secret list dev/ | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`], {
+      env: { ...process.env, CUSTOS_ADDR: server.address, HOME: server.home, CUSTOS_TOKEN: '' }, encoding: 'utf8',
+    });
+    assert.equal(result.stdout.trim(), '0', result.stderr);
+    assert.doesNotMatch(result.stderr, /EPIPE|Unhandled/);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
 });
