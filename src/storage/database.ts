@@ -8,6 +8,7 @@ import { foundation } from './migrations/001-foundation.js';
 import { aws } from './migrations/002-aws.js';
 import { rotation } from './migrations/003-rotation.js';
 import { auditHead } from './migrations/004-audit-head.js';
+import { auditRowid } from './migrations/005-audit-rowid.js';
 
 export interface StorageOptions {
   /** `sqlite:PATH` or `postgres://user@host:port/db`. */
@@ -33,6 +34,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '002-aws': aws(dialect),
     '003-rotation': rotation(dialect),
     '004-audit-head': auditHead(dialect),
+    '005-audit-rowid': auditRowid(dialect),
   };
 }
 
