@@ -269,7 +269,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     const grace = rotator.revokePrevious && previousVersionId ? defaultGraceSeconds(settings) : 0;
     const ok = await db.transaction().execute(async (tx) => {
       await store.closeGrace(tx, row.secret_id, at);
-      const advanced = await store.advance(tx, row.id, { status: 'running', step: 'finish' }, {
+      const advanced = await store.advance(tx, row.id, { status: 'running', step: 'finish', owner: deps.nodeId }, {
         status: grace > 0 ? 'grace' : 'succeeded', active_secret_id: null, updated_at: at, finished_at: at, error: null, next_attempt_at: null,
         grace_until: grace > 0 ? at + grace * 1000 : null, lease_until: null,
       });
@@ -308,12 +308,16 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     // The lease outlives the longest phase, so no other node takes over a run that is merely slow.
     const leaseMs = Math.max(LEASE_MS, ((settingsInfo?.settings?.command?.timeout_seconds ?? 0) + 60) * 1000);
     if (!(await store.claim(db, id, deps.nodeId, now(), now() + leaseMs))) return;
+    // Every state change is fenced on this node still owning the run: if its lease ran out
+    // mid-phase and another node claimed the run, this driver stops at the next phase boundary
+    // instead of driving on beside the new owner.
+    const mine = (r: RotationRow) => ({ status: r.status, step: r.step, owner: deps.nodeId });
     for (;;) {
       const row = await store.find(db, id);
-      if (!row || TERMINAL.includes(row.status)) return;
+      if (!row || TERMINAL.includes(row.status) || row.owner_node !== deps.nodeId) return;
       if (!settingsInfo?.settings) {
         await removePending(row).catch(() => undefined);
-        await store.advance(db, id, row, { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
+        await store.advance(db, id, mine(row), { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
         return;
       }
       const settings = settingsInfo.settings;
@@ -331,22 +335,22 @@ export function createRotationEngine(deps: RotationEngineDeps) {
           const attempts = row.attempts + 1;
           const giveUp = row.step !== 'finish' && (error instanceof TestFailedError || error instanceof PermanentRotationError || attempts >= MAX_ATTEMPTS);
           if (giveUp) {
-            await store.advance(db, id, row, { status: 'rolling_back', attempts, error: cause, updated_at: now(), next_attempt_at: null });
+            if (!(await store.advance(db, id, mine(row), { status: 'rolling_back', attempts, error: cause, updated_at: now(), next_attempt_at: null }))) return;
             continue;
           }
-          await store.advance(db, id, row, { attempts, error: cause, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null });
+          if (!(await store.advance(db, id, mine(row), { attempts, error: cause, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null }))) return;
           deps.logger.warn({ secret: row.secret_name, rotation: id, step: row.step, attempts, cause }, 'rotation step failed; will retry');
           return;
         }
         await audit(row, `rotation.${row.step}`, 'success', { step: row.step, startedAt });
         const next = NEXT_STEP[row.step];
         if (next === null) {
-          await completeSuccess(row, settings, rotator, previousVersionId);
+          if (!(await completeSuccess(row, settings, rotator, previousVersionId))) return;
           await audit(row, 'rotation.complete', 'success', { detail: { trigger: row.trigger } });
           faultAt('after', row.step);
           return;
         }
-        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs });
+        if (!(await store.advance(db, id, mine(row), { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs }))) return;
         faultAt('after', row.step);
         continue;
       }
@@ -357,11 +361,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         await removePending(row);
       } catch (error) {
         const attempts = row.attempts + 1;
-        await store.advance(db, id, row, { attempts, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null });
+        if (!(await store.advance(db, id, mine(row), { attempts, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null }))) return;
         deps.logger.error({ secret: row.secret_name, rotation: id, cause: errorText(error) }, 'rotation rollback failed; will retry');
         return;
       }
-      await store.advance(db, id, row, { status: 'failed', active_secret_id: null, updated_at: now(), finished_at: now(), lease_until: null, next_attempt_at: null });
+      if (!(await store.advance(db, id, mine(row), { status: 'failed', active_secret_id: null, updated_at: now(), finished_at: now(), lease_until: null, next_attempt_at: null }))) return;
       await audit(row, 'rotation.rollback', 'success', { step: row.step, startedAt });
       await fail(row, row.step, row.error ?? 'unknown');
       return;
