@@ -61,6 +61,18 @@ export function createRotationStore() {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /**
+     * Ends the lease of a run whose owner is gone, if it is still that owner's with that lease
+     * (compare-and-set), so the caller's next claim() may take it.
+     */
+    async releaseLease(q: Queryable, id: string, owner: string, leaseUntil: number): Promise<boolean> {
+      const result = await q.updateTable('rotations').set({ lease_until: null })
+        .where('id', '=', id).where('owner_node', '=', owner).where('lease_until', '=', leaseUntil)
+        .where('status', 'in', ['running', 'rolling_back'])
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     /** In-flight runs whose next attempt is due (resume after restart, retry after backoff). */
     async listResumable(q: Queryable, now: number, limit: number): Promise<RotationRow[]> {
       return q.selectFrom('rotations').selectAll().where('status', 'in', ['running', 'rolling_back'])

@@ -10,8 +10,9 @@ import { canLogin, credValue, labelsOf, readCred, waitRotationDone, type PgCred 
  * the rotation engine on PostgreSQL storage). Node A leads and carries the documented fault
  * CUSTOS_ROTATION_FAULT=crash-after:set, so the leader SIGKILLs itself in the middle of a due
  * rotation (after the target's password was changed, before `test`). B or C takes over the
- * leader lock; the interrupted run is completed exactly once by the new leader, and a rotation
- * that becomes due after the kill is driven by the new leader alone.
+ * leader lock; the interrupted run (leased to A) is taken over once A is seen gone and completed
+ * exactly once by the new leader, and a rotation that becomes due after the kill is driven by
+ * the new leader alone.
  */
 
 async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
@@ -90,7 +91,9 @@ test('three nodes on one PostgreSQL: due rotations run exactly once, also when t
   }
   const passwords: string[] = [database.password, ...Object.values(targets).map((c) => c.password)];
 
+  const takeovers = (s: RunningServer) => s.output().split('\n').filter((l) => l.includes('taking over a rotation whose node is gone'));
   let newLeader!: RunningServer;
+  let aDiedAt = 0;
   let otherFollower!: RunningServer;
 
   await t.test('the leader dies mid-rotation (kill -9 after set); another node takes the lock within 15 s', async () => {
@@ -98,7 +101,7 @@ test('three nodes on one PostgreSQL: due rotations run exactly once, also when t
     const original = targets[name]!;
     const aDied = new Promise<number>((resolve) => a.process.once('exit', () => resolve(Date.now())));
     await makeDue(name);
-    const diedAt = await Promise.race([aDied, sleep(20_000).then(() => assert.fail('the leader did not reach the fault'))]);
+    const diedAt = aDiedAt = await Promise.race([aDied, sleep(20_000).then(() => assert.fail('the leader did not reach the fault'))]);
     assert.equal(a.process.signalCode, 'SIGKILL');
     assert.match(a.output(), /rotation fault injection \(crash-after:set\)/);
 
@@ -126,21 +129,17 @@ test('three nodes on one PostgreSQL: due rotations run exactly once, also when t
     assert.equal(await canLogin(original), false);
   });
 
-  await t.test('the interrupted run is completed exactly once by the new leader (after the dead owner\'s lease)', async () => {
+  await t.test('the interrupted run is taken over from the gone node and completed exactly once by the new leader', async () => {
     const name = 'prod/mn/inflight';
     const [run] = await rotationRows(name);
-    // The run is leased to node A (LEASE_MS, 5 minutes): the new leader does not drive it while
-    // the lease is live, so it never runs twice at once. Several scheduler ticks later it is untouched.
-    await sleep(2_000);
-    const still = await rotationRows(name);
-    assert.equal(still.length, 1);
-    assert.deepEqual([still[0].status, still[0].step, still[0].owner_node], ['running', 'test', 'node-a'], 'a live lease is respected');
-
-    // Fast-forward the lease's expiry (as if its 5 minutes had passed); the leader resumes the run.
-    await inspector.query(`UPDATE rotations SET lease_until = $1 WHERE id = $2`, [Date.now() - 1, run.id]);
-    const status = await waitRotationDone(newLeader, root, name, 20_000);
+    // The run is leased to node A for 5 minutes; the leader sees that A has no session left in
+    // the database (confirmed over 5 s, to ride out a reconnect) and takes the run over early.
+    const status = await waitRotationDone(newLeader, root, name, 30_000);
+    t.diagnostic(`interrupted rotation completed ${Date.now() - aDiedAt} ms after its node was killed`);
     assert.equal(status.latest.status, 'succeeded', JSON.stringify(status.latest));
     assert.equal(status.latest.id, run.id, 'the same run, not a new one');
+    assert.deepEqual(takeovers(newLeader).map((l) => [JSON.parse(l).from, JSON.parse(l).rotation, JSON.parse(l).step]), [['node-a', run.id, 'test']]);
+    assert.equal(takeovers(otherFollower).length, 0);
 
     const rows = await rotationRows(name);
     assert.equal(rows.length, 1, 'exactly one run for this due period');
@@ -195,6 +194,38 @@ test('three nodes on one PostgreSQL: due rotations run exactly once, also when t
     assert.equal(await canLogin(current.cred!), true, 'the new password logs in (scram)');
     assert.equal(await canLogin(targets[name]!), false, 'the old one does not');
     assert.equal((await labelsOf(c, root, name)).PENDING, undefined, 'no PENDING left');
+  });
+
+  await t.test('a rotation driven by a live follower is never taken over by the leader', async () => {
+    const name = 'prod/mn/after';
+    // Hold a lock on the target role's row so the follower's ALTER ROLE (phase `set`) blocks.
+    const blocker = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+    await blocker.connect();
+    let runId = '';
+    try {
+      await blocker.query('BEGIN');
+      // A row lock without a change: the waiting ALTER ROLE then proceeds (no concurrent update).
+      await blocker.query(`SELECT 1 FROM pg_authid WHERE rolname = $1 FOR UPDATE`, [targets[name]!.username]);
+      const started = await api(otherFollower, 'POST', `/v1/rotate/${name}`, { token: root });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      runId = started.body.id;
+      await eventually('the follower reaches set', async () => (await rotationRows(name)).find((r) => r.id === runId)?.step === 'set');
+      await sleep(7_000); // past the leader's gone-confirmation time: many leader ticks see this run
+      const run = (await rotationRows(name)).find((r) => r.id === runId);
+      assert.deepEqual([run.status, run.step, run.owner_node], ['running', 'set', ids.get(otherFollower)], 'still the follower\'s');
+    } finally {
+      await blocker.query('COMMIT').catch(() => undefined);
+      await blocker.end();
+    }
+    const status = await waitRotationDone(otherFollower, root, name, 20_000);
+    assert.equal(status.latest.id, runId);
+    assert.equal(status.latest.status, 'succeeded', JSON.stringify(status.latest));
+    assert.equal(takeovers(newLeader).length, 1, 'only the gone node\'s run was ever taken over');
+    const events = (await rotationEvents(name)).filter((e) => e.run === runId);
+    assert.deepEqual([...new Set(events.map((e) => e.node))], [ids.get(otherFollower)], 'one node drove it: ' + JSON.stringify(events));
+    const current = await readCred(b, root, name);
+    passwords.push(current.cred!.password);
+    assert.equal(await canLogin(current.cred!), true);
   });
 
   await t.test("every node's audit events verify as one chain; no credential in any log or audit event", async () => {

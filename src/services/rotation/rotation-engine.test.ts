@@ -37,6 +37,7 @@ const logs: string[] = [];
 let engine: ReturnType<typeof createRotationEngine>;
 /** A second node's engine on the same database (ownership, lease and takeover tests). */
 let engine2: ReturnType<typeof createRotationEngine>;
+let makeEngine: (nodeId: string, extra?: Partial<Parameters<typeof createRotationEngine>[0]>) => ReturnType<typeof createRotationEngine>;
 let secrets: ReturnType<typeof createSecretsService>;
 
 before(async () => {
@@ -54,8 +55,8 @@ before(async () => {
   const { keys } = await operator.initialize(1, 1);
   await operator.unseal(keys[0]!);
   const logger = { info: () => undefined, warn: (o: object, m: string) => void logs.push(m + ' ' + JSON.stringify(o)), error: (o: object, m: string) => void logs.push(m) };
-  const makeEngine = (nodeId: string) => createRotationEngine({
-    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId, address: () => 'http://127.0.0.1:1',
+  makeEngine = (nodeId, extra = {}) => createRotationEngine({
+    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId, address: () => 'http://127.0.0.1:1', ...extra,
   });
   engine = makeEngine('node-1');
   engine2 = makeEngine('node-2');
@@ -200,6 +201,31 @@ test('a driver whose lease ran out mid-phase and whose run was claimed by anothe
   for (const op of ['rotation.test', 'rotation.finish', 'rotation.complete']) {
     assert.deepEqual(done.filter((e) => e.operation === op).map((e) => e.node), ['node-2'], op);
   }
+});
+
+test('runs of a gone node: a command rotation still waits for its lease (the command may outlive the node)', async () => {
+  clock = Date.parse('2026-03-12T12:00:00Z');
+  // node-3 "dies" right after `set` (the fault's crash hook stops its driver there).
+  const dying = makeEngine('node-3', { fault: { when: 'after', step: 'set' }, crash: () => { throw new Error('simulated crash of node-3'); } });
+  const leader = makeEngine('node-4', { nodeGone: async (id) => id === 'node-3' });
+  await secrets.create(SYSTEM_IDENTITY, { name: 'prod/gone-cmd', value: { kind: 'string', text: '{"password":"g-initial"}' } });
+  await engine.configure(SYSTEM_IDENTITY, 'prod/gone-cmd', { rotator: 'command', command: okCommand });
+  await dying.rotateNow(SYSTEM_IDENTITY, 'prod/gone-cmd');
+  await dying.idle();
+  let [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.status, run!.step, run!.owner_node], ['running', 'test', 'node-3']);
+  for (let i = 0; i < 3; i++) {
+    clock += 10_000; // well past the gone-confirmation time
+    await leader.resumeDue();
+    await leader.idle();
+  }
+  [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.step, run!.owner_node], ['test', 'node-3'], 'not taken over while leased');
+  clock = run!.lease_until! + 1;
+  await leader.resumeDue();
+  await leader.idle();
+  [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.status, run!.owner_node], ['succeeded', 'node-4'], 'taken over once the lease ran out');
 });
 
 test('fault option parsing is strict', () => {

@@ -56,6 +56,11 @@ export interface RotationEngineDeps {
   fault?: RotationFault | null;
   /** What the fault does: the composition root passes a SIGKILL of this process. */
   crash?: () => void;
+  /**
+   * Whether a node is certainly gone (no running process): the leader then takes over its
+   * runs without waiting for their leases (Leadership.isNodeGone). Absent: leases only.
+   */
+  nodeGone?: (nodeId: string) => Promise<boolean>;
   /** Rotations driven at once by this node (each holds database connections to targets). */
   maxConcurrent?: number;
   rotators?: Partial<Record<RotatorName, Rotator>>;
@@ -90,6 +95,14 @@ export interface RotationStatus {
 
 const NEXT_STEP: Record<RotationStep, RotationStep | null> = { create: 'set', set: 'test', test: 'finish', finish: null };
 const LEASE_MS = 5 * 60_000;
+/** A node must be seen gone this long before its runs are taken over (rides out a reconnect). */
+const GONE_CONFIRM_MS = 5_000;
+/**
+ * Rotators whose phases run entirely inside the Custos process, so nothing of a phase outlives
+ * a killed node. A command's child process can (and a webhook endpoint may still be working on
+ * an aborted call): their runs wait for the lease, which outlives the longest phase.
+ */
+const IN_PROCESS_ROTATORS: readonly string[] = ['postgres', 'postgres-alternating'];
 const MAX_ERROR_LENGTH = 500;
 const TERMINAL: RotationRow['status'][] = ['succeeded', 'failed', 'grace'];
 
@@ -118,6 +131,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     ...deps.rotators,
   };
   const inFlight = new Map<string, Promise<void>>();
+  /** Owner node -> when this node first saw it gone (leader only). */
+  const goneSince = new Map<string, number>();
   const waiters = new Map<string, (() => void)[]>();
   const maxConcurrent = deps.maxConcurrent ?? 8;
   let running = 0;
@@ -485,8 +500,29 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
     /** Resumes in-flight runs (after a restart) and retries whose backoff has passed. */
     async resumeDue(): Promise<number> {
-      const rows = await store.listResumable(db, now(), 100);
-      for (const row of rows) void kick(row.id);
+      const at = now();
+      const rows = await store.listResumable(db, at, 100);
+      const seen = new Set<string>();
+      for (const row of rows) {
+        const owner = row.owner_node;
+        if (deps.nodeGone && owner !== null && owner !== deps.nodeId && row.lease_until !== null && row.lease_until >= at && !inFlight.has(row.id) && IN_PROCESS_ROTATORS.includes(row.rotator)) {
+          // Leased to another node: take it over early only if that node is gone (its lease
+          // would otherwise hold the run for minutes). Its driver, should it still be alive
+          // after all, is fenced off at its next phase boundary (advance checks the owner).
+          seen.add(owner);
+          if (!(await deps.nodeGone(owner).catch(() => false))) {
+            goneSince.delete(owner);
+            continue;
+          }
+          const since = goneSince.get(owner) ?? at;
+          goneSince.set(owner, since);
+          if (at - since < GONE_CONFIRM_MS) continue;
+          if (!(await store.releaseLease(db, row.id, owner, row.lease_until))) continue;
+          deps.logger.warn({ secret: row.secret_name, rotation: row.id, from: owner, step: row.step }, 'taking over a rotation whose node is gone');
+        }
+        void kick(row.id);
+      }
+      for (const owner of goneSince.keys()) if (!seen.has(owner)) goneSince.delete(owner);
       return rows.length;
     },
 
