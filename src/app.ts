@@ -82,6 +82,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
     address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+    nodeGone: leadership.isNodeGone ? (id) => leadership.isNodeGone!(id) : undefined,
     // The documented fault: a synchronous note on stderr (async logs would be lost), then SIGKILL.
     crash: () => {
       writeSync(2, `rotation fault injection (${config.rotation_fault}): killing this process with SIGKILL\n`);

@@ -9,6 +9,12 @@ export interface Leadership {
   /** This node's id, recorded in audit details of singleton work. */
   readonly nodeId: string;
   close(): Promise<void>;
+  /**
+   * True only when it is certain that no running process of that node is connected (e.g. it
+   * was killed): work it owned may be taken over before its lease ends. False when alive or
+   * unknown. Absent where there is only one node.
+   */
+  isNodeGone?(nodeId: string): Promise<boolean>;
 }
 
 export function createSingleNodeLeadership(nodeId = 'node-1'): Leadership {

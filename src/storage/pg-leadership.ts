@@ -5,6 +5,8 @@ import { pgConnectionFields } from './database.js';
 // Any constant works; it only has to be the same on every node (and differ from the audit chain's).
 export const LEADER_LOCK_ID = 7_236_002;
 
+const appName = (nodeId: string) => `custos-leader ${nodeId}`;
+
 export interface PgLeadershipOptions {
   url: string;
   password?: string;
@@ -67,7 +69,7 @@ export function createPgLeadership(options: PgLeadershipOptions): PgLeadership {
     busy = true;
     try {
       if (!client) {
-        const fresh = new pg.Client({ ...fields, keepAlive: true, keepAliveInitialDelayMillis: 5000, query_timeout: Math.min(5000, Math.max(1000, pollMs * 2)), application_name: `custos-leader ${options.nodeId}` });
+        const fresh = new pg.Client({ ...fields, keepAlive: true, keepAliveInitialDelayMillis: 5000, query_timeout: Math.min(5000, Math.max(1000, pollMs * 2)), application_name: appName(options.nodeId) });
         fresh.on('error', (err) => {
           if (client === fresh) drop(err);
         });
@@ -112,6 +114,19 @@ export function createPgLeadership(options: PgLeadershipOptions): PgLeadership {
     nodeId: options.nodeId,
     ready,
     isLeader: () => leader && !closed,
+    // Every node, leader or follower, keeps its leadership session (named after it) open while
+    // it runs; PostgreSQL ends the session when the process dies, kill -9 included.
+    async isNodeGone(nodeId: string): Promise<boolean> {
+      const name = appName(nodeId);
+      // PostgreSQL truncates application_name to 63 bytes: a longer name cannot be matched exactly.
+      if (!client || closed || !leader || Buffer.byteLength(name) > 63) return false;
+      try {
+        const result = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name]);
+        return result.rows[0]?.n === 0;
+      } catch {
+        return false;
+      }
+    },
     async close() {
       closed = true;
       clearInterval(timer);

@@ -37,18 +37,38 @@ export function createRotationStore() {
     /**
      * Compare-and-set update: applies `patch` only if the row is still at `expect` (status
      * and step), so a stale driver (another node, a resumed copy) cannot overwrite progress.
+     * With `owner`, also only while that node still holds the run (a driver whose claim was
+     * taken over after its lease ran out is fenced off at its next phase boundary).
      */
-    async advance(q: Queryable, id: string, expect: Pick<RotationRow, 'status' | 'step'>, patch: Updateable<Database['rotations']>): Promise<boolean> {
-      const result = await q.updateTable('rotations').set(patch).where('id', '=', id).where('status', '=', expect.status).where('step', '=', expect.step).executeTakeFirst();
+    async advance(q: Queryable, id: string, expect: Pick<RotationRow, 'status' | 'step'> & { owner?: string }, patch: Updateable<Database['rotations']>): Promise<boolean> {
+      let query = q.updateTable('rotations').set(patch).where('id', '=', id).where('status', '=', expect.status).where('step', '=', expect.step);
+      if (expect.owner !== undefined) query = query.where('owner_node', '=', expect.owner);
+      const result = await query.executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 
-    /** Claims a run for this node until `leaseUntil` if nobody else holds a live lease. */
+    /**
+     * Claims a run for this node until `leaseUntil` if nobody else holds a live lease. A null
+     * lease means no node is driving the run (its driver cleared it when it stopped to wait for
+     * a retry), so any node may claim it, not only the one that drove it last.
+     */
     async claim(q: Queryable, id: string, node: string, now: number, leaseUntil: number): Promise<boolean> {
       const result = await q.updateTable('rotations').set({ owner_node: node, lease_until: leaseUntil })
         .where('id', '=', id)
         .where('status', 'in', ['running', 'rolling_back'])
-        .where((eb) => eb.or([eb('owner_node', '=', node), eb('owner_node', 'is', null), eb('lease_until', '<', now)]))
+        .where((eb) => eb.or([eb('owner_node', '=', node), eb('owner_node', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /**
+     * Ends the lease of a run whose owner is gone, if it is still that owner's with that lease
+     * (compare-and-set), so the caller's next claim() may take it.
+     */
+    async releaseLease(q: Queryable, id: string, owner: string, leaseUntil: number): Promise<boolean> {
+      const result = await q.updateTable('rotations').set({ lease_until: null })
+        .where('id', '=', id).where('owner_node', '=', owner).where('lease_until', '=', leaseUntil)
+        .where('status', 'in', ['running', 'rolling_back'])
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

@@ -35,6 +35,9 @@ let clock = Date.parse('2026-03-02T12:00:00Z');
 const now = () => clock;
 const logs: string[] = [];
 let engine: ReturnType<typeof createRotationEngine>;
+/** A second node's engine on the same database (ownership, lease and takeover tests). */
+let engine2: ReturnType<typeof createRotationEngine>;
+let makeEngine: (nodeId: string, extra?: Partial<Parameters<typeof createRotationEngine>[0]>) => ReturnType<typeof createRotationEngine>;
 let secrets: ReturnType<typeof createSecretsService>;
 
 before(async () => {
@@ -52,13 +55,16 @@ before(async () => {
   const { keys } = await operator.initialize(1, 1);
   await operator.unseal(keys[0]!);
   const logger = { info: () => undefined, warn: (o: object, m: string) => void logs.push(m + ' ' + JSON.stringify(o)), error: (o: object, m: string) => void logs.push(m) };
-  engine = createRotationEngine({
-    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: 'node-1', address: () => 'http://127.0.0.1:1',
+  makeEngine = (nodeId, extra = {}) => createRotationEngine({
+    db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId, address: () => 'http://127.0.0.1:1', ...extra,
   });
+  engine = makeEngine('node-1');
+  engine2 = makeEngine('node-2');
 });
 
 after(async () => {
   await engine.idle();
+  await engine2.idle();
   await storage.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -143,6 +149,83 @@ test('the scheduler starts due rotations inside the window only, and marks misse
   assert.equal(caughtUp.latest?.status, 'succeeded');
   assert.equal(caughtUp.overdueSince, null);
   assert.deepEqual(await engine.list(SYSTEM_IDENTITY, { overdueOnly: true }), []);
+});
+
+const runOf = async (name: string) =>
+  storage.db.selectFrom('rotations').select(['id', 'owner_node', 'lease_until', 'status', 'step', 'attempts']).where('secret_name', '=', name).execute();
+const rotationEventsOf = async (name: string) =>
+  (await storage.db.selectFrom('audit_events').select(['operation', 'outcome', 'detail']).where('secret_name', '=', name).where('operation', 'like', 'rotation.%').orderBy('seq').execute())
+    .map((e) => ({ operation: e.operation, outcome: e.outcome, node: JSON.parse(e.detail ?? '{}').node as string }));
+
+test('a run waiting for a retry is resumed by another node (the leader), not only by the node that drove it last', async () => {
+  // e.g. a manual rotation driven by a follower hits a transient failure; the leader retries it.
+  const marker = path.join(dir, 'handover-failed-once');
+  await secrets.create(SYSTEM_IDENTITY, { name: 'prod/handover', value: { kind: 'string', text: '{"password":"h-initial"}' } });
+  await engine.configure(SYSTEM_IDENTITY, 'prod/handover', { rotator: 'command', command: { path: '/bin/sh', args: ['-c', `cat > /dev/null; [ -e '${marker}' ] && exit 0; touch '${marker}'; exit 1`] } });
+  const run = await engine.rotateNow(SYSTEM_IDENTITY, 'prod/handover', { waitMs: 10_000 });
+  assert.deepEqual([run.status, run.attempts], ['running', 1]);
+  const [waiting] = await runOf('prod/handover');
+  assert.deepEqual([waiting!.owner_node, waiting!.lease_until], ['node-1', null], 'node-1 stopped driving: no lease while it waits');
+
+  clock += backoffMs(1);
+  assert.equal(await engine2.resumeDue(), 1);
+  await engine2.idle();
+  const [done] = await runOf('prod/handover');
+  assert.deepEqual([done!.status, done!.owner_node], ['succeeded', 'node-2'], 'node-2 claimed and finished it');
+  const events = await rotationEventsOf('prod/handover');
+  assert.deepEqual(events.filter((e) => e.outcome === 'success' && e.operation !== 'rotation.start').map((e) => `${e.operation}@${e.node}`),
+    ['rotation.create@node-2', 'rotation.set@node-2', 'rotation.test@node-2', 'rotation.finish@node-2', 'rotation.complete@node-2']);
+});
+
+test('a driver whose lease ran out mid-phase and whose run was claimed by another node stops at the next phase boundary', async () => {
+  clock = Date.parse('2026-03-10T12:00:00Z');
+  await secrets.create(SYSTEM_IDENTITY, { name: 'prod/fence', value: { kind: 'string', text: '{"password":"f-initial"}' } });
+  // `set` takes a second (real time): long enough for the lease to run out on the injected clock.
+  await engine.configure(SYSTEM_IDENTITY, 'prod/fence', { rotator: 'command', command: { path: '/bin/sh', args: ['-c', 'cat > /dev/null; [ "$CUSTOS_ROTATION_STEP" = set ] && sleep 1; exit 0'] } });
+  await engine.rotateNow(SYSTEM_IDENTITY, 'prod/fence');
+  const deadline = Date.now() + 10_000;
+  while ((await runOf('prod/fence'))[0]?.step !== 'set') {
+    assert.ok(Date.now() < deadline, 'node-1 reaches set');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  clock += 6 * 60_000; // node-1's lease (5 minutes) has run out while it is still in `set`
+  assert.equal(await engine2.resumeDue(), 1);
+  await Promise.all([engine.idle(), engine2.idle()]);
+
+  const [run] = await runOf('prod/fence');
+  assert.deepEqual([run!.status, run!.owner_node], ['succeeded', 'node-2']);
+  const done = (await rotationEventsOf('prod/fence')).filter((e) => e.outcome === 'success');
+  // Both ran `set` (the phase in flight when the lease ran out; phases are idempotent); from
+  // then on only the new owner drives: no phase runs twice.
+  assert.deepEqual(done.filter((e) => e.operation === 'rotation.set').map((e) => e.node).sort(), ['node-1', 'node-2']);
+  for (const op of ['rotation.test', 'rotation.finish', 'rotation.complete']) {
+    assert.deepEqual(done.filter((e) => e.operation === op).map((e) => e.node), ['node-2'], op);
+  }
+});
+
+test('runs of a gone node: a command rotation still waits for its lease (the command may outlive the node)', async () => {
+  clock = Date.parse('2026-03-12T12:00:00Z');
+  // node-3 "dies" right after `set` (the fault's crash hook stops its driver there).
+  const dying = makeEngine('node-3', { fault: { when: 'after', step: 'set' }, crash: () => { throw new Error('simulated crash of node-3'); } });
+  const leader = makeEngine('node-4', { nodeGone: async (id) => id === 'node-3' });
+  await secrets.create(SYSTEM_IDENTITY, { name: 'prod/gone-cmd', value: { kind: 'string', text: '{"password":"g-initial"}' } });
+  await engine.configure(SYSTEM_IDENTITY, 'prod/gone-cmd', { rotator: 'command', command: okCommand });
+  await dying.rotateNow(SYSTEM_IDENTITY, 'prod/gone-cmd');
+  await dying.idle();
+  let [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.status, run!.step, run!.owner_node], ['running', 'test', 'node-3']);
+  for (let i = 0; i < 3; i++) {
+    clock += 10_000; // well past the gone-confirmation time
+    await leader.resumeDue();
+    await leader.idle();
+  }
+  [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.step, run!.owner_node], ['test', 'node-3'], 'not taken over while leased');
+  clock = run!.lease_until! + 1;
+  await leader.resumeDue();
+  await leader.idle();
+  [run] = await runOf('prod/gone-cmd');
+  assert.deepEqual([run!.status, run!.owner_node], ['succeeded', 'node-4'], 'taken over once the lease ran out');
 });
 
 test('fault option parsing is strict', () => {

@@ -56,6 +56,11 @@ export interface RotationEngineDeps {
   fault?: RotationFault | null;
   /** What the fault does: the composition root passes a SIGKILL of this process. */
   crash?: () => void;
+  /**
+   * Whether a node is certainly gone (no running process): the leader then takes over its
+   * runs without waiting for their leases (Leadership.isNodeGone). Absent: leases only.
+   */
+  nodeGone?: (nodeId: string) => Promise<boolean>;
   /** Rotations driven at once by this node (each holds database connections to targets). */
   maxConcurrent?: number;
   rotators?: Partial<Record<RotatorName, Rotator>>;
@@ -90,6 +95,14 @@ export interface RotationStatus {
 
 const NEXT_STEP: Record<RotationStep, RotationStep | null> = { create: 'set', set: 'test', test: 'finish', finish: null };
 const LEASE_MS = 5 * 60_000;
+/** A node must be seen gone this long before its runs are taken over (rides out a reconnect). */
+const GONE_CONFIRM_MS = 5_000;
+/**
+ * Rotators whose phases run entirely inside the Custos process, so nothing of a phase outlives
+ * a killed node. A command's child process can (and a webhook endpoint may still be working on
+ * an aborted call): their runs wait for the lease, which outlives the longest phase.
+ */
+const IN_PROCESS_ROTATORS: readonly string[] = ['postgres', 'postgres-alternating'];
 const MAX_ERROR_LENGTH = 500;
 const TERMINAL: RotationRow['status'][] = ['succeeded', 'failed', 'grace'];
 
@@ -118,6 +131,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     ...deps.rotators,
   };
   const inFlight = new Map<string, Promise<void>>();
+  /** Owner node -> when this node first saw it gone (leader only). */
+  const goneSince = new Map<string, number>();
   const waiters = new Map<string, (() => void)[]>();
   const maxConcurrent = deps.maxConcurrent ?? 8;
   let running = 0;
@@ -269,7 +284,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     const grace = rotator.revokePrevious && previousVersionId ? defaultGraceSeconds(settings) : 0;
     const ok = await db.transaction().execute(async (tx) => {
       await store.closeGrace(tx, row.secret_id, at);
-      const advanced = await store.advance(tx, row.id, { status: 'running', step: 'finish' }, {
+      const advanced = await store.advance(tx, row.id, { status: 'running', step: 'finish', owner: deps.nodeId }, {
         status: grace > 0 ? 'grace' : 'succeeded', active_secret_id: null, updated_at: at, finished_at: at, error: null, next_attempt_at: null,
         grace_until: grace > 0 ? at + grace * 1000 : null, lease_until: null,
       });
@@ -308,12 +323,16 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     // The lease outlives the longest phase, so no other node takes over a run that is merely slow.
     const leaseMs = Math.max(LEASE_MS, ((settingsInfo?.settings?.command?.timeout_seconds ?? 0) + 60) * 1000);
     if (!(await store.claim(db, id, deps.nodeId, now(), now() + leaseMs))) return;
+    // Every state change is fenced on this node still owning the run: if its lease ran out
+    // mid-phase and another node claimed the run, this driver stops at the next phase boundary
+    // instead of driving on beside the new owner.
+    const mine = (r: RotationRow) => ({ status: r.status, step: r.step, owner: deps.nodeId });
     for (;;) {
       const row = await store.find(db, id);
-      if (!row || TERMINAL.includes(row.status)) return;
+      if (!row || TERMINAL.includes(row.status) || row.owner_node !== deps.nodeId) return;
       if (!settingsInfo?.settings) {
         await removePending(row).catch(() => undefined);
-        await store.advance(db, id, row, { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
+        await store.advance(db, id, mine(row), { status: 'failed', active_secret_id: null, error: 'rotation settings were removed', updated_at: now(), finished_at: now() });
         return;
       }
       const settings = settingsInfo.settings;
@@ -331,22 +350,22 @@ export function createRotationEngine(deps: RotationEngineDeps) {
           const attempts = row.attempts + 1;
           const giveUp = row.step !== 'finish' && (error instanceof TestFailedError || error instanceof PermanentRotationError || attempts >= MAX_ATTEMPTS);
           if (giveUp) {
-            await store.advance(db, id, row, { status: 'rolling_back', attempts, error: cause, updated_at: now(), next_attempt_at: null });
+            if (!(await store.advance(db, id, mine(row), { status: 'rolling_back', attempts, error: cause, updated_at: now(), next_attempt_at: null }))) return;
             continue;
           }
-          await store.advance(db, id, row, { attempts, error: cause, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null });
+          if (!(await store.advance(db, id, mine(row), { attempts, error: cause, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null }))) return;
           deps.logger.warn({ secret: row.secret_name, rotation: id, step: row.step, attempts, cause }, 'rotation step failed; will retry');
           return;
         }
         await audit(row, `rotation.${row.step}`, 'success', { step: row.step, startedAt });
         const next = NEXT_STEP[row.step];
         if (next === null) {
-          await completeSuccess(row, settings, rotator, previousVersionId);
+          if (!(await completeSuccess(row, settings, rotator, previousVersionId))) return;
           await audit(row, 'rotation.complete', 'success', { detail: { trigger: row.trigger } });
           faultAt('after', row.step);
           return;
         }
-        await store.advance(db, id, row, { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs });
+        if (!(await store.advance(db, id, mine(row), { step: next, attempts: 0, error: null, updated_at: now(), previous_version_id: previousVersionId, lease_until: now() + leaseMs }))) return;
         faultAt('after', row.step);
         continue;
       }
@@ -357,11 +376,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         await removePending(row);
       } catch (error) {
         const attempts = row.attempts + 1;
-        await store.advance(db, id, row, { attempts, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null });
+        if (!(await store.advance(db, id, mine(row), { attempts, updated_at: now(), next_attempt_at: now() + backoffMs(attempts), lease_until: null }))) return;
         deps.logger.error({ secret: row.secret_name, rotation: id, cause: errorText(error) }, 'rotation rollback failed; will retry');
         return;
       }
-      await store.advance(db, id, row, { status: 'failed', active_secret_id: null, updated_at: now(), finished_at: now(), lease_until: null, next_attempt_at: null });
+      if (!(await store.advance(db, id, mine(row), { status: 'failed', active_secret_id: null, updated_at: now(), finished_at: now(), lease_until: null, next_attempt_at: null }))) return;
       await audit(row, 'rotation.rollback', 'success', { step: row.step, startedAt });
       await fail(row, row.step, row.error ?? 'unknown');
       return;
@@ -481,8 +500,29 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
     /** Resumes in-flight runs (after a restart) and retries whose backoff has passed. */
     async resumeDue(): Promise<number> {
-      const rows = await store.listResumable(db, now(), 100);
-      for (const row of rows) void kick(row.id);
+      const at = now();
+      const rows = await store.listResumable(db, at, 100);
+      const seen = new Set<string>();
+      for (const row of rows) {
+        const owner = row.owner_node;
+        if (deps.nodeGone && owner !== null && owner !== deps.nodeId && row.lease_until !== null && row.lease_until >= at && !inFlight.has(row.id) && IN_PROCESS_ROTATORS.includes(row.rotator)) {
+          // Leased to another node: take it over early only if that node is gone (its lease
+          // would otherwise hold the run for minutes). Its driver, should it still be alive
+          // after all, is fenced off at its next phase boundary (advance checks the owner).
+          seen.add(owner);
+          if (!(await deps.nodeGone(owner).catch(() => false))) {
+            goneSince.delete(owner);
+            continue;
+          }
+          const since = goneSince.get(owner) ?? at;
+          goneSince.set(owner, since);
+          if (at - since < GONE_CONFIRM_MS) continue;
+          if (!(await store.releaseLease(db, row.id, owner, row.lease_until))) continue;
+          deps.logger.warn({ secret: row.secret_name, rotation: row.id, from: owner, step: row.step }, 'taking over a rotation whose node is gone');
+        }
+        void kick(row.id);
+      }
+      for (const owner of goneSince.keys()) if (!seen.has(owner)) goneSince.delete(owner);
       return rows.length;
     },
 
