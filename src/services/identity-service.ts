@@ -57,14 +57,9 @@ function toIdentity(row: TokenRow): Identity {
 
 function toInfo(row: TokenRow): TokenInfo {
   return {
-    accessor: row.accessor,
-    displayName: row.display_name,
-    policies: JSON.parse(row.policies) as string[],
-    env: row.env,
-    isRoot: row.is_root === 1,
+    ...toIdentity(row),
     parentAccessor: row.parent_accessor,
     createdAt: row.created_at,
-    expiresAt: row.expires_at,
     maxExpiresAt: row.max_expires_at,
     ttlSeconds: row.ttl_seconds,
     revoked: row.revoked_at !== null,

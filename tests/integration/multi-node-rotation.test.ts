@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgresCluster } from '../support/postgres-cluster.js';
+import { sharedDatabaseForNodes } from '../support/shared-database.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { canLogin, credValue, labelsOf, readCred, waitRotationDone, type PgCred } from '../support/rotation-fixture.js';
 
@@ -27,18 +27,7 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 10_0
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('three nodes on one PostgreSQL: due rotations run exactly once, also when the leader is killed mid-rotation', { timeout: 150_000 }, async (t) => {
-  const cluster = await startPostgresCluster();
-  const database = await cluster.createDatabase();
-  const servers: RunningServer[] = [];
-  const inspector = new pg.Client({ host: cluster.host, port: cluster.port, user: database.user, database: database.database, password: database.password });
-  t.after(async () => {
-    await inspector.end().catch(() => undefined);
-    for (const s of servers) {
-      await s.kill();
-      s.cleanup();
-    }
-    await cluster.stop();
-  });
+  const { cluster, database, servers, inspector } = await sharedDatabaseForNodes(t);
 
   const baseEnv = { CUSTOS_STORAGE_PASSWORD: database.password, CUSTOS_ROTATION_TICK_SECONDS: '0.5' };
   const ids = new Map<RunningServer, string>();

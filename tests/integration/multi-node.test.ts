@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startPostgresCluster } from '../support/postgres-cluster.js';
+import { sharedDatabaseForNodes } from '../support/shared-database.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 
 /**
@@ -30,18 +30,7 @@ const leaderLines = (server: RunningServer) =>
   server.output().split('\n').filter((l) => l.includes('"leader":true')).length;
 
 test('three nodes on one PostgreSQL: shared reads and writes, propagation, leader failover, one audit chain', { timeout: 180_000 }, async (t) => {
-  const cluster = await startPostgresCluster();
-  const database = await cluster.createDatabase();
-  const servers: RunningServer[] = [];
-  const inspector = new pg.Client({ host: cluster.host, port: cluster.port, user: database.user, database: database.database, password: database.password });
-  t.after(async () => {
-    await inspector.end().catch(() => undefined);
-    for (const s of servers) {
-      await s.kill();
-      s.cleanup();
-    }
-    await cluster.stop();
-  });
+  const { cluster, database, servers, inspector } = await sharedDatabaseForNodes(t);
 
   const canary = `mn-canary-${randomBytes(8).toString('hex')}`;
   const baseEnv = { CUSTOS_STORAGE_PASSWORD: database.password, CUSTOS_MAINTENANCE_INTERVAL_SECONDS: '1' };
