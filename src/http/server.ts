@@ -194,6 +194,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       },
       annotate(fields) {
         if (fields.versionId !== undefined) request.audit.versionId = fields.versionId;
+        if (fields.detail) request.audit.detail = { ...request.audit.detail, ...fields.detail };
       },
     };
     return { ...identity, audit: auditor };

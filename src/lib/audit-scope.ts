@@ -10,6 +10,9 @@
 export interface TransactionAuditor {
   /** Appends the request's audit event inside `tx` (once per request). */
   beforeCommit(tx: unknown): Promise<void>;
-  /** Adds what only the service knows (e.g. the version id it created) to the event. */
-  annotate(fields: { versionId?: string | null }): void;
+  /**
+   * Adds what only the service knows (the version id or token it created, the key term it
+   * added) to the event. Call it before the write commits: the event is sealed at commit.
+   */
+  annotate(fields: { versionId?: string | null; detail?: Record<string, string | number | boolean | null> }): void;
 }

@@ -143,6 +143,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
         display_name: input.displayName?.slice(0, 128) || 'aws-key', policies: JSON.stringify(input.policies), env,
         is_root: input.policies.includes('root') ? 1 : 0, created_by: caller.accessor, created_at: now(), revoked_at: null,
       };
+      caller.audit?.annotate({ detail: { access_key_id: accessKeyId } });
       await transaction(db, caller.audit, (tx) => keyStore.insert(tx, row));
       return { secretAccessKey, info: toInfo(row) };
     },

@@ -154,6 +154,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
         created_at: at, ttl_seconds: ttl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
       };
+      caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
       await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
       return { token, info: toInfo(row) };
     },
@@ -186,7 +187,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     async revoke(caller: Identity, accessor: string = caller.accessor): Promise<string[]> {
       if (accessor !== caller.accessor) await authorizer.require(caller, 'delete', 'sys:tokens');
       await findByAccessor(accessor);
-      const revoked = await transaction(db, caller.audit, (tx) => tokenStore.revokeTree(tx, accessor, now()));
+      const revoked = await transaction(db, caller.audit, async (tx) => {
+        const accessors = await tokenStore.revokeTree(tx, accessor, now());
+        caller.audit?.annotate({ detail: { revoked: accessors.length } });
+        return accessors;
+      });
       deps.changes.publish('token', accessor);
       return revoked;
     },

@@ -55,7 +55,11 @@ export function createOperatorService(deps: OperatorServiceDeps) {
 
     async rotateKey(caller: Identity): Promise<number> {
       await authorizer.require(caller, 'update', 'sys:operator');
-      const term = await transaction(db, caller.audit, (tx) => barrier.rotateKey(tx));
+      const term = await transaction(db, caller.audit, async (tx) => {
+        const added = await barrier.rotateKey(tx);
+        caller.audit?.annotate({ detail: { key_term: added } });
+        return added;
+      });
       await barrier.refreshKeyring();
       deps.changes.publish('keyring', String(term));
       return term;

@@ -235,12 +235,14 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (!sameValue(stored, input.value)) {
         throw new AppError('idempotency_conflict', `version ${versionId} already exists with a different value`);
       }
-      return { versionId, labels: labelsNow.filter((l) => l.version_id === versionId).map((l) => l.label), created: false };
+      const labels = labelsNow.filter((l) => l.version_id === versionId).map((l) => l.label);
+      auditor?.annotate({ versionId, detail: { labels: labels.join(','), created: false } });
+      return { versionId, labels, created: false };
     }
     const labels = [...(input.labels ?? [LABEL_CURRENT])];
     // The first version of a secret is always CURRENT, whatever else it is labelled.
     if (!labelsNow.some((l) => l.label === LABEL_CURRENT) && !labels.includes(LABEL_CURRENT)) labels.push(LABEL_CURRENT);
-    auditor?.annotate({ versionId });
+    auditor?.annotate({ versionId, detail: { labels: labels.join(','), created: true } });
     const encrypted = barrier.encryptValue(row.id, versionId, bytes);
     const at = now();
     await store.insertVersion(tx, {

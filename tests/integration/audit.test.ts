@@ -153,6 +153,28 @@ describe('audit log', () => {
     assert.deepEqual({ seq: missingResult.problem.seq, kind: missingResult.problem.kind }, { seq: victim, kind: 'missing' });
   });
 
+  test('events committed with their write still name what the write created', async () => {
+    const lastEvent = async (operation: string) =>
+      (await api(server, 'GET', `/v1/audit/events?operation=${operation}&order=desc&limit=1`, { token: server.token })).body.events[0];
+    const created = await createToken(server, { policies: ['dev-read'] });
+    assert.equal((await lastEvent('token.create')).detail.created_accessor, created.accessor);
+
+    const name = uniqueName('dev/detail');
+    await createSecret(server, name, 'v1');
+    const token = 'd'.repeat(40);
+    const first = await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: 'v2', labels: ['PENDING'], idempotency_token: token } });
+    assert.equal(first.status, 201);
+    const firstEvent = await lastEvent('secret.write');
+    assert.deepEqual([firstEvent.version_id, firstEvent.detail.labels, firstEvent.detail.created], [token, 'PENDING', true]);
+    const retry = await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: 'v2', labels: ['PENDING'], idempotency_token: token } });
+    assert.equal(retry.status, 200);
+    assert.equal((await lastEvent('secret.write')).detail.created, false, 'an idempotent retry is audited as such');
+
+    const revoked = await api(server, 'POST', '/v1/tokens/revoke', { token: server.token, body: { accessor: created.accessor } });
+    assert.equal(revoked.status, 200);
+    assert.equal((await lastEvent('token.revoke')).detail.revoked, 1);
+  });
+
   test('deleting the newest events is reported even after the server appends more', async () => {
     const own = await startServer();
     try {

@@ -22,9 +22,8 @@ export function awsKeyRoutes(credentials: AwsCredentialsService) {
   return (app: FastifyInstance): void => {
     app.post('/v1/aws/keys', { schema: { body: CreateAwsKeyBody, tags: ['aws'] }, config: { operation: 'aws.key.create' } }, async (request, reply) => {
       const body = request.body as { policies: string[]; env?: string; display_name?: string };
+      reply.code(201); // before the call: the write's audit event commits with it
       const created = await credentials.create(identityOf(request), { policies: body.policies, env: body.env, displayName: body.display_name });
-      request.audit.detail = { access_key_id: created.info.accessKeyId };
-      reply.code(201);
       return { ...keyJson(created.info), secret_access_key: created.secretAccessKey };
     });
 

@@ -33,7 +33,6 @@ export function identityRoutes(app: FastifyInstance, identity: IdentityService, 
     const created = await identity.create(identityOf(request), {
       policies: body.policies, ttlSeconds: seconds(body.ttl), maxTtlSeconds: seconds(body.max_ttl), env: body.env, displayName: body.display_name,
     });
-    request.audit.detail = { created_accessor: created.info.accessor };
     return { token: created.token, ...tokenJson(created.info) };
   });
 
@@ -53,7 +52,6 @@ export function identityRoutes(app: FastifyInstance, identity: IdentityService, 
   app.post('/v1/tokens/revoke', { schema: { body: AccessorBody, tags: ['tokens'] }, config: { operation: 'token.revoke' } }, async (request) => {
     const body = (request.body ?? {}) as { accessor?: string };
     const revoked = await identity.revoke(identityOf(request), body.accessor);
-    request.audit.detail = { revoked: revoked.length };
     return { revoked };
   });
 

@@ -55,7 +55,6 @@ export function operatorRoutes(app: FastifyInstance, operator: OperatorService, 
 
   app.post('/v1/sys/rotate-key', { schema: { tags: ['sys'] }, config: { operation: 'sys.rotate_key' } }, async (request) => {
     const term = await operator.rotateKey(identityOf(request));
-    request.audit.detail = { key_term: term };
     return { key_term: term };
   });
 

@@ -30,8 +30,8 @@ export function rotationRoutes(engine: RotationEngine) {
       const name = (request.params as { '*': string })['*'];
       auditTarget(request, name);
       const body = request.body as { settings: Record<string, unknown> | null };
+      request.audit.detail = { rotator: typeof body.settings?.rotator === 'string' ? body.settings.rotator : null };
       const status = await engine.configure(identityOf(request), name, body.settings);
-      request.audit.detail = { rotator: status.settings?.rotator ?? null };
       return statusJson(status);
     });
 

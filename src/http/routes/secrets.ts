@@ -67,8 +67,8 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     const name = (request.params as { '*': string })['*'];
     auditTarget(request, name);
     const query = request.query as { recovery_days?: number; force?: boolean };
-    const result = await secrets.delete(identityOf(request), { name }, { recoveryDays: query.recovery_days, force: query.force });
     request.audit.detail = { force: query.force ?? false };
+    const result = await secrets.delete(identityOf(request), { name }, { recoveryDays: query.recovery_days, force: query.force });
     return { name: result.name, arn: result.arn, deletion_date: iso(result.deletionDate) };
   });
 
@@ -93,7 +93,6 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     reply.code(201); // before the call: the write's audit event commits with it
     const result = await secrets.putValue(identityOf(request), { name }, { value, labels: body.labels, versionId: body.idempotency_token });
     auditTarget(request, name, result.versionId);
-    request.audit.detail = { labels: result.labels.join(','), created: result.created };
     reply.code(result.created ? 201 : 200);
     return { name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created: result.created };
   });
