@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../support/http-helpers.js';
 import pg from 'pg';
 import { sharedDatabaseForNodes } from '../support/shared-database.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
@@ -15,14 +16,6 @@ import { canLogin, credValue, labelsOf, readCred, waitRotationDone, type PgCred 
  * the new leader alone.
  */
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../support/http-helpers.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { sharedDatabaseForNodes } from '../support/shared-database.js';
@@ -10,15 +11,6 @@ import { api, startServer, type RunningServer } from '../support/custos-server.j
  * flag). Init once through node A's API; B and C unseal themselves from CUSTOS_UNSEAL_KEY.
  */
 
-/** Polls until `check` returns true; fails with `what` after `ms` (a bound, not a timing assertion). */
-async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function ok(pending: ReturnType<typeof api>) {
   const response = await pending;

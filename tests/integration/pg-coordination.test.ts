@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../support/http-helpers.js';
 import pg from 'pg';
 import type { ChangeTopic } from '../../src/lib/change-bus.js';
 import { openStorage } from '../../src/storage/database.js';
@@ -9,13 +10,6 @@ import { startPostgresCluster } from '../support/postgres-cluster.js';
 
 /** The PostgreSQL change bus and leadership against a real server, including lost connections. */
 
-async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('PostgreSQL change bus and leadership', { timeout: 90_000 }, async (t) => {
   const cluster = await startPostgresCluster();
