@@ -31,7 +31,7 @@ export const rotationSuite: BenchSuite = {
         roles.push(`CREATE ROLE r${i}_a LOGIN PASSWORD '${a.password}'; CREATE ROLE r${i}_b LOGIN;`);
         names.push(`bench/db/s${i}`);
         await call('POST', '/v1/secrets', { name: names[i], value: credValue(a) });
-        await call('PUT', `/v1/rotation/${names[i]}`, { settings: { rotator: 'postgres-alternating', users: [`r${i}_a`, `r${i}_b`], admin_secret: 'bench/pg-admin' } });
+        await call('PUT', `/v1/rotation/${names[i]}`, { settings: { rotator: 'postgres-alternating', users: [`r${i}_a`, `r${i}_b`], admin_secret: 'bench/pg-admin', settle_seconds: 0 } });
       }
       await asSuperuser(cluster, roles.join('\n'));
 

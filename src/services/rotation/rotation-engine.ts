@@ -224,8 +224,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     switch (step) {
       case 'create': {
         if (!ctx.pending) {
-          // Single-user targets: no new PENDING (and so no password change) until `settle` after
-          // the last rotation, so a client re-fetching CURRENT/PENDING is not overtaken (settle_seconds).
+          // PostgreSQL targets: no new PENDING (and so no password change) until `settle` after the
+          // last rotation, so a client that just fetched CURRENT/PENDING is not overtaken (settle_seconds).
           const settle = settleMs(settings);
           const last = settle > 0 ? (await settingsOf(row.secret_name)).lastRotatedAt : null;
           const wait = last === null ? 0 : Math.min(last + settle - now(), settle);

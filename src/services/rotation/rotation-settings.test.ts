@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  backoffMs, inWindow, isDue, MAX_ATTEMPTS, nextDueAt, nextWindowOpening, overdueAt, parseSettings, parseWindow, passwordOptions, OVERDUE_AFTER_MS,
+  backoffMs, inWindow, isDue, MAX_ATTEMPTS, nextDueAt, nextWindowOpening, overdueAt, parseSettings, parseWindow, passwordOptions, OVERDUE_AFTER_MS, settleMs, type RotationSettings,
 } from './rotation-settings.js';
 import { generatePassword } from '../../crypto/password.js';
 
@@ -74,4 +74,12 @@ test('password rules: default excluded characters never appear', () => {
   }
   const digitsOnly = passwordOptions(parseSettings({ rotator: 'postgres', password: { length: 12, exclude_lowercase: true, exclude_uppercase: true, exclude_punctuation: true } }));
   assert.match(generatePassword(digitsOnly), /^\d{12}$/);
+});
+
+test('settle interval: both PostgreSQL rotators wait 2 s by default after the previous finish; external rotators do not', () => {
+  const s = (extra: Record<string, unknown>) => parseSettings({ ...extra }) as RotationSettings;
+  assert.equal(settleMs(s({ rotator: 'postgres' })), 2000);
+  assert.equal(settleMs(s({ rotator: 'postgres-alternating', admin_secret: 'prod/admin' })), 2000);
+  assert.equal(settleMs(s({ rotator: 'postgres-alternating', admin_secret: 'prod/admin', settle_seconds: 0 })), 0);
+  assert.equal(settleMs(s({ rotator: 'command', command: { path: '/bin/true' } })), 0);
 });

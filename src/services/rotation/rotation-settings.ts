@@ -39,9 +39,9 @@ export const RotationSettingsSchema = z.object({
   /** The two database users an alternating rotation flips between. */
   users: z.tuple([z.string().min(1).max(63), z.string().min(1).max(63)]).optional(),
   /**
-   * postgres (single user): least time between one rotation's finish and the next one's
-   * `create`, so a client that just re-fetched CURRENT or PENDING is not overtaken by the next
-   * PENDING or password change before it connects. Default 2 s.
+   * postgres and postgres-alternating: least time between one rotation's finish and the next
+   * one's `create`, so a client that just fetched CURRENT or PENDING is not overtaken by the
+   * next PENDING or password change before it connects. Default 2 s.
    */
   settle_seconds: z.number().min(0).max(600).optional(),
   /** Query the `test` phase runs with the PENDING credential (default SELECT 1). */
@@ -95,7 +95,14 @@ export function passwordOptions(settings: RotationSettings): PasswordOptions {
   };
 }
 
-export const settleMs = (settings: RotationSettings): number => (settings.rotator === 'postgres' ? (settings.settle_seconds ?? 2) * 1000 : 0);
+/**
+ * Least time between one rotation's finish and the next one's password change, for the
+ * PostgreSQL rotators: single-user changes the password clients just re-fetched, and
+ * alternating re-passwords the user that was CURRENT until that finish, which jobs that
+ * fetched it a moment earlier still hold.
+ */
+export const settleMs = (settings: RotationSettings): number =>
+  (settings.rotator === 'postgres' || settings.rotator === 'postgres-alternating' ? (settings.settle_seconds ?? 2) * 1000 : 0);
 
 export const defaultGraceSeconds = (settings: RotationSettings): number => settings.grace_seconds ?? (settings.rotator === 'postgres-alternating' ? 86_400 : 0);
 
