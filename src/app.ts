@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createAuditLog, createInProcessAppender, createSqliteWorkerAppender } from './audit/audit-log.js';
+import { createAuditLog, createInProcessAppender, createSqliteAppender } from './audit/audit-log.js';
 import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
@@ -57,7 +57,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
     appender: storage.sqlitePath && storage.sqlitePath !== ':memory:'
-      ? createSqliteWorkerAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
+      ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
       : createInProcessAppender(db, auditStore),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAuditStore } from '../storage/audit-store.js';
 import { openStorage, type Storage } from '../storage/database.js';
-import { createAuditLog, type AuditEvent } from './audit-log.js';
+import SqliteDatabase from 'better-sqlite3';
+import { createAuditLog, createSqliteAppender, type AuditEvent } from './audit-log.js';
 
 const DAY = 86_400_000;
 
@@ -136,6 +137,36 @@ describe('audit log retention and verification', () => {
       assert.equal(result.ok, true);
       assert.equal(result.checked, 500);
     } finally {
+      await fresh.close();
+    }
+  });
+
+  test('the SQLite appender waits for another connection\'s open write transaction without blocking the thread', async () => {
+    const file = path.join(dir, 'busy.db');
+    const fresh = await openStorage({ url: `sqlite:${file}` });
+    const appender = createSqliteAppender(file, { fsyncEachBatch: false });
+    const impatient = createSqliteAppender(file, { fsyncEachBatch: false, busyRetryMs: 30 });
+    const other = new SqliteDatabase(file);
+    try {
+      const busyLog = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined, appender });
+      other.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const recorded = busyLog.record(event('while-busy')).then(() => (settled = true));
+      // The thread stays free: timers run while the batch waits for the write lock.
+      let ticks = 0;
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(() => r(ticks++), 5));
+      assert.equal(ticks, 5);
+      assert.equal(settled, false, 'the event cannot be durable while another connection holds the write lock');
+      await assert.rejects(impatient.append([event('gives-up')], key), (error: { code?: string }) => error.code === 'SQLITE_BUSY');
+      other.exec('COMMIT');
+      await recorded;
+      const result = await busyLog.verify();
+      assert.equal(result.ok, true);
+      assert.equal(result.checked, 1);
+    } finally {
+      other.close();
+      await impatient.close();
+      await appender.close();
       await fresh.close();
     }
   });
