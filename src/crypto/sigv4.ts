@@ -34,22 +34,28 @@ const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256'
 /** Parses `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=a;b, Signature=hex`; null when malformed. */
 export function parseAuthorization(header: string): SigV4Authorization | null {
   if (!header.startsWith(SIGV4_ALGORITHM + ' ')) return null;
-  const fields = new Map<string, string>();
+  // Parsed on every AWS request, so plainly: three comma-separated `Name=value` fields.
+  let credential: string | undefined;
+  let signedHeaders: string | undefined;
+  let signature: string | undefined;
   for (const part of header.slice(SIGV4_ALGORITHM.length + 1).split(',')) {
     const eq = part.indexOf('=');
     if (eq < 0) return null;
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (name === 'Credential') credential = value;
+    else if (name === 'SignedHeaders') signedHeaders = value;
+    else if (name === 'Signature') signature = value;
   }
-  const credential = fields.get('Credential');
-  const signedHeaders = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
-  if (!credential || !signedHeaders || !signature || !/^[0-9a-f]{64}$/.test(signature)) return null;
+  if (!credential || !signedHeaders || !signature || !HEX_SIGNATURE.test(signature)) return null;
   const scope = credential.split('/');
-  if (scope.length !== 5 || scope[4] !== 'aws4_request' || !/^\d{8}$/.test(scope[1]!)) return null;
+  if (scope.length !== 5 || scope[4] !== 'aws4_request' || !SCOPE_DATE.test(scope[1]!)) return null;
   const [accessKeyId, scopeDate, region, service] = scope as [string, string, string, string];
   if (!accessKeyId || !region || !service) return null;
-  return { accessKeyId, scopeDate, region, service, signedHeaders: signedHeaders.split(';').map((h) => h.toLowerCase()), signature };
+  return { accessKeyId, scopeDate, region, service, signedHeaders: signedHeaders.toLowerCase().split(';'), signature };
 }
+const HEX_SIGNATURE = /^[0-9a-f]{64}$/;
+const SCOPE_DATE = /^\d{8}$/;
 
 /** RFC 3986 percent-encoding as SigV4 requires (unreserved: A-Z a-z 0-9 - _ . ~). */
 export function uriEncode(value: string): string {
@@ -86,11 +92,15 @@ function canonicalPath(path: string): string {
   return path.split('/').map((segment) => uriEncode(segment)).join('/');
 }
 
+const INNER_WHITESPACE = /\s\s|[\t\n\r\f\v]/;
+
 export function canonicalRequest(input: CanonicalInput): string {
   const headerLines = input.signedHeaders.map((name) => {
     const raw = input.headers[name];
     const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
-    return `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
+    // Sequential spaces fold to one; most values have none, so test before rewriting.
+    const trimmed = value.trim();
+    return `${name}:${INNER_WHITESPACE.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed}\n`;
   });
   return [input.method.toUpperCase(), canonicalPath(input.path), canonicalQuery(input.query), headerLines.join(''), input.signedHeaders.join(';'), input.payloadHash].join('\n');
 }
@@ -104,7 +114,12 @@ export function signingKey(secretAccessKey: string, scopeDate: string, region: s
 }
 
 export function signatureOf(key: Buffer, toSign: string): string {
-  return hmac(key, toSign).toString('hex');
+  return signatureBytes(key, toSign).toString('hex');
+}
+
+/** The signature as bytes, for a constant-time comparison with the one a client sent. */
+export function signatureBytes(key: Buffer, toSign: string): Buffer {
+  return hmac(key, toSign);
 }
 
 /** `20260101T120000Z` -> epoch ms; NaN when malformed. */

@@ -10,6 +10,14 @@ export interface AwsRoutesDeps extends AwsServices {
   credentials: AwsCredentialsService;
 }
 
+/**
+ * Operations that change nothing: like native GETs, they are audited when answered and need no
+ * auditor riding along in a transaction (creating one per request is measurable on reads).
+ */
+const READ_ONLY_OPERATIONS = new Set([
+  'GetSecretValue', 'BatchGetSecretValue', 'DescribeSecret', 'ListSecrets', 'ListSecretVersionIds', 'GetRandomPassword', 'GetResourcePolicy', 'ValidateResourcePolicy',
+]);
+
 function sendAws(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown) {
   return reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId).send(JSON.stringify(body));
 }
@@ -48,7 +56,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const { identity, region } = await deps.credentials.authenticate({
           method: request.method, path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: q < 0 ? '' : rawUrl.slice(q + 1), headers: request.headers, body,
         });
-        request.identity = request.withTransactionAudit(identity);
+        request.identity = READ_ONLY_OPERATIONS.has(name) ? identity : request.withTransactionAudit(identity);
         request.audit.accessor = identity.accessor;
         if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
         let input: unknown;
