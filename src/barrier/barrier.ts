@@ -60,6 +60,21 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
   // wiped on seal like every other key.
   const dataKeyCache = new Map<string, Buffer>();
   const DATA_KEY_CACHE_MAX = 10_000;
+  // Opened values of small hot versions: a memo of decryptValue, hit only when the ciphertext
+  // just read from storage is byte-for-byte the one that was authenticated. It holds nothing a
+  // process that can read its own memory could not get anyway (the keyring and data keys sit
+  // beside it while unsealed), it is bounded in bytes, and wiped on seal like the keys. It
+  // saves the AES-GCM open that was the largest single cost of a read.
+  const valueCache = new Map<string, { ciphertext: Buffer; plaintext: Buffer }>();
+  const VALUE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+  const VALUE_CACHE_ENTRY_MAX = 8 * 1024;
+  let valueCacheBytes = 0;
+
+  function clearValueCache(): void {
+    for (const entry of valueCache.values()) entry.plaintext.fill(0);
+    valueCache.clear();
+    valueCacheBytes = 0;
+  }
 
   async function readInitParams(q: Queryable = db): Promise<{ shares: number; threshold: number } | null> {
     const raw = await systemStore.get(q, 'seal_config');
@@ -188,6 +203,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       keyring?.tokenKey.fill(0);
       for (const key of dataKeyCache.values()) key.fill(0);
       dataKeyCache.clear();
+      clearValueCache();
       masterKey = null;
       keyring = null;
       pendingShares = [];
@@ -219,8 +235,12 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     },
 
     async decryptValue(secretId: string, versionId: string, value: Pick<EncryptedValue, 'wrappedKey' | 'ciphertext'>): Promise<Buffer> {
-      const cacheKey = `${secretId}:${versionId}:${value.wrappedKey.toString('base64')}`;
+      const versionKey = `${secretId}:${versionId}`;
+      const opened = valueCache.get(versionKey);
+      if (opened && keyring && opened.ciphertext.equals(value.ciphertext)) return Buffer.from(opened.plaintext);
+      const cacheKey = `${versionKey}:${value.wrappedKey.toString('base64')}`;
       let dataKey = dataKeyCache.get(cacheKey);
+      let plaintext: Buffer;
       try {
         if (!dataKey) {
           const key = await termKey(readHeader(value.wrappedKey));
@@ -231,11 +251,23 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
         }
         const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
         readHeader(valueHeader);
-        return open(dataKey, value.ciphertext.subarray(HEADER_BYTES), Buffer.concat([valueHeader, valueAad(secretId, versionId)]));
+        plaintext = open(dataKey, value.ciphertext.subarray(HEADER_BYTES), Buffer.concat([valueHeader, valueAad(secretId, versionId)]));
       } catch (cause) {
         // A swapped or altered row fails authentication here: report it, never return garbage.
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
       }
+      if (keyring && plaintext.length <= VALUE_CACHE_ENTRY_MAX) {
+        if (valueCacheBytes + plaintext.length > VALUE_CACHE_MAX_BYTES) clearValueCache();
+        const previous = valueCache.get(versionKey);
+        if (previous) {
+          valueCacheBytes -= previous.plaintext.length;
+          previous.plaintext.fill(0);
+        }
+        // Copies: the caller owns what it is given, and the cache owns what it keeps.
+        valueCache.set(versionKey, { ciphertext: Buffer.from(value.ciphertext), plaintext: Buffer.from(plaintext) });
+        valueCacheBytes += plaintext.length;
+      }
+      return plaintext;
     },
 
     /**
