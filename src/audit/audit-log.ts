@@ -49,7 +49,7 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
  * it does not wait on a busy database, and the batch is retried a moment later instead.
  */
 export function createSqliteAppender(file: string, options: { fsyncEachBatch: boolean; busyRetryMs?: number }): AuditAppender {
-  const writer = openSqliteAuditWriter(file, { fsyncEachBatch: options.fsyncEachBatch, waitWhenBusy: false });
+  const writer = openSqliteAuditWriter(file, { fsyncEachBatch: options.fsyncEachBatch });
   const giveUpAfterMs = options.busyRetryMs ?? 5000;
   return {
     async append(events, key) {

@@ -9,14 +9,14 @@ const AUDIT_COLUMNS = ['seq', 'time', 'request_id', 'accessor', 'source', 'opera
 /**
  * A synchronous audit appender on its own SQLite connection. The SQL is Kysely's (compiled
  * once); it runs synchronously inside BEGIN IMMEDIATE, so the head it reads is still the head
- * when it inserts. With `waitWhenBusy: false` an append on a database another connection is
- * writing fails at once with SQLITE_BUSY instead of blocking the thread (the caller retries).
+ * when it inserts. It runs on the request thread, so an append on a database another connection
+ * is writing fails at once with SQLITE_BUSY instead of blocking the thread (the caller retries).
  */
-export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: boolean; waitWhenBusy: boolean }) {
+export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: boolean }) {
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.fsyncEachBatch ? 'FULL' : 'NORMAL'}`);
-  sqlite.pragma(`busy_timeout = ${options.waitWhenBusy ? 5000 : 0}`);
+  sqlite.pragma('busy_timeout = 0');
   // Checkpoint the WAL every ~40 MB rather than ~4 MB: each checkpoint stalls the connection
   // that runs it (and the requests whose audit batch waits on it), so fewer, larger ones keep
   // the latency tail short.
