@@ -9,6 +9,16 @@
  */
 import { parseRunArgv } from './run-argv.js';
 
+// bin/custos moved NODE_EXTRA_CA_CERTS aside for `run` and `render` (see that file for why):
+// put it back, so commands started from here inherit the caller's environment unchanged, and
+// let the HTTP client load the bundle if it ever connects over TLS.
+const deferredCaFile = process.env.CUSTOS_DEFERRED_CA_CERTS;
+if (deferredCaFile !== undefined) {
+  delete process.env.CUSTOS_DEFERRED_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = deferredCaFile;
+  (await import('../sdk/http-transport.js')).deferExtraCaCerts(deferredCaFile);
+}
+
 const argv = process.argv.slice(2);
 const fast = argv[0] === 'run' ? parseRunArgv(argv.slice(1)) : undefined;
 if (fast) {

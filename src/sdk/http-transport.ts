@@ -12,12 +12,37 @@ import type https from 'node:https';
 // No keep-alive: a short-lived process must not wait for idle sockets before it can exit.
 const httpAgent = new http.Agent({ keepAlive: false });
 let httpsModule: Promise<{ module: typeof https; agent: https.Agent }> | undefined;
+let deferredCaFile: string | undefined;
+
+/**
+ * The `custos` launcher (bin/custos) starts `run` and `render` without NODE_EXTRA_CA_CERTS,
+ * so Node does not build a CA store at start-up for a process that usually speaks plain HTTP.
+ * Given that bundle here, TLS connections trust it exactly as Node would have: Node's own
+ * root certificates plus the bundle's. It is read on the first https request only.
+ */
+export function deferExtraCaCerts(file: string): void {
+  deferredCaFile = file;
+}
+
+async function loadHttps(): Promise<{ module: typeof https; agent: https.Agent }> {
+  const [{ default: module }, tls, fs] = await Promise.all([import('node:https'), import('node:tls'), import('node:fs')]);
+  let ca: string[] | undefined;
+  if (deferredCaFile !== undefined) {
+    try {
+      ca = [...tls.rootCertificates, fs.readFileSync(deferredCaFile, 'utf8')];
+    } catch (error) {
+      // Node itself only warns when NODE_EXTRA_CA_CERTS cannot be read; do the same.
+      process.emitWarning(`Ignoring extra certs from \`${deferredCaFile}\`, load failed: ${(error as Error).message}`);
+    }
+  }
+  return { module, agent: new module.Agent({ keepAlive: false, ...(ca ? { ca } : {}) }) };
+}
 
 export const httpFetch = (async (input: string | URL, init: RequestInit = {}): Promise<Response> => {
   const url = typeof input === 'string' ? new URL(input) : input;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
   // node:https (and tls) load only for https addresses: they cost several ms of start-up.
-  const secure = url.protocol === 'https:' ? await (httpsModule ??= import('node:https').then((m) => ({ module: m.default, agent: new m.default.Agent({ keepAlive: false }) }))) : undefined;
+  const secure = url.protocol === 'https:' ? await (httpsModule ??= loadHttps()) : undefined;
   const transport = secure?.module ?? http;
   const agent = secure?.agent ?? httpAgent;
   return new Promise((resolve, reject) => {

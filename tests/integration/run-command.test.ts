@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { createApiClient } from '../../src/sdk/api-client.js';
 import { repoRoot, runCli, startServer, type RunningServer, type CliResult } from '../support/custos-server.js';
 
-/** The `custos` executable (bin.js: fast path for canonical `run`, main.js otherwise). */
-const binPath = path.join(repoRoot, 'dist/src/cli/bin.js');
+/** The `custos` executable npm links (bin/custos starts bin.js: fast path for canonical `run`, main.js otherwise). */
+const launcher = path.join(repoRoot, 'bin/custos');
 
 /** Every file under dir whose bytes contain needle. */
 function filesContaining(dir: string, needle: string): string[] {
@@ -32,7 +32,7 @@ describe('custos run', () => {
   const env = () => ({ TMPDIR: path.join(work, 'tmp') });
   /** Through the executable, as users call it. */
   const custos = (args: string[]): Promise<CliResult> => {
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: work, env: { ...process.env, CUSTOS_TOKEN: '', CUSTOS_ADDR: server.address, HOME: server.home, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(launcher, args, { cwd: work, env: { ...process.env, CUSTOS_TOKEN: '', CUSTOS_ADDR: server.address, HOME: server.home, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -122,7 +122,7 @@ describe('custos run', () => {
 
   test('SIGTERM and SIGINT sent to custos reach the child', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      const child = spawn(process.execPath, [binPath, 'run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
+      const child = spawn(launcher, ['run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
         `process.on('${signal}', () => { process.stdout.write('child got ${signal}'); process.exit(5); }); process.stdout.write('ready'); setInterval(() => {}, 1000);`,
       ], { env: { ...process.env, CUSTOS_ADDR: server.address, HOME: server.home, CUSTOS_TOKEN: '', ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -185,7 +185,7 @@ describe('custos run least privilege', () => {
     try {
       const root = createApiClient({ address: server.address, token: server.token });
       await root.createSecret({ name: 'dev/etl/key', value: 'k-123' });
-      const child = spawn(process.execPath, [binPath, 'run', '--env', 'KEY=secret://dev/etl/key', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify({ key: process.env.KEY, token: process.env.CUSTOS_TOKEN ?? null }))'], {
+      const child = spawn(launcher, ['run', '--env', 'KEY=secret://dev/etl/key', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify({ key: process.env.KEY, token: process.env.CUSTOS_TOKEN ?? null }))'], {
         env: { ...process.env, CUSTOS_TOKEN: server.token, CUSTOS_ADDR: server.address, HOME: server.home }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
