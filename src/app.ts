@@ -42,7 +42,10 @@ export interface CustosServer {
 
 /** Composition root: config -> storage -> barrier -> services -> http, then start-up and background jobs. */
 export async function startServer(config: Config, logger: Logger, output: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<CustosServer> {
-  const storage = await openStorage({ url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous });
+  const storage = await openStorage({
+    url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
+    backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
+  });
   const { db } = storage;
   const now = () => Date.now();
 

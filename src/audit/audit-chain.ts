@@ -29,35 +29,40 @@ export function canonicalEvent(row: Omit<AuditRow, 'hash' | 'prev_hash'>): strin
 }
 
 export function chainHash(key: Buffer, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
-  return createHmac('sha256', key).update(prevHash).update('\n').update(canonicalEvent(row)).digest('hex');
+  return macLink(key, prevHash, canonicalEvent(row));
 }
 
-/** Turns events into chained rows that follow `head` (the last stored event, or the anchor). */
+/** One link: HMAC(key, prevHash + "\n" + canonical event). One update call: each is a native call. */
+function macLink(key: Buffer, prevHash: string, canonical: string): string {
+  return createHmac('sha256', key).update(`${prevHash}\n${canonical}`).digest('hex');
+}
+
+/**
+ * Turns events into chained rows that follow `head` (the last stored event, or the anchor).
+ * Runs on the request thread for every audited request, so it builds each row once and the
+ * hash input directly (the same string canonicalEvent makes: verification uses that).
+ */
 export function chainRows(key: Buffer, head: { seq: number; hash: string }, events: AuditEvent[]): AuditRow[] {
   let seq = head.seq;
   let prevHash = head.hash;
-  return events.map((event) => {
+  const rows = new Array<AuditRow>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
     seq += 1;
-    const base = {
-      seq,
-      time: event.time,
-      request_id: event.requestId,
-      accessor: event.accessor,
-      source: event.source,
-      operation: event.operation,
-      secret_name: event.secretName,
-      version_id: event.versionId,
-      outcome: event.outcome,
-      error_code: event.errorCode,
-      status: event.status,
-      latency_us: Math.round(event.latencyUs),
-      detail: event.detail ? JSON.stringify(event.detail) : null,
+    const latency = Math.round(event.latencyUs);
+    const detail = event.detail ? JSON.stringify(event.detail) : null;
+    const hash = macLink(key, prevHash, JSON.stringify([
+      seq, event.time, event.requestId, event.accessor, event.source, event.operation, event.secretName,
+      event.versionId, event.outcome, event.errorCode, event.status, latency, detail,
+    ]));
+    rows[i] = {
+      seq, time: event.time, request_id: event.requestId, accessor: event.accessor, source: event.source, operation: event.operation,
+      secret_name: event.secretName, version_id: event.versionId, outcome: event.outcome, error_code: event.errorCode,
+      status: event.status, latency_us: latency, detail, prev_hash: prevHash, hash,
     };
-    const hash = chainHash(key, prevHash, base);
-    const row = { ...base, prev_hash: prevHash, hash };
     prevHash = hash;
-    return row;
-  });
+  }
+  return rows;
 }
 
 /** MAC of the chain's newest event: a truncated tail cannot be made to verify without the key. */

@@ -1,6 +1,7 @@
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { compileTemplate } from './prepared.js';
+import { WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import type { AuditRow } from './audit-store.js';
 import type { Database } from './schema.js';
 
@@ -17,10 +18,8 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.fsyncEachBatch ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 0');
-  // Checkpoint the WAL every ~40 MB rather than ~4 MB: each checkpoint stalls the connection
-  // that runs it (and the requests whose audit batch waits on it), so fewer, larger ones keep
-  // the latency tail short.
-  sqlite.pragma('wal_autocheckpoint = 10000');
+  // Checkpoints belong on the server's checkpoint worker (sqlite-checkpointer.ts); this is the backstop.
+  sqlite.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
   // Used only to compile SQL; statements run on `sqlite` directly.
   const compiler = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const checkpoint = compileTemplate(compiler, (q) => q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1));
@@ -34,7 +33,9 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
     // Where each (row, column) lands among the statement's parameters, worked out once.
     const flatIndex = Object.fromEntries(Array.from({ length: size }, (_, i) => AUDIT_COLUMNS.map((c, j) => [`${i}.${c}`, i * AUDIT_COLUMNS.length + j])).flat());
     const order = template.bind(flatIndex) as number[];
-    return [size, { order, statement: sqlite.prepare(template.sql) }];
+    // Kysely lists the parameters row by row, column by column; if it ever does not, remap.
+    const rowMajor = order.every((position, i) => position === i);
+    return [size, { order, rowMajor, params: new Array<unknown>(order.length), statement: sqlite.prepare(template.sql) }];
   }));
   const setHead = compileTemplate(compiler, (q, p) => q.insertInto('audit_head').values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
     .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), hash: eb.ref('excluded.hash'), mac: eb.ref('excluded.mac') }))));
@@ -49,13 +50,14 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
     const { rows, headMac } = build(current);
     for (let offset = 0; offset < rows.length;) {
       const size = CHUNKS.find((c) => c <= rows.length - offset)!;
-      const values: unknown[] = [];
+      // Reused parameter arrays, bound as an array (no spread): this runs for every audited request.
+      const chunk = inserts.get(size)!;
+      const params = chunk.params;
       for (let i = 0; i < size; i++) {
         const row = rows[offset + i] as unknown as Record<string, unknown>;
-        for (const c of AUDIT_COLUMNS) values.push(row[c] ?? null);
+        for (let j = 0; j < AUDIT_COLUMNS.length; j++) params[i * AUDIT_COLUMNS.length + j] = row[AUDIT_COLUMNS[j]!] ?? null;
       }
-      const chunk = inserts.get(size)!;
-      chunk.statement.run(...chunk.order.map((k) => values[k]));
+      chunk.statement.run(chunk.rowMajor ? params : chunk.order.map((k) => params[k]));
       offset += size;
     }
     const last = rows[rows.length - 1];
