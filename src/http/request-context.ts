@@ -15,6 +15,21 @@ export interface AuditContext {
   recordedInTransaction?: boolean;
   /** Set when the response is being sent: later transactions (background work) append nothing. */
   closed?: boolean;
+  /**
+   * A request that read several secrets (batch read): one more event per secret, so the audit
+   * log answers "who read X" for batch reads exactly as for single ones.
+   */
+  items?: AuditItem[];
+}
+
+/** One secret touched by a multi-secret request: becomes its own event under the request's id. */
+export interface AuditItem {
+  operation: string;
+  secretName: string;
+  versionId: string | null;
+  /** Null when this item succeeded. */
+  errorCode: string | null;
+  status: number;
 }
 
 declare module 'fastify' {

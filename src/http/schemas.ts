@@ -108,6 +108,16 @@ export const InitBody = Type.Object({
 
 export const UnsealBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
 
+/** POST /v1/batch/values: several reads in one request (`custos run` with many secrets). */
+export const BATCH_READ_MAX = 100;
+export const BatchReadBody = Type.Object({
+  secrets: Type.Array(Type.Object({
+    name: Type.String({ minLength: 1, maxLength: 512 }),
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    version_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  }, strict), { minItems: 1, maxItems: BATCH_READ_MAX }),
+}, strict);
+
 /** Response of GET /v1/values/<name> (also compiles Fastify's serializer for the hot read path). */
 export const SecretValueResponse = Type.Object({
   name: Type.String(),

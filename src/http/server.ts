@@ -12,7 +12,7 @@ import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { SecretsService } from '../services/secrets-service.js';
-import './request-context.js';
+import type { AuditItem } from './request-context.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
@@ -179,6 +179,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     detail: deps.nodeId ? { ...request.audit.detail, node: deps.nodeId } : request.audit.detail,
   });
 
+  const itemEventOf = (request: FastifyRequest, item: AuditItem): AuditEvent => ({
+    ...eventOf(request, item.status), operation: item.operation, secretName: item.secretName, versionId: item.versionId,
+    outcome: outcomeOf(item.status, item.errorCode), errorCode: item.errorCode, detail: deps.nodeId ? { batch: true, node: deps.nodeId } : { batch: true },
+  });
+
   // Fail closed for writes: a mutating request's identity carries an auditor, services pass
   // it to storage's transaction(), and the first transaction committed for the request
   // carries its event (see lib/audit-scope.ts), so no change is ever committed without its
@@ -208,7 +213,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Committed with the write; only a failure after that commit still needs its own event.
     if (request.audit.recordedInTransaction && status < 400) return payload;
     try {
-      await deps.auditLog.record(eventOf(request, status));
+      const items = request.audit.items;
+      if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status)), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item)))]);
+      else await deps.auditLog.record(eventOf(request, status));
       return payload;
     } catch (error) {
       const failure = toAppError(error);

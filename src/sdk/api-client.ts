@@ -28,6 +28,11 @@ export interface SecretValueResponse {
   value_base64?: string;
 }
 
+export interface BatchValuesResponse {
+  values: (SecretValueResponse & { index: number })[];
+  errors: { index: number; name: string; code: string; status: number; message: string }[];
+}
+
 export interface SecretMetadataResponse {
   name: string;
   arn: string;
@@ -154,6 +159,9 @@ export function createApiClient(options: ApiClientOptions) {
     seal: () => call<SealStatusResponse>('POST', '/v1/sys/seal'),
     rotateKey: () => call<{ key_term: number }>('POST', '/v1/sys/rotate-key'),
 
+    /** Several reads in one request; each item succeeds or fails on its own (`index` is its position in `secrets`). */
+    batchGetValues: (secrets: { name: string; label?: string; versionId?: string }[]) =>
+      call<BatchValuesResponse>('POST', '/v1/batch/values', { secrets: secrets.map((s) => ({ name: s.name, label: s.label, version_id: s.versionId })) }),
     getValue: (name: string, selector: { label?: string; versionId?: string } = {}) =>
       call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }),
     putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string }) =>

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createApiClient, CustosApiError, type ApiClient, type SecretValueResponse } from './api-client.js';
+import { createApiClient, CustosApiError, type ApiClient, type BatchValuesResponse, type SecretValueResponse } from './api-client.js';
 import { buildConnectionUrl } from './connection-url.js';
 import { applyRef, parseSecretRef, refSourceKey, type SecretRef } from './secret-ref.js';
 
@@ -201,6 +201,88 @@ export class CustosClient {
     return pending;
   }
 
+  /**
+   * Several secrets at once: values still fresh in the cache are served from it, the rest are
+   * read in one request (POST /v1/batch/values, up to 100 per request). Each result is the
+   * secret or its own error (not found, denied), in the order asked; nothing is thrown for one
+   * secret's failure. When the whole request fails transiently, or the server predates batch
+   * reads, each secret falls back to getSecretResult (retries and outage fallback included).
+   */
+  async getSecrets(refs: { name: string; label?: string; versionId?: string }[], options: { forceRefresh?: boolean } = {}): Promise<(SecretResult | CustosClientError)[]> {
+    const results = new Array<Promise<SecretResult>>(refs.length);
+    const toFetch = new Map<string, { ref: (typeof refs)[number]; settle?: { resolve: (r: SecretResult) => void; reject: (e: unknown) => void } }>();
+    refs.forEach((ref, i) => {
+      const key = refSourceKey(ref);
+      const entry = this.cache.get(key);
+      if (!options.forceRefresh && entry && Date.now() - entry.result.fetchedAt < this.ttlMs) {
+        this.counters.hits += 1;
+        results[i] = Promise.resolve(entry.result);
+        return;
+      }
+      const running = this.inflight.get(key);
+      if (running) {
+        this.counters.misses += 1;
+        results[i] = running;
+        return;
+      }
+      let planned = toFetch.get(key);
+      if (!planned) {
+        this.counters.misses += 1;
+        planned = { ref };
+        const pending = new Promise<SecretResult>((resolve, reject) => (planned!.settle = { resolve, reject })).finally(() => this.inflight.delete(key));
+        pending.catch(() => {}); // delivered through `results`
+        this.inflight.set(key, pending);
+        toFetch.set(key, planned);
+      }
+      results[i] = this.inflight.get(key)!;
+    });
+    if (toFetch.size > 0) await this.fetchBatch([...toFetch.entries()]);
+    return Promise.all(results.map((p) => p.catch((error: unknown) => classifyError(error))));
+  }
+
+  private batchUnsupported = false;
+
+  private async fetchBatch(planned: [string, { ref: { name: string; label?: string; versionId?: string }; settle?: { resolve: (r: SecretResult) => void; reject: (e: unknown) => void } }][]): Promise<void> {
+    // One at a time needs no batch; a server without batch reads gets single reads.
+    const single = async (key: string, ref: { name: string; label?: string; versionId?: string }) => this.load(key, ref.name, { label: ref.label, versionId: ref.versionId });
+    const settleEach = (items: typeof planned) => Promise.all(items.map(async ([key, p]) => {
+      try {
+        p.settle!.resolve(await single(key, p.ref));
+      } catch (error) {
+        p.settle!.reject(error);
+      }
+    }));
+    if (planned.length === 1 || this.batchUnsupported) return void (await settleEach(planned));
+    for (let start = 0; start < planned.length; start += BATCH_MAX) {
+      const chunk = planned.slice(start, start + BATCH_MAX);
+      let response: BatchValuesResponse;
+      try {
+        response = await this.withRetry(() => this.api.batchGetValues(chunk.map(([, p]) => p.ref)), this.attempts);
+      } catch (raw) {
+        if (raw instanceof CustosApiError && raw.status === 404 && raw.code === 'not_found') this.batchUnsupported = true;
+        else if (!classifyError(raw).transient) {
+          // The request itself was refused (bad token, malformed): every secret in it fails so.
+          const refused = classifyError(raw);
+          for (const [, p] of chunk) p.settle!.reject(new (refused.constructor as typeof CustosClientError)(refused.code, refused.message, { ...refused.options, secret: p.ref.name }));
+          continue;
+        }
+        await settleEach(chunk);
+        continue;
+      }
+      for (const v of response.values) {
+        const [key, p] = chunk[v.index]!;
+        const result = toResult(v);
+        this.cache.set(key, { result });
+        p.settle!.resolve(result);
+      }
+      for (const e of response.errors) {
+        const [key, p] = chunk[e.index]!;
+        this.cache.delete(key); // a deleted secret or a revoked grant must not keep being served
+        p.settle!.reject(classifyError(new CustosApiError(e.code, e.message, e.status, null), p.ref.name));
+      }
+    }
+  }
+
   /** Resolves a `secret://` reference (string or parsed) to the text it names (value, #field or ?url=DRIVER). */
   async resolveRef(ref: string | SecretRef, options: { forceRefresh?: boolean } = {}): Promise<string> {
     const parsed = typeof ref === 'string' ? parseSecretRef(ref) : ref;
@@ -257,10 +339,14 @@ export class CustosClient {
   }
 
   private async fetchWithRetry(name: string, options: GetSecretOptions, attempts: number): Promise<SecretValueResponse> {
+    return this.withRetry(() => this.api.getValue(name, { label: options.label, versionId: options.versionId }), attempts, name);
+  }
+
+  private async withRetry<T>(request: () => Promise<T>, attempts: number, name?: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         this.counters.requests += 1;
-        return await this.api.getValue(name, { label: options.label, versionId: options.versionId });
+        return await request();
       } catch (raw) {
         const error = classifyError(raw, name);
         if (!error.transient || attempt >= attempts) throw error;
@@ -271,6 +357,9 @@ export class CustosClient {
     }
   }
 }
+
+/** Secrets per batch request (the server's limit). */
+const BATCH_MAX = 100;
 
 function toResult(r: SecretValueResponse): SecretResult {
   const binary = r.value === undefined && r.value_base64 !== undefined ? Buffer.from(r.value_base64, 'base64') : undefined;

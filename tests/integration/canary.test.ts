@@ -83,6 +83,8 @@ describe('canary: a secret value never reaches disk in plaintext, the logs, the 
     const read = await send('GET', `/v1/values/${name}`);
     assert.equal(read.body.value, json);
     assert.equal((await send('GET', `/v1/values/${name}?label=PREVIOUS`)).body.value_base64, Buffer.from(`bin:${canary}`).toString('base64'));
+    const batch = await send('POST', '/v1/batch/values', { secrets: [{ name }, { name, label: 'PREVIOUS' }, { name: 'prod/canary/missing' }] });
+    assert.deepEqual([batch.body.values.length, batch.body.errors.length, batch.body.values[0].value], [2, 1, json]);
     // Key rotation, then more writes under the new term.
     assert.equal((await send('POST', '/v1/sys/rotate-key')).status, 200);
     assert.equal((await send('POST', `/v1/values/${name}`, { value: `${canary}-after-rotation` })).status, 201);

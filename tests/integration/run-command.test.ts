@@ -95,6 +95,19 @@ describe('custos run', () => {
     assert.match(help.stdout, /--env-file <file>/);
   });
 
+  test('every secret is read in one batch request, each audited as its own read', async () => {
+    const root = createApiClient({ address: server.address, token: server.token });
+    const events = async (operation: string) => (await root.auditEvents({ operation, limit: 1000 })).events;
+    const batchesBefore = (await events('secret.read_batch')).length;
+    const readsBefore = (await events('secret.read')).length;
+    const r = await custos(['run', '--secret', 'prod/analytics-pipeline/warehouse-db', '--map', 'password=PW',
+      '--env', 'KEY=secret://prod/analytics-pipeline/api-key', '--env', 'OLD=secret://prod/analytics-pipeline/api-key?label=PREVIOUS', '--', 'sh', '-c', 'printf "%s|%s" "$KEY" "$OLD"']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'plain-api-key-5678|plain-api-key-1234');
+    assert.equal((await events('secret.read_batch')).length, batchesBefore + 1);
+    assert.equal((await events('secret.read')).length, readsBefore + 3);
+  });
+
   test('?url=DRIVER builds a correctly encoded connection URL (e.g. for AIRFLOW_CONN_*)', async () => {
     const r = await custos(['run', '--env', 'AIRFLOW_CONN_WAREHOUSE=secret://prod/analytics-pipeline/warehouse-db?url=postgres', '--', 'printenv', 'AIRFLOW_CONN_WAREHOUSE']);
     assert.equal(r.code, 0, r.stderr);

@@ -45,6 +45,37 @@ describe('CustosClient against a real server', () => {
     assert.equal(c.stats().requests, 1);
   });
 
+  test('getSecrets: one request for many secrets, errors per secret, a cache shared with getSecret', async () => {
+    const c = client();
+    const batches = async () => (await root.auditEvents({ operation: 'secret.read_batch', limit: 1000 })).events.length;
+    const batchesBefore = await batches();
+    const readsBefore = await reads('prod/app/refresh');
+    const results = await c.getSecrets([{ name: 'prod/app/refresh' }, { name: 'prod/app/missing' }, { name: 'prod/app/db' }, { name: 'prod/app/refresh' }, { name: 'dev/app/db' }]);
+    assert.equal((results[0] as { value: string }).value, 'prod/app/refresh-v1');
+    assert.ok(results[1] instanceof SecretNotFoundError);
+    assert.equal((results[1] as SecretNotFoundError).options.secret, 'prod/app/missing');
+    assert.equal(JSON.parse((results[2] as { value: string }).value).password, HOSTILE_PASSWORD);
+    assert.equal(results[3], results[0], 'the same secret twice is read once');
+    assert.equal((results[4] as { value: string }).value, 'dev-value');
+    assert.equal(await batches(), batchesBefore + 1, 'one request at the server');
+    assert.equal(await reads('prod/app/refresh'), readsBefore + 1);
+    assert.equal(c.stats().requests, 1);
+
+    // Now cached, for both APIs: no request.
+    assert.equal(await c.getSecret('prod/app/db', {}), (results[2] as { value: string }).value);
+    const again = await c.getSecrets([{ name: 'prod/app/refresh' }, { name: 'dev/app/db' }]);
+    assert.deepEqual(again.map((r) => (r as { value: string }).value), ['prod/app/refresh-v1', 'dev-value']);
+    assert.equal(c.stats().requests, 1);
+    // A miss the cache never kept is asked again (not found is not cached).
+    assert.ok((await c.getSecrets([{ name: 'prod/app/missing' }, { name: 'prod/app/refresh' }]))[0] instanceof SecretNotFoundError);
+    assert.equal(c.stats().requests, 2);
+
+    // A token refused as a whole: every secret carries the refusal, typed.
+    const denied = await new CustosClient({ address: server.address, token: 'cst_not-a-token' }).getSecrets([{ name: 'prod/app/refresh' }, { name: 'prod/app/db' }]);
+    assert.ok(denied.every((r) => r instanceof AccessDeniedError));
+    assert.deepEqual(denied.map((r) => (r as AccessDeniedError).options.secret), ['prod/app/refresh', 'prod/app/db']);
+  });
+
   test('TTL expiry fetches again', async () => {
     const c = client({ ttlMs: 250 });
     const before = await reads('prod/app/ttl');
@@ -141,6 +172,12 @@ describe('CustosClient outage fallback', () => {
 
       // A secret never fetched has nothing to fall back on.
       await assert.rejects(c.getSecret('prod/etl/other'), (e: unknown) => e instanceof TransientError && !(e instanceof StaleLimitExceededError));
+      // Batch reads fall back per secret the same way.
+      await sleep(150);
+      const [cached, never] = await c.getSecrets([{ name: 'prod/etl/api-key' }, { name: 'prod/etl/other' }]);
+      assert.equal((cached as { value: string; stale: boolean }).value, 'key-v1');
+      assert.equal((cached as { stale: boolean }).stale, true);
+      assert.ok(never instanceof TransientError && !(never instanceof StaleLimitExceededError));
 
       // Past maxStale: a clear error instead of an ever-older value.
       await sleep(Math.max(0, fetchedAt + 1_600 - Date.now()));

@@ -222,6 +222,57 @@ describe('secrets HTTP API', () => {
     assertErrorBody(await api(server, 'POST', `/v1/tags/${name}`, { token: server.token, body: { tags: { 'aws:x': '1' } } }), 400, 'validation_failed');
   });
 
+  test('batch read: values in order, per-secret errors, one audit event per secret, never a value', async () => {
+    const base = uniqueName('prod/batch');
+    const canary = `batch-canary-${randomBytes(6).toString('hex')}`;
+    await createSecret(server, `${base}/a`, `${canary}-a`);
+    assert.equal((await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: `${base}/b`, value_base64: Buffer.from([0, 1, 2, 255]).toString('base64') } })).status, 201);
+    assert.equal((await putValue(server, `${base}/a`, { value: `${canary}-a2` })).status, 201);
+    await createSecret(server, 'dev/batch-other/c', `${canary}-c`);
+    const policy = JSON.stringify({ rules: [{ path: `${base}/**`, capabilities: ['read'] }, { path: 'dev/**', capabilities: ['read'] }] });
+    assert.equal((await api(server, 'PUT', '/v1/policies/batch-reader', { token: server.token, body: { document: policy } })).status, 200);
+    // Bound to prod: dev/... is refused whatever the policy says.
+    const reader = (await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['batch-reader'], env: 'prod' } })).body.token as string;
+
+    const r = await api(server, 'POST', '/v1/batch/values', { token: reader, body: { secrets: [
+      { name: `${base}/a` }, { name: `${base}/missing` }, { name: `${base}/a`, label: 'PREVIOUS' }, { name: 'dev/batch-other/c' }, { name: `${base}/b` },
+    ] } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.values.map((v: { index: number; value?: string; value_base64?: string }) => [v.index, v.value ?? v.value_base64]), [
+      [0, `${canary}-a2`], [2, `${canary}-a`], [4, Buffer.from([0, 1, 2, 255]).toString('base64')],
+    ]);
+    assert.deepEqual(r.body.values[0].labels, ['CURRENT']);
+    assert.deepEqual(r.body.errors.map((e: { index: number; name: string; code: string; status: number }) => [e.index, e.name, e.code, e.status]), [
+      [1, `${base}/missing`, 'secret_not_found', 404], [3, 'dev/batch-other/c', 'environment_denied', 403],
+    ]);
+
+    // Audit: the request, and each secret as its own secret.read event under the same request id.
+    const requestId = r.headers.get('x-request-id');
+    const events = (await api(server, 'GET', `/v1/audit/events?limit=1000&order=desc`, { token: server.token })).body.events
+      .filter((e: { request_id: string }) => e.request_id === requestId);
+    const summary = events.find((e: { operation: string }) => e.operation === 'secret.read_batch');
+    assert.equal(summary.outcome, 'success');
+    assert.deepEqual(summary.detail, { returned: 3, failed: 2 });
+    const items = events.filter((e: { operation: string }) => e.operation === 'secret.read')
+      .map((e: { secret: string; outcome: string; error_code: string | null; version_id: string | null }) => [e.secret, e.outcome, e.error_code, e.version_id !== null])
+      .sort((x: string[], y: string[]) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+    assert.deepEqual(items, [
+      ['dev/batch-other/c', 'denied', 'environment_denied', false], [`${base}/a`, 'success', null, true], [`${base}/a`, 'success', null, true],
+      [`${base}/b`, 'success', null, true], [`${base}/missing`, 'failure', 'secret_not_found', false],
+    ]);
+    assert.ok(!JSON.stringify(events).includes(canary), 'no value in audit events');
+    // `audit query --secret` finds batch reads like single ones.
+    const bySecret = (await api(server, 'GET', `/v1/audit/events?secret=${encodeURIComponent(`${base}/b`)}&operation=secret.read`, { token: server.token })).body.events;
+    assert.equal(bySecret.length, 1);
+
+    // Bad requests fail whole, with a stable code.
+    for (const body of [{ secrets: [] }, { secrets: Array.from({ length: 101 }, () => ({ name: `${base}/a` })) }, { secrets: [{ name: `${base}/a`, extra: 1 }] }, {}]) {
+      const bad = await api(server, 'POST', '/v1/batch/values', { token: reader, body });
+      assertErrorBody(bad, 400, 'validation_failed', JSON.stringify(body).slice(0, 80));
+    }
+    assert.equal((await api(server, 'POST', '/v1/batch/values', { token: 'cst_nope', body: { secrets: [{ name: `${base}/a` }] } })).status, 401);
+  });
+
   test('password generation honours length and character classes', async () => {
     const r = await api(server, 'POST', '/v1/password', { token: server.token, body: { length: 40 } });
     assert.equal(r.status, 200);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { httpFetch } from '../../sdk/http-transport.js';
-import { CustosClient, CustosClientError } from '../../sdk/custos-client.js';
+import { CustosClient, CustosClientError, type SecretResult } from '../../sdk/custos-client.js';
 import { applyRef, findSecretRefs, parseSecretRef, selectField } from '../../sdk/secret-ref.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
 import { maskVariants, StreamMasker } from '../masker.js';
@@ -90,27 +90,26 @@ function plan(options: RunOptions): Assignment[] {
   return assignments;
 }
 
-/** Resolves every assignment (all fetches in parallel); returns the variables and the strings to mask. */
+/** Resolves every assignment (every secret in one batch read); returns the variables and the strings to mask. */
 async function resolveAll(client: CustosClient, assignments: Assignment[]): Promise<{ vars: Map<string, string>; secrets: string[] }> {
-  const raw = new Map<string, Promise<string>>();
-  const fetchRaw = (name: string, label?: string, versionId?: string) => {
-    const key = `${name}\u0000${label ?? ''}\u0000${versionId ?? ''}`;
-    let p = raw.get(key);
-    if (!p) {
-      p = client.getSecret(name, { label, versionId });
-      p.catch(() => {}); // awaited below; avoid an unhandled rejection while siblings settle
-      raw.set(key, p);
-    }
-    return p;
-  };
-  // Start every fetch first, then assemble.
+  const keyOf = (name: string, label?: string, versionId?: string) => `${name}\u0000${label ?? ''}\u0000${versionId ?? ''}`;
+  // Every secret named anywhere, once; read together before anything is assembled.
+  const wanted = new Map<string, { name: string; label?: string; versionId?: string }>();
+  const want = (name: string, label?: string, versionId?: string) => wanted.set(keyOf(name, label, versionId), { name, label, versionId });
   for (const a of assignments) {
-    if (a.pick) fetchRaw(a.pick.secret);
+    if (a.pick) want(a.pick.secret);
     else for (const r of findSecretRefs(a.template!)) {
       const ref = parseSecretRef(r.ref);
-      fetchRaw(ref.name, ref.label, ref.versionId);
+      want(ref.name, ref.label, ref.versionId);
     }
   }
+  const results = await client.getSecrets([...wanted.values()]);
+  const raw = new Map<string, SecretResult | CustosClientError>([...wanted.keys()].map((key, i) => [key, results[i]!]));
+  const fetchRaw = async (name: string, label?: string, versionId?: string): Promise<string> => {
+    const result = raw.get(keyOf(name, label, versionId))!;
+    if (result instanceof CustosClientError) throw result;
+    return result.value;
+  };
   const vars = new Map<string, string>();
   for (const a of assignments) {
     if (a.pick?.whole) {
@@ -141,7 +140,7 @@ async function resolveAll(client: CustosClient, assignments: Assignment[]): Prom
     }
   }
   const secrets: string[] = [];
-  for (const p of raw.values()) secrets.push(...maskVariants(await p));
+  for (const r of raw.values()) if (!(r instanceof CustosClientError)) secrets.push(...maskVariants(r.value));
   for (const [, v] of vars) secrets.push(...maskVariants(v));
   return { vars, secrets };
 }

@@ -3,9 +3,9 @@ import { generatePassword } from '../../crypto/password.js';
 import { AppError } from '../../errors/app-error.js';
 import type { SecretsService, SecretMetadata, VersionInfo } from '../../services/secrets-service.js';
 import type { SecretValue } from '../../services/secret-rules.js';
-import { auditTarget, identityOf } from '../request-context.js';
+import { auditTarget, identityOf, type AuditItem } from '../request-context.js';
 import {
-  CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, MoveLabelBody, PasswordBody, PutValueBody,
+  BatchReadBody, CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, MoveLabelBody, PasswordBody, PutValueBody,
   SecretNameParam, SecretValueResponse, TagBody, UntagQuery, UpdateSecretBody,
 } from '../schemas.js';
 
@@ -21,6 +21,13 @@ export function metadataJson(m: SecretMetadata) {
 }
 
 const versionJson = (v: VersionInfo) => ({ version_id: v.versionId, labels: v.labels, created_at: iso(v.createdAt), last_accessed_at: iso(v.lastAccessedAt) });
+
+function valueJson(result: Awaited<ReturnType<SecretsService['getValue']>>) {
+  return {
+    name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created_at: iso(result.createdAt),
+    ...(result.value.kind === 'string' ? { value: result.value.text } : { value_base64: result.value.bytes.toString('base64') }),
+  };
+}
 
 function valueFrom(body: { value?: string; value_base64?: string }): SecretValue | undefined {
   if (body.value !== undefined && body.value_base64 !== undefined) throw new AppError('validation_failed', 'give value or value_base64, not both');
@@ -78,10 +85,33 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     const query = request.query as { label?: string; version_id?: string };
     const result = await secrets.getValue(identityOf(request), { name }, { label: query.label, versionId: query.version_id });
     auditTarget(request, name, result.versionId);
-    return {
-      name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created_at: iso(result.createdAt),
-      ...(result.value.kind === 'string' ? { value: result.value.text } : { value_base64: result.value.bytes.toString('base64') }),
-    };
+    return valueJson(result);
+  });
+
+  // Several reads in one request: each item is authorized, read and audited exactly as
+  // GET /v1/values/<name>, and fails on its own (not found, denied) without failing the rest.
+  app.post('/v1/batch/values', { schema: { body: BatchReadBody, tags: ['values'] }, config: { operation: 'secret.read_batch' } }, async (request) => {
+    const { secrets: items } = request.body as { secrets: { name: string; label?: string; version_id?: string }[] };
+    const identity = identityOf(request);
+    const values: Record<string, unknown>[] = [];
+    const errors: { index: number; name: string; code: string; status: number; message: string }[] = [];
+    const audited: AuditItem[] = [];
+    request.audit.items = audited;
+    for (let index = 0; index < items.length; index++) {
+      const { name, label, version_id: versionId } = items[index]!;
+      try {
+        const result = await secrets.getValue(identity, { name }, { label, versionId });
+        values.push({ index, ...valueJson(result) });
+        audited.push({ operation: 'secret.read', secretName: name, versionId: result.versionId, errorCode: null, status: 200 });
+      } catch (error) {
+        // Only per-secret refusals are reported per item; anything else fails the request.
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        errors.push({ index, name, code: error.code, status: error.status, message: error.message });
+        audited.push({ operation: 'secret.read', secretName: name, versionId: null, errorCode: error.code, status: error.status });
+      }
+    }
+    request.audit.detail = { returned: values.length, failed: errors.length };
+    return { values, errors };
   });
 
   app.post('/v1/values/*', { schema: { params: SecretNameParam, body: PutValueBody, tags: ['values'] }, config: { operation: 'secret.write' } }, async (request, reply) => {
