@@ -118,20 +118,15 @@ export function createAuditLog(deps: AuditLogDeps) {
     await appender.append(batch.map((p) => p.event), deps.chainKey());
   }
 
-  const LINGER_BELOW = 16;
-
   function scheduleFlush(): void {
     if (flushing) return;
     flushing = (async () => {
       // Yield once so every request finishing in this tick joins the batch.
       await new Promise((r) => setImmediate(r));
-      let first = true;
+      // No lingering for bigger batches: under load the queue refills while a batch is
+      // written, and waiting only delayed responses (measured: equal or better throughput
+      // and p99 without it at 1, 16 and 64 connections).
       while (queue.length > 0) {
-        // Under load (a batch just finished and few events wait), linger a moment so batches
-        // stay large: each batch has a fixed cost, and tiny batches spend the CPU the
-        // requests need.
-        if (!first && queue.length < LINGER_BELOW) await new Promise((r) => setTimeout(r, 1));
-        first = false;
         const batch = queue;
         queue = [];
         try {
