@@ -69,6 +69,25 @@ describe('inventory import/export and login/logout', () => {
     assert.equal(after.tags.rotation_days, '7');
   });
 
+  test("rotation set without --every or --cron schedules the inventory's rotation_days", async () => {
+    const set = (name: string, extra: string[] = []) => custos(['rotation', 'set', name, '--rotator', 'command', '--command', '/bin/true', ...extra, '--json']);
+    const fromInventory = await set('prod/billing/stripe-api-key');
+    assert.equal(fromInventory.code, 0, fromInventory.stderr);
+    assert.match(fromInventory.stderr, /every 90 days, from the inventory's rotation_days/);
+    const status = JSON.parse(fromInventory.stdout);
+    assert.equal(status.settings.every_seconds, 90 * 86_400);
+    const dueInDays = (Date.parse(status.next_due_at) - Date.now()) / 86_400_000;
+    assert.ok(dueInDays > 89 && dueInDays <= 90, `next due in ${dueInDays} days`);
+    // An explicit schedule wins; no recorded rotation_days means on demand only.
+    const explicit = await set('prod/billing/stripe-api-key', ['--every', '7d']);
+    assert.equal(JSON.parse(explicit.stdout).settings.every_seconds, 7 * 86_400);
+    assert.doesNotMatch(explicit.stderr, /inventory/);
+    const none = await set('staging/warehouse/loader');
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(JSON.parse(none.stdout).settings.every_seconds, undefined);
+    assert.equal(JSON.parse(none.stdout).next_due_at, null);
+  });
+
   test('an inconsistent inventory is rejected before anything is created', async () => {
     const cases: [unknown, RegExp][] = [
       [[{ path: 'prod/x/one', env: 'staging' }], /env "staging" does not match the first path segment "prod"/],

@@ -58,7 +58,17 @@ function printRuns(runs: RotationRunResponse[]): void {
 }
 
 export async function setCommand(name: string, options: RotationSetOptions): Promise<void> {
-  const status = await apiClient().setRotation(name, settingsFrom(options));
+  const api = apiClient();
+  const settings = settingsFrom(options);
+  // No schedule given: use the one the inventory recorded (`custos import`, tag rotation_days).
+  if (settings.every_seconds === undefined && settings.cron === undefined) {
+    const days = Number((await api.describe(name)).tags.rotation_days);
+    if (Number.isInteger(days) && days > 0) {
+      settings.every_seconds = days * 86_400;
+      process.stderr.write(`schedule: every ${days} days, from the inventory's rotation_days (give --every or --cron for another)\n`);
+    }
+  }
+  const status = await api.setRotation(name, settings);
   if (options.json) return printJson(status);
   printStatus(status);
 }
