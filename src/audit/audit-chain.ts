@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { hmacSha256Hex, hmacSha256Key, type HmacSha256Key } from '../crypto/hmac.js';
 import type { AuditRow } from '../storage/audit-store.js';
 
 /** One audited request or engine step. Never carries a secret value or a token. */
@@ -29,12 +30,12 @@ export function canonicalEvent(row: Omit<AuditRow, 'hash' | 'prev_hash'>): strin
 }
 
 export function chainHash(key: Buffer, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
-  return macLink(key, prevHash, canonicalEvent(row));
+  return macLink(hmacSha256Key(key), prevHash, canonicalEvent(row));
 }
 
-/** One link: HMAC(key, prevHash + "\n" + canonical event). One update call: each is a native call. */
-function macLink(key: Buffer, prevHash: string, canonical: string): string {
-  return createHmac('sha256', key).update(`${prevHash}\n${canonical}`).digest('hex');
+/** One link: HMAC-SHA256(key, prevHash + "\n" + canonical event), once per audited request. */
+function macLink(key: HmacSha256Key, prevHash: string, canonical: string): string {
+  return hmacSha256Hex(key, `${prevHash}\n${canonical}`);
 }
 
 /**
@@ -45,13 +46,14 @@ function macLink(key: Buffer, prevHash: string, canonical: string): string {
 export function chainRows(key: Buffer, head: { seq: number; hash: string }, events: AuditEvent[]): AuditRow[] {
   let seq = head.seq;
   let prevHash = head.hash;
+  const mac = hmacSha256Key(key);
   const rows = new Array<AuditRow>(events.length);
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     seq += 1;
     const latency = Math.round(event.latencyUs);
     const detail = event.detail ? JSON.stringify(event.detail) : null;
-    const hash = macLink(key, prevHash, JSON.stringify([
+    const hash = macLink(mac, prevHash, JSON.stringify([
       seq, event.time, event.requestId, event.accessor, event.source, event.operation, event.secretName,
       event.versionId, event.outcome, event.errorCode, event.status, latency, detail,
     ]));

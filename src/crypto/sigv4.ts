@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { hmacSha256, sha256Hex, type HmacSha256Key } from './hmac.js';
 
 /**
  * AWS Signature Version 4 (header form), as the AWS SDKs, boto3 and the aws CLI compute it.
@@ -28,7 +29,7 @@ export interface CanonicalInput {
   payloadHash: string;
 }
 
-export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+export { sha256Hex };
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** Parses `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=a;b, Signature=hex`; null when malformed. */
@@ -117,9 +118,12 @@ export function signatureOf(key: Buffer, toSign: string): string {
   return signatureBytes(key, toSign).toString('hex');
 }
 
-/** The signature as bytes, for a constant-time comparison with the one a client sent. */
-export function signatureBytes(key: Buffer, toSign: string): Buffer {
-  return hmac(key, toSign);
+/**
+ * The signature as bytes, for a constant-time comparison with the one a client sent. The
+ * server passes the signing key already padded (hmacSha256Key), cached with the key.
+ */
+export function signatureBytes(key: Buffer | HmacSha256Key, toSign: string): Buffer {
+  return Buffer.isBuffer(key) ? hmac(key, toSign) : hmacSha256(key, toSign);
 }
 
 /** `20260101T120000Z` -> epoch ms; NaN when malformed. */

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import {
   canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureBytes, signingKey, stringToSign,
 } from '../crypto/sigv4.js';
+import { hmacSha256Key, type HmacSha256Key } from '../crypto/hmac.js';
 import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import { validatePolicyName } from '../policy/policy.js';
@@ -78,13 +79,14 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
   // access key id -> decrypted secret and identity; short-lived and dropped on any token/key change.
   const cache = new Map<string, { secret: string; identity: Identity; revoked: boolean; cachedAt: number }>();
   // Derived SigV4 signing keys per (secret, day, region): four HMACs saved on every request.
-  const signingKeys = new Map<string, Buffer>();
-  function derivedKey(secret: string, scopeDate: string, region: string): Buffer {
+  // Kept padded for HMAC (hmacSha256Key), so each request's MAC is two one-shot hashes.
+  const signingKeys = new Map<string, HmacSha256Key>();
+  function derivedKey(secret: string, scopeDate: string, region: string): HmacSha256Key {
     const id = `${secret}\n${scopeDate}\n${region}`;
     let key = signingKeys.get(id);
     if (!key) {
       if (signingKeys.size > 10_000) signingKeys.clear();
-      key = signingKey(secret, scopeDate, region, SIGV4_SERVICE);
+      key = hmacSha256Key(signingKey(secret, scopeDate, region, SIGV4_SERVICE));
       signingKeys.set(id, key);
     }
     return key;
