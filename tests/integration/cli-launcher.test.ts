@@ -66,11 +66,14 @@ describe('the custos launcher (bin/custos)', () => {
     const missing = path.join(work, 'no-such-bundle.pem');
     const direct = await custos(['--version'], { NODE_EXTRA_CA_CERTS: missing });
     assert.equal(direct.code, 0);
-    assert.match(direct.stderr, /Ignoring extra certs/, 'other commands start Node with the environment as it is');
+    // Node 20 reads the bundle at start-up (the cost the launcher avoids); a Node that reads it
+    // lazily has nothing to avoid, and then only the environment checks below apply.
+    const eager = /Ignoring extra certs/.test(direct.stderr);
+    if (process.versions.node.startsWith('20.')) assert.ok(eager, 'other commands start Node with the environment as it is');
 
     const r = await custos(['run', '--env', 'KEY=secret://prod/etl/api-key', '--', 'sh', '-c', 'printf "%s|%s|%s" "$KEY" "$NODE_EXTRA_CA_CERTS" "${CUSTOS_DEFERRED_CA_CERTS-unset}"'], { NODE_EXTRA_CA_CERTS: missing });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, '', 'Node did not read the bundle at start-up (plain HTTP never needs it)');
+    if (eager) assert.equal(r.stderr, '', 'Node did not read the bundle at start-up (plain HTTP never needs it)');
     assert.equal(r.stdout, `tls-read-value-42|${missing}|unset`);
   });
 
