@@ -244,29 +244,40 @@ export class CustosClient {
 
   private async fetchBatch(planned: [string, { ref: { name: string; label?: string; versionId?: string }; settle?: { resolve: (r: SecretResult) => void; reject: (e: unknown) => void } }][]): Promise<void> {
     // One at a time needs no batch; a server without batch reads gets single reads.
-    const single = async (key: string, ref: { name: string; label?: string; versionId?: string }) => this.load(key, ref.name, { label: ref.label, versionId: ref.versionId });
-    const settleEach = (items: typeof planned) => Promise.all(items.map(async ([key, p]) => {
-      try {
-        p.settle!.resolve(await single(key, p.ref));
-      } catch (error) {
-        p.settle!.reject(error);
-      }
-    }));
-    if (planned.length === 1 || this.batchUnsupported) return void (await settleEach(planned));
+    if (planned.length === 1 || this.batchUnsupported) {
+      await Promise.all(planned.map(async ([key, p]) => {
+        try {
+          p.settle!.resolve(await this.load(key, p.ref.name, { label: p.ref.label, versionId: p.ref.versionId }));
+        } catch (error) {
+          p.settle!.reject(error);
+        }
+      }));
+      return;
+    }
     for (let start = 0; start < planned.length; start += BATCH_MAX) {
       const chunk = planned.slice(start, start + BATCH_MAX);
+      // As in load(): when every secret has a fallback value, one attempt is enough.
+      const allCanFallBack = chunk.every(([key]) => this.fallbackAge(key) <= this.maxStaleMs && this.maxStaleMs > 0);
       let response: BatchValuesResponse;
       try {
-        response = await this.withRetry(() => this.api.batchGetValues(chunk.map(([, p]) => p.ref)), this.attempts);
+        response = await this.withRetry(() => this.api.batchGetValues(chunk.map(([, p]) => p.ref)), allCanFallBack ? 1 : this.attempts);
       } catch (raw) {
-        if (raw instanceof CustosApiError && raw.status === 404 && raw.code === 'not_found') this.batchUnsupported = true;
-        else if (!classifyError(raw).transient) {
-          // The request itself was refused (bad token, malformed): every secret in it fails so.
-          const refused = classifyError(raw);
-          for (const [, p] of chunk) p.settle!.reject(new (refused.constructor as typeof CustosClientError)(refused.code, refused.message, { ...refused.options, secret: p.ref.name }));
+        const error = classifyError(raw);
+        if (error.code === 'not_found' && error.options.status === 404) {
+          // A server that predates batch reads: read these one by one, and the rest from now on.
+          this.batchUnsupported = true;
+          await this.fetchBatch(chunk);
           continue;
         }
-        await settleEach(chunk);
+        // The request failed as a whole (unreachable, sealed, a refused token): each secret
+        // gets what a single read would have got — its fallback value or the error.
+        for (const [key, p] of chunk) {
+          try {
+            p.settle!.resolve(this.recover(key, p.ref.name, new (error.constructor as typeof CustosClientError)(error.code, error.message, { ...error.options, secret: p.ref.name })));
+          } catch (failure) {
+            p.settle!.reject(failure);
+          }
+        }
         continue;
       }
       for (const v of response.values) {
@@ -277,8 +288,11 @@ export class CustosClient {
       }
       for (const e of response.errors) {
         const [key, p] = chunk[e.index]!;
-        this.cache.delete(key); // a deleted secret or a revoked grant must not keep being served
-        p.settle!.reject(classifyError(new CustosApiError(e.code, e.message, e.status, null), p.ref.name));
+        try {
+          p.settle!.resolve(this.recover(key, p.ref.name, classifyError(new CustosApiError(e.code, e.message, e.status, null), p.ref.name)));
+        } catch (failure) {
+          p.settle!.reject(failure);
+        }
       }
     }
   }
@@ -308,9 +322,7 @@ export class CustosClient {
   }
 
   private async load(key: string, name: string, options: GetSecretOptions): Promise<SecretResult> {
-    const previous = this.cache.get(key);
-    const fallbackAge = previous ? Date.now() - previous.result.fetchedAt : Infinity;
-    const canFallBack = this.maxStaleMs > 0 && fallbackAge <= this.maxStaleMs;
+    const canFallBack = this.maxStaleMs > 0 && this.fallbackAge(key) <= this.maxStaleMs;
     try {
       // With a fallback value at hand one attempt is enough: the caller gets the cached value
       // at once instead of waiting out the backoff.
@@ -319,23 +331,34 @@ export class CustosClient {
       this.cache.set(key, { result });
       return result;
     } catch (raw) {
-      const error = classifyError(raw, name);
-      if (!error.transient) {
-        // A deleted secret or a revoked token must not keep being served.
-        this.cache.delete(key);
-        throw error;
-      }
-      if (previous && canFallBack) {
-        const ageMs = Date.now() - previous.result.fetchedAt;
-        this.counters.staleServed += 1;
-        this.onStale({ name, ageMs, code: error.code });
-        return { ...previous.result, stale: true };
-      }
-      if (previous && this.maxStaleMs > 0) {
-        throw new StaleLimitExceededError('stale_limit_exceeded', `Custos has failed (${error.code}) and the cached value of ${name} is older than maxStale (${Math.round(fallbackAge / 1000)} s > ${Math.round(this.maxStaleMs / 1000)} s)`, { secret: name, cause: error });
-      }
+      return this.recover(key, name, classifyError(raw, name));
+    }
+  }
+
+  /** Milliseconds since the cached value of `key` was fetched (Infinity when there is none). */
+  private fallbackAge(key: string): number {
+    const previous = this.cache.get(key);
+    return previous ? Date.now() - previous.result.fetchedAt : Infinity;
+  }
+
+  /** After a failed read: the fallback value if the failure is transient and one may be served; otherwise throws. */
+  private recover(key: string, name: string, error: CustosClientError): SecretResult {
+    const previous = this.cache.get(key);
+    if (!error.transient) {
+      // A deleted secret or a revoked token must not keep being served.
+      this.cache.delete(key);
       throw error;
     }
+    const ageMs = this.fallbackAge(key);
+    if (previous && this.maxStaleMs > 0 && ageMs <= this.maxStaleMs) {
+      this.counters.staleServed += 1;
+      this.onStale({ name, ageMs, code: error.code });
+      return { ...previous.result, stale: true };
+    }
+    if (previous && this.maxStaleMs > 0) {
+      throw new StaleLimitExceededError('stale_limit_exceeded', `Custos has failed (${error.code}) and the cached value of ${name} is older than maxStale (${Math.round(ageMs / 1000)} s > ${Math.round(this.maxStaleMs / 1000)} s)`, { secret: name, cause: error });
+    }
+    throw error;
   }
 
   private async fetchWithRetry(name: string, options: GetSecretOptions, attempts: number): Promise<SecretValueResponse> {

@@ -76,6 +76,25 @@ describe('CustosClient against a real server', () => {
     assert.deepEqual(denied.map((r) => (r as AccessDeniedError).options.secret), ['prod/app/refresh', 'prod/app/db']);
   });
 
+  test('getSecrets against a server without batch reads falls back to one read per secret', async () => {
+    // What a server that predates POST /v1/batch/values answers: its router's 404 not_found.
+    const olderServer: typeof fetch = (input, init) => {
+      const url = new URL(String(input));
+      return fetch(url.pathname === '/v1/batch/values' ? new URL('/v1/batch-values-unknown-here', url) : url, init);
+    };
+    const c = client({ fetch: olderServer });
+    const readsBefore = await reads('prod/app/ttl');
+    const results = await c.getSecrets([{ name: 'prod/app/ttl' }, { name: 'prod/app/missing' }, { name: 'dev/app/db' }]);
+    assert.equal((results[0] as { value: string }).value, 'prod/app/ttl-v1');
+    assert.ok(results[1] instanceof SecretNotFoundError);
+    assert.equal((results[2] as { value: string }).value, 'dev-value');
+    assert.equal(await reads('prod/app/ttl'), readsBefore + 1);
+    // One refused batch request, then single reads; later calls go straight to single reads.
+    assert.equal(c.stats().requests, 4);
+    await c.getSecrets([{ name: 'prod/app/cache' }, { name: 'prod/app/flight' }], { forceRefresh: true });
+    assert.equal(c.stats().requests, 6);
+  });
+
   test('TTL expiry fetches again', async () => {
     const c = client({ ttlMs: 250 });
     const before = await reads('prod/app/ttl');
