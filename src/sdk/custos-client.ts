@@ -304,6 +304,33 @@ export class CustosClient {
     return applyRef(value, parsed);
   }
 
+  /**
+   * Resolves many `secret://` references with one getSecrets call (one request for all the
+   * secrets they name); each outcome stands alone, in the order given.
+   */
+  async resolveRefs(refs: string[], options: { forceRefresh?: boolean } = {}): Promise<PromiseSettledResult<string>[]> {
+    const parsed = refs.map((ref) => {
+      try {
+        return parseSecretRef(ref);
+      } catch (error) {
+        return error as Error;
+      }
+    });
+    const wanted = parsed.filter((p): p is SecretRef => !(p instanceof Error));
+    const results = await this.getSecrets(wanted.map((p) => ({ name: p.name, label: p.label, versionId: p.versionId })), options);
+    let next = 0;
+    return parsed.map((p): PromiseSettledResult<string> => {
+      if (p instanceof Error) return { status: 'rejected', reason: p };
+      const result = results[next++]!;
+      if (result instanceof CustosClientError) return { status: 'rejected', reason: result };
+      try {
+        return { status: 'fulfilled', value: applyRef(result.value, p) };
+      } catch (error) {
+        return { status: 'rejected', reason: error };
+      }
+    });
+  }
+
   /** A connection URL built from a JSON connection secret, every part URL-encoded (see connection-url.ts for drivers). */
   async connectionUrl(name: string, options: GetSecretOptions & { driver?: string } = {}): Promise<string> {
     return buildConnectionUrl(await this.getJson(name, options), { driver: options.driver });

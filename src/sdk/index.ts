@@ -8,7 +8,7 @@ export { buildConnectionUrl, ConnectionUrlError, SUPPORTED_DRIVERS } from './con
 export type { ConnectionSecret } from './connection-url.js';
 export { parseSecretRef, findSecretRefs, selectField, applyRef, isSecretRef, SecretRefError, SECRET_REF_PREFIX } from './secret-ref.js';
 export type { SecretRef } from './secret-ref.js';
-export { renderTemplate, formatForFile, TemplateInsertError } from './template.js';
+export { renderTemplate, formatForFile, TemplateInsertError, type RefResolver } from './template.js';
 export type { TemplateFormat, TemplateProblem } from './template.js';
 // The rotation-aware pg pool is a separate entry point (`custos/client/pg`) so that importing
 // the SDK never loads `pg`.

@@ -99,7 +99,13 @@ function insert(value: string, format: TemplateFormat, quote: Quote, before: str
  * is called once per distinct reference, all in parallel). Never throws for a bad reference:
  * every problem is returned with its line and column; `output` is null when there is one.
  */
-export async function renderTemplate(text: string, format: TemplateFormat, resolve: (ref: string) => Promise<string>): Promise<{ output: string | null; problems: TemplateProblem[]; references: number }> {
+/**
+ * Resolves references to the text they stand for: one at a time, or all at once (e.g.
+ * CustosClient.resolveRefs, which reads every secret in one request).
+ */
+export type RefResolver = ((ref: string) => Promise<string>) | { resolveAll(refs: string[]): Promise<PromiseSettledResult<string>[]> };
+
+export async function renderTemplate(text: string, format: TemplateFormat, resolve: RefResolver): Promise<{ output: string | null; problems: TemplateProblem[]; references: number }> {
   const refs = findSecretRefs(text).map((r) => {
     const lineStart = text.lastIndexOf('\n', r.index - 1) + 1;
     const quote = quoteState(text, format === 'json' ? 0 : lineStart, r.index, format);
@@ -108,7 +114,7 @@ export async function renderTemplate(text: string, format: TemplateFormat, resol
   });
   const live = refs.filter((r) => r.quote !== 'comment');
   const distinct = [...new Set(live.map((r) => r.ref))];
-  const settled = await Promise.allSettled(distinct.map((ref) => resolve(ref)));
+  const settled = typeof resolve === 'function' ? await Promise.allSettled(distinct.map((ref) => resolve(ref))) : await resolve.resolveAll(distinct);
   const values = new Map(distinct.map((ref, i) => [ref, settled[i]!]));
 
   const problems: TemplateProblem[] = [];

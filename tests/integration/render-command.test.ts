@@ -45,8 +45,12 @@ describe('custos render', () => {
   test('JSON renders with JSON escaping, labels honoured; -o writes mode 0600 even over an existing file', async () => {
     const target = path.join(out, 'pipeline-config.json');
     writeFileSync(target, 'old', { mode: 0o644 });
+    const root = createApiClient({ address: server.address, token: server.token });
+    const batches = async () => (await root.auditEvents({ operation: 'secret.read_batch', limit: 1000 })).events.length;
+    const batchesBefore = await batches();
     const r = await custos(['render', fixture('pipeline-config.json'), '-o', target]);
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(await batches(), batchesBefore + 1, 'every secret the file names is read in one request');
     assert.equal(r.stdout, '', 'nothing printed');
     assert.equal(statSync(target).mode & 0o777, 0o600);
     const rendered = JSON.parse(readFileSync(target, 'utf8'));

@@ -14,7 +14,8 @@ export async function renderCommand(file: string, options: { output?: string; ch
   const text = readFileSync(file, 'utf8');
   const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 }, fetch: httpFetch });
   const format = options.format ?? formatForFile(file);
-  const result = await renderTemplate(text, format, (ref) => client.resolveRef(ref));
+  // Every secret the file names, in one request.
+  const result = await renderTemplate(text, format, { resolveAll: (refs) => client.resolveRefs(refs) });
   for (const p of result.problems) process.stderr.write(`${file}:${p.line}:${p.column}: ${p.ref}: ${p.code}: ${p.message}\n`);
   if (result.output === null) {
     process.stderr.write(`error: ${result.problems.length} of ${result.references} reference(s) in ${file} failed${options.check ? '' : '; nothing written'}\n`);
