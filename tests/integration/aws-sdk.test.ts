@@ -198,6 +198,11 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     const byId = await sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['batch/one', 'batch/two', 'batch/missing'] }));
     assert.deepEqual(byId.SecretValues!.map((v) => [v.Name, v.SecretString]), [['batch/one', '1'], ['batch/two', '2']]);
     assert.deepEqual(byId.Errors!.map((e) => [e.SecretId, e.ErrorCode]), [['batch/missing', 'ResourceNotFoundException']]);
+    // Each secret is audited as its own read, so "who read batch/two" finds batch reads too.
+    const itemEvents = (await api(server, 'GET', '/v1/audit/events?secret=batch/two&operation=aws.GetSecretValue&limit=50', { token: server.token })).body.events as { operation: string; outcome: string; version_id: string | null; detail: Record<string, unknown> | null }[];
+    assert.deepEqual(itemEvents.map((e) => [e.outcome, e.version_id === byId.SecretValues![1]!.VersionId, e.detail?.batch]), [['success', true, true]]);
+    const missing = (await api(server, 'GET', '/v1/audit/events?secret=batch/missing&operation=aws.GetSecretValue&limit=50', { token: server.token })).body.events as { outcome: string; error_code: string }[];
+    assert.deepEqual(missing.map((e) => [e.outcome, e.error_code]), [['failure', 'secret_not_found']]);
     const byFilter = await sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }] }));
     assert.deepEqual(byFilter.SecretValues!.map((v) => v.SecretString), ['1', '2']);
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({})))).name, 'InvalidParameterException');

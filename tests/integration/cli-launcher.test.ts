@@ -75,6 +75,11 @@ describe('the custos launcher (bin/custos)', () => {
     assert.equal(r.code, 0, r.stderr);
     if (eager) assert.equal(r.stderr, '', 'Node did not read the bundle at start-up (plain HTTP never needs it)');
     assert.equal(r.stdout, `tls-read-value-42|${missing}|unset`);
+
+    // A NODE_OPTIONS that picks another CA store: Node is left to load the bundle itself.
+    const otherStore = await custos(['run', '--env', 'A=1', '--', 'true'], { NODE_EXTRA_CA_CERTS: missing, NODE_OPTIONS: '--use-openssl-ca' });
+    assert.equal(otherStore.code, 0, otherStore.stderr);
+    if (eager) assert.match(otherStore.stderr, /Ignoring extra certs/);
   });
 
   test('run over https trusts the deferred bundle, and only it', async () => {

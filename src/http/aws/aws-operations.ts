@@ -14,6 +14,8 @@ export interface AwsCall {
   /** Records the secret (and version) the call touched for its single audit event. */
   target(secretName: string | null, versionId?: string | null): void;
   detail(detail: Record<string, string | number | boolean | null>): void;
+  /** A call that reads several secrets records each as its own audit event too (see AuditItem). */
+  item(secretName: string, versionId: string | null, errorCode: string | null, status: number): void;
 }
 
 export interface AwsServices {
@@ -260,9 +262,12 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       let nextToken: string | null = null;
       const fetchOne = async (secretId: string) => {
         try {
-          values.push(await readValue(call, await secrets.resolveSecretId(secretId, call.region)));
+          const value = await readValue(call, await secrets.resolveSecretId(secretId, call.region));
+          values.push(value);
+          call.item(String(value.Name), String(value.VersionId), null, 200);
         } catch (error) {
           if (!(error instanceof AppError) || error.code === 'internal_error' || error.code === 'sealed') throw error;
+          call.item(secretId.slice(0, 512), null, error.code, error.status);
           const type = error.code === 'secret_not_found' || error.code === 'version_not_found' ? 'ResourceNotFoundException'
             : error.code === 'permission_denied' || error.code === 'environment_denied' ? 'AccessDeniedException'
             : error.code === 'secret_scheduled_for_deletion' ? 'InvalidRequestException' : 'InvalidParameterException';

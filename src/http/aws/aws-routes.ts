@@ -71,6 +71,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
             identity: request.identity, region,
             target: (secretName, versionId = null) => auditTarget(request, secretName, versionId),
             detail: (detail) => (request.audit.detail = { ...request.audit.detail, ...detail }),
+            item: (secretName, versionId, errorCode, status) => (request.audit.items ??= []).push({ operation: 'aws.GetSecretValue', secretName, versionId, errorCode, status }),
           },
           input as Record<string, unknown>,
         );
