@@ -26,6 +26,22 @@ test('Authorization header parsing accepts the SDK form and rejects malformed on
   assert.equal(parseAuthorization('Bearer cst_x'), null);
   assert.equal(parseAuthorization('AWS4-HMAC-SHA256 Credential=AKCUABC/2026/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=' + 'a'.repeat(64)), null);
   assert.equal(parseAuthorization('AWS4-HMAC-SHA256 Credential=AKCUABC/20260101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=xyz'), null);
+  // Fields in any order, with or without spaces (tabs too) around them.
+  const sig = 'b'.repeat(64);
+  for (const form of [
+    `AWS4-HMAC-SHA256 Signature=${sig},SignedHeaders=Host;X-Amz-Date,Credential=AK/20260101/us-east-1/secretsmanager/aws4_request`,
+    `AWS4-HMAC-SHA256  Credential = AK/20260101/us-east-1/secretsmanager/aws4_request ,\tSignedHeaders=host;x-amz-date,  Signature=${sig} `,
+  ]) {
+    assert.deepEqual(parseAuthorization(form), { accessKeyId: 'AK', scopeDate: '20260101', region: 'us-east-1', service: 'secretsmanager', signedHeaders: ['host', 'x-amz-date'], signature: sig }, form);
+  }
+  for (const bad of [
+    `AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host`, // no signature
+    `AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature`, // no '='
+    `AWS4-HMAC-SHA256 Credentials=AK/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=${sig}`, // wrong name
+    `AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=${sig.toUpperCase()}`,
+    `AWS4-HMAC-SHA256Credential=AK/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=${sig}`,
+    `AWS4-HMAC-SHA256 Credential=/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=${sig}`,
+  ]) assert.equal(parseAuthorization(bad), null, bad);
 });
 
 test('amz dates round-trip and malformed ones are NaN', () => {
@@ -33,4 +49,5 @@ test('amz dates round-trip and malformed ones are NaN', () => {
   assert.equal(formatAmzDate(ms), '20261122T160509Z');
   assert.equal(parseAmzDate('20261122T160509Z'), ms);
   assert.ok(Number.isNaN(parseAmzDate('2026-11-22T16:05:09Z')));
+  for (const bad of ['20261122T160509', '20261122X160509Z', '2026112xT160509Z', '20261122T16050aZ', '', '20261122T160509Z ']) assert.ok(Number.isNaN(parseAmzDate(bad)), bad);
 });

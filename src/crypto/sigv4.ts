@@ -34,19 +34,30 @@ const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256'
 
 /** Parses `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=a;b, Signature=hex`; null when malformed. */
 export function parseAuthorization(header: string): SigV4Authorization | null {
-  if (!header.startsWith(SIGV4_ALGORITHM + ' ')) return null;
-  // Parsed on every AWS request, so plainly: three comma-separated `Name=value` fields.
+  if (!header.startsWith(AUTHORIZATION_PREFIX)) return null;
+  // Runs on every AWS request: walks the header once (comma-separated `Name=value` fields, in
+  // any order, spaces around them allowed) instead of splitting and trimming copies.
   let credential: string | undefined;
   let signedHeaders: string | undefined;
   let signature: string | undefined;
-  for (const part of header.slice(SIGV4_ALGORITHM.length + 1).split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) return null;
-    const name = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (name === 'Credential') credential = value;
-    else if (name === 'SignedHeaders') signedHeaders = value;
-    else if (name === 'Signature') signature = value;
+  let pos = AUTHORIZATION_PREFIX.length;
+  while (pos < header.length) {
+    while (isSpace(header.charCodeAt(pos))) pos++;
+    let end = header.indexOf(',', pos);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', pos);
+    if (eq < 0 || eq > end) return null;
+    let nameEnd = eq;
+    while (nameEnd > pos && isSpace(header.charCodeAt(nameEnd - 1))) nameEnd--;
+    let valueStart = eq + 1;
+    while (valueStart < end && isSpace(header.charCodeAt(valueStart))) valueStart++;
+    let valueEnd = end;
+    while (valueEnd > valueStart && isSpace(header.charCodeAt(valueEnd - 1))) valueEnd--;
+    const nameLength = nameEnd - pos;
+    if (nameLength === 10 && header.startsWith('Credential', pos)) credential = header.slice(valueStart, valueEnd);
+    else if (nameLength === 13 && header.startsWith('SignedHeaders', pos)) signedHeaders = header.slice(valueStart, valueEnd);
+    else if (nameLength === 9 && header.startsWith('Signature', pos)) signature = header.slice(valueStart, valueEnd);
+    pos = end + 1;
   }
   if (!credential || !signedHeaders || !signature || !HEX_SIGNATURE.test(signature)) return null;
   const scope = credential.split('/');
@@ -55,6 +66,9 @@ export function parseAuthorization(header: string): SigV4Authorization | null {
   if (!accessKeyId || !region || !service) return null;
   return { accessKeyId, scopeDate, region, service, signedHeaders: signedHeaders.toLowerCase().split(';'), signature };
 }
+const AUTHORIZATION_PREFIX = SIGV4_ALGORITHM + ' ';
+/** Space or horizontal tab (what separates the Authorization header's fields). */
+const isSpace = (c: number) => c === 32 || c === 9;
 const HEX_SIGNATURE = /^[0-9a-f]{64}$/;
 const SCOPE_DATE = /^\d{8}$/;
 
@@ -126,11 +140,19 @@ export function signatureBytes(key: Buffer | HmacSha256Key, toSign: string): Buf
   return Buffer.isBuffer(key) ? hmac(key, toSign) : hmacSha256(key, toSign);
 }
 
-/** `20260101T120000Z` -> epoch ms; NaN when malformed. */
+/** `20260101T120000Z` -> epoch ms; NaN when malformed. Digits read in place: it runs on every AWS request. */
 export function parseAmzDate(value: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (!m) return Number.NaN;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (value.length !== 16 || value.charCodeAt(8) !== 84 /* T */ || value.charCodeAt(15) !== 90 /* Z */) return Number.NaN;
+  const digits = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const d = value.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      n = n * 10 + d;
+    }
+    return n;
+  };
+  return Date.UTC(digits(0, 4), digits(4, 6) - 1, digits(6, 8), digits(9, 11), digits(11, 13), digits(13, 15));
 }
 
 export function formatAmzDate(ms: number): string {
