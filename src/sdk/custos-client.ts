@@ -257,7 +257,7 @@ export class CustosClient {
     for (let start = 0; start < planned.length; start += BATCH_MAX) {
       const chunk = planned.slice(start, start + BATCH_MAX);
       // As in load(): when every secret has a fallback value, one attempt is enough.
-      const allCanFallBack = chunk.every(([key]) => this.fallbackAge(key) <= this.maxStaleMs && this.maxStaleMs > 0);
+      const allCanFallBack = chunk.every(([key]) => this.canFallBack(key));
       let response: BatchValuesResponse;
       try {
         response = await this.withRetry(() => this.api.batchGetValues(chunk.map(([, p]) => p.ref)), allCanFallBack ? 1 : this.attempts);
@@ -349,7 +349,7 @@ export class CustosClient {
   }
 
   private async load(key: string, name: string, options: GetSecretOptions): Promise<SecretResult> {
-    const canFallBack = this.maxStaleMs > 0 && this.fallbackAge(key) <= this.maxStaleMs;
+    const canFallBack = this.canFallBack(key);
     try {
       // With a fallback value at hand one attempt is enough: the caller gets the cached value
       // at once instead of waiting out the backoff.
@@ -368,6 +368,11 @@ export class CustosClient {
     return previous ? Date.now() - previous.result.fetchedAt : Infinity;
   }
 
+  /** Whether a cached value of `key` may still be served during an outage. */
+  private canFallBack(key: string): boolean {
+    return this.maxStaleMs > 0 && this.fallbackAge(key) <= this.maxStaleMs;
+  }
+
   /** After a failed read: the fallback value if the failure is transient and one may be served; otherwise throws. */
   private recover(key: string, name: string, error: CustosClientError): SecretResult {
     const previous = this.cache.get(key);
@@ -377,7 +382,7 @@ export class CustosClient {
       throw error;
     }
     const ageMs = this.fallbackAge(key);
-    if (previous && this.maxStaleMs > 0 && ageMs <= this.maxStaleMs) {
+    if (previous && this.canFallBack(key)) {
       this.counters.staleServed += 1;
       this.onStale({ name, ageMs, code: error.code });
       return { ...previous.result, stale: true };

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createApiClient } from '../../src/sdk/api-client.js';
-import { repoRoot, startServer, type CliResult, type RunningServer } from '../support/custos-server.js';
+import { launcherPath, repoRoot, runCli, startServer, type CliResult, type RunningServer } from '../support/custos-server.js';
 
 /**
  * bin/custos, the executable npm links as `custos`: it starts `run` and `render` without
@@ -16,7 +16,6 @@ import { repoRoot, startServer, type CliResult, type RunningServer } from '../su
  * bundle only for https. These tests pin the behaviour that must not change because of it:
  * the child sees the caller's environment, and TLS trusts exactly what Node would have.
  */
-const launcher = path.join(repoRoot, 'bin/custos');
 const tlsDir = path.join(repoRoot, 'tests/fixtures/tls');
 /** A self-signed certificate for 127.0.0.1, used as its own CA. Tests only. */
 const certFile = path.join(tlsDir, 'localhost-cert.pem');
@@ -27,15 +26,9 @@ describe('the custos launcher (bin/custos)', () => {
   let httpsAddress: string;
   let work: string;
 
-  const custos = (args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> => {
-    const { NODE_EXTRA_CA_CERTS: _inherited, ...base } = process.env;
-    const child = spawn(launcher, args, { cwd: work, env: { ...base, CUSTOS_TOKEN: server.token, CUSTOS_ADDR: server.address, HOME: server.home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  };
+  // Each test sets NODE_EXTRA_CA_CERTS itself; the machine's own value is not inherited.
+  const custos = (args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> =>
+    runCli(args, { launcher: true, server, cwd: work, env: { NODE_EXTRA_CA_CERTS: undefined, CUSTOS_TOKEN: server.token, ...env } });
 
   before(async () => {
     server = await startServer({ logLevel: 'warn' });
@@ -110,7 +103,7 @@ describe('the custos launcher (bin/custos)', () => {
 
   test('works through a symlink, as npm links it into node_modules/.bin', async () => {
     const link = path.join(work, 'custos');
-    symlinkSync(launcher, link);
+    symlinkSync(launcherPath, link);
     const child = spawn(link, ['run', '--env', 'KEY=secret://prod/etl/api-key', '--', 'printenv', 'KEY'], {
       env: { ...process.env, CUSTOS_TOKEN: server.token, CUSTOS_ADDR: server.address, HOME: server.home }, stdio: ['ignore', 'pipe', 'pipe'],
     });

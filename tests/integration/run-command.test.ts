@@ -6,10 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createApiClient } from '../../src/sdk/api-client.js';
-import { repoRoot, runCli, startServer, type RunningServer, type CliResult } from '../support/custos-server.js';
-
-/** The `custos` executable npm links (bin/custos starts bin.js: fast path for canonical `run`, main.js otherwise). */
-const launcher = path.join(repoRoot, 'bin/custos');
+import { launcherPath, runCli, startServer, type RunningServer, type CliResult } from '../support/custos-server.js';
 
 /** Every file under dir whose bytes contain needle. */
 function filesContaining(dir: string, needle: string): string[] {
@@ -31,14 +28,7 @@ describe('custos run', () => {
   const canary = `canary-${randomBytes(6).toString('hex')}-p@ss/w:rd"x`;
   const env = () => ({ TMPDIR: path.join(work, 'tmp') });
   /** Through the executable, as users call it. */
-  const custos = (args: string[]): Promise<CliResult> => {
-    const child = spawn(launcher, args, { cwd: work, env: { ...process.env, CUSTOS_TOKEN: '', CUSTOS_ADDR: server.address, HOME: server.home, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  };
+  const custos = (args: string[]): Promise<CliResult> => runCli(args, { launcher: true, server, cwd: work, env: env() });
 
   before(async () => {
     server = await startServer({ logLevel: 'warn' });
@@ -135,7 +125,7 @@ describe('custos run', () => {
 
   test('SIGTERM and SIGINT sent to custos reach the child', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      const child = spawn(launcher, ['run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
+      const child = spawn(launcherPath, ['run', '--secret', 'prod/analytics-pipeline/api-key', '--map', '', '--', process.execPath, '-e',
         `process.on('${signal}', () => { process.stdout.write('child got ${signal}'); process.exit(5); }); process.stdout.write('ready'); setInterval(() => {}, 1000);`,
       ], { env: { ...process.env, CUSTOS_ADDR: server.address, HOME: server.home, CUSTOS_TOKEN: '', ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -198,7 +188,7 @@ describe('custos run least privilege', () => {
     try {
       const root = createApiClient({ address: server.address, token: server.token });
       await root.createSecret({ name: 'dev/etl/key', value: 'k-123' });
-      const child = spawn(launcher, ['run', '--env', 'KEY=secret://dev/etl/key', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify({ key: process.env.KEY, token: process.env.CUSTOS_TOKEN ?? null }))'], {
+      const child = spawn(launcherPath, ['run', '--env', 'KEY=secret://dev/etl/key', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify({ key: process.env.KEY, token: process.env.CUSTOS_TOKEN ?? null }))'], {
         env: { ...process.env, CUSTOS_TOKEN: server.token, CUSTOS_ADDR: server.address, HOME: server.home }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -96,10 +96,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI against a server with its address and HOME (where the dev token is saved). */
-export function runCli(args: string[], options: { server?: Pick<RunningServer, 'address' | 'home'>; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
+/** The executable npm links as `custos` (a shell launcher that starts dist/src/cli/bin.js). */
+export const launcherPath = path.join(repoRoot, 'bin/custos');
+
+/**
+ * Runs the CLI against a server with its address and HOME (where the dev token is saved):
+ * main.js under this Node by default, or with `launcher` the `custos` executable users run.
+ * An env value of undefined removes that variable.
+ */
+export function runCli(args: string[], options: { server?: Pick<RunningServer, 'address' | 'home'>; env?: NodeJS.ProcessEnv; input?: string; cwd?: string; launcher?: boolean } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, CUSTOS_TOKEN: '', ...(options.server ? { CUSTOS_ADDR: options.server.address, HOME: options.server.home } : {}), ...options.env };
-  const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = options.launcher
+    ? spawn(launcherPath, args, { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [cliPath, ...args], { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
