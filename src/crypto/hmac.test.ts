@@ -5,7 +5,9 @@ import { hmacSha256, hmacSha256Hex, hmacSha256Key, sha256Hex } from './hmac.js';
 
 test('hmacSha256 equals createHmac for keys and messages of every shape', () => {
   const keys: (Buffer | string)[] = [Buffer.alloc(0), randomBytes(1), randomBytes(32), randomBytes(64), randomBytes(65), randomBytes(200), 'AWS4secret', 'ключ'];
-  const messages: (Buffer | string)[] = ['', 'a', 'x'.repeat(55), 'x'.repeat(56), 'x'.repeat(64), 'x'.repeat(1000), 'naïve ✓ 𝄞', randomBytes(300), randomBytes(5000)];
+  const messages: (Buffer | string)[] = ['', 'a', 'x'.repeat(55), 'x'.repeat(56), 'x'.repeat(64), 'x'.repeat(1000), 'naïve ✓ 𝄞', randomBytes(300), randomBytes(5000),
+    // Past the reused scratch space (16 KiB): a fresh buffer is taken.
+    'é'.repeat(6000), randomBytes(20_000), Buffer.alloc(16 * 1024 - 1, 7)];
   for (const key of keys) {
     const padded = hmacSha256Key(key);
     for (const message of messages) {
@@ -14,6 +16,14 @@ test('hmacSha256 equals createHmac for keys and messages of every shape', () => 
       assert.equal(hmacSha256Hex(padded, message), expected.toString('hex'));
     }
   }
+});
+
+test('a MAC returned earlier is not changed by later ones (the scratch space is reused)', () => {
+  const key = hmacSha256Key('k');
+  const first = hmacSha256(key, 'first');
+  const copy = Buffer.from(first);
+  hmacSha256(hmacSha256Key('other'), 'second'.repeat(100));
+  assert.deepEqual(first, copy);
 });
 
 test('RFC 4231 test case 2', () => {

@@ -7,7 +7,7 @@ import { createHash, hash } from 'node:crypto';
  * Hmac object (a stream-capable JS wrapper around a native handle that the garbage collector
  * must finalize). In isolation that costs nothing extra, but in the server interleaved runs
  * were up to 14% faster without them. Here the key is padded once and each MAC is two one-shot
- * hashes over pooled buffers.
+ * hashes over reused buffers.
  */
 export interface HmacSha256Key {
   /** key XOR ipad, 64 bytes (the SHA-256 block). */
@@ -39,11 +39,29 @@ export function hmacSha256Hex(key: HmacSha256Key, data: string | Buffer): string
   return hash('sha256', outerInput(key, data), 'hex');
 }
 
+// The two hash inputs are assembled in buffers kept for reuse instead of three fresh ones per
+// MAC (a quarter of its cost in isolation). Safe because every MAC is computed synchronously:
+// no two calls can interleave. Messages too long for the scratch space take a fresh buffer.
+const innerScratch = Buffer.allocUnsafe(BLOCK + 16 * 1024);
+const outerScratch = Buffer.allocUnsafe(BLOCK + 32);
+
 /** (key XOR opad) || SHA-256((key XOR ipad) || data): what the outer hash of an HMAC reads. */
 function outerInput(key: HmacSha256Key, data: string | Buffer): Buffer {
-  const message = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const innerHash = hash('sha256', Buffer.concat([key.inner, message], BLOCK + message.length), 'buffer') as unknown as Buffer;
-  return Buffer.concat([key.outer, innerHash], BLOCK + innerHash.length);
+  let innerInput: Buffer;
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so this is a bound the string cannot exceed.
+  const bound = typeof data === 'string' ? data.length * 3 : data.length;
+  if (BLOCK + bound <= innerScratch.length) {
+    key.inner.copy(innerScratch, 0);
+    const length = typeof data === 'string' ? innerScratch.write(data, BLOCK, 'utf8') : data.copy(innerScratch, BLOCK);
+    innerInput = innerScratch.subarray(0, BLOCK + length);
+  } else {
+    const message = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    innerInput = Buffer.concat([key.inner, message], BLOCK + message.length);
+  }
+  const innerHash = hash('sha256', innerInput, 'buffer') as unknown as Buffer;
+  key.outer.copy(outerScratch, 0);
+  innerHash.copy(outerScratch, BLOCK);
+  return outerScratch;
 }
 
 /** SHA-256 as hex, one-shot (no Hash object). */

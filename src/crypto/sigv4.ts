@@ -110,14 +110,15 @@ function canonicalPath(path: string): string {
 const INNER_WHITESPACE = /\s\s|[\t\n\r\f\v]/;
 
 export function canonicalRequest(input: CanonicalInput): string {
-  const headerLines = input.signedHeaders.map((name) => {
+  // Built by concatenation, not map/join: it runs on every AWS request.
+  let headerLines = '';
+  for (const name of input.signedHeaders) {
     const raw = input.headers[name];
-    const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+    const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim();
     // Sequential spaces fold to one; most values have none, so test before rewriting.
-    const trimmed = value.trim();
-    return `${name}:${INNER_WHITESPACE.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed}\n`;
-  });
-  return [input.method.toUpperCase(), canonicalPath(input.path), canonicalQuery(input.query), headerLines.join(''), input.signedHeaders.join(';'), input.payloadHash].join('\n');
+    headerLines += `${name}:${INNER_WHITESPACE.test(value) ? value.replace(/\s+/g, ' ') : value}\n`;
+  }
+  return `${input.method.toUpperCase()}\n${canonicalPath(input.path)}\n${canonicalQuery(input.query)}\n${headerLines}\n${input.signedHeaders.join(';')}\n${input.payloadHash}`;
 }
 
 export function stringToSign(amzDate: string, scope: string, canonical: string): string {
