@@ -70,6 +70,15 @@ test('RotateSecret with RotationRules schedules and rotates a real PostgreSQL pa
   assert.equal(settings.body.settings.cron, '0 2 * * SUN');
   assert.equal(settings.body.settings.every_seconds, undefined);
 
+  // AWS numbers days of the week from Sunday = 1 (the engine from Sunday = 0): 1 is Sunday here too.
+  await sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationRules: { ScheduleExpression: 'cron(0 2 ? * 1 *)' }, RotateImmediately: false }));
+  const sunday = await sm.send(new DescribeSecretCommand({ SecretId: 'prod/aws-rot/db' }));
+  assert.equal(sunday.RotationRules?.ScheduleExpression, 'cron(0 2 ? * 1 *)', 'the expression is echoed as sent');
+  assert.equal(sunday.NextRotationDate?.getUTCDay(), 0);
+  assert.equal(sunday.NextRotationDate?.getUTCHours(), 2);
+  const tooOften = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/aws-rot/db', RotationRules: { ScheduleExpression: 'rate(1 hour)' }, RotateImmediately: false })));
+  assert.equal(tooOften.name, 'InvalidParameterException');
+
   await sm.send(new CancelRotateSecretCommand({ SecretId: 'prod/aws-rot/db' }));
   const cancelled = await sm.send(new DescribeSecretCommand({ SecretId: 'prod/aws-rot/db' }));
   assert.equal(cancelled.RotationEnabled, undefined, 'automatic rotation is off');

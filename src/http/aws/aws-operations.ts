@@ -5,7 +5,9 @@ import type { ReplicationService } from '../../services/replication-service.js';
 import type { ReplicaStatus, SecretFilter, SecretMetadata, SecretRef, SecretsService, VersionInfo } from '../../services/secrets-service.js';
 import type { SecretValue } from '../../services/secret-rules.js';
 import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
+import { nextDueAt, type RotationSettings } from '../../services/rotation/rotation-settings.js';
 import { epochSeconds, labelToAws, labelToNative, optionalEpoch } from './aws-protocol.js';
+import { rotationRulesOf, scheduleFromRules, type EngineSchedule } from './aws-schedule.js';
 
 /** What one AWS call carries into an operation: who, which region, and where to note audit targets. */
 export interface AwsCall {
@@ -133,39 +135,11 @@ function replicationJson(statuses: ReplicaStatus[]) {
 
 /** Rotation as AWS reports it, from the rotation engine's settings (`secrets.rotation`). */
 function rotationFields(m: SecretMetadata) {
-  const settings = m.rotation as { every_seconds?: number; cron?: string } | null;
-  const scheduled = settings?.every_seconds !== undefined || settings?.cron !== undefined;
-  if (!settings || !scheduled) return {};
-  const days = settings.every_seconds !== undefined ? settings.every_seconds / 86_400 : undefined;
-  const rules = days !== undefined && Number.isInteger(days) ? { AutomaticallyAfterDays: days }
-    : settings.every_seconds !== undefined ? { ScheduleExpression: `rate(${Math.round(settings.every_seconds / 3600)} hours)` }
-    : { ScheduleExpression: `cron(${settings.cron})` };
-  const next = settings.every_seconds !== undefined ? (m.lastRotatedAt ?? m.createdAt) + settings.every_seconds * 1000 : undefined;
-  return { RotationEnabled: true, RotationRules: rules, ...(next !== undefined ? { NextRotationDate: epochSeconds(next) } : {}) };
-}
-
-/**
- * AWS RotationRules onto the rotation engine's schedule: AutomaticallyAfterDays and rate()
- * become `every_seconds`; an AWS cron (6 fields, `?` wildcards, a year) becomes a 5-field cron.
- */
-function scheduleFromRules(rules: Input): { every_seconds?: number; cron?: string } {
-  const days = int(rules, 'AutomaticallyAfterDays');
-  const expression = str(rules, 'ScheduleExpression');
-  if (days !== undefined && expression !== undefined) bad('give AutomaticallyAfterDays or ScheduleExpression, not both');
-  if (days !== undefined) {
-    if (days < 1 || days > 1000) bad('AutomaticallyAfterDays must be from 1 to 1000');
-    return { every_seconds: days * 86_400 };
-  }
-  if (expression === undefined) bad('RotationRules needs AutomaticallyAfterDays or ScheduleExpression');
-  const rate = /^rate\((\d+) (hour|hours|day|days)\)$/.exec(expression);
-  if (rate) return { every_seconds: Number(rate[1]) * (rate[2]!.startsWith('hour') ? 3600 : 86_400) };
-  const cron = /^cron\((.+)\)$/.exec(expression);
-  if (cron) {
-    const fields = cron[1]!.trim().split(/\s+/);
-    if (fields.length !== 6) bad('a cron() ScheduleExpression has 6 fields: minutes hours day-of-month month day-of-week year');
-    return { cron: fields.slice(0, 5).map((f) => (f === '?' ? '*' : f)).join(' ') };
-  }
-  return bad('ScheduleExpression must be rate(N hours|days) or cron(...)');
+  const settings = m.rotation as (EngineSchedule & { rotator?: string }) | null;
+  const rules = settings ? rotationRulesOf(settings) : null;
+  if (!settings || !rules) return {};
+  const next = nextDueAt(settings as RotationSettings, m.lastRotatedAt ?? m.createdAt);
+  return { RotationEnabled: true, RotationRules: rules, ...(next !== null ? { NextRotationDate: epochSeconds(next) } : {}) };
 }
 
 function metadataJson(m: SecretMetadata, stagesByVersion: Record<string, string[]>, replication: ReplicaStatus[], field: 'VersionIdsToStages' | 'SecretVersionsToStages') {
@@ -451,7 +425,7 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       const rules = input.RotationRules as Input | undefined;
       if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
       if (rules) {
-        const { every_seconds: _every, cron: _cron, ...rest } = status.settings;
+        const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
         await rotation.configure(call.identity, ref.name, { ...rest, ...scheduleFromRules(rules) });
       }
       const described = await secrets.describe(call.identity, ref);
@@ -468,7 +442,7 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       const status = await rotation.status(call.identity, ref.name);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {
-        const { every_seconds: _every, cron: _cron, window: _window, ...rest } = status.settings;
+        const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
         await rotation.configure(call.identity, ref.name, rest);
       }
       const described = await secrets.describe(call.identity, ref);

@@ -30,6 +30,8 @@ export const RotationSettingsSchema = z.object({
   rotator: z.enum(ROTATORS),
   every_seconds: z.number().int().min(60).max(3650 * 86_400).optional(),
   cron: z.string().min(1).max(128).optional(),
+  /** The AWS ScheduleExpression this schedule was set from (RotateSecret), echoed back by DescribeSecret. */
+  aws_schedule_expression: z.string().min(1).max(256).optional(),
   /** UTC time-of-day window such as 02:00-04:00 (may wrap midnight: 23:00-01:00). */
   window: z.string().regex(WINDOW_PATTERN, 'window must look like 02:00-04:00 (UTC)').optional(),
   /** How long PREVIOUS keeps working before it is revoked (alternating users). */
