@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_json: 400,
   validation_failed: 400,
+  invalid_next_token: 400,
   invalid_name: 400,
   invalid_label: 400,
   invalid_policy: 400,

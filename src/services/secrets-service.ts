@@ -10,8 +10,9 @@ import type { Database, Queryable } from '../storage/schema.js';
 import type { LabelledVersionRow, LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
+import { compareBy, matchesFilters, pageOffset, pageToken, validateFilters, type SortBy } from './secret-search.js';
 import {
-  LABEL_CURRENT, LABEL_PREVIOUS, MAX_VERSIONS_KEPT, validateLabel, validateLabels, validateSecretName, validateTags,
+  LABEL_CURRENT, LABEL_PREVIOUS, MAX_VERSIONS_KEPT, VERSION_MIN_AGE_MS, validateLabel, validateLabels, validateSecretName, validateTags,
   validateValue, validateVersionId, type SecretValue,
 } from './secret-rules.js';
 
@@ -94,15 +95,17 @@ export interface ReplicaStatus {
 }
 
 /** ListSecrets-style filter: OR across values, AND across filters; a value starting with `!` negates. */
-export interface SecretFilter {
-  key: 'name' | 'description' | 'tag-key' | 'tag-value' | 'primary-region' | 'owning-service' | 'all';
-  values: string[];
-}
+import type { SecretFilter } from './secret-search.js';
+export type { SecretFilter };
+
+const sortableOf = (row: SecretRow) => ({ name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, lastAccessedAt: row.last_accessed_at });
 
 export interface SearchSecretsInput {
   region?: string;
   filters?: SecretFilter[];
   sortOrder?: 'asc' | 'desc';
+  /** Default created-date. */
+  sortBy?: SortBy;
   includePlannedDeletion?: boolean;
   maxResults?: number;
   /** Opaque token from a previous page. */
@@ -215,12 +218,17 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     for (const label of labels) await store.setLabel(tx, secretId, label, versionId);
   }
 
-  /** Keeps the newest MAX_VERSIONS_KEPT versions plus every labelled one. */
+  /**
+   * Keeps the newest MAX_VERSIONS_KEPT versions, every labelled one, and (as AWS does) every
+   * version created in the last 24 hours: a job that noted a VersionId a moment ago can still
+   * read it however many writes came since.
+   */
   async function pruneVersions(tx: Queryable, secretId: string): Promise<void> {
     const versions = await store.listVersions(tx, secretId);
     if (versions.length <= MAX_VERSIONS_KEPT) return;
     const labelled = new Set((await store.labels(tx, secretId)).map((l) => l.version_id));
-    const stale = versions.slice(MAX_VERSIONS_KEPT).filter((v) => !labelled.has(v.version_id)).map((v) => v.version_id);
+    const youngestPrunable = now() - VERSION_MIN_AGE_MS;
+    const stale = versions.slice(MAX_VERSIONS_KEPT).filter((v) => !labelled.has(v.version_id) && v.created_at < youngestPrunable).map((v) => v.version_id);
     await store.deleteVersions(tx, secretId, stale);
   }
 
@@ -281,27 +289,6 @@ export function createSecretsService(deps: SecretsServiceDeps) {
   }
 
   const replicationOf = (q: Queryable, row: SecretRow): Promise<ReplicaStatus[]> => (deps.replicator ? deps.replicator.statusOf(q, row) : Promise.resolve([]));
-
-  function matchesFilter(row: SecretRow, tags: Record<string, string>, filter: SecretFilter): boolean {
-    const fields = (key: SecretFilter['key']): string[] => {
-      switch (key) {
-        case 'name': return [row.name];
-        case 'description': return row.description ? [row.description] : [];
-        case 'tag-key': return Object.keys(tags);
-        case 'tag-value': return Object.values(tags);
-        case 'primary-region': return [row.primary_region ?? row.region];
-        case 'owning-service': return [];
-        case 'all': return [row.name, ...(row.description ? [row.description] : []), ...Object.keys(tags), ...Object.values(tags)];
-      }
-    };
-    const candidates = fields(filter.key).map((f) => f.toLowerCase());
-    return filter.values.some((raw) => {
-      const negate = raw.startsWith('!');
-      const value = (negate ? raw.slice(1) : raw).toLowerCase();
-      const hit = candidates.some((c) => c.startsWith(value));
-      return negate ? !hit : hit;
-    });
-  }
 
   function recordAccess(row: SecretRow): void {
     const day = Math.floor(now() / DAY_MS) * DAY_MS;
@@ -469,18 +456,21 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (!(await authorizer.mayAccessUnder(caller, 'list', ''))) throw new AppError('permission_denied', 'permission denied: no policy grants "list" on any secret');
       const maxResults = input.maxResults ?? 100;
       if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) throw new AppError('validation_failed', 'MaxResults is 1 to 100');
-      let offset = 0;
-      if (input.nextToken !== undefined) {
-        offset = Number(Buffer.from(input.nextToken, 'base64url').toString('utf8').replace(/^o:/, ''));
-        if (!Number.isInteger(offset) || offset < 0) throw new AppError('validation_failed', 'NextToken is not valid');
-      }
+      const offset = pageOffset(input.nextToken);
+      const filters = input.filters ?? [];
+      validateFilters(filters);
       const rows = await store.listRegion(db, input.region ?? deps.region, input.includePlannedDeletion ?? false);
       const tags = await store.tags(db, rows.map((r) => r.id));
       const matched: SecretRow[] = [];
       for (const row of rows) {
         const rowTags = tags.get(row.id) ?? {};
-        if (!(input.filters ?? []).every((f) => matchesFilter(row, rowTags, f))) continue;
+        const searchable = { name: row.name, description: row.description, tags: rowTags, primaryRegion: row.primary_region ?? row.region };
+        if (!matchesFilters(searchable, filters)) continue;
         if (await authorizer.allows(caller, 'list', row.name)) matched.push(row);
+      }
+      if (input.sortBy !== undefined && input.sortBy !== 'created-date') {
+        const compare = compareBy(input.sortBy);
+        matched.sort((a, b) => compare(sortableOf(a), sortableOf(b)));
       }
       if (input.sortOrder === 'desc') matched.reverse();
       const page = matched.slice(offset, offset + maxResults);
@@ -490,7 +480,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         for (const l of labels) (labelsByVersion[l.version_id] ??= []).push(l.label);
         return { ...toMetadata(row, tags.get(row.id) ?? {}), replication: await replicationOf(db, row), labelsByVersion };
       }));
-      const nextToken = offset + maxResults < matched.length ? Buffer.from(`o:${offset + maxResults}`).toString('base64url') : null;
+      const nextToken = offset + maxResults < matched.length ? pageToken(offset + maxResults) : null;
       return { secrets, nextToken };
     },
 

@@ -95,6 +95,7 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     const rest = await sm.send(new ListSecretVersionIdsCommand({ SecretId: 'prod/versions', IncludeDeprecated: true, MaxResults: 3, NextToken: page.NextToken }));
     assert.equal(rest.Versions!.length, 1);
     assert.equal(rest.NextToken, undefined);
+    assert.equal((await awsError(sm.send(new ListSecretVersionIdsCommand({ SecretId: 'prod/versions', NextToken: 'zzz' })))).name, 'InvalidNextTokenException');
   });
 
   test('ListSecrets: filters, negation, sort order, pagination, planned deletions', async () => {
@@ -126,6 +127,23 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
       assert.deepEqual(listed.Tags, [{ Key: 'team', Value: 'streaming' }]);
       assert.equal((await awsError(region.send(new ListSecretsCommand({ Filters: [{ Key: 'color' as 'name', Values: ['x'] }] })))).name, 'InvalidParameterException');
       assert.equal((await awsError(region.send(new ListSecretsCommand({ MaxResults: 500 })))).name, 'InvalidParameterException');
+      // Matching as AWS documents it: name, tag-key and tag-value are case-sensitive prefixes;
+      // description matches words, not case-sensitive; all breaks the value into words.
+      assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['Dev/'] }] }), []);
+      assert.deepEqual(await names({ Filters: [{ Key: 'tag-key', Values: ['Team'] }] }), []);
+      assert.deepEqual(await names({ Filters: [{ Key: 'description', Values: ['broker'] }] }), ['dev/alpha']);
+      assert.deepEqual(await names({ Filters: [{ Key: 'description', Values: ['Broker kafka'] }] }), ['dev/alpha']);
+      assert.deepEqual(await names({ Filters: [{ Key: 'description', Values: ['broker warehouse'] }] }), [], 'every word of a description filter');
+      assert.deepEqual(await names({ Filters: [{ Key: 'all', Values: ['Streaming'] }] }), ['dev/alpha']);
+      assert.deepEqual(await names({ Filters: [{ Key: 'all', Values: ['GAMMA'] }] }), ['prod/gamma']);
+      assert.deepEqual(await names({ Filters: [{ Key: 'all', Values: ['alpha warehouse'] }] }), ['dev/alpha', 'dev/beta'], 'any word of an all filter');
+      assert.equal((await awsError(region.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['a*b'] }] })))).name, 'InvalidParameterException');
+      // Paging tokens this server did not give out, and sorting by another attribute.
+      assert.equal((await awsError(region.send(new ListSecretsCommand({ NextToken: 'garbage!!' })))).name, 'InvalidNextTokenException');
+      assert.equal((await awsError(region.send(new ListSecretsCommand({ SortBy: 'size' as 'name' })))).name, 'InvalidParameterException');
+      await region.send(new PutSecretValueCommand({ SecretId: 'dev/alpha', SecretString: 'a2' }));
+      assert.deepEqual(await names({ SortBy: 'last-changed-date' }), ['dev/beta', 'prod/gamma', 'dev/alpha']);
+      assert.deepEqual(await names({ SortBy: 'name', SortOrder: 'desc' }), ['prod/gamma', 'dev/beta', 'dev/alpha']);
     } finally {
       region.destroy();
     }
@@ -206,6 +224,7 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     const byFilter = await sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }] }));
     assert.deepEqual(byFilter.SecretValues!.map((v) => v.SecretString), ['1', '2']);
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({})))).name, 'InvalidParameterException');
+    assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }], MaxResults: 21 })))).name, 'InvalidParameterException', 'at most 20 per page, as in AWS');
   });
 
   test('rotation without a configured rotator and resource policies answer clear errors, not fake successes', async () => {

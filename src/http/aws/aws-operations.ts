@@ -3,6 +3,7 @@ import { AppError } from '../../errors/app-error.js';
 import type { Identity } from '../../services/identity.types.js';
 import type { ReplicationService } from '../../services/replication-service.js';
 import type { ReplicaStatus, SecretFilter, SecretMetadata, SecretRef, SecretsService, VersionInfo } from '../../services/secrets-service.js';
+import { SORT_BY, pageOffset, pageToken, type SortBy } from '../../services/secret-search.js';
 import type { SecretValue } from '../../services/secret-rules.js';
 import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
 import { nextDueAt, type RotationSettings } from '../../services/rotation/rotation-settings.js';
@@ -98,25 +99,9 @@ function replicaRegionsOf(input: Input, field: string): { region: string; kmsKey
   return objList(input, field)?.map((r) => ({ region: str(r, 'Region', true), kmsKeyId: str(r, 'KmsKeyId') }));
 }
 
-const FILTER_KEYS = new Set(['name', 'description', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']);
-
 function filtersOf(input: Input): SecretFilter[] | undefined {
-  return objList(input, 'Filters')?.map((f) => {
-    const key = str(f, 'Key', true);
-    if (!FILTER_KEYS.has(key)) bad(`Filters Key "${key.slice(0, 32)}" is not one of ${[...FILTER_KEYS].join(', ')}`);
-    const values = strList(f, 'Values') ?? [];
-    if (values.length === 0 || values.length > 10) bad('each filter has 1 to 10 Values');
-    return { key: key as SecretFilter['key'], values };
-  });
+  return objList(input, 'Filters')?.map((f) => ({ key: str(f, 'Key', true) as SecretFilter['key'], values: strList(f, 'Values') ?? [] }));
 }
-
-function pageToken(token: string | undefined): number {
-  if (token === undefined) return 0;
-  const offset = Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^o:/, ''));
-  if (!Number.isInteger(offset) || offset < 0) bad('NextToken is not valid');
-  return offset;
-}
-const nextPageToken = (offset: number) => Buffer.from(`o:${offset}`).toString('base64url');
 
 // ---------------------------------------------------------------------------
 // Response shapes
@@ -253,7 +238,9 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
         if (int(input, 'MaxResults') !== undefined) bad('MaxResults can only be used with Filters');
         for (const id of ids) await fetchOne(id);
       } else {
-        const page = await secrets.search(call.identity, { region: call.region, filters, maxResults: int(input, 'MaxResults') ?? 20, nextToken: str(input, 'NextToken') });
+        const maxResults = int(input, 'MaxResults') ?? 20;
+        if (maxResults < 1 || maxResults > 20) bad('MaxResults is 1 to 20');
+        const page = await secrets.search(call.identity, { region: call.region, filters, maxResults, nextToken: str(input, 'NextToken') });
         for (const secret of page.secrets) await fetchOne(secret.arn);
         nextToken = page.nextToken;
       }
@@ -309,8 +296,10 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
     async ListSecrets(call, input) {
       const sortOrder = str(input, 'SortOrder');
       if (sortOrder !== undefined && sortOrder !== 'asc' && sortOrder !== 'desc') bad('SortOrder is asc or desc');
+      const sortBy = str(input, 'SortBy');
+      if (sortBy !== undefined && !SORT_BY.includes(sortBy as SortBy)) bad(`SortBy is one of ${SORT_BY.join(', ')}`);
       const page = await secrets.search(call.identity, {
-        region: call.region, filters: filtersOf(input), sortOrder, includePlannedDeletion: bool(input, 'IncludePlannedDeletion'),
+        region: call.region, filters: filtersOf(input), sortOrder, sortBy: sortBy as SortBy | undefined, includePlannedDeletion: bool(input, 'IncludePlannedDeletion'),
         maxResults: int(input, 'MaxResults'), nextToken: str(input, 'NextToken'),
       });
       call.detail({ returned: page.secrets.length });
@@ -326,7 +315,7 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       if (maxResults < 1 || maxResults > 100) bad('MaxResults is 1 to 100');
       const { metadata, versions } = await secrets.listVersions(call.identity, ref);
       const shown = bool(input, 'IncludeDeprecated') ? versions : versions.filter((v) => v.labels.length > 0);
-      const offset = pageToken(str(input, 'NextToken'));
+      const offset = pageOffset(str(input, 'NextToken'));
       const page = shown.slice(offset, offset + maxResults);
       return {
         ARN: metadata.arn, Name: metadata.name,
@@ -335,7 +324,7 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
           ...(v.lastAccessedAt !== null ? { LastAccessedDate: epochSeconds(v.lastAccessedAt) } : {}),
           ...(metadata.kmsKeyId ? { KmsKeyIds: [metadata.kmsKeyId] } : {}),
         })),
-        ...(offset + maxResults < shown.length ? { NextToken: nextPageToken(offset + maxResults) } : {}),
+        ...(offset + maxResults < shown.length ? { NextToken: pageToken(offset + maxResults) } : {}),
       };
     },
 

@@ -22,6 +22,7 @@ const AWS_ERRORS: Record<string, { type: string; status: number }> = {
   rotation_not_configured: { type: 'InvalidRequestException', status: 400 },
   not_implemented: { type: 'InvalidRequestException', status: 400 },
   validation_failed: { type: 'InvalidParameterException', status: 400 },
+  invalid_next_token: { type: 'InvalidNextTokenException', status: 400 },
   invalid_name: { type: 'InvalidParameterException', status: 400 },
   invalid_label: { type: 'InvalidParameterException', status: 400 },
   label_conflict: { type: 'InvalidParameterException', status: 400 },
