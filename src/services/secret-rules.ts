@@ -3,6 +3,8 @@ import { AppError } from '../errors/app-error.js';
 /** Naming and value rules shared by every API that writes secrets. */
 export const MAX_VALUE_BYTES = 65_536;
 export const MAX_VERSIONS_KEPT = 100;
+/** Versions younger than this are never pruned, however many there are (AWS: 24 hours). */
+export const VERSION_MIN_AGE_MS = 24 * 60 * 60 * 1000;
 export const MAX_LABELS_PER_VERSION = 20;
 export const LABEL_CURRENT = 'CURRENT';
 export const LABEL_PENDING = 'PENDING';

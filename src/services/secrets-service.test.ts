@@ -75,4 +75,30 @@ describe('secrets service: recovery window and purge', () => {
     const rows = await storage.db.selectFrom('secret_versions').select('secret_id').execute();
     assert.equal(rows.length, 3, 'the purged secret left no version rows behind');
   });
+  test('versions beyond the newest 100 are pruned only once they are 24 hours old (as in AWS); labelled ones never', async () => {
+    const name = 'prod/prune/db';
+    const first = (await secrets.create(SYSTEM_IDENTITY, { name, value: { kind: 'string', text: 'v0' } })).versionId!;
+    await secrets.moveLabel(SYSTEM_IDENTITY, { name }, { label: 'keep', moveToVersionId: first });
+    const ids: string[] = [first];
+    const start = clock; // v0 at start, v1..v105 one millisecond apart after it
+    for (let i = 1; i <= 105; i++) {
+      clock = start + i;
+      ids.push((await secrets.putValue(SYSTEM_IDENTITY, { name }, { value: { kind: 'string', text: `v${i}` } })).versionId);
+    }
+    const versionIds = async () => new Set((await secrets.describe(SYSTEM_IDENTITY, { name })).versions.map((v) => v.versionId));
+    assert.equal((await versionIds()).size, 106, 'nothing younger than 24 hours is pruned');
+    assert.equal((await secrets.getValue(SYSTEM_IDENTITY, { name }, { versionId: ids[1] })).value.kind, 'string');
+
+    clock = start + DAY;
+    await secrets.putValue(SYSTEM_IDENTITY, { name }, { value: { kind: 'string', text: 'v106' } });
+    assert.equal((await versionIds()).size, 107, 'v1 is exactly 24 hours old less a millisecond: kept');
+
+    clock = start + DAY + 10;
+    const last = await secrets.putValue(SYSTEM_IDENTITY, { name }, { value: { kind: 'string', text: 'v107' } });
+    const kept = await versionIds();
+    assert.equal(kept.size, 101, 'the newest 100 plus the labelled first one');
+    assert.ok(kept.has(first) && kept.has(last.versionId));
+    for (const id of ids.slice(1, 8)) assert.ok(!kept.has(id), 'the oldest unlabelled versions, now over 24 hours old, are pruned');
+    await assert.rejects(secrets.getValue(SYSTEM_IDENTITY, { name }, { versionId: ids[1] }), (e) => code(e) === 'version_not_found');
+  });
 });
