@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { hmacSha256, hmacSha256Hex, hmacSha256Key, sha256Hex } from './hmac.js';
+import { hmacSha256, hmacSha256Hex, hmacSha256Key, sha256Hex, timingSafeEqualHex } from './hmac.js';
 
 test('hmacSha256 equals createHmac for keys and messages of every shape', () => {
   const keys: (Buffer | string)[] = [Buffer.alloc(0), randomBytes(1), randomBytes(32), randomBytes(64), randomBytes(65), randomBytes(200), 'AWS4secret', 'ключ'];
@@ -32,4 +32,12 @@ test('RFC 4231 test case 2', () => {
 
 test('sha256Hex equals createHash', () => {
   for (const data of ['', 'abc', randomBytes(1000)]) assert.equal(sha256Hex(data), createHash('sha256').update(data).digest('hex'));
+});
+
+test('timingSafeEqualHex tells equal MACs from different ones, including a last-character difference', () => {
+  const mac = hmacSha256Hex(hmacSha256Key('k'), 'm');
+  assert.equal(timingSafeEqualHex(mac, hmacSha256Hex(hmacSha256Key('k'), 'm')), true);
+  assert.equal(timingSafeEqualHex(mac, mac.slice(0, -1) + (mac.endsWith('0') ? '1' : '0')), false);
+  assert.equal(timingSafeEqualHex(mac, mac.slice(1)), false);
+  assert.equal(timingSafeEqualHex('', ''), true);
 });

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { hmacSha256, sha256Hex, type HmacSha256Key } from './hmac.js';
+import { hmacSha256Hex, sha256Hex, type HmacSha256Key } from './hmac.js';
 
 /**
  * AWS Signature Version 4 (header form), as the AWS SDKs, boto3 and the aws CLI compute it.
@@ -129,16 +129,9 @@ export function signingKey(secretAccessKey: string, scopeDate: string, region: s
   return hmac(hmac(hmac(hmac('AWS4' + secretAccessKey, scopeDate), region), service), 'aws4_request');
 }
 
-export function signatureOf(key: Buffer, toSign: string): string {
-  return signatureBytes(key, toSign).toString('hex');
-}
-
-/**
- * The signature as bytes, for a constant-time comparison with the one a client sent. The
- * server passes the signing key already padded (hmacSha256Key), cached with the key.
- */
-export function signatureBytes(key: Buffer | HmacSha256Key, toSign: string): Buffer {
-  return Buffer.isBuffer(key) ? hmac(key, toSign) : hmacSha256(key, toSign);
+/** The signature (lowercase hex) a client sends; the server passes its key already padded (hmacSha256Key), cached per key. */
+export function signatureOf(key: Buffer | HmacSha256Key, toSign: string): string {
+  return Buffer.isBuffer(key) ? hmac(key, toSign).toString('hex') : hmacSha256Hex(key, toSign);
 }
 
 /** `20260101T120000Z` -> epoch ms; NaN when malformed. Digits read in place: it runs on every AWS request. */

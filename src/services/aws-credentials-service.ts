@@ -1,10 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { transaction } from '../storage/transaction.js';
 import type { Kysely } from 'kysely';
 import {
-  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureBytes, signingKey, stringToSign,
+  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, stringToSign,
 } from '../crypto/sigv4.js';
-import { hmacSha256Key, type HmacSha256Key } from '../crypto/hmac.js';
+import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../crypto/hmac.js';
 import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import { validatePolicyName } from '../policy/policy.js';
@@ -193,10 +193,10 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       }
       const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
       const scope = `${auth.scopeDate}/${auth.region}/${auth.service}/aws4_request`;
-      const expected = signatureBytes(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, scope, canonical));
-      // The client's is 64 hex characters (parseAuthorization checks), so both are 32 bytes and a
-      // constant-time comparison of the bytes needs no further hashing.
-      if (!timingSafeEqual(expected, Buffer.from(auth.signature, 'hex'))) {
+      const expected = signatureOf(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, scope, canonical));
+      // Both are 64 lowercase hex characters (parseAuthorization checks the client's), so a
+      // constant-time comparison of the text needs no further hashing or decoding.
+      if (!timingSafeEqualHex(expected, auth.signature)) {
         throw new AppError('invalid_signature', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
       }
       return { identity: key.identity, region: auth.region, accessKeyId: auth.accessKeyId };
