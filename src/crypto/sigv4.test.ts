@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, stringToSign } from './sigv4.js';
+import { canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, splitTrailingSignature, stringToSign } from './sigv4.js';
 
 // The worked example from the AWS Signature Version 4 documentation (IAM ListUsers, 2015-08-30).
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -50,4 +50,14 @@ test('amz dates round-trip and malformed ones are NaN', () => {
   assert.equal(parseAmzDate('20261122T160509Z'), ms);
   assert.ok(Number.isNaN(parseAmzDate('2026-11-22T16:05:09Z')));
   for (const bad of ['20261122T160509', '20261122X160509Z', '2026112xT160509Z', '20261122T16050aZ', '', '20261122T160509Z ']) assert.ok(Number.isNaN(parseAmzDate(bad)), bad);
+});
+
+test('splitTrailingSignature separates the per-request signature from the rest of the header', () => {
+  const signature = 'a'.repeat(63) + 'f';
+  const unsigned = 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date, ';
+  assert.deepEqual(splitTrailingSignature(unsigned + 'Signature=' + signature), { unsigned, signature });
+  assert.equal(splitTrailingSignature(unsigned + 'Signature=' + signature.toUpperCase()), null, 'not lowercase hex');
+  assert.equal(splitTrailingSignature(unsigned + 'Signature=' + signature.slice(1)), null, 'too short');
+  assert.equal(splitTrailingSignature(`AWS4-HMAC-SHA256 Signature=${signature}, Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host`), null, 'not at the end');
+  assert.equal(splitTrailingSignature(signature), null);
 });

@@ -67,6 +67,19 @@ export function parseAuthorization(header: string): SigV4Authorization | null {
   return { accessKeyId, scopeDate, region, service, signedHeaders: signedHeaders.toLowerCase().split(';'), signature };
 }
 const AUTHORIZATION_PREFIX = SIGV4_ALGORITHM + ' ';
+
+/**
+ * Splits a trailing `Signature=<64 hex>` (where every AWS SDK puts it) off an Authorization
+ * header. What remains (key id, credential scope, signed header names) is the same on every
+ * request a client signs with one key on one day. Null when the signature is elsewhere or not hex.
+ */
+export function splitTrailingSignature(header: string): { unsigned: string; signature: string } | null {
+  const at = header.length - 64;
+  if (at < SIGNATURE_FIELD.length || !header.startsWith(SIGNATURE_FIELD, at - SIGNATURE_FIELD.length)) return null;
+  const signature = header.slice(at);
+  return HEX_SIGNATURE.test(signature) ? { unsigned: header.slice(0, at - SIGNATURE_FIELD.length), signature } : null;
+}
+const SIGNATURE_FIELD = 'Signature=';
 /** Space or horizontal tab (what separates the Authorization header's fields). */
 const isSpace = (c: number) => c === 32 || c === 9;
 const HEX_SIGNATURE = /^[0-9a-f]{64}$/;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { transaction } from '../storage/transaction.js';
 import type { Kysely } from 'kysely';
 import {
-  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, stringToSign,
+  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, splitTrailingSignature, stringToSign, type SigV4Authorization,
 } from '../crypto/sigv4.js';
 import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../crypto/hmac.js';
 import { AppError } from '../errors/app-error.js';
@@ -91,6 +91,24 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     }
     return key;
   }
+  // An Authorization header's fields other than its signature repeat on every request a client
+  // signs with one key on one day, so their parse is kept (bounded), with the scope string.
+  // Only parsing is saved: every request's signature is still computed and compared in full.
+  const parsedHeaders = new Map<string, SigV4Authorization & { scope: string }>();
+  function parseHeader(header: string): (SigV4Authorization & { scope: string }) | null {
+    const split = splitTrailingSignature(header);
+    const known = split ? parsedHeaders.get(split.unsigned) : undefined;
+    if (known && split) return { ...known, signature: split.signature };
+    const parsed = parseAuthorization(header);
+    if (!parsed) return null;
+    const withScope = { ...parsed, signedHeaders: Object.freeze(parsed.signedHeaders) as string[], scope: `${parsed.scopeDate}/${parsed.region}/${parsed.service}/aws4_request` };
+    if (split) {
+      if (parsedHeaders.size >= 10_000) parsedHeaders.clear();
+      parsedHeaders.set(split.unsigned, withScope);
+    }
+    return withScope;
+  }
+
   const CACHE_MS = 1000;
   deps.changes.subscribe((topic) => {
     if (topic === 'token') {
@@ -169,7 +187,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     async authenticate(request: SignedRequest): Promise<{ identity: Identity; region: string; accessKeyId: string }> {
       const header = request.headers.authorization;
       if (typeof header !== 'string' || header === '') throw new AppError('missing_signature', 'Missing Authentication Token');
-      const auth = parseAuthorization(header);
+      const auth = parseHeader(header);
       if (!auth) throw new AppError('incomplete_signature', 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).');
       if (!auth.signedHeaders.includes('host')) throw new AppError('incomplete_signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
       if (auth.service !== SIGV4_SERVICE) throw new AppError('invalid_signature', `Credential should be scoped to correct service: '${SIGV4_SERVICE}'.`);
@@ -192,8 +210,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
         throw new AppError('invalid_signature', 'The provided x-amz-content-sha256 header does not match what was computed.');
       }
       const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
-      const scope = `${auth.scopeDate}/${auth.region}/${auth.service}/aws4_request`;
-      const expected = signatureOf(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, scope, canonical));
+      const expected = signatureOf(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, auth.scope, canonical));
       // Both are 64 lowercase hex characters (parseAuthorization checks the client's), so a
       // constant-time comparison of the text needs no further hashing or decoding.
       if (!timingSafeEqualHex(expected, auth.signature)) {

@@ -141,6 +141,41 @@ describe('AWS API authentication and authorization', () => {
   });
 });
 
+describe('signature verification with parsed Authorization headers kept', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer({ dev: true });
+    const sm = awsClient(server);
+    await sm.send(new CreateSecretCommand({ Name: 'prod/kept/db', SecretString: 'kept' }));
+    sm.destroy();
+  });
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  test('a header seen before with another signature is still verified in full', async () => {
+    // The first request succeeds, so the server has parsed this key's header once already; the
+    // next ones differ from it only in their signatures and must each be checked.
+    const good = awsClient(server);
+    const flipped = awsClient(server);
+    flipped.middlewareStack.add((next) => async (args) => {
+      const request = args.request as { headers: Record<string, string> };
+      const header = request.headers.authorization!;
+      request.headers.authorization = header.slice(0, -1) + (header.endsWith('0') ? '1' : '0');
+      return next(args);
+    }, { step: 'finalizeRequest', priority: 'low', name: 'flip-signature' });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await good.send(new GetSecretValueCommand({ SecretId: 'prod/kept/db' }))).SecretString, 'kept');
+      for (let i = 0; i < 3; i++) assert.equal((await awsError(flipped.send(new GetSecretValueCommand({ SecretId: 'prod/kept/db' })))).name, 'InvalidSignatureException');
+      assert.equal((await good.send(new GetSecretValueCommand({ SecretId: 'prod/kept/db' }))).SecretString, 'kept');
+    } finally {
+      good.destroy();
+      flipped.destroy();
+    }
+  });
+});
+
 describe('outside --dev the test/test key is refused', () => {
   let server: RunningServer;
   after(async () => {
