@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { awsClient, awsError, createAwsKey } from '../support/aws.js';
+import { canonicalRequest, formatAmzDate, sha256Hex, signatureOf, signingKey, stringToSign } from '../../src/crypto/sigv4.js';
 
 /** SigV4 verification, access keys bound to policies, and the dev-only `test`/`test` key. */
 describe('AWS API authentication and authorization', () => {
@@ -172,6 +175,71 @@ describe('signature verification with parsed Authorization headers kept', () => 
     } finally {
       good.destroy();
       flipped.destroy();
+    }
+  });
+});
+
+/**
+ * A GetSecretValue signed with the dev key and sent in pieces: `parts` are written `gapMs` apart,
+ * chunked when `chunked`, so the server reads a body that is not all there when it asks for it.
+ */
+async function sendInPieces(address: string, parts: string[], options: { chunked: boolean; gapMs: number }): Promise<{ status: number; body: Record<string, unknown> }> {
+  const body = parts.join('');
+  const url = new URL(address);
+  const amzDate = formatAmzDate(Date.now());
+  const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.1', host: url.host, 'x-amz-date': amzDate, 'x-amz-target': 'secretsmanager.GetSecretValue' };
+  const signed = Object.keys(headers).sort();
+  const scope = `${amzDate.slice(0, 8)}/us-east-1/secretsmanager/aws4_request`;
+  const canonical = canonicalRequest({ method: 'POST', path: '/', query: '', headers, signedHeaders: signed, payloadHash: sha256Hex(body) });
+  const signature = signatureOf(signingKey('test', amzDate.slice(0, 8), 'us-east-1', 'secretsmanager'), stringToSign(amzDate, scope, canonical));
+  const sent = { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`, ...(options.chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }) };
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: url.hostname, port: url.port, path: '/', method: 'POST', headers: sent }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    request.on('error', reject);
+    void (async () => {
+      for (const part of parts) {
+        request.write(part);
+        await sleep(options.gapMs);
+      }
+      request.end();
+    })();
+  });
+}
+
+describe('AWS request bodies however they arrive', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer({ dev: true });
+    const sm = awsClient(server);
+    await sm.send(new CreateSecretCommand({ Name: 'prod/body/db', SecretString: 'body-value' }));
+    sm.destroy();
+  });
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  test('a body all there at once, one still arriving, and a chunked one are read alike', async () => {
+    const parts = ['{"SecretId":', '"prod/body/', 'db"}'];
+    for (const [chunked, gapMs] of [[false, 0], [false, 30], [true, 30]] as const) {
+      const answer = await sendInPieces(server.address, gapMs === 0 ? [parts.join('')] : parts, { chunked, gapMs });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.SecretString, 'body-value');
+    }
+  });
+
+  test('a body over the limit is refused, whether declared or streamed', async () => {
+    const padding = 'x'.repeat(600 * 1024); // the default body limit is 512 KiB
+    for (const chunked of [false, true]) {
+      const answer = await sendInPieces(server.address, ['{"SecretId":"prod/body/db","Pad":"', padding, '"}'], { chunked, gapMs: 5 });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.__type, 'InvalidParameterException');
+      assert.match(String(answer.body.message), /too large/);
     }
   });
 });

@@ -4,6 +4,7 @@ import type { AwsCredentialsService } from '../../services/aws-credentials-servi
 import { toAppError } from '../server.js';
 import { auditTarget } from '../request-context.js';
 import { awsOperations, type AwsServices } from './aws-operations.js';
+import { readRawBody } from './aws-body.js';
 import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX, awsErrorOf } from './aws-protocol.js';
 
 export interface AwsRoutesDeps extends AwsServices {
@@ -32,7 +33,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
   return (app: FastifyInstance): void => {
     void app.register(async (aws) => {
       // Kept raw: SigV4 signs the exact bytes; parsed only after the signature checks out.
-      aws.addContentTypeParser(AWS_JSON_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      aws.addContentTypeParser(AWS_JSON_CONTENT_TYPE, (request, payload, done) => readRawBody(payload, request.routeOptions.bodyLimit, done));
 
       aws.setErrorHandler((error, request, reply) => {
         const appError = toAppError(error);

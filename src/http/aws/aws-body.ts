@@ -1,0 +1,43 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../../errors/app-error.js';
+
+/**
+ * The raw body of an AWS request as one Buffer, for Fastify's content-type parser (SigV4 signs
+ * the exact bytes, so nothing is decoded here).
+ *
+ * AWS requests are small and arrive in the same packet as their headers, so by the time Fastify
+ * asks for the body, Node's HTTP parser has usually received and buffered all of it. Then it is
+ * taken at once, without the listeners, ticks and events of a stream read (2-3 µs of the
+ * ~14 µs the CPU profile attributes to the AWS protocol beyond a native read). Otherwise, for
+ * a body still arriving or sent chunked, it is read as it comes. Over `limit` bytes is
+ * payload_too_large, as Fastify's own parser answers.
+ */
+export function readRawBody(payload: IncomingMessage, limit: number, done: (error: Error | null, body?: Buffer) => void): void {
+  const declared = Number(payload.headers['content-length']);
+  if (declared > limit) return done(tooLarge());
+  if (payload.complete && payload.readableLength === declared) {
+    const buffered = payload.read() as Buffer | null;
+    // A copy: the parser never hands on a view of memory Node may reuse for the socket.
+    return done(null, buffered ? Buffer.from(buffered) : Buffer.alloc(0));
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const finish = (error: Error | null, body?: Buffer) => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onError);
+    done(error, body);
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > limit) return finish(tooLarge());
+    chunks.push(chunk);
+  };
+  const onEnd = () => finish(null, Buffer.concat(chunks, received));
+  const onError = () => finish(new AppError('invalid_request', 'the request body could not be read'));
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onError);
+}
+
+const tooLarge = () => new AppError('payload_too_large', 'the request body is too large');
