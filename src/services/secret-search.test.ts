@@ -25,6 +25,10 @@ test('filters: case-sensitive prefixes, description and all by words, negation, 
   assert.equal(match('primary-region', 'eu-'), true);
   assert.equal(match('owning-service', 'rds'), false);
   assert.equal(match('name', 'x', 'Data'), true, 'values of one filter are alternatives');
+  assert.equal(match('name', '!Data', '!x'), false, 'every ! value excludes');
+  assert.equal(match('name', '!x', '!y'), true);
+  assert.equal(match('name', 'Data', '!DatabaseS'), false, 'an exclusion wins over an alternative');
+  assert.equal(match('name', 'x', '!y'), false, 'an exclusion alone does not make a match when alternatives are given');
   assert.equal(matchesFilters(secret, [{ key: 'name', values: ['Data'] }, { key: 'tag-key', values: ['Owner'] }]), false, 'filters combine with AND');
 });
 

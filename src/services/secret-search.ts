@@ -7,7 +7,7 @@ import { AppError } from '../errors/app-error.js';
  *   the value starts a word of the description ("My Description" matches "Description of my secret");
  * - all: not case-sensitive; the value is broken into words and a secret matches when any of
  *   them starts a word of its name, description, tag keys or tag values.
- * A value starting with `!` negates. The values of one filter are alternatives; filters combine with AND.
+ * A value starting with `!` excludes; the other values of one filter are alternatives; filters combine with AND.
  * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Filter.html
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/manage_search-secret.html
  */
@@ -79,12 +79,25 @@ function hits(secret: Searchable, key: FilterKey, value: string): boolean {
   }
 }
 
+/**
+ * Within one filter, plain values are alternatives (any may match) and `!` values are
+ * exclusions (none may match): `["!dev/", "!test/"]` leaves out both, where alternatives of
+ * negations would leave out nothing.
+ */
 export function matchesFilters(secret: Searchable, filters: SecretFilter[]): boolean {
-  return filters.every((filter) => filter.values.some((raw) => {
-    const negate = raw.startsWith('!');
-    const hit = hits(secret, filter.key, negate ? raw.slice(1) : raw);
-    return negate ? !hit : hit;
-  }));
+  return filters.every((filter) => {
+    let wanted = false;
+    let anyWanted = false;
+    for (const raw of filter.values) {
+      if (raw.startsWith('!')) {
+        if (hits(secret, filter.key, raw.slice(1))) return false;
+      } else {
+        anyWanted = true;
+        wanted ||= hits(secret, filter.key, raw);
+      }
+    }
+    return wanted || !anyWanted;
+  });
 }
 
 /** Sort key for ListSecrets' SortBy; secrets never accessed sort first (as the oldest). */

@@ -112,6 +112,7 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
       assert.deepEqual(await names({ IncludePlannedDeletion: true }), ['dev/alpha', 'dev/beta', 'prod/gamma', 'dev/gone']);
       assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['dev/'] }] }), ['dev/alpha', 'dev/beta']);
       assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['!dev/'] }] }), ['prod/gamma']);
+      assert.deepEqual(await names({ Filters: [{ Key: 'name', Values: ['!dev/alpha', '!prod/'] }] }), ['dev/beta'], 'each ! value excludes');
       assert.deepEqual(await names({ Filters: [{ Key: 'description', Values: ['kafka'] }] }), ['dev/alpha']);
       assert.deepEqual(await names({ Filters: [{ Key: 'tag-key', Values: ['owner'] }] }), ['dev/beta']);
       assert.deepEqual(await names({ Filters: [{ Key: 'tag-value', Values: ['stream'] }] }), ['dev/alpha']);
