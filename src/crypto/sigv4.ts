@@ -25,7 +25,7 @@ export interface CanonicalInput {
   /** Raw query string without `?` ('' when none). */
   query: string;
   headers: Record<string, string | string[] | undefined>;
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   payloadHash: string;
 }
 

@@ -56,6 +56,14 @@ export interface AwsCredentialsServiceDeps {
 
 const accessorOf = (accessKeyId: string) => `aws:${accessKeyId}`;
 
+/** The fields of an Authorization header besides its signature, parsed once (see parseHeader). */
+type ParsedHeader = Omit<SigV4Authorization, 'signature' | 'signedHeaders'> & {
+  signedHeaders: readonly string[];
+  scope: string;
+  /** The signing key derived for this scope, with the secret it was derived from. */
+  signing?: { secret: string; key: HmacSha256Key };
+};
+
 function toInfo(row: AwsKeyRow): AwsKeyInfo {
   return {
     accessKeyId: row.access_key_id, displayName: row.display_name, policies: JSON.parse(row.policies) as string[], env: row.env,
@@ -92,21 +100,27 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     return key;
   }
   // An Authorization header's fields other than its signature repeat on every request a client
-  // signs with one key on one day, so their parse is kept (bounded), with the scope string.
-  // Only parsing is saved: every request's signature is still computed and compared in full.
-  const parsedHeaders = new Map<string, SigV4Authorization & { scope: string }>();
-  function parseHeader(header: string): (SigV4Authorization & { scope: string }) | null {
+  // signs with one key on one day, so their parse is kept (bounded), with the scope string and
+  // the signing key derived for them. Only parsing and derivation are saved: every request's
+  // signature is still computed from its own date, headers and body and compared in full.
+  const parsedHeaders = new Map<string, ParsedHeader>();
+  function parseHeader(header: string): { fields: ParsedHeader; signature: string } | null {
     const split = splitTrailingSignature(header);
     const known = split ? parsedHeaders.get(split.unsigned) : undefined;
-    if (known && split) return { ...known, signature: split.signature };
+    if (known && split) return { fields: known, signature: split.signature };
     const parsed = parseAuthorization(header);
     if (!parsed) return null;
-    const withScope = { ...parsed, signedHeaders: Object.freeze(parsed.signedHeaders) as string[], scope: `${parsed.scopeDate}/${parsed.region}/${parsed.service}/aws4_request` };
+    const { signature, ...rest } = parsed;
+    const fields: ParsedHeader = { ...rest, signedHeaders: Object.freeze(rest.signedHeaders), scope: `${rest.scopeDate}/${rest.region}/${rest.service}/aws4_request` };
     if (split) {
       if (parsedHeaders.size >= 10_000) parsedHeaders.clear();
-      parsedHeaders.set(split.unsigned, withScope);
+      parsedHeaders.set(split.unsigned, fields);
     }
-    return withScope;
+    return { fields, signature };
+  }
+  function signingKeyFor(fields: ParsedHeader, secret: string): HmacSha256Key {
+    if (fields.signing?.secret !== secret) fields.signing = { secret, key: derivedKey(secret, fields.scopeDate, fields.region) };
+    return fields.signing.key;
   }
 
   const CACHE_MS = 1000;
@@ -114,14 +128,22 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     if (topic === 'token') {
       cache.clear();
       signingKeys.clear();
+      parsedHeaders.clear();
     }
   });
 
-  async function lookup(accessKeyId: string): Promise<{ secret: string; identity: Identity; revoked: boolean } | null> {
-    if (deps.devRootKey && accessKeyId === DEV_ACCESS_KEY_ID) return { secret: DEV_SECRET_ACCESS_KEY, identity: DEV_IDENTITY, revoked: false };
-    const at = now();
+  const DEV_KEY = Object.freeze({ secret: DEV_SECRET_ACCESS_KEY, identity: DEV_IDENTITY, revoked: false });
+  /** The key from memory, without a promise (the common case on every request), or undefined. */
+  function knownKey(accessKeyId: string): { secret: string; identity: Identity; revoked: boolean } | undefined {
+    if (deps.devRootKey && accessKeyId === DEV_ACCESS_KEY_ID) return DEV_KEY;
     const hit = cache.get(accessKeyId);
-    if (hit && at - hit.cachedAt <= CACHE_MS) return hit;
+    return hit && now() - hit.cachedAt <= CACHE_MS ? hit : undefined;
+  }
+
+  async function lookup(accessKeyId: string): Promise<{ secret: string; identity: Identity; revoked: boolean } | null> {
+    const known = knownKey(accessKeyId);
+    if (known) return known;
+    const at = now();
     if (!/^AKCU[A-Z2-7]{16}$/.test(accessKeyId)) return null;
     const row = await keyStore.find(db, accessKeyId);
     if (!row) return null;
@@ -187,8 +209,9 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     async authenticate(request: SignedRequest): Promise<{ identity: Identity; region: string; accessKeyId: string }> {
       const header = request.headers.authorization;
       if (typeof header !== 'string' || header === '') throw new AppError('missing_signature', 'Missing Authentication Token');
-      const auth = parseHeader(header);
-      if (!auth) throw new AppError('incomplete_signature', 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).');
+      const parsed = parseHeader(header);
+      if (!parsed) throw new AppError('incomplete_signature', 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).');
+      const auth = parsed.fields;
       if (!auth.signedHeaders.includes('host')) throw new AppError('incomplete_signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
       if (auth.service !== SIGV4_SERVICE) throw new AppError('invalid_signature', `Credential should be scoped to correct service: '${SIGV4_SERVICE}'.`);
       const amzDate = (request.headers['x-amz-date'] as string | undefined) ?? '';
@@ -202,7 +225,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       if (signedAt > at + MAX_CLOCK_SKEW_MS) {
         throw new AppError('signature_expired', `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(at + MAX_CLOCK_SKEW_MS)} (${formatAmzDate(at)} + 5 min.)`);
       }
-      const key = await lookup(auth.accessKeyId);
+      const key = knownKey(auth.accessKeyId) ?? (await lookup(auth.accessKeyId));
       if (!key || key.revoked) throw new AppError('unknown_access_key', 'The security token included in the request is invalid.');
       const payloadHash = sha256Hex(request.body);
       const declared = request.headers['x-amz-content-sha256'];
@@ -210,10 +233,10 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
         throw new AppError('invalid_signature', 'The provided x-amz-content-sha256 header does not match what was computed.');
       }
       const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
-      const expected = signatureOf(derivedKey(key.secret, auth.scopeDate, auth.region), stringToSign(amzDate, auth.scope, canonical));
+      const expected = signatureOf(signingKeyFor(auth, key.secret), stringToSign(amzDate, auth.scope, canonical));
       // Both are 64 lowercase hex characters (parseAuthorization checks the client's), so a
       // constant-time comparison of the text needs no further hashing or decoding.
-      if (!timingSafeEqualHex(expected, auth.signature)) {
+      if (!timingSafeEqualHex(expected, parsed.signature)) {
         throw new AppError('invalid_signature', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
       }
       return { identity: key.identity, region: auth.region, accessKeyId: auth.accessKeyId };
