@@ -10,7 +10,10 @@ import type { Database, Queryable } from '../storage/schema.js';
 import type { LabelledVersionRow, LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
-import { compareBy, matchesFilters, pageOffset, pageToken, validateFilters, type SortBy } from './secret-search.js';
+import { compareBy, matchesFilters, pageOffset, pageToken, validateFilters, type SecretFilter, type SortBy } from './secret-search.js';
+
+/** ListSecrets-style filters (AWS's matching rules): see secret-search.ts. */
+export type { SecretFilter };
 import {
   LABEL_CURRENT, LABEL_PREVIOUS, MAX_VERSIONS_KEPT, VERSION_MIN_AGE_MS, validateLabel, validateLabels, validateSecretName, validateTags,
   validateValue, validateVersionId, type SecretValue,
@@ -93,10 +96,6 @@ export interface ReplicaStatus {
   statusMessage: string;
   lastAccessedAt: number | null;
 }
-
-/** ListSecrets-style filter: OR across values, AND across filters; a value starting with `!` negates. */
-import type { SecretFilter } from './secret-search.js';
-export type { SecretFilter };
 
 const sortableOf = (row: SecretRow) => ({ name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, lastAccessedAt: row.last_accessed_at });
 

@@ -8,7 +8,7 @@ import type { SecretValue } from '../../services/secret-rules.js';
 import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
 import { nextDueAt, type RotationSettings } from '../../services/rotation/rotation-settings.js';
 import { epochSeconds, labelToAws, labelToNative, optionalEpoch } from './aws-protocol.js';
-import { rotationRulesOf, scheduleFromRules, type EngineSchedule } from './aws-schedule.js';
+import { rotationRulesOf, scheduleFromRules } from './aws-schedule.js';
 
 /** What one AWS call carries into an operation: who, which region, and where to note audit targets. */
 export interface AwsCall {
@@ -120,10 +120,10 @@ function replicationJson(statuses: ReplicaStatus[]) {
 
 /** Rotation as AWS reports it, from the rotation engine's settings (`secrets.rotation`). */
 function rotationFields(m: SecretMetadata) {
-  const settings = m.rotation as (EngineSchedule & { rotator?: string }) | null;
+  const settings = m.rotation as RotationSettings | null;
   const rules = settings ? rotationRulesOf(settings) : null;
   if (!settings || !rules) return {};
-  const next = nextDueAt(settings as RotationSettings, m.lastRotatedAt ?? m.createdAt);
+  const next = nextDueAt(settings, m.lastRotatedAt ?? m.createdAt);
   return { RotationEnabled: true, RotationRules: rules, ...(next !== null ? { NextRotationDate: epochSeconds(next) } : {}) };
 }
 
