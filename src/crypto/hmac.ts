@@ -31,11 +31,6 @@ export function hmacSha256Key(key: Buffer | string): HmacSha256Key {
   return { inner, outer };
 }
 
-/** HMAC-SHA256 as bytes. Hot paths use hmacSha256Hex, which allocates no Buffer for its result. */
-export function hmacSha256(key: HmacSha256Key, data: string | Buffer): Buffer {
-  return Buffer.from(hash('sha256', outerInput(key, data), 'binary'), 'latin1');
-}
-
 /** HMAC-SHA256 as lowercase hex. */
 export function hmacSha256Hex(key: HmacSha256Key, data: string | Buffer): string {
   return hash('sha256', outerInput(key, data), 'hex');

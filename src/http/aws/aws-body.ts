@@ -7,8 +7,8 @@ import { AppError } from '../../errors/app-error.js';
  *
  * AWS requests are small and arrive in the same packet as their headers, so by the time Fastify
  * asks for the body, Node's HTTP parser has usually received and buffered all of it. Then it is
- * taken at once, without the listeners, ticks and events of a stream read (2-3 µs of the
- * ~14 µs the CPU profile attributes to the AWS protocol beyond a native read). Otherwise, for
+ * taken at once, without the listeners, ticks and events of a stream read (about 2 µs per
+ * request in the CPU profile). Otherwise, for
  * a body still arriving or sent chunked, it is read as it comes. Over `limit` bytes is
  * payload_too_large, as Fastify's own parser answers.
  */

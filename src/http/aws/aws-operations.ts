@@ -415,7 +415,8 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
       if (rules) {
         const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
-        await rotation.configure(call.identity, ref.name, { ...rest, ...scheduleFromRules(rules) });
+        const schedule = scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') });
+        await rotation.configure(call.identity, ref.name, { ...rest, ...schedule });
       }
       const described = await secrets.describe(call.identity, ref);
       if (bool(input, 'RotateImmediately') === false) return { ARN: described.arn, Name: described.name };

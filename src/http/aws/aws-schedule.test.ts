@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Cron } from 'croner';
-import { engineCron, rotationRulesOf, scheduleFromRules } from './aws-schedule.js';
+import { engineCron, rotationRulesOf, scheduleFromRules, type AwsRotationRules } from './aws-schedule.js';
 
 const nextRun = (cron: string, from: string) => new Cron(cron, { timezone: 'UTC', paused: true }).nextRun(new Date(from))!.toISOString();
-const refused = (rules: Record<string, unknown>, pattern: RegExp) => assert.throws(() => scheduleFromRules(rules), (e: Error & { code?: string }) => e.code === 'validation_failed' && pattern.test(e.message));
+const refused = (rules: AwsRotationRules, pattern: RegExp) => assert.throws(() => scheduleFromRules(rules), (e: Error & { code?: string }) => e.code === 'validation_failed' && pattern.test(e.message));
 
 test('AWS day-of-week numbers count from Sunday = 1; the engine runs on the same day', () => {
   // 2026-11-22 is a Sunday.

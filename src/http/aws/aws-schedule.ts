@@ -24,23 +24,27 @@ const DAY = 86_400;
 const MIN_INTERVAL_SECONDS = 4 * HOUR;
 /** Highest value of minutes, hours, day-of-month, month and (engine) day-of-week, for `N/step`. */
 const FIELD_MAX = [59, 23, 31, 12, 6];
+/** A number in a day-of-week field that is a day (not the `k` of `N#k`, nor a `/step`). */
+const DAY_NUMBER = /(^|[,-])(\d+)(?=$|[,#L/-])/g;
 
 function bad(message: string): never {
   throw new AppError('validation_failed', message);
 }
 
+/** RotationRules of RotateSecret, read and type-checked by the operation. */
+export interface AwsRotationRules {
+  AutomaticallyAfterDays?: number;
+  ScheduleExpression?: string;
+  Duration?: string;
+}
+
 /** `RotationRules` of RotateSecret -> the engine's schedule. Throws InvalidParameter-mapped errors. */
-export function scheduleFromRules(rules: Record<string, unknown>): EngineSchedule {
-  const days = rules.AutomaticallyAfterDays;
-  const expression = rules.ScheduleExpression;
-  const duration = rules.Duration;
-  if (days !== undefined && days !== null && (typeof days !== 'number' || !Number.isInteger(days))) bad('AutomaticallyAfterDays must be an integer');
-  if (expression !== undefined && expression !== null && typeof expression !== 'string') bad('ScheduleExpression must be a string');
-  if (duration !== undefined && duration !== null && typeof duration !== 'string') bad('Duration must be a string');
-  const hasDays = typeof days === 'number';
-  const hasExpression = typeof expression === 'string';
+export function scheduleFromRules(rules: AwsRotationRules): EngineSchedule {
+  const { AutomaticallyAfterDays: days, ScheduleExpression: expression, Duration: duration } = rules;
+  const hasDays = days !== undefined;
+  const hasExpression = expression !== undefined;
   if (hasDays && hasExpression) bad('You can set AutomaticallyAfterDays or ScheduleExpression, not both');
-  const windowHours = typeof duration === 'string' ? durationHours(duration) : undefined;
+  const windowHours = duration !== undefined ? durationHours(duration) : undefined;
   if (hasDays) {
     if (days < 1 || days > 1000) bad('AutomaticallyAfterDays must be from 1 to 1000');
     return { every_seconds: days * DAY, ...windowOf(windowHours, days * DAY) };
@@ -85,8 +89,7 @@ export function engineCron(awsCron: string): string {
 
 /** AWS day-of-week numbers (1 = Sunday ... 7 = Saturday) -> croner's (0 = Sunday ... 6 = Saturday); names pass through. */
 function engineDayOfWeek(field: string): string {
-  // A number that is a day (not the `k` of `N#k`, nor a `/step`).
-  return field.replace(/(^|[,-])(\d+)(?=$|[,#L/-])/g, (_m, before: string, day: string) => {
+  return field.replace(DAY_NUMBER, (_m, before: string, day: string) => {
     const n = Number(day);
     if (n < 1 || n > 7) bad(`day-of-week ${day} is not 1-7 (1 = Sunday) or SUN-SAT`);
     return `${before}${n - 1}`;
@@ -141,7 +144,7 @@ function sameSchedule(expression: string, settings: EngineSchedule): boolean {
 /** A five-field engine cron (set natively) -> AWS's six fields, days of the week counted from 1. */
 function awsCron(engine: string): string {
   const [minutes = '*', hours = '*', dayOfMonth = '*', month = '*', dayOfWeek = '*'] = engine.trim().split(/\s+/);
-  const dow = dayOfWeek.replace(/(^|[,-])(\d+)(?=$|[,#L/-])/g, (_m, before: string, day: string) => `${before}${(Number(day) % 7) + 1}`);
+  const dow = dayOfWeek.replace(DAY_NUMBER, (_m, before: string, day: string) => `${before}${(Number(day) % 7) + 1}`);
   const [dom, week] = dow === '*' || dow === '?' ? [dayOfMonth, '?'] : [dayOfMonth === '*' ? '?' : dayOfMonth, dow];
   return `${minutes} ${hours} ${dom} ${month} ${week} *`;
 }
