@@ -19,8 +19,15 @@ const READ_ONLY_OPERATIONS = new Set([
   'GetSecretValue', 'BatchGetSecretValue', 'DescribeSecret', 'ListSecrets', 'ListSecretVersionIds', 'GetRandomPassword', 'GetResourcePolicy', 'ValidateResourcePolicy',
 ]);
 
-function sendAws(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown) {
-  return reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId).send(JSON.stringify(body));
+/**
+ * Sets an AWS response's status and headers and returns its body for the handler to return.
+ * Fastify sends what a handler returns; a handler that returned `reply` itself (after
+ * `reply.send`) would hand back a thenable, which Fastify settles by attaching end-of-stream
+ * listeners to every response (about 3 µs per request in the CPU profile).
+ */
+function awsResponse(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown): string {
+  reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId);
+  return JSON.stringify(body);
 }
 
 /**
@@ -42,7 +49,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const { type, status } = awsErrorOf(appError);
         const message = appError.code === 'internal_error' ? `An internal error occurred (request ${request.id})` : appError.message;
         reply.header('x-amzn-errortype', type);
-        return sendAws(reply, request.id, status, { __type: type, message, Message: message });
+        return awsResponse(reply, request.id, status, { __type: type, message, Message: message });
       });
 
       aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true } }, async (request: FastifyRequest, reply) => {
@@ -76,7 +83,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
           },
           input as Record<string, unknown>,
         );
-        return sendAws(reply, request.id, 200, output);
+        return awsResponse(reply, request.id, 200, output);
       });
     });
   };
