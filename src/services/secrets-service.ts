@@ -438,6 +438,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
      * suffix) to a reference; an ARN's region wins over `region`.
      */
     async resolveSecretId(secretId: string, region: string = deps.region): Promise<SecretRef> {
+      if (!secretId.startsWith('arn:')) return { name: secretId, region };
       const arn = /^arn:aws:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/.exec(secretId);
       if (!arn) return { name: secretId, region };
       const [, arnRegion, account, tail] = arn as unknown as [string, string, string, string];

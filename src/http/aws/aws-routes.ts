@@ -3,7 +3,8 @@ import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
 import { toAppError } from '../server.js';
 import { auditTarget } from '../request-context.js';
-import { awsOperations, type AwsServices } from './aws-operations.js';
+import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
+import type { Identity } from '../../services/identity.types.js';
 import { readRawBody } from './aws-body.js';
 import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX, awsErrorOf } from './aws-protocol.js';
 
@@ -28,6 +29,23 @@ const READ_ONLY_OPERATIONS = new Set([
 function awsResponse(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown): string {
   reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId);
   return JSON.stringify(body);
+}
+
+/** An operation's view of its Fastify request: one object per call, its methods on the prototype. */
+class RequestCall implements AwsCall {
+  constructor(readonly identity: Identity, readonly region: string, private readonly request: FastifyRequest) {}
+
+  target(secretName: string | null, versionId: string | null = null): void {
+    auditTarget(this.request, secretName, versionId);
+  }
+
+  detail(detail: Record<string, string | number | boolean | null>): void {
+    this.request.audit.detail = { ...this.request.audit.detail, ...detail };
+  }
+
+  item(secretName: string, versionId: string | null, errorCode: string | null, status: number): void {
+    (this.request.audit.items ??= []).push({ operation: 'aws.GetSecretValue', secretName, versionId, errorCode, status });
+  }
 }
 
 /**
@@ -74,15 +92,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
           throw new AppError('invalid_json', 'the request body is not valid JSON');
         }
         if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new AppError('invalid_json', 'the request body must be a JSON object');
-        const output = await operation(
-          {
-            identity: request.identity, region,
-            target: (secretName, versionId = null) => auditTarget(request, secretName, versionId),
-            detail: (detail) => (request.audit.detail = { ...request.audit.detail, ...detail }),
-            item: (secretName, versionId, errorCode, status) => (request.audit.items ??= []).push({ operation: 'aws.GetSecretValue', secretName, versionId, errorCode, status }),
-          },
-          input as Record<string, unknown>,
-        );
+        const output = await operation(new RequestCall(request.identity, region, request), input as Record<string, unknown>);
         return awsResponse(reply, request.id, 200, output);
       });
     });
