@@ -130,16 +130,18 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = process.hrtime.bigint();
-    request.audit = { operation: request.routeOptions.config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null, status: () => reply.statusCode };
+    // Read once: Fastify builds a new routeOptions object on every access.
+    const route = request.routeOptions;
+    const config = route.config;
+    request.audit = { operation: config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null, status: () => reply.statusCode };
     reply.header('x-request-id', request.id);
     // Secret routes name the secret in their wildcard: record it before authentication, so a
     // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
     const target = (request.params as Record<string, unknown> | undefined)?.['*'];
     if (typeof target === 'string' && target !== '') request.audit.secretName = target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
-    const config = request.routeOptions.config;
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
-    if (!config.anonymous && request.routeOptions.url !== undefined) {
+    if (!config.anonymous && route.url !== undefined) {
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
       });
