@@ -20,9 +20,10 @@ export function readRawBody(payload: IncomingMessage, limit: number, done: (erro
   const declared = Number(payload.headers['content-length']);
   if (declared > limit) return done(tooLarge());
   if (payload.readableLength === declared) {
+    // Node's parser copies each body chunk out of the socket's memory, so this is the
+    // request's own buffer (one chunk) or a fresh concatenation (several).
     const buffered = payload.read() as Buffer | null;
-    // A copy: the parser never hands on a view of memory Node may reuse for the socket.
-    return done(null, buffered ? Buffer.from(buffered) : Buffer.alloc(0));
+    return done(null, buffered ?? Buffer.alloc(0));
   }
   const chunks: Buffer[] = [];
   let received = 0;
