@@ -59,8 +59,8 @@ export function awsRoutes(deps: AwsRoutesDeps) {
     void app.register(async (aws) => {
       // Kept raw: SigV4 signs the exact bytes; parsed only after the signature checks out.
       // The limit is the server's: this context sets none of its own (and request.routeOptions
-      // would build a new object on every request to say so).
-      const bodyLimit = aws.initialConfig.bodyLimit ?? 1024 * 1024;
+      // would build a new object on every request to say so). Fastify fills in its default.
+      const bodyLimit = aws.initialConfig.bodyLimit!;
       aws.addContentTypeParser(AWS_JSON_CONTENT_TYPE, (_request, payload, done) => readRawBody(payload, bodyLimit, done));
 
       aws.setErrorHandler((error, request, reply) => {
