@@ -58,6 +58,19 @@ test('splitTrailingSignature separates the per-request signature from the rest o
   assert.deepEqual(splitTrailingSignature(unsigned + 'Signature=' + signature), { unsigned, signature });
   assert.equal(splitTrailingSignature(unsigned + 'Signature=' + signature.toUpperCase()), null, 'not lowercase hex');
   assert.equal(splitTrailingSignature(unsigned + 'Signature=' + signature.slice(1)), null, 'too short');
+  for (const c of ['g', '/', ':', '`', ' ']) assert.equal(splitTrailingSignature(unsigned + 'Signature=' + signature.slice(0, 40) + c + signature.slice(41)), null, `not hex: ${c}`);
   assert.equal(splitTrailingSignature(`AWS4-HMAC-SHA256 Signature=${signature}, Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host`), null, 'not at the end');
   assert.equal(splitTrailingSignature(signature), null);
+});
+
+test('signed header values are trimmed and whitespace runs folded to one space, as the SDKs sign them', () => {
+  // The AWS SDKs canonicalize with value.trim().replace(/\s+/g, ' '): the server must agree on every value.
+  const values = [
+    'plain', 'one space', 'two  spaces', 'tab\there', ' lead and trail ', 'space\t tab', 'nbsp\u00a0alone', 'nbsp \u00a0run',
+    'vt\u000bff\u000c', 'a \r\n b', 'ends with space ', '\u2003em\u2003space', 'x-amz-json-1.1; charset=utf-8', '',
+  ];
+  for (const value of values) {
+    const canonical = canonicalRequest({ method: 'POST', path: '/', query: '', headers: { 'x-test': value }, signedHeaders: ['x-test'], payloadHash: 'h' });
+    assert.equal(canonical.split('\n')[3], `x-test:${value.trim().replace(/\s+/g, ' ')}`, JSON.stringify(value));
+  }
 });

@@ -120,7 +120,12 @@ function canonicalPath(path: string): string {
   return path.split('/').map((segment) => uriEncode(segment)).join('/');
 }
 
-const INNER_WHITESPACE = /\s\s|[\t\n\r\f\v]/;
+/**
+ * Whether SigV4's "trimall" (whitespace runs folded to one space, as the SDKs do with
+ * `replace(/\s+/g, ' ')`) changes a trimmed value: two whitespace characters in a row, or any
+ * whitespace but a plain space (a lone tab or no-break space becomes a space too).
+ */
+const INNER_WHITESPACE = /\s\s|[^\S ]/;
 
 export function canonicalRequest(input: CanonicalInput): string {
   // Built by concatenation, not map/join: it runs on every AWS request.
