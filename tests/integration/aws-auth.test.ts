@@ -173,6 +173,31 @@ describe('AWS API authentication and authorization', () => {
     }
   });
 
+  test('GetSecretValue answers exactly the fields AWS documents, for string and binary secrets', async () => {
+    // The SDK tolerates extra or missing fields, so the body on the wire is checked directly:
+    // field names, order, the value escaped as JSON, and base64 for binary.
+    const root = awsClient(server);
+    const textValue = '{"pw":"q\\"uote\\\\back ünï 🔑\\u0001"}';
+    const bytes = Buffer.from([0, 1, 250, 255]);
+    const text = await root.send(new CreateSecretCommand({ Name: 'prod/app/wire-text', SecretString: textValue }));
+    const binary = await root.send(new CreateSecretCommand({ Name: 'prod/app/wire-binary', SecretBinary: bytes }));
+    root.destroy();
+    for (const [name, created, field, expected] of [
+      ['prod/app/wire-text', text, 'SecretString', textValue],
+      ['prod/app/wire-binary', binary, 'SecretBinary', bytes.toString('base64')],
+    ] as const) {
+      const answer = await sendInPieces(server.address, [JSON.stringify({ SecretId: name })], { chunked: false, gapMs: 0 });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(Object.keys(answer.body), ['ARN', 'Name', 'VersionId', field, 'VersionStages', 'CreatedDate']);
+      assert.equal(answer.body.ARN, created.ARN);
+      assert.equal(answer.body.Name, name);
+      assert.equal(answer.body.VersionId, created.VersionId);
+      assert.equal(answer.body[field], expected);
+      assert.deepEqual(answer.body.VersionStages, ['AWSCURRENT']);
+      assert.ok(typeof answer.body.CreatedDate === 'number' && Math.abs(answer.body.CreatedDate * 1000 - Date.now()) < 60_000, 'epoch seconds');
+    }
+  });
+
   test('a body over the limit is refused, whether declared or streamed', async () => {
     const padding = 'x'.repeat(600 * 1024); // the default body limit is 512 KiB
     for (const chunked of [false, true]) {
