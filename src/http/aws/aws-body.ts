@@ -8,9 +8,10 @@ import { AppError } from '../../errors/app-error.js';
  * AWS requests are small and arrive in the same packet as their headers, so by the time Fastify
  * asks for the body, Node's HTTP parser has usually pushed all of it into the request stream.
  * Then it is taken at once, without the listeners, ticks and events of a stream read. The test
- * is the byte count against Content-Length, not `payload.complete`: Node's parser runs queued microtasks (where Fastify continues after its
- * async onRequest hooks) between pushing the body and marking the message complete, so
- * `complete` is still false here even when every byte is buffered. The parser never pushes more
+ * is the byte count against Content-Length, not `payload.complete`: Node's parser runs queued
+ * microtasks (where Fastify continues after its async onRequest hooks) between pushing the body
+ * and marking the message complete, so `complete` is still false here even when every byte is
+ * buffered. The parser never pushes more
  * than Content-Length bytes for a message, so equal counts mean the whole body.
  * Otherwise, for a body still arriving or sent chunked, it is read as it comes. Over `limit`
  * bytes is payload_too_large, as Fastify's own parser answers.
