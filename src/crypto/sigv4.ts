@@ -26,6 +26,8 @@ export interface CanonicalInput {
   query: string;
   headers: Record<string, string | string[] | undefined>;
   signedHeaders: readonly string[];
+  /** signedHeaders joined with ';', when the caller keeps it (it repeats on every request). */
+  signedHeaderList?: string;
   payloadHash: string;
 }
 
@@ -79,7 +81,11 @@ export function splitTrailingSignature(header: string): { unsigned: string; sign
   const signature = header.slice(at);
   return HEX_SIGNATURE.test(signature) ? { unsigned: header.slice(0, at - SIGNATURE_FIELD.length), signature } : null;
 }
-const SIGNATURE_FIELD = 'Signature=';
+export const SIGNATURE_FIELD = 'Signature=';
+/** `Signature=` and its 64 hex characters, at the end of an SDK's Authorization header. */
+export const SIGNATURE_TAIL_LENGTH = SIGNATURE_FIELD.length + 64;
+/** Whether a signature is what SigV4 sends: 64 lowercase hex characters. */
+export const isHexSignature = (signature: string): boolean => HEX_SIGNATURE.test(signature);
 /** Space or horizontal tab (what separates the Authorization header's fields). */
 const isSpace = (c: number) => c === 32 || c === 9;
 const HEX_SIGNATURE = /^[0-9a-f]{64}$/;
@@ -136,7 +142,7 @@ export function canonicalRequest(input: CanonicalInput): string {
     // Sequential spaces fold to one; most values have none, so test before rewriting.
     headerLines += `${name}:${INNER_WHITESPACE.test(value) ? value.replace(/\s+/g, ' ') : value}\n`;
   }
-  return `${input.method.toUpperCase()}\n${canonicalPath(input.path)}\n${canonicalQuery(input.query)}\n${headerLines}\n${input.signedHeaders.join(';')}\n${input.payloadHash}`;
+  return `${input.method.toUpperCase()}\n${canonicalPath(input.path)}\n${canonicalQuery(input.query)}\n${headerLines}\n${input.signedHeaderList ?? input.signedHeaders.join(';')}\n${input.payloadHash}`;
 }
 
 export function stringToSign(amzDate: string, scope: string, canonical: string): string {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { transaction } from '../storage/transaction.js';
 import type { Kysely } from 'kysely';
 import {
-  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, splitTrailingSignature, stringToSign, type SigV4Authorization,
+  canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, splitTrailingSignature, stringToSign, isHexSignature, SIGNATURE_FIELD, SIGNATURE_TAIL_LENGTH, type SigV4Authorization,
 } from '../crypto/sigv4.js';
 import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../crypto/hmac.js';
 import { AppError } from '../errors/app-error.js';
@@ -54,11 +54,13 @@ export interface AwsCredentialsServiceDeps {
   devRootKey: boolean;
 }
 
+const MALFORMED_AUTHORIZATION = 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).';
 const accessorOf = (accessKeyId: string) => `aws:${accessKeyId}`;
 
 /** The fields of an Authorization header besides its signature, parsed once (see parseHeader). */
 type ParsedHeader = Omit<SigV4Authorization, 'signature' | 'signedHeaders'> & {
   signedHeaders: readonly string[];
+  signedHeaderList: string;
   scope: string;
   /** The signing key derived for this scope, with the secret it was derived from. */
   signing?: { secret: string; key: HmacSha256Key };
@@ -104,17 +106,29 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
   // the signing key derived for them. Only parsing and derivation are saved: every request's
   // signature is still computed from its own date, headers and body and compared in full.
   const parsedHeaders = new Map<string, ParsedHeader>();
+  // The last header found or put in that map, tried first: a client's consecutive requests differ
+  // only in their signature, and comparing a prefix costs less than hashing the string for the map.
+  // The signature taken this way may be any 64 characters; authenticate rejects non-hex ones.
+  let lastHeader: { unsigned: string; fields: ParsedHeader } | undefined;
   function parseHeader(header: string): { fields: ParsedHeader; signature: string } | null {
+    const last = lastHeader;
+    if (last !== undefined && header.length === last.unsigned.length + SIGNATURE_TAIL_LENGTH && header.startsWith(last.unsigned) && header.startsWith(SIGNATURE_FIELD, last.unsigned.length)) {
+      return { fields: last.fields, signature: header.slice(header.length - 64) };
+    }
     const split = splitTrailingSignature(header);
     const known = split ? parsedHeaders.get(split.unsigned) : undefined;
-    if (known && split) return { fields: known, signature: split.signature };
+    if (known && split) {
+      lastHeader = { unsigned: split.unsigned, fields: known };
+      return { fields: known, signature: split.signature };
+    }
     const parsed = parseAuthorization(header);
     if (!parsed) return null;
     const { signature, ...rest } = parsed;
-    const fields: ParsedHeader = { ...rest, signedHeaders: Object.freeze(rest.signedHeaders), scope: `${rest.scopeDate}/${rest.region}/${rest.service}/aws4_request` };
+    const fields: ParsedHeader = { ...rest, signedHeaders: Object.freeze(rest.signedHeaders), signedHeaderList: rest.signedHeaders.join(';'), scope: `${rest.scopeDate}/${rest.region}/${rest.service}/aws4_request` };
     if (split) {
       if (parsedHeaders.size >= 10_000) parsedHeaders.clear();
       parsedHeaders.set(split.unsigned, fields);
+      lastHeader = { unsigned: split.unsigned, fields };
     }
     return { fields, signature };
   }
@@ -129,6 +143,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       cache.clear();
       signingKeys.clear();
       parsedHeaders.clear();
+      lastHeader = undefined;
     }
   });
 
@@ -210,7 +225,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       const header = request.headers.authorization;
       if (typeof header !== 'string' || header === '') throw new AppError('missing_signature', 'Missing Authentication Token');
       const parsed = parseHeader(header);
-      if (!parsed) throw new AppError('incomplete_signature', 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).');
+      if (!parsed) throw new AppError('incomplete_signature', MALFORMED_AUTHORIZATION);
       const auth = parsed.fields;
       if (!auth.signedHeaders.includes('host')) throw new AppError('incomplete_signature', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
       if (auth.service !== SIGV4_SERVICE) throw new AppError('invalid_signature', `Credential should be scoped to correct service: '${SIGV4_SERVICE}'.`);
@@ -232,11 +247,13 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       if (declared !== undefined && declared !== payloadHash) {
         throw new AppError('invalid_signature', 'The provided x-amz-content-sha256 header does not match what was computed.');
       }
-      const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, payloadHash });
+      const canonical = canonicalRequest({ method: request.method, path: request.path, query: request.query, headers: request.headers, signedHeaders: auth.signedHeaders, signedHeaderList: auth.signedHeaderList, payloadHash });
       const expected = signatureOf(signingKeyFor(auth, key.secret), stringToSign(amzDate, auth.scope, canonical));
-      // Both are 64 lowercase hex characters (parseAuthorization checks the client's), so a
-      // constant-time comparison of the text needs no further hashing or decoding.
+      // Both are 64 characters, ours lowercase hex, so a constant-time comparison of the text
+      // needs no further hashing or decoding. Whether the client's is hex at all is asked only
+      // when they differ (see lastHeader): a signature that is not lowercase hex is malformed.
       if (!timingSafeEqualHex(expected, parsed.signature)) {
+        if (!isHexSignature(parsed.signature)) throw new AppError('incomplete_signature', MALFORMED_AUTHORIZATION);
         throw new AppError('invalid_signature', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
       }
       return { identity: key.identity, region: auth.region, accessKeyId: auth.accessKeyId };

@@ -147,20 +147,32 @@ describe('AWS API authentication and authorization', () => {
     // The first request succeeds, so the server has parsed this key's header once already; the
     // next ones differ from it only in their signatures and must each be checked.
     const good = awsClient(server);
-    const flipped = awsClient(server);
-    flipped.middlewareStack.add((next) => async (args) => {
-      const request = args.request as { headers: Record<string, string> };
-      const header = request.headers.authorization!;
-      request.headers.authorization = header.slice(0, -1) + (header.endsWith('0') ? '1' : '0');
-      return next(args);
-    }, { step: 'finalizeRequest', priority: 'low', name: 'flip-signature' });
+    /** A client whose signature (the header's last 64 characters) is rewritten after signing. */
+    const resigned = (rewrite: (signature: string) => string) => {
+      const client = awsClient(server);
+      client.middlewareStack.add((next) => async (args) => {
+        const request = args.request as { headers: Record<string, string> };
+        const header = request.headers.authorization!;
+        request.headers.authorization = header.slice(0, -64) + rewrite(header.slice(-64));
+        return next(args);
+      }, { step: 'finalizeRequest', priority: 'low', name: 'rewrite-signature' });
+      return client;
+    };
+    const flipped = resigned((sig) => sig.slice(0, -1) + (sig.endsWith('0') ? '1' : '0'));
+    // Not lowercase hex: malformed, as when the header is parsed afresh, though its other fields are known.
+    const upper = resigned((sig) => sig.toUpperCase());
+    const notHex = resigned((sig) => 'g' + sig.slice(1));
+    const read = (client: typeof good) => client.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }));
     try {
-      for (let i = 0; i < 3; i++) assert.equal((await good.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }))).SecretString, 'prod-value');
-      for (let i = 0; i < 3; i++) assert.equal((await awsError(flipped.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'InvalidSignatureException');
-      assert.equal((await good.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }))).SecretString, 'prod-value');
+      for (let i = 0; i < 3; i++) assert.equal((await read(good)).SecretString, 'prod-value');
+      for (let i = 0; i < 3; i++) assert.equal((await awsError(read(flipped))).name, 'InvalidSignatureException');
+      for (const client of [upper, notHex]) {
+        assert.equal((await read(good)).SecretString, 'prod-value');
+        assert.equal((await awsError(read(client))).name, 'IncompleteSignature');
+      }
+      assert.equal((await read(good)).SecretString, 'prod-value');
     } finally {
-      good.destroy();
-      flipped.destroy();
+      for (const client of [good, flipped, upper, notHex]) client.destroy();
     }
   });
 
