@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { canonicalRequest, formatAmzDate, sha256Hex, signatureOf, signingKey, stringToSign } from '../../src/crypto/sigv4.js';
-import { runLoad, startDevServer, type BenchRow, type BenchSuite, type LoadResult } from '../lib.js';
+import path from 'node:path';
+import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite, type LoadResult } from '../lib.js';
 
 /**
  * Issue 3 target: GetSecretValue through the AWS JSON 1.1 protocol with SigV4, within 20% of the
@@ -136,6 +137,67 @@ async function signingLoad(address: string, key: { id: string; secret: string },
   return { requests: latencies.length, rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), errors, non2xx };
 }
 
+/**
+ * REPEATS pairs of back-to-back runs of the native and the AWS shape; the pair with the median
+ * ratio is reported, with every pair's ratio beside it. This VM's speed drifts by ±20% within a
+ * minute, so each pair is short and the order inside a pair alternates (native first, then AWS
+ * first, ...): neither path is always the one measured later.
+ */
+async function medianPair(nativeRun: () => Promise<LoadResult>, awsRun: () => Promise<LoadResult>) {
+  const pairs: { native: LoadResult; aws: LoadResult; ratio: number }[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    let native: LoadResult;
+    let aws: LoadResult;
+    if (i % 2 === 0) {
+      native = await nativeRun();
+      aws = await awsRun();
+    } else {
+      aws = await awsRun();
+      native = await nativeRun();
+    }
+    pairs.push({ native, aws, ratio: aws.rps / native.rps });
+  }
+  const { native, aws, ratio } = [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor(pairs.length / 2)]!;
+  const extra = { 'vs native': `${Math.round(ratio * 100)}%`, 'all pairs: AWS/native': pairs.map((p) => `${Math.round(p.aws.rps)}/${Math.round(p.native.rps)} (${Math.round(p.ratio * 100)}%)`).join(', ') };
+  return { native, aws, extra };
+}
+
+/**
+ * The same comparison against bare Fastify with no Custos code (bench/stack-floor-server.ts),
+ * with the same requests and load: how far the AWS request shape alone (a POST with a body and
+ * seven headers, JSON in and out) falls behind the native GET on this stack, at 16 and 64
+ * connections where both are CPU-bound.
+ */
+async function stackFloor(): Promise<BenchRow[]> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist/bench/stack-floor-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const address = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`stack-floor server exited (${code})`)));
+    });
+    const key = { id: 'AKCUBENCHSTACKFLOOR0', secret: 'unchecked' }; // signed like the real thing; nothing verifies it
+    const nativeUrl = `${address}/v1/values/${SECRET}`;
+    await runLoad({ url: nativeUrl, connections: 16, durationSec: 2 });
+    await awsLoad(address, key, 16, 2);
+    const rows: BenchRow[] = [];
+    for (const c of CONNECTIONS.filter((n) => n > 1)) {
+      const { native, aws, extra } = await medianPair(
+        () => runLoad({ url: nativeUrl, connections: c, durationSec: PAIR_DURATION_SEC, headers: { authorization: 'Bearer cst_unchecked' } }),
+        () => awsLoad(address, key, c, PAIR_DURATION_SEC),
+      );
+      rows.push(row('bare Fastify: GET, native shape', c, native));
+      rows.push(row('bare Fastify: POST, AWS shape', c, aws, extra));
+    }
+    return rows;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 function row(name: string, connections: number, r: LoadResult, extra: Record<string, string | number> = {}): BenchRow {
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name} had ${r.non2xx} non-2xx and ${r.errors} errors`);
   return { suite: 'aws-read', case: `${name} (${connections} conn)`, metrics: { connections, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, requests: r.requests, ...extra } };
@@ -163,28 +225,12 @@ export const awsReadSuite: BenchSuite = {
         // reported, with every pair's ratio beside it. This VM's speed drifts by ±20% within a
         // minute, so each pair is short and the order inside a pair alternates (native first,
         // then AWS first, ...): neither path is always the one measured later.
-        const pairs: { native: LoadResult; aws: LoadResult; ratio: number }[] = [];
-        const nativeRun = () => runLoad({ url: nativeUrl, connections: c, durationSec: PAIR_DURATION_SEC, headers: nativeHeaders });
-        const awsRun = () => awsLoad(server.address, key, c, PAIR_DURATION_SEC);
-        for (let i = 0; i < REPEATS; i++) {
-          let native: LoadResult;
-          let aws: LoadResult;
-          if (i % 2 === 0) {
-            native = await nativeRun();
-            aws = await awsRun();
-          } else {
-            aws = await awsRun();
-            native = await nativeRun();
-          }
-          pairs.push({ native, aws, ratio: aws.rps / native.rps });
-        }
-        const { native, aws, ratio } = [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor(pairs.length / 2)]!;
-        results.set(`native:${c}`, native);
-        results.set(`custos:${c}`, aws);
+        const { native, aws, extra } = await medianPair(
+          () => runLoad({ url: nativeUrl, connections: c, durationSec: PAIR_DURATION_SEC, headers: nativeHeaders }),
+          () => awsLoad(server.address, key, c, PAIR_DURATION_SEC),
+        );
         rows.push(row('native GET /v1/values', c, native));
-        rows.push(row('Custos GetSecretValue (SigV4)', c, aws, {
-          'vs native': `${Math.round(ratio * 100)}%`, 'all pairs: AWS/native': pairs.map((p) => `${Math.round(p.aws.rps)}/${Math.round(p.native.rps)} (${Math.round(p.ratio * 100)}%)`).join(', '),
-        }));
+        rows.push(row('Custos GetSecretValue (SigV4)', c, aws, extra));
       }
       // Custos and moto side by side with one client that signs every request afresh (moto's
       // werkzeug server answers `Connection: close`, which autocannon cannot drive).
@@ -197,6 +243,7 @@ export const awsReadSuite: BenchSuite = {
     } finally {
       await server.stop();
     }
+    rows.push(...(await stackFloor()));
     const moto = await startMoto();
     if (!moto) {
       process.stderr.write('moto_server is not installed: the moto comparison is skipped\n');
