@@ -194,7 +194,12 @@ async function stackFloor(): Promise<BenchRow[]> {
     }
     return rows;
   } finally {
-    child.kill('SIGTERM');
+    // Gone before moto starts, so the next measurement has the cores to itself.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
 }
 
