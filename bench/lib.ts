@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { startServer } from '../tests/support/custos-server.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +21,8 @@ export interface BenchSuite {
 }
 
 /** Benchmarks start the server the same way the tests do: a real process on a free port. */
-export async function startDevServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  const server = await startServer({ args: extraArgs, env, logLevel: 'warn' });
+export async function startDevServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, cli?: string) {
+  const server = await startServer({ args: extraArgs, env, logLevel: 'warn', cli });
   return { ...server, async stop() { await server.stop(); server.cleanup(); } };
 }
 
@@ -51,4 +53,24 @@ export async function runLoad(options: { url: string; connections: number; durat
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   if (code !== 0) throw new Error(`load generator failed (${code})`);
   return JSON.parse(out) as LoadResult;
+}
+
+/** One suite's rows as a Markdown table on stdout (the form the README's tables are copied from). */
+export function printTable(title: string, result: BenchRow[]): void {
+  const columns = [...new Set(result.flatMap((r) => Object.keys(r.metrics)))];
+  const header = ['case', ...columns];
+  const lines = result.map((r) => [r.case, ...columns.map((c) => String(r.metrics[c] ?? ''))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  process.stdout.write(`\n### ${title}\n\n${fmt(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${lines.map(fmt).join('\n')}\n`);
+}
+
+/** Saves a run as bench/results/<prefix>-<time>.json with the machine it ran on; returns the path from the repo root. */
+export function saveResults(prefix: string, data: Record<string, unknown>): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = path.join(repoRoot, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${prefix}-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, ...data }, null, 2));
+  return path.relative(repoRoot, file);
 }

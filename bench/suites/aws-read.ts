@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { canonicalRequest, formatAmzDate, sha256Hex, signatureOf, signingKey, stringToSign } from '../../src/crypto/sigv4.js';
 import path from 'node:path';
+import { awsCall, signedRequest } from '../aws-client.js';
 import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite, type LoadResult } from '../lib.js';
 
 /**
@@ -24,32 +24,6 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const PAIR_DURATION_SEC = 5;
 const SECRET = 'prod/analytics-pipeline/warehouse-db';
 const VALUE = JSON.stringify({ username: 'etl', password: 'bench-password-123' });
-
-function signedRequest(address: string, target: string, payload: unknown, accessKeyId: string, secretAccessKey: string, region = 'us-east-1') {
-  const body = JSON.stringify(payload);
-  const amzDate = formatAmzDate(Date.now());
-  const host = new URL(address).host;
-  const headers: Record<string, string> = {
-    'content-type': 'application/x-amz-json-1.1', host, 'x-amz-date': amzDate, 'x-amz-target': `secretsmanager.${target}`,
-  };
-  const signedHeaders = Object.keys(headers).sort();
-  const canonical = canonicalRequest({ method: 'POST', path: '/', query: '', headers, signedHeaders, payloadHash: sha256Hex(body) });
-  const scope = `${amzDate.slice(0, 8)}/${region}/secretsmanager/aws4_request`;
-  const signature = signatureOf(signingKey(secretAccessKey, amzDate.slice(0, 8), region, 'secretsmanager'), stringToSign(amzDate, scope, canonical));
-  const { host: _host, ...sent } = headers;
-  return {
-    headers: { ...sent, authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}` },
-    body,
-  };
-}
-
-async function awsCall(address: string, target: string, payload: unknown, key: { id: string; secret: string }): Promise<unknown> {
-  const request = signedRequest(address, target, payload, key.id, key.secret);
-  const response = await fetch(address + '/', { method: 'POST', headers: request.headers, body: request.body });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${target} failed: ${response.status} ${text}`);
-  return JSON.parse(text);
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

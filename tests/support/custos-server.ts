@@ -22,6 +22,8 @@ export interface ServerOptions {
   /** Fixed port (restarts keep the address); 0 picks a free one. */
   port?: number;
   logLevel?: string;
+  /** The CLI to run (default: this checkout's build); bench/ab.ts starts other revisions' builds. */
+  cli?: string;
 }
 
 export interface RunningServer {
@@ -47,7 +49,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const dataDir = options.dataDir ?? path.join(base!, 'data');
   const home = options.home ?? path.join(base!, 'home');
   mkdirSync(home, { recursive: true });
-  const args = [cliPath, 'server', ...(options.dev === false ? [] : ['--dev']), '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', options.logLevel ?? 'info', ...(options.args ?? [])];
+  const args = [options.cli ?? cliPath, 'server', ...(options.dev === false ? [] : ['--dev']), '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', options.logLevel ?? 'info', ...(options.args ?? [])];
   const child = spawn(process.execPath, args, { env: { ...process.env, HOME: home, CUSTOS_TOKEN: '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
