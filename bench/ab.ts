@@ -1,0 +1,141 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { awsCall, signedRequest } from './aws-client.js';
+import { printTable, repoRoot, runLoad, saveResults, startDevServer, type BenchRow, type LoadResult } from './lib.js';
+
+/**
+ * `npm run bench:ab -- <A> <B> [--mode aws|native|native:aws] [--connections 64] [--rounds 7] [--seconds 6]`
+ *
+ * Compares two builds of Custos (git revisions, or `.` for this checkout's build), or with
+ * `--mode native:aws` the two read paths of one build, by loading both servers at the same time:
+ * two servers, two load generators. On a shared VM whose speed drifts by ±20% within a minute,
+ * runs one after the other cannot resolve a change of a few percent; side by side, both servers
+ * see the same minute. Two numbers per round:
+ * - B/A req/s: the throughput ratio. It also moves with how the scheduler splits the cores
+ *   between the two servers from one round to the next.
+ * - A/B µs: the ratio of main-thread CPU per request (that thread is what saturates), which does
+ *   not depend on that split; above 1 means B costs less.
+ * Two builds of the same revision measure the method's own noise.
+ */
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { mode: { type: 'string', default: 'aws' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '6' } },
+});
+const usage = 'usage: npm run bench:ab -- <revision A> <revision B> [--mode aws|native|native:aws] [--connections N] [--rounds N] [--seconds N]  (a revision is anything git names, or . for this build)';
+const positive = (name: string, text: string | undefined): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
+  return n;
+};
+if (positionals.length !== 2) throw new Error(usage);
+type Mode = 'aws' | 'native';
+const isMode = (m: string | undefined): m is Mode => m === 'aws' || m === 'native';
+// One mode for both, or A's and B's: `native:aws` compares the two read paths of one build.
+const [modeA, modeB = modeA] = (values.mode ?? '').split(':');
+if (!isMode(modeA) || !isMode(modeB)) throw new Error(`--mode is aws, native, or A:B such as native:aws\n${usage}`);
+const mode = values.mode!;
+const connections = positive('connections', values.connections);
+const rounds = positive('rounds', values.rounds);
+const seconds = positive('seconds', values.seconds);
+
+const SECRET = 'prod/analytics-pipeline/warehouse-db';
+const VALUE = JSON.stringify({ username: 'etl', password: 'bench-password-123' });
+
+interface Build {
+  label: string;
+  cli: string;
+  remove(): void;
+}
+
+/** `.` is this checkout as `npm run` built it; anything else is checked out in a temporary git worktree and built there. */
+function build(revision: string): Build {
+  if (revision === '.') return { label: 'this build', cli: path.join(repoRoot, 'dist/src/cli/main.js'), remove() {} };
+  const commit = execFileSync('git', ['rev-parse', '--short', `${revision}^{commit}`], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-ab-'));
+  execFileSync('git', ['worktree', 'add', '--detach', dir, commit], { cwd: repoRoot, stdio: 'ignore' });
+  const remove = () => {
+    rmSync(path.join(dir, 'node_modules'), { force: true }); // the link, never what it points to
+    execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
+  };
+  try {
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { label: `${revision} (${commit})`, cli: path.join(dir, 'dist/src/cli/main.js'), remove };
+}
+
+type Server = Awaited<ReturnType<typeof startDevServer>>;
+
+/** A dev server of one build with the bench secret (and, for AWS, an access key); returns how to load it. */
+async function prepare(server: Server, mode: Mode): Promise<(durationSec: number) => Promise<LoadResult>> {
+  const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
+  const created = await fetch(`${server.address}/v1/secrets`, { method: 'POST', headers, body: JSON.stringify({ name: SECRET, value: VALUE }) });
+  if (!created.ok) throw new Error(`creating the bench secret failed: ${created.status} ${await created.text()}`);
+  if (mode === 'native') {
+    return (durationSec) => runLoad({ url: `${server.address}/v1/values/${SECRET}`, connections, durationSec, headers: { authorization: headers.authorization } });
+  }
+  const keys = await fetch(`${server.address}/v1/aws/keys`, { method: 'POST', headers, body: JSON.stringify({ policies: ['root'], display_name: 'bench-ab' }) });
+  if (!keys.ok) throw new Error(`creating an access key failed: ${keys.status} ${await keys.text()}`);
+  const key = (await keys.json()) as { access_key_id: string; secret_access_key: string };
+  const credentials = { id: key.access_key_id, secret: key.secret_access_key };
+  await awsCall(server.address, 'GetSecretValue', { SecretId: SECRET }, credentials);
+  return (durationSec) => {
+    // Signed just before each run: valid for its whole duration (as in the aws-read suite).
+    const request = signedRequest(server.address, 'GetSecretValue', { SecretId: SECRET }, credentials.id, credentials.secret);
+    return runLoad({ url: `${server.address}/`, connections, durationSec, method: 'POST', headers: request.headers, body: request.body });
+  };
+}
+
+// CPU time of a server's main thread (user + system, in clock ticks of 1/100 s), from /proc:
+// that thread is what runs out first, so its time per request is what bounds throughput.
+const TICK_US = 10_000;
+const mainThreadTicks = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15 of stat(5)
+};
+const checked = (r: LoadResult, label: string): LoadResult => {
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label} had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  return r;
+};
+const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+
+const builds: Build[] = [];
+const servers: Server[] = [];
+try {
+  for (const revision of positionals) builds.push(build(revision));
+  for (const b of builds) servers.push(await startDevServer([], {}, b.cli));
+  const [loadA, loadB] = [await prepare(servers[0]!, modeA), await prepare(servers[1]!, modeB)];
+  await loadA(2); // warm-up, each alone, then together
+  await loadB(2);
+  await Promise.all([loadA(2), loadB(2)]);
+  const rows: BenchRow[] = [];
+  const throughput: number[] = [];
+  const cost: number[] = [];
+  const [pidA, pidB] = servers.map((s) => s.process.pid!) as [number, number];
+  for (let i = 1; i <= rounds; i++) {
+    const before = [mainThreadTicks(pidA), mainThreadTicks(pidB)];
+    const [a, b] = await Promise.all([loadA(seconds), loadB(seconds)]);
+    const usA = ((mainThreadTicks(pidA) - before[0]!) * TICK_US) / checked(a, 'A').requests;
+    const usB = ((mainThreadTicks(pidB) - before[1]!) * TICK_US) / checked(b, 'B').requests;
+    throughput.push(b.rps / a.rps);
+    cost.push(usA / usB);
+    rows.push({ suite: 'ab', case: `round ${i}`, metrics: {
+      'A req/s': Math.round(a.rps), 'B req/s': Math.round(b.rps), 'B/A req/s': (b.rps / a.rps).toFixed(3),
+      'A µs/req': usA.toFixed(1), 'B µs/req': usB.toFixed(1), 'A/B µs': (usA / usB).toFixed(3),
+    } });
+  }
+  const range = (xs: number[]) => `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
+  rows.push({ suite: 'ab', case: `median of ${rounds} (range)`, metrics: { 'B/A req/s': range(throughput), 'A/B µs': range(cost) } });
+  printTable(`A: ${builds[0]!.label}  B: ${builds[1]!.label}  (${mode}, ${connections} connections, ${rounds} × ${seconds} s side by side)`, rows);
+  const file = saveResults('ab', { a: builds[0]!.label, b: builds[1]!.label, mode, connections, rounds, seconds, rows });
+  process.stdout.write(`\nsaved ${file}\n`);
+} finally {
+  for (const s of servers) await s.stop();
+  for (const b of builds) b.remove();
+}
