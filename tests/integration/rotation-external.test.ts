@@ -68,13 +68,19 @@ test('command rotator via the CLI: each phase runs the executable; its scoped to
   await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/other', value: 'not for the rotator' } });
   writeFileSync(path.join(dir, 'target.txt'), JSON.stringify({ api_key: 'k-initial', password: 'p-initial-value' }));
 
+  // The due time is now + 30 days at today's time of day. A window that time is well outside of
+  // (an hour of margin each side) must move it to the window's opening, whenever the test runs;
+  // a fixed 02:00-04:00 window failed this test between 02:00 and 04:00 UTC.
+  const hour = new Date().getUTCHours();
+  const opening = [2, 10, 18].find((h) => hour < h - 1 || hour > h + 2)!;
+  const hh = (h: number) => String(h).padStart(2, '0');
   const set = await cli(['rotation', 'set', 'prod/partner/api', '--rotator', 'command', '--command', process.execPath, '--command-arg', path.join(dir, 'rotator.mjs'),
-    '--command-arg', dir, '--every', '30d', '--window', '02:00-04:00', '--password-length', '24', '--json']);
+    '--command-arg', dir, '--every', '30d', '--window', `${hh(opening)}:00-${hh(opening + 2)}:00`, '--password-length', '24', '--json']);
   assert.equal(set.code, 0, set.stderr);
   const configured = JSON.parse(set.stdout);
   assert.equal(configured.settings.rotator, 'command');
   assert.equal(configured.settings.every_seconds, 30 * 86_400);
-  assert.match(configured.next_due_at, /T02:00:00\.000Z$/, 'due time moved into the window');
+  assert.match(configured.next_due_at, new RegExp(`T${hh(opening)}:00:00\\.000Z$`), 'due time moved into the window');
 
   const rotated = await cli(['rotate', 'prod/partner/api', '--wait', '--json']);
   assert.equal(rotated.code, 0, rotated.stderr);
