@@ -107,6 +107,15 @@ const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.len
 
 const builds: Build[] = [];
 const servers: Server[] = [];
+// Interrupted (Ctrl-C): no `finally` runs on a signal, so stop the servers and remove the
+// worktrees here, or they would stay registered with git and on disk.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const s of servers) s.process.kill('SIGTERM');
+    for (const b of builds) b.remove();
+    process.exit(130);
+  });
+}
 try {
   for (const revision of positionals) builds.push(build(revision));
   for (const b of builds) servers.push(await startDevServer([], {}, b.cli));
