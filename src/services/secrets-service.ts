@@ -380,7 +380,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         const hit = await readLabelled(region, ref.name, label);
         if (!hit) {
           await findLive(db, ref);
-          throw new AppError('version_not_found', `secret "${ref.name}" has no version labelled ${label}`);
+          throw new AppError('version_not_found', `secret "${ref.name}" has no version labelled ${label}`, { details: { label } });
         }
         if (hit.row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
         row = hit.row;
@@ -390,12 +390,12 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       } else {
         row = await findLive(db, ref);
         const version = await store.findVersion(db, row.id, selector.versionId);
-        if (!version) throw new AppError('version_not_found', `secret "${ref.name}" has no version ${selector.versionId}`);
+        if (!version) throw new AppError('version_not_found', `secret "${ref.name}" has no version ${selector.versionId}`, { details: { version_id: selector.versionId } });
         versionId = version.version_id;
         stored = version;
         labels = (await store.labels(db, row.id)).filter((l) => l.version_id === versionId).map((l) => l.label);
         if (selector.label !== undefined && !labels.includes(selector.label)) {
-          throw new AppError('version_not_found', `version ${versionId} is not labelled ${selector.label}`);
+          throw new AppError('version_not_found', `version ${versionId} is not labelled ${selector.label}`, { details: { version_id: versionId, label: selector.label } });
         }
       }
       const value = await decrypt(row.id, versionId, stored);
@@ -517,18 +517,18 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         const labels = await store.labels(tx, row.id);
         const holder = labels.find((l) => l.label === input.label)?.version_id;
         if (input.removeFromVersionId !== undefined && holder !== input.removeFromVersionId) {
-          throw new AppError('label_conflict', `label ${input.label} is not attached to version ${input.removeFromVersionId}`);
+          throw new AppError('label_conflict', `label ${input.label} is not attached to version ${input.removeFromVersionId}`, { details: { label: input.label, version_id: input.removeFromVersionId } });
         }
         if (input.moveToVersionId !== undefined) {
           if (!(await store.findVersion(tx, row.id, input.moveToVersionId))) {
-            throw new AppError('version_not_found', `secret "${ref.name}" has no version ${input.moveToVersionId}`);
+            throw new AppError('version_not_found', `secret "${ref.name}" has no version ${input.moveToVersionId}`, { details: { version_id: input.moveToVersionId } });
           }
           if (holder !== undefined && holder !== input.moveToVersionId && input.removeFromVersionId !== holder) {
-            throw new AppError('label_conflict', `label ${input.label} is attached to version ${holder}; name it as remove_from_version_id to move it`);
+            throw new AppError('label_conflict', `label ${input.label} is attached to version ${holder}; name it as remove_from_version_id to move it`, { details: { label: input.label, attached_to: holder } });
           }
           if (holder !== input.moveToVersionId) await attachLabels(tx, row.id, input.moveToVersionId, [input.label], labels);
         } else {
-          if (input.label === LABEL_CURRENT) throw new AppError('label_conflict', 'CURRENT can be moved to another version but not removed');
+          if (input.label === LABEL_CURRENT) throw new AppError('label_conflict', 'CURRENT can be moved to another version but not removed', { details: { label: input.label } });
           await store.removeLabel(tx, row.id, input.label);
         }
         await store.update(tx, row.id, { updated_at: now() });

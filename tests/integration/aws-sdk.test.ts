@@ -69,6 +69,16 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     // Moving AWSCURRENT away from its holder must name it in RemoveFromVersionId.
     const noRemove = await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSCURRENT', MoveToVersionId: token(11) })));
     assert.equal(noRemove.name, 'InvalidParameterException');
+    // Told in AWS's words: the native API's label and parameter names mean nothing to an AWS client.
+    assert.equal(noRemove.message, `The staging label AWSCURRENT is currently attached to version ${token(10)}, so you must explicitly reference that version in RemoveFromVersionId.`);
+    const neither = await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSPENDING' })));
+    assert.equal(neither.name, 'InvalidParameterException');
+    assert.match(neither.message, /MoveToVersionId, RemoveFromVersionId/);
+    const noSuchStage = await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSPREVIOUS' })));
+    assert.equal(noSuchStage.name, 'ResourceNotFoundException');
+    assert.equal(noSuchStage.message, "Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS");
+    const notThatStage = await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/rotating', VersionId: token(10), VersionStage: 'AWSPENDING' })));
+    assert.equal(notThatStage.message, `Secrets Manager can't find the specified secret value for VersionId: ${token(10)} and staging label: AWSPENDING`);
     await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSCURRENT', MoveToVersionId: token(11), RemoveFromVersionId: token(10) }));
     const now = await sm.send(new GetSecretValueCommand({ SecretId: 'prod/rotating' }));
     assert.equal(now.SecretString, 'new-password', 'the moto emulator keeps serving the old value here');
@@ -80,7 +90,14 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     // Finishing the rotation: AWSPENDING removed from the new version.
     await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSPENDING', RemoveFromVersionId: token(11) }));
     assert.deepEqual((await sm.send(new GetSecretValueCommand({ SecretId: 'prod/rotating' }))).VersionStages, ['AWSCURRENT']);
-    assert.equal((await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSCURRENT', RemoveFromVersionId: token(11) })))).name, 'InvalidParameterException');
+    const removeCurrent = await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSCURRENT', RemoveFromVersionId: token(11) })));
+    assert.equal(removeCurrent.name, 'InvalidParameterException');
+    assert.match(removeCurrent.message, /^The staging label AWSCURRENT can't be removed/);
+    const notAttached = await awsError(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/rotating', VersionStage: 'AWSPENDING', RemoveFromVersionId: token(10) })));
+    assert.equal(notAttached.message, `The staging label AWSPENDING is not attached to version ${token(10)} (RemoveFromVersionId).`);
+    for (const error of [noRemove, neither, noSuchStage, notThatStage, removeCurrent, notAttached]) {
+      assert.doesNotMatch(error.message, /\b(CURRENT|PENDING|PREVIOUS)\b|_version_id/, 'no native label or parameter names');
+    }
   });
 
   test('ListSecretVersionIds hides deprecated versions unless asked', async () => {

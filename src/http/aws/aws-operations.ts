@@ -103,6 +103,28 @@ function filtersOf(input: Input): SecretFilter[] | undefined {
   return objList(input, 'Filters')?.map((f) => ({ key: str(f, 'Key', true) as SecretFilter['key'], values: strList(f, 'Values') ?? [] }));
 }
 
+/**
+ * The service words its errors for the native API (label CURRENT, remove_from_version_id); an
+ * AWS client is told in AWS's terms (AWSCURRENT, RemoveFromVersionId), built from the error's
+ * details. The error's code, and so its AWS type and status, is unchanged.
+ */
+function inAwsTerms(error: unknown): never {
+  if (!(error instanceof AppError) || !error.details) throw error;
+  const { label, version_id: versionId, attached_to: attachedTo } = error.details as Record<string, string | undefined>;
+  const stage = label === undefined ? undefined : labelToAws(label);
+  let message: string | undefined;
+  if (error.code === 'version_not_found') {
+    message = versionId !== undefined && stage !== undefined ? `Secrets Manager can't find the specified secret value for VersionId: ${versionId} and staging label: ${stage}`
+      : versionId !== undefined ? `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`
+      : stage !== undefined ? `Secrets Manager can't find the specified secret value for staging label: ${stage}` : undefined;
+  } else if (error.code === 'label_conflict' && stage !== undefined) {
+    message = attachedTo !== undefined ? `The staging label ${stage} is currently attached to version ${attachedTo}, so you must explicitly reference that version in RemoveFromVersionId.`
+      : versionId !== undefined ? `The staging label ${stage} is not attached to version ${versionId} (RemoveFromVersionId).`
+      : `The staging label ${stage} can't be removed from its version; move it to another version with MoveToVersionId.`;
+  }
+  throw message === undefined ? error : new AppError(error.code, message, { details: error.details });
+}
+
 // ---------------------------------------------------------------------------
 // Response shapes
 // ---------------------------------------------------------------------------
@@ -165,7 +187,12 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
   };
 
   const readValue = async (call: AwsCall, ref: SecretRef, versionId?: string, stage?: string) => {
-    const result = await secrets.getValue(call.identity, ref, { versionId, label: stage === undefined ? undefined : labelToNative(stage) });
+    let result: Awaited<ReturnType<SecretsService['getValue']>>;
+    try {
+      result = await secrets.getValue(call.identity, ref, { versionId, label: stage === undefined ? undefined : labelToNative(stage) });
+    } catch (error) {
+      inAwsTerms(error);
+    }
     return {
       ARN: result.arn, Name: result.name, VersionId: result.versionId, ...valueFields(result.value),
       VersionStages: result.labels.map(labelToAws), CreatedDate: epochSeconds(result.createdAt),
@@ -283,7 +310,8 @@ export function awsOperations({ secrets, replication, rotation }: AwsServices): 
       const removeFrom = str(input, 'RemoveFromVersionId');
       call.target(ref.name, moveTo ?? removeFrom ?? null);
       call.detail({ label: stage, from: removeFrom ?? null, to: moveTo ?? null });
-      const result = await secrets.moveLabel(call.identity, ref, { label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom });
+      if (moveTo === undefined && removeFrom === undefined) bad('You must specify MoveToVersionId, RemoveFromVersionId, or both.');
+      const result = await secrets.moveLabel(call.identity, ref, { label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom }).catch(inAwsTerms);
       return { ARN: result.arn, Name: result.name };
     },
 
