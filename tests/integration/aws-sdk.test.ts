@@ -241,6 +241,10 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     assert.deepEqual(missing.map((e) => [e.outcome, e.error_code]), [['failure', 'secret_not_found']]);
     const byFilter = await sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }] }));
     assert.deepEqual(byFilter.SecretValues!.map((v) => v.SecretString), ['1', '2']);
+    // A per-secret error is worded as GetSecretValue words it to an AWS client.
+    await sm.send(new CreateSecretCommand({ Name: 'nobatch/empty' }));
+    const noValue = await sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['nobatch/empty'] }));
+    assert.deepEqual(noValue.Errors!.map((e) => [e.ErrorCode, e.Message]), [['ResourceNotFoundException', "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT"]]);
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({})))).name, 'InvalidParameterException');
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }], MaxResults: 21 })))).name, 'InvalidParameterException', 'at most 20 per page, as in AWS');
   });
