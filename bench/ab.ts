@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { awsCall, signedRequest } from './aws-client.js';
-import { printTable, repoRoot, runLoad, saveResults, startDevServer, type BenchRow, type LoadResult } from './lib.js';
+import { printTable, repoRoot, saveResults, startDevServer, type BenchRow } from './lib.js';
+import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
 
 /**
  * `npm run bench:ab -- <A> <B> [--mode aws|native|native:aws] [--connections 64] [--rounds 7] [--seconds 6]`
@@ -31,18 +31,13 @@ const positive = (name: string, text: string | undefined): number => {
   return n;
 };
 if (positionals.length !== 2) throw new Error(usage);
-type Mode = 'aws' | 'native';
-const isMode = (m: string | undefined): m is Mode => m === 'aws' || m === 'native';
 // One mode for both, or A's and B's: `native:aws` compares the two read paths of one build.
 const [modeA, modeB = modeA] = (values.mode ?? '').split(':');
-if (!isMode(modeA) || !isMode(modeB)) throw new Error(`--mode is aws, native, or A:B such as native:aws\n${usage}`);
+if (!isReadMode(modeA) || !isReadMode(modeB)) throw new Error(`--mode is aws, native, or A:B such as native:aws\n${usage}`);
 const mode = values.mode!;
 const connections = positive('connections', values.connections);
 const rounds = positive('rounds', values.rounds);
 const seconds = positive('seconds', values.seconds);
-
-const SECRET = 'prod/analytics-pipeline/warehouse-db';
-const VALUE = JSON.stringify({ username: 'etl', password: 'bench-password-123' });
 
 interface Build {
   label: string;
@@ -71,38 +66,6 @@ function build(revision: string): Build {
 }
 
 type Server = Awaited<ReturnType<typeof startDevServer>>;
-
-/** A dev server of one build with the bench secret (and, for AWS, an access key); returns how to load it. */
-async function prepare(server: Server, mode: Mode): Promise<(durationSec: number) => Promise<LoadResult>> {
-  const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
-  const created = await fetch(`${server.address}/v1/secrets`, { method: 'POST', headers, body: JSON.stringify({ name: SECRET, value: VALUE }) });
-  if (!created.ok) throw new Error(`creating the bench secret failed: ${created.status} ${await created.text()}`);
-  if (mode === 'native') {
-    return (durationSec) => runLoad({ url: `${server.address}/v1/values/${SECRET}`, connections, durationSec, headers: { authorization: headers.authorization } });
-  }
-  const keys = await fetch(`${server.address}/v1/aws/keys`, { method: 'POST', headers, body: JSON.stringify({ policies: ['root'], display_name: 'bench-ab' }) });
-  if (!keys.ok) throw new Error(`creating an access key failed: ${keys.status} ${await keys.text()}`);
-  const key = (await keys.json()) as { access_key_id: string; secret_access_key: string };
-  const credentials = { id: key.access_key_id, secret: key.secret_access_key };
-  await awsCall(server.address, 'GetSecretValue', { SecretId: SECRET }, credentials);
-  return (durationSec) => {
-    // Signed just before each run: valid for its whole duration (as in the aws-read suite).
-    const request = signedRequest(server.address, 'GetSecretValue', { SecretId: SECRET }, credentials.id, credentials.secret);
-    return runLoad({ url: `${server.address}/`, connections, durationSec, method: 'POST', headers: request.headers, body: request.body });
-  };
-}
-
-// CPU time of a server's main thread (user + system, in clock ticks of 1/100 s), from /proc:
-// that thread is what runs out first, so its time per request is what bounds throughput.
-const TICK_US = 10_000;
-const mainThreadTicks = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15 of stat(5)
-};
-const checked = (r: LoadResult, label: string): LoadResult => {
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label} had ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-  return r;
-};
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 
 const builds: Build[] = [];
@@ -119,7 +82,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   for (const revision of positionals) builds.push(build(revision));
   for (const b of builds) servers.push(await startDevServer([], {}, b.cli));
-  const [loadA, loadB] = [await prepare(servers[0]!, modeA), await prepare(servers[1]!, modeB)];
+  const [loadA, loadB] = [await prepareReadLoad(servers[0]!, modeA, connections), await prepareReadLoad(servers[1]!, modeB, connections)];
   await loadA(2); // warm-up, each alone, then together
   await loadB(2);
   await Promise.all([loadA(2), loadB(2)]);
@@ -130,8 +93,8 @@ try {
   for (let i = 1; i <= rounds; i++) {
     const before = [mainThreadTicks(pidA), mainThreadTicks(pidB)];
     const [a, b] = await Promise.all([loadA(seconds), loadB(seconds)]);
-    const usA = ((mainThreadTicks(pidA) - before[0]!) * TICK_US) / checked(a, 'A').requests;
-    const usB = ((mainThreadTicks(pidB) - before[1]!) * TICK_US) / checked(b, 'B').requests;
+    const usA = ((mainThreadTicks(pidA) - before[0]!) * TICK_US) / checkedLoad(a, 'A').requests;
+    const usB = ((mainThreadTicks(pidB) - before[1]!) * TICK_US) / checkedLoad(b, 'B').requests;
     throughput.push(b.rps / a.rps);
     cost.push(usA / usB);
     rows.push({ suite: 'ab', case: `round ${i}`, metrics: {

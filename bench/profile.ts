@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { printTable, saveResults, startDevServer, type BenchRow } from './lib.js';
+import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
+
+/**
+ * `npm run bench:profile -- <native|aws> [--connections 64] [--seconds 9]`
+ *
+ * Where one read path's time goes: loads it alone and samples the server's main thread with
+ * Linux `perf` (`perf record -g`, Debian package `linux-perf`, as root or with
+ * kernel.perf_event_paranoid <= 1), the server started with V8's `--perf-basic-prof` so that
+ * JavaScript frames have names. Prints, in µs per request:
+ * - the main thread's CPU time (from /proc) and what the samples add up to;
+ * - the libuv phase each sample was in: reading and parsing requests (and, as far as it runs in
+ *   the parser's callbacks, the handler), or `setImmediate` (where Custos writes the audit batch
+ *   and sends the answers), ...;
+ * - the frames with the most time, inclusive (the frame and what it calls) and self.
+ * Requests are counted as the load's average rate times the sampled seconds, so the figures
+ * hold for a steady load. On a VM whose speed drifts, profiles of two paths taken one after
+ * the other differ by that drift too: compare shares within a profile before totals across two.
+ */
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '9' }, top: { type: 'string', default: '30' } },
+});
+const usage = 'usage: npm run bench:profile -- <native|aws> [--connections N] [--seconds N] [--top N]';
+const positive = (name: string, text: string | undefined): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
+  return n;
+};
+const mode = positionals[0];
+if (positionals.length !== 1 || !isReadMode(mode)) throw new Error(usage);
+const connections = positive('connections', values.connections);
+const seconds = positive('seconds', values.seconds);
+const top = positive('top', values.top);
+const SAMPLE_HZ = 4999;
+const WARM_UP_SEC = 3;
+
+/** Which libuv phase a sample's stack was in; the first rule whose frame is on the stack wins. */
+const PHASES: [string, RegExp][] = [
+  ['idle (epoll_wait)', /epoll_wait|ep_poll/],
+  ['garbage collection', /Heap::|Scavenger|MarkCompact|GCTracer/],
+  ['setImmediate: audit batch, sending answers', /uv__run_check/],
+  ['timers', /uv__run_timers/],
+  ['parser: request body (on_body)', /llhttp__on_body/],
+  ['parser: headers complete', /on_headers_complete/],
+  ['parser: message complete', /on_message_complete/],
+  ['parser: other', /llhttp__internal_execute/],
+  ['socket read, outside the parser', /uv__read/],
+  ['other I/O callbacks', /uv__io_poll/],
+  ['other', /./],
+];
+
+interface Profile {
+  samples: number;
+  phases: Map<string, number>;
+  inclusive: Map<string, number>;
+  self: Map<string, number>;
+}
+
+const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+/** `perf script` prints each sample as a header line and one `address symbol (object)` line per frame, leaf first, then a blank line. */
+async function readProfile(dataFile: string): Promise<Profile> {
+  const profile: Profile = { samples: 0, phases: new Map(), inclusive: new Map(), self: new Map() };
+  const script = spawn('perf', ['script', '-i', dataFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let frames: string[] = [];
+  const endSample = () => {
+    if (frames.length === 0) return;
+    profile.samples++;
+    bump(profile.self, frames[0]!);
+    for (const frame of new Set(frames)) bump(profile.inclusive, frame);
+    const stack = frames.join('\n');
+    bump(profile.phases, PHASES.find(([, rule]) => rule.test(stack))![0]);
+    frames = [];
+  };
+  let header = true;
+  for await (const line of createInterface({ input: script.stdout })) {
+    if (line.trim() === '') {
+      endSample();
+      header = true;
+    } else if (header) {
+      header = false;
+    } else {
+      // "  7f3a... Builtins_LoadIC+0x12 (/usr/bin/node)" -> "Builtins_LoadIC"
+      frames.push(line.trim().replace(/^[0-9a-f]+ /, '').replace(/\+0x[0-9a-f]+ \(.*\)$/, '').replace(/ \(.*\)$/, ''));
+    }
+  }
+  endSample();
+  return profile;
+}
+
+const server = await startDevServer([], { NODE_OPTIONS: '--perf-basic-prof' });
+const pid = server.process.pid!;
+const dataFile = `/tmp/custos-profile-${pid}.data`;
+try {
+  const load = await prepareReadLoad(server, mode, connections);
+  await load(2); // warm-up: V8 optimizes the hot path before anything is sampled
+  const running = load(WARM_UP_SEC + seconds + 2);
+  await new Promise((r) => setTimeout(r, WARM_UP_SEC * 1000));
+  const ticksBefore = mainThreadTicks(pid);
+  const perf = spawn('perf', ['record', '-F', String(SAMPLE_HZ), '-g', '-t', String(pid), '-o', dataFile, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
+  const perfExit = await new Promise<number | null>((resolve, reject) => {
+    perf.on('error', (error) => reject(new Error(`could not run perf (Debian: apt-get install linux-perf): ${error.message}`)));
+    perf.on('exit', resolve);
+  });
+  const ticks = mainThreadTicks(pid) - ticksBefore;
+  const result = checkedLoad(await running, mode);
+  if (perfExit !== 0) throw new Error(`perf record exited with ${perfExit} (root, or sysctl kernel.perf_event_paranoid=1, is needed)`);
+  const requests = result.rps * seconds;
+  const profile = await readProfile(dataFile);
+  const usPerSample = 1e6 / SAMPLE_HZ;
+  const perRequest = (samples: number) => (samples * usPerSample) / requests;
+  const rows = (map: Map<string, number>, suite: string, limit: number): BenchRow[] =>
+    [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([frame, samples]) => ({ suite, case: frame.slice(0, 110), metrics: { 'µs/req': perRequest(samples).toFixed(2) } }));
+  const totals: BenchRow[] = [
+    { suite: 'totals', case: 'reads/s during the load', metrics: { value: Math.round(result.rps) } },
+    { suite: 'totals', case: 'main-thread CPU per read (/proc), µs', metrics: { value: ((ticks * TICK_US) / requests).toFixed(1) } },
+    { suite: 'totals', case: 'sampled time per read (perf), µs', metrics: { value: perRequest(profile.samples).toFixed(1) } },
+  ];
+  const phases = rows(profile.phases, 'phase', PHASES.length);
+  // JavaScript and regular expressions are where Custos's own code shows; native frames are in `self`.
+  const javascript = new Map([...profile.inclusive].filter(([frame]) => frame.startsWith('JS:') || frame.startsWith('RegExp:')));
+  const inclusive = rows(javascript, 'inclusive', top);
+  const self = rows(profile.self, 'self', top);
+  const title = `${mode} read, ${connections} connections, ${seconds} s sampled at ${SAMPLE_HZ} Hz`;
+  printTable(`${title}: totals`, totals);
+  printTable(`${title}: libuv phase`, phases);
+  printTable(`${title}: JavaScript frames, inclusive`, inclusive);
+  printTable(`${title}: frames, self`, self);
+  const file = saveResults(`profile-${mode}`, { mode, connections, seconds, rows: [...totals, ...phases, ...inclusive, ...self] });
+  process.stdout.write(`\nsaved ${file}\n`);
+} finally {
+  await server.stop();
+  rmSync(dataFile, { force: true });
+  rmSync(`/tmp/perf-${pid}.map`, { force: true });
+}
