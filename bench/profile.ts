@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -93,6 +93,12 @@ async function readProfile(dataFile: string): Promise<Profile> {
   return profile;
 }
 
+try {
+  execFileSync('perf', ['--version'], { stdio: 'ignore' });
+} catch {
+  throw new Error('bench:profile needs Linux perf on the PATH (Debian: apt-get install linux-perf)');
+}
+
 const server = await startDevServer([], { NODE_OPTIONS: '--perf-basic-prof' });
 const pid = server.process.pid!;
 const dataFile = `/tmp/custos-profile-${pid}.data`;
@@ -100,11 +106,13 @@ try {
   const load = await prepareReadLoad(server, mode, connections);
   await load(2); // warm-up: V8 optimizes the hot path before anything is sampled
   const running = load(WARM_UP_SEC + seconds + 2);
+  // If perf fails, its error is the one to report, not the load's end as the server stops.
+  running.catch(() => undefined);
   await new Promise((r) => setTimeout(r, WARM_UP_SEC * 1000));
   const ticksBefore = mainThreadTicks(pid);
   const perf = spawn('perf', ['record', '-F', String(SAMPLE_HZ), '-g', '-t', String(pid), '-o', dataFile, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
   const perfExit = await new Promise<number | null>((resolve, reject) => {
-    perf.on('error', (error) => reject(new Error(`could not run perf (Debian: apt-get install linux-perf): ${error.message}`)));
+    perf.on('error', (error) => reject(new Error(`could not run perf: ${error.message}`)));
     perf.on('exit', resolve);
   });
   const ticks = mainThreadTicks(pid) - ticksBefore;
