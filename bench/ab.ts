@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { printTable, repoRoot, saveResults, startDevServer, type BenchRow } from './lib.js';
+import { positiveOption, printTable, repoRoot, saveResults, startDevServer, type BenchRow } from './lib.js';
 import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
 
 /**
@@ -25,11 +25,7 @@ const { values, positionals } = parseArgs({
   options: { mode: { type: 'string', default: 'aws' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '6' } },
 });
 const usage = 'usage: npm run bench:ab -- <revision A> <revision B> [--mode aws|native|native:aws] [--connections N] [--rounds N] [--seconds N]  (a revision is anything git names, or . for this build)';
-const positive = (name: string, text: string | undefined): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
-  return n;
-};
+const positive = (name: string, text: string | undefined) => positiveOption(name, text, usage);
 if (positionals.length !== 2) throw new Error(usage);
 // One mode for both, or A's and B's: `native:aws` compares the two read paths of one build.
 const [modeA, modeB = modeA] = (values.mode ?? '').split(':');

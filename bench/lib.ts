@@ -74,3 +74,10 @@ export function saveResults(prefix: string, data: Record<string, unknown>): stri
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, ...data }, null, 2));
   return path.relative(repoRoot, file);
 }
+
+/** A command-line option that must be a positive integer, or an error that ends with the tool's usage line. */
+export function positiveOption(name: string, text: string | undefined, usage: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
+  return n;
+}

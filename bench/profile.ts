@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { printTable, saveResults, startDevServer, type BenchRow } from './lib.js';
+import { positiveOption, printTable, saveResults, startDevServer, type BenchRow } from './lib.js';
 import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
 
 /**
@@ -26,11 +26,7 @@ const { values, positionals } = parseArgs({
   options: { connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '9' }, top: { type: 'string', default: '30' } },
 });
 const usage = 'usage: npm run bench:profile -- <native|aws> [--connections N] [--seconds N] [--top N]';
-const positive = (name: string, text: string | undefined): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
-  return n;
-};
+const positive = (name: string, text: string | undefined) => positiveOption(name, text, usage);
 const mode = positionals[0];
 if (positionals.length !== 1 || !isReadMode(mode)) throw new Error(usage);
 const connections = positive('connections', values.connections);

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { awsCall, signedRequest } from '../aws-client.js';
 import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite, type LoadResult } from '../lib.js';
+import { BENCH_SECRET, BENCH_VALUE } from '../read-load.js';
 
 /**
  * Issue 3 target: GetSecretValue through the AWS JSON 1.1 protocol with SigV4, within 20% of the
@@ -22,8 +23,6 @@ const CONNECTIONS = [1, 16, 64];
 const DURATION_SEC = 8;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const PAIR_DURATION_SEC = 5;
-const SECRET = 'prod/analytics-pipeline/warehouse-db';
-const VALUE = JSON.stringify({ username: 'etl', password: 'bench-password-123' });
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,7 +65,7 @@ async function startMoto(): Promise<{ address: string; stop(): Promise<void> } |
 
 async function awsLoad(address: string, key: { id: string; secret: string }, connections: number, durationSec: number): Promise<LoadResult> {
   // Signed just before the run: valid for its whole duration.
-  const request = signedRequest(address, 'GetSecretValue', { SecretId: SECRET }, key.id, key.secret);
+  const request = signedRequest(address, 'GetSecretValue', { SecretId: BENCH_SECRET }, key.id, key.secret);
   return runLoad({ url: address + '/', connections, durationSec, method: 'POST', headers: request.headers, body: request.body });
 }
 
@@ -83,7 +82,7 @@ async function signingLoad(address: string, key: { id: string; secret: string },
   let non2xx = 0;
   const end = Date.now() + durationSec * 1000;
   const once = () => new Promise<void>((resolve) => {
-    const request = signedRequest(address, 'GetSecretValue', { SecretId: SECRET }, key.id, key.secret);
+    const request = signedRequest(address, 'GetSecretValue', { SecretId: BENCH_SECRET }, key.id, key.secret);
     const started = performance.now();
     const req = http.request({ host: url.hostname, port: url.port, path: '/', method: 'POST', agent, headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) } }, (res) => {
       res.resume();
@@ -154,7 +153,7 @@ async function stackFloor(): Promise<BenchRow[]> {
       child.once('exit', (code) => reject(new Error(`stack-floor server exited (${code})`)));
     });
     const key = { id: 'AKCUBENCHSTACKFLOOR0', secret: 'unchecked' }; // signed like the real thing; nothing verifies it
-    const nativeUrl = `${address}/v1/values/${SECRET}`;
+    const nativeUrl = `${address}/v1/values/${BENCH_SECRET}`;
     await runLoad({ url: nativeUrl, connections: 16, durationSec: 2 });
     await awsLoad(address, key, 16, 2);
     const rows: BenchRow[] = [];
@@ -194,9 +193,9 @@ export const awsReadSuite: BenchSuite = {
       });
       const keyBody = (await created.json()) as { access_key_id: string; secret_access_key: string };
       const key = { id: keyBody.access_key_id, secret: keyBody.secret_access_key };
-      await awsCall(server.address, 'CreateSecret', { Name: SECRET, SecretString: VALUE }, key);
+      await awsCall(server.address, 'CreateSecret', { Name: BENCH_SECRET, SecretString: BENCH_VALUE }, key);
       const nativeHeaders = { authorization: `Bearer ${server.token}` };
-      const nativeUrl = `${server.address}/v1/values/${SECRET}`;
+      const nativeUrl = `${server.address}/v1/values/${BENCH_SECRET}`;
       await runLoad({ url: nativeUrl, connections: 16, durationSec: 2, headers: nativeHeaders }); // warm-up
       await awsLoad(server.address, key, 16, 2);
       for (const c of CONNECTIONS) {
@@ -230,7 +229,7 @@ export const awsReadSuite: BenchSuite = {
     }
     try {
       const key = { id: 'test', secret: 'test' };
-      await awsCall(moto.address, 'CreateSecret', { Name: SECRET, SecretString: VALUE }, key);
+      await awsCall(moto.address, 'CreateSecret', { Name: BENCH_SECRET, SecretString: BENCH_VALUE }, key);
       await signingLoad(moto.address, key, 16, 2);
       for (const c of CONNECTIONS) {
         const r = await signingLoad(moto.address, key, c, DURATION_SEC);
