@@ -235,18 +235,38 @@ async function sendInPieces(address: string, parts: string[], options: { chunked
   const canonical = canonicalRequest({ method: 'POST', path: '/', query: '', headers, signedHeaders: signed, payloadHash: sha256Hex(body) });
   const signature = signatureOf(signingKey('test', amzDate.slice(0, 8), 'us-east-1', 'secretsmanager'), stringToSign(amzDate, scope, canonical));
   const sent = { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=test/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`, ...(options.chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }) };
+  // A server that refuses a body early may close the connection while the rest is still being
+  // written. Once its answer is in, the client's write error (EPIPE, ECONNRESET) says nothing more;
+  // if it comes first, the answer is lost with the socket and the request is sent again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOnce(url, sent, parts, options.gapMs);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== 'EPIPE' && code !== 'ECONNRESET')) throw error;
+    }
+  }
+}
+
+function sendOnce(url: URL, headers: Record<string, string>, parts: string[], gapMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: url.hostname, port: url.port, path: '/', method: 'POST', headers: sent }, (response) => {
+    let answered = false;
+    const request = http.request({ host: url.hostname, port: url.port, path: '/', method: 'POST', headers }, (response) => {
+      answered = true;
       let text = '';
+      response.on('error', reject); // reset while the answer was arriving: ECONNRESET, sent again
       response.setEncoding('utf8');
       response.on('data', (chunk) => (text += chunk));
       response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
     });
-    request.on('error', reject);
+    request.on('error', (error) => {
+      if (!answered) reject(error);
+    });
     void (async () => {
       for (const part of parts) {
+        if (answered || request.destroyed) return;
         request.write(part);
-        await sleep(options.gapMs);
+        await sleep(gapMs);
       }
       request.end();
     })();
