@@ -113,12 +113,16 @@ export interface ApiClientOptions {
 }
 
 const enc = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 export function createApiClient(options: ApiClientOptions) {
   const base = options.address.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
 
   async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    // URL parsing resolves `.` and `..` segments (even percent-encoded ones), so `dev/../x` would
+    // leave as `x` and the server would act on a name nobody typed. No valid name has them.
+    if (DOT_SEGMENT.test(path)) throw new CustosApiError('invalid_name', 'a secret name has no "." or ".." segments', 400, null);
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {};

@@ -80,6 +80,10 @@ describe('custos CLI', () => {
     const invalid = await cli(['secret', 'put', 'dev/../x', '--value', 'v']);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /^error: invalid_name: /);
+    // Not resolved like a file path on the way: this would otherwise read dev/cli/plain.
+    const dotted = await cli(['secret', 'get', 'dev/cli/x/../plain']);
+    assert.deepEqual([dotted.code, dotted.stdout], [1, '']);
+    assert.match(dotted.stderr, /^error: invalid_name: /);
     const unreachable = await runCli(['secret', 'get', 'dev/cli/plain'], { env: { CUSTOS_ADDR: 'http://127.0.0.1:1', HOME: server.home } });
     assert.equal(unreachable.code, 3);
     assert.match(unreachable.stderr, /^error: unreachable: cannot reach Custos at http:\/\/127\.0\.0\.1:1/);
