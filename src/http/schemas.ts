@@ -12,10 +12,13 @@ const IdempotencyToken = Type.String({ minLength: 32, maxLength: 64, pattern: '^
 const Value = Type.String({ maxLength: 65_536 * 4 });
 const ValueBase64 = Type.String({ maxLength: 87_384, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 
+const Description = Type.String({ maxLength: 2048 });
+const Owner = Type.String({ maxLength: 256 });
+
 export const CreateSecretBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 512 }),
-  description: Type.Optional(Type.String({ maxLength: 2048 })),
-  owner: Type.Optional(Type.String({ maxLength: 256 })),
+  description: Type.Optional(Description),
+  owner: Type.Optional(Owner),
   tags: Type.Optional(Tags),
   value: Type.Optional(Value),
   value_base64: Type.Optional(ValueBase64),
@@ -29,6 +32,8 @@ export const PutValueBody = Type.Object({
   value_base64: Type.Optional(ValueBase64),
   labels: Type.Optional(Labels),
   idempotency_token: Type.Optional(IdempotencyToken),
+  /** When no secret has the name, create it with this metadata (`{}` for none) instead of answering secret_not_found. */
+  create_if_missing: Type.Optional(Type.Object({ description: Type.Optional(Description), owner: Type.Optional(Owner), tags: Type.Optional(Tags) }, strict)),
 }, strict);
 export type PutValueBody = Static<typeof PutValueBody>;
 

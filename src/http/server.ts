@@ -200,6 +200,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
         request.audit.recordedInTransaction = true;
       },
       annotate(fields) {
+        if (fields.operation !== undefined) request.audit.operation = fields.operation;
         if (fields.versionId !== undefined) request.audit.versionId = fields.versionId;
         if (fields.detail) request.audit.detail = { ...request.audit.detail, ...fields.detail };
       },

@@ -12,7 +12,9 @@ export interface TransactionAuditor {
   beforeCommit(tx: unknown): Promise<void>;
   /**
    * Adds what only the service knows (the version id or token it created, the key term it
-   * added) to the event. Call it before the write commits: the event is sealed at commit.
+   * added) to the event, or the operation when the service decides which one the request
+   * turned out to be (a write that creates its secret). Call it before the write commits: the
+   * event is sealed at commit.
    */
-  annotate(fields: { versionId?: string | null; detail?: Record<string, string | number | boolean | null> }): void;
+  annotate(fields: { operation?: string; versionId?: string | null; detail?: Record<string, string | number | boolean | null> }): void;
 }

@@ -168,9 +168,10 @@ export function createApiClient(options: ApiClientOptions) {
       call<BatchValuesResponse>('POST', '/v1/batch/values', { secrets: secrets.map((s) => ({ name: s.name, label: s.label, version_id: s.versionId })) }),
     getValue: (name: string, selector: { label?: string; versionId?: string } = {}) =>
       call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }),
-    putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string }) =>
-      call<{ name: string; arn: string; version_id: string; labels: string[]; created: boolean }>('POST', `/v1/values/${enc(name)}`, {
-        value: input.value, value_base64: input.valueBase64, labels: input.labels, idempotency_token: input.idempotencyToken,
+    /** With `createIfMissing`, a missing secret is created with that metadata (`secret_created` says so) instead of failing. */
+    putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string; createIfMissing?: { description?: string; owner?: string; tags?: Record<string, string> } }) =>
+      call<{ name: string; arn: string; version_id: string; labels: string[]; created: boolean; secret_created: boolean }>('POST', `/v1/values/${enc(name)}`, {
+        value: input.value, value_base64: input.valueBase64, labels: input.labels, idempotency_token: input.idempotencyToken, create_if_missing: input.createIfMissing,
       }),
     createSecret: (input: { name: string; value?: string; valueBase64?: string; description?: string; owner?: string; tags?: Record<string, string>; labels?: string[]; idempotencyToken?: string }) =>
       call<SecretMetadataResponse & { version_id: string | null }>('POST', '/v1/secrets', {

@@ -303,7 +303,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
     /** The region the native API works in; AWS calls name theirs in the credential scope. */
     defaultRegion: deps.region,
 
-    async create(caller: Identity, input: CreateSecretInput): Promise<{ metadata: SecretMetadata; versionId: string | null }> {
+    async create(caller: Identity, input: CreateSecretInput): Promise<{ metadata: SecretMetadata; versionId: string | null; labels: string[] }> {
       validateSecretName(input.name);
       await authorizer.require(caller, 'create', input.name);
       if (input.value) await requireWrite(caller, input.name, input.labels);
@@ -319,7 +319,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
           if (existing.deleted_at === null && input.versionId && input.value) {
             const version = await store.findVersion(tx, existing.id, input.versionId);
             if (version) {
-              if (sameValue(await decrypt(existing.id, input.versionId, version), input.value)) return { row: existing, versionId: input.versionId };
+              if (sameValue(await decrypt(existing.id, input.versionId, version), input.value)) {
+                return { row: existing, versionId: input.versionId, labels: (await store.labels(tx, existing.id)).filter((l) => l.version_id === input.versionId).map((l) => l.label) };
+              }
               throw new AppError('idempotency_conflict', `version ${input.versionId} already exists with a different value`);
             }
           }
@@ -335,7 +337,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         if (!(await store.insertIfAbsent(tx, row))) throw new CreateRaceLost();
         if (input.tags) await store.putTags(tx, row.id, input.tags);
         const version = input.value ? await writeVersion(tx, row, { value: input.value, labels: input.labels, versionId: input.versionId }, caller.audit) : null;
-        return { row: (await store.findById(tx, row.id))!, versionId: version?.versionId ?? null };
+        return { row: (await store.findById(tx, row.id))!, versionId: version?.versionId ?? null, labels: version?.labels ?? [] };
       });
       const result = await attempt().catch((error: unknown) => {
         if (error instanceof CreateRaceLost) return attempt();
@@ -346,7 +348,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       });
       deps.changes.publish('secret', result.row.id);
       const tags = (await store.tags(db, [result.row.id])).get(result.row.id) ?? {};
-      return { metadata: toMetadata(result.row, tags), versionId: result.versionId };
+      return { metadata: toMetadata(result.row, tags), versionId: result.versionId, labels: result.labels };
     },
 
     /** Adds a version. Labels default to CURRENT; a retry with the same version id and value is a no-op. */
@@ -363,6 +365,32 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       });
       deps.changes.publish('secret', result.row.id);
       return { arn: arnOf(result.row), name: result.row.name, versionId: result.versionId, labels: result.labels, created: result.created };
+    },
+
+    /**
+     * Writes a version, first creating the secret (with `metadata`) when no secret has that name:
+     * what `custos secret put` means. As one request it leaves one audit event, `secret.create`
+     * or `secret.write`; a client that tried the write and fell back to a create left a failed
+     * write in the audit log before every new secret. Creating needs `create` on top of what a
+     * write needs, as a create with a value always has.
+     */
+    async putValueOrCreate(caller: Identity, ref: SecretRef, input: PutValueInput, metadata: Pick<CreateSecretInput, 'description' | 'owner' | 'tags'> = {}): Promise<{ arn: string; name: string; versionId: string; labels: string[]; created: boolean; secretCreated: boolean }> {
+      validateSecretName(ref.name);
+      // Checked before the name is looked up, so a caller who may not write learns nothing of it.
+      await requireWrite(caller, ref.name, input.labels);
+      const region = ref.region ?? deps.region;
+      if (!(await store.findByName(db, region, ref.name))) {
+        caller.audit?.annotate({ operation: 'secret.create' });
+        try {
+          const made = await this.create(caller, { ...metadata, name: ref.name, region, value: input.value, labels: input.labels, versionId: input.versionId });
+          return { arn: made.metadata.arn, name: made.metadata.name, versionId: made.versionId!, labels: made.labels, created: true, secretCreated: true };
+        } catch (error) {
+          // Another writer created it since the lookup: write to theirs, as if it had been there.
+          if (!(error instanceof AppError && error.code === 'secret_exists')) throw error;
+          caller.audit?.annotate({ operation: 'secret.write' });
+        }
+      }
+      return { ...(await this.putValue(caller, ref, input)), secretCreated: false };
     },
 
     /** Reads the version a label (default CURRENT) or a version id names. */

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { spawn } from 'node:child_process';
+import { auditHead } from '../support/http-helpers.js';
 
 /** The `custos` CLI as a user runs it: secret commands, output shapes, exit codes. */
 describe('custos CLI', () => {
@@ -24,9 +25,13 @@ describe('custos CLI', () => {
   });
 
   test('secret put then get prints the value alone and a newline', async () => {
+    const since = await auditHead(server);
     const put = await cli(['secret', 'put', 'dev/cli/plain', '--value', 'hunter2', '--description', 'demo', '--owner', 'me', '--tag', 'team=data']);
     assert.equal(put.code, 0, put.stderr);
-    assert.match(put.stdout, /^dev\/cli\/plain: version [0-9a-f-]{36}\n$/);
+    assert.match(put.stdout, /^dev\/cli\/plain: version [0-9a-f-]{36} \(CURRENT\), new secret\n$/);
+    // A new secret is made in one request: its audit trail is one create, not a failed write first.
+    const events = (await api(server, 'GET', `/v1/audit/events?after_seq=${since}&secret=dev/cli/plain`, { token: server.token })).body.events;
+    assert.deepEqual(events.map((e: { operation: string; outcome: string }) => [e.operation, e.outcome]), [['secret.create', 'success']]);
     const get = await cli(['secret', 'get', 'dev/cli/plain']);
     assert.equal(get.code, 0, get.stderr);
     assert.equal(get.stdout, 'hunter2\n');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
-import { assertErrorBody, createSecret, describeSecret, idempotencyToken, putValue, uniqueName } from '../support/http-helpers.js';
+import { assertErrorBody, auditAfter, auditHead, createSecret, createToken, describeSecret, idempotencyToken, putValue, uniqueName, writePolicy } from '../support/http-helpers.js';
 
 /** The native secrets API against the real server (dev mode, real SQLite files, ephemeral port). */
 describe('secrets HTTP API', () => {
@@ -158,6 +158,56 @@ describe('secrets HTTP API', () => {
     assertErrorBody(await putValue(server, name, { value_base64: randomBytes(40).toString('base64'), idempotency_token: bin }), 409, 'idempotency_conflict');
     const d = await describeSecret(server, name);
     assert.equal(d.versions.length, 3, 'retries made no duplicate versions');
+  });
+
+  test('a write with create_if_missing creates a missing secret: one request, one audit event, and create is needed for it', async () => {
+    const name = uniqueName('dev/upsert');
+    // The writes' events (the test's own reads in between are audited too).
+    const eventsOf = async (since: number) => (await auditAfter(server, since)).filter((e) => e.secret === name && !['secret.describe', 'secret.read'].includes(e.operation));
+    assertErrorBody(await putValue(server, name, { value: 'v1' }), 404, 'secret_not_found', 'without the option a missing secret is still an error');
+
+    let since = await auditHead(server);
+    const first = await putValue(server, name, { value: 'v1', create_if_missing: { owner: 'data-eng', description: 'made by a put', tags: { team: 'etl' } } });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(first.body.secret_created, true);
+    assert.equal(first.body.created, true);
+    assert.deepEqual(first.body.labels, ['CURRENT']);
+    assert.match(first.body.arn, /:secret:dev\/upsert\/[0-9a-f]+-[A-Za-z0-9]{6}$/);
+    const described = await describeSecret(server, name);
+    assert.deepEqual([described.owner, described.description, described.tags], ['data-eng', 'made by a put', { team: 'etl' }]);
+    assert.deepEqual(described.versions.map((v) => v.version_id), [first.body.version_id]);
+    const created = await eventsOf(since);
+    assert.deepEqual(created.map((e) => [e.operation, e.outcome, e.version_id]), [['secret.create', 'success', first.body.version_id]], 'one event, no failed write before it');
+
+    // Once it exists the metadata is left alone: a put writes a version, as without the option.
+    since = await auditHead(server);
+    const second = await putValue(server, name, { value: 'v2', create_if_missing: { owner: 'someone-else' } });
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    assert.equal(second.body.secret_created, false);
+    assert.equal((await describeSecret(server, name)).owner, 'data-eng');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}`, { token: server.token })).body.value, 'v2');
+    assert.deepEqual((await eventsOf(since)).map((e) => [e.operation, e.outcome]), [['secret.write', 'success']]);
+    // Without the option the answer says no secret was created.
+    assert.equal((await putValue(server, name, { value: 'v3' })).body.secret_created, false);
+
+    // Creating needs `create` on top of `update`; without it nothing is made, and the denial is a create's.
+    await writePolicy(server, 'upsert-update', JSON.stringify({ rules: [{ path: 'dev/upsert/**', capabilities: ['read', 'update'] }] }));
+    await writePolicy(server, 'upsert-create', JSON.stringify({ rules: [{ path: 'dev/upsert/**', capabilities: ['create'] }] }));
+    const updater = (await createToken(server, { policies: ['upsert-update'] })).token;
+    const creator = (await createToken(server, { policies: ['upsert-create'] })).token;
+    const other = uniqueName('dev/upsert');
+    since = await auditHead(server);
+    assertErrorBody(await putValue(server, other, { value: 'x', create_if_missing: {} }, updater), 403, 'permission_denied');
+    const denied = (await auditAfter(server, since)).filter((e) => e.secret === other);
+    assert.deepEqual(denied.map((e) => [e.operation, e.outcome, e.error_code]), [['secret.create', 'denied', 'permission_denied']]);
+    assert.equal((await api(server, 'GET', `/v1/secrets/${other}`, { token: server.token })).status, 404, 'nothing half-made');
+    assert.equal((await putValue(server, name, { value: 'v4', create_if_missing: {} }, updater)).status, 201, 'update alone writes to an existing secret');
+    // A caller who may not write is refused the same way whether or not the name exists.
+    for (const target of [name, other]) assertErrorBody(await putValue(server, target, { value: 'x', create_if_missing: {} }, creator), 403, 'permission_denied', target);
+
+    assertErrorBody(await putValue(server, other, { value: 'x', create_if_missing: { nope: 1 } }), 400, 'validation_failed', 'unknown fields are refused');
+    assert.equal((await api(server, 'DELETE', `/v1/secrets/${name}`, { token: server.token })).status, 200);
+    assertErrorBody(await putValue(server, name, { value: 'x', create_if_missing: {} }), 409, 'secret_scheduled_for_deletion', 'a deleted name is not created anew');
   });
 
   test('binary values round-trip; 64 KiB is the limit for text and binary', async () => {

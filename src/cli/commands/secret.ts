@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { CustosApiError } from '../../sdk/api-client.js';
 import { apiClient, printJson, printTable, readStdin } from '../context.js';
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
@@ -22,18 +21,15 @@ export async function putCommand(name: string, stdinMarker: string | undefined, 
   else value = options.value ?? (options.file !== undefined ? readFileSync(options.file, 'utf8') : (await readStdin()).replace(/\r?\n$/, ''));
   const api = apiClient();
   const tags = parseTags(options.tag);
-  let result: { name: string; version_id: string | null; labels?: string[] };
-  try {
-    result = await api.putValue(name, { value, valueBase64, labels: options.label, idempotencyToken: options.idempotencyToken });
+  // One request whether or not the secret exists yet: the server creates it when missing, with
+  // one audit event for either case (a failed write and then a create would log a failure).
+  const written = await api.putValue(name, { value, valueBase64, labels: options.label, idempotencyToken: options.idempotencyToken, createIfMissing: { description: options.description, owner: options.owner, tags } });
+  if (!written.secret_created) {
     if (options.description !== undefined || options.owner !== undefined) await api.updateSecret(name, { description: options.description, owner: options.owner });
     if (tags) await api.tag(name, tags);
-  } catch (error) {
-    if (!(error instanceof CustosApiError && error.code === 'secret_not_found')) throw error;
-    const created = await api.createSecret({ name, value, valueBase64, labels: options.label, description: options.description, owner: options.owner, tags, idempotencyToken: options.idempotencyToken });
-    result = { name: created.name, version_id: created.version_id };
   }
-  if (options.json) return printJson(result);
-  process.stdout.write(`${result.name}: version ${result.version_id}${result.labels ? ` (${result.labels.join(', ')})` : ''}\n`);
+  if (options.json) return printJson(written);
+  process.stdout.write(`${written.name}: version ${written.version_id}${written.labels.length ? ` (${written.labels.join(', ')})` : ''}${written.secret_created ? ', new secret' : ''}\n`);
 }
 
 export async function getCommand(name: string, options: { label?: string; version?: string; field?: string; json?: boolean }): Promise<void> {

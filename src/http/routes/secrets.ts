@@ -121,10 +121,13 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     const value = valueFrom(body);
     if (!value) throw new AppError('validation_failed', 'value or value_base64 is required');
     reply.code(201); // before the call: the write's audit event commits with it
-    const result = await secrets.putValue(identityOf(request), { name }, { value, labels: body.labels, versionId: body.idempotency_token });
+    const input = { value, labels: body.labels, versionId: body.idempotency_token };
+    const result = body.create_if_missing
+      ? await secrets.putValueOrCreate(identityOf(request), { name }, input, body.create_if_missing)
+      : { ...(await secrets.putValue(identityOf(request), { name }, input)), secretCreated: false };
     auditTarget(request, name, result.versionId);
     reply.code(result.created ? 201 : 200);
-    return { name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created: result.created };
+    return { name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created: result.created, secret_created: result.secretCreated };
   });
 
   app.get('/v1/versions/*', { schema: { params: SecretNameParam, tags: ['values'] }, config: { operation: 'secret.versions' } }, async (request) => {
