@@ -372,7 +372,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
      * what `custos secret put` means. As one request it leaves one audit event, `secret.create`
      * or `secret.write`; a client that tried the write and fell back to a create left a failed
      * write in the audit log before every new secret. Creating needs `create` on top of what a
-     * write needs, as a create with a value always has.
+     * write needs, as any create with a value already does.
      */
     async putValueOrCreate(caller: Identity, ref: SecretRef, input: PutValueInput, metadata: Pick<CreateSecretInput, 'description' | 'owner' | 'tags'> = {}): Promise<{ arn: string; name: string; versionId: string; labels: string[]; created: boolean; secretCreated: boolean }> {
       validateSecretName(ref.name);
