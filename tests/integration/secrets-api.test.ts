@@ -202,8 +202,19 @@ describe('secrets HTTP API', () => {
     assert.deepEqual(denied.map((e) => [e.operation, e.outcome, e.error_code]), [['secret.create', 'denied', 'permission_denied']]);
     assert.equal((await api(server, 'GET', `/v1/secrets/${other}`, { token: server.token })).status, 404, 'nothing half-made');
     assert.equal((await putValue(server, name, { value: 'v4', create_if_missing: {} }, updater)).status, 201, 'update alone writes to an existing secret');
-    // A caller who may not write is refused the same way whether or not the name exists.
-    for (const target of [name, other]) assertErrorBody(await putValue(server, target, { value: 'x', create_if_missing: {} }, creator), 403, 'permission_denied', target);
+    // A caller who may not write is refused the same way whether or not the name exists: the
+    // message names the capability it lacks, and that must not be `create` for a free name only.
+    await writePolicy(server, 'upsert-read', JSON.stringify({ rules: [{ path: 'dev/upsert/**', capabilities: ['read'] }] }));
+    const reader = (await createToken(server, { policies: ['upsert-read'] })).token;
+    for (const caller of [creator, reader]) {
+      const refusals = [];
+      for (const target of [name, other]) {
+        const refused = await putValue(server, target, { value: 'x', create_if_missing: {} }, caller);
+        assertErrorBody(refused, 403, 'permission_denied', target);
+        refusals.push(refused.body.error.message.replace(target, 'NAME'));
+      }
+      assert.equal(refusals[0], refusals[1]);
+    }
 
     assertErrorBody(await putValue(server, other, { value: 'x', create_if_missing: { nope: 1 } }), 400, 'validation_failed', 'unknown fields are refused');
     assert.equal((await api(server, 'DELETE', `/v1/secrets/${name}`, { token: server.token })).status, 200);
