@@ -121,8 +121,9 @@ export function createApiClient(options: ApiClientOptions) {
 
   async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
     // URL parsing resolves `.` and `..` segments (even percent-encoded ones), so `dev/../x` would
-    // leave as `x` and the server would act on a name nobody typed. No valid name has them.
-    if (DOT_SEGMENT.test(path)) throw new CustosApiError('invalid_name', 'a secret name has no "." or ".." segments', 400, null);
+    // leave as `x` and the server would act on a name nobody typed. No valid secret or policy
+    // name has them, so every path is checked here rather than each route's name.
+    if (DOT_SEGMENT.test(path)) throw new CustosApiError('invalid_name', 'a name has a "." or ".." segment, which no secret or policy name may have', 400, null);
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {};
