@@ -1,9 +1,13 @@
 /**
  * Layering from docs/ARCHITECTURE.md, checked on the compiled output (dist/src):
- * adapters (cli, http, web) -> services -> barrier/audit/policy -> storage; leaves
+ * adapters (cli, http, web) -> engines -> barrier/audit/policy -> storage; leaves
  * (errors, config, crypto, lib) depend on nothing inward. Data flows one way.
+ * "Engines" are every capability folder: services/, engines/<name>/, auth/<method>/,
+ * leases/, alerts/. scan/ is the client-side scanner: it reads files and talks to the
+ * server through the SDK only.
  */
 const layer = (name) => `^dist/src/${name}/`;
+const ENGINES = '(services|engines|auth|leases|alerts)';
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
@@ -11,33 +15,33 @@ module.exports = {
       name: 'services-are-not-adapters',
       comment: 'services never see HTTP, CLI or SDK objects',
       severity: 'error',
-      from: { path: layer('(services|barrier|audit|policy|storage)') },
-      to: { path: layer('(http|cli|sdk|web)') },
+      from: { path: layer(`(${ENGINES.slice(1, -1)}|barrier|audit|policy|storage)`) },
+      to: { path: layer('(http|cli|sdk|web|scan)') },
     },
     {
       name: 'storage-is-the-bottom',
       severity: 'error',
       from: { path: layer('storage') },
-      to: { path: layer('(services|barrier|audit|policy|http|cli)') },
+      to: { path: [layer(ENGINES), layer('(barrier|audit|policy|http|cli|scan)')] },
     },
     {
       name: 'policy-is-pure',
       comment: 'the policy evaluator is pure: no storage, no services, no I/O modules',
       severity: 'error',
       from: { path: layer('policy') },
-      to: { path: [layer('(storage|services|barrier|audit|http|cli)'), '^(node:)?(fs|net|http|child_process)$'] },
+      to: { path: [layer(ENGINES), layer('(storage|barrier|audit|http|cli|scan)'), '^(node:)?(fs|net|http|child_process)$'] },
     },
     {
       name: 'leaves-stay-leaves',
       severity: 'error',
       from: { path: layer('(errors|crypto|lib|config)') },
-      to: { path: layer('(storage|services|barrier|audit|policy|http|cli|sdk)') },
+      to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http|cli|sdk|scan)')] },
     },
     {
       name: 'barrier-below-services',
       severity: 'error',
       from: { path: layer('(barrier|audit)') },
-      to: { path: layer('services') },
+      to: { path: layer(ENGINES) },
     },
     {
       name: 'http-calls-services-not-storage',
@@ -45,6 +49,13 @@ module.exports = {
       severity: 'error',
       from: { path: layer('(http|cli)') },
       to: { path: layer('storage/(?!audit-store)'), pathNot: '\\.types\\.js$' },
+    },
+    {
+      name: 'scanner-is-a-client',
+      comment: 'custos scan runs on a developer machine or in CI: it reaches the server only through the SDK',
+      severity: 'error',
+      from: { path: layer('scan') },
+      to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http)')] },
     },
     {
       name: 'sdk-is-standalone',
