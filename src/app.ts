@@ -80,7 +80,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
   else await unsealFromConfig(config, operator, logger);
 
-  // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
+  // Rotation engine: persisted four-phase runs, driven by a leader-only scheduler.
   let listeningAddress = '';
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,

@@ -7,7 +7,7 @@ import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite, type
 import { BENCH_SECRET, BENCH_VALUE } from '../read-load.js';
 
 /**
- * Issue 3 target: GetSecretValue through the AWS JSON 1.1 protocol with SigV4, within 20% of the
+ * Target: GetSecretValue through the AWS JSON 1.1 protocol with SigV4, within 20% of the
  * native read path, and the moto emulator measured side by side with the same client and load.
  * The native/AWS pair at each connection count is measured REPEATS times (default 5, 5 s per
  * run, alternating which goes first) and the median pair by ratio is reported.

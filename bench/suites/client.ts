@@ -6,7 +6,7 @@ import { CustosClient } from '../../src/sdk/custos-client.js';
 import { repoRoot, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
 
 /**
- * Issue 5: SDK cache-hit latency (in-process) and `custos run ... -- true` wall time with
+ * SDK cache-hit latency (in-process) and `custos run ... -- true` wall time with
  * 10 secrets against a running server, next to `true` and `node -e ''` (each spawned N times).
  * Target: custos run adds < 100 ms over starting the child directly.
  */

@@ -1,7 +1,7 @@
 import { runLoad, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
 
 /**
- * Issue 2 target: reading one secret with a valid token and audit on, at 1/16/64 connections.
+ * Target: reading one secret with a valid token and audit on, at 1/16/64 connections.
  * Each row is measured REPEATS times and the median run (by reads/s) is reported with every
  * run's reads/s beside it: on a shared 2-core VM one 8-second sample swings by ±20%.
  */

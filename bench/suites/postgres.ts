@@ -5,7 +5,7 @@ import { startServer, type RunningServer } from '../../tests/support/custos-serv
 import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
 
 /**
- * Issue 6: reads/s and p99 for one node and for two nodes behind a round-robin TCP proxy, both
+ * Reads/s and p99 for one node and for two nodes behind a round-robin TCP proxy, both
  * on PostgreSQL, next to the same read on SQLite. Every server, the proxy, PostgreSQL and the
  * load generator (autocannon) are separate processes on this machine. "1 node via proxy" shows
  * what the proxy hop itself costs, so the 2-node row can be compared fairly.

@@ -3,7 +3,7 @@ import { adminValue, asSuperuser, credValue } from '../../tests/support/rotation
 import { startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
 
 /**
- * Issue 4: wall time of one complete postgres-alternating rotation (rotate-now with wait,
+ * Wall time of one complete postgres-alternating rotation (rotate-now with wait,
  * end to end through the API) and rotations per minute sustained across 100 secrets, against
  * a real PostgreSQL with SCRAM authentication.
  */

@@ -120,7 +120,7 @@ audit.command('query').description('search events').option('--secret <name>').op
 audit.command('verify').description('check the hash chain; reports the first altered or missing event').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).verifyCommand));
 
-// Pipeline client (issue 5): run, render, import/export, login/logout.
+// Pipeline client: run, render, import/export, login/logout.
 program.command('run').description('run a command with secrets in its environment (nothing written to disk, no value printed)')
   .option('--secret <name>', 'a secret to inject (repeatable; without --map every JSON field becomes an UPPER_CASE variable)', collect)
   .option('--map <key=ENV,...>', 'JSON fields to variables for the matching --secret (repeatable, pairs up in order)', collect)

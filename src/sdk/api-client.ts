@@ -227,7 +227,7 @@ export function createApiClient(options: ApiClientOptions) {
 
 export type ApiClient = ReturnType<typeof createApiClient>;
 
-// ---- rotation (issue 4) ----
+// ---- rotation ----
 
 export interface RotationRunResponse {
   id: string;
