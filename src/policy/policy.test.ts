@@ -185,12 +185,13 @@ for (const [pattern, resource, expected] of matchCases) {
   });
 }
 
-test('matchesPath: many globstars stay fast', () => {
+// A backtracking matcher would take exponential time here and never finish; the linear one
+// answers at once. The runner's timeout is the guard, so no wall-clock assertion is needed.
+test('matchesPath: many globstars do not backtrack exponentially', { timeout: 60_000 }, () => {
   const pattern = Array.from({ length: 100 }, () => '**').join('/') + '/z';
   const resource = Array.from({ length: 200 }, () => 'a').join('/');
-  const started = performance.now();
   assert.equal(matchesPath(pattern, resource), false);
-  assert.ok(performance.now() - started < 1000);
+  assert.equal(matchesPath(pattern, resource + '/z'), true);
 });
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,10 @@ import { createAwsKey } from '../support/aws.js';
 
 const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
 const hasAwsCli = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
+// On a developer machine a missing client skips its test; CI installs both, so there a missing
+// one fails the run instead of silently testing less.
+const inCi = !!process.env.CI;
+const skipWithout = (installed: boolean, reason: string): false | string => (installed || inCi ? false : reason);
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,7 +40,8 @@ describe('AWS API via boto3 and the aws CLI', () => {
     server?.cleanup();
   });
 
-  test('examples/python/custos_secrets_client.py: TTL cache over GetSecretValue', { skip: hasBoto3 ? false : 'python3 boto3 is not installed (CI installs python3-boto3)' }, async () => {
+  test('examples/python/custos_secrets_client.py: TTL cache over GetSecretValue', { skip: skipWithout(hasBoto3, 'python3 boto3 is not installed (CI installs python3-boto3)') }, async () => {
+    assert.ok(hasBoto3, 'python3 cannot import boto3: .ci/run installs python3-boto3');
     const result = await run('python3', [path.join(repoRoot, 'examples/python/custos_secrets_client.py'), 'examples/warehouse-db'], env);
     assert.equal(result.code, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /read twice, fetched 1 time\(s\)/);
@@ -44,7 +49,8 @@ describe('AWS API via boto3 and the aws CLI', () => {
     assert.match(result.stdout, /^OK$/m);
   });
 
-  test('examples/python/rotation_walkthrough.py: AWSPENDING, promotion, new AWSCURRENT', { skip: hasBoto3 ? false : 'python3 boto3 is not installed (CI installs python3-boto3)' }, async () => {
+  test('examples/python/rotation_walkthrough.py: AWSPENDING, promotion, new AWSCURRENT', { skip: skipWithout(hasBoto3, 'python3 boto3 is not installed (CI installs python3-boto3)') }, async () => {
+    assert.ok(hasBoto3, 'python3 cannot import boto3: .ci/run installs python3-boto3');
     const result = await run('python3', [path.join(repoRoot, 'examples/python/rotation_walkthrough.py'), 'examples/rotating-db'], env);
     assert.equal(result.code, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /promoted: AWSCURRENT=\S+ AWSPREVIOUS=\S+/);
@@ -54,7 +60,8 @@ describe('AWS API via boto3 and the aws CLI', () => {
     assert.equal(again.code, 0, again.stderr + again.stdout);
   });
 
-  test('aws secretsmanager create-secret / get-secret-value / put-secret-value / list-secrets', { skip: hasAwsCli ? false : 'the aws CLI is not installed (Debian package awscli)' }, async () => {
+  test('aws secretsmanager create-secret / get-secret-value / put-secret-value / list-secrets', { skip: skipWithout(hasAwsCli, 'the aws CLI is not installed (Debian package awscli)') }, async () => {
+    assert.ok(hasAwsCli, 'no aws CLI on PATH: .ci/run installs the Debian package awscli');
     const aws = (...args: string[]) => run('aws', ['secretsmanager', ...args, '--endpoint-url', server.address, '--output', 'json'], env);
     const created = await aws('create-secret', '--name', 'ci/deploy-token', '--secret-string', 'first-token', '--description', 'from the CLI');
     assert.equal(created.code, 0, created.stderr);

@@ -106,33 +106,39 @@ describe('canary: a secret value never reaches disk in plaintext, the logs, the 
     await writePolicy(server, 'canary-read', JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read'] }] }));
     const reader = await createToken(server, { policies: ['canary-read'] });
     const devOnly = await createToken(server, { policies: ['root'], env: 'dev' });
-    const failing: [string, string, unknown, string?][] = [
-      ['POST', `/v1/values/${name}`, { value: canary }, reader.token], // permission_denied
-      ['POST', `/v1/values/${name}`, { value: canary }, devOnly.token], // environment_denied
-      ['POST', '/v1/values/prod/canary/missing', { value: canary }], // secret_not_found
-      ['POST', `/v1/values/${name}`, { value: canary + 'x'.repeat(65_536) }], // value_too_large
-      ['POST', `/v1/values/${name}`, { value: canary, value_base64: 'YQ==' }], // both kinds
-      ['POST', `/v1/values/${name}`, { value: canary, labels: ['bad label'] }], // invalid_label
-      ['POST', `/v1/values/${name}`, { value: canary, colour: 'red' }], // unknown field
-      ['POST', `/v1/values/${name}`, { value: [canary] }], // wrong type
-      ['POST', `/v1/values/${name}`, { value: canary, idempotency_token: 'short' }], // bad token
-      ['POST', '/v1/secrets', { name, value: canary }], // secret_exists
-      ['POST', '/v1/secrets', { name: 'prod/canary/../x', value: canary }], // invalid_name
-      ['POST', '/v1/secrets', { name: 'prod/canary/new', value: canary, tags: { 'aws:x': 'y' } }], // bad tag
+    const failing: [code: string, method: string, path: string, body: unknown, token?: string][] = [
+      ['permission_denied', 'POST', `/v1/values/${name}`, { value: canary }, reader.token],
+      ['environment_denied', 'POST', `/v1/values/${name}`, { value: canary }, devOnly.token],
+      ['secret_not_found', 'POST', '/v1/values/prod/canary/missing', { value: canary }],
+      ['value_too_large', 'POST', `/v1/values/${name}`, { value: canary + 'x'.repeat(65_536) }],
+      ['validation_failed', 'POST', `/v1/values/${name}`, { value: canary, value_base64: 'YQ==' }],
+      ['invalid_label', 'POST', `/v1/values/${name}`, { value: canary, labels: ['bad label'] }],
+      ['validation_failed', 'POST', `/v1/values/${name}`, { value: canary, colour: 'red' }],
+      ['validation_failed', 'POST', `/v1/values/${name}`, { value: [canary] }],
+      ['validation_failed', 'POST', `/v1/values/${name}`, { value: canary, idempotency_token: 'short' }],
+      ['secret_exists', 'POST', '/v1/secrets', { name, value: canary }],
+      ['invalid_name', 'POST', '/v1/secrets', { name: 'prod/canary/../x', value: canary }],
+      ['validation_failed', 'POST', '/v1/secrets', { name: 'prod/canary/new', value: canary, tags: { 'aws:x': 'y' } }],
     ];
-    for (const [method, urlPath, body, token] of failing) {
+    for (const [code, method, urlPath, body, token] of failing) {
       const r = await send(method, urlPath, body, token);
-      assert.ok(r.status >= 400 && r.status < 500, `${urlPath} ${JSON.stringify(r.body)}`);
+      assert.equal(r.body?.error?.code, code, `${method} ${urlPath} ${JSON.stringify(r.body)}`);
     }
-    assert.equal((await send('GET', `/v1/values/${name}`, undefined, 'cst_' + 'A'.repeat(43))).status, 401);
+    assert.equal((await send('GET', `/v1/values/${name}`, undefined, 'cst_' + 'A'.repeat(43))).body.error.code, 'invalid_token');
     // Malformed and oversize bodies.
-    for (const body of [`{"value": "${canary}"`, `{"value": "${canary}", }`, `{"value": "${canary}" "labels": []}`, JSON.stringify({ value: canary + 'y'.repeat(600 * 1024) })]) {
+    const malformed: [code: string, body: string][] = [
+      ['invalid_json', `{"value": "${canary}"`],
+      ['invalid_json', `{"value": "${canary}", }`],
+      ['invalid_json', `{"value": "${canary}" "labels": []}`],
+      ['payload_too_large', JSON.stringify({ value: canary + 'y'.repeat(600 * 1024) })],
+    ];
+    for (const [code, body] of malformed) {
       const r = await rawRequest(server, 'POST', `/v1/values/${name}`, { headers: { authorization: `Bearer ${rootToken}`, 'content-type': 'application/json' }, body });
-      assert.ok(r.status === 400 || r.status === 413, r.text);
+      assert.equal(JSON.parse(r.text).error.code, code, r.text);
       errorBodies.push(r.text);
     }
     const wrongType = await rawRequest(server, 'POST', `/v1/values/${name}`, { headers: { authorization: `Bearer ${rootToken}`, 'content-type': 'text/plain' }, body: canary });
-    assert.equal(wrongType.status, 400);
+    assert.equal(JSON.parse(wrongType.text).error.code, 'validation_failed', wrongType.text);
     errorBodies.push(wrongType.text);
     // The canary is still readable (so the searches below look for something that exists).
     assert.equal((await send('GET', `/v1/values/${name}?label=PENDING`)).body.value, json);
