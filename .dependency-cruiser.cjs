@@ -48,7 +48,14 @@ module.exports = {
       comment: 'adapters go through services; no SQL in routes',
       severity: 'error',
       from: { path: layer('(http|cli)') },
-      to: { path: layer('storage/(?!audit-store)'), pathNot: '\\.types\\.js$' },
+      to: { path: layer('storage'), pathNot: '\\.types\\.js$' },
+    },
+    {
+      name: 'only-the-barrier-seals',
+      comment: 'AES-GCM sealing and opening of stored data happens in the barrier alone',
+      severity: 'error',
+      from: { pathNot: layer('(barrier|crypto)') },
+      to: { path: '^dist/src/crypto/aead\\.js$' },
     },
     {
       name: 'scanner-is-a-client',

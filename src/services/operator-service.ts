@@ -71,7 +71,7 @@ export function createOperatorService(deps: OperatorServiceDeps) {
       return auditLog.verify();
     },
 
-    async queryAudit(caller: Identity, query: AuditQuery): Promise<AuditRow[]> {
+    async queryAudit(caller: Identity, query: AuditQuery): Promise<AuditEventRecord[]> {
       await authorizer.require(caller, 'read', 'sys:audit');
       await auditLog.flush();
       return auditLog.query(query);
@@ -80,3 +80,5 @@ export function createOperatorService(deps: OperatorServiceDeps) {
 }
 
 export type OperatorService = ReturnType<typeof createOperatorService>;
+/** One stored audit event as the audit API returns it. */
+export type AuditEventRecord = AuditRow;

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import type { OperatorService } from '../../services/operator-service.js';
-import type { AuditRow } from '../../storage/audit-store.js';
+import type { AuditEventRecord, OperatorService } from '../../services/operator-service.js';
 import { identityOf } from '../request-context.js';
 import { AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
 
-export const auditEventJson = (row: AuditRow) => ({
+export const auditEventJson = (row: AuditEventRecord) => ({
   seq: row.seq, time: new Date(row.time).toISOString(), request_id: row.request_id, accessor: row.accessor, source: row.source,
   operation: row.operation, secret: row.secret_name, version_id: row.version_id, outcome: row.outcome, error_code: row.error_code,
   status: row.status, latency_ms: row.latency_us / 1000, detail: row.detail ? JSON.parse(row.detail) : null, hash: row.hash,
