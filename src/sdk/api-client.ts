@@ -180,6 +180,11 @@ export function createApiClient(options: ApiClientOptions) {
         tags: input.tags, labels: input.labels, idempotency_token: input.idempotencyToken,
       }),
     describe: (name: string) => call<SecretMetadataResponse>('GET', `/v1/secrets/${enc(name)}`),
+    /** One page of a secret's versions, newest first; pass `next_cursor` back for the next. */
+    versions: (name: string, query: { limit?: number; cursor?: string } = {}) =>
+      call<{ name: string; arn: string; versions: NonNullable<SecretMetadataResponse['versions']>; next_cursor: string | null }>('GET', `/v1/versions/${enc(name)}`, undefined, {
+        limit: query.limit, cursor: query.cursor,
+      }),
     updateSecret: (name: string, patch: { description?: string | null; owner?: string | null }) => call<SecretMetadataResponse>('PATCH', `/v1/secrets/${enc(name)}`, patch),
     list: (query: { prefix?: string; includeDeleted?: boolean; limit?: number; cursor?: string } = {}) =>
       call<{ secrets: SecretMetadataResponse[]; next_cursor: string | null }>('GET', '/v1/secrets', undefined, {
