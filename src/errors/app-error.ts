@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   invalid_policy: 400,
   invalid_config: 400,
   value_too_large: 413,
+  // secret values: a string value that is not well-formed Unicode (bytes belong in value_base64)
+  invalid_value: 400,
   payload_too_large: 413,
   header_too_large: 431,
   // 401 / 403

@@ -147,12 +147,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         expiresAt = Math.min(expiresAt, caller.expiresAt);
         maxExpiresAt = Math.min(maxExpiresAt, caller.expiresAt);
       }
+      // Report (and renew by) what was granted, not what was asked: whole seconds, never past the cap.
+      const grantedTtl = Math.max(1, Math.floor((expiresAt - at) / 1000));
+      expiresAt = Math.min(at + grantedTtl * 1000, expiresAt);
       const isRoot = input.policies.includes('root');
       const token = newToken();
       const row: TokenRow = {
         accessor: newAccessor(), token_hash: deps.hashToken(token), parent_accessor: caller.accessor === 'system' ? null : caller.accessor,
         display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
-        created_at: at, ttl_seconds: ttl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
+        created_at: at, ttl_seconds: grantedTtl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
       };
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
       await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));

@@ -27,6 +27,7 @@ const AWS_ERRORS: Record<string, { type: string; status: number }> = {
   invalid_label: { type: 'InvalidParameterException', status: 400 },
   label_conflict: { type: 'InvalidParameterException', status: 400 },
   value_too_large: { type: 'InvalidParameterException', status: 400 },
+  invalid_value: { type: 'InvalidParameterException', status: 400 },
   invalid_json: { type: 'SerializationException', status: 400 },
   payload_too_large: { type: 'InvalidParameterException', status: 400 },
   permission_denied: { type: 'AccessDeniedException', status: 400 },

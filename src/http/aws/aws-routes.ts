@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
@@ -88,6 +89,8 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         request.identity = READ_ONLY_OPERATIONS.has(name) ? identity : request.withTransactionAudit(identity);
         request.audit.accessor = identity.accessor;
         if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
+        // Decoding would turn bytes that are not UTF-8 into U+FFFD, inside a SecretString too.
+        if (!isUtf8(body)) throw new AppError('invalid_value', 'the request body is not valid UTF-8');
         let input: unknown;
         try {
           input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
