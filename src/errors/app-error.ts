@@ -70,12 +70,15 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra public detail (field names, limits): never secret material. */
   readonly details?: Record<string, unknown>;
+  /** Detail for the request's audit event only, never sent to the client (e.g. which rule denied). */
+  readonly auditDetail?: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; auditDetail?: Record<string, string> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.details = options.details;
+    this.auditDetail = options.auditDetail;
   }
 
   get status(): number {

@@ -73,6 +73,13 @@ export function toAppError(error: unknown): AppError {
   return new AppError('internal_error', 'an internal error occurred', { cause: error });
 }
 
+/** Records a failed request's code, and any detail meant only for the audit log, on its audit event. */
+export function auditError(request: FastifyRequest, error: AppError): void {
+  if (!request.audit) return;
+  request.audit.errorCode = error.code;
+  if (error.auditDetail) request.audit.detail = { ...request.audit.detail, ...error.auditDetail };
+}
+
 export function errorBody(error: AppError, requestId: string): ErrorBody {
   return { error: { code: error.code, message: error.message, request_id: requestId, ...(error.details ? { details: error.details } : {}) } };
 }
@@ -162,7 +169,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
     if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
-    if (request.audit) request.audit.errorCode = appError.code;
+    auditError(request, appError);
     reply.code(appError.status).send(errorBody(appError, request.id));
   });
 

@@ -219,6 +219,16 @@ describe('AWS API authentication and authorization', () => {
       assert.match(String(answer.body.message), /too large/);
     }
   });
+  test('an AWS deny does not name the policy or rule that denied it', async () => {
+    const policy = JSON.stringify({ rules: [{ path: 'staging/**', capabilities: ['read', 'list'] }, { path: 'staging/app/*', deny: true }] });
+    assert.equal((await api(server, 'PUT', '/v1/policies/aws-deny-p1', { token: server.token, body: { document: policy } })).status, 200);
+    const key = await createAwsKey(server, ['aws-deny-p1']);
+    const sm = awsClient(server, key);
+    const denied = await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'staging/app/db' })));
+    assert.equal(denied.name, 'AccessDeniedException');
+    for (const leak of ['aws-deny-p1', 'staging/app/*', 'rule', 'policy']) assert.ok(!denied.message.includes(leak), `the message reveals ${leak}: ${denied.message}`);
+    sm.destroy();
+  });
 });
 
 /**

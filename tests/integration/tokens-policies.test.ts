@@ -56,6 +56,34 @@ describe('tokens and policies', () => {
     assert.ok(ttlLine && Number(ttlLine[1]) <= 3600, `the CLI shows the granted TTL: ${cli.stdout}`);
   });
 
+  test('a deny names the policy and rule only to a caller who may read policies; the audit event keeps it', async () => {
+    await writePolicy(server, 'p1', JSON.stringify({ rules: [{ path: 'dev/**', capabilities: ['read'] }, { path: 'dev/etl/admin-*', deny: true }] }));
+    await writePolicy(server, 'policy-reader', JSON.stringify({ rules: [{ path: 'sys:policies', capabilities: ['list'] }, { path: 'sys:policies/*', capabilities: ['read'] }] }));
+    const name = `dev/etl/admin-${uniqueName('x').slice(2)}`;
+    await createSecret(server, name, 'v');
+    const plain = await createToken(server, { policies: ['p1'] });
+    const reader = await createToken(server, { policies: ['p1', 'policy-reader'] });
+    const since = (await api(server, 'GET', '/v1/audit/events?order=desc&limit=1', { token: server.token })).body.events[0].seq;
+
+    const hidden = await api(server, 'GET', `/v1/values/${name}`, { token: plain.token });
+    assertErrorBody(hidden, 403, 'permission_denied');
+    for (const leak of ['p1', 'admin-*', 'rule', 'policy']) assert.ok(!JSON.stringify(hidden.body).includes(leak), `the message reveals ${leak}: ${hidden.body.error.message}`);
+    // A default deny reveals nothing of policies either, and says the same thing.
+    const defaultDeny = await api(server, 'GET', '/v1/values/prod/other', { token: plain.token });
+    assertErrorBody(defaultDeny, 403, 'permission_denied');
+    assert.ok(!/polic|rule/.test(defaultDeny.body.error.message), defaultDeny.body.error.message);
+
+    const shown = await api(server, 'GET', `/v1/values/${name}`, { token: reader.token });
+    assertErrorBody(shown, 403, 'permission_denied');
+    assert.match(shown.body.error.message, /denied by policy "p1" rule "dev\/etl\/admin-\*"/);
+
+    const events = (await api(server, 'GET', `/v1/audit/events?after_seq=${since}&principal=${plain.accessor}`, { token: server.token })).body.events;
+    const denied = events.find((e: { secret: string }) => e.secret === name);
+    assert.ok(denied, JSON.stringify(events));
+    assert.equal(denied.error_code, 'permission_denied');
+    assert.match(denied.detail.deny_reason, /denied by policy "p1" rule "dev\/etl\/admin-\*"/, 'the audit event keeps the detail');
+  });
+
   test('the Authorization scheme is case-insensitive and X-Custos-Token works too', async () => {
     for (const headers of <Record<string, string>[]>[{ authorization: `bearer ${server.token}` }, { authorization: `BEARER ${server.token}` }, { 'x-custos-token': server.token }]) {
       const r = await api(server, 'GET', '/v1/tokens/self', { headers });
