@@ -65,7 +65,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       : createInProcessAppender(db, auditStore),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
-  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
+  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
   const secrets = createSecretsService({

@@ -150,7 +150,8 @@ program.command('logout').description('remove the saved token').option('--revoke
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
 awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)
-  .option('--env <env>', 'bind to one environment').option('--display-name <name>').option('--json', 'JSON output')
+  .option('--env <env>', 'bind to one environment').option('--display-name <name>')
+  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).createCommand));
 awsKey.command('list').description('list access keys').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).listCommand));

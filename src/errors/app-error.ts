@@ -57,6 +57,8 @@ export const ERROR_STATUS = {
   invalid_signature: 401,
   signature_expired: 401,
   access_key_not_found: 404,
+  // AWS access keys: past their own or their creator's expiry
+  access_key_expired: 401,
   unsupported_operation: 400,
   // snapshots and storage migration (offline CLI)
   snapshot_invalid: 422,

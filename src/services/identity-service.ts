@@ -5,6 +5,7 @@ import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { Database, Queryable } from '../storage/schema.js';
 import type { TokenRow, TokenStore } from '../storage/token-store.js';
+import type { AwsKeyStore } from '../storage/aws-key-store.js';
 import { validatePolicyName } from '../policy/policy.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
@@ -40,6 +41,8 @@ export interface IdentityServiceDeps {
   tokenStore: TokenStore;
   authorizer: Authorizer;
   hashToken: (token: string) => string;
+  /** AWS access keys die with the token that made them: revoked in the same transaction as its tree. */
+  awsKeys: Pick<AwsKeyStore, 'revokeCreatedBy'>;
   changes: ChangeBus;
   now: () => number;
 }
@@ -186,13 +189,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return toInfo({ ...row, expires_at: expiresAt });
     },
 
-    /** Revokes a token and, recursively, every token it created. */
+    /** Revokes a token and, recursively, every token it created, and every AWS key any of them created. */
     async revoke(caller: Identity, accessor: string = caller.accessor): Promise<string[]> {
       if (accessor !== caller.accessor) await authorizer.require(caller, 'delete', 'sys:tokens');
       await findByAccessor(accessor);
       const revoked = await transaction(db, caller.audit, async (tx) => {
-        const accessors = await tokenStore.revokeTree(tx, accessor, now());
-        caller.audit?.annotate({ detail: { revoked: accessors.length } });
+        const at = now();
+        const accessors = await tokenStore.revokeTree(tx, accessor, at);
+        const keys = await deps.awsKeys.revokeCreatedBy(tx, accessors, at);
+        caller.audit?.annotate({ detail: { revoked: accessors.length, aws_keys_revoked: keys } });
         return accessors;
       });
       deps.changes.publish('token', accessor);

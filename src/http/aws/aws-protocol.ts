@@ -35,6 +35,7 @@ const AWS_ERRORS: Record<string, { type: string; status: number }> = {
   missing_signature: { type: 'MissingAuthenticationTokenException', status: 403 },
   incomplete_signature: { type: 'IncompleteSignature', status: 400 },
   unknown_access_key: { type: 'UnrecognizedClientException', status: 400 },
+  access_key_expired: { type: 'ExpiredTokenException', status: 400 },
   invalid_signature: { type: 'InvalidSignatureException', status: 400 },
   signature_expired: { type: 'InvalidSignatureException', status: 400 },
   not_found: { type: 'UnknownOperationException', status: 400 },
