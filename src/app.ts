@@ -13,6 +13,7 @@ import { createIdentityService } from './services/identity-service.js';
 import { createOperatorService } from './services/operator-service.js';
 import { createPolicyService } from './services/policy-service.js';
 import { createSecretsService } from './services/secrets-service.js';
+import { createPageCursors } from './services/page-cursor.js';
 import { createAuditStore } from './storage/audit-store.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { openCoordination } from './storage/cluster.js';
@@ -64,10 +65,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       : createInProcessAppender(db, auditStore),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
-  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
+  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
+  const cursors = createPageCursors(barrier);
   const secrets = createSecretsService({
-    db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: config.region, accountId: config.account_id,
+    db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors, now, region: config.region, accountId: config.account_id,
     readCache: storage.dialect === 'sqlite',
     replicator,
   });

@@ -34,9 +34,18 @@ export function printTable(headers: string[], rows: (string | number | null | un
   for (const row of cells) process.stdout.write(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
 }
 
+/** A failure the CLI itself detects, with a stable code like the server's. */
+export class CliError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
 /** Failures exit non-zero with the stable code and message on stderr. */
 export function fail(error: unknown): never {
-  if (error instanceof CustosApiError) {
+  if (error instanceof CliError) {
+    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+  } else if (error instanceof CustosApiError) {
     process.stderr.write(`error: ${error.code}: ${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}\n`);
   } else {
     process.stderr.write(`error: ${(error as Error).message}\n`);

@@ -73,13 +73,16 @@ secret.command('put').description('write a new version (creates the secret if ne
   .option('--idempotency-token <token>', 'retry-safe version id (32-64 chars)').option('--json', 'JSON output')
   .argument('[stdin]', '"-" reads the value from stdin')
   .action(run(async () => (await import('./commands/secret.js')).putCommand));
-secret.command('get').description('print a value (alone, with a newline)').argument('<name>')
+secret.command('get').description('print a value (alone, with a newline; binary values as exact bytes, never to a terminal)').argument('<name>')
   .option('--label <label>', 'staging label (default CURRENT)').option('--version <id>', 'version id').option('--field <key>', 'one field of a JSON value').option('--json', 'JSON output')
+  .option('--out <file>', 'write the exact value to FILE (mode 0600, no newline)')
   .action(run(async () => (await import('./commands/secret.js')).getCommand));
 secret.command('list').description('list secrets').argument('[prefix]').option('--include-deleted').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/secret.js')).listCommand));
 secret.command('describe').description('metadata, versions and labels').argument('<name>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/secret.js')).describeCommand));
+secret.command('versions').description('every version with its labels, newest first').argument('<name>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/secret.js')).versionsCommand));
 secret.command('label').description('move a staging label to a version').argument('<name>')
   .requiredOption('--label <label>').option('--move-to <id>', 'version to attach the label to').option('--remove-from <id>', 'version to take the label from').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/secret.js')).labelCommand));
@@ -147,7 +150,8 @@ program.command('logout').description('remove the saved token').option('--revoke
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
 awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)
-  .option('--env <env>', 'bind to one environment').option('--display-name <name>').option('--json', 'JSON output')
+  .option('--env <env>', 'bind to one environment').option('--display-name <name>')
+  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).createCommand));
 awsKey.command('list').description('list access keys').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).listCommand));

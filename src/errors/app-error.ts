@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   invalid_policy: 400,
   invalid_config: 400,
   value_too_large: 413,
+  // secret values: a string value that is not well-formed Unicode (bytes belong in value_base64)
+  invalid_value: 400,
   payload_too_large: 413,
   header_too_large: 431,
   // 401 / 403
@@ -55,6 +57,8 @@ export const ERROR_STATUS = {
   invalid_signature: 401,
   signature_expired: 401,
   access_key_not_found: 404,
+  // AWS access keys: past their own or their creator's expiry
+  access_key_expired: 401,
   unsupported_operation: 400,
   // snapshots and storage migration (offline CLI)
   snapshot_invalid: 422,
@@ -68,12 +72,15 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra public detail (field names, limits): never secret material. */
   readonly details?: Record<string, unknown>;
+  /** Detail for the request's audit event only, never sent to the client (e.g. which rule denied). */
+  readonly auditDetail?: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; auditDetail?: Record<string, string> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.details = options.details;
+    this.auditDetail = options.auditDetail;
   }
 
   get status(): number {

@@ -62,6 +62,11 @@ export const ListSecretsQuery = Type.Object({
   prefix: Type.Optional(Type.String({ maxLength: 512 })),
   include_deleted: Type.Optional(Type.Boolean()),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  cursor: Type.Optional(Type.String({ maxLength: 4096 })),
+}, strict);
+
+export const ListVersionsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   cursor: Type.Optional(Type.String({ maxLength: 1024 })),
 }, strict);
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
@@ -72,6 +73,13 @@ export function toAppError(error: unknown): AppError {
   return new AppError('internal_error', 'an internal error occurred', { cause: error });
 }
 
+/** Records a failed request's code, and any detail meant only for the audit log, on its audit event. */
+export function auditError(request: FastifyRequest, error: AppError): void {
+  if (!request.audit) return;
+  request.audit.errorCode = error.code;
+  if (error.auditDetail) request.audit.detail = { ...request.audit.detail, ...error.auditDetail };
+}
+
 export function errorBody(error: AppError, requestId: string): ErrorBody {
   return { error: { code: error.code, message: error.message, request_id: requestId, ...(error.details ? { details: error.details } : {}) } };
 }
@@ -106,6 +114,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       const body = JSON.stringify({ error: { code: tooLarge ? 'header_too_large' : 'invalid_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request', request_id: requestId } });
       socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`);
     },
+  });
+
+  // JSON bodies are read as bytes and checked to be UTF-8 before decoding: decoding would turn
+  // invalid bytes into U+FFFD silently, and a string value would be stored altered.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (!isUtf8(body as Buffer)) return done(new AppError('invalid_value', 'the request body is not valid UTF-8'), undefined);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
@@ -152,7 +169,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
     if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
-    if (request.audit) request.audit.errorCode = appError.code;
+    auditError(request, appError);
     reply.code(appError.status).send(errorBody(appError, request.id));
   });
 

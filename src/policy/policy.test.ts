@@ -128,16 +128,18 @@ test('evaluate: table has at least 30 cases', () => {
   assert.ok(evalCases.length >= 30);
 });
 
-test('evaluate: reasons and matchedRule', () => {
+test('evaluate: reasons, matchedRule and the deciding policy', () => {
   assert.deepEqual(evaluate(who([etlRead]), 'read', 'prod/etl/x'), {
     allowed: true,
     reason: 'allowed by policy "etl-read" rule "prod/etl/**"',
     matchedRule: 'prod/etl/**',
+    policy: 'etl-read',
   });
   assert.deepEqual(evaluate(who([everySecret, denyProd]), 'read', 'prod/a'), {
     allowed: false,
     reason: 'denied by policy "no-prod" rule "prod/**"',
     matchedRule: 'prod/**',
+    policy: 'no-prod',
   });
   assert.deepEqual(evaluate(who([]), 'read', 'prod/a'), { allowed: false, reason: 'no policy grants "read" on "prod/a"' });
   assert.deepEqual(evaluate(who([everySecret], { env: 'dev', isRoot: true }), 'read', 'prod/a'), {

@@ -38,6 +38,8 @@ export interface Decision {
   reason: string;
   /** the rule path that decided, if any */
   matchedRule?: string;
+  /** the policy whose rule decided, if any */
+  policy?: string;
 }
 
 const SYS_PREFIX = 'sys:';
@@ -221,10 +223,10 @@ export function evaluate(principal: Principal, capability: Capability, resource:
     for (const rule of policy.rules) {
       if (!matchesPath(rule.path, resource)) continue;
       if (rule.deny === true) {
-        return { allowed: false, reason: `denied by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path };
+        return { allowed: false, reason: `denied by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path, policy: policy.name };
       }
       if (allow === undefined && rule.capabilities?.includes(capability) === true) {
-        allow = { allowed: true, reason: `allowed by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path };
+        allow = { allowed: true, reason: `allowed by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path, policy: policy.name };
       }
     }
   }

@@ -100,7 +100,11 @@ export interface AwsKeyResponse {
   env: string | null;
   root: boolean;
   created_by: string;
+  /** The creating token's display name, when the creator is a token. */
+  created_by_name: string | null;
   created_at: string;
+  /** Null only for a permanent key (made by a non-expiring identity without a TTL). */
+  expires_at: string | null;
   revoked: boolean;
 }
 
@@ -180,6 +184,11 @@ export function createApiClient(options: ApiClientOptions) {
         tags: input.tags, labels: input.labels, idempotency_token: input.idempotencyToken,
       }),
     describe: (name: string) => call<SecretMetadataResponse>('GET', `/v1/secrets/${enc(name)}`),
+    /** One page of a secret's versions, newest first; pass `next_cursor` back for the next. */
+    versions: (name: string, query: { limit?: number; cursor?: string } = {}) =>
+      call<{ name: string; arn: string; versions: NonNullable<SecretMetadataResponse['versions']>; next_cursor: string | null }>('GET', `/v1/versions/${enc(name)}`, undefined, {
+        limit: query.limit, cursor: query.cursor,
+      }),
     updateSecret: (name: string, patch: { description?: string | null; owner?: string | null }) => call<SecretMetadataResponse>('PATCH', `/v1/secrets/${enc(name)}`, patch),
     list: (query: { prefix?: string; includeDeleted?: boolean; limit?: number; cursor?: string } = {}) =>
       call<{ secrets: SecretMetadataResponse[]; next_cursor: string | null }>('GET', '/v1/secrets', undefined, {
@@ -210,8 +219,8 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
         secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
       }),
-    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string }) =>
-      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName }),
+    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string }) =>
+      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl }),
     listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
     revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
     auditVerify: () => call<{ ok: boolean; checked: number; first_seq: number | null; last_seq: number | null; head_hash: string; problem: { seq: number; kind: string; message: string } | null }>('POST', '/v1/audit/verify'),

@@ -39,13 +39,24 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
   }
 
   return {
-    /** Throws `permission_denied` (or `environment_denied`) unless the identity may do this. */
+    /**
+     * Throws `permission_denied` (or `environment_denied`) unless the identity may do this. Which
+     * policy and rule denied is told only to a caller who may read that policy (or list policies,
+     * for a default deny): to anyone else it maps the policies out. The audit event keeps it.
+     */
     async require(identity: Identity, capability: Capability, resource: string): Promise<void> {
-      const decision = evaluate(await principalOf(identity), capability, resource);
-      if (!decision.allowed) {
-        const envDenied = identity.env !== null && decision.reason.startsWith('token is bound to environment');
-        throw new AppError(envDenied ? 'environment_denied' : 'permission_denied', `permission denied: ${decision.reason}`);
+      const principal = await principalOf(identity);
+      const decision = evaluate(principal, capability, resource);
+      if (decision.allowed) return;
+      // The binding is the caller's own, and says nothing of any policy.
+      if (identity.env !== null && decision.reason.startsWith('token is bound to environment')) {
+        throw new AppError('environment_denied', `permission denied: ${decision.reason}`);
       }
+      const mayReadPolicies = decision.policy !== undefined
+        ? evaluate(principal, 'read', `sys:policies/${decision.policy}`).allowed
+        : evaluate(principal, 'list', 'sys:policies').allowed;
+      const message = mayReadPolicies ? `permission denied: ${decision.reason}` : `permission denied: "${capability}" on "${resource}"`;
+      throw new AppError('permission_denied', message, { auditDetail: { deny_reason: decision.reason } });
     },
     async allows(identity: Identity, capability: Capability, resource: string): Promise<boolean> {
       return evaluate(await principalOf(identity), capability, resource).allowed;

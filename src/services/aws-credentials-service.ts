@@ -39,7 +39,11 @@ export interface AwsKeyInfo {
   env: string | null;
   isRoot: boolean;
   createdBy: string;
+  /** The creating token's display name (null when the creator is not a token). */
+  createdByName: string | null;
   createdAt: number;
+  /** Never later than the creator's own expiry; null only for keys of a non-expiring creator without a TTL. */
+  expiresAt: number | null;
   revoked: boolean;
 }
 
@@ -66,10 +70,11 @@ type ParsedHeader = Omit<SigV4Authorization, 'signature' | 'signedHeaders'> & {
   signing?: { secret: string; key: HmacSha256Key };
 };
 
-function toInfo(row: AwsKeyRow): AwsKeyInfo {
+function toInfo(row: AwsKeyRow & { creator_name?: string | null }): AwsKeyInfo {
   return {
     accessKeyId: row.access_key_id, displayName: row.display_name, policies: JSON.parse(row.policies) as string[], env: row.env,
-    isRoot: row.is_root === 1, createdBy: row.created_by, createdAt: row.created_at, revoked: row.revoked_at !== null,
+    isRoot: row.is_root === 1, createdBy: row.created_by, createdByName: row.creator_name ?? null, createdAt: row.created_at,
+    expiresAt: row.expires_at, revoked: row.revoked_at !== null,
   };
 }
 
@@ -169,7 +174,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     const secret = (await barrier.decryptSystemValue(KEY_PURPOSE, row.access_key_id, row.secret_ciphertext)).toString('utf8');
     const identity: Identity = {
       accessor: accessorOf(row.access_key_id), displayName: row.display_name, policies: JSON.parse(row.policies) as string[], env: row.env,
-      isRoot: row.is_root === 1, expiresAt: null,
+      isRoot: row.is_root === 1, expiresAt: row.expires_at,
     };
     const entry = { secret, identity, revoked: row.revoked_at !== null, cachedAt: at };
     if (cache.size > 10_000) cache.clear();
@@ -182,7 +187,12 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
     devRootKeyEnabled: deps.devRootKey,
 
     /** Issues a key pair for a subset of the caller's policies; the secret key is returned only here. */
-    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
+    /**
+     * A key never outlives its creator: it expires at the creator's expiry at the latest (or
+     * earlier with `ttlSeconds`), and revoking the creator's token tree revokes it (see the
+     * identity service). Only a non-expiring creator (root) can make a permanent key.
+     */
+    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string; ttlSeconds?: number }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
       await authorizer.require(caller, 'create', 'sys:aws-keys');
       if (input.policies.length === 0) throw new AppError('validation_failed', 'an access key needs at least one policy');
       for (const name of input.policies) {
@@ -197,16 +207,20 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       const env = input.env ?? caller.env;
       if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `an identity bound to "${caller.env}" can only create keys bound to it`);
+      if (input.ttlSeconds !== undefined && (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds < 1)) throw new AppError('validation_failed', 'ttl must be a positive number of seconds');
+      const at = now();
+      const asked = input.ttlSeconds === undefined ? null : at + input.ttlSeconds * 1000;
+      const expiresAt = caller.expiresAt === null ? asked : Math.min(asked ?? caller.expiresAt, caller.expiresAt);
       const accessKeyId = newAccessKeyId();
       const secretAccessKey = randomBytes(30).toString('base64').replace(/[+/]/g, (c) => (c === '+' ? 'k' : 'Q'));
       const row: AwsKeyRow = {
         access_key_id: accessKeyId, secret_ciphertext: barrier.encryptSystemValue(KEY_PURPOSE, accessKeyId, Buffer.from(secretAccessKey, 'utf8')),
         display_name: input.displayName?.slice(0, 128) || 'aws-key', policies: JSON.stringify(input.policies), env,
-        is_root: input.policies.includes('root') ? 1 : 0, created_by: caller.accessor, created_at: now(), revoked_at: null,
+        is_root: input.policies.includes('root') ? 1 : 0, created_by: caller.accessor, created_at: at, revoked_at: null, expires_at: expiresAt,
       };
       caller.audit?.annotate({ detail: { access_key_id: accessKeyId } });
       await transaction(db, caller.audit, (tx) => keyStore.insert(tx, row));
-      return { secretAccessKey, info: toInfo(row) };
+      return { secretAccessKey, info: toInfo({ ...row, creator_name: caller.displayName }) };
     },
 
     async list(caller: Identity): Promise<AwsKeyInfo[]> {
@@ -246,6 +260,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       }
       const key = knownKey(auth.accessKeyId) ?? (await lookup(auth.accessKeyId));
       if (!key || key.revoked) throw new AppError('unknown_access_key', 'The security token included in the request is invalid.');
+      if (key.identity.expiresAt !== null && key.identity.expiresAt <= at) throw new AppError('access_key_expired', 'The security token included in the request is expired');
       const payloadHash = sha256Hex(request.body);
       const declared = request.headers['x-amz-content-sha256'];
       if (declared !== undefined && declared !== payloadHash) {

@@ -5,6 +5,7 @@ import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { Database, Queryable } from '../storage/schema.js';
 import type { TokenRow, TokenStore } from '../storage/token-store.js';
+import type { AwsKeyStore } from '../storage/aws-key-store.js';
 import { validatePolicyName } from '../policy/policy.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
@@ -40,6 +41,8 @@ export interface IdentityServiceDeps {
   tokenStore: TokenStore;
   authorizer: Authorizer;
   hashToken: (token: string) => string;
+  /** AWS access keys die with the token that made them: revoked in the same transaction as its tree. */
+  awsKeys: Pick<AwsKeyStore, 'revokeCreatedBy'>;
   changes: ChangeBus;
   now: () => number;
 }
@@ -147,12 +150,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         expiresAt = Math.min(expiresAt, caller.expiresAt);
         maxExpiresAt = Math.min(maxExpiresAt, caller.expiresAt);
       }
+      // Report (and renew by) what was granted, not what was asked: whole seconds, never past the cap.
+      const grantedTtl = Math.max(1, Math.floor((expiresAt - at) / 1000));
+      expiresAt = Math.min(at + grantedTtl * 1000, expiresAt);
       const isRoot = input.policies.includes('root');
       const token = newToken();
       const row: TokenRow = {
         accessor: newAccessor(), token_hash: deps.hashToken(token), parent_accessor: caller.accessor === 'system' ? null : caller.accessor,
         display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
-        created_at: at, ttl_seconds: ttl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
+        created_at: at, ttl_seconds: grantedTtl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
       };
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
       await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
@@ -183,13 +189,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return toInfo({ ...row, expires_at: expiresAt });
     },
 
-    /** Revokes a token and, recursively, every token it created. */
+    /** Revokes a token and, recursively, every token it created, and every AWS key any of them created. */
     async revoke(caller: Identity, accessor: string = caller.accessor): Promise<string[]> {
       if (accessor !== caller.accessor) await authorizer.require(caller, 'delete', 'sys:tokens');
       await findByAccessor(accessor);
       const revoked = await transaction(db, caller.audit, async (tx) => {
-        const accessors = await tokenStore.revokeTree(tx, accessor, now());
-        caller.audit?.annotate({ detail: { revoked: accessors.length } });
+        const at = now();
+        const accessors = await tokenStore.revokeTree(tx, accessor, at);
+        const keys = await deps.awsKeys.revokeCreatedBy(tx, accessors, at);
+        caller.audit?.annotate({ detail: { revoked: accessors.length, aws_keys_revoked: keys } });
         return accessors;
       });
       deps.changes.publish('token', accessor);

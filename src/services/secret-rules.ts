@@ -66,7 +66,14 @@ export function valueBytes(value: SecretValue): Buffer {
   return value.kind === 'string' ? Buffer.from(value.text, 'utf8') : value.bytes;
 }
 
+/** With the `u` flag a surrogate pair is one code point, so this matches only a lone surrogate. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export function validateValue(value: SecretValue): Buffer {
+  // Encoding a lone surrogate as UTF-8 silently stores U+FFFD instead: refuse it.
+  if (value.kind === 'string' && LONE_SURROGATE.test(value.text)) {
+    throw new AppError('invalid_value', 'a string value must be well-formed Unicode (it holds a lone surrogate); send binary data as base64');
+  }
   const bytes = valueBytes(value);
   if (bytes.length === 0) throw new AppError('validation_failed', 'a secret value cannot be empty');
   if (bytes.length > MAX_VALUE_BYTES) throw new AppError('value_too_large', `a secret value is at most ${MAX_VALUE_BYTES} bytes`);

@@ -13,6 +13,7 @@ import { createSystemStore } from '../storage/system-store.js';
 import { createAuthorizer } from './authorizer.js';
 import { SYSTEM_IDENTITY } from './identity.types.js';
 import { createSecretsService } from './secrets-service.js';
+import { createPageCursors } from './page-cursor.js';
 
 const DAY = 86_400_000;
 
@@ -33,7 +34,7 @@ describe('secrets service: recovery window and purge', () => {
     const changes = createLocalChangeBus();
     secrets = createSecretsService({
       db: storage.db, secretStore: createSecretStore(storage.dialect), barrier, authorizer: createAuthorizer({ db: storage.db, policyStore: createPolicyStore(), changes }),
-      changes, now, region: 'us-east-1', accountId: '123456789012',
+      changes, cursors: createPageCursors(barrier), now, region: 'us-east-1', accountId: '123456789012',
     });
   });
   after(async () => {

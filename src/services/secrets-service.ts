@@ -9,8 +9,9 @@ import type { Barrier } from '../barrier/barrier.js';
 import type { Database, Queryable } from '../storage/schema.js';
 import type { LabelledVersionRow, LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
+import type { PageCursors } from './page-cursor.js';
 import type { Identity } from './identity.types.js';
-import { compareBy, matchesFilters, pageOffset, pageToken, validateFilters, type SecretFilter, type SortBy } from './secret-search.js';
+import { compareBy, matchesFilters, validateFilters, type SecretFilter, type SortBy } from './secret-search.js';
 
 /** ListSecrets-style filters (AWS's matching rules): see secret-search.ts. */
 export type { SecretFilter };
@@ -117,6 +118,8 @@ export interface SecretsServiceDeps {
   barrier: Pick<Barrier, 'encryptValue' | 'decryptValue'>;
   authorizer: Authorizer;
   changes: ChangeBus;
+  /** Seals paging positions into opaque cursors bound to the caller and the query. */
+  cursors: PageCursors;
   now: () => number;
   region: string;
   accountId: string;
@@ -134,6 +137,15 @@ export interface SecretsServiceDeps {
 }
 
 const DAY_MS = 86_400_000;
+/** Rows one list page may scan past invisible names before it answers with what it has and a cursor. */
+const LIST_SCAN_BUDGET = 5000;
+const isNamePosition = (p: unknown): p is { after: string } => typeof p === 'object' && p !== null && typeof (p as { after?: unknown }).after === 'string';
+const isVersionPosition = (p: unknown): p is { createdAt: number; versionId: string } =>
+  typeof p === 'object' && p !== null && typeof (p as { createdAt?: unknown }).createdAt === 'number' && typeof (p as { versionId?: unknown }).versionId === 'string';
+export const VERSIONS_PAGE_DEFAULT = 100;
+export const VERSIONS_PAGE_MAX = 1000;
+const isOffsetPosition = (p: unknown): p is { offset: number } =>
+  typeof p === 'object' && p !== null && Number.isSafeInteger((p as { offset?: unknown }).offset) && (p as { offset: number }).offset >= 0;
 
 /** Thrown inside a create's transaction when another create inserted the same name first. */
 class CreateRaceLost extends Error {}
@@ -445,19 +457,51 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       return { metadata, versions };
     },
 
-    /** Lists the secrets under a prefix that the caller may list; keyset-paginated by name. */
+    /** One page of a secret's versions, newest first, behind the same sealed cursors as every listing. */
+    async listVersionsPage(caller: Identity, ref: SecretRef, input: { limit?: number; cursor?: string } = {}): Promise<{ metadata: SecretMetadata; versions: VersionInfo[]; nextCursor: string | null }> {
+      const { metadata, versions } = await this.listVersions(caller, ref);
+      const limit = Math.min(Math.max(input.limit ?? VERSIONS_PAGE_DEFAULT, 1), VERSIONS_PAGE_MAX);
+      const binding = { caller: caller.accessor, listing: 'versions', query: { secret: metadata.id } };
+      const after = await deps.cursors.open(binding, input.cursor, isVersionPosition);
+      // Keyset, not offset: versions written or pruned between pages neither repeat nor vanish.
+      const start = after === undefined ? 0 : versions.findIndex((v) => v.createdAt < after.createdAt || (v.createdAt === after.createdAt && v.versionId > after.versionId));
+      const page = start < 0 ? [] : versions.slice(start, start + limit);
+      const last = page[page.length - 1];
+      const nextCursor = start >= 0 && start + limit < versions.length && last ? deps.cursors.seal(binding, { createdAt: last.createdAt, versionId: last.versionId }) : null;
+      return { metadata, versions: page, nextCursor };
+    },
+
+    /**
+     * Lists the secrets under a prefix that the caller may list; keyset-paginated by name. Names
+     * the caller may not list are skipped (scanning on until the page is full or a scan budget
+     * is spent), and the cursor is sealed, so neither a page nor its cursor reveals them.
+     */
     async list(caller: Identity, input: ListSecretsInput = {}): Promise<{ secrets: SecretMetadata[]; nextCursor: string | null }> {
       const prefix = input.prefix ?? '';
       if (!(await authorizer.mayAccessUnder(caller, 'list', prefix))) {
         throw new AppError('permission_denied', `permission denied: no policy grants "list" under "${prefix || '/'}"`);
       }
       const limit = Math.min(Math.max(input.limit ?? 100, 1), 1000);
-      const afterName = input.cursor ? Buffer.from(input.cursor, 'base64url').toString('utf8') : undefined;
-      const rows = await store.list(db, { region: input.region ?? deps.region, prefix, includeDeleted: input.includeDeleted, afterName, limit });
+      const region = input.region ?? deps.region;
+      const binding = { caller: caller.accessor, listing: 'secrets', query: { region, prefix, includeDeleted: input.includeDeleted ?? false } };
+      let afterName = await deps.cursors.open(binding, input.cursor, isNamePosition).then((p) => p?.after);
       const visible: SecretRow[] = [];
-      for (const row of rows) if (await authorizer.allows(caller, 'list', row.name)) visible.push(row);
+      let more = true;
+      for (let scanned = 0; visible.length < limit && more && scanned < LIST_SCAN_BUDGET;) {
+        const rows = await store.list(db, { region, prefix, includeDeleted: input.includeDeleted, afterName, limit });
+        more = rows.length === limit;
+        for (const [i, row] of rows.entries()) {
+          scanned += 1;
+          afterName = row.name;
+          if (await authorizer.allows(caller, 'list', row.name)) visible.push(row);
+          if (visible.length === limit) {
+            more ||= i < rows.length - 1;
+            break;
+          }
+        }
+      }
       const tags = await store.tags(db, visible.map((r) => r.id));
-      const nextCursor = rows.length === limit ? Buffer.from(rows[rows.length - 1]!.name).toString('base64url') : null;
+      const nextCursor = more && afterName !== undefined ? deps.cursors.seal(binding, { after: afterName }) : null;
       return { secrets: visible.map((r) => toMetadata(r, tags.get(r.id) ?? {})), nextCursor };
     },
 
@@ -484,10 +528,15 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       if (!(await authorizer.mayAccessUnder(caller, 'list', ''))) throw new AppError('permission_denied', 'permission denied: no policy grants "list" on any secret');
       const maxResults = input.maxResults ?? 100;
       if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) throw new AppError('validation_failed', 'MaxResults is 1 to 100');
-      const offset = pageOffset(input.nextToken);
       const filters = input.filters ?? [];
       validateFilters(filters);
-      const rows = await store.listRegion(db, input.region ?? deps.region, input.includePlannedDeletion ?? false);
+      const region = input.region ?? deps.region;
+      const binding = {
+        caller: caller.accessor, listing: 'search',
+        query: { region, filters, sortBy: input.sortBy ?? 'created-date', sortOrder: input.sortOrder ?? 'asc', includePlannedDeletion: input.includePlannedDeletion ?? false },
+      };
+      const offset = (await deps.cursors.open(binding, input.nextToken, isOffsetPosition))?.offset ?? 0;
+      const rows = await store.listRegion(db, region, input.includePlannedDeletion ?? false);
       const tags = await store.tags(db, rows.map((r) => r.id));
       const matched: SecretRow[] = [];
       for (const row of rows) {
@@ -508,7 +557,7 @@ export function createSecretsService(deps: SecretsServiceDeps) {
         for (const l of labels) (labelsByVersion[l.version_id] ??= []).push(l.label);
         return { ...toMetadata(row, tags.get(row.id) ?? {}), replication: await replicationOf(db, row), labelsByVersion };
       }));
-      const nextToken = offset + maxResults < matched.length ? pageToken(offset + maxResults) : null;
+      const nextToken = offset + maxResults < matched.length ? deps.cursors.seal(binding, { offset: offset + maxResults }) : null;
       return { secrets, nextToken };
     },
 

@@ -92,6 +92,8 @@ export interface Database {
     created_by: string;
     created_at: number;
     revoked_at: number | null;
+    /** Null only for keys made by a non-expiring (root) identity without an explicit expiry. */
+    expires_at: number | null;
   };
   /** One row per rotation run: the persisted four-phase state machine (see services/rotation). */
   rotations: {

@@ -13,6 +13,7 @@ import { createPolicyStore } from '../../src/storage/policy-store.js';
 import { createSecretStore } from '../../src/storage/secret-store.js';
 import { createSystemStore } from '../../src/storage/system-store.js';
 import { createTokenStore } from '../../src/storage/token-store.js';
+import { createPageCursors } from '../../src/services/page-cursor.js';
 
 /**
  * The storage contract: every store method the services use, transactions, concurrent writers
@@ -318,7 +319,7 @@ export function storageContract(engine: ContractEngine): void {
         const changes = createLocalChangeBus();
         const service = createSecretsService({
           db: storage.db, secretStore: secrets(), barrier, authorizer: createAuthorizer({ db: storage.db, policyStore: createPolicyStore(), changes }),
-          changes, now: Date.now, region: 'us-east-1', accountId: '123456789012',
+          changes, cursors: createPageCursors(barrier), now: Date.now, region: 'us-east-1', accountId: '123456789012',
         });
         const name = 'concurrent/one-secret';
         await service.create(SYSTEM_IDENTITY, { name, value: { kind: 'string', text: 'v0' } });
@@ -341,7 +342,7 @@ export function storageContract(engine: ContractEngine): void {
           const changes = createLocalChangeBus();
           return createSecretsService({
             db: s.db, secretStore: createSecretStore(s.dialect), barrier, authorizer: createAuthorizer({ db: s.db, policyStore: createPolicyStore(), changes }),
-            changes, now: Date.now, region: 'us-east-1', accountId: '123456789012',
+            changes, cursors: createPageCursors(barrier), now: Date.now, region: 'us-east-1', accountId: '123456789012',
           });
         });
         const outcomes = await Promise.allSettled(services.flatMap((service, n) => Array.from({ length: 4 }, (_, i) =>

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { awsClient, awsError, createAwsKey } from '../support/aws.js';
+import { eventually } from '../support/http-helpers.js';
 import { canonicalRequest, formatAmzDate, sha256Hex, signatureOf, signingKey, stringToSign } from '../../src/crypto/sigv4.js';
 
 /** SigV4 verification, access keys bound to policies, and the dev-only `test`/`test` key. */
@@ -218,6 +219,68 @@ describe('AWS API authentication and authorization', () => {
       assert.equal(answer.body.__type, 'InvalidParameterException');
       assert.match(String(answer.body.message), /too large/);
     }
+  });
+  test('a key made by a token expires no later than it and is revoked with it (and with its parent)', async () => {
+    const maker = JSON.stringify({ rules: [{ path: 'sys:aws-keys', capabilities: ['create', 'list'] }, { path: 'sys:tokens', capabilities: ['create'] }, { path: 'staging/**', capabilities: ['read'] }] });
+    assert.equal((await api(server, 'PUT', '/v1/policies/key-maker', { token: server.token, body: { document: maker } })).status, 200);
+    const parent = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['key-maker'], ttl: '1h', display_name: 'ci-parent' } });
+    const child = await api(server, 'POST', '/v1/tokens', { token: parent.body.token, body: { policies: ['key-maker'], ttl: '30m', display_name: 'ci-job' } });
+    assert.equal(child.status, 201, JSON.stringify(child.body));
+    const made = await api(server, 'POST', '/v1/aws/keys', { token: child.body.token, body: { policies: ['key-maker'], ttl: '90d' } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.ok(made.body.expires_at, 'a key made by an expiring token is not permanent');
+    assert.ok(Date.parse(made.body.expires_at) <= Date.parse(child.body.expires_at), 'the key never outlives its creator');
+    const sm = awsClient(server, { accessKeyId: made.body.access_key_id, secretAccessKey: made.body.secret_access_key });
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'staging/app/db' }))).Name, 'staging/app/db');
+    const listed = (await api(server, 'GET', '/v1/aws/keys', { token: server.token })).body.keys.find((k: { access_key_id: string }) => k.access_key_id === made.body.access_key_id);
+    assert.equal(listed.created_by, child.body.accessor);
+    assert.equal(listed.created_by_name, 'ci-job');
+    assert.equal(listed.expires_at, made.body.expires_at);
+    // Revoking the creator's parent revokes the creator's subtree, and the keys they made.
+    assert.equal((await api(server, 'POST', '/v1/tokens/revoke', { token: server.token, body: { accessor: parent.body.accessor } })).status, 200);
+    assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'staging/app/db' })))).name, 'UnrecognizedClientException');
+    const after = (await api(server, 'GET', '/v1/aws/keys', { token: server.token })).body.keys.find((k: { access_key_id: string }) => k.access_key_id === made.body.access_key_id);
+    assert.equal(after.revoked, true);
+    sm.destroy();
+  });
+
+  test('keys take an explicit expiry; an expired key fails with ExpiredTokenException; root-made keys may be permanent', async () => {
+    const permanent = await api(server, 'POST', '/v1/aws/keys', { token: server.token, body: { policies: ['pipeline-read'] } });
+    assert.equal(permanent.body.expires_at, null);
+    const short = await api(server, 'POST', '/v1/aws/keys', { token: server.token, body: { policies: ['pipeline-read'], ttl: 1 } });
+    assert.equal(short.status, 201, JSON.stringify(short.body));
+    const sm = awsClient(server, { accessKeyId: short.body.access_key_id, secretAccessKey: short.body.secret_access_key });
+    let failure: { name: string; message: string } | undefined;
+    await eventually('the key expires', async () => {
+      failure = await sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })).then(() => undefined, (error: { name: string; message: string }) => error);
+      return failure !== undefined;
+    });
+    assert.equal(failure!.name, 'ExpiredTokenException');
+    assert.equal((await api(server, 'POST', '/v1/aws/keys', { token: server.token, body: { policies: ['pipeline-read'], ttl: '0s' } })).body.error.code, 'validation_failed');
+    sm.destroy();
+
+    const created = await runCli(['aws-key', 'create', '--policy', 'pipeline-read', '--ttl', '30d', '--display-name', 'nightly', '--json'], { server });
+    assert.equal(created.code, 0, created.stderr);
+    const key = JSON.parse(created.stdout) as { access_key_id: string; expires_at: string };
+    const days = (Date.parse(key.expires_at) - Date.now()) / 86_400_000;
+    assert.ok(days > 29.9 && days <= 30, `expires in 30 days, got ${days}`);
+    const table = await runCli(['aws-key', 'list'], { server });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /CREATED BY/);
+    assert.match(table.stdout, /EXPIRES/);
+    const row = table.stdout.split('\n').find((l) => l.startsWith(key.access_key_id))!;
+    assert.ok(row.includes('root') && row.includes(key.expires_at), row);
+  });
+
+  test('an AWS deny does not name the policy or rule that denied it', async () => {
+    const policy = JSON.stringify({ rules: [{ path: 'staging/**', capabilities: ['read', 'list'] }, { path: 'staging/app/*', deny: true }] });
+    assert.equal((await api(server, 'PUT', '/v1/policies/aws-deny-p1', { token: server.token, body: { document: policy } })).status, 200);
+    const key = await createAwsKey(server, ['aws-deny-p1']);
+    const sm = awsClient(server, key);
+    const denied = await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'staging/app/db' })));
+    assert.equal(denied.name, 'AccessDeniedException');
+    for (const leak of ['aws-deny-p1', 'staging/app/*', 'rule', 'policy']) assert.ok(!denied.message.includes(leak), `the message reveals ${leak}: ${denied.message}`);
+    sm.destroy();
   });
 });
 

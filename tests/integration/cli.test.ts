@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { api, cliPath, runCli, startServer, type RunningServer } from '../support/custos-server.js';
@@ -75,6 +75,62 @@ describe('custos CLI', () => {
     const none = await cli(['secret', 'put', 'dev/cli/none']);
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /^error: give exactly one of/);
+  });
+
+  test('secret get writes a binary value byte for byte to a pipe and to --out (0600), and refuses a terminal', async () => {
+    // Invalid UTF-8, NUL, an escape sequence and a trailing newline: all must survive exactly.
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x1b, 0x5b, 0x32, 0x4a, 0xc3, 0x28, 0x0a]), randomBytes(200)]);
+    const binFile = path.join(scratch, 'exact.bin');
+    writeFileSync(binFile, bytes);
+    assert.equal((await cli(['secret', 'put', 'dev/cli/exact-bin', '--file', binFile, '--binary'])).code, 0);
+    const env = { ...process.env, CUSTOS_TOKEN: '', CUSTOS_ADDR: server.address, HOME: server.home };
+    const piped = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliPath, 'secret', 'get', 'dev/cli/exact-bin'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(piped.stdout.equals(bytes), 'stdout holds exactly the stored bytes');
+
+    const outFile = path.join(scratch, 'out.bin');
+    writeFileSync(outFile, 'older, wider file', { mode: 0o644 });
+    const written = await cli(['secret', 'get', 'dev/cli/exact-bin', '--out', outFile]);
+    assert.equal(written.code, 0, written.stderr);
+    assert.equal(written.stdout, '');
+    assert.ok(readFileSync(outFile).equals(bytes), '--out holds exactly the stored bytes');
+    assert.equal(statSync(outFile).mode & 0o777, 0o600);
+    const textOut = path.join(scratch, 'out.txt');
+    assert.equal((await cli(['secret', 'get', 'dev/cli/plain', '--out', textOut])).code, 0);
+    assert.equal(readFileSync(textOut, 'utf8'), 'hunter3', 'a text value is written exactly, without a newline');
+
+    // A terminal: script(1) gives the CLI a pseudo-terminal as stdout.
+    const command = [process.execPath, cliPath, 'secret', 'get', 'dev/cli/exact-bin'].map((a) => `'${a}'`).join(' ');
+    const tty = await new Promise<{ code: number | null; output: Buffer }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => out.push(c));
+      child.on('close', (code) => resolve({ code, output: Buffer.concat(out) }));
+    });
+    assert.notEqual(tty.code, 0, 'refused');
+    assert.match(tty.output.toString('utf8'), /error: binary_value: .*--out FILE/);
+    assert.ok(!tty.output.includes(bytes.subarray(10, 40)), 'no value bytes reach the terminal');
+  });
+
+  test('secret versions and describe page through every version', async () => {
+    assert.equal((await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: 'dev/cli/many', value: 'v0' } })).status, 201);
+    for (let i = 1; i < 105; i++) assert.equal((await api(server, 'POST', '/v1/values/dev/cli/many', { token: server.token, body: { value: `v${i}` } })).status, 201);
+    const listed = await cli(['secret', 'versions', 'dev/cli/many', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const versions = JSON.parse(listed.stdout) as { version_id: string; labels: string[] }[];
+    assert.equal(versions.length, 105, 'more than one server page (default 100)');
+    assert.deepEqual(versions[0]!.labels, ['CURRENT']);
+    const described = await cli(['secret', 'describe', 'dev/cli/many']);
+    assert.equal(described.code, 0, described.stderr);
+    for (const v of versions) assert.ok(described.stdout.includes(v.version_id));
   });
 
   test('failures exit non-zero with "error: <code>: <message>" on stderr', async () => {

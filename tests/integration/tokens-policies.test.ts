@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createSecret, createToken, sleep, uniqueName, writePolicy } from '../support/http-helpers.js';
 
 /** Tokens (TTL, env binding, tree revocation, narrowing) and policies (YAML/JSON, deny wins) over HTTP. */
@@ -38,6 +38,50 @@ describe('tokens and policies', () => {
     assert.equal(self.body.token, undefined, 'lookup never returns the token');
     const byRoot = await api(server, 'POST', '/v1/tokens/lookup', { token: server.token, body: { accessor } });
     assert.equal(byRoot.body.accessor, accessor);
+  });
+
+  test('a child asking for more than its parent has left reports the TTL it was granted, in the API and the CLI', async () => {
+    await writePolicy(server, 'token-maker', JSON.stringify({ rules: [{ path: 'sys:tokens', capabilities: ['create', 'read'] }, { path: 'dev/**', capabilities: ['read'] }] }));
+    const parent = await createToken(server, { policies: ['token-maker'], ttl: '1h' });
+    const child = await createToken(server, { policies: ['token-maker'], ttl: '10000h' }, parent.token);
+    assert.ok(child.body.ttl_seconds <= 3600 && child.body.ttl_seconds >= 3590, `granted ~1h, reported ${child.body.ttl_seconds}`);
+    const granted = Date.parse(child.body.expires_at) - Date.parse(child.body.created_at);
+    assert.ok(Math.abs(granted - child.body.ttl_seconds * 1000) < 1000, `expires_at - created_at (${granted} ms) agrees with ttl_seconds`);
+    assert.ok(Date.parse(child.body.expires_at) <= Date.parse(parent.body.expires_at), 'never outlives the parent');
+    const looked = await api(server, 'POST', '/v1/tokens/lookup', { token: parent.token, body: { accessor: child.accessor } });
+    assert.equal(looked.body.ttl_seconds, child.body.ttl_seconds);
+    const cli = await runCli(['token', 'create', '--policy', 'token-maker', '--ttl', '10000h'], { server, env: { CUSTOS_TOKEN: parent.token } });
+    assert.equal(cli.code, 0, cli.stderr);
+    const ttlLine = /^ttl\s+(\d+)s$/m.exec(cli.stdout);
+    assert.ok(ttlLine && Number(ttlLine[1]) <= 3600, `the CLI shows the granted TTL: ${cli.stdout}`);
+  });
+
+  test('a deny names the policy and rule only to a caller who may read policies; the audit event keeps it', async () => {
+    await writePolicy(server, 'p1', JSON.stringify({ rules: [{ path: 'dev/**', capabilities: ['read'] }, { path: 'dev/etl/admin-*', deny: true }] }));
+    await writePolicy(server, 'policy-reader', JSON.stringify({ rules: [{ path: 'sys:policies', capabilities: ['list'] }, { path: 'sys:policies/*', capabilities: ['read'] }] }));
+    const name = `dev/etl/admin-${uniqueName('x').slice(2)}`;
+    await createSecret(server, name, 'v');
+    const plain = await createToken(server, { policies: ['p1'] });
+    const reader = await createToken(server, { policies: ['p1', 'policy-reader'] });
+    const since = (await api(server, 'GET', '/v1/audit/events?order=desc&limit=1', { token: server.token })).body.events[0].seq;
+
+    const hidden = await api(server, 'GET', `/v1/values/${name}`, { token: plain.token });
+    assertErrorBody(hidden, 403, 'permission_denied');
+    for (const leak of ['p1', 'admin-*', 'rule', 'policy']) assert.ok(!JSON.stringify(hidden.body).includes(leak), `the message reveals ${leak}: ${hidden.body.error.message}`);
+    // A default deny reveals nothing of policies either, and says the same thing.
+    const defaultDeny = await api(server, 'GET', '/v1/values/prod/other', { token: plain.token });
+    assertErrorBody(defaultDeny, 403, 'permission_denied');
+    assert.ok(!/polic|rule/.test(defaultDeny.body.error.message), defaultDeny.body.error.message);
+
+    const shown = await api(server, 'GET', `/v1/values/${name}`, { token: reader.token });
+    assertErrorBody(shown, 403, 'permission_denied');
+    assert.match(shown.body.error.message, /denied by policy "p1" rule "dev\/etl\/admin-\*"/);
+
+    const events = (await api(server, 'GET', `/v1/audit/events?after_seq=${since}&principal=${plain.accessor}`, { token: server.token })).body.events;
+    const denied = events.find((e: { secret: string }) => e.secret === name);
+    assert.ok(denied, JSON.stringify(events));
+    assert.equal(denied.error_code, 'permission_denied');
+    assert.match(denied.detail.deny_reason, /denied by policy "p1" rule "dev\/etl\/admin-\*"/, 'the audit event keeps the detail');
   });
 
   test('the Authorization scheme is case-insensitive and X-Custos-Token works too', async () => {

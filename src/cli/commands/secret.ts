@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { apiClient, printJson, printTable, readStdin } from '../context.js';
+import { apiClient, CliError, printJson, printTable, readStdin } from '../context.js';
+import { writePrivateFile } from '../private-file.js';
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
   if (!tags) return undefined;
@@ -32,9 +33,24 @@ export async function putCommand(name: string, stdinMarker: string | undefined, 
   process.stdout.write(`${written.name}: version ${written.version_id}${written.labels.length ? ` (${written.labels.join(', ')})` : ''}${written.secret_created ? ', new secret' : ''}\n`);
 }
 
-export async function getCommand(name: string, options: { label?: string; version?: string; field?: string; json?: boolean }): Promise<void> {
+/**
+ * Prints a value alone with a newline, or writes its exact bytes to `--out` (0600, no newline).
+ * A binary value goes to stdout byte for byte when stdout is a pipe or file; to a terminal it is
+ * refused: raw bytes there are unreadable and can drive the terminal with escape sequences.
+ */
+export async function getCommand(name: string, options: { label?: string; version?: string; field?: string; json?: boolean; out?: string }): Promise<void> {
   const result = await apiClient().getValue(name, { label: options.label, versionId: options.version });
-  let value = result.value ?? Buffer.from(result.value_base64 ?? '', 'base64').toString('utf8');
+  if (result.value === undefined && !options.json) {
+    const bytes = Buffer.from(result.value_base64 ?? '', 'base64');
+    if (options.field !== undefined) throw new CliError('binary_value', `${name} holds binary data; --field needs a JSON text value`);
+    if (options.out !== undefined) return writePrivateFile(options.out, bytes);
+    if (process.stdout.isTTY) {
+      throw new CliError('binary_value', `${name} holds binary data (${bytes.length} bytes) and stdout is a terminal; use --out FILE, redirect stdout, or --json for base64`);
+    }
+    process.stdout.write(bytes);
+    return;
+  }
+  let value = result.value ?? '';
   if (options.field !== undefined) {
     let parsed: unknown;
     try {
@@ -47,6 +63,7 @@ export async function getCommand(name: string, options: { label?: string; versio
     value = typeof field === 'string' ? field : JSON.stringify(field);
   }
   if (options.json) return printJson({ ...result, ...(options.field !== undefined ? { field: options.field, value } : {}) });
+  if (options.out !== undefined) return writePrivateFile(options.out, value);
   process.stdout.write(value + '\n');
 }
 
@@ -63,8 +80,21 @@ export async function listCommand(prefix: string | undefined, options: { include
   printTable(['NAME', 'OWNER', 'UPDATED', 'LAST ACCESSED', 'DELETION'], all.map((s) => [s.name, s.owner, s.updated_at, s.last_accessed_at?.slice(0, 10), s.deletion_date]));
 }
 
+/** Every version of a secret, newest first, fetched a page at a time. */
+async function allVersions(api: ReturnType<typeof apiClient>, name: string) {
+  const versions = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.versions(name, { limit: 1000, cursor });
+    versions.push(...page.versions);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return versions;
+}
+
 export async function describeCommand(name: string, options: { json?: boolean }): Promise<void> {
-  const s = await apiClient().describe(name);
+  const api = apiClient();
+  const s = await api.describe(name);
   if (options.json) return printJson(s);
   printTable(['KEY', 'VALUE'], [
     ['name', s.name], ['arn', s.arn], ['description', s.description], ['owner', s.owner],
@@ -72,7 +102,13 @@ export async function describeCommand(name: string, options: { json?: boolean })
     ['last accessed', s.last_accessed_at], ['last rotated', s.last_rotated_at], ['deletion date', s.deletion_date],
   ]);
   process.stdout.write('\n');
-  printTable(['VERSION', 'LABELS', 'CREATED'], (s.versions ?? []).map((v) => [v.version_id, v.labels.join(',') || null, v.created_at]));
+  printTable(['VERSION', 'LABELS', 'CREATED'], (await allVersions(api, name)).map((v) => [v.version_id, v.labels.join(',') || null, v.created_at]));
+}
+
+export async function versionsCommand(name: string, options: { json?: boolean }): Promise<void> {
+  const versions = await allVersions(apiClient(), name);
+  if (options.json) return printJson(versions);
+  printTable(['VERSION', 'LABELS', 'CREATED', 'LAST ACCESSED'], versions.map((v) => [v.version_id, v.labels.join(',') || null, v.created_at, v.last_accessed_at?.slice(0, 10)]));
 }
 
 export async function labelCommand(name: string, options: { label: string; moveTo?: string; removeFrom?: string; json?: boolean }): Promise<void> {

@@ -4,7 +4,7 @@ import { apiClient, printJson, printTable } from '../context.js';
 function printToken(t: TokenResponse): void {
   printTable(['KEY', 'VALUE'], [
     ...(t.token ? [['token', t.token]] : []), ['accessor', t.accessor], ['display name', t.display_name], ['policies', t.policies.join(', ')],
-    ['env', t.env], ['expires', t.expires_at], ['max expires', t.max_expires_at], ['parent', t.parent_accessor], ['revoked', String(t.revoked)],
+    ['env', t.env], ['ttl', t.ttl_seconds === null ? null : `${t.ttl_seconds}s`], ['expires', t.expires_at], ['max expires', t.max_expires_at], ['parent', t.parent_accessor], ['revoked', String(t.revoked)],
   ]);
 }
 

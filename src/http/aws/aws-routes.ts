@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
-import { toAppError } from '../server.js';
+import { auditError, toAppError } from '../server.js';
 import { auditTarget } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
 import type { Identity } from '../../services/identity.types.js';
@@ -66,7 +67,7 @@ export function awsRoutes(deps: AwsRoutesDeps) {
       aws.setErrorHandler((error, request, reply) => {
         const appError = toAppError(error);
         if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
-        if (request.audit) request.audit.errorCode = appError.code;
+        auditError(request, appError);
         const { type, status } = awsErrorOf(appError);
         const message = appError.code === 'internal_error' ? `An internal error occurred (request ${request.id})` : appError.message;
         reply.header('x-amzn-errortype', type);
@@ -88,6 +89,8 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         request.identity = READ_ONLY_OPERATIONS.has(name) ? identity : request.withTransactionAudit(identity);
         request.audit.accessor = identity.accessor;
         if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
+        // Decoding would turn bytes that are not UTF-8 into U+FFFD, inside a SecretString too.
+        if (!isUtf8(body)) throw new AppError('invalid_value', 'the request body is not valid UTF-8');
         let input: unknown;
         try {
           input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));

@@ -5,7 +5,7 @@ import type { SecretsService, SecretMetadata, VersionInfo } from '../../services
 import type { SecretValue } from '../../services/secret-rules.js';
 import { auditTarget, identityOf, type AuditItem } from '../request-context.js';
 import {
-  BatchReadBody, CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, MoveLabelBody, PasswordBody, PutValueBody,
+  BatchReadBody, CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, ListVersionsQuery, MoveLabelBody, PasswordBody, PutValueBody,
   SecretNameParam, SecretValueResponse, TagBody, UntagQuery, UpdateSecretBody,
 } from '../schemas.js';
 
@@ -130,11 +130,12 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     return { name: result.name, arn: result.arn, version_id: result.versionId, labels: result.labels, created: result.created, secret_created: result.secretCreated };
   });
 
-  app.get('/v1/versions/*', { schema: { params: SecretNameParam, tags: ['values'] }, config: { operation: 'secret.versions' } }, async (request) => {
+  app.get('/v1/versions/*', { schema: { params: SecretNameParam, querystring: ListVersionsQuery, tags: ['values'] }, config: { operation: 'secret.versions' } }, async (request) => {
     const name = (request.params as { '*': string })['*'];
     auditTarget(request, name);
-    const result = await secrets.listVersions(identityOf(request), { name });
-    return { name: result.metadata.name, arn: result.metadata.arn, versions: result.versions.map(versionJson) };
+    const query = request.query as { limit?: number; cursor?: string };
+    const result = await secrets.listVersionsPage(identityOf(request), { name }, { limit: query.limit, cursor: query.cursor });
+    return { name: result.metadata.name, arn: result.metadata.arn, versions: result.versions.map(versionJson), next_cursor: result.nextCursor };
   });
 
   app.post('/v1/labels/*', { schema: { params: SecretNameParam, body: MoveLabelBody, tags: ['values'] }, config: { operation: 'secret.label' } }, async (request) => {

@@ -23,6 +23,8 @@ import { createSecretsService } from '../secrets-service.js';
 import { createRotationEngine, parseRotationFault } from './rotation-engine.js';
 import { backoffMs, MAX_ATTEMPTS } from './rotation-settings.js';
 import { createRotationScheduler } from './scheduler.js';
+import { createPageCursors } from '../page-cursor.js';
+import { createAwsKeyStore } from '../../storage/aws-key-store.js';
 
 /**
  * The engine and scheduler on real SQLite storage and real services, with an injectable
@@ -48,8 +50,8 @@ before(async () => {
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditLog = createAuditLog({ db, auditStore: createAuditStore(storage.dialect), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now, onError: () => undefined });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
-  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
-  secrets = createSecretsService({ db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: 'us-east-1', accountId: '123456789012' });
+  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
+  secrets = createSecretsService({ db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors: createPageCursors(barrier), now, region: 'us-east-1', accountId: '123456789012' });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
   const { keys } = await operator.initialize(1, 1);
