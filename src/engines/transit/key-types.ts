@@ -68,11 +68,28 @@ export function deriveKey(material: Buffer, context: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), context, SYMMETRIC_KEY_BYTES));
 }
 
+// Nonces are drawn from the CSPRNG in bulk: one randomBytes call per 4,096 nonces instead of
+// one per encryption (a small randomBytes call cost as much as the AES-GCM encryption itself).
+// Each nonce is handed out once; a used-up pool is replaced by a new buffer, never refilled
+// in place, so a nonce already inside a ciphertext being built is never overwritten.
+const NONCE_POOL = 4096;
+let noncePool = Buffer.alloc(0);
+let nonceOffset = 0;
+function nextNonce(): Buffer {
+  if (nonceOffset + NONCE_BYTES > noncePool.length) {
+    noncePool = randomBytes(NONCE_BYTES * NONCE_POOL);
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES);
+  nonceOffset += NONCE_BYTES;
+  return nonce;
+}
+
 const cipherName = (type: AeadKeyType) => (type === 'aes256-gcm96' ? 'aes-256-gcm' : 'chacha20-poly1305');
 
 /** AEAD with a fresh random 96-bit nonce. Output: nonce(12) | ciphertext | tag(16). */
 export function aeadEncrypt(type: AeadKeyType, key: Buffer, plaintext: Buffer, aad: Buffer | undefined): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = nextNonce();
   const cipher = createCipheriv(cipherName(type) as 'aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   if (aad !== undefined) cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);

@@ -96,7 +96,7 @@ describe('transit service', () => {
     assert.match(ok((await transit.encrypt(root, name, [{ plaintext: b64('new') }]))[0]).ciphertext, /^custos:v4:/);
     assert.equal(ok((await transit.decrypt(root, name, [{ ciphertext: v1 }]))[0]).plaintext, b64('old'));
     const rewrapped = ok((await transit.rewrap(root, name, [{ ciphertext: v1 }]))[0]);
-    assert.equal(rewrapped.keyVersion, 4);
+    assert.equal(rewrapped.key_version, 4);
     assert.match(rewrapped.ciphertext, /^custos:v4:/);
     await transit.config(root, name, { minDecryptionVersion: 2 });
     assert.equal(failed((await transit.decrypt(root, name, [{ ciphertext: v1 }]))[0]), 'transit_version_not_allowed');

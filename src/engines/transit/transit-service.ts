@@ -19,10 +19,10 @@ import {
 import type { DatakeyItem, DecryptItem, EncryptItem, HmacItem, LoadedKey, LoadedVersion, SignItem, TransitServiceDeps, VerifyHmacItem, VerifyItem } from './transit.types.js';
 import { createUsageBudget } from './usage-budget.js';
 
-export interface Encrypted { ciphertext: string; keyVersion: number }
+export interface Encrypted { ciphertext: string; key_version: number }
 export interface Datakey extends Encrypted { plaintext?: string }
-export interface Signed { signature: string; keyVersion: number }
-export interface Hmaced { hmac: string; keyVersion: number }
+export interface Signed { signature: string; key_version: number }
+export interface Hmaced { hmac: string; key_version: number }
 export interface Verified { valid: boolean }
 export interface Decrypted { plaintext: string }
 
@@ -140,7 +140,7 @@ export function createTransitService(deps: TransitServiceDeps) {
       return withEncryptionBudget(key, items, (item) => item.key_version, (item, v) => {
         const plaintext = decodeBase64(item.plaintext, 'plaintext');
         const sealed = aeadEncrypt(type, symmetricKey(key, v, item.context), plaintext, optionalBase64(item.associated_data, 'associated_data'));
-        return { ciphertext: formatVersioned(v.version, sealed), keyVersion: v.version };
+        return { ciphertext: formatVersioned(v.version, sealed), key_version: v.version };
       });
     },
 
@@ -159,7 +159,7 @@ export function createTransitService(deps: TransitServiceDeps) {
         const plaintext = open(key, type, item);
         const sealed = aeadEncrypt(type, symmetricKey(key, v, item.context), plaintext, optionalBase64(item.associated_data, 'associated_data'));
         plaintext.fill(0);
-        return { ciphertext: formatVersioned(v.version, sealed), keyVersion: v.version };
+        return { ciphertext: formatVersioned(v.version, sealed), key_version: v.version };
       });
     },
 
@@ -172,7 +172,7 @@ export function createTransitService(deps: TransitServiceDeps) {
         if (!DATAKEY_BITS.has(bits)) throw new AppError('validation_failed', 'bits must be 128, 256 or 512', { details: { field: 'bits' } });
         const dataKey = randomBytes(bits / 8);
         const sealed = aeadEncrypt(type, symmetricKey(key, v, item.context), dataKey, optionalBase64(item.associated_data, 'associated_data'));
-        const result: Datakey = { ciphertext: formatVersioned(v.version, sealed), keyVersion: v.version };
+        const result: Datakey = { ciphertext: formatVersioned(v.version, sealed), key_version: v.version };
         if (mode === 'plaintext') result.plaintext = dataKey.toString('base64');
         dataKey.fill(0);
         return result;
@@ -186,7 +186,7 @@ export function createTransitService(deps: TransitServiceDeps) {
       keys.ensureUnsealed();
       return runEach(items, (item) => {
         const v = encryptionVersion(key, item.key_version);
-        return { signature: formatVersioned(v.version, signWith(type, v.privateKey!, decodeBase64(item.input, 'input'))), keyVersion: v.version };
+        return { signature: formatVersioned(v.version, signWith(type, v.privateKey!, decodeBase64(item.input, 'input'))), key_version: v.version };
       });
     },
 
@@ -209,7 +209,7 @@ export function createTransitService(deps: TransitServiceDeps) {
       return runEach(items, (item) => {
         const v = encryptionVersion(key, item.key_version);
         const mac = hmacWith(symmetricKey(key, v, item.context), hmacAlgorithm(item.algorithm), decodeBase64(item.input, 'input'));
-        return { hmac: formatVersioned(v.version, mac), keyVersion: v.version };
+        return { hmac: formatVersioned(v.version, mac), key_version: v.version };
       });
     },
 

@@ -60,12 +60,6 @@ export const keyJson = (k: KeyInfo) => ({
 type Body = Record<string, unknown> & { batch_input?: Record<string, unknown>[] };
 type Json = Record<string, unknown>;
 
-/** Renames the engine's camelCase result fields for the wire. */
-function wire(value: object): Json {
-  const out: Json = {};
-  for (const [k, v] of Object.entries(value)) out[k === 'keyVersion' ? 'key_version' : k] = v;
-  return out;
-}
 
 function target(request: FastifyRequest, name: string): void {
   request.audit.secretName = transitResource(name);
@@ -81,7 +75,7 @@ async function runOp(request: FastifyRequest, name: string, required: readonly s
     const results = await call(batch);
     let failed = 0;
     const out = results.map((r) => {
-      if (r.ok) return wire(r.value);
+      if (r.ok) return r.value;
       failed++;
       return { error: { code: r.error.code, message: r.error.message } };
     });
@@ -91,7 +85,7 @@ async function runOp(request: FastifyRequest, name: string, required: readonly s
   for (const field of required) if (single[field] === undefined) throw new AppError('validation_failed', `${field} is required (or give batch_input)`, { details: { field } });
   const [result] = await call([single]);
   if (!result!.ok) throw result!.error;
-  const out = wire(result!.value);
+  const out = result!.value as Json;
   if (typeof out.key_version === 'number') request.audit.detail = { ...request.audit.detail, key_version: out.key_version };
   return out;
 }
