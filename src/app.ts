@@ -107,7 +107,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   }
 
   // Transit (encryption as a service): named keys sealed by the barrier.
-  const transit = createTransitService({ db, store: createTransitStore(), barrier, authorizer, changes, now });
+  const transit = createTransitService({ db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now });
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { Database, Queryable } from './schema.js';
+import type { Database, Dialect, Queryable } from './schema.js';
 
 /**
  * Queries for the transit engine's keys and key versions. Material arrives and leaves as
@@ -8,10 +8,19 @@ import type { Database, Queryable } from './schema.js';
 export type TransitKeyRow = Selectable<Database['transit_keys']>;
 export type TransitVersionRow = Selectable<Database['transit_key_versions']>;
 
-export function createTransitStore() {
+export function createTransitStore(dialect: Dialect) {
   return {
     async findKey(q: Queryable, name: string): Promise<TransitKeyRow | undefined> {
       return q.selectFrom('transit_keys').selectAll().where('name', '=', name).executeTakeFirst();
+    },
+    /**
+     * The key's row, locked for the rest of the transaction on PostgreSQL so that concurrent
+     * rotations, configs and trims on several nodes apply one after another. (SQLite write
+     * transactions begin IMMEDIATE and are serialized already; it has no FOR UPDATE.)
+     */
+    async findKeyForUpdate(q: Queryable, name: string): Promise<TransitKeyRow | undefined> {
+      const query = q.selectFrom('transit_keys').selectAll().where('name', '=', name);
+      return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
     },
     /** Key names in name order, starting after `after` (a name), at most `limit`. */
     async listKeys(q: Queryable, prefix: string, after: string | undefined, limit: number): Promise<TransitKeyRow[]> {

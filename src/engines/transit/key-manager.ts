@@ -109,7 +109,7 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
   async function mutate(caller: Identity, name: string, fn: (tx: Transaction<Database>, row: TransitKeyRow) => Promise<void>): Promise<KeyInfo> {
     ensureUnsealed();
     await transaction(db, caller.audit, async (tx) => {
-      const row = await store.findKey(tx, name);
+      const row = await store.findKeyForUpdate(tx, name);
       if (!row) throw new AppError('transit_key_not_found', `transit key "${name}" does not exist`);
       await fn(tx, row);
     });
@@ -181,11 +181,11 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
     async rotate(caller: Identity, name: string): Promise<KeyInfo> {
       await authorize(caller, 'rotate', name);
       return mutate(caller, name, async (tx, row) => {
-        // Increment first: on PostgreSQL the row lock orders concurrent rotations.
-        await store.updateKey(tx, name, { latest_version: row.latest_version + 1, updated_at: now() });
-        const fresh = (await store.findKey(tx, name))!;
-        await store.insertVersion(tx, sealVersion(fresh, row.type as KeyType, fresh.latest_version));
-        caller.audit?.annotate({ detail: { key_version: fresh.latest_version } });
+        // The row is locked (mutate), so concurrent rotations on several nodes take turns.
+        const version = row.latest_version + 1;
+        await store.updateKey(tx, name, { latest_version: version, updated_at: now() });
+        await store.insertVersion(tx, sealVersion(row, row.type as KeyType, version));
+        caller.audit?.annotate({ detail: { key_version: version } });
       });
     },
 
@@ -226,7 +226,7 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
       await authorize(caller, 'admin', name);
       ensureUnsealed();
       await transaction(db, caller.audit, async (tx) => {
-        const row = await store.findKey(tx, name);
+        const row = await store.findKeyForUpdate(tx, name);
         if (!row) throw new AppError('transit_key_not_found', `transit key "${name}" does not exist`);
         if (row.deletion_allowed !== 1) throw new AppError('transit_deletion_not_allowed', `transit key "${name}" does not allow deletion; set deletion_allowed with config first`);
         await store.deleteKey(tx, name);

@@ -46,7 +46,7 @@ describe('transit service', () => {
     await barrier.submitUnsealShare(unsealKey);
     const changes = createLocalChangeBus();
     const authorizer = createAuthorizer({ db: storage.db, policyStore: createPolicyStore(), changes });
-    transit = createTransitService({ db: storage.db, store: createTransitStore(), barrier, authorizer, changes, now: Date.now, usage: { maxEncryptionsPerVersion: 25, reservationBlock: 10 } });
+    transit = createTransitService({ db: storage.db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now: Date.now, usage: { maxEncryptionsPerVersion: 25, reservationBlock: 10 } });
   });
   after(async () => {
     await storage.close();
