@@ -95,41 +95,41 @@ const nameOf = (request: FastifyRequest) => (request.params as { '*': string })[
 export function transitRoutes(transit: TransitService) {
   return (app: FastifyInstance): void => {
     const tags = ['transit'];
-    app.get('/v1/transit/keys', { schema: { querystring: ListQuery, tags }, config: { operation: 'transit.key.list' } }, async (request) => {
+    app.get('/v1/transit/keys', { schema: { querystring: ListQuery, tags }, config: { operation: 'transit.key.list', auditResourcePrefix: 'transit:' } }, async (request) => {
       const q = request.query as { prefix?: string; limit?: number; after?: string };
       const page = await transit.list(identityOf(request), q);
       return { keys: page.keys, next_after: page.next };
     });
-    app.post('/v1/transit/keys/*', { schema: { params: NameParam, body: CreateKeyBody, tags }, config: { operation: 'transit.key.create' } }, async (request, reply) => {
+    app.post('/v1/transit/keys/*', { schema: { params: NameParam, body: CreateKeyBody, tags }, config: { operation: 'transit.key.create', auditResourcePrefix: 'transit:' } }, async (request, reply) => {
       const name = nameOf(request);
       target(request, name);
       const body = request.body as { type: KeyInfo['type']; derived?: boolean; exportable?: boolean };
       reply.code(201); // before the call: the write's audit event commits with it
       return keyJson(await transit.create(identityOf(request), name, body));
     });
-    app.get('/v1/transit/keys/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.read' } }, async (request) => {
+    app.get('/v1/transit/keys/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.read', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       return keyJson(await transit.read(identityOf(request), nameOf(request)));
     });
-    app.delete('/v1/transit/keys/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.delete' } }, async (request) => {
+    app.delete('/v1/transit/keys/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.delete', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       await transit.delete(identityOf(request), nameOf(request));
       return { deleted: nameOf(request) };
     });
-    app.post('/v1/transit/config/*', { schema: { params: NameParam, body: ConfigBody, tags }, config: { operation: 'transit.key.config' } }, async (request) => {
+    app.post('/v1/transit/config/*', { schema: { params: NameParam, body: ConfigBody, tags }, config: { operation: 'transit.key.config', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       const b = request.body as { min_decryption_version?: number; min_encryption_version?: number; deletion_allowed?: boolean };
       return keyJson(await transit.config(identityOf(request), nameOf(request), { minDecryptionVersion: b.min_decryption_version, minEncryptionVersion: b.min_encryption_version, deletionAllowed: b.deletion_allowed }));
     });
-    app.post('/v1/transit/rotate/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.rotate' } }, async (request) => {
+    app.post('/v1/transit/rotate/*', { schema: { params: NameParam, tags }, config: { operation: 'transit.key.rotate', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       return keyJson(await transit.rotate(identityOf(request), nameOf(request)));
     });
-    app.post('/v1/transit/trim/*', { schema: { params: NameParam, body: TrimBody, tags }, config: { operation: 'transit.key.trim' } }, async (request) => {
+    app.post('/v1/transit/trim/*', { schema: { params: NameParam, body: TrimBody, tags }, config: { operation: 'transit.key.trim', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       return keyJson(await transit.trim(identityOf(request), nameOf(request), (request.body as { min_available_version: number }).min_available_version));
     });
-    app.get('/v1/transit/export/*', { schema: { params: NameParam, querystring: ExportQuery, tags }, config: { operation: 'transit.key.export' } }, async (request) => {
+    app.get('/v1/transit/export/*', { schema: { params: NameParam, querystring: ExportQuery, tags }, config: { operation: 'transit.key.export', auditResourcePrefix: 'transit:' } }, async (request) => {
       target(request, nameOf(request));
       const { version: v } = request.query as { version?: number };
       const exported = await transit.export(identityOf(request), nameOf(request), v);
@@ -140,7 +140,7 @@ export function transitRoutes(transit: TransitService) {
     const op = { bodyLimit: TRANSIT_BODY_LIMIT };
     const caller = identityOf;
     const route = (path: keyof typeof OPS, operation: string, call: (request: FastifyRequest, name: string, items: Json[]) => Promise<ItemResult<object>[]>) =>
-      app.post(`/v1/transit/${path}/*`, { ...op, schema: { params: NameParam, body: OPS[path].body, tags }, config: { operation } }, async (request) =>
+      app.post(`/v1/transit/${path}/*`, { ...op, schema: { params: NameParam, body: OPS[path].body, tags }, config: { operation, auditResourcePrefix: 'transit:' } }, async (request) =>
         runOp(request, nameOf(request), OPS[path].required, (items) => call(request, nameOf(request), items)));
     route('encrypt', 'transit.encrypt', (r, name, items) => transit.encrypt(caller(r), name, items as never));
     route('decrypt', 'transit.decrypt', (r, name, items) => transit.decrypt(caller(r), name, items as never));
@@ -149,7 +149,7 @@ export function transitRoutes(transit: TransitService) {
     route('verify', 'transit.verify', (r, name, items) => transit.verify(caller(r), name, items as never));
     route('hmac', 'transit.hmac', (r, name, items) => transit.hmac(caller(r), name, items as never));
     route('verify-hmac', 'transit.verify_hmac', (r, name, items) => transit.verifyHmac(caller(r), name, items as never));
-    app.post('/v1/transit/datakey/:mode/*', { ...op, schema: { params: DatakeyParams, body: DatakeyBody, tags }, config: { operation: 'transit.datakey' } }, async (request) => {
+    app.post('/v1/transit/datakey/:mode/*', { ...op, schema: { params: DatakeyParams, body: DatakeyBody, tags }, config: { operation: 'transit.datakey', auditResourcePrefix: 'transit:' } }, async (request) => {
       const { mode, '*': name } = request.params as { mode: 'plaintext' | 'wrapped'; '*': string };
       return runOp(request, name, [], (items) => transit.datakey(caller(request), name, mode, items as never));
     });
