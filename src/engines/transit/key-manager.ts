@@ -93,8 +93,8 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
     return key;
   }
 
-  function sealVersion(row: Pick<TransitKeyRow, 'key_id' | 'name'>, type: KeyType, version: number) {
-    const material = generateMaterial(type);
+  /** Seals new material (generated before the transaction: an RSA key takes a while) for one version. */
+  function sealVersion(row: Pick<TransitKeyRow, 'key_id' | 'name'>, type: KeyType, version: number, material: Buffer) {
     const publicKey = isSigningType(type) ? publicKeyPem(privateKeyOf(type, material)) : null;
     const sealed = barrier.encryptSystemValue(MATERIAL_PURPOSE, materialAadId(row, version), material);
     material.fill(0);
@@ -129,11 +129,12 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
         deletion_allowed: 0, latest_version: 1, min_decryption_version: 1, min_encryption_version: 0, min_available_version: 1, created_at: at, updated_at: at,
       };
       caller.audit?.annotate({ detail: { key_type: input.type, exportable: row.exportable === 1, derived: row.derived === 1 } });
+      const material = generateMaterial(input.type);
       try {
         await transaction(db, caller.audit, async (tx) => {
           if (await store.findKey(tx, name)) throw new AppError('transit_key_exists', `transit key "${name}" already exists`);
           await store.insertKey(tx, row);
-          await store.insertVersion(tx, sealVersion(row, input.type, 1));
+          await store.insertVersion(tx, sealVersion(row, input.type, 1, material));
         });
       } catch (error) {
         if (error instanceof AppError) throw error;
@@ -180,11 +181,12 @@ export function createKeyManager(deps: TransitServiceDeps, onKeyChange: () => vo
 
     async rotate(caller: Identity, name: string): Promise<KeyInfo> {
       await authorize(caller, 'rotate', name);
+      const material = generateMaterial((await load(name)).type); // a key's type never changes
       return mutate(caller, name, async (tx, row) => {
         // The row is locked (mutate), so concurrent rotations on several nodes take turns.
         const version = row.latest_version + 1;
         await store.updateKey(tx, name, { latest_version: version, updated_at: now() });
-        await store.insertVersion(tx, sealVersion(row, row.type as KeyType, version));
+        await store.insertVersion(tx, sealVersion(row, row.type as KeyType, version, material));
         caller.audit?.annotate({ detail: { key_version: version } });
       });
     },
