@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { repoRoot, startDevServer, type BenchRow, type BenchSuite, type LoadResult } from '../lib.js';
-import { BENCH_SECRET, BENCH_VALUE, checkedLoad } from '../read-load.js';
+import { BENCH_SECRET, BENCH_VALUE, checkedLoad, mainThreadTicks, TICK_US } from '../read-load.js';
 
 /**
  * Transit: single encrypts of 100 bytes at 16 connections, batch encrypts of 10,000 × 100 bytes
@@ -37,10 +37,6 @@ async function runLoad(options: { url: string; connections: number; durationSec:
   return JSON.parse(out) as LoadResult;
 }
 
-function median(runs: LoadResult[]): LoadResult {
-  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
-}
-
 export const transitSuite: BenchSuite = {
   name: 'transit',
   async run(): Promise<BenchRow[]> {
@@ -67,21 +63,35 @@ export const transitSuite: BenchSuite = {
       ];
       for (const c of cases) checkedLoad(await runLoad({ ...c.load, durationSec: 2 }), c.label); // warm-up
 
-      const measured = new Map<string, { r: LoadResult; runs: LoadResult[] }>();
       // Interleaved: one run of each case per round, so a slow minute of the VM hits every case alike.
-      const runs = new Map<string, LoadResult[]>(cases.map((c) => [c.label, []]));
-      for (let i = 0; i < REPEATS; i++) for (const c of cases) runs.get(c.label)!.push(checkedLoad(await runLoad({ ...c.load, durationSec: DURATION }), c.label));
-      for (const c of cases) measured.set(c.label, { r: median(runs.get(c.label)!), runs: runs.get(c.label)! });
+      // Besides throughput, the server main thread's CPU time per item: on a VM shared with other
+      // work it says more about the code than items/s does (it is what bounds throughput when the
+      // server has a core to itself).
+      type Run = LoadResult & { cpuUsPerItem: number; itemsPerSec: number };
+      const runs = new Map<string, Run[]>(cases.map((c) => [c.label, []]));
+      const pid = server.process.pid!;
+      for (let i = 0; i < REPEATS; i++) {
+        for (const c of cases) {
+          const ticks = mainThreadTicks(pid);
+          const r = checkedLoad(await runLoad({ ...c.load, durationSec: DURATION }), c.label);
+          const items = r.requests * c.items;
+          runs.get(c.label)!.push({ ...r, itemsPerSec: items / DURATION, cpuUsPerItem: ((mainThreadTicks(pid) - ticks) * TICK_US) / items });
+        }
+      }
+      const measured = new Map(cases.map((c) => {
+        const all = runs.get(c.label)!;
+        return [c.label, { r: [...all].sort((a, b) => a.itemsPerSec - b.itemsPerSec)[Math.floor(all.length / 2)]!, runs: all }];
+      }));
 
-      const nativeRps = measured.get(cases[0]!.label)!.r.rps;
+      const native = measured.get(cases[0]!.label)!.r;
       return cases.map((c) => {
         const { r, runs: all } = measured.get(c.label)!;
-        const itemsPerSec = r.rps * c.items;
         return {
           suite: 'transit', case: c.label, metrics: {
-            'req/s': Math.round(r.rps), 'items/s': Math.round(itemsPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99,
-            'items/s ÷ native read/s': Number((itemsPerSec / nativeRps).toFixed(2)),
-            'all runs items/s': all.map((x) => Math.round(x.rps * c.items)).join(', '),
+            'req/s': Number((r.requests / DURATION).toFixed(1)), 'items/s': Math.round(r.itemsPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99,
+            'items/s ÷ native read/s': Number((r.itemsPerSec / native.itemsPerSec).toFixed(2)),
+            'server CPU µs/item': Number(r.cpuUsPerItem.toFixed(1)),
+            'all runs items/s (CPU µs/item)': all.map((x) => `${Math.round(x.itemsPerSec)} (${x.cpuUsPerItem.toFixed(1)})`).join(', '),
           },
         };
       });

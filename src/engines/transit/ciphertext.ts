@@ -25,8 +25,16 @@ export function parseVersioned(text: unknown, what = 'ciphertext'): { version: n
   return { version, bytes: Buffer.from(body, 'base64') };
 }
 
-/** Strict base64 decoding of an input field (Buffer.from would skip invalid characters silently). */
+/**
+ * Strict base64 decoding of an input field. Buffer.from skips characters that are not base64,
+ * so the decoded length is checked against the one the text must give: any skipped character
+ * (or misplaced padding) makes them differ. (Cheaper than a regular expression over every item
+ * of a batch; the URL-safe alphabet, which Buffer.from also reads, is accepted.)
+ */
 export function decodeBase64(value: string, field: string): Buffer {
-  if (value.length % 4 !== 0 || !BASE64.test(value)) throw new AppError('validation_failed', `${field} must be base64`, { details: { field } });
-  return Buffer.from(value, 'base64');
+  const ok = typeof value === 'string' && value.length % 4 === 0;
+  const padding = !ok ? 0 : value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  const bytes = ok ? Buffer.from(value, 'base64') : undefined;
+  if (bytes === undefined || bytes.length !== (value.length / 4) * 3 - padding) throw new AppError('validation_failed', `${field} must be base64`, { details: { field } });
+  return bytes;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { aeadDecrypt, aeadEncrypt, deriveKey, generateMaterial, hmacWith, NONCE_BYTES, privateKeyOf, signWith, TAG_BYTES, verifyWith } from './key-types.js';
-import { formatVersioned, parseVersioned } from './ciphertext.js';
+import { decodeBase64, formatVersioned, parseVersioned } from './ciphertext.js';
 
 /** Known answers for the primitives the engine runs (the same functions, with imported key material). */
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -95,5 +95,14 @@ test('the custos:v<N>:<base64> format parses strictly', () => {
   assert.deepEqual(parseVersioned(text), { version: 7, bytes: Buffer.from('abc') });
   for (const bad of ['vault:v1:YWJj', 'custos:v0:YWJj', 'custos:v01:YWJj', 'custos:vx:YWJj', 'custos:v1:YWJ', 'custos:v1:YW*j', 'custos:v1', 'custos:v99999999999:YWJj', 42]) {
     assert.throws(() => parseVersioned(bad), (e: { code?: string }) => e.code === 'transit_invalid_ciphertext', String(bad));
+  }
+});
+
+test('base64 inputs are decoded strictly: skipped characters or stray padding are refused', () => {
+  assert.deepEqual(decodeBase64('YWJj', 'f'), Buffer.from('abc'));
+  assert.deepEqual(decodeBase64('YQ==', 'f'), Buffer.from('a'));
+  assert.deepEqual(decodeBase64('', 'f'), Buffer.alloc(0));
+  for (const bad of ['YW!j', 'YW j', 'YWJ', 'Y===', 'YQ=a', 'YWJj\n']) {
+    assert.throws(() => decodeBase64(bad, 'f'), (e: { code?: string }) => e.code === 'validation_failed', JSON.stringify(bad));
   }
 });

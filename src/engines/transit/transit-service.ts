@@ -93,9 +93,14 @@ export function createTransitService(deps: TransitServiceDeps) {
    */
   async function withEncryptionBudget<I, O>(key: LoadedKey, items: readonly I[], requested: (item: I) => number | undefined,
     fn: (item: I, version: LoadedVersion) => O): Promise<ItemResult<O>[]> {
-    const versions = runEach(items, (item) => encryptionVersion(key, requested(item)));
+    // Usually no item names a version: resolve the default once instead of once per item.
+    let pinned = false;
+    for (const item of items) if (requested(item) !== undefined) pinned = true;
+    const versions = pinned ? runEach(items, (item) => encryptionVersion(key, requested(item))) : undefined;
+    const fallback = pinned ? undefined : runEach([undefined], () => encryptionVersion(key, undefined))[0]!;
     const counts = new Map<number, number>();
-    for (const v of versions) if (v.ok) counts.set(v.value.version, (counts.get(v.value.version) ?? 0) + 1);
+    if (fallback?.ok) counts.set(fallback.value.version, items.length);
+    for (const v of versions ?? []) if (v.ok) counts.set(v.value.version, (counts.get(v.value.version) ?? 0) + 1);
     const spent = new Map<number, AppError>();
     for (const [version, count] of counts) {
       try {
@@ -107,7 +112,7 @@ export function createTransitService(deps: TransitServiceDeps) {
     }
     keys.ensureUnsealed(); // material is zeroed on seal; nothing below awaits
     return runEach(items, (item, i) => {
-      const v = versions[i]!;
+      const v = versions ? versions[i]! : fallback!;
       if (!v.ok) throw v.error;
       const refused = spent.get(v.value.version);
       if (refused) throw refused;
