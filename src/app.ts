@@ -30,6 +30,9 @@ import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
 import { createRotationStore } from './storage/rotation-store.js';
+import { createTransitService } from './engines/transit/transit-service.js';
+import { transitRoutes } from './http/routes/transit.js';
+import { createTransitStore } from './storage/transit-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -105,9 +108,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
 
+  // Transit (encryption as a service): named keys sealed by the barrier.
+  const transit = createTransitService({ db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now });
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
-    plugins: [...awsPlugins, rotationRoutes(rotation)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

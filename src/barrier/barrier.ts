@@ -69,6 +69,8 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
   const VALUE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
   const VALUE_CACHE_ENTRY_MAX = 8 * 1024;
   let valueCacheBytes = 0;
+  // Engines that keep unsealed key material in memory (transit) drop it when the barrier seals.
+  const sealListeners: (() => void)[] = [];
 
   function clearValueCache(): void {
     for (const entry of valueCache.values()) entry.plaintext.fill(0);
@@ -207,6 +209,12 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       masterKey = null;
       keyring = null;
       pendingShares = [];
+      for (const listener of sealListeners) listener();
+    },
+
+    /** Calls `listener` every time the barrier seals: for engines' caches of unsealed key material. */
+    onSeal(listener: () => void): void {
+      sealListeners.push(listener);
     },
 
     /** Adds a new data-key term; new writes use it, old ciphertexts stay readable. */

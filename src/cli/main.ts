@@ -180,4 +180,43 @@ rotation.command('list').description('secrets with rotation schedules').option('
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));
 
+// Transit (encryption as a service): see docs/transit.md.
+const transit = program.command('transit').description('encryption as a service: named keys, encrypt/decrypt, sign, hmac');
+const tload = async () => import('./commands/transit.js');
+const aeadOpts = (c: Command) => c.option('--context <text>', 'context of a derived key (per tenant, per column…)').option('--associated-data <text>', 'associated data bound to the ciphertext');
+const inputOpts = (c: Command) => c.option('--file <file>', 'read the input from a file').option('--json', 'JSON output');
+const batchOpt = (c: Command) => c.option('--batch <file>', 'JSON array of wire-format items (base64 fields) in one request; "-" for stdin');
+transit.command('create').description('create a named key').argument('<name>')
+  .addOption(new Option('--type <type>').choices(['aes256-gcm96', 'chacha20-poly1305', 'ed25519', 'ecdsa-p256', 'rsa-2048', 'hmac']).default('aes256-gcm96'))
+  .option('--derived', 'derive a key per context (HKDF)').option('--exportable', 'allow (audited) export of the key material; cannot be changed later').option('--json', 'JSON output')
+  .action(run(async () => (await tload()).createCommand));
+transit.command('list').description('list key names').argument('[prefix]').option('--json', 'JSON output').action(run(async () => (await tload()).listCommand));
+transit.command('read').description('key metadata, versions and public keys').argument('<name>').option('--json', 'JSON output').action(run(async () => (await tload()).readCommand));
+transit.command('rotate').description('add a new key version (new data uses it; old data still decrypts)').argument('<name>').option('--json', 'JSON output')
+  .action(run(async () => (await tload()).rotateCommand));
+transit.command('config').description('min_decryption_version, min_encryption_version, deletion_allowed').argument('<name>')
+  .option('--min-decryption-version <n>').option('--min-encryption-version <n>', '0 means the latest').option('--deletion-allowed <bool>', 'true or false').option('--json', 'JSON output')
+  .action(run(async () => (await tload()).configCommand));
+transit.command('trim').description('delete versions below a minimum for good').argument('<name>').requiredOption('--min-available-version <n>').option('--json', 'JSON output')
+  .action(run(async () => (await tload()).trimCommand));
+transit.command('delete').description('delete a key (needs deletion_allowed)').argument('<name>').option('--json', 'JSON output').action(run(async () => (await tload()).deleteCommand));
+transit.command('export').description('print the material of an exportable key (audited)').argument('<name>').option('--version <n>')
+  .action(run(async () => (await tload()).exportCommand));
+batchOpt(aeadOpts(inputOpts(transit.command('encrypt').description('encrypt; prints custos:v<N>:…').argument('<name>').argument('[plaintext]', 'or - for stdin, or --file'))))
+  .option('--key-version <n>').action(run(async () => (await tload()).encryptCommand));
+batchOpt(aeadOpts(transit.command('decrypt').description('decrypt; prints the plaintext').argument('<name>').argument('[ciphertext]')))
+  .option('--base64', 'print the plaintext as base64').option('--json', 'JSON output').action(run(async () => (await tload()).decryptCommand));
+batchOpt(aeadOpts(transit.command('rewrap').description('re-encrypt under the latest version without revealing the plaintext').argument('<name>').argument('[ciphertext]')))
+  .option('--json', 'JSON output').action(run(async () => (await tload()).rewrapCommand));
+aeadOpts(transit.command('datakey').description('a new data key for envelope encryption (JSON)').argument('<name>').argument('<mode>', 'plaintext or wrapped'))
+  .option('--bits <n>', '128, 256 or 512').action(run(async () => (await tload()).datakeyCommand));
+batchOpt(inputOpts(transit.command('sign').description('sign; prints custos:v<N>:…').argument('<name>').argument('[input]', 'or - for stdin, or --file')))
+  .option('--key-version <n>').action(run(async () => (await tload()).signCommand));
+batchOpt(inputOpts(transit.command('verify').description('verify a signature; exit 1 if invalid').argument('<name>').argument('[signature]').argument('[input]', 'or - for stdin, or --file')))
+  .action(run(async () => (await tload()).verifyCommand));
+batchOpt(inputOpts(transit.command('hmac').description('HMAC; prints custos:v<N>:…').argument('<name>').argument('[input]', 'or - for stdin, or --file')))
+  .addOption(new Option('--algorithm <alg>').choices(['sha2-256', 'sha2-512'])).option('--context <text>', 'context of a derived key').action(run(async () => (await tload()).hmacCommand));
+batchOpt(inputOpts(transit.command('verify-hmac').description('check an HMAC; exit 1 if invalid').argument('<name>').argument('[hmac]').argument('[input]', 'or - for stdin, or --file')))
+  .addOption(new Option('--algorithm <alg>').choices(['sha2-256', 'sha2-512'])).option('--context <text>', 'context of a derived key').action(run(async () => (await tload()).verifyHmacCommand));
+
 await program.parseAsync(process.argv);

@@ -64,6 +64,18 @@ export const ERROR_STATUS = {
   snapshot_invalid: 422,
   snapshot_schema_mismatch: 409,
   storage_not_empty: 409,
+  // transit engine (encryption as a service)
+  transit_key_not_found: 404,
+  transit_key_exists: 409,
+  transit_unsupported_operation: 400,
+  transit_invalid_ciphertext: 400,
+  transit_decryption_failed: 400,
+  transit_version_not_allowed: 400,
+  transit_context_required: 400,
+  transit_key_rotation_required: 409,
+  transit_batch_too_large: 413,
+  transit_not_exportable: 403,
+  transit_deletion_not_allowed: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -49,6 +49,8 @@ declare module 'fastify' {
     anonymous?: boolean;
     /** Health and the OpenAPI document are not audited (load balancers poll them constantly). */
     audited?: boolean;
+    /** Prefix of the wildcard name in audit events when it is not a secret (transit keys: `transit:`). */
+    auditResourcePrefix?: string;
   }
 }
 

@@ -155,7 +155,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Secret routes name the secret in their wildcard: record it before authentication, so a
     // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
     const target = (request.params as Record<string, unknown> | undefined)?.['*'];
-    if (typeof target === 'string' && target !== '') request.audit.secretName = target;
+    if (typeof target === 'string' && target !== '') request.audit.secretName = (config.auditResourcePrefix ?? '') + target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
     if (!config.anonymous && route.url !== undefined) {

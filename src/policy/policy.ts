@@ -2,15 +2,23 @@
  * Pure policy evaluation: glob matching, allow/deny decisions, policy document parsing.
  * No I/O, no clock, no storage: callers load the principal's policies and pass them in.
  *
- * Resources are either secret paths (`prod/app/db`, first segment = environment, never
- * contains `:`) or administrative resources prefixed with `sys:` (`sys:tokens`,
- * `sys:policies/NAME`, `sys:audit`, `sys:operator`, `sys:rotation/...`).
+ * Resources are secret paths (`prod/app/db`, first segment = environment, never contains
+ * `:`), administrative resources prefixed with `sys:` (`sys:tokens`, `sys:policies/NAME`,
+ * `sys:audit`, `sys:operator`, `sys:rotation/...`), or transit keys prefixed with `transit:`
+ * (`transit:prod/app/pii`). Each prefix is its own namespace: a pattern only matches resources
+ * of its own namespace, so no secret glob (not even `**`) reaches a transit key or `sys:`.
+ * Transit key names, like secret names, start with their environment, and the env binding
+ * applies to them the same way.
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
 
-export const CAPABILITIES = ['read', 'list', 'create', 'update', 'delete', 'stage', 'rotate'] as const;
+export const CAPABILITIES = [
+  'read', 'list', 'create', 'update', 'delete', 'stage', 'rotate',
+  // transit keys (`transit:KEY`): one per operation, `admin` for create/config/trim/delete/export
+  'encrypt', 'decrypt', 'sign', 'verify', 'rewrap', 'admin',
+] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 export interface PolicyRule {
@@ -43,9 +51,10 @@ export interface Decision {
 }
 
 const SYS_PREFIX = 'sys:';
+const TRANSIT_PREFIX = 'transit:';
 const GLOBSTAR = '**';
 const MAX_PATH_LENGTH = 512;
-const PATH_PATTERN = /^(?:sys:)?[A-Za-z0-9/_+=.@*-]+$/;
+const PATH_PATTERN = /^(?:sys:|transit:)?[A-Za-z0-9/_+=.@*-]+$/;
 const POLICY_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED_POLICY_NAME = 'root';
 
@@ -53,13 +62,18 @@ function isCapability(value: unknown): value is Capability {
   return typeof value === 'string' && (CAPABILITIES as readonly string[]).includes(value);
 }
 
-function isSysResource(resource: string): boolean {
-  return resource.startsWith(SYS_PREFIX);
-}
+type Namespace = 'secret' | 'sys' | 'transit';
 
 /** Splits a resource/pattern into its namespace and the part that globs apply to. */
-function namespaced(value: string): { sys: boolean; body: string } {
-  return isSysResource(value) ? { sys: true, body: value.slice(SYS_PREFIX.length) } : { sys: false, body: value };
+function namespaced(value: string): { ns: Namespace; body: string } {
+  if (value.startsWith(SYS_PREFIX)) return { ns: 'sys', body: value.slice(SYS_PREFIX.length) };
+  if (value.startsWith(TRANSIT_PREFIX)) return { ns: 'transit', body: value.slice(TRANSIT_PREFIX.length) };
+  return { ns: 'secret', body: value };
+}
+
+/** The policy resource of a transit key: its own namespace, never matched by secret globs. */
+export function transitResource(keyName: string): string {
+  return TRANSIT_PREFIX + keyName;
 }
 
 // ---------------------------------------------------------------------------
@@ -153,9 +167,9 @@ function advance(pattern: readonly string[], segments: readonly string[]): Set<n
 export function matchesPath(pattern: string, resource: string): boolean {
   const p = namespaced(pattern);
   const r = namespaced(resource);
-  if (p.sys !== r.sys) return false;
-  // Secret names never contain ':'; such a "secret" resource is malformed and matches nothing.
-  if (!r.sys && resource.includes(':')) return false;
+  if (p.ns !== r.ns) return false;
+  // Secret and key names never contain ':'; such a resource is malformed and matches nothing.
+  if (r.ns !== 'sys' && r.body.includes(':')) return false;
   const segments = p.body.split('/');
   return advance(segments, r.body.split('/')).has(segments.length);
 }
@@ -167,7 +181,7 @@ export function matchesPath(pattern: string, resource: string): boolean {
 function patternCouldMatchUnder(pattern: string, prefix: string): boolean {
   const p = namespaced(pattern);
   const q = namespaced(prefix);
-  if (p.sys !== q.sys) return false;
+  if (p.ns !== q.ns) return false;
   const segments = p.body.split('/');
   const parts = q.body.split('/');
   const partial = parts.pop() ?? '';
@@ -204,11 +218,13 @@ export function evaluate(principal: Principal, capability: Capability, resource:
   if (!isCapability(capability)) {
     return { allowed: false, reason: 'unknown capability' };
   }
-  const sys = isSysResource(resource);
-  if (resource === '' || resource === SYS_PREFIX || (!sys && resource.includes(':'))) {
+  const { ns, body } = namespaced(resource);
+  const sys = ns === 'sys';
+  if (body === '' || (!sys && body.includes(':'))) {
     return { allowed: false, reason: 'invalid resource' };
   }
-  if (principal.env !== null && !sys && firstSegment(resource) !== principal.env) {
+  // Secret names and transit key names both start with their environment.
+  if (principal.env !== null && !sys && firstSegment(body) !== principal.env) {
     return { allowed: false, reason: `token is bound to environment "${principal.env}"` };
   }
   if (principal.env !== null && sys && !ENV_BOUND_SYS_RESOURCES.has(resource)) {
@@ -237,13 +253,15 @@ export function evaluate(principal: Principal, capability: Capability, resource:
  * True if the principal could hold `capability` on SOME resource whose name starts with
  * `prefix`, used to decide whether a list call may proceed before items are filtered one
  * by one with `evaluate`. It over-approximates (deny rules are not considered), never
- * under-approximates. A prefix that does not start with `sys:` denotes the secret namespace
- * (so `''` means "any secret"), one that does denotes administrative resources.
+ * under-approximates. A prefix without a namespace prefix denotes the secret namespace
+ * (so `''` means "any secret"), `sys:` administrative resources, `transit:` transit keys.
  */
 export function mayAccessUnder(principal: Principal, capability: Capability, prefix: string): boolean {
   if (!isCapability(capability)) return false;
-  const sys = isSysResource(prefix);
-  if (!sys && prefix.includes(':')) return false;
+  const { ns, body } = namespaced(prefix);
+  const sys = ns === 'sys';
+  if (!sys && body.includes(':')) return false;
+  const nsPrefix = prefix.slice(0, prefix.length - body.length);
 
   // Narrow the prefix by the env binding: the reachable secrets are those under `scopes`
   // (string prefixes) plus, possibly, the single secret named exactly like the env.
@@ -251,10 +269,10 @@ export function mayAccessUnder(principal: Principal, capability: Capability, pre
   let exact: string | undefined;
   if (!sys && principal.env !== null) {
     const envSlash = `${principal.env}/`;
-    if (envSlash.startsWith(prefix)) {
-      scopes = [envSlash];
-      if (principal.env.startsWith(prefix)) exact = principal.env;
-    } else if (!prefix.startsWith(envSlash)) {
+    if (envSlash.startsWith(body)) {
+      scopes = [nsPrefix + envSlash];
+      if (principal.env.startsWith(body)) exact = nsPrefix + principal.env;
+    } else if (!body.startsWith(envSlash)) {
       return false; // the binding excludes everything under this prefix
     }
   }

@@ -13,3 +13,6 @@ export type { TemplateFormat, TemplateProblem } from './template.js';
 // The rotation-aware pg pool is a separate entry point (`custos/client/pg`) so that importing
 // the SDK never loads `pg`.
 export type { RotationRunResponse, RotationStatusResponse, RotationListResponse } from './api-client.js';
+// Transit (encryption as a service): its own client, so the secrets client stays as it is.
+export { createTransitClient, isItemError } from './transit-client.js';
+export type { TransitClient, TransitKeyResponse, TransitKeyType, TransitItem, TransitItemError, EncryptInput, DecryptInput, EncryptResult, DatakeyResult, AeadOptions, Bytes } from './transit-client.js';

@@ -10,6 +10,7 @@ import { rotation } from './migrations/003-rotation.js';
 import { auditHead } from './migrations/004-audit-head.js';
 import { auditRowid } from './migrations/005-audit-rowid.js';
 import { awsKeyExpiry } from './migrations/007-aws-key-expiry.js';
+import { transit } from './migrations/011-transit.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -43,6 +44,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '004-audit-head': auditHead(dialect),
     '005-audit-rowid': auditRowid(dialect),
     '007-aws-key-expiry': awsKeyExpiry(dialect),
+    '011-transit': transit(dialect),
   };
 }
 

@@ -121,6 +121,30 @@ export interface Database {
     finished_at: number | null;
   };
   rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
+  /** Transit engine keys (metadata); their material lives in transit_key_versions, sealed. */
+  transit_keys: {
+    name: string;
+    key_id: string;
+    type: string;
+    derived: number;
+    exportable: number;
+    deletion_allowed: number;
+    latest_version: number;
+    min_decryption_version: number;
+    min_encryption_version: number;
+    min_available_version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  transit_key_versions: {
+    key_name: string;
+    version: number;
+    /** Barrier ciphertext of the version's key material. */
+    sealed_material: Buffer;
+    public_key: string | null;
+    encryptions_reserved: number;
+    created_at: number;
+  };
 }
 
 export type Queryable = Kysely<Database> | Transaction<Database>;
