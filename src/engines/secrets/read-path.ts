@@ -1,9 +1,11 @@
 /**
  * The read path: a value by label (default CURRENT) or by version id, opened through the
  * barrier. On a single-writer store it keeps a cache of label lookups (ciphertext rows, never
- * plaintext), emptied on every secret change this process publishes.
+ * plaintext), bounded (least recently used go first) and emptied on every secret change this
+ * process publishes.
  */
 import { AppError } from '../../errors/app-error.js';
+import { createBoundedCache } from '../../lib/bounded-cache.js';
 import type { Identity } from '../../services/identity.types.js';
 import type { LabelledVersionRow, SecretRow } from '../../storage/secret-store.js';
 import type { AccessTracking } from './access-tracking.js';
@@ -16,7 +18,7 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
   const { arnOf, findLive, decrypt } = refs;
   const { recordAccess } = access;
   type CachedRead = { row: LabelledVersionRow; labels: string[] };
-  const readCache = deps.readCache ? new Map<string, CachedRead>() : null;
+  const readCache = deps.readCache ? createBoundedCache<CachedRead>({ maxEntries: deps.readCacheMaxEntries ?? 10_000 }) : null;
   // Bumped on every change, so a read that raced a write cannot re-insert what it read before.
   let generation = 0;
   deps.changes.subscribe((topic) => {
@@ -34,10 +36,7 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
     if (!row) return undefined;
     const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === row.version_id).map((l) => l.label);
     const entry = { row, labels };
-    if (readCache && generation === startGeneration) {
-      if (readCache.size >= 10_000) readCache.clear();
-      readCache.set(key, entry);
-    }
+    if (readCache && generation === startGeneration) readCache.set(key, entry);
     return entry;
   }
 

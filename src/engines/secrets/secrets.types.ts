@@ -119,6 +119,8 @@ export interface SecretsServiceDeps {
    * with several nodes a write elsewhere would not be seen at once, so it stays off there.
    */
   readCache?: boolean;
+  /** Label lookups the read cache keeps (default 10,000). */
+  readCacheMaxEntries?: number;
   /** Keeps read-only replicas in step with their primary inside each write transaction. */
   replicator?: {
     sync(tx: Queryable, primaryId: string): Promise<void>;
