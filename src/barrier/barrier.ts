@@ -2,6 +2,7 @@ import { combine, split } from 'shamir-secret-sharing';
 import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
 import { keyedHash } from '../crypto/tokens.js';
 import { AppError } from '../errors/app-error.js';
+import { createBoundedCache } from '../lib/bounded-cache.js';
 import type { Queryable } from '../storage/schema.js';
 import type { SystemStore } from '../storage/system-store.js';
 
@@ -49,34 +50,32 @@ export interface BarrierDeps {
   db: Queryable;
   systemStore: SystemStore;
   now: () => number;
+  /** Bounds of the in-memory caches; the defaults suit a server, tests make them small. */
+  cacheLimits?: { dataKeys?: number; valueBytes?: number };
 }
 
-export function createBarrier({ db, systemStore, now }: BarrierDeps) {
+export function createBarrier({ db, systemStore, now, cacheLimits = {} }: BarrierDeps) {
   let masterKey: Buffer | null = null;
   let keyring: Keyring | null = null;
   let pendingShares: Buffer[] = [];
   // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
-  // of two. Bounded, keyed by the wrapped key's own bytes (so a changed row never hits), and
-  // wiped on seal like every other key.
-  const dataKeyCache = new Map<string, Buffer>();
-  const DATA_KEY_CACHE_MAX = 10_000;
+  // of two. Bounded (the least recently used go first), keyed by the wrapped key's own bytes
+  // (so a changed row never hits), and zeroed when evicted and on seal like every other key.
+  const dataKeyCache = createBoundedCache<Buffer>({ maxEntries: cacheLimits.dataKeys ?? 10_000, onEvict: (key) => key.fill(0) });
   // Opened values of small hot versions: a memo of decryptValue, hit only when the ciphertext
   // just read from storage is byte-for-byte the one that was authenticated. It holds nothing a
   // process that can read its own memory could not get anyway (the keyring and data keys sit
-  // beside it while unsealed), it is bounded in bytes, and wiped on seal like the keys. It
-  // saves the AES-GCM open that was the largest single cost of a read.
-  const valueCache = new Map<string, { ciphertext: Buffer; plaintext: Buffer }>();
-  const VALUE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+  // beside it while unsealed), it is bounded in bytes (the least recently used go first), and
+  // each plaintext is zeroed when it leaves: evicted, replaced, or wiped on seal with the keys.
+  // It saves the AES-GCM open that was the largest single cost of a read.
   const VALUE_CACHE_ENTRY_MAX = 8 * 1024;
-  let valueCacheBytes = 0;
+  const valueCache = createBoundedCache<{ ciphertext: Buffer; plaintext: Buffer }>({
+    maxBytes: cacheLimits.valueBytes ?? 16 * 1024 * 1024,
+    sizeOf: (entry) => entry.plaintext.length,
+    onEvict: (entry) => entry.plaintext.fill(0),
+  });
   // Engines that keep unsealed key material in memory (transit) drop it when the barrier seals.
   const sealListeners: (() => void)[] = [];
-
-  function clearValueCache(): void {
-    for (const entry of valueCache.values()) entry.plaintext.fill(0);
-    valueCache.clear();
-    valueCacheBytes = 0;
-  }
 
   async function readInitParams(q: Queryable = db): Promise<{ shares: number; threshold: number } | null> {
     const raw = await systemStore.get(q, 'seal_config');
@@ -203,9 +202,9 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       for (const key of keyring?.dataTerms.values() ?? []) key.fill(0);
       keyring?.auditKey.fill(0);
       keyring?.tokenKey.fill(0);
-      for (const key of dataKeyCache.values()) key.fill(0);
+      // Both caches zero what they hold as they empty.
       dataKeyCache.clear();
-      clearValueCache();
+      valueCache.clear();
       masterKey = null;
       keyring = null;
       pendingShares = [];
@@ -254,7 +253,6 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
           const key = await termKey(readHeader(value.wrappedKey));
           const header = value.wrappedKey.subarray(0, HEADER_BYTES);
           dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
-          if (dataKeyCache.size >= DATA_KEY_CACHE_MAX) dataKeyCache.clear();
           if (keyring) dataKeyCache.set(cacheKey, dataKey);
         }
         const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
@@ -265,15 +263,9 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
       }
       if (keyring && plaintext.length <= VALUE_CACHE_ENTRY_MAX) {
-        if (valueCacheBytes + plaintext.length > VALUE_CACHE_MAX_BYTES) clearValueCache();
-        const previous = valueCache.get(versionKey);
-        if (previous) {
-          valueCacheBytes -= previous.plaintext.length;
-          previous.plaintext.fill(0);
-        }
-        // Copies: the caller owns what it is given, and the cache owns what it keeps.
+        // Copies: the caller owns what it is given, and the cache owns what it keeps (a
+        // replaced entry's plaintext is zeroed as it leaves).
         valueCache.set(versionKey, { ciphertext: Buffer.from(value.ciphertext), plaintext: Buffer.from(plaintext) });
-        valueCacheBytes += plaintext.length;
       }
       return plaintext;
     },
@@ -296,6 +288,15 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       } catch (cause) {
         throw new AppError('internal_error', 'a stored credential failed its integrity check', { cause });
       }
+    },
+
+    /**
+     * Which versions the in-memory caches hold, most recently used first: "secret id:version id"
+     * only, never key material or plaintext. For operators and tests checking the bounds.
+     */
+    cachedVersions(): { dataKeys: string[]; values: string[] } {
+      // A data-key entry's key ends with ":" and the wrapped key in base64, which has no ":".
+      return { dataKeys: dataKeyCache.keys().map((k) => k.slice(0, k.lastIndexOf(':'))), values: valueCache.keys() };
     },
 
     /** Keyed hash under which tokens are stored (the token itself never is). */

@@ -12,7 +12,7 @@ import type { AuditEvent } from '../audit/audit-chain.js';
 import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
-import type { SecretsService } from '../services/secrets-service.js';
+import type { SecretsService } from '../engines/secrets/secrets-service.js';
 import type { AuditItem } from './request-context.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';

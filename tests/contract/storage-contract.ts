@@ -6,14 +6,14 @@ import { createBarrier } from '../../src/barrier/barrier.js';
 import { createLocalChangeBus } from '../../src/lib/change-bus.js';
 import { createAuthorizer } from '../../src/services/authorizer.js';
 import { SYSTEM_IDENTITY } from '../../src/services/identity.types.js';
-import { createSecretsService } from '../../src/services/secrets-service.js';
+import { createSecretsService } from '../../src/engines/secrets/secrets-service.js';
 import { createAuditStore } from '../../src/storage/audit-store.js';
 import type { Storage } from '../../src/storage/database.js';
 import { createPolicyStore } from '../../src/storage/policy-store.js';
 import { createSecretStore } from '../../src/storage/secret-store.js';
 import { createSystemStore } from '../../src/storage/system-store.js';
 import { createTokenStore } from '../../src/storage/token-store.js';
-import { createPageCursors } from '../../src/services/page-cursor.js';
+import { createPageCursors } from '../../src/engines/secrets/page-cursor.js';
 
 /**
  * The storage contract: every store method the services use, transactions, concurrent writers
