@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { combine, split } from 'shamir-secret-sharing';
 import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
 import { keyedHash } from '../crypto/tokens.js';
@@ -38,6 +39,13 @@ interface Keyring {
   latestTerm: number;
   auditKey: Buffer;
   tokenKey: Buffer;
+  /** ed25519 key signing external audit checkpoints (absent on a keyring from before it existed). */
+  checkpointKey?: KeyObject;
+}
+
+/** A new ed25519 private key as PKCS#8 DER, the form it is sealed in. */
+function newCheckpointKey(): Buffer {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' });
 }
 
 const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
@@ -55,6 +63,8 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
   let masterKey: Buffer | null = null;
   let keyring: Keyring | null = null;
   let pendingShares: Buffer[] = [];
+  // The keyring had no checkpoint key when this process unsealed (a store from an older version).
+  let checkpointKeyAdded = false;
   // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
   // of two. Bounded, keyed by the wrapped key's own bytes (so a changed row never hits), and
   // wiped on seal like every other key.
@@ -86,6 +96,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     const dataTerms = new Map<number, Buffer>();
     let auditKey: Buffer | undefined;
     let tokenKey: Buffer | undefined;
+    let checkpointKey: KeyObject | undefined;
     for (const row of rows) {
       let plain: Buffer;
       try {
@@ -96,9 +107,13 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       if (row.purpose === 'data') dataTerms.set(row.term, plain);
       else if (row.purpose === 'audit') auditKey = plain;
       else if (row.purpose === 'token') tokenKey = plain;
+      else if (row.purpose === 'checkpoint') {
+        checkpointKey = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+        plain.fill(0);
+      }
     }
     if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
-    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey };
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, checkpointKey };
   }
 
   function unsealedKeyring(): Keyring {
@@ -106,7 +121,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     return keyring;
   }
 
-  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token', term: number, material: Buffer) {
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token' | 'checkpoint', term: number, material: Buffer) {
     await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
   }
 
@@ -165,6 +180,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       await storeKey(tx, key, 'data:1', 'data', 1, newKey());
       await storeKey(tx, key, 'audit', 'audit', 0, newKey());
       await storeKey(tx, key, 'token', 'token', 0, newKey());
+      await storeKey(tx, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
       await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
       if (shares === 1) return [key.toString('base64')];
       const parts = await split(new Uint8Array(key), shares, threshold);
@@ -189,7 +205,19 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
           throw new AppError('invalid_unseal_key', 'the unseal key shares do not combine', { cause });
         }
         if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
-        keyring = await loadKeyring(key);
+        let ring = await loadKeyring(key);
+        checkpointKeyAdded = !ring.checkpointKey;
+        if (!ring.checkpointKey) {
+          // A keyring from before checkpoints: add the key once. Another node may add it at the
+          // same moment; then its key wins and both use it.
+          try {
+            await storeKey(db, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
+          } catch {
+            // already added by another node
+          }
+          ring = await loadKeyring(key);
+        }
+        keyring = ring;
         masterKey = key;
       }
       return this.status();
@@ -293,6 +321,25 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     /** Keyed hash under which tokens are stored (the token itself never is). */
     hashToken(token: string): string {
       return keyedHash(unsealedKeyring().tokenKey, token);
+    },
+
+    /** Signs an audit checkpoint with the keyring's ed25519 key. */
+    signCheckpoint(message: Buffer): Buffer {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return sign(null, message, key);
+    },
+
+    /** The checkpoint public key (SPKI PEM): auditors check checkpoints with it, without the server. */
+    checkpointPublicKey(): string {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+    },
+
+    /** True when this unseal found no checkpoint key: the store comes from an older version. */
+    checkpointKeyWasAdded(): boolean {
+      return checkpointKeyAdded;
     },
 
     /** Key for the audit log's HMAC chain. */

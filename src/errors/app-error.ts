@@ -60,6 +60,9 @@ export const ERROR_STATUS = {
   snapshot_invalid: 422,
   snapshot_schema_mismatch: 409,
   storage_not_empty: 409,
+  // audit chain tamper evidence (audit log: broken chain, acknowledgement)
+  audit_tampered: 503,
+  audit_not_broken: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -49,6 +49,11 @@ declare module 'fastify' {
     anonymous?: boolean;
     /** Health and the OpenAPI document are not audited (load balancers poll them constantly). */
     audited?: boolean;
+    /**
+     * Routes an operator needs while the audit chain is tampered (verify, acknowledge-break,
+     * reading events, status): answered, with their events held until the acknowledgement.
+     */
+    tamperedOk?: boolean;
   }
 }
 

@@ -22,7 +22,7 @@ export interface HttpDeps {
   bodyLimit: number;
   version: string;
   isSealed: () => boolean;
-  auditLog: Pick<AuditLog, 'record' | 'appendWithin'>;
+  auditLog: Pick<AuditLog, 'record' | 'appendWithin' | 'isTampered'>;
   identity: IdentityService;
   secrets: SecretsService;
   policies: PolicyService;
@@ -141,6 +141,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (typeof target === 'string' && target !== '') request.audit.secretName = target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
+    // Fail closed before doing any work: the event could not be chained anyway.
+    if (!config.tamperedOk && config.audited !== false && deps.auditLog.isTampered()) throw new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
     if (!config.anonymous && route.url !== undefined) {
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
@@ -217,8 +219,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (request.audit.recordedInTransaction && status < 400) return payload;
     try {
       const items = request.audit.items;
-      if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status)), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item)))]);
-      else await deps.auditLog.record(eventOf(request, status));
+      const options = { tamperedOk: request.routeOptions.config.tamperedOk === true };
+      if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status), options), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item), options))]);
+      else await deps.auditLog.record(eventOf(request, status), options);
       return payload;
     } catch (error) {
       const failure = toAppError(error);
