@@ -6,6 +6,15 @@ import type { AcknowledgedBreak } from './audit-verify.js';
 import { createCheckpointer, fileSink, lastSignedCheckpoint } from './audit-checkpoints.js';
 import { publicKeyFingerprint, type AuditCheckpoint } from './checkpoint-format.js';
 
+/**
+ * A checkpoint inside an acknowledged break: after the last event verified before it, and
+ * either below the new segment or signed before the acknowledgement (another node may have
+ * checkpointed events the acknowledging node never saw).
+ */
+export function coveredByBreak(checkpoint: { seq: number; time: number }, b: { afterSeq: number; resumedAt: number; time: number }): boolean {
+  return b.afterSeq < checkpoint.seq && (checkpoint.seq < b.resumedAt || checkpoint.time <= b.time);
+}
+
 export interface AuditCheckpointerDeps {
   config: { audit_checkpoint_events: number; audit_checkpoint_seconds: number };
   barrier: { signCheckpoint(message: Buffer): Buffer; checkpointPublicKey(): string };
@@ -49,7 +58,7 @@ export function createAuditCheckpointer(deps: AuditCheckpointerDeps) {
       const [stored] = await store.hashes(q, [last.seq]);
       if (stored?.hash === last.hash) return null;
       // Inside a break an operator acknowledged: reported by verify, no longer a reason to refuse.
-      if (acknowledged.some((b) => b.afterSeq < last.seq && last.seq < b.resumedAt)) return null;
+      if (acknowledged.some((b) => coveredByBreak(last, b))) return null;
       if (stored) return `event ${last.seq} differs from the signed checkpoint in ${deps.file}: the database was rewritten`;
       const anchor = await store.anchor(q);
       if (anchor && anchor.seq >= last.seq) return null; // pruned by retention

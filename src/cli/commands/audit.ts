@@ -55,7 +55,8 @@ async function checkCheckpoints(file: string, publicKeyFile: string | undefined,
     const now = stored.get(c.seq);
     if (now === c.hash || (now === undefined && c.seq <= prunedThrough) || reported.has(`${c.seq}:${c.hash}`)) continue;
     reported.add(`${c.seq}:${c.hash}`);
-    const acknowledged = chain.acknowledged_breaks.some((b) => b.after_seq < c.seq && c.seq < b.resumed_at);
+    // Inside a break an operator acknowledged: after its last good event, and below the new segment or signed before it.
+    const acknowledged = chain.acknowledged_breaks.some((b) => b.after_seq < c.seq && (c.seq < b.resumed_at || c.time <= Date.parse(b.time)));
     findings.push({ seq: c.seq, hash: c.hash, time: new Date(c.time).toISOString(), node: c.node, state: now === undefined ? 'gone' : 'replaced', acknowledged });
   }
   return { file, total: checkpoints.length, verified: valid.length, malformed_lines: malformed, bad_signature: badSignature.map(describe), events: findings, pruned_through: prunedThrough };
