@@ -122,6 +122,8 @@ export interface AuditLogDeps {
   onAcknowledged?: () => void;
 }
 
+const NO_OPTIONS: RecordOptions = Object.freeze({});
+
 interface Pending {
   event: AuditEvent;
   tamperedOk: boolean;
@@ -162,19 +164,20 @@ export function createAuditLog(deps: AuditLogDeps) {
 
   /** Walks the whole chain and sets the guard from the result (through `q`, or the pool). */
   async function runVerification(q: Queryable): Promise<void> {
+    const gen = guard.generation();
     const key = deps.chainKey();
     const result = await verifyChain(q, deps.auditStore, key, { allowMissingHead: deps.allowMissingHead?.() });
-    if (!result.ok) return guard.trip(result.problem!.message);
+    if (!result.ok) return guard.trip(result.problem!.message, gen);
     const extra = await deps.startupCheck?.(q, result.acknowledgedBreaks);
-    if (extra) return guard.trip(extra);
+    if (extra) return guard.trip(extra, gen);
     // Sealed and unsealed again: the chain may not have gone back meanwhile.
-    if ((result.head?.seq ?? 0) < guard.highestSeen()) return guard.trip(`the head went back from event ${guard.highestSeen()} to ${result.head?.seq ?? 0} while sealed`);
+    if ((result.head?.seq ?? 0) < guard.highestSeen()) return guard.trip(`the head went back from event ${guard.highestSeen()} to ${result.head?.seq ?? 0} while sealed`, gen);
     let head = result.head;
     if (!head) {
       head = { seq: 0, hash: GENESIS_HASH, mac: headMac(key, 0, GENESIS_HASH) };
       await deps.auditStore.setHeadCheckpoint(q, head); // the upgraded store's genesis, adopted once
     }
-    guard.ready(head);
+    guard.ready(head, gen);
   }
 
   /** Resolves once the chain was verified since unseal (the guard is then ready or tampered). */
@@ -234,7 +237,7 @@ export function createAuditLog(deps: AuditLogDeps) {
 
   return {
     /** Resolves once the event is durably chained; rejects with `audit_unavailable` or `audit_tampered` otherwise. */
-    record(event: AuditEvent, options: RecordOptions = {}): Promise<void> {
+    record(event: AuditEvent, options: RecordOptions = NO_OPTIONS): Promise<void> {
       if (deps.isSealed()) {
         hold(event);
         return Promise.resolve();
@@ -268,7 +271,7 @@ export function createAuditLog(deps: AuditLogDeps) {
     /** Another node acknowledged a break: verify again from scratch. */
     recheck(): void {
       if (guard.state() === 'tampered' && !deps.isSealed()) {
-        guard.reset();
+        guard.reset({ forgetHighest: true });
         void this.verifyAtUnseal().catch((error) => deps.onError(error));
       }
     },
@@ -324,7 +327,7 @@ export function createAuditLog(deps: AuditLogDeps) {
           segment = null;
         }
       });
-      guard.ready(outcome.head);
+      guard.resume(outcome.head);
       deps.onAcknowledged?.();
       const events = held.splice(0);
       await Promise.all(events.map((event) => this.record(event)));

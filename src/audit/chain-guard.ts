@@ -14,6 +14,8 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
   // The highest sequence number this process has seen in use: a new segment starts above it,
   // so numbers of deleted events are not silently reused.
   let highestSeen = 0;
+  // Bumped on reset: a verification that started before a seal or a recheck must not decide after it.
+  let generation = 0;
 
   const advance = (head: StoredHead) => {
     if (expected && head.seq <= expected.seq) return;
@@ -55,21 +57,39 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
       if (state === 'ready') advance(head);
     },
 
-    ready(head: StoredHead): void {
+    /** The current generation, to hand back to `ready` and `trip` when a verification ends. */
+    generation: () => generation,
+
+    /** A verification started in `gen` found the chain intact up to `head`. */
+    ready(head: StoredHead, gen: number): void {
+      if (gen !== generation || state !== 'unverified') return;
+      state = 'ready';
+      expected = null;
+      advance(head);
+    },
+
+    /** An operator acknowledged the break: the new segment starts at `head`. */
+    resume(head: StoredHead): void {
       state = 'ready';
       found = null;
       expected = null;
       advance(head);
     },
 
-    trip(problem: string): void {
-      if (state === 'tampered') return;
+    trip(problem: string, gen = generation): void {
+      if (state === 'tampered' || gen !== generation) return;
       state = 'tampered';
       found = problem;
       deps.onTamper(problem);
     },
 
-    reset(): void {
+    /**
+     * Forgets what was verified. `forgetHighest` too after another node acknowledged a break:
+     * its new segment may start below numbers this node saw in the part that was lost.
+     */
+    reset(options: { forgetHighest?: boolean } = {}): void {
+      generation += 1;
+      if (options.forgetHighest) highestSeen = 0;
       state = 'unverified';
       expected = null;
       found = null;

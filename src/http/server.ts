@@ -80,6 +80,10 @@ export function errorBody(error: AppError, requestId: string): ErrorBody {
 const deniedCode = (code: string | null) => code !== null && isErrorCode(code) && (ERROR_STATUS[code] === 401 || ERROR_STATUS[code] === 403);
 const outcomeOf = (status: number, code: string | null = null) => (status < 400 ? 'success' : status === 401 || status === 403 || deniedCode(code) ? 'denied' : 'failure');
 
+// Per-event record options, shared (the read path allocates nothing for them).
+const HOLD_IF_TAMPERED = Object.freeze({ tamperedOk: true });
+const REFUSE_IF_TAMPERED = Object.freeze({});
+
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -212,14 +216,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   // Fail closed: the response leaves only after its audit event is durable.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
-    if (request.routeOptions.config.audited === false || !request.audit) return payload;
+    const config = request.routeOptions.config; // built anew on every access: read once
+    if (config.audited === false || !request.audit) return payload;
     request.audit.closed = true;
     const status = reply.statusCode;
     // Committed with the write; only a failure after that commit still needs its own event.
     if (request.audit.recordedInTransaction && status < 400) return payload;
     try {
       const items = request.audit.items;
-      const options = { tamperedOk: request.routeOptions.config.tamperedOk === true };
+      const options = config.tamperedOk === true ? HOLD_IF_TAMPERED : REFUSE_IF_TAMPERED;
       if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status), options), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item), options))]);
       else await deps.auditLog.record(eventOf(request, status), options);
       return payload;
