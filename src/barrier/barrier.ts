@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { combine, split } from 'shamir-secret-sharing';
 import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
 import { keyedHash } from '../crypto/tokens.js';
@@ -39,6 +40,13 @@ interface Keyring {
   latestTerm: number;
   auditKey: Buffer;
   tokenKey: Buffer;
+  /** ed25519 key signing external audit checkpoints (absent on a keyring from before it existed). */
+  checkpointKey?: KeyObject;
+}
+
+/** A new ed25519 private key as PKCS#8 DER, the form it is sealed in. */
+function newCheckpointKey(): Buffer {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' });
 }
 
 const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
@@ -58,6 +66,8 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
   let masterKey: Buffer | null = null;
   let keyring: Keyring | null = null;
   let pendingShares: Buffer[] = [];
+  // The keyring had no checkpoint key when this process unsealed (a store from an older version).
+  let checkpointKeyAdded = false;
   // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
   // of two. Bounded (the least recently used go first), keyed by the wrapped key's own bytes
   // (so a changed row never hits), and zeroed when evicted and on seal like every other key.
@@ -87,6 +97,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     const dataTerms = new Map<number, Buffer>();
     let auditKey: Buffer | undefined;
     let tokenKey: Buffer | undefined;
+    let checkpointKey: KeyObject | undefined;
     for (const row of rows) {
       let plain: Buffer;
       try {
@@ -97,9 +108,13 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       if (row.purpose === 'data') dataTerms.set(row.term, plain);
       else if (row.purpose === 'audit') auditKey = plain;
       else if (row.purpose === 'token') tokenKey = plain;
+      else if (row.purpose === 'checkpoint') {
+        checkpointKey = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+        plain.fill(0);
+      }
     }
     if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
-    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey };
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, checkpointKey };
   }
 
   function unsealedKeyring(): Keyring {
@@ -107,7 +122,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     return keyring;
   }
 
-  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token', term: number, material: Buffer) {
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token' | 'checkpoint', term: number, material: Buffer) {
     await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
   }
 
@@ -166,6 +181,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       await storeKey(tx, key, 'data:1', 'data', 1, newKey());
       await storeKey(tx, key, 'audit', 'audit', 0, newKey());
       await storeKey(tx, key, 'token', 'token', 0, newKey());
+      await storeKey(tx, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
       await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
       if (shares === 1) return [key.toString('base64')];
       const parts = await split(new Uint8Array(key), shares, threshold);
@@ -190,7 +206,19 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
           throw new AppError('invalid_unseal_key', 'the unseal key shares do not combine', { cause });
         }
         if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
-        keyring = await loadKeyring(key);
+        let ring = await loadKeyring(key);
+        checkpointKeyAdded = !ring.checkpointKey;
+        if (!ring.checkpointKey) {
+          // A keyring from before checkpoints: add the key once. Another node may add it at the
+          // same moment; then its key wins and both use it.
+          try {
+            await storeKey(db, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
+          } catch {
+            // already added by another node
+          }
+          ring = await loadKeyring(key);
+        }
+        keyring = ring;
         masterKey = key;
       }
       return this.status();
@@ -302,6 +330,25 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     /** Keyed hash under which tokens are stored (the token itself never is). */
     hashToken(token: string): string {
       return keyedHash(unsealedKeyring().tokenKey, token);
+    },
+
+    /** Signs an audit checkpoint with the keyring's ed25519 key. */
+    signCheckpoint(message: Buffer): Buffer {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return sign(null, message, key);
+    },
+
+    /** The checkpoint public key (SPKI PEM): auditors check checkpoints with it, without the server. */
+    checkpointPublicKey(): string {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+    },
+
+    /** True when this unseal found no checkpoint key: the store comes from an older version. */
+    checkpointKeyWasAdded(): boolean {
+      return checkpointKeyAdded;
     },
 
     /** Key for the audit log's HMAC chain. */
