@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditLog, createInProcessAppender, createSqliteAppender } from './audit/audit-log.js';
+import { createAuditCheckpointer } from './audit/checkpoint-sinks.js';
 import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
@@ -12,8 +13,8 @@ import { createAuthorizer } from './services/authorizer.js';
 import { createIdentityService } from './services/identity-service.js';
 import { createOperatorService } from './services/operator-service.js';
 import { createPolicyService } from './services/policy-service.js';
-import { createSecretsService } from './services/secrets-service.js';
-import { createPageCursors } from './services/page-cursor.js';
+import { createSecretsService } from './engines/secrets/secrets-service.js';
+import { createPageCursors } from './engines/secrets/page-cursor.js';
 import { createAuditStore } from './storage/audit-store.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { openCoordination } from './storage/cluster.js';
@@ -60,9 +61,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
   const changes: ChangeBus = coordination.changes;
   const { leadership } = coordination;
+  // Signed checkpoints of the verified chain head go outside the database (see docs/audit-threat-model.md).
+  const checkpointFile = config.audit_checkpoint_file ?? path.join(path.dirname(defaultTokenPath()), 'audit-checkpoints.jsonl');
+  const checkpointer = createAuditCheckpointer({ config, barrier, logger, nodeId: coordination.nodeId, file: checkpointFile, now });
   const auditLog = createAuditLog({
     db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
+    onTamper: (found) => logger.error({ audit_tampered: found }, `AUDIT LOG TAMPERED: ${found}. Audited requests fail with audit_tampered until an operator runs \`custos audit acknowledge-break --reason ...\``),
+    onHead: (head) => checkpointer.observe(head),
+    allowMissingHead: () => barrier.checkpointKeyWasAdded(),
+    startupCheck: (q, acknowledged) => checkpointer.checkAgainstStore(q, auditStore, acknowledged),
+    highestExternalSeq: () => checkpointer.lastCheckpointSeq(),
+    onAcknowledged: () => checkpointer.flush(),
     appender: storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
       : createInProcessAppender(db, auditStore),
@@ -80,6 +90,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
   changes.subscribe((topic) => {
     if (topic === 'keyring') void barrier.refreshKeyring();
+    if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });
 
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
@@ -123,6 +134,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   listeningAddress = address;
   if (config.rotation_fault) logger.warn({ fault: config.rotation_fault }, 'ROTATION FAULT INJECTION is on: this process will kill itself during rotations (testing aid)');
   rotationScheduler.start();
+  checkpointer.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
   // Singleton work: only the leader runs it (always this node on SQLite); a run still going skips the next tick.
@@ -164,6 +176,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
           clearInterval(sweep);
         }
         await auditLog.close();
+        checkpointer.stop();
+        if (!barrier.isSealed()) checkpointer.flush(); // the head at shutdown, for the next start's check
         await coordination.close();
         await storage.close();
       })();

@@ -8,6 +8,7 @@ import { createAuditStore } from '../storage/audit-store.js';
 import { openStorage, type Storage } from '../storage/database.js';
 import SqliteDatabase from 'better-sqlite3';
 import { createAuditLog, createSqliteAppender, type AuditEvent } from './audit-log.js';
+import { createChainGuard } from './chain-guard.js';
 
 const DAY = 86_400_000;
 
@@ -27,6 +28,7 @@ describe('audit log retention and verification', () => {
       db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => key, isSealed: () => false, now: () => clock,
       onError: (error) => errors.push(error),
     });
+    await log.initializeChain();
   });
   after(async () => {
     await storage.close();
@@ -45,7 +47,8 @@ describe('audit log retention and verification', () => {
     for (let i = 0; i < 5; i++) await log.record(event(`middle-${i}`));
     clock += 300 * DAY;
     for (let i = 0; i < 5; i++) await log.record(event(`new-${i}`));
-    assert.deepEqual(await log.verify(), { ok: true, checked: 20, firstSeq: 1, lastSeq: 20, headHash: (await log.verify()).headHash });
+    const full = await log.verify();
+    assert.deepEqual({ ok: full.ok, checked: full.checked, firstSeq: full.firstSeq, lastSeq: full.lastSeq, breaks: full.acknowledgedBreaks }, { ok: true, checked: 20, firstSeq: 1, lastSeq: 20, breaks: [] });
 
     // Retention 365 days at day 400: only the day-0 events go.
     assert.equal(await log.prune(365), 10);
@@ -80,7 +83,10 @@ describe('audit log retention and verification', () => {
     assert.equal(altered.ok, false);
     assert.deepEqual(altered.problem && { seq: altered.problem.seq, kind: altered.problem.kind }, { seq: target, kind: 'altered' });
     await storage.db.updateTable('audit_events').set({ outcome: 'success' }).where('seq', '=', target).execute();
-    assert.equal((await log.verify()).ok, true, 'restoring the original value restores the chain');
+    const restored = await log.verify();
+    assert.equal(restored.ok, false, 'restoring the original value does not undo the detection');
+    assert.match(restored.tampered ?? '', /was altered/, '... but the log stays tampered until an operator acknowledges the break');
+    await assert.rejects(log.record(event('after-break')), (error: { code?: string }) => error.code === 'audit_tampered');
 
     await storage.db.deleteFrom('audit_events').where('seq', '=', target).execute();
     const missing = await log.verify();
@@ -92,12 +98,14 @@ describe('audit log retention and verification', () => {
     const fresh = await openStorage({ url: `sqlite:${path.join(dir, 'truncate.db')}` });
     try {
       const l = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      await l.initializeChain();
       for (let i = 0; i < 8; i++) await l.record(event(`x-${i}`));
       assert.equal((await l.verify()).ok, true);
 
       // Tail: delete the two newest events. The chain that remains is internally consistent,
       // but the MAC'd head checkpoint says it went further.
       const tail = await fresh.db.selectFrom('audit_events').selectAll().where('seq', '>', 6).orderBy('seq').execute();
+      const savedHead = await fresh.db.selectFrom('audit_head').select(['seq', 'hash', 'mac']).executeTakeFirstOrThrow();
       await fresh.db.deleteFrom('audit_events').where('seq', '>', 6).execute();
       const truncated = await l.verify();
       assert.equal(truncated.ok, false);
@@ -108,18 +116,25 @@ describe('audit log retention and verification', () => {
       await fresh.db.updateTable('audit_head').set({ seq: forged.seq, hash: forged.hash }).execute();
       assert.equal((await l.verify()).problem?.kind, 'altered', 'a checkpoint moved without the key is reported');
       await fresh.db.deleteFrom('audit_head').execute();
-      assert.equal((await l.verify()).problem?.kind, 'altered', 'a deleted checkpoint is reported');
+      assert.equal((await l.verify()).problem?.kind, 'missing', 'a deleted checkpoint is reported');
       await fresh.db.insertInto('audit_events').values(tail).execute();
       assert.ok(last.seq === 7);
 
+      // A log starting on this store (a restart) refuses to chain onto a chain without its head.
+      const tamperSeen: string[] = [];
+      const l2 = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined, onTamper: (found) => tamperSeen.push(found) });
+      await assert.rejects(l2.record(event('would-heal')), (error: { code?: string }) => error.code === 'audit_tampered');
+      assert.equal(tamperSeen.length, 1);
+      assert.equal((await l2.verify()).ok, false, 'the refused event did not heal the chain');
+      await fresh.db.insertInto('audit_head').values({ id: 1, ...savedHead }).execute();
+
       // Head: delete the oldest events and write an anchor that makes the rest look pruned.
-      const l2 = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
-      await l2.record(event('restores-checkpoint'));
-      assert.equal((await l2.verify()).ok, true, JSON.stringify(await l2.verify()));
+      const l3 = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      assert.equal((await l3.verify()).ok, true, JSON.stringify(await l3.verify()));
       const third = await fresh.db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', 3).executeTakeFirstOrThrow();
       await fresh.db.deleteFrom('audit_events').where('seq', '<=', 3).execute();
       await fresh.db.insertInto('audit_anchor').values({ id: 1, seq: third.seq, hash: third.hash, pruned_before: clock, mac: 'f'.repeat(64) }).execute();
-      const forgedAnchor = await l2.verify();
+      const forgedAnchor = await l3.verify();
       assert.equal(forgedAnchor.ok, false);
       assert.equal(forgedAnchor.problem?.kind, 'altered');
       assert.match(forgedAnchor.problem!.message, /anchor/);
@@ -132,6 +147,7 @@ describe('audit log retention and verification', () => {
     const fresh = await openStorage({ url: `sqlite:${path.join(dir, 'group.db')}` });
     try {
       const groupLog = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+      await groupLog.initializeChain();
       await Promise.all(Array.from({ length: 500 }, (_, i) => groupLog.record(event(`g-${i}`))));
       const result = await groupLog.verify();
       assert.equal(result.ok, true);
@@ -149,6 +165,7 @@ describe('audit log retention and verification', () => {
     const other = new SqliteDatabase(file);
     try {
       const busyLog = createAuditLog({ db: fresh.db, auditStore: createAuditStore(fresh.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined, appender });
+      await busyLog.initializeChain();
       other.exec('BEGIN IMMEDIATE');
       let settled = false;
       const recorded = busyLog.record(event('while-busy')).then(() => (settled = true));
@@ -157,7 +174,7 @@ describe('audit log retention and verification', () => {
       for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(() => r(ticks++), 5));
       assert.equal(ticks, 5);
       assert.equal(settled, false, 'the event cannot be durable while another connection holds the write lock');
-      await assert.rejects(impatient.append([event('gives-up')], key), (error: { code?: string }) => error.code === 'SQLITE_BUSY');
+      await assert.rejects(impatient.append([event('gives-up')], key, createChainGuard({ onTamper: () => undefined, onHead: () => undefined })), (error: { code?: string }) => error.code === 'SQLITE_BUSY');
       other.exec('COMMIT');
       await recorded;
       const result = await busyLog.verify();

@@ -3,36 +3,43 @@ import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { AuditStore } from '../storage/audit-store.js';
 import type { Database, Queryable } from '../storage/schema.js';
-import { anchorMac, chainHash, chainRows, GENESIS_HASH, headMac, type AuditEvent } from './audit-chain.js';
+import { anchorMac, chainRows, GENESIS_HASH, headMac, type AuditEvent } from './audit-chain.js';
 import type { AuditRow } from '../storage/audit-store.js';
 import { openSqliteAuditWriter } from '../storage/sqlite-audit-writer.js';
+import { createChainGuard, type ChainGuard } from './chain-guard.js';
+import { checkExtension, extensionProblem, verifyChain, type AcknowledgedBreak, type StoredHead, type VerifyResult } from './audit-verify.js';
 
 export { canonicalEvent, chainHash, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
+export { ACKNOWLEDGE_BREAK, type AcknowledgedBreak, type VerifyResult } from './audit-verify.js';
 
 /** Writes one chained batch durably (or throws). Implementations decide where the work runs. */
 export interface AuditAppender {
-  append(events: AuditEvent[], key: Buffer): Promise<void>;
+  /**
+   * Appends after the stored head once `guard` accepts it (the head this process last saw, or
+   * a genuine extension of it); returns the new head. Throws `audit_tampered` otherwise.
+   */
+  append(events: AuditEvent[], key: Buffer, guard: ChainGuard): Promise<StoredHead>;
   close(): Promise<void>;
 }
 
-/** Chains `events` after the current head inside `tx` and moves the MAC'd head checkpoint. */
-async function appendInTransaction(tx: Queryable, auditStore: AuditStore, key: Buffer, events: AuditEvent[]): Promise<void> {
+/** Chains `events` after the verified head inside `tx` and moves the MAC'd head. */
+async function appendInTransaction(tx: Queryable, auditStore: AuditStore, key: Buffer, guard: ChainGuard, events: AuditEvent[]): Promise<StoredHead> {
   await auditStore.lockChain(tx);
-  // Continue from the checkpoint, not from the newest row: if rows were deleted from the end,
-  // new events leave a gap that verify reports instead of silently re-using the numbers.
-  const head = (await auditStore.headCheckpoint(tx)) ?? (await auditStore.head(tx)) ?? (await auditStore.anchor(tx)) ?? { seq: 0, hash: GENESIS_HASH };
-  const rows: AuditRow[] = chainRows(key, head, events);
+  const stored = await auditStore.headCheckpoint(tx);
+  const expected = guard.expected();
+  if (!guard.matches(stored)) guard.accept(stored!, await checkExtension(tx, auditStore, key, expected, stored));
+  const rows: AuditRow[] = chainRows(key, stored!, events);
   await auditStore.insertMany(tx, rows);
-  const last = rows[rows.length - 1];
-  if (last) await auditStore.setHeadCheckpoint(tx, { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) });
+  const last = rows[rows.length - 1]!;
+  const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+  await auditStore.setHeadCheckpoint(tx, head);
+  return head;
 }
 
 /** Appends in this process through Kysely (PostgreSQL: the I/O is asynchronous anyway). */
 export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditStore): AuditAppender {
   return {
-    async append(events, key) {
-      await auditStore.appendTransaction(db, (tx) => appendInTransaction(tx, auditStore, key, events));
-    },
+    append: (events, key, guard) => auditStore.appendTransaction(db, (tx) => appendInTransaction(tx, auditStore, key, guard, events)),
     close: async () => undefined,
   };
 }
@@ -47,17 +54,32 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
  * The request thread's own connection may hold a write transaction open across awaits, and
  * this connection must never block the thread waiting for it (the holder could not finish):
  * it does not wait on a busy database, and the batch is retried a moment later instead.
+ *
+ * The head check costs nothing extra: the head row is read in the append transaction anyway
+ * and compared with the one this process last wrote; only when another writer (a write
+ * request's transaction on the main connection) moved it are the events in between read.
  */
 export function createSqliteAppender(file: string, options: { fsyncEachBatch: boolean; busyRetryMs?: number }): AuditAppender {
   const writer = openSqliteAuditWriter(file, { fsyncEachBatch: options.fsyncEachBatch });
   const giveUpAfterMs = options.busyRetryMs ?? 5000;
   return {
-    async append(events, key) {
+    async append(events, key, guard) {
       const startedAt = Date.now();
       for (let attempt = 0; ; attempt++) {
         try {
-          writer.append((head) => ({ rows: chainRows(key, head ?? { seq: 0, hash: GENESIS_HASH }, events), headMac: (seq, hash) => headMac(key, seq, hash) }));
-          return;
+          let head!: StoredHead;
+          writer.append((stored, reader) => {
+            if (!guard.matches(stored)) {
+              const expected = guard.expected();
+              const rows = stored && stored.seq > expected.seq ? reader.range(expected.seq, stored.seq) : [];
+              guard.accept(stored!, extensionProblem(key, expected, stored, rows, rows[0]?.seq === expected.seq ? undefined : reader.anchor()));
+            }
+            const rows = chainRows(key, stored!, events);
+            const last = rows[rows.length - 1]!;
+            head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+            return { rows, headMac: () => head.mac };
+          });
+          return head;
         } catch (error) {
           const busy = String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY');
           if (!busy || Date.now() - startedAt >= giveUpAfterMs) throw error;
@@ -71,16 +93,6 @@ export function createSqliteAppender(file: string, options: { fsyncEachBatch: bo
   };
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  firstSeq: number | null;
-  lastSeq: number | null;
-  headHash: string;
-  /** The first event that is altered, or the sequence number where events are missing. */
-  problem?: { seq: number; kind: 'altered' | 'missing' | 'reordered'; message: string };
-}
-
 export interface AuditLogDeps {
   db: Kysely<Database>;
   auditStore: AuditStore;
@@ -92,30 +104,105 @@ export interface AuditLogDeps {
   now: () => number;
   /** Reports write failures (the log never includes event payloads beyond ids). */
   onError: (error: unknown) => void;
+  /** Reports tampering, once per detection: the server logs it loudly. */
+  onTamper?: (found: string) => void;
+  /** Told every verified head (external checkpoints). */
+  onHead?: (head: { seq: number; hash: string }) => void;
+  /**
+   * A store upgraded from a version that wrote no head at initialization may have none yet,
+   * legitimately, until its first unseal by this version (when the barrier adds its
+   * checkpoint key). True admits a missing head then, if the store holds no events either.
+   */
+  allowMissingHead?: () => boolean;
+  /** Extra start-up check (the last external checkpoint); returns what is wrong, or null. */
+  startupCheck?: (q: Queryable, acknowledged: AcknowledgedBreak[]) => Promise<string | null>;
+  /** The highest sequence number recorded outside the database (a new segment starts above it). */
+  highestExternalSeq?: () => number;
+  /** A new segment was opened (checkpoint it at once). */
+  onAcknowledged?: () => void;
 }
+
+const NO_OPTIONS: RecordOptions = Object.freeze({});
 
 interface Pending {
   event: AuditEvent;
+  tamperedOk: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/** Options of one recorded event. */
+export interface RecordOptions {
+  /**
+   * The request may be answered while the chain is tampered (verify, acknowledge-break,
+   * reading events): its event is held and chained right after the acknowledgement.
+   */
+  tamperedOk?: boolean;
 }
 
 /**
  * Append-only, hash-chained audit log with group commit: events recorded while a batch is
  * being written join the next batch, so one transaction carries many requests' events under
  * load, and `record` resolves only once its event is durable (a request whose event cannot
- * be written fails: fail closed).
+ * be written fails: fail closed). No append extends a chain whose head it has not verified:
+ * the whole chain is verified once after unseal, and each append checks the stored head
+ * against the one this process last wrote or verified. On a mismatch that is not a genuine
+ * extension the log is tampered and refuses appends until an operator acknowledges the break.
  */
 export function createAuditLog(deps: AuditLogDeps) {
   const appender = deps.appender ?? createInProcessAppender(deps.db, deps.auditStore);
+  const guard = createChainGuard({ onTamper: (found) => deps.onTamper?.(found), onHead: (head) => deps.onHead?.(head) });
   let queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
-  // While sealed there is no chain key: keep events (bounded) and chain them at unseal.
-  const heldWhileSealed: AuditEvent[] = [];
+  // While sealed there is no chain key, and while tampered no chain to extend: keep events
+  // (bounded) and chain them at unseal or after the acknowledgement.
+  const held: AuditEvent[] = [];
   const MAX_HELD = 10_000;
+  let verifying: Promise<void> | null = null;
+  // The acknowledgement transaction in progress: its event opens the new segment.
+  let segment: { tx: Queryable; after: { seq: number; hash: string }; written?: StoredHead } | null = null;
+
+  /** Walks the whole chain and sets the guard from the result (through `q`, or the pool). */
+  async function runVerification(q: Queryable): Promise<void> {
+    const gen = guard.generation();
+    const key = deps.chainKey();
+    const result = await verifyChain(q, deps.auditStore, key, { allowMissingHead: deps.allowMissingHead?.() });
+    if (!result.ok) return guard.trip(result.problem!.message, gen);
+    const extra = await deps.startupCheck?.(q, result.acknowledgedBreaks);
+    if (extra) return guard.trip(extra, gen);
+    // Sealed and unsealed again: the chain may not have gone back meanwhile.
+    if ((result.head?.seq ?? 0) < guard.highestSeen()) return guard.trip(`the head went back from event ${guard.highestSeen()} to ${result.head?.seq ?? 0} while sealed`, gen);
+    let head = result.head;
+    if (!head) {
+      head = { seq: 0, hash: GENESIS_HASH, mac: headMac(key, 0, GENESIS_HASH) };
+      await deps.auditStore.setHeadCheckpoint(q, head); // the upgraded store's genesis, adopted once
+    }
+    guard.ready(head, gen);
+  }
+
+  /** Resolves once the chain was verified since unseal (the guard is then ready or tampered). */
+  async function ensureVerified(q?: Queryable): Promise<void> {
+    if (guard.state() !== 'unverified') return;
+    // Inside a transaction, verify through it: on SQLite the pool's one connection is that
+    // transaction's, and waiting for a verification running on it would never end.
+    if (q) return runVerification(q);
+    verifying ??= runVerification(deps.db).finally(() => (verifying = null));
+    return verifying;
+  }
+
+  const tamperedError = () => new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
 
   async function writeBatch(batch: Pending[]): Promise<void> {
-    await appender.append(batch.map((p) => p.event), deps.chainKey());
+    await ensureVerified();
+    if (guard.state() === 'tampered') throw tamperedError();
+    const head = await appender.append(batch.map((p) => p.event), deps.chainKey(), guard);
+    guard.wrote(head);
+  }
+
+  function hold(event: AuditEvent): boolean {
+    if (held.length >= MAX_HELD) return false;
+    held.push(event);
+    return true;
   }
 
   function scheduleFlush(): void {
@@ -133,9 +220,13 @@ export function createAuditLog(deps: AuditLogDeps) {
           await writeBatch(batch);
           for (const p of batch) p.resolve();
         } catch (error) {
-          deps.onError(error);
-          const failure = new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld', { cause: error });
-          for (const p of batch) p.reject(failure);
+          const tampered = (error as AppError).code === 'audit_tampered';
+          if (!tampered) deps.onError(error);
+          const failure = tampered ? tamperedError() : new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld', { cause: error });
+          for (const p of batch) {
+            if (tampered && p.tamperedOk && hold(p.event)) p.resolve();
+            else p.reject(failure);
+          }
         }
       }
     })().finally(() => {
@@ -145,30 +236,108 @@ export function createAuditLog(deps: AuditLogDeps) {
   }
 
   return {
-    /** Resolves once the event is durably chained; rejects with `audit_unavailable` otherwise. */
-    record(event: AuditEvent): Promise<void> {
+    /** Resolves once the event is durably chained; rejects with `audit_unavailable` or `audit_tampered` otherwise. */
+    record(event: AuditEvent, options: RecordOptions = NO_OPTIONS): Promise<void> {
       if (deps.isSealed()) {
-        if (heldWhileSealed.length < MAX_HELD) heldWhileSealed.push(event);
+        hold(event);
         return Promise.resolve();
       }
+      if (guard.state() === 'tampered') {
+        if (options.tamperedOk && hold(event)) return Promise.resolve();
+        return Promise.reject(tamperedError());
+      }
       return new Promise<void>((resolve, reject) => {
-        queue.push({ event, resolve, reject });
+        queue.push({ event, tamperedOk: options.tamperedOk === true, resolve, reject });
         scheduleFlush();
       });
     },
 
-    /** Chains the events recorded while sealed; call right after unsealing. */
-    async releaseHeld(): Promise<void> {
-      const held = heldWhileSealed.splice(0);
-      await Promise.all(held.map((event) => this.record(event)));
+    /**
+     * Verifies the whole chain (call right after unsealing), then chains the events recorded
+     * while sealed. Tampering found here leaves them held, and the log refusing appends.
+     */
+    async verifyAtUnseal(): Promise<void> {
+      await ensureVerified();
+      if (guard.state() !== 'ready') return;
+      const events = held.splice(0);
+      await Promise.all(events.map((event) => this.record(event)));
     },
+
+    /** Forgets what was verified (on seal: the store may change while no key is in memory). */
+    reset(): void {
+      guard.reset();
+    },
+
+    /** Another node acknowledged a break: verify again from scratch. */
+    recheck(): void {
+      if (guard.state() === 'tampered' && !deps.isSealed()) {
+        guard.reset({ forgetHighest: true });
+        void this.verifyAtUnseal().catch((error) => deps.onError(error));
+      }
+    },
+
+    /** True while appends are refused until an operator acknowledges the break (a cheap check). */
+    isTampered: () => guard.state() === 'tampered',
+
+    /** 'unverified' | 'ready' | 'tampered', and what was found. */
+    status: () => ({ state: guard.state(), found: guard.found() }),
 
     /**
      * Appends one event inside the caller's transaction (a request's write), so the change
-     * and its audit event commit together. The chain lock and head read happen in `tx`.
+     * and its audit event commit together. The chain lock and head check happen in `tx`.
      */
     async appendWithin(tx: Queryable, event: AuditEvent): Promise<void> {
-      await appendInTransaction(tx, deps.auditStore, deps.chainKey(), [event]);
+      const key = deps.chainKey();
+      if (segment && segment.tx === tx) {
+        const rows = chainRows(key, segment.after, [event]);
+        await deps.auditStore.insertMany(tx, rows);
+        const last = rows[0]!;
+        segment.written = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+        await deps.auditStore.setHeadCheckpoint(tx, segment.written);
+        return;
+      }
+      await ensureVerified(tx);
+      if (guard.state() === 'tampered') throw tamperedError();
+      await appendInTransaction(tx, deps.auditStore, key, guard, [event]);
+    },
+
+    /**
+     * Opens a new segment after a break: verifies the chain under the chain lock, and has
+     * `writeEvent` append the acknowledgement (the caller's own audit event, annotated with
+     * what was found and the reason) as the first event, linked to the last verified one.
+     * Refuses with `audit_not_broken` when there is nothing to acknowledge.
+     */
+    async acknowledgeBreak(reason: string, annotate: (detail: Record<string, string | number>) => void, writeEvent: (tx: Queryable) => Promise<void>) {
+      await this.flush();
+      const key = deps.chainKey();
+      const outcome = await deps.db.transaction().execute(async (tx) => {
+        await deps.auditStore.lockChain(tx);
+        const result = await verifyChain(tx, deps.auditStore, key);
+        const found = guard.state() === 'tampered' ? guard.found()! : result.problem?.message;
+        if (!found) throw new AppError('audit_not_broken', 'the audit chain verifies: there is no break to acknowledge');
+        const after = result.lastGood;
+        const nextSeq = Math.max(result.maxStoredSeq, guard.highestSeen(), deps.highestExternalSeq?.() ?? 0, after.seq) + 1;
+        annotate({ after_seq: after.seq, after_hash: after.hash, found: found.slice(0, 300), reason });
+        segment = { tx, after: { seq: nextSeq - 1, hash: after.hash } };
+        try {
+          await writeEvent(tx);
+          if (!segment.written) throw new AppError('internal_error', 'the acknowledgement was not written');
+          return { head: segment.written, after, found };
+        } finally {
+          segment = null;
+        }
+      });
+      guard.resume(outcome.head);
+      deps.onAcknowledged?.();
+      const events = held.splice(0);
+      await Promise.all(events.map((event) => this.record(event)));
+      return { afterSeq: outcome.after.seq, afterHash: outcome.after.hash, resumedAt: outcome.head.seq, found: outcome.found };
+    },
+
+    /** Writes the genesis head of a new chain (at initialization, inside its transaction). */
+    async initializeChain(q: Queryable = deps.db): Promise<void> {
+      const key = deps.chainKey();
+      await deps.auditStore.setHeadCheckpoint(q, { seq: 0, hash: GENESIS_HASH, mac: headMac(key, 0, GENESIS_HASH) });
     },
 
     /** Waits for every queued event to be written (graceful shutdown). */
@@ -182,51 +351,23 @@ export function createAuditLog(deps: AuditLogDeps) {
       await appender.close();
     },
 
-    /** Walks the chain from its anchor and reports the first altered, missing or reordered event. */
-    async verify(): Promise<VerifyResult> {
-      const key = deps.chainKey();
-      // The head checkpoint is read first: events appended while we walk only extend the chain.
-      const checkpoint = await deps.auditStore.headCheckpoint(deps.db);
-      const anchor = await deps.auditStore.anchor(deps.db);
-      const result = (partial: Omit<VerifyResult, 'ok'>, problem?: VerifyResult['problem']): VerifyResult => ({ ok: !problem, ...partial, ...(problem ? { problem } : {}) });
-      if (anchor && anchor.mac !== anchorMac(key, anchor.seq, anchor.hash, anchor.pruned_before)) {
-        return result({ checked: 0, firstSeq: null, lastSeq: null, headHash: anchor.hash }, { seq: anchor.seq, kind: 'altered', message: `the retention anchor (event ${anchor.seq}) was altered` });
-      }
-      if (checkpoint && checkpoint.mac !== headMac(key, checkpoint.seq, checkpoint.hash)) {
-        return result({ checked: 0, firstSeq: null, lastSeq: null, headHash: checkpoint.hash }, { seq: checkpoint.seq, kind: 'altered', message: 'the head checkpoint was altered' });
-      }
-      let expectedSeq = (anchor?.seq ?? 0) + 1;
-      let prevHash = anchor?.hash ?? GENESIS_HASH;
-      let checked = 0;
-      let firstSeq: number | null = null;
-      let lastSeq: number | null = null;
-      let after = 0;
-      for (;;) {
-        const page = await deps.auditStore.page(deps.db, after, 1000);
-        if (page.length === 0) break;
-        for (const row of page) {
-          firstSeq ??= row.seq;
-          const so_far = { checked, firstSeq, lastSeq, headHash: prevHash };
-          if (row.seq < expectedSeq) return result(so_far, { seq: row.seq, kind: 'reordered', message: `event ${row.seq} precedes the chain anchor` });
-          if (row.seq > expectedSeq) return result(so_far, { seq: expectedSeq, kind: 'missing', message: `events ${expectedSeq}..${row.seq - 1} are missing` });
-          const { hash, prev_hash, ...base } = row;
-          if (prev_hash !== prevHash || chainHash(key, prevHash, base) !== hash || (checkpoint && row.seq === checkpoint.seq && hash !== checkpoint.hash)) {
-            return result(so_far, { seq: row.seq, kind: 'altered', message: `event ${row.seq} was altered` });
-          }
-          prevHash = hash;
-          lastSeq = row.seq;
-          expectedSeq += 1;
-          checked += 1;
-        }
-        after = page[page.length - 1]!.seq;
-      }
-      const walked = { checked, firstSeq, lastSeq, headHash: prevHash };
-      if (checkpoint && (lastSeq ?? anchor?.seq ?? 0) < checkpoint.seq) {
-        return result(walked, { seq: expectedSeq, kind: 'missing', message: `events ${expectedSeq}..${checkpoint.seq} are missing: the newest events were deleted` });
-      }
-      if (!checkpoint && lastSeq !== null) return result(walked, { seq: lastSeq, kind: 'altered', message: 'the head checkpoint was deleted' });
-      return result(walked);
+    /**
+     * Walks the chain from its anchor and reports the first altered, missing or reordered
+     * event not covered by an acknowledged break. A break found here trips the log like one
+     * found by an append: the verify request's own event is held, so it cannot heal the chain.
+     */
+    async verify(): Promise<VerifyResult & { tampered: string | null }> {
+      const result = await verifyChain(deps.db, deps.auditStore, deps.chainKey());
+      if (!result.ok && !deps.isSealed()) guard.trip(result.problem!.message);
+      const tampered = guard.found();
+      // A chain that walks cleanly can still be tampered: rolled back behind what this process wrote.
+      if (result.ok && tampered) return { ...result, ok: false, problem: { seq: result.lastGood.seq + 1, kind: 'missing', message: tampered }, tampered };
+      return { ...result, tampered };
     },
+
+    /** Hashes of stored events, for checking external checkpoints against the chain. */
+    hashes: (seqs: number[]) => deps.auditStore.hashes(deps.db, seqs),
+    anchor: () => deps.auditStore.anchor(deps.db),
 
     /**
      * Deletes events older than the retention period. The hash of the last deleted event
@@ -234,6 +375,8 @@ export function createAuditLog(deps: AuditLogDeps) {
      */
     async prune(retentionDays: number): Promise<number> {
       const cutoff = deps.now() - retentionDays * 86_400_000;
+      // Never prune a tampered chain: what is left of it is the evidence.
+      if (guard.state() === 'tampered') return 0;
       return deps.db.transaction().execute(async (tx) => {
         await deps.auditStore.lockChain(tx);
         const last = await deps.auditStore.lastBefore(tx, cutoff);

@@ -1,7 +1,9 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { combine, split } from 'shamir-secret-sharing';
 import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
 import { keyedHash } from '../crypto/tokens.js';
 import { AppError } from '../errors/app-error.js';
+import { createBoundedCache } from '../lib/bounded-cache.js';
 import type { Queryable } from '../storage/schema.js';
 import type { SystemStore } from '../storage/system-store.js';
 
@@ -38,6 +40,13 @@ interface Keyring {
   latestTerm: number;
   auditKey: Buffer;
   tokenKey: Buffer;
+  /** ed25519 key signing external audit checkpoints (absent on a keyring from before it existed). */
+  checkpointKey?: KeyObject;
+}
+
+/** A new ed25519 private key as PKCS#8 DER, the form it is sealed in. */
+function newCheckpointKey(): Buffer {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' });
 }
 
 const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
@@ -49,34 +58,34 @@ export interface BarrierDeps {
   db: Queryable;
   systemStore: SystemStore;
   now: () => number;
+  /** Bounds of the in-memory caches; the defaults suit a server, tests make them small. */
+  cacheLimits?: { dataKeys?: number; valueBytes?: number };
 }
 
-export function createBarrier({ db, systemStore, now }: BarrierDeps) {
+export function createBarrier({ db, systemStore, now, cacheLimits = {} }: BarrierDeps) {
   let masterKey: Buffer | null = null;
   let keyring: Keyring | null = null;
   let pendingShares: Buffer[] = [];
+  // The keyring had no checkpoint key when this process unsealed (a store from an older version).
+  let checkpointKeyAdded = false;
   // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
-  // of two. Bounded, keyed by the wrapped key's own bytes (so a changed row never hits), and
-  // wiped on seal like every other key.
-  const dataKeyCache = new Map<string, Buffer>();
-  const DATA_KEY_CACHE_MAX = 10_000;
+  // of two. Bounded (the least recently used go first), keyed by the wrapped key's own bytes
+  // (so a changed row never hits), and zeroed when evicted and on seal like every other key.
+  const dataKeyCache = createBoundedCache<Buffer>({ maxEntries: cacheLimits.dataKeys ?? 10_000, onEvict: (key) => key.fill(0) });
   // Opened values of small hot versions: a memo of decryptValue, hit only when the ciphertext
   // just read from storage is byte-for-byte the one that was authenticated. It holds nothing a
   // process that can read its own memory could not get anyway (the keyring and data keys sit
-  // beside it while unsealed), it is bounded in bytes, and wiped on seal like the keys. It
-  // saves the AES-GCM open that was the largest single cost of a read.
-  const valueCache = new Map<string, { ciphertext: Buffer; plaintext: Buffer }>();
-  const VALUE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+  // beside it while unsealed), it is bounded in bytes (the least recently used go first), and
+  // each plaintext is zeroed when it leaves: evicted, replaced, or wiped on seal with the keys.
+  // It saves the AES-GCM open that was the largest single cost of a read.
   const VALUE_CACHE_ENTRY_MAX = 8 * 1024;
-  let valueCacheBytes = 0;
+  const valueCache = createBoundedCache<{ ciphertext: Buffer; plaintext: Buffer }>({
+    maxBytes: cacheLimits.valueBytes ?? 16 * 1024 * 1024,
+    sizeOf: (entry) => entry.plaintext.length,
+    onEvict: (entry) => entry.plaintext.fill(0),
+  });
   // Engines that keep unsealed key material in memory (transit) drop it when the barrier seals.
   const sealListeners: (() => void)[] = [];
-
-  function clearValueCache(): void {
-    for (const entry of valueCache.values()) entry.plaintext.fill(0);
-    valueCache.clear();
-    valueCacheBytes = 0;
-  }
 
   async function readInitParams(q: Queryable = db): Promise<{ shares: number; threshold: number } | null> {
     const raw = await systemStore.get(q, 'seal_config');
@@ -88,6 +97,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     const dataTerms = new Map<number, Buffer>();
     let auditKey: Buffer | undefined;
     let tokenKey: Buffer | undefined;
+    let checkpointKey: KeyObject | undefined;
     for (const row of rows) {
       let plain: Buffer;
       try {
@@ -98,9 +108,13 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       if (row.purpose === 'data') dataTerms.set(row.term, plain);
       else if (row.purpose === 'audit') auditKey = plain;
       else if (row.purpose === 'token') tokenKey = plain;
+      else if (row.purpose === 'checkpoint') {
+        checkpointKey = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+        plain.fill(0);
+      }
     }
     if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
-    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey };
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, checkpointKey };
   }
 
   function unsealedKeyring(): Keyring {
@@ -108,7 +122,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     return keyring;
   }
 
-  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token', term: number, material: Buffer) {
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token' | 'checkpoint', term: number, material: Buffer) {
     await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
   }
 
@@ -167,6 +181,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       await storeKey(tx, key, 'data:1', 'data', 1, newKey());
       await storeKey(tx, key, 'audit', 'audit', 0, newKey());
       await storeKey(tx, key, 'token', 'token', 0, newKey());
+      await storeKey(tx, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
       await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
       if (shares === 1) return [key.toString('base64')];
       const parts = await split(new Uint8Array(key), shares, threshold);
@@ -191,7 +206,19 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
           throw new AppError('invalid_unseal_key', 'the unseal key shares do not combine', { cause });
         }
         if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
-        keyring = await loadKeyring(key);
+        let ring = await loadKeyring(key);
+        checkpointKeyAdded = !ring.checkpointKey;
+        if (!ring.checkpointKey) {
+          // A keyring from before checkpoints: add the key once. Another node may add it at the
+          // same moment; then its key wins and both use it.
+          try {
+            await storeKey(db, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
+          } catch {
+            // already added by another node
+          }
+          ring = await loadKeyring(key);
+        }
+        keyring = ring;
         masterKey = key;
       }
       return this.status();
@@ -203,9 +230,9 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       for (const key of keyring?.dataTerms.values() ?? []) key.fill(0);
       keyring?.auditKey.fill(0);
       keyring?.tokenKey.fill(0);
-      for (const key of dataKeyCache.values()) key.fill(0);
+      // Both caches zero what they hold as they empty.
       dataKeyCache.clear();
-      clearValueCache();
+      valueCache.clear();
       masterKey = null;
       keyring = null;
       pendingShares = [];
@@ -254,7 +281,6 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
           const key = await termKey(readHeader(value.wrappedKey));
           const header = value.wrappedKey.subarray(0, HEADER_BYTES);
           dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
-          if (dataKeyCache.size >= DATA_KEY_CACHE_MAX) dataKeyCache.clear();
           if (keyring) dataKeyCache.set(cacheKey, dataKey);
         }
         const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
@@ -265,15 +291,9 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
       }
       if (keyring && plaintext.length <= VALUE_CACHE_ENTRY_MAX) {
-        if (valueCacheBytes + plaintext.length > VALUE_CACHE_MAX_BYTES) clearValueCache();
-        const previous = valueCache.get(versionKey);
-        if (previous) {
-          valueCacheBytes -= previous.plaintext.length;
-          previous.plaintext.fill(0);
-        }
-        // Copies: the caller owns what it is given, and the cache owns what it keeps.
+        // Copies: the caller owns what it is given, and the cache owns what it keeps (a
+        // replaced entry's plaintext is zeroed as it leaves).
         valueCache.set(versionKey, { ciphertext: Buffer.from(value.ciphertext), plaintext: Buffer.from(plaintext) });
-        valueCacheBytes += plaintext.length;
       }
       return plaintext;
     },
@@ -298,9 +318,37 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       }
     },
 
+    /**
+     * Which versions the in-memory caches hold, most recently used first: "secret id:version id"
+     * only, never key material or plaintext. For operators and tests checking the bounds.
+     */
+    cachedVersions(): { dataKeys: string[]; values: string[] } {
+      // A data-key entry's key ends with ":" and the wrapped key in base64, which has no ":".
+      return { dataKeys: dataKeyCache.keys().map((k) => k.slice(0, k.lastIndexOf(':'))), values: valueCache.keys() };
+    },
+
     /** Keyed hash under which tokens are stored (the token itself never is). */
     hashToken(token: string): string {
       return keyedHash(unsealedKeyring().tokenKey, token);
+    },
+
+    /** Signs an audit checkpoint with the keyring's ed25519 key. */
+    signCheckpoint(message: Buffer): Buffer {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return sign(null, message, key);
+    },
+
+    /** The checkpoint public key (SPKI PEM): auditors check checkpoints with it, without the server. */
+    checkpointPublicKey(): string {
+      const key = unsealedKeyring().checkpointKey;
+      if (!key) throw new AppError('internal_error', 'the keyring has no checkpoint key');
+      return createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+    },
+
+    /** True when this unseal found no checkpoint key: the store comes from an older version. */
+    checkpointKeyWasAdded(): boolean {
+      return checkpointKeyAdded;
     },
 
     /** Key for the audit log's HMAC chain. */

@@ -121,7 +121,18 @@ audit.command('query').description('search events').option('--secret <name>').op
   .addOption(new Option('--outcome <outcome>').choices(['success', 'denied', 'failure'])).option('--operation <op>').option('--limit <n>', 'max events', '100').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).queryCommand));
 audit.command('verify').description('check the hash chain; reports the first altered or missing event').option('--json', 'JSON output')
+  .option('--checkpoints <file>', 'also check signed checkpoints (JSONL): every checkpointed event must still be there')
+  .option('--public-key <file>', 'checkpoint public key (PEM) to trust instead of asking the server')
   .action(run(async () => (await import('./commands/audit.js')).verifyCommand));
+audit.command('acknowledge-break').description('resume audited service after tampering was found (needs update on sys:audit); opens a new, linked segment')
+  .requiredOption('--reason <text>', 'why the break is accepted (recorded in the audit log)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/audit.js')).acknowledgeBreakCommand));
+audit.command('public-key').description('print the ed25519 public key that signs audit checkpoints (PEM)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/audit.js')).publicKeyCommand));
+audit.command('checkpoints').description('signed audit checkpoints')
+  .command('verify').description('offline: check a checkpoint file\'s signatures with the public key (no server)').argument('<file>')
+  .requiredOption('--public-key <file>', 'checkpoint public key (PEM), from `custos audit public-key`').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/audit.js')).checkpointsVerifyCommand));
 
 // Pipeline client: run, render, import/export, login/logout.
 program.command('run').description('run a command with secrets in its environment (nothing written to disk, no value printed)')

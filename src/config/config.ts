@@ -37,6 +37,12 @@ const ConfigSchema = z
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
     /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
     node_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Za-z0-9_.:-').optional(),
+    /** Signed audit checkpoints: one after this many events ... */
+    audit_checkpoint_events: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+    /** ... or this many seconds after the last one if the chain moved. */
+    audit_checkpoint_seconds: z.coerce.number().int().min(1).max(86_400).default(60),
+    /** Append-only JSONL file for signed checkpoints; keep it off the data dir's disk (default ~/.custos/audit-checkpoints.jsonl). */
+    audit_checkpoint_file: z.string().min(1).optional(),
     /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
     maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
   })
@@ -67,6 +73,9 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
   CUSTOS_NODE_ID: 'node_id',
   CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',
+  CUSTOS_AUDIT_CHECKPOINT_EVENTS: 'audit_checkpoint_events',
+  CUSTOS_AUDIT_CHECKPOINT_SECONDS: 'audit_checkpoint_seconds',
+  CUSTOS_AUDIT_CHECKPOINT_FILE: 'audit_checkpoint_file',
 };
 
 export interface ConfigSources {

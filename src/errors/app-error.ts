@@ -76,6 +76,9 @@ export const ERROR_STATUS = {
   transit_batch_too_large: 413,
   transit_not_exportable: 403,
   transit_deletion_not_allowed: 409,
+  // audit chain tamper evidence (audit log: broken chain, acknowledgement)
+  audit_tampered: 503,
+  audit_not_broken: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -51,6 +51,11 @@ declare module 'fastify' {
     audited?: boolean;
     /** Prefix of the wildcard name in audit events when it is not a secret (transit keys: `transit:`). */
     auditResourcePrefix?: string;
+    /**
+     * Routes an operator needs while the audit chain is tampered (verify, acknowledge-break,
+     * reading events, status): answered, with their events held until the acknowledgement.
+     */
+    tamperedOk?: boolean;
   }
 }
 

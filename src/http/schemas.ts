@@ -118,6 +118,11 @@ export const InitBody = Type.Object({
 
 export const UnsealBody = Type.Object({ key: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
 
+/** POST /v1/audit/acknowledge-break: why the operator accepts the break (recorded in the audit log). */
+export const AcknowledgeBreakBody = Type.Object({ reason: Type.String({ minLength: 3, maxLength: 500 }) }, strict);
+/** POST /v1/audit/hashes: stored hashes of these events (checking external checkpoints). */
+export const AuditHashesBody = Type.Object({ seqs: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 1000 }) }, strict);
+
 /** POST /v1/batch/values: several reads in one request (`custos run` with many secrets). */
 export const BATCH_READ_MAX = 100;
 export const BatchReadBody = Type.Object({

@@ -12,7 +12,7 @@ import type { AuditEvent } from '../audit/audit-chain.js';
 import type { IdentityService } from '../services/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
-import type { SecretsService } from '../services/secrets-service.js';
+import type { SecretsService } from '../engines/secrets/secrets-service.js';
 import type { AuditItem } from './request-context.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
@@ -23,7 +23,7 @@ export interface HttpDeps {
   bodyLimit: number;
   version: string;
   isSealed: () => boolean;
-  auditLog: Pick<AuditLog, 'record' | 'appendWithin'>;
+  auditLog: Pick<AuditLog, 'record' | 'appendWithin' | 'isTampered'>;
   identity: IdentityService;
   secrets: SecretsService;
   policies: PolicyService;
@@ -87,6 +87,10 @@ export function errorBody(error: AppError, requestId: string): ErrorBody {
 // Denials are told apart by code too: compatible APIs answer some of them with other statuses (AWS: 400 AccessDeniedException).
 const deniedCode = (code: string | null) => code !== null && isErrorCode(code) && (ERROR_STATUS[code] === 401 || ERROR_STATUS[code] === 403);
 const outcomeOf = (status: number, code: string | null = null) => (status < 400 ? 'success' : status === 401 || status === 403 || deniedCode(code) ? 'denied' : 'failure');
+
+// Per-event record options, shared (the read path allocates nothing for them).
+const HOLD_IF_TAMPERED = Object.freeze({ tamperedOk: true });
+const REFUSE_IF_TAMPERED = Object.freeze({});
 
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -158,6 +162,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (typeof target === 'string' && target !== '') request.audit.secretName = (config.auditResourcePrefix ?? '') + target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
+    // Fail closed before doing any work: the event could not be chained anyway.
+    if (!config.tamperedOk && config.audited !== false && deps.auditLog.isTampered()) throw new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
     if (!config.anonymous && route.url !== undefined) {
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
@@ -227,15 +233,17 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   // Fail closed: the response leaves only after its audit event is durable.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
-    if (request.routeOptions.config.audited === false || !request.audit) return payload;
+    const config = request.routeOptions.config; // built anew on every access: read once
+    if (config.audited === false || !request.audit) return payload;
     request.audit.closed = true;
     const status = reply.statusCode;
     // Committed with the write; only a failure after that commit still needs its own event.
     if (request.audit.recordedInTransaction && status < 400) return payload;
     try {
       const items = request.audit.items;
-      if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status)), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item)))]);
-      else await deps.auditLog.record(eventOf(request, status));
+      const options = config.tamperedOk === true ? HOLD_IF_TAMPERED : REFUSE_IF_TAMPERED;
+      if (items?.length) await Promise.all([deps.auditLog.record(eventOf(request, status), options), ...items.map((item) => deps.auditLog.record(itemEventOf(request, item), options))]);
+      else await deps.auditLog.record(eventOf(request, status), options);
       return payload;
     } catch (error) {
       const failure = toAppError(error);

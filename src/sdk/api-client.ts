@@ -66,6 +66,19 @@ export interface TokenResponse {
   revoked: boolean;
 }
 
+export interface AuditVerifyResponse {
+  ok: boolean;
+  checked: number;
+  first_seq: number | null;
+  last_seq: number | null;
+  head_hash: string;
+  problem: { seq: number; kind: string; message: string } | null;
+  /** What the server found when it stopped appending (null while the chain is intact). */
+  tampered: string | null;
+  last_good: { seq: number; hash: string };
+  acknowledged_breaks: { after_seq: number; after_hash: string; resumed_at: number; found: string; reason: string; accessor: string | null; time: string; unverified_events: number }[];
+}
+
 export interface AuditEventResponse {
   seq: number;
   time: string;
@@ -223,7 +236,10 @@ export function createApiClient(options: ApiClientOptions) {
       call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl }),
     listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
     revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
-    auditVerify: () => call<{ ok: boolean; checked: number; first_seq: number | null; last_seq: number | null; head_hash: string; problem: { seq: number; kind: string; message: string } | null }>('POST', '/v1/audit/verify'),
+    auditVerify: () => call<AuditVerifyResponse>('POST', '/v1/audit/verify'),
+    auditAcknowledgeBreak: (reason: string) => call<{ after_seq: number; after_hash: string; resumed_at: number; found: string }>('POST', '/v1/audit/acknowledge-break', { reason }),
+    auditCheckpointKey: () => call<{ public_key: string; fingerprint: string; algorithm: string }>('GET', '/v1/audit/checkpoint-key'),
+    auditHashes: (seqs: number[]) => call<{ hashes: { seq: number; hash: string }[]; pruned_through: number }>('POST', '/v1/audit/hashes', { seqs }),
 
     setRotation: (name: string, settings: Record<string, unknown> | null) => call<RotationStatusResponse>('PUT', `/v1/rotation/${enc(name)}`, { settings }),
     /** Starts a rotation; with `waitSeconds` the server answers once it ended (or is waiting to retry). */

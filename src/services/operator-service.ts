@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { AppError } from '../errors/app-error.js';
 import { transaction } from '../storage/transaction.js';
 import type { AuditLog, VerifyResult } from '../audit/audit-log.js';
 import type { Barrier, SealStatus } from '../barrier/barrier.js';
@@ -33,7 +34,11 @@ export function createOperatorService(deps: OperatorServiceDeps) {
       const keys = await db.transaction().execute((tx) => barrier.initialize(tx, shares, threshold));
       for (const key of keys.slice(0, threshold)) await barrier.submitUnsealShare(key);
       try {
-        const rootToken = await db.transaction().execute((tx) => deps.identity.createRootToken(tx));
+        const rootToken = await db.transaction().execute(async (tx) => {
+          // A new chain starts with a MAC'd genesis head: from now on a missing head is tampering.
+          await auditLog.initializeChain(tx);
+          return deps.identity.createRootToken(tx);
+        });
         return { rootToken, keys };
       } finally {
         barrier.seal();
@@ -43,7 +48,7 @@ export function createOperatorService(deps: OperatorServiceDeps) {
     async unseal(share: string): Promise<SealStatus> {
       const wasSealed = barrier.isSealed();
       const status = await barrier.submitUnsealShare(share);
-      if (wasSealed && !status.sealed) await auditLog.releaseHeld();
+      if (wasSealed && !status.sealed) await auditLog.verifyAtUnseal();
       return status;
     },
 
@@ -51,6 +56,7 @@ export function createOperatorService(deps: OperatorServiceDeps) {
       await authorizer.require(caller, 'update', 'sys:operator');
       await auditLog.flush();
       barrier.seal();
+      auditLog.reset();
     },
 
     async rotateKey(caller: Identity): Promise<number> {
@@ -65,10 +71,37 @@ export function createOperatorService(deps: OperatorServiceDeps) {
       return term;
     },
 
-    async verifyAudit(caller: Identity): Promise<VerifyResult> {
+    async verifyAudit(caller: Identity): Promise<VerifyResult & { tampered: string | null }> {
       await authorizer.require(caller, 'read', 'sys:audit');
       await auditLog.flush();
       return auditLog.verify();
+    },
+
+    /**
+     * Resumes service after a break: needs `update` on `sys:audit` (reading the log needs only
+     * `read`). The caller's own audit event, carrying the reason and what was found, opens the
+     * new segment, linked to the last event that verified.
+     */
+    async acknowledgeBreak(caller: Identity, reason: string) {
+      await authorizer.require(caller, 'update', 'sys:audit');
+      const auditor = caller.audit;
+      if (!auditor) throw new AppError('internal_error', 'acknowledging a break needs the request\'s auditor');
+      const result = await auditLog.acknowledgeBreak(reason, (detail) => auditor.annotate({ detail }), (tx) => auditor.beforeCommit(tx));
+      deps.changes.publish('audit', String(result.resumedAt));
+      return result;
+    },
+
+    /** The public key that verifies signed checkpoints (public: no permission beyond a token). */
+    checkpointPublicKey(): string {
+      return barrier.checkpointPublicKey();
+    },
+
+    /** Hashes of the given events, for checking external checkpoints (`read` on `sys:audit`). */
+    async auditHashes(caller: Identity, seqs: number[]): Promise<{ hashes: { seq: number; hash: string }[]; prunedThrough: number }> {
+      await authorizer.require(caller, 'read', 'sys:audit');
+      await auditLog.flush();
+      const [hashes, anchor] = await Promise.all([auditLog.hashes(seqs), auditLog.anchor()]);
+      return { hashes, prunedThrough: anchor?.seq ?? 0 };
     },
 
     async queryAudit(caller: Identity, query: AuditQuery): Promise<AuditEventRecord[]> {

@@ -8,8 +8,8 @@ import type { Database, Queryable } from '../storage/schema.js';
 import type { SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
-import { validateSecretName } from './secret-rules.js';
-import type { ReplicaStatus, SecretRef } from './secrets-service.js';
+import { validateSecretName } from '../engines/secrets/secret-rules.js';
+import type { ReplicaStatus, SecretRef } from '../engines/secrets/secrets-service.js';
 
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 

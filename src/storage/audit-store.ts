@@ -71,10 +71,16 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async head(q: Queryable): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     },
-    async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string } | undefined> {
-      return q.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirst();
+    /**
+     * The head row, with the stored hash of the event it names (null if that event is gone):
+     * one query tells an append both whether the head moved and whether its event is still there.
+     */
+    async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string; event_hash: string | null } | undefined> {
+      return q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
+        .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1).executeTakeFirst();
     },
-    async setHeadCheckpoint(q: Queryable, head: { seq: number; hash: string; mac: string }): Promise<void> {
+    async setHeadCheckpoint(q: Queryable, { seq, hash, mac }: { seq: number; hash: string; mac: string }): Promise<void> {
+      const head = { seq, hash, mac };
       await q
         .insertInto('audit_head')
         .values({ id: 1, ...head })
@@ -103,6 +109,19 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
         await insertChunk.get(size)!(q, params);
         offset += size;
       }
+    },
+    /** Events with fromSeq <= seq <= toSeq, oldest first (checking another writer's appends). */
+    async range(q: Queryable, fromSeq: number, toSeq: number): Promise<AuditRow[]> {
+      return q.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).where('seq', '<=', toSeq).orderBy('seq').execute();
+    },
+    async maxSeq(q: Queryable): Promise<number | null> {
+      const row = await q.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      return row ? Number(row.seq) : null;
+    },
+    /** Hashes of the given events (those that still exist), for checking external checkpoints. */
+    async hashes(q: Queryable, seqs: number[]): Promise<{ seq: number; hash: string }[]> {
+      if (seqs.length === 0) return [];
+      return q.selectFrom('audit_events').select(['seq', 'hash']).where('seq', 'in', seqs).execute();
     },
     async page(q: Queryable, afterSeq: number, limit: number): Promise<AuditRow[]> {
       return q.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();

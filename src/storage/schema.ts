@@ -9,7 +9,7 @@ export interface Database {
   system_state: { key: string; value: string };
   keyring: {
     key_id: string;
-    purpose: 'data' | 'audit' | 'token';
+    purpose: 'data' | 'audit' | 'token' | 'checkpoint';
     term: number;
     sealed_key: Buffer;
     created_at: number;

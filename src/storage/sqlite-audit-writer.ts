@@ -2,10 +2,26 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { compileTemplate } from './prepared.js';
 import { WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
-import type { AuditRow } from './audit-store.js';
+import type { AnchorRow, AuditRow } from './audit-store.js';
 import type { Database } from './schema.js';
 
 const AUDIT_COLUMNS = ['seq', 'time', 'request_id', 'accessor', 'source', 'operation', 'secret_name', 'version_id', 'outcome', 'error_code', 'status', 'latency_us', 'detail', 'prev_hash', 'hash'] as const;
+
+export interface StoredHeadRow {
+  seq: number;
+  hash: string;
+  mac: string;
+  /** The stored hash of the event the head names; null if it is gone. */
+  event_hash: string | null;
+}
+
+/** Synchronous reads inside the append transaction, for checking another writer's appends. */
+export interface ChainReader {
+  range(fromSeq: number, toSeq: number): AuditRow[];
+  anchor(): AnchorRow | undefined;
+}
+
+export type BuildBatch = (head: StoredHeadRow | undefined, reader: ChainReader) => { rows: AuditRow[]; headMac: (seq: number, hash: string) => string };
 
 /**
  * A synchronous audit appender on its own SQLite connection. The SQL is Kysely's (compiled
@@ -22,9 +38,10 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
   sqlite.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
   // Used only to compile SQL; statements run on `sqlite` directly.
   const compiler = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const checkpoint = compileTemplate(compiler, (q) => q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1));
-  const head = compileTemplate(compiler, (q) => q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1));
-  const anchor = compileTemplate(compiler, (q) => q.selectFrom('audit_anchor').select(['seq', 'hash']).where('id', '=', 1));
+  const checkpoint = compileTemplate(compiler, (q) => q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
+    .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1));
+  const range = compileTemplate(compiler, (q, p) => q.selectFrom('audit_events').selectAll().where('seq', '>=', p('from')).where('seq', '<=', p('to')).orderBy('seq'));
+  const anchor = compileTemplate(compiler, (q) => q.selectFrom('audit_anchor').selectAll().where('id', '=', 1));
   // Many-row inserts in chunks of 16, 4 and 1 rows: fewer statement executions per batch.
   const CHUNKS = [16, 4, 1];
   const inserts = new Map(CHUNKS.map((size) => {
@@ -41,13 +58,17 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
     .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), hash: eb.ref('excluded.hash'), mac: eb.ref('excluded.mac') }))));
   const setHeadStatement = sqlite.prepare(setHead.sql);
   const checkpointStatement = sqlite.prepare(checkpoint.sql);
-  const headStatement = sqlite.prepare(head.sql);
+  const rangeStatement = sqlite.prepare(range.sql);
   const anchorStatement = sqlite.prepare(anchor.sql);
+  const reader: ChainReader = {
+    range: (from, to) => rangeStatement.all(...range.bind({ from, to })) as AuditRow[],
+    anchor: () => anchorStatement.get(...anchor.bind({})) as AnchorRow | undefined,
+  };
 
-  const append = sqlite.transaction((build: (head: { seq: number; hash: string } | undefined) => { rows: AuditRow[]; headMac: (seq: number, hash: string) => string }) => {
-    // Continue from the checkpoint, not the newest row: a deleted tail then shows up as a gap.
-    const current = (checkpointStatement.get(...checkpoint.bind({})) ?? headStatement.get(...head.bind({})) ?? anchorStatement.get(...anchor.bind({}))) as { seq: number; hash: string } | undefined;
-    const { rows, headMac } = build(current);
+  const append = sqlite.transaction((build: BuildBatch) => {
+    // The caller checks the stored head against the one it last saw before chaining onto it;
+    // the head is never guessed from the newest row (a deleted tail must not go unnoticed).
+    const { rows, headMac } = build(checkpointStatement.get(...checkpoint.bind({})) as StoredHeadRow | undefined, reader);
     for (let offset = 0; offset < rows.length;) {
       const size = CHUNKS.find((c) => c <= rows.length - offset)!;
       // Reused parameter arrays, bound as an array (no spread): this runs for every audited request.
@@ -65,8 +86,8 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
   });
 
   return {
-    /** Builds rows from the current head (undefined: empty chain) and appends them, and the new head checkpoint, atomically. */
-    append(build: (head: { seq: number; hash: string } | undefined) => { rows: AuditRow[]; headMac: (seq: number, hash: string) => string }): void {
+    /** Builds rows after the stored head (throws to abort) and appends them and the new head, atomically. */
+    append(build: BuildBatch): void {
       append.immediate(build);
     },
     close(): void {

@@ -151,6 +151,13 @@ describe('audit log', () => {
     assert.notEqual(missing.code, 0);
     const missingResult = JSON.parse(missing.stdout);
     assert.deepEqual({ seq: missingResult.problem.seq, kind: missingResult.problem.kind }, { seq: victim, kind: 'missing' });
+    // The server refuses audited work until an operator accepts the break; verify keeps showing it.
+    assertErrorBody(await api(server, 'GET', '/v1/secrets', { token: server.token }), 503, 'audit_tampered');
+    const ack = await runCli(['audit', 'acknowledge-break', '--reason', 'test deleted an event on purpose'], { server });
+    assert.equal(ack.code, 0, ack.stdout + ack.stderr);
+    const acknowledged = await runCli(['audit', 'verify'], { server });
+    assert.equal(acknowledged.code, 0, acknowledged.stdout);
+    assert.match(acknowledged.stdout, new RegExp(`acknowledged break after event ${victim - 1} .*test deleted an event on purpose`));
   });
 
   test('events committed with their write still name what the write created', async () => {

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { ACKNOWLEDGE_BREAK } from '../../audit/audit-verify.js';
+import { publicKeyFingerprint } from '../../audit/checkpoint-format.js';
 import { AppError } from '../../errors/app-error.js';
 import type { AuditEventRecord, OperatorService } from '../../services/operator-service.js';
 import { identityOf } from '../request-context.js';
-import { AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
+import { AcknowledgeBreakBody, AuditHashesBody, AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
 
 export const auditEventJson = (row: AuditEventRecord) => ({
   seq: row.seq, time: new Date(row.time).toISOString(), request_id: row.request_id, accessor: row.accessor, source: row.source,
@@ -32,7 +34,7 @@ export function operatorRoutes(app: FastifyInstance, operator: OperatorService, 
     return { initialized: status.initialized, sealed: status.sealed, version };
   });
 
-  app.get('/v1/sys/seal-status', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.seal_status' } }, sealStatus);
+  app.get('/v1/sys/seal-status', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.seal_status' } }, sealStatus);
 
   app.post('/v1/sys/init', { schema: { body: InitBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.init' } }, async (request) => {
     const body = (request.body ?? {}) as { shares?: number; threshold?: number };
@@ -42,12 +44,12 @@ export function operatorRoutes(app: FastifyInstance, operator: OperatorService, 
     return { root_token: result.rootToken, keys: result.keys, shares, threshold };
   });
 
-  app.post('/v1/sys/unseal', { schema: { body: UnsealBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.unseal' } }, async (request) => {
+  app.post('/v1/sys/unseal', { schema: { body: UnsealBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.unseal' } }, async (request) => {
     await operator.unseal((request.body as { key: string }).key);
     return sealStatus();
   });
 
-  app.post('/v1/sys/seal', { schema: { tags: ['sys'] }, config: { operation: 'sys.seal' } }, async (request) => {
+  app.post('/v1/sys/seal', { schema: { tags: ['sys'] }, config: { tamperedOk: true, operation: 'sys.seal' } }, async (request) => {
     await operator.seal(identityOf(request));
     return sealStatus();
   });
@@ -57,7 +59,7 @@ export function operatorRoutes(app: FastifyInstance, operator: OperatorService, 
     return { key_term: term };
   });
 
-  app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { operation: 'audit.query' } }, async (request) => {
+  app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.query' } }, async (request) => {
     const q = request.query as { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
     const rows = await operator.queryAudit(identityOf(request), {
       secretName: q.secret, accessor: q.principal, since: parseSince(q.since, Date.now()), outcome: q.outcome, operation: q.operation,
@@ -66,11 +68,31 @@ export function operatorRoutes(app: FastifyInstance, operator: OperatorService, 
     return { events: rows.map(auditEventJson) };
   });
 
-  app.post('/v1/audit/verify', { schema: { tags: ['audit'] }, config: { operation: 'audit.verify' } }, async (request) => {
+  app.post('/v1/audit/verify', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.verify' } }, async (request) => {
     const result = await operator.verifyAudit(identityOf(request));
     return {
       ok: result.ok, checked: result.checked, first_seq: result.firstSeq, last_seq: result.lastSeq, head_hash: result.headHash,
-      problem: result.problem ?? null,
+      problem: result.problem ?? null, tampered: result.tampered, last_good: result.lastGood,
+      acknowledged_breaks: result.acknowledgedBreaks.map((b) => ({
+        after_seq: b.afterSeq, after_hash: b.afterHash, resumed_at: b.resumedAt, found: b.found, reason: b.reason, accessor: b.accessor,
+        time: new Date(b.time).toISOString(), unverified_events: b.unverified,
+      })),
     };
+  });
+
+  // Resumes service after the chain was found tampered; the request's own event opens the new segment.
+  app.post('/v1/audit/acknowledge-break', { schema: { body: AcknowledgeBreakBody, tags: ['audit'] }, config: { tamperedOk: true, operation: ACKNOWLEDGE_BREAK } }, async (request) => {
+    const result = await operator.acknowledgeBreak(identityOf(request), (request.body as { reason: string }).reason);
+    return { after_seq: result.afterSeq, after_hash: result.afterHash, resumed_at: result.resumedAt, found: result.found };
+  });
+
+  app.get('/v1/audit/checkpoint-key', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.checkpoint_key' } }, async () => {
+    const pem = operator.checkpointPublicKey();
+    return { public_key: pem, fingerprint: publicKeyFingerprint(pem), algorithm: 'ed25519' };
+  });
+
+  app.post('/v1/audit/hashes', { schema: { body: AuditHashesBody, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.hashes' } }, async (request) => {
+    const result = await operator.auditHashes(identityOf(request), (request.body as { seqs: number[] }).seqs);
+    return { hashes: result.hashes, pruned_through: result.prunedThrough };
   });
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { generatePassword } from '../../crypto/password.js';
 import { AppError } from '../../errors/app-error.js';
-import type { SecretsService, SecretMetadata, VersionInfo } from '../../services/secrets-service.js';
-import type { SecretValue } from '../../services/secret-rules.js';
+import type { SecretsService, SecretMetadata, VersionInfo } from '../../engines/secrets/secrets-service.js';
+import type { SecretValue } from '../../engines/secrets/secret-rules.js';
 import { auditTarget, identityOf, type AuditItem } from '../request-context.js';
 import {
   BatchReadBody, CreateSecretBody, DeleteSecretQuery, GetValueQuery, ListSecretsQuery, ListVersionsQuery, MoveLabelBody, PasswordBody, PutValueBody,

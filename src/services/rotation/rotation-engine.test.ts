@@ -19,11 +19,11 @@ import { createIdentityService } from '../identity-service.js';
 import { SYSTEM_IDENTITY } from '../identity.types.js';
 import { createOperatorService } from '../operator-service.js';
 import { createPolicyService } from '../policy-service.js';
-import { createSecretsService } from '../secrets-service.js';
+import { createSecretsService } from '../../engines/secrets/secrets-service.js';
 import { createRotationEngine, parseRotationFault } from './rotation-engine.js';
 import { backoffMs, MAX_ATTEMPTS } from './rotation-settings.js';
 import { createRotationScheduler } from './scheduler.js';
-import { createPageCursors } from '../page-cursor.js';
+import { createPageCursors } from '../../engines/secrets/page-cursor.js';
 import { createAwsKeyStore } from '../../storage/aws-key-store.js';
 
 /**

@@ -11,8 +11,8 @@ import type { Authorizer } from '../authorizer.js';
 import type { IdentityService } from '../identity-service.js';
 import { SYSTEM_IDENTITY, type Identity } from '../identity.types.js';
 import type { PolicyService } from '../policy-service.js';
-import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../secret-rules.js';
-import type { SecretsService } from '../secrets-service.js';
+import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../../engines/secrets/secret-rules.js';
+import type { SecretsService } from '../../engines/secrets/secrets-service.js';
 import {
   backoffMs, defaultGraceSeconds, isDue, settleMs, MAX_ATTEMPTS, nextDueAt, overdueAt, parseSettings, passwordOptions, RETRY_FAILED_AFTER_MS,
   type RotationSettings, type RotationStep, type RotatorName,

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/app-error.js';
+import { AppError } from '../../errors/app-error.js';
 
 /**
  * ListSecrets filters and sort orders with AWS Secrets Manager's meaning:

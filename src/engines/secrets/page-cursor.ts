@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../errors/app-error.js';
+import { AppError } from '../../errors/app-error.js';
 
 /**
  * Opaque paging cursors, one helper for every listing (native `next_cursor`, AWS `NextToken`).

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createBarrier, type Barrier } from '../barrier/barrier.js';
-import { isAppError } from '../errors/app-error.js';
-import { openStorage, type Storage } from '../storage/database.js';
-import { createSystemStore } from '../storage/system-store.js';
+import { createBarrier, type Barrier } from '../../barrier/barrier.js';
+import { isAppError } from '../../errors/app-error.js';
+import { openStorage, type Storage } from '../../storage/database.js';
+import { createSystemStore } from '../../storage/system-store.js';
 import { createPageCursors, type CursorBinding } from './page-cursor.js';
 
 const isName = (p: unknown): p is { after: string } => typeof p === 'object' && p !== null && typeof (p as { after?: unknown }).after === 'string';

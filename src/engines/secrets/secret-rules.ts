@@ -1,4 +1,4 @@
-import { AppError } from '../errors/app-error.js';
+import { AppError } from '../../errors/app-error.js';
 
 /** Naming and value rules shared by every API that writes secrets. */
 export const MAX_VALUE_BYTES = 65_536;
