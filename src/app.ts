@@ -28,6 +28,7 @@ import { createAwsKeyStore } from './storage/aws-key-store.js';
 import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
+import { createCurrentHold } from './services/rotation/current-hold.js';
 import { createRotationStore } from './storage/rotation-store.js';
 
 export const VERSION = '0.1.0';
@@ -66,10 +67,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
+  // Reads of CURRENT wait (bounded) while a single-user rotation on any node is between set and finish.
+  const currentHold = createCurrentHold({ changes, maxWaitMs: config.rotation_read_hold_ms });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: config.region, accountId: config.account_id,
     readCache: storage.dialect === 'sqlite',
-    replicator,
+    replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
@@ -84,7 +87,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   let listeningAddress = '';
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
-    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault), currentHold,
     nodeGone: leadership.isNodeGone ? (id) => leadership.isNodeGone!(id) : undefined,
     // The documented fault: a synchronous note on stderr (async logs would be lost), then SIGKILL.
     crash: () => {

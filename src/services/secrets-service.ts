@@ -9,7 +9,7 @@ import type { Barrier } from '../barrier/barrier.js';
 import type { Database, Queryable } from '../storage/schema.js';
 import type { LabelledVersionRow, LabelRow, SecretRow, SecretStore } from '../storage/secret-store.js';
 import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+import { SYSTEM_IDENTITY, type Identity } from './identity.types.js';
 import { compareBy, matchesFilters, pageOffset, pageToken, validateFilters, type SecretFilter, type SortBy } from './secret-search.js';
 
 /** ListSecrets-style filters (AWS's matching rules): see secret-search.ts. */
@@ -126,6 +126,12 @@ export interface SecretsServiceDeps {
    * with several nodes a write elsewhere would not be seen at once, so it stays off there.
    */
   readCache?: boolean;
+  /**
+   * Single-user rotations in flight (rotation/current-hold.ts): a caller's read of CURRENT of a
+   * held secret waits until the rotation's `finish` (bounded). Returns null, synchronously, when
+   * nothing is held, so the read path pays nothing otherwise.
+   */
+  currentHold?: { waitIfHeld(name: string): Promise<void> | null };
   /** Keeps read-only replicas in step with their primary inside each write transaction. */
   replicator?: {
     sync(tx: Queryable, primaryId: string): Promise<void>;
@@ -405,6 +411,9 @@ export function createSecretsService(deps: SecretsServiceDeps) {
       let labels: string[];
       if (selector.versionId === undefined) {
         const label = selector.label ?? LABEL_CURRENT;
+        // The rotation engine itself reads as SYSTEM and must never wait for its own finish.
+        const held = label === LABEL_CURRENT && caller !== SYSTEM_IDENTITY ? deps.currentHold?.waitIfHeld(ref.name) : null;
+        if (held) await held;
         const hit = await readLabelled(region, ref.name, label);
         if (!hit) {
           await findLive(db, ref);

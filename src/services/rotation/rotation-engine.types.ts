@@ -6,6 +6,7 @@ import type { Authorizer } from '../authorizer.js';
 import type { IdentityService } from '../identity-service.js';
 import type { PolicyService } from '../policy-service.js';
 import type { SecretsService } from '../secrets-service.js';
+import type { CurrentHold } from './current-hold.js';
 import type { RotationFault } from './rotation-fault.js';
 import type { RotationSettings, RotationStep, RotatorName } from './rotation-settings.js';
 import type { Rotator } from './rotator.types.js';
@@ -35,6 +36,8 @@ export interface RotationEngineDeps {
   /** Rotations driven at once by this node (each holds database connections to targets). */
   maxConcurrent?: number;
   rotators?: Partial<Record<RotatorName, Rotator>>;
+  /** Holds CURRENT reads during single-user rotations (current-hold.ts); absent: never held. */
+  currentHold?: Pick<CurrentHold, 'hold' | 'release'>;
 }
 
 export interface RotationInfo {

@@ -26,7 +26,10 @@ import { createWebhookRotator } from './rotators/webhook.js';
 
 const NEXT_STEP: Record<RotationStep, RotationStep | null> = { create: 'set', set: 'test', test: 'finish', finish: null };
 
-export type RunMachineDeps = Pick<RotationEngineDeps, 'db' | 'rotationStore' | 'secrets' | 'identity' | 'policies' | 'logger' | 'now' | 'nodeId' | 'address' | 'fault' | 'crash' | 'rotators'>;
+export type RunMachineDeps = Pick<RotationEngineDeps, 'db' | 'rotationStore' | 'secrets' | 'identity' | 'policies' | 'logger' | 'now' | 'nodeId' | 'address' | 'fault' | 'crash' | 'rotators' | 'currentHold'>;
+
+/** The secret whose CURRENT reads this driver holds (single-user rotators, from `set` until CURRENT moved). */
+interface HeldReads { name: string | null }
 
 export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   const { db, rotationStore: store, secrets, now } = deps;
@@ -84,7 +87,7 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   };
 
   /** One phase; each is idempotent, so re-running it after a crash or a retry does no harm. */
-  async function runPhase(row: RotationRow, step: RotationStep, settings: RotationSettings, rotator: Rotator): Promise<void> {
+  async function runPhase(row: RotationRow, step: RotationStep, settings: RotationSettings, rotator: Rotator, held: HeldReads): Promise<void> {
     let ctx = await contextFor(row, settings);
     switch (step) {
       case 'create': {
@@ -121,6 +124,8 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
         if (ctx.current.versionId !== row.token) {
           await secrets.moveLabel(SYSTEM_IDENTITY, { name: row.secret_name }, { label: LABEL_CURRENT, moveToVersionId: row.token, removeFromVersionId: ctx.current.versionId });
         }
+        // CURRENT logs in again: held reads go on now, not after the bookkeeping below.
+        releaseReads(held);
         await removePending(row);
         return;
       }
@@ -180,8 +185,25 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
     deps.logger.warn({ secret: row.secret_name, rotation: row.id, step, cause }, 'rotation failed and was rolled back');
   }
 
+  function releaseReads(held: HeldReads): void {
+    if (held.name === null) return;
+    deps.currentHold?.release(held.name);
+    held.name = null;
+  }
+
   /** Drives one run from its recorded phase until it ends, waits for a retry, or another driver owns it. */
   async function drive(id: string): Promise<void> {
+    const held: HeldReads = { name: null };
+    try {
+      await driveRun(id, held);
+    } finally {
+      // Ended, rolled back, waiting for a retry or fenced off: CURRENT is what logs in (or the
+      // best there is), so reads stop waiting.
+      releaseReads(held);
+    }
+  }
+
+  async function driveRun(id: string, held: HeldReads): Promise<void> {
     const first = await store.find(db, id);
     if (!first) return;
     const settingsInfo = await settingsOf(first.secret_name).catch(() => null);
@@ -203,12 +225,18 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
       const settings = settingsInfo.settings;
       const rotator = rotators[row.rotator as RotatorName] ?? rotators[settings.rotator];
       const startedAt = now();
+      // A single-user target accepts only PENDING from `set` on: CURRENT reads wait for `finish`
+      // (or the rollback) instead of handing out a password that no longer logs in.
+      if (rotator.singleUser && row.step !== 'create' && held.name === null && deps.currentHold) {
+        await deps.currentHold.hold(row.secret_name);
+        held.name = row.secret_name;
+      }
       if (row.status === 'running') {
         faultAt('before', row.step);
         let previousVersionId = row.previous_version_id;
         try {
           if (row.step === 'create' && previousVersionId === null) previousVersionId = (await readVersion(row.secret_name, { label: LABEL_CURRENT }))?.versionId ?? null;
-          await runPhase(row, row.step, settings, rotator);
+          await runPhase(row, row.step, settings, rotator, held);
         } catch (error) {
           const cause = errorText(error);
           await audit(row, `rotation.${row.step}`, 'failure', { step: row.step, errorCode: 'rotation_step_failed', startedAt, detail: { cause: cause.slice(0, 200) } });
