@@ -140,7 +140,7 @@ program.command('import').description('create secrets from an inventory file [{p
 program.command('export').description('write the inventory (metadata only, never values)').argument('[prefix]')
   .option('--inventory', 'inventory JSON [{path, owner, env, rotation_days, description}]').option('-o, --output <file>', 'write here instead of stdout')
   .action(run(async () => (await import('./commands/inventory.js')).exportCommand));
-program.command('login').description('verify a token and save it in $HOME/.custos/token (0600); reads it from stdin unless --token-file')
+program.command('login').description('verify a token and save it for CUSTOS_ADDR in $HOME/.custos/tokens.json (0600; also ~/.custos/token unless that holds another server\'s); reads it from stdin unless --token-file')
   .option('--token-file <file>', 'read the token from this file')
   .action(run(async () => (await import('./commands/login.js')).loginCommand));
 program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first')

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createApiClient, CustosApiError, type ApiClient, type BatchValuesResponse, type SecretValueResponse } from './api-client.js';
 import { buildConnectionUrl } from './connection-url.js';
+import { DEFAULT_ADDRESS, resolveSavedToken } from './saved-tokens.js';
 import { applyRef, parseSecretRef, refSourceKey, type SecretRef } from './secret-ref.js';
 
 /**
@@ -133,14 +131,6 @@ export function classifyError(error: unknown, secret?: string): CustosClientErro
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function defaultToken(): string | undefined {
-  if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN.trim();
-  try {
-    return readFileSync(path.join(process.env.HOME || os.homedir(), '.custos', 'token'), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 interface Entry {
   result: SecretResult;
@@ -160,9 +150,10 @@ export class CustosClient {
   private readonly counters: ClientStats = { hits: 0, misses: 0, requests: 0, staleServed: 0 };
 
   constructor(options: CustosClientOptions = {}) {
+    const address = options.address ?? process.env.CUSTOS_ADDR ?? DEFAULT_ADDRESS;
     this.api = createApiClient({
-      address: options.address ?? process.env.CUSTOS_ADDR ?? 'http://127.0.0.1:8420',
-      token: options.token ?? defaultToken(),
+      address,
+      token: options.token ?? resolveSavedToken(address),
       timeoutMs: options.timeoutMs ?? 10_000,
       fetch: options.fetch,
     });

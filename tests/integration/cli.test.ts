@@ -74,7 +74,7 @@ describe('custos CLI', () => {
     assert.ok(Buffer.from(bin.value_base64, 'base64').equals(bytes));
     const none = await cli(['secret', 'put', 'dev/cli/none']);
     assert.notEqual(none.code, 0);
-    assert.match(none.stderr, /^error: give exactly one of/);
+    assert.match(none.stderr, /^error: invalid_input: give exactly one of/);
   });
 
   test('failures exit non-zero with "error: <code>: <message>" on stderr', async () => {

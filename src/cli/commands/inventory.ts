@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CustosApiError, type SecretMetadataResponse } from '../../sdk/api-client.js';
 import { apiClient, printJson, printTable } from '../context.js';
-import { writePrivateFile } from '../private-file.js';
+import { writePrivateFile } from '../../sdk/saved-tokens.js';
 
 /**
  * Inventory files: a JSON list of `{ path, owner, env, rotation_days, description }`.

@@ -3,7 +3,7 @@ import { httpFetch } from '../../sdk/http-transport.js';
 import { CustosClient } from '../../sdk/custos-client.js';
 import { formatForFile, renderTemplate, type TemplateFormat } from '../../sdk/template.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
-import { writePrivateFile } from '../private-file.js';
+import { writePrivateFile } from '../../sdk/saved-tokens.js';
 
 /**
  * `custos render FILE [-o OUT] [--check] [--format F]`: resolves every `secret://` reference
@@ -18,7 +18,7 @@ export async function renderCommand(file: string, options: { output?: string; ch
   const result = await renderTemplate(text, format, { resolveAll: (refs) => client.resolveRefs(refs) });
   for (const p of result.problems) process.stderr.write(`${file}:${p.line}:${p.column}: ${p.ref}: ${p.code}: ${p.message}\n`);
   if (result.output === null) {
-    process.stderr.write(`error: ${result.problems.length} of ${result.references} reference(s) in ${file} failed${options.check ? '' : '; nothing written'}\n`);
+    process.stderr.write(`error: reference_failed: ${result.problems.length} of ${result.references} reference(s) in ${file} failed${options.check ? '' : '; nothing written'}\n`);
     process.exitCode = 1;
     return;
   }
