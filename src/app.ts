@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -30,10 +30,12 @@ import { createAwsKeyStore } from './storage/aws-key-store.js';
 import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
+import { createCurrentHold } from './services/rotation/current-hold.js';
 import { createRotationStore } from './storage/rotation-store.js';
 import { createTransitService } from './engines/transit/transit-service.js';
 import { transitRoutes } from './http/routes/transit.js';
 import { createTransitStore } from './storage/transit-store.js';
+import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,6 +49,7 @@ export interface CustosServer {
 
 /** Composition root: config -> storage -> barrier -> services -> http, then start-up and background jobs. */
 export async function startServer(config: Config, logger: Logger, output: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<CustosServer> {
+  await ensurePortFree(config.host, config.port);
   const storage = await openStorage({
     url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
@@ -62,7 +65,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const changes: ChangeBus = coordination.changes;
   const { leadership } = coordination;
   // Signed checkpoints of the verified chain head go outside the database (see docs/audit-threat-model.md).
-  const checkpointFile = config.audit_checkpoint_file ?? path.join(path.dirname(defaultTokenPath()), 'audit-checkpoints.jsonl');
+  const checkpointFile = config.audit_checkpoint_file ?? path.join(path.dirname(tokensPath()), 'audit-checkpoints.jsonl');
   const checkpointer = createAuditCheckpointer({ config, barrier, logger, nodeId: coordination.nodeId, file: checkpointFile, now });
   const auditLog = createAuditLog({
     db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
@@ -81,10 +84,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
+  // Reads of CURRENT wait (bounded) while a single-user rotation on any node is between set and finish.
+  const currentHold = createCurrentHold({ changes, maxWaitMs: config.rotation_read_hold_ms });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors, now, region: config.region, accountId: config.account_id,
     readCache: storage.dialect === 'sqlite',
-    replicator,
+    replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
@@ -93,14 +98,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });
 
-  if (config.dev) await devInitAndUnseal(config, operator, logger, output);
-  else await unsealFromConfig(config, operator, logger);
+  const devRootToken = config.dev ? await devInitAndUnseal(config, operator, logger, output) : null;
+  if (!config.dev) await unsealFromConfig(config, operator, logger);
 
   // Rotation engine: persisted four-phase runs, driven by a leader-only scheduler.
   let listeningAddress = '';
   const rotation = createRotationEngine({
     db, rotationStore: createRotationStore(), secrets, identity, policies, authorizer, auditLog, logger, now, nodeId: leadership.nodeId,
-    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault),
+    address: () => listeningAddress, fault: parseRotationFault(config.rotation_fault), currentHold,
     nodeGone: leadership.isNodeGone ? (id) => leadership.isNodeGone!(id) : undefined,
     // The documented fault: a synchronous note on stderr (async logs would be lost), then SIGKILL.
     crash: () => {
@@ -115,7 +120,6 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
   const awsPlugins = [awsRoutes({ secrets, replication, rotation, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
-    logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
 
@@ -132,6 +136,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const address = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info({ address, storage: storage.dialect, dev: config.dev }, 'custos listening');
   listeningAddress = address;
+  if (devRootToken) {
+    // Saved under this server's address, so it never replaces another server's token.
+    const files = saveToken(address, devRootToken);
+    output(`(saved to ${files.join(' and ')} for the CLI; CUSTOS_ADDR=${address} picks it)`);
+  }
   if (config.rotation_fault) logger.warn({ fault: config.rotation_fault }, 'ROTATION FAULT INJECTION is on: this process will kill itself during rotations (testing aid)');
   rotationScheduler.start();
   checkpointer.start();
@@ -186,32 +195,47 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   };
 }
 
-export function defaultTokenPath(): string {
-  return path.join(process.env.HOME || os.homedir(), '.custos', 'token');
+/**
+ * Fails before anything is created when the port is taken (another server, often another
+ * Custos): a new store and a new root token for a server that cannot listen would only lock
+ * the user out of the one that is running.
+ */
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      reject(new PortInUseError(`${host}:${port} is already in use (another Custos server?); choose another port with --port or CUSTOS_PORT (config key \`port\`)`));
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
-function writePrivateFile(file: string, content: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, content, { mode: 0o600 });
-  chmodSync(file, 0o600);
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+  readonly code = 'port_in_use';
 }
 
-/** --dev: initialize on first start with one unseal key kept beside the data, and unseal from it. */
-async function devInitAndUnseal(config: Config, operator: ReturnType<typeof createOperatorService>, logger: Logger, output: (line: string) => void): Promise<void> {
+/**
+ * --dev: initialize on first start with one unseal key kept beside the data, and unseal from it.
+ * Returns the new root token on the first start, to be saved once the server listens.
+ */
+async function devInitAndUnseal(config: Config, operator: ReturnType<typeof createOperatorService>, logger: Logger, output: (line: string) => void): Promise<string | null> {
   const keyFile = path.join(config.data_dir, 'unseal.key');
   const status = await operator.status();
+  let rootToken: string | null = null;
   if (!status.initialized) {
-    const { rootToken, keys } = await operator.initialize(1, 1);
-    writePrivateFile(keyFile, keys[0]! + '\n');
-    const tokenFile = defaultTokenPath();
-    writePrivateFile(tokenFile, rootToken + '\n');
+    const init = await operator.initialize(1, 1);
+    rootToken = init.rootToken;
+    writePrivateFile(keyFile, init.keys[0]! + '\n');
     output(`Root token: ${rootToken}`);
-    output(`(saved to ${tokenFile} for the CLI)`);
   }
   if (!existsSync(keyFile)) throw new Error(`dev mode: the unseal key file ${keyFile} is missing`);
-  logger.warn({ keyFile }, 'DEV MODE: the unseal key is stored next to the data. This is for one machine only; never use --dev in production.');
+  // Once, on stdout beside the root token (not also as a log line: the same terminal shows both).
   output(`WARNING: dev mode keeps the unseal key in ${keyFile}; for one machine only, never for production.`);
   await operator.unseal(readFileSync(keyFile, 'utf8').trim());
+  return rootToken;
 }
 
 async function unsealFromConfig(config: Config, operator: ReturnType<typeof createOperatorService>, logger: Logger): Promise<void> {

@@ -9,13 +9,16 @@ both come from the environment:
     AWS_SECRET_ACCESS_KEY
     AWS_DEFAULT_REGION      e.g. us-east-1
 
-Run it as a script to see the cache at work: python3 custos_secrets_client.py [secret-name]
+Run it as a script to see the cache at work: python3 custos_secrets_client.py [new-secret-name]
+The demo writes only to a secret it creates itself (a fresh name unless you give one), refuses
+a name that already exists, and deletes its secret when done: it never touches your data.
 """
 import json
 import os
 import sys
 import threading
 import time
+import uuid
 
 import boto3
 from botocore.exceptions import ClientError
@@ -53,7 +56,11 @@ class CachedSecretsClient:
         return value
 
     def get_secret_json(self, secret_id, version_stage="AWSCURRENT"):
-        return json.loads(self.get_secret_string(secret_id, version_stage))
+        value = self.get_secret_string(secret_id, version_stage)
+        try:
+            return json.loads(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"secret {secret_id} ({version_stage}) is not JSON; read it with get_secret_string") from None
 
     def invalidate(self, secret_id=None):
         with self._lock:
@@ -64,15 +71,29 @@ class CachedSecretsClient:
                     del self._cache[key]
 
 
-def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else "examples/warehouse-db"
-    secrets = CachedSecretsClient(ttl_seconds=60)
-    client = secrets.client
+def create_own_secret(client, name, value):
+    """Creates the demo's secret; an existing one is refused (exit 2), never overwritten."""
     try:
-        client.create_secret(Name=name, SecretString=json.dumps({"username": "etl", "password": "first"}))
+        client.create_secret(Name=name, SecretString=value)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
+        print(f"refusing to run: secret {name} already exists and this demo would overwrite it; pass a new name", file=sys.stderr)
+        sys.exit(2)
+
+
+def main():
+    name = sys.argv[1] if len(sys.argv) > 1 else f"examples/warehouse-db-{uuid.uuid4().hex[:8]}"
+    secrets = CachedSecretsClient(ttl_seconds=60)
+    client = secrets.client
+    create_own_secret(client, name, json.dumps({"username": "etl", "password": "first"}))
+    try:
+        run_demo(secrets, client, name)
+    finally:
+        client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def run_demo(secrets, client, name):
     first = secrets.get_secret_json(name)
     second = secrets.get_secret_json(name)
     print(f"read twice, fetched {secrets.fetches} time(s); username={first['username']}")

@@ -7,7 +7,9 @@
 4. finish by removing AWSPENDING, as a rotation Lambda's finishSecret step does
 
 Parameterised only by the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION). Exits non-zero if any step misbehaves.
+AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION). Exits non-zero if any step misbehaves. It rotates
+only a secret it creates itself (a fresh name unless you give one), refuses a name that
+already exists (exit 2) and deletes its secret when done.
 """
 import json
 import os
@@ -19,7 +21,7 @@ from botocore.exceptions import ClientError
 
 
 def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else "examples/rotating-db"
+    name = sys.argv[1] if len(sys.argv) > 1 else f"examples/rotating-db-{uuid.uuid4().hex[:8]}"
     sm = boto3.client(
         "secretsmanager",
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
@@ -30,6 +32,15 @@ def main():
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
+        print(f"refusing to run: secret {name} already exists and this walkthrough would rotate it; pass a new name", file=sys.stderr)
+        sys.exit(2)
+    try:
+        walk(sm, name)
+    finally:
+        sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def walk(sm, name):
     old = sm.get_secret_value(SecretId=name)
     print(f"current version {old['VersionId']} stages={old['VersionStages']}")
 

@@ -1,22 +1,14 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createApiClient, CustosApiError, type ApiClient } from '../sdk/api-client.js';
+import { DEFAULT_ADDRESS, resolveSavedToken } from '../sdk/saved-tokens.js';
 
-export const DEFAULT_ADDRESS = 'http://127.0.0.1:8420';
+export { DEFAULT_ADDRESS };
 
-export function tokenFilePath(): string {
-  return path.join(process.env.HOME || os.homedir(), '.custos', 'token');
-}
+/** The server the CLI talks to: CUSTOS_ADDR, else the default local address. */
+export const serverAddress = (): string => process.env.CUSTOS_ADDR || DEFAULT_ADDRESS;
 
-/** CUSTOS_TOKEN wins over the token saved by `custos login` / the dev server. */
+/** CUSTOS_TOKEN wins over the token saved for CUSTOS_ADDR by `custos login` / the dev server. */
 export function resolveToken(): string | undefined {
-  if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN.trim();
-  try {
-    return readFileSync(tokenFilePath(), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
+  return resolveSavedToken(serverAddress());
 }
 
 export function apiClient(options: { anonymous?: boolean } = {}): ApiClient {
@@ -34,22 +26,38 @@ export function printTable(headers: string[], rows: (string | number | null | un
   for (const row of cells) process.stdout.write(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
 }
 
-/** A failure the CLI itself detects, with a stable code like the server's. */
+/** A failure the CLI itself detects (bad flags, unreadable input), with a stable code like the server's. */
 export class CliError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
 }
 
-/** Failures exit non-zero with the stable code and message on stderr. */
-export function fail(error: unknown): never {
-  if (error instanceof CliError) {
-    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
-  } else if (error instanceof CustosApiError) {
-    process.stderr.write(`error: ${error.code}: ${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}\n`);
-  } else {
-    process.stderr.write(`error: ${(error as Error).message}\n`);
+/**
+ * The code an error is reported under: the server's, a CliError's, the file system's
+ * (`file_not_found`, `permission_denied`, `io_error`), else `invalid_input` (the CLI's own
+ * checks of flags and files).
+ */
+export function errorCode(error: unknown): string {
+  if (error instanceof CustosApiError || error instanceof CliError) return error.code;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') {
+    if (code === 'ENOENT') return 'file_not_found';
+    if (code === 'EACCES' || code === 'EPERM') return 'permission_denied';
+    if (/^E[A-Z]+$/.test(code)) return 'io_error';
+    if (/^[a-z][a-z0-9_]*$/.test(code)) return code;
   }
+  return 'invalid_input';
+}
+
+/** Failures exit non-zero with `error: <code>: <message>` on stderr, for every command. */
+export function fail(error: unknown): never {
+  const code = errorCode(error);
+  const message = code === 'missing_token'
+    ? `no token for ${serverAddress()}: run \`custos login\` (saves one for CUSTOS_ADDR) or set CUSTOS_TOKEN`
+    : (error as Error)?.message ?? String(error);
+  const requestId = error instanceof CustosApiError && error.requestId ? ` (request ${error.requestId})` : '';
+  process.stderr.write(`error: ${code}: ${message}${requestId}\n`);
   process.exit(error instanceof CustosApiError && error.code === 'unreachable' ? 3 : 1);
 }
 

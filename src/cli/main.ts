@@ -146,6 +146,7 @@ program.command('run').description('run a command with secrets in its environmen
 program.command('render').description('resolve secret:// references in a file (YAML, JSON, .env, any text)').argument('<file>')
   .option('-o, --output <file>', 'write here (mode 0600) instead of stdout').option('--check', 'verify every reference resolves and is readable; print no value')
   .addOption(new Option('--format <format>', 'escaping rules (default: from the file name)').choices(['json', 'yaml', 'env', 'text']))
+  .option('--json', 'JSON summary {file, references, problems, output} instead of the rendered text on stdout (with -o or --check)')
   .action(run(async () => (await import('./commands/render.js')).renderCommand));
 program.command('import').description('create secrets from an inventory file [{path, owner, env, rotation_days, description}]').argument('<file>')
   .option('--values <file>', 'JSON map path -> value').option('--generate', 'generate a password for every path without a value')
@@ -153,11 +154,12 @@ program.command('import').description('create secrets from an inventory file [{p
   .action(run(async () => (await import('./commands/inventory.js')).importCommand));
 program.command('export').description('write the inventory (metadata only, never values)').argument('[prefix]')
   .option('--inventory', 'inventory JSON [{path, owner, env, rotation_days, description}]').option('-o, --output <file>', 'write here instead of stdout')
+  .option('--json', 'JSON output (the inventory is JSON already; with -o, a summary)')
   .action(run(async () => (await import('./commands/inventory.js')).exportCommand));
-program.command('login').description('verify a token and save it in $HOME/.custos/token (0600); reads it from stdin unless --token-file')
-  .option('--token-file <file>', 'read the token from this file')
+program.command('login').description('verify a token and save it for CUSTOS_ADDR in $HOME/.custos/tokens.json (0600; also ~/.custos/token unless that holds another server\'s); reads it from stdin unless --token-file')
+  .option('--token-file <file>', 'read the token from this file').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/login.js')).loginCommand));
-program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first')
+program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
 awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)

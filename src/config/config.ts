@@ -33,6 +33,11 @@ const ConfigSchema = z
     audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
     /** How often the rotation scheduler looks for due work. */
     rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
+    /**
+     * The longest a read of CURRENT waits while a single-user rotation is between `set` and
+     * `finish` (then it returns the old CURRENT); 0 never waits.
+     */
+    rotation_read_hold_ms: z.coerce.number().int().min(0).max(30_000).default(2000),
     /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
     /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
@@ -70,6 +75,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
   CUSTOS_AUDIT_FSYNC: 'audit_fsync',
   CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
+  CUSTOS_ROTATION_READ_HOLD_MS: 'rotation_read_hold_ms',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
   CUSTOS_NODE_ID: 'node_id',
   CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',

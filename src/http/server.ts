@@ -17,6 +17,7 @@ import type { AuditItem } from './request-context.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
+import { validationMessage } from './validation-message.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -55,7 +56,7 @@ function bearerToken(request: FastifyRequest): string | undefined {
 export function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
   const e = error as FastifyError & { validation?: unknown };
-  if (e.validation) return new AppError('validation_failed', e.message);
+  if (e.validation) return new AppError('validation_failed', validationMessage(e.validation, e.message));
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('payload_too_large', 'the request body is too large');
@@ -161,7 +162,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const target = (request.params as Record<string, unknown> | undefined)?.['*'];
     if (typeof target === 'string' && target !== '') request.audit.secretName = (config.auditResourcePrefix ?? '') + target;
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
-    if (!config.sealedOk && deps.isSealed()) throw new AppError('sealed', 'Custos is sealed');
+    if (!config.sealedOk && deps.isSealed()) {
+      // A server nobody initialized yet is sealed too, but the step the user needs is init.
+      const initialized = await deps.operator.status().then((s) => s.initialized, () => true);
+      throw initialized ? new AppError('sealed', 'Custos is sealed') : new AppError('not_initialized', 'Custos is not initialized; run `custos operator init`');
+    }
     // Fail closed before doing any work: the event could not be chained anyway.
     if (!config.tamperedOk && config.audited !== false && deps.auditLog.isTampered()) throw new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
     if (!config.anonymous && route.url !== undefined) {

@@ -5,15 +5,16 @@ import { EventEmitter } from 'node:events';
  * keyring rotated). In one process this is an EventEmitter; with several nodes on
  * PostgreSQL the same interface is carried across nodes (LISTEN/NOTIFY).
  */
-export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret' | 'transit' | 'audit';
+export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret' | 'transit' | 'audit' | 'rotation';
 
 export interface ChangeBus {
   /**
    * Tells every node (this one included) that `key` under `topic` changed. Subscribers must
    * treat the key `*` as "anything under this topic may have changed" (sent after a
-   * cross-node bus reconnects, when notifications may have been missed).
+   * cross-node bus reconnects, when notifications may have been missed). Resolves once the
+   * other nodes have been sent the change (at once in one process); callers may ignore it.
    */
-  publish(topic: ChangeTopic, key: string): void;
+  publish(topic: ChangeTopic, key: string): Promise<void>;
   subscribe(listener: (topic: ChangeTopic, key: string) => void): void;
   close(): Promise<void>;
 }
@@ -22,7 +23,7 @@ export function createLocalChangeBus(): ChangeBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(100);
   return {
-    publish: (topic, key) => void emitter.emit('change', topic, key),
+    publish: async (topic, key) => void emitter.emit('change', topic, key),
     subscribe: (listener) => void emitter.on('change', listener),
     close: async () => void emitter.removeAllListeners(),
   };

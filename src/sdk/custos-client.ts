@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createApiClient, CustosApiError, type ApiClient, type BatchValuesResponse, type SecretValueResponse } from './api-client.js';
 import { classifyError, CustosClientError, StaleLimitExceededError } from './client-errors.js';
 import { buildConnectionUrl } from './connection-url.js';
+import { DEFAULT_ADDRESS, resolveSavedToken } from './saved-tokens.js';
 import { applyRef, parseSecretRef, refSourceKey, type SecretRef } from './secret-ref.js';
 
 /**
@@ -25,8 +23,11 @@ export interface CustosClientOptions {
   ttlMs?: number;
   /** Outage fallback: how old (since its last successful fetch) a cached value may be and still be served when the server is unreachable or answers 5xx. Default 3 600 000 (1 h); 0 disables the fallback. */
   maxStaleMs?: number;
-  /** Retries for transient failures when no fallback value exists: attempts in total (default 4), first delay (default 100 ms), cap (default 2000 ms). */
-  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Retries for transient failures when no fallback value exists: attempts in total (default 4), first delay (default 100 ms), cap (default 2000 ms);
+   * `sleep` waits out each backoff delay (default a timer; tests pass one that records the delays).
+   */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number; sleep?: (ms: number) => Promise<void> };
   /** Per-request timeout, default 10 000 ms. */
   timeoutMs?: number;
   /** Called each time a stale value is served during an outage. Default: process.emitWarning. Never receives the value. */
@@ -78,14 +79,6 @@ export interface ClientStats {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function defaultToken(): string | undefined {
-  if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN.trim();
-  try {
-    return readFileSync(path.join(process.env.HOME || os.homedir(), '.custos', 'token'), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 interface Entry {
   result: SecretResult;
@@ -98,15 +91,17 @@ export class CustosClient {
   private readonly attempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
   private readonly onStale: (event: StaleEvent) => void;
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<SecretResult>>();
   private readonly counters: ClientStats = { hits: 0, misses: 0, requests: 0, staleServed: 0 };
 
   constructor(options: CustosClientOptions = {}) {
+    const address = options.address ?? process.env.CUSTOS_ADDR ?? DEFAULT_ADDRESS;
     this.api = createApiClient({
-      address: options.address ?? process.env.CUSTOS_ADDR ?? 'http://127.0.0.1:8420',
-      token: options.token ?? defaultToken(),
+      address,
+      token: options.token ?? resolveSavedToken(address),
       timeoutMs: options.timeoutMs ?? 10_000,
       fetch: options.fetch,
     });
@@ -115,6 +110,7 @@ export class CustosClient {
     this.attempts = Math.max(1, options.retry?.attempts ?? 4);
     this.baseDelayMs = options.retry?.baseDelayMs ?? 100;
     this.maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
+    this.sleep = options.retry?.sleep ?? sleep;
     this.onStale = options.onStale ?? ((e) => process.emitWarning(`custos: serving a cached value of ${e.name} (${Math.round(e.ageMs / 1000)} s old) because the server failed with ${e.code}`, { code: 'CUSTOS_STALE_VALUE' }));
   }
 
@@ -355,7 +351,7 @@ export class CustosClient {
         if (!error.transient || attempt >= attempts) throw error;
         // Exponential backoff with "equal jitter": half the step fixed, half random.
         const step = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-        await sleep(step / 2 + Math.random() * (step / 2));
+        await this.sleep(step / 2 + Math.random() * (step / 2));
       }
     }
   }

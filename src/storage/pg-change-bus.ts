@@ -5,7 +5,7 @@ import { pgConnectionFields } from './database.js';
 
 /** Every node LISTENs on this one channel; payloads are small JSON objects (never values). */
 export const CHANGE_CHANNEL = 'custos_changes';
-const TOPICS: readonly ChangeTopic[] = ['token', 'policy', 'keyring', 'secret', 'transit', 'audit'];
+const TOPICS: readonly ChangeTopic[] = ['token', 'policy', 'keyring', 'secret', 'transit', 'audit', 'rotation'];
 
 export interface PgChangeBusOptions {
   url: string;
@@ -112,11 +112,11 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
   return {
     ready,
     isConnected: () => connected,
-    publish(topic, key) {
+    async publish(topic, key) {
       deliver(topic, key);
       if (closed) return;
       const payload = JSON.stringify({ t: topic, k: key, n: options.nodeId });
-      notifier.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, payload]).catch((err) => options.onError?.(err));
+      await notifier.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, payload]).then(() => undefined, (err) => options.onError?.(err));
     },
     subscribe(fn) {
       emitter.on('change', fn);

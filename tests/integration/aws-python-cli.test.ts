@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, repoRoot, startServer, type RunningServer } from '../support/custos-server.js';
 import { createAwsKey } from '../support/aws.js';
 
 const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
@@ -42,21 +42,38 @@ describe('AWS API via boto3 and the aws CLI', () => {
 
   test('examples/python/custos_secrets_client.py: TTL cache over GetSecretValue', { skip: skipWithout(hasBoto3, 'python3 boto3 is not installed (CI installs python3-boto3)') }, async () => {
     assert.ok(hasBoto3, 'python3 cannot import boto3: .ci/run installs python3-boto3');
-    const result = await run('python3', [path.join(repoRoot, 'examples/python/custos_secrets_client.py'), 'examples/warehouse-db'], env);
+    const result = await run('python3', [path.join(repoRoot, 'examples/python/custos_secrets_client.py')], env);
     assert.equal(result.code, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /read twice, fetched 1 time\(s\)/);
     assert.match(result.stdout, /missing secret -> ResourceNotFoundException/);
     assert.match(result.stdout, /^OK$/m);
   });
 
+  test('the examples never overwrite an existing secret (also a non-JSON one) and leave none of their own behind', { skip: skipWithout(hasBoto3, 'python3 boto3 is not installed (CI installs python3-boto3)') }, async () => {
+    assert.ok(hasBoto3, 'python3 cannot import boto3: .ci/run installs python3-boto3');
+    const keep = await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: 'examples/keep-me', value: 'not json, and mine' } });
+    assert.equal(keep.status, 201, JSON.stringify(keep.body));
+    for (const example of ['custos_secrets_client.py', 'rotation_walkthrough.py']) {
+      const result = await run('python3', [path.join(repoRoot, 'examples/python', example), 'examples/keep-me'], env);
+      assert.equal(result.code, 2, `${example}: ${result.stderr}${result.stdout}`);
+      assert.match(result.stderr, /refusing to run: secret examples\/keep-me already exists/);
+      assert.doesNotMatch(result.stderr, /Traceback/);
+    }
+    const after = await api(server, 'GET', '/v1/versions/examples/keep-me', { token: server.token });
+    assert.equal(after.body.versions.length, 1, 'no version was added');
+    assert.equal((await api(server, 'GET', '/v1/values/examples/keep-me', { token: server.token })).body.value, 'not json, and mine');
+    const listed = await api(server, 'GET', '/v1/secrets?prefix=examples/', { token: server.token });
+    assert.deepEqual(listed.body.secrets.map((x: { name: string }) => x.name), ['examples/keep-me'], 'each run deleted the secret it created');
+  });
+
   test('examples/python/rotation_walkthrough.py: AWSPENDING, promotion, new AWSCURRENT', { skip: skipWithout(hasBoto3, 'python3 boto3 is not installed (CI installs python3-boto3)') }, async () => {
     assert.ok(hasBoto3, 'python3 cannot import boto3: .ci/run installs python3-boto3');
-    const result = await run('python3', [path.join(repoRoot, 'examples/python/rotation_walkthrough.py'), 'examples/rotating-db'], env);
+    const result = await run('python3', [path.join(repoRoot, 'examples/python/rotation_walkthrough.py')], env);
     assert.equal(result.code, 0, result.stderr + result.stdout);
     assert.match(result.stdout, /promoted: AWSCURRENT=\S+ AWSPREVIOUS=\S+/);
     assert.match(result.stdout, /^OK$/m);
-    // Running the walkthrough again rotates once more from the state it left behind.
-    const again = await run('python3', [path.join(repoRoot, 'examples/python/rotation_walkthrough.py'), 'examples/rotating-db'], env);
+    // Running it again is as safe: a fresh secret, deleted again.
+    const again = await run('python3', [path.join(repoRoot, 'examples/python/rotation_walkthrough.py')], env);
     assert.equal(again.code, 0, again.stderr + again.stdout);
   });
 

@@ -74,7 +74,7 @@ describe('custos CLI', () => {
     assert.ok(Buffer.from(bin.value_base64, 'base64').equals(bytes));
     const none = await cli(['secret', 'put', 'dev/cli/none']);
     assert.notEqual(none.code, 0);
-    assert.match(none.stderr, /^error: give exactly one of/);
+    assert.match(none.stderr, /^error: invalid_input: give exactly one of/);
   });
 
   test('secret get writes a binary value byte for byte to a pipe and to --out (0600), and refuses a terminal', async () => {

@@ -154,11 +154,15 @@ describe('CustosClient against a real server', () => {
   });
 
   test('unreachable is transient: bounded retries with backoff, then a TransientError', async () => {
-    const c = new CustosClient({ address: 'http://127.0.0.1:9', token: 'x', retry: { attempts: 3, baseDelayMs: 40, maxDelayMs: 100 } });
-    const started = Date.now();
+    const delays: number[] = [];
+    const sleep = async (ms: number) => void delays.push(ms);
+    const c = new CustosClient({ address: 'http://127.0.0.1:9', token: 'x', retry: { attempts: 3, baseDelayMs: 40, maxDelayMs: 100, sleep } });
     await assert.rejects(c.getSecret('prod/app/cache'), (e: unknown) => e instanceof TransientError && (e as TransientError).code === 'unreachable');
     assert.equal(c.stats().requests, 3);
-    assert.ok(Date.now() - started >= 20 + 40, 'two backoff sleeps of at least half their step');
+    // Two backoff sleeps between three attempts, each at least half its (doubling) step and at most the step.
+    assert.equal(delays.length, 2, `delays: ${delays.join(', ')}`);
+    assert.ok(delays[0]! >= 20 && delays[0]! <= 40, `first delay ${delays[0]}`);
+    assert.ok(delays[1]! >= 40 && delays[1]! <= 80, `second delay ${delays[1]}`);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CustosApiError, type SecretMetadataResponse } from '../../sdk/api-client.js';
 import { apiClient, printJson, printTable } from '../context.js';
-import { writePrivateFile } from '../private-file.js';
+import { writePrivateFile } from '../../sdk/saved-tokens.js';
 
 /**
  * Inventory files: a JSON list of `{ path, owner, env, rotation_days, description }`.
@@ -81,7 +81,7 @@ export function inventoryItem(s: SecretMetadataResponse): InventoryItem {
   return { path: s.name, owner: s.owner, env: s.tags.env ?? s.name.split('/')[0]!, rotation_days: Number.isInteger(days) ? days : null, description: s.description };
 }
 
-export async function exportCommand(prefix: string | undefined, options: { inventory?: boolean; output?: string }): Promise<void> {
+export async function exportCommand(prefix: string | undefined, options: { inventory?: boolean; output?: string; json?: boolean }): Promise<void> {
   if (!options.inventory) throw new Error('only --inventory export exists (metadata, never values)');
   const api = apiClient();
   const all: SecretMetadataResponse[] = [];
@@ -92,6 +92,8 @@ export async function exportCommand(prefix: string | undefined, options: { inven
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
   const text = JSON.stringify(all.map(inventoryItem), null, 2) + '\n';
-  if (options.output && options.output !== '-') writePrivateFile(options.output, text);
-  else process.stdout.write(text);
+  if (options.output && options.output !== '-') {
+    writePrivateFile(options.output, text);
+    if (options.json) printJson({ output: options.output, secrets: all.length });
+  } else process.stdout.write(text);
 }

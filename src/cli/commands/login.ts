@@ -1,8 +1,7 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createApiClient } from '../../sdk/api-client.js';
-import { DEFAULT_ADDRESS, tokenFilePath } from '../context.js';
-import { writePrivateFile } from '../private-file.js';
+import { forgetToken, saveToken } from '../../sdk/saved-tokens.js';
+import { printJson, serverAddress } from '../context.js';
 
 /** Reads one line from stdin; on a terminal without echo, so the token is not shown. */
 async function readSecretLine(prompt: string): Promise<string> {
@@ -36,33 +35,28 @@ async function readSecretLine(prompt: string): Promise<string> {
   });
 }
 
-/** `custos login [--token-file F]`: verifies the token (lookup-self) and saves it 0600 in $HOME/.custos/token. */
-export async function loginCommand(options: { tokenFile?: string }): Promise<void> {
+/** `custos login [--token-file F]`: verifies the token (lookup-self) and saves it 0600 for CUSTOS_ADDR in $HOME/.custos/tokens.json. */
+export async function loginCommand(options: { tokenFile?: string; json?: boolean }): Promise<void> {
   const token = (options.tokenFile ? readFileSync(options.tokenFile, 'utf8') : await readSecretLine('Custos token: ')).trim();
   if (!token) throw new Error('no token given');
-  const address = process.env.CUSTOS_ADDR || DEFAULT_ADDRESS;
+  const address = serverAddress();
   const self = await createApiClient({ address, token }).lookupSelf();
-  const file = tokenFilePath();
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writePrivateFile(file, token + '\n');
-  process.stdout.write(`Logged in to ${address} as ${self.display_name} (policies: ${self.policies.join(', ') || '-'}${self.env ? `, env ${self.env}` : ''}${self.expires_at ? `, expires ${self.expires_at}` : ''}). Token saved in ${file}.\n`);
+  const files = saveToken(address, token);
+  if (options.json) printJson({ address, display_name: self.display_name, policies: self.policies, env: self.env ?? null, expires_at: self.expires_at ?? null, saved_to: files });
+  else process.stdout.write(`Logged in to ${address} as ${self.display_name} (policies: ${self.policies.join(', ') || '-'}${self.env ? `, env ${self.env}` : ''}${self.expires_at ? `, expires ${self.expires_at}` : ''}). Token saved in ${files.join(' and ')}.\n`);
   if (process.env.CUSTOS_TOKEN) process.stderr.write('warning: CUSTOS_TOKEN is set and takes precedence over the saved token\n');
 }
 
 /** `custos logout [--revoke]`: removes the saved token, optionally revoking it at the server first. */
-export async function logoutCommand(options: { revoke?: boolean }): Promise<void> {
-  const file = tokenFilePath();
-  let token: string | undefined;
-  try {
-    token = readFileSync(file, 'utf8').trim() || undefined;
-  } catch {
-    token = undefined;
-  }
+export async function logoutCommand(options: { revoke?: boolean; json?: boolean }): Promise<void> {
+  const address = serverAddress();
+  const token = forgetToken(address);
   if (!token) {
-    process.stdout.write('Not logged in.\n');
+    if (options.json) printJson({ address, logged_in: false, revoked: false });
+    else process.stdout.write('Not logged in.\n');
     return;
   }
-  if (options.revoke) await createApiClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token }).revokeToken();
-  rmSync(file, { force: true });
-  process.stdout.write(`Logged out${options.revoke ? ' (token revoked)' : ''}; removed ${file}.\n`);
+  if (options.revoke) await createApiClient({ address, token }).revokeToken();
+  if (options.json) printJson({ address, logged_in: true, revoked: Boolean(options.revoke) });
+  else process.stdout.write(`Logged out of ${address}${options.revoke ? ' (token revoked)' : ''}; removed its saved token.\n`);
 }

@@ -193,7 +193,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   }
   const exitCode = await new Promise<number>((resolve) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
-      process.stderr.write(`error: cannot start ${command[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
+      process.stderr.write(`error: ${error.code === 'ENOENT' ? 'command_not_found' : 'command_failed'}: cannot start ${command[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
       resolve(error.code === 'ENOENT' ? 127 : 126);
     });
     child.on('close', (code, signal) => resolve(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0)));

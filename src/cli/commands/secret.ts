@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { apiClient, CliError, printJson, printTable, readStdin } from '../context.js';
-import { writePrivateFile } from '../private-file.js';
+import { writePrivateFile } from '../../sdk/saved-tokens.js';
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
   if (!tags) return undefined;

@@ -18,7 +18,17 @@ export async function serverCommand(flags: { dev?: boolean; config?: string; hos
   const { createLogger } = await import('../../lib/logger.js');
   const { startServer } = await import('../../app.js');
   const logger = createLogger(config.log_level);
-  const server = await startServer(config, logger);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'port_in_use') {
+      process.stderr.write(`error: port_in_use: ${(error as Error).message}\n`);
+      logger.flush();
+      process.exit(1);
+    }
+    throw error;
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

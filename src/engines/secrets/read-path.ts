@@ -6,7 +6,7 @@
  */
 import { AppError } from '../../errors/app-error.js';
 import { createBoundedCache } from '../../lib/bounded-cache.js';
-import type { Identity } from '../../services/identity.types.js';
+import { SYSTEM_IDENTITY, type Identity } from '../../services/identity.types.js';
 import type { LabelledVersionRow, SecretRow } from '../../storage/secret-store.js';
 import type { AccessTracking } from './access-tracking.js';
 import { LABEL_CURRENT, validateLabel, validateSecretName } from './secret-rules.js';
@@ -52,6 +52,9 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
     let labels: string[];
     if (selector.versionId === undefined) {
       const label = selector.label ?? LABEL_CURRENT;
+      // The rotation engine itself reads as SYSTEM and must never wait for its own finish.
+      const held = label === LABEL_CURRENT && caller !== SYSTEM_IDENTITY ? deps.currentHold?.waitIfHeld(ref.name) : null;
+      if (held) await held;
       const hit = await readLabelled(region, ref.name, label);
       if (!hit) {
         await findLive(db, ref);

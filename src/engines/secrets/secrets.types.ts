@@ -121,6 +121,12 @@ export interface SecretsServiceDeps {
   readCache?: boolean;
   /** Label lookups the read cache keeps (default 10,000). */
   readCacheMaxEntries?: number;
+  /**
+   * Single-user rotations in flight (rotation/current-hold.ts): a caller's read of CURRENT of a
+   * held secret waits until the rotation's `finish` (bounded). Returns null, synchronously, when
+   * nothing is held, so the read path pays nothing otherwise.
+   */
+  currentHold?: { waitIfHeld(name: string): Promise<void> | null };
   /** Keeps read-only replicas in step with their primary inside each write transaction. */
   replicator?: {
     sync(tx: Queryable, primaryId: string): Promise<void>;

@@ -33,6 +33,11 @@ export interface RotationContext {
  * idempotent, because a phase is re-run after a crash or a retry.
  */
 export interface Rotator {
+  /**
+   * The target accepts one credential at a time: from `set` until `finish` only PENDING logs
+   * in, so the engine holds reads of CURRENT meanwhile (current-hold.ts).
+   */
+  singleUser?: boolean;
   /** The new PENDING value derived from CURRENT, or null when the rotator's `create` hook writes PENDING itself. */
   generate(ctx: RotationContext): string | null;
   /** External phase hook (command/webhook): `create`, `set`, `test`, `finish`, `rollback`. Throws on failure. */

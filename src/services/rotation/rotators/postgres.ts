@@ -4,11 +4,14 @@ import { adminCredential, isAuthFailure, parseCredential, setRolePassword, testL
 /**
  * `postgres`: one database user whose password changes. `set` runs ALTER ROLE as the admin
  * secret's user when `admin_secret` is set, otherwise as the user itself (PostgreSQL lets a
- * role change its own password). Between `set` and `finish` only PENDING logs in, which is
- * why clients re-fetch CURRENT and then PENDING on an authentication error.
+ * role change its own password). Between `set` and `finish` only PENDING logs in: reads of
+ * CURRENT wait meanwhile (singleUser), so a client that re-fetches CURRENT after an
+ * authentication error gets the new password.
  */
 export function createPostgresRotator(): Rotator {
   return {
+    singleUser: true,
+
     generate(ctx) {
       return withNewPassword(ctx, parseCredential(ctx.current, 'the CURRENT value'));
     },
