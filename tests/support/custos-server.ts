@@ -54,8 +54,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  // Generous: a loaded 2-core machine compiling or running eight suites can take many seconds.
+  const startTimeoutMs = Number(process.env.CUSTOS_TEST_START_TIMEOUT_MS ?? 60_000);
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // A server that never said it listens must not outlive the test: an orphan keeps the
+      // runner's event loop (and the whole suite) alive.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${startTimeoutMs / 1000} s:\n${out}`));
+    }, startTimeoutMs);
     const check = () => {
       const match = /Custos listening on (\S+)/.exec(out);
       if (match) {
