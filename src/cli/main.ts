@@ -214,7 +214,7 @@ transit.command('trim').description('delete versions below a minimum for good').
   .action(run(async () => (await tload()).trimCommand));
 transit.command('delete').description('delete a key (needs deletion_allowed)').argument('<name>').option('--json', 'JSON output').action(run(async () => (await tload()).deleteCommand));
 transit.command('export').description('print the material of an exportable key (audited)').argument('<name>').option('--version <n>')
-  .action(run(async () => (await tload()).exportCommand));
+  .option('--json', 'JSON output (always JSON)').action(run(async () => (await tload()).exportCommand));
 batchOpt(aeadOpts(inputOpts(transit.command('encrypt').description('encrypt; prints custos:v<N>:…').argument('<name>').argument('[plaintext]', 'or - for stdin, or --file'))))
   .option('--key-version <n>').action(run(async () => (await tload()).encryptCommand));
 batchOpt(aeadOpts(transit.command('decrypt').description('decrypt; prints the plaintext').argument('<name>').argument('[ciphertext]')))
@@ -222,7 +222,7 @@ batchOpt(aeadOpts(transit.command('decrypt').description('decrypt; prints the pl
 batchOpt(aeadOpts(transit.command('rewrap').description('re-encrypt under the latest version without revealing the plaintext').argument('<name>').argument('[ciphertext]')))
   .option('--json', 'JSON output').action(run(async () => (await tload()).rewrapCommand));
 aeadOpts(transit.command('datakey').description('a new data key for envelope encryption (JSON)').argument('<name>').argument('<mode>', 'plaintext or wrapped'))
-  .option('--bits <n>', '128, 256 or 512').action(run(async () => (await tload()).datakeyCommand));
+  .option('--bits <n>', '128, 256 or 512').option('--json', 'JSON output (always JSON)').action(run(async () => (await tload()).datakeyCommand));
 batchOpt(inputOpts(transit.command('sign').description('sign; prints custos:v<N>:…').argument('<name>').argument('[input]', 'or - for stdin, or --file')))
   .option('--key-version <n>').action(run(async () => (await tload()).signCommand));
 batchOpt(inputOpts(transit.command('verify').description('verify a signature; exit 1 if invalid').argument('<name>').argument('[signature]').argument('[input]', 'or - for stdin, or --file')))

@@ -60,6 +60,7 @@ const NOT_RUN: Record<string, string> = {
   'custos operator migrate': 'needs PostgreSQL storage (snapshot-migrate.test.ts)',
   'CUSTOS_ADDR=http://node-1:8420': 'a second node on PostgreSQL (multi-node.test.ts)',
   'custos login': 'interactive; logs in to https://custos.internal:8420 (inventory-login.test.ts)',
+  'custos audit acknowledge-break': 'needs a tampered audit log (audit-tamper.test.ts)',
   'custos logout': 'would remove the dev token the remaining commands use (inventory-login.test.ts)',
 };
 
@@ -71,6 +72,10 @@ const PLACEHOLDERS: Record<string, Resolver> = {
   '<accessor>': async (ctx) => (await api(ctx.server, 'POST', '/v1/tokens', { token: ctx.server.token, body: { policies: ['etl-read'], ttl: '1h' } })).body.accessor,
   '<key>': (ctx) => readFileSync(path.join(ctx.server.dataDir, 'unseal.key'), 'utf8').trim(),
   'AKCUJ3Q7ZK2M5XH4WR6T': async (ctx) => (await api(ctx.server, 'GET', '/v1/aws/keys', { token: ctx.server.token })).body.keys[0].access_key_id,
+  // A ciphertext of docs/transit.md's example value under the key the page creates.
+  'custos:v1:3kImzBQB…': async (ctx) => (await api(ctx.server, 'POST', '/v1/transit/encrypt/prod/crm/email', {
+    token: ctx.server.token, body: { plaintext: Buffer.from('alice@example.com').toString('base64'), key_version: 1 },
+  })).body.ciphertext,
   '[--length 40]': () => '--length 40',
   '[PREFIX]': () => 'prod/',
   '[-o inventory.json]': () => '-o inventory.json',
