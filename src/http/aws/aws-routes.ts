@@ -6,7 +6,8 @@ import { auditTarget } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
 import type { Identity } from '../../services/identity.types.js';
 import { readRawBody } from './aws-body.js';
-import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX, awsErrorOf } from './aws-protocol.js';
+import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX } from './aws-protocol.js';
+import { awsErrorOf } from './aws-errors.js';
 
 export interface AwsRoutesDeps extends AwsServices {
   credentials: AwsCredentialsService;
