@@ -29,6 +29,8 @@ import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
 import { createRotationStore } from './storage/rotation-store.js';
+import { createResourcePolicyIndex, createResourcePolicyService } from './services/resource-policy-service.js';
+import { createResourcePolicyStore } from './storage/resource-policy-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -63,7 +65,9 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
       : createInProcessAppender(db, auditStore),
   });
-  const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
+  const resourcePolicyStore = createResourcePolicyStore();
+  const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
+  const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const secrets = createSecretsService({
@@ -97,7 +101,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
-  const awsPlugins = [awsRoutes({ secrets, replication, rotation, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  const resourcePolicies = createResourcePolicyService({
+    db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
+  });
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);

@@ -5,18 +5,24 @@ import type { ChangeBus } from '../lib/change-bus.js';
 import type { PolicyStore } from '../storage/policy-store.js';
 import type { Database } from '../storage/schema.js';
 import type { Identity } from './identity.types.js';
+import type { ResourceDecision } from '../policy/resource-policy.js';
 
 export interface AuthorizerDeps {
   db: Kysely<Database>;
   policyStore: PolicyStore;
   changes: ChangeBus;
+  /**
+   * AWS resource policies attached to secrets: an explicit Deny there denies, an Allow there
+   * grants what the identity's own policies do not (its environment binding still applies).
+   */
+  resourcePolicies?: { decide(identity: Identity, capability: Capability, name: string): ResourceDecision | Promise<ResourceDecision> };
 }
 
 /**
  * Loads an identity's policy documents (cached, invalidated on change) and asks the pure
  * evaluator. Services call `require` for every operation they perform.
  */
-export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
+export function createAuthorizer({ db, policyStore, changes, resourcePolicies }: AuthorizerDeps) {
   const cache = new Map<string, PolicyDocument | null>();
   changes.subscribe((topic, key) => {
     // '*' means notifications may have been missed (another node's bus reconnected): drop all.
@@ -38,17 +44,30 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
     return { policies, env: identity.env, isRoot: false };
   }
 
+  /** The secret's resource policy decision (never for `sys:` resources, which are not secrets). */
+  async function resourceDecision(identity: Identity, capability: Capability, resource: string): Promise<ResourceDecision> {
+    if (!resourcePolicies || resource.startsWith('sys:')) return null;
+    const decision = resourcePolicies.decide(identity, capability, resource);
+    return decision instanceof Promise ? await decision : decision;
+  }
+
+  const withinEnv = (identity: Identity, resource: string) => identity.env === null || resource.split('/', 1)[0] === identity.env;
+
   return {
     /** Throws `permission_denied` (or `environment_denied`) unless the identity may do this. */
     async require(identity: Identity, capability: Capability, resource: string): Promise<void> {
+      const byResource = await resourceDecision(identity, capability, resource);
+      if (byResource === 'deny') throw new AppError('permission_denied', `permission denied: the secret's resource policy denies ${capability}`);
       const decision = evaluate(await principalOf(identity), capability, resource);
-      if (!decision.allowed) {
+      if (!decision.allowed && !(byResource === 'allow' && withinEnv(identity, resource))) {
         const envDenied = identity.env !== null && decision.reason.startsWith('token is bound to environment');
         throw new AppError(envDenied ? 'environment_denied' : 'permission_denied', `permission denied: ${decision.reason}`);
       }
     },
     async allows(identity: Identity, capability: Capability, resource: string): Promise<boolean> {
-      return evaluate(await principalOf(identity), capability, resource).allowed;
+      const byResource = await resourceDecision(identity, capability, resource);
+      if (byResource === 'deny') return false;
+      return evaluate(await principalOf(identity), capability, resource).allowed || (byResource === 'allow' && withinEnv(identity, resource));
     },
     async mayAccessUnder(identity: Identity, capability: Capability, prefix: string): Promise<boolean> {
       return mayAccessUnder(await principalOf(identity), capability, prefix);

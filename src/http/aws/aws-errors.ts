@@ -16,6 +16,8 @@ export interface AwsErrorShape {
 const notFound = { type: 'ResourceNotFoundException', status: 400 };
 const invalidParameter = { type: 'InvalidParameterException', status: 400 };
 const invalidRequest = { type: 'InvalidRequestException', status: 400 };
+// Resource policies: a malformed one (a public one is PublicPolicyException, see awsErrorOf).
+const malformedPolicy = { type: 'MalformedPolicyDocumentException', status: 400 };
 const accessDenied = { type: 'AccessDeniedException', status: 400 };
 const internal = { type: 'InternalServiceError', status: 500 };
 
@@ -27,7 +29,7 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   invalid_next_token: { type: 'InvalidNextTokenException', status: 400 },
   invalid_name: invalidParameter,
   invalid_label: invalidParameter,
-  invalid_policy: internal,
+  invalid_policy: malformedPolicy,
   invalid_config: internal,
   value_too_large: invalidParameter,
   payload_too_large: invalidParameter,
@@ -77,8 +79,44 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   storage_not_empty: internal,
 };
 
-export function awsErrorOf(error: AppError): AwsErrorShape {
-  return AWS_ERRORS[error.code];
+/**
+ * Messages AWS words the same whatever the operation. Secrets Manager's API reference names the
+ * error types but not their messages; these are what AWS answers (as AWS emulators record them).
+ */
+const AWS_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  secret_not_found: "Secrets Manager can't find the specified secret.",
+  secret_scheduled_for_deletion: "You can't perform this operation on the secret because it was marked for deletion.",
+};
+
+export const REPLICA_MESSAGE = "Operation not permitted on a replica secret. Call must be made in primary secret's region.";
+
+/**
+ * The AWS type, status and message for a Custos error. Beyond the table: a write refused because
+ * the secret is a replica (details.primary_region), a resource policy that is malformed or public
+ * (invalid_policy), and a type an operation chose itself (details.aws_type, e.g. ValidationException).
+ */
+export function awsErrorOf(error: AppError): AwsErrorShape & { message: string } {
+  const details = error.details ?? {};
+  if (typeof details.aws_type === 'string') return { type: details.aws_type, status: AWS_ERRORS[error.code].status, message: error.message };
+  if (details.primary_region !== undefined) return { type: 'InvalidParameterException', status: 400, message: REPLICA_MESSAGE };
+  if (error.code === 'invalid_policy') {
+    return details.reason === 'public' ? { type: 'PublicPolicyException', status: 400, message: error.message } : { type: 'MalformedPolicyDocumentException', status: 400, message: error.message };
+  }
+  return { ...AWS_ERRORS[error.code], message: AWS_MESSAGES[error.code] ?? error.message };
+}
+
+/** An error with an AWS type of its own (ValidationException and the like) for input AWS refuses before any lookup. */
+export function awsTypedError(type: string, message: string): AppError {
+  return new AppError('validation_failed', message, { details: { aws_type: type } });
+}
+
+/** Re-words an error for one operation: `messages` maps a Custos code to AWS's wording there. */
+export function reworded(error: unknown, messages: Partial<Record<ErrorCode, string>>): never {
+  if (error instanceof AppError && messages[error.code] !== undefined) {
+    // Final wording: awsErrorOf keeps this message and the table's type.
+    throw new AppError(error.code, messages[error.code]!, { details: { ...error.details, aws_type: AWS_ERRORS[error.code].type } });
+  }
+  throw error;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { AppError } from '../../errors/app-error.js';
 import type { SecretFilter } from '../../services/secrets-service.js';
+import { FILTER_KEYS, type FilterKey } from '../../services/secret-search.js';
+import { awsTypedError } from './aws-errors.js';
 import type { SecretValue } from '../../services/secret-rules.js';
 
 /**
@@ -73,6 +75,20 @@ export function replicaRegionsOf(input: Input, field: string): { region: string;
   return objList(input, field)?.map((r) => ({ region: str(r, 'Region', true), kmsKeyId: str(r, 'KmsKeyId') }));
 }
 
+/**
+ * ListSecrets / BatchGetSecretValue filters, refused as AWS refuses them: a missing key or
+ * values is an InvalidParameterException, a key outside the enum a ValidationException (the
+ * service then checks the values' pattern and count).
+ */
 export function filtersOf(input: Input): SecretFilter[] | undefined {
-  return objList(input, 'Filters')?.map((f) => ({ key: str(f, 'Key', true) as SecretFilter['key'], values: strList(f, 'Values') ?? [] }));
+  return objList(input, 'Filters')?.map((f, i) => {
+    const key = str(f, 'Key');
+    if (key === undefined) bad('Invalid filter key');
+    if (!FILTER_KEYS.includes(key as FilterKey)) {
+      throw awsTypedError('ValidationException', `1 validation error detected: Value '${key.slice(0, 64)}' at 'filters.${i + 1}.member.key' failed to satisfy constraint: Member must satisfy enum value set: [${FILTER_KEYS.join(', ')}]`);
+    }
+    const values = strList(f, 'Values');
+    if (values === undefined) bad(`Invalid filter values for key: ${key}`);
+    return { key: key as FilterKey, values };
+  });
 }

@@ -1,5 +1,6 @@
 import type { Identity } from '../../services/identity.types.js';
 import type { ReplicationService } from '../../services/replication-service.js';
+import type { ResourcePolicyService } from '../../services/resource-policy-service.js';
 import type { SecretRef, SecretsService } from '../../services/secrets-service.js';
 import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
 import { labelToAws, labelToNative, epochSeconds } from './aws-protocol.js';
@@ -35,6 +36,7 @@ export interface AwsServices {
   secrets: SecretsService;
   replication: ReplicationService;
   rotation: Pick<RotationEngine, 'status' | 'configure' | 'rotateNow'>;
+  resourcePolicies: ResourcePolicyService;
 }
 
 export type Operation = (call: AwsCall, input: Input) => Promise<Record<string, unknown>>;

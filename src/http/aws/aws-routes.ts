@@ -38,8 +38,8 @@ function awsResponse(reply: import('fastify').FastifyReply, requestId: string, s
  * failure after the handler (an audit event that could not be written).
  */
 function awsErrorResponse(appError: AppError, requestId: string): RenderedError {
-  const { type, status } = awsErrorOf(appError);
-  const message = appError.code === 'internal_error' ? `An internal error occurred (request ${requestId})` : appError.message;
+  const { type, status, message: awsMessage } = awsErrorOf(appError);
+  const message = appError.code === 'internal_error' ? `An internal error occurred (request ${requestId})` : awsMessage;
   return {
     status,
     headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type },

@@ -32,7 +32,8 @@ export function readOperations({ secrets, resolve, readValue }: OperationContext
           // Whole-request failures (server state, bugs) fail the request, not one secret.
           if (!(error instanceof AppError) || awsErrorOf(error).status >= 500) throw error;
           call.item(secretId.slice(0, 512), null, error.code, error.status);
-          errors.push({ SecretId: secretId, ErrorCode: awsErrorOf(error).type, Message: error.message });
+          const aws = awsErrorOf(error);
+          errors.push({ SecretId: secretId, ErrorCode: aws.type, Message: aws.message });
         }
       };
       if (ids) {

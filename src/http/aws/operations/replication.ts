@@ -12,6 +12,7 @@ export function replicationOperations({ secrets, replication, resolve }: Operati
       const ref = await resolve(call, input);
       const regions = replicaRegionsOf(input, 'AddReplicaRegions');
       if (!regions) bad('AddReplicaRegions is required');
+      if (regions.some((r) => r.region === (ref.region ?? call.region))) bad('Invalid replica region.');
       const result = await replication.replicate(call.identity, ref, regions, bool(input, 'ForceOverwriteReplicaSecret') ?? false);
       call.detail({ regions: regions.map((r) => r.region).join(',') });
       return { ARN: secrets.arnOf(result.arnRow), ReplicationStatus: replicationJson(result.statuses) };

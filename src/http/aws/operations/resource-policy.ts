@@ -1,25 +1,37 @@
-import { AppError } from '../../../errors/app-error.js';
-import type { OperationContext, Operation, Operations } from '../aws-operations.js';
+import { bool, str } from '../aws-input.js';
+import type { OperationContext, Operations } from '../aws-operations.js';
 
 /**
- * Resource policies: no resource policy is ever attached to a Custos secret, access is governed
- * by Custos policies. Reading one answers "none"; deleting one leaves none; writing one is refused.
+ * Resource policies: Put/Get/DeleteResourcePolicy store and return the JSON document attached to
+ * a secret (a replica answers with its primary's); ValidateResourcePolicy checks one without
+ * storing it. The authorizer evaluates stored policies on every call (services/resource-policy-service.ts).
  */
-export function resourcePolicyOperations({ secrets, resolve }: OperationContext): Operations {
-  /** Get/DeleteResourcePolicy: the secret exists and the caller may see it; no policy is attached. */
-  const noResourcePolicy: Operation = async (call, input) => {
-    const ref = await resolve(call, input);
-    const d = await secrets.describe(call.identity, ref);
-    return { ARN: d.arn, Name: d.name };
-  };
-  const unsupported = (what: string): Operation => async (call, input) => {
-    if (typeof input.SecretId === 'string') call.target(input.SecretId);
-    throw new AppError('unsupported_operation', what);
-  };
+export function resourcePolicyOperations({ resourcePolicies, resolve }: OperationContext): Operations {
   return {
-    GetResourcePolicy: noResourcePolicy,
-    DeleteResourcePolicy: noResourcePolicy,
-    PutResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
-    ValidateResourcePolicy: unsupported('resource policies are not supported: Custos governs access with its own policies (custos policy write)'),
+    async GetResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const found = await resourcePolicies.get(call.identity, ref);
+      return { ARN: found.arn, Name: found.name, ...(found.document !== null ? { ResourcePolicy: found.document } : {}) };
+    },
+
+    async PutResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const document = str(input, 'ResourcePolicy', true);
+      const result = await resourcePolicies.put(call.identity, ref, document, bool(input, 'BlockPublicPolicy') ?? false);
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async DeleteResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const result = await resourcePolicies.remove(call.identity, ref);
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async ValidateResourcePolicy(call, input) {
+      const document = str(input, 'ResourcePolicy', true);
+      const ref = str(input, 'SecretId') === undefined ? undefined : await resolve(call, input);
+      const errors = await resourcePolicies.validate(call.identity, ref, document);
+      return { PolicyValidationPassed: errors.length === 0, ValidationErrors: errors };
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { AppError } from '../../../errors/app-error.js';
 import { bad, bool, int, str, type Input } from '../aws-input.js';
-import type { OperationContext, Operations } from '../aws-operations.js';
+import type { AwsCall, OperationContext, Operations } from '../aws-operations.js';
+import type { SecretRef } from '../../../services/secrets-service.js';
 import { scheduleFromRules } from '../aws-schedule.js';
 
 /**
@@ -10,10 +11,21 @@ import { scheduleFromRules } from '../aws-schedule.js';
  * token is the new PENDING version id.
  */
 export function rotationOperations({ secrets, rotation, resolve }: OperationContext): Operations {
+  /**
+   * The rotation engine keeps its runs by secret name in the server's region. A replica elsewhere
+   * is rotated through its primary, as in AWS (the replica error); a standalone secret in another
+   * region cannot be rotated yet.
+   */
+  const inRotationRegion = async (call: AwsCall, ref: SecretRef): Promise<void> => {
+    if (ref.region === undefined || ref.region === secrets.defaultRegion) return;
+    const described = await secrets.describe(call.identity, ref);
+    if (described.primaryRegion !== null) throw new AppError('invalid_request', `secret "${ref.name}" is a replica`, { details: { primary_region: described.primaryRegion } });
+    throw new AppError('unsupported_operation', `Custos rotates secrets in its region ${secrets.defaultRegion}; this secret is in ${ref.region}`);
+  };
   return {
     async RotateSecret(call, input) {
       const ref = await resolve(call, input);
-      if (ref.region !== undefined && ref.region !== secrets.defaultRegion) bad(`rotation runs in the server's region ${secrets.defaultRegion} only`);
+      await inRotationRegion(call, ref);
       if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
       const status = await rotation.status(call.identity, ref.name);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
@@ -34,7 +46,7 @@ export function rotationOperations({ secrets, rotation, resolve }: OperationCont
     /** Turns automatic rotation off (the rotator stays configured); a run in flight finishes or rolls back. */
     async CancelRotateSecret(call, input) {
       const ref = await resolve(call, input);
-      if (ref.region !== undefined && ref.region !== secrets.defaultRegion) bad(`rotation runs in the server's region ${secrets.defaultRegion} only`);
+      await inRotationRegion(call, ref);
       const status = await rotation.status(call.identity, ref.name);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {
