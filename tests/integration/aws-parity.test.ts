@@ -190,6 +190,17 @@ describe('AWS parity: messages, error codes, idempotent deletes, filters, resour
       // Allow grants what the key's own policies do not (read), but only on this secret.
       assert.equal((await n.send(new GetSecretValueCommand({ SecretId: 'team/db' }))).SecretString, 'team-db-value');
       assert.equal((await awsError(n.send(new GetSecretValueCommand({ SecretId: 'other/db' })))).name, 'AccessDeniedException');
+      // An Allow does not lift an environment binding: a key bound to `team` stays out of `other/`.
+      const bound = await createAwsKey(server, ['team-read'], 'team');
+      await sm.send(new PutResourcePolicyCommand({ SecretId: 'other/db', ResourcePolicy: policy({ Effect: 'Allow', Principal: { AWS: [keyPrincipal(bound.accessKeyId), keyPrincipal(nobody.accessKeyId)] }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }) }));
+      const boundClient = awsClient(server, bound);
+      try {
+        assert.equal((await awsError(boundClient.send(new GetSecretValueCommand({ SecretId: 'other/db' })))).name, 'AccessDeniedException');
+      } finally {
+        boundClient.destroy();
+      }
+      assert.equal((await n.send(new GetSecretValueCommand({ SecretId: 'other/db' }))).SecretString, 'other-value', 'the unbound key named beside it is let in');
+      await sm.send(new DeleteResourcePolicyCommand({ SecretId: 'other/db' }));
       // Root is not subject to resource policies (it can always repair them).
       assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'team/db' }))).SecretString, 'team-db-value');
       // A policy may only grant what its author holds: the writer cannot read, so cannot grant read.
