@@ -44,11 +44,13 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
     return { policies, env: identity.env, isRoot: false };
   }
 
-  /** The secret's resource policy decision (never for `sys:` resources, which are not secrets). */
-  async function resourceDecision(identity: Identity, capability: Capability, resource: string): Promise<ResourceDecision> {
+  /**
+   * The secret's resource policy decision (never for `sys:` resources, which are not secrets).
+   * Synchronous when the policies are in memory: the read path adds no await.
+   */
+  function resourceDecision(identity: Identity, capability: Capability, resource: string): ResourceDecision | Promise<ResourceDecision> {
     if (!resourcePolicies || resource.startsWith('sys:')) return null;
-    const decision = resourcePolicies.decide(identity, capability, resource);
-    return decision instanceof Promise ? await decision : decision;
+    return resourcePolicies.decide(identity, capability, resource);
   }
 
   const withinEnv = (identity: Identity, resource: string) => identity.env === null || resource.split('/', 1)[0] === identity.env;
@@ -56,7 +58,8 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
   return {
     /** Throws `permission_denied` (or `environment_denied`) unless the identity may do this. */
     async require(identity: Identity, capability: Capability, resource: string): Promise<void> {
-      const byResource = await resourceDecision(identity, capability, resource);
+      const pending = resourceDecision(identity, capability, resource);
+      const byResource = pending instanceof Promise ? await pending : pending;
       if (byResource === 'deny') throw new AppError('permission_denied', `permission denied: the secret's resource policy denies ${capability}`);
       const decision = evaluate(await principalOf(identity), capability, resource);
       if (!decision.allowed && !(byResource === 'allow' && withinEnv(identity, resource))) {
@@ -65,7 +68,8 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
       }
     },
     async allows(identity: Identity, capability: Capability, resource: string): Promise<boolean> {
-      const byResource = await resourceDecision(identity, capability, resource);
+      const pending = resourceDecision(identity, capability, resource);
+      const byResource = pending instanceof Promise ? await pending : pending;
       if (byResource === 'deny') return false;
       return evaluate(await principalOf(identity), capability, resource).allowed || (byResource === 'allow' && withinEnv(identity, resource));
     },

@@ -101,6 +101,13 @@ describe('AWS parity: messages, error codes, idempotent deletes, filters, resour
     }
   });
 
+  test('reserved aws: tag keys can be neither set nor removed', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'par/reserved', SecretString: 'v' }));
+    assert.equal((await awsError(sm.send(new TagResourceCommand({ SecretId: 'par/reserved', Tags: [{ Key: 'aws:secretsmanager:owningService', Value: 'x' }] })))).name, 'InvalidParameterException');
+    const { UntagResourceCommand } = await import('@aws-sdk/client-secrets-manager');
+    assert.equal((await awsError(sm.send(new UntagResourceCommand({ SecretId: 'par/reserved', TagKeys: ['AWS:anything'] })))).name, 'InvalidParameterException');
+  });
+
   test('Tags is [] when a secret has none, in DescribeSecret and ListSecrets', async () => {
     await sm.send(new CreateSecretCommand({ Name: 'par/untagged', SecretString: 'v' }));
     assert.deepEqual((await sm.send(new DescribeSecretCommand({ SecretId: 'par/untagged' }))).Tags, []);

@@ -63,6 +63,8 @@ export function catalogOperations({ secrets, resolve }: OperationContext): Opera
       const ref = await resolve(call, input);
       const keys = strList(input, 'TagKeys');
       if (!keys) bad('TagKeys is required');
+      // AWS reserves the aws: prefix: such tags cannot be edited or deleted by callers.
+      if (keys.some((k) => k.toLowerCase().startsWith('aws:'))) bad('Tag keys with the aws: prefix are reserved for AWS use and cannot be removed.');
       await secrets.untag(call.identity, ref, keys);
       return {};
     },
