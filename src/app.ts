@@ -36,6 +36,8 @@ import { createTransitService } from './engines/transit/transit-service.js';
 import { transitRoutes } from './http/routes/transit.js';
 import { createTransitStore } from './storage/transit-store.js';
 import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
+import { createResourcePolicyIndex, createResourcePolicyService } from './services/resource-policy-service.js';
+import { createResourcePolicyStore } from './storage/resource-policy-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -80,7 +82,9 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
       : createInProcessAppender(db, auditStore),
   });
-  const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
+  const resourcePolicyStore = createResourcePolicyStore();
+  const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
+  const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
@@ -118,7 +122,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
-  const awsPlugins = [awsRoutes({ secrets, replication, rotation, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  const resourcePolicies = createResourcePolicyService({
+    db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
+  });
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }

@@ -32,6 +32,13 @@ export interface AuditItem {
   status: number;
 }
 
+/** An error response in a route's own format: status, headers (content type included) and body. */
+export interface RenderedError {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     startedAt: bigint;
@@ -56,6 +63,11 @@ declare module 'fastify' {
      * reading events, status): answered, with their events held until the acknowledgement.
      */
     tamperedOk?: boolean;
+    /**
+     * Renders an error raised after the handler (the audit append) in the route's own error
+     * format; a compatible API whose clients expect another shape sets it. Default: the native body.
+     */
+    renderError?: (error: import('../errors/app-error.js').AppError, requestId: string) => RenderedError;
   }
 }
 

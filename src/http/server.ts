@@ -111,6 +111,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     http: { maxHeaderSize: 16 * 1024 },
+    // A URL the router cannot decode (`/%zz`) never reaches a route or the error handler:
+    // answer it in the documented envelope, with its request id, instead of Fastify's default.
+    frameworkErrors: (error, request, reply) => {
+      const appError = error.code === 'FST_ERR_BAD_URL' ? new AppError('invalid_request', 'the URL is malformed (invalid percent-encoding)') : toAppError(error);
+      void (reply as FastifyReply).code(appError.status).header('x-request-id', request.id).send(errorBody(appError, request.id));
+    },
     clientErrorHandler: (error, socket) => {
       // Raised by Node's parser before Fastify sees a request: oversize headers, garbage.
       if (!socket.writable) return socket.destroy();
@@ -253,6 +259,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     } catch (error) {
       const failure = toAppError(error);
       request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
+      const rendered = config.renderError?.(failure, request.id);
+      if (rendered) {
+        reply.code(rendered.status).headers(rendered.headers);
+        return rendered.body;
+      }
       reply.code(failure.status).header('content-type', 'application/json; charset=utf-8');
       return JSON.stringify(errorBody(failure, request.id));
     }

@@ -5,18 +5,24 @@ import type { ChangeBus } from '../lib/change-bus.js';
 import type { PolicyStore } from '../storage/policy-store.js';
 import type { Database } from '../storage/schema.js';
 import type { Identity } from './identity.types.js';
+import type { ResourceDecision } from '../policy/resource-policy.js';
 
 export interface AuthorizerDeps {
   db: Kysely<Database>;
   policyStore: PolicyStore;
   changes: ChangeBus;
+  /**
+   * AWS resource policies attached to secrets: an explicit Deny there denies, an Allow there
+   * grants what the identity's own policies do not (its environment binding still applies).
+   */
+  resourcePolicies?: { decide(identity: Identity, capability: Capability, name: string): ResourceDecision | Promise<ResourceDecision> };
 }
 
 /**
  * Loads an identity's policy documents (cached, invalidated on change) and asks the pure
  * evaluator. Services call `require` for every operation they perform.
  */
-export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
+export function createAuthorizer({ db, policyStore, changes, resourcePolicies }: AuthorizerDeps) {
   const cache = new Map<string, PolicyDocument | null>();
   changes.subscribe((topic, key) => {
     // '*' means notifications may have been missed (another node's bus reconnected): drop all.
@@ -38,6 +44,17 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
     return { policies, env: identity.env, isRoot: false };
   }
 
+  /**
+   * The secret's resource policy decision (never for `sys:` resources, which are not secrets).
+   * Synchronous when the policies are in memory: the read path adds no await.
+   */
+  function resourceDecision(identity: Identity, capability: Capability, resource: string): ResourceDecision | Promise<ResourceDecision> {
+    if (!resourcePolicies || resource.startsWith('sys:')) return null;
+    return resourcePolicies.decide(identity, capability, resource);
+  }
+
+  const withinEnv = (identity: Identity, resource: string) => identity.env === null || resource.split('/', 1)[0] === identity.env;
+
   return {
     /**
      * Throws `permission_denied` (or `environment_denied`) unless the identity may do this. Which
@@ -45,9 +62,15 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
      * for a default deny): to anyone else it maps the policies out. The audit event keeps it.
      */
     async require(identity: Identity, capability: Capability, resource: string): Promise<void> {
+      const pending = resourceDecision(identity, capability, resource);
+      const byResource = pending instanceof Promise ? await pending : pending;
       const principal = await principalOf(identity);
+      if (byResource === 'deny') {
+        // Whether a secret carries a policy naming the caller is the owner's business: say only what was refused.
+        throw new AppError('permission_denied', `permission denied: "${capability}" on "${resource}"`, { auditDetail: { deny_reason: "an explicit Deny in the secret's resource policy" } });
+      }
       const decision = evaluate(principal, capability, resource);
-      if (decision.allowed) return;
+      if (decision.allowed || (byResource === 'allow' && withinEnv(identity, resource))) return;
       // The binding is the caller's own, and says nothing of any policy.
       if (identity.env !== null && decision.reason.startsWith('token is bound to environment')) {
         throw new AppError('environment_denied', `permission denied: ${decision.reason}`);
@@ -59,7 +82,10 @@ export function createAuthorizer({ db, policyStore, changes }: AuthorizerDeps) {
       throw new AppError('permission_denied', message, { auditDetail: { deny_reason: decision.reason } });
     },
     async allows(identity: Identity, capability: Capability, resource: string): Promise<boolean> {
-      return evaluate(await principalOf(identity), capability, resource).allowed;
+      const pending = resourceDecision(identity, capability, resource);
+      const byResource = pending instanceof Promise ? await pending : pending;
+      if (byResource === 'deny') return false;
+      return evaluate(await principalOf(identity), capability, resource).allowed || (byResource === 'allow' && withinEnv(identity, resource));
     },
     async mayAccessUnder(identity: Identity, capability: Capability, prefix: string): Promise<boolean> {
       return mayAccessUnder(await principalOf(identity), capability, prefix);

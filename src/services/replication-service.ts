@@ -90,7 +90,9 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
     const row = await store.findByName(tx, ref.region ?? deps.region, ref.name, { forUpdate: true });
     if (!row) throw new AppError('secret_not_found', `secret "${ref.name}" not found`);
     if (row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${ref.name}" is scheduled for deletion; restore it first`);
-    if (row.primary_region !== null) throw new AppError('invalid_request', `secret "${ref.name}" is a replica; manage replication from its primary in ${row.primary_region}`);
+    if (row.primary_region !== null) {
+      throw new AppError('invalid_request', `secret "${ref.name}" is a replica; manage replication from its primary in ${row.primary_region}`, { details: { primary_region: row.primary_region } });
+    }
     return row;
   }
 

@@ -11,6 +11,7 @@ import { auditHead } from './migrations/004-audit-head.js';
 import { auditRowid } from './migrations/005-audit-rowid.js';
 import { awsKeyExpiry } from './migrations/007-aws-key-expiry.js';
 import { transit } from './migrations/011-transit.js';
+import { resourcePolicies } from './migrations/014-resource-policies.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -35,7 +36,10 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Migrations per dialect, applied in name order; add new ones at the end with a higher number. */
+/**
+ * Migrations per dialect, applied in name order. A new one always takes a number above every
+ * migration on main: Kysely refuses to run one that sorts before a migration a store already has.
+ */
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-foundation': foundation(dialect),
@@ -45,6 +49,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '005-audit-rowid': auditRowid(dialect),
     '007-aws-key-expiry': awsKeyExpiry(dialect),
     '011-transit': transit(dialect),
+    '014-resource-policies': resourcePolicies(dialect),
   };
 }
 

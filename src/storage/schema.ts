@@ -34,6 +34,8 @@ export interface Database {
     primary_region: string | null;
   };
   secret_tags: { secret_id: string; key: string; value: string };
+  /** AWS resource policy documents (PutResourcePolicy), one per secret at most. */
+  secret_resource_policies: { secret_id: string; document: string; updated_at: number };
   secret_versions: {
     secret_id: string;
     version_id: string;

@@ -56,9 +56,10 @@ for (const engine of ['sqlite', 'postgres'] as const) describe(`AWS API on ${eng
     assert.deepEqual(westDescribed.Tags, [{ Key: 'tier', Value: 'gold' }]);
     assert.deepEqual(westDescribed.VersionIdsToStages![created.VersionId!], ['AWSPREVIOUS']);
 
-    // Replicas refuse writes; the primary reports its replicas.
-    assert.equal((await awsError(west.send(new PutSecretValueCommand({ SecretId: 'prod/replicated', SecretString: 'x' })))).name, 'InvalidRequestException');
-    assert.equal((await awsError(west.send(new DeleteSecretCommand({ SecretId: 'prod/replicated' })))).name, 'InvalidRequestException');
+    // Replicas refuse writes with AWS's replica error; the primary reports its replicas.
+    const replicaWrite = await awsError(west.send(new PutSecretValueCommand({ SecretId: 'prod/replicated', SecretString: 'x' })));
+    assert.deepEqual([replicaWrite.name, replicaWrite.message], ['InvalidParameterException', "Operation not permitted on a replica secret. Call must be made in primary secret's region."]);
+    assert.equal((await awsError(west.send(new DeleteSecretCommand({ SecretId: 'prod/replicated' })))).name, 'InvalidParameterException');
     const eastDescribed = await east.send(new DescribeSecretCommand({ SecretId: 'prod/replicated' }));
     assert.equal(eastDescribed.PrimaryRegion, 'us-east-1');
     assert.deepEqual(eastDescribed.ReplicationStatus!.map((s) => [s.Region, s.Status]), [['eu-west-1', 'InSync']]);

@@ -143,7 +143,7 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
       const listed = (await region.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['dev/alpha'] }] }))).SecretList![0]!;
       assert.deepEqual(Object.values(listed.SecretVersionsToStages!), [['AWSCURRENT']]);
       assert.deepEqual(listed.Tags, [{ Key: 'team', Value: 'streaming' }]);
-      assert.equal((await awsError(region.send(new ListSecretsCommand({ Filters: [{ Key: 'color' as 'name', Values: ['x'] }] })))).name, 'InvalidParameterException');
+      assert.equal((await awsError(region.send(new ListSecretsCommand({ Filters: [{ Key: 'color' as 'name', Values: ['x'] }] })))).name, 'ValidationException', 'a key outside the enum, as AWS validates it');
       assert.equal((await awsError(region.send(new ListSecretsCommand({ MaxResults: 500 })))).name, 'InvalidParameterException');
       // Matching as AWS documents it: name, tag-key and tag-value are case-sensitive prefixes;
       // description matches words, not case-sensitive; all breaks the value into words.
@@ -225,7 +225,7 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     assert.equal(spaced, '     ');
     const each = await pw({ PasswordLength: 4, RequireEachIncludedType: true });
     assert.ok(/[a-z]/.test(each) && /[A-Z]/.test(each) && /[0-9]/.test(each) && /[^A-Za-z0-9]/.test(each), 'one of each type');
-    assert.equal((await awsError(pw({ PasswordLength: 5000 }))).name, 'InvalidParameterException');
+    assert.equal((await awsError(pw({ PasswordLength: 5000 }))).name, 'ValidationException', 'over 4096, as AWS validates it');
   });
 
   test('BatchGetSecretValue by ids (with per-secret errors) and by filters', async () => {
@@ -249,19 +249,23 @@ describe('AWS Secrets Manager API via @aws-sdk/client-secrets-manager', () => {
     assert.equal((await awsError(sm.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['batch/'] }], MaxResults: 21 })))).name, 'InvalidParameterException', 'at most 20 per page, as in AWS');
   });
 
-  test('rotation without a configured rotator and resource policies answer clear errors, not fake successes', async () => {
+  test('rotation without a configured rotator answers clear errors, not fake successes; resource policies round-trip', async () => {
     const rotate = await awsError(sm.send(new RotateSecretCommand({ SecretId: 'prod/app/db', RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:x' })));
     assert.equal(rotate.name, 'InvalidRequestException');
     assert.match(rotate.message, /does not run Lambda functions/);
     const cancel = await awsError(sm.send(new CancelRotateSecretCommand({ SecretId: 'prod/app/db' })));
     assert.equal(cancel.name, 'InvalidRequestException');
     assert.match(cancel.message, /no rotator/);
-    assert.match((await awsError(sm.send(new PutResourcePolicyCommand({ SecretId: 'prod/app/db', ResourcePolicy: '{}' })))).message, /not supported/);
-    assert.equal((await awsError(sm.send(new ValidateResourcePolicyCommand({ ResourcePolicy: '{}' })))).name, 'InvalidRequestException');
+    assert.equal((await awsError(sm.send(new PutResourcePolicyCommand({ SecretId: 'prod/app/db', ResourcePolicy: '{}' })))).name, 'MalformedPolicyDocumentException');
+    assert.equal((await sm.send(new ValidateResourcePolicyCommand({ ResourcePolicy: '{}' }))).PolicyValidationPassed, false);
     const policy = await sm.send(new GetResourcePolicyCommand({ SecretId: 'prod/app/db' }));
     assert.equal(policy.Name, 'prod/app/db');
-    assert.equal(policy.ResourcePolicy, undefined, 'no resource policy is ever attached');
+    assert.equal(policy.ResourcePolicy, undefined, 'none attached yet');
+    const document = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::123456789012:user/AKCUNOBODY0000000000' }, Action: 'secretsmanager:*', Resource: '*' }] });
+    await sm.send(new PutResourcePolicyCommand({ SecretId: 'prod/app/db', ResourcePolicy: document }));
+    assert.equal((await sm.send(new GetResourcePolicyCommand({ SecretId: 'prod/app/db' }))).ResourcePolicy, document);
     assert.equal((await sm.send(new DeleteResourcePolicyCommand({ SecretId: 'prod/app/db' }))).Name, 'prod/app/db');
+    assert.equal((await sm.send(new GetResourcePolicyCommand({ SecretId: 'prod/app/db' }))).ResourcePolicy, undefined);
   });
 
   test('every AWS call is audited exactly once, with its operation, secret and version', async () => {

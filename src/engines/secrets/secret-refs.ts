@@ -36,7 +36,7 @@ export function createSecretRefs(deps: SecretsServiceDeps) {
   }
 
   function refuseReplicaWrite(row: SecretRow): void {
-    if (row.primary_region !== null) throw new AppError('invalid_request', `secret "${row.name}" is a read-only replica of ${row.primary_region}`);
+    if (row.primary_region !== null) throw new AppError('invalid_request', `secret "${row.name}" is a read-only replica of ${row.primary_region}`, { details: { primary_region: row.primary_region } });
   }
 
   async function decrypt(secretId: string, versionId: string, stored: { wrapped_key: Buffer; ciphertext: Buffer; value_kind: string }): Promise<SecretValue> {

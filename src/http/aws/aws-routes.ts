@@ -3,11 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
 import { auditError, toAppError } from '../server.js';
-import { auditTarget } from '../request-context.js';
+import { auditTarget, type RenderedError } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
 import type { Identity } from '../../services/identity.types.js';
 import { readRawBody } from './aws-body.js';
-import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX, awsErrorOf } from './aws-protocol.js';
+import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX } from './aws-protocol.js';
+import { awsErrorOf } from './aws-errors.js';
 
 export interface AwsRoutesDeps extends AwsServices {
   credentials: AwsCredentialsService;
@@ -30,6 +31,21 @@ const READ_ONLY_OPERATIONS = new Set([
 function awsResponse(reply: import('fastify').FastifyReply, requestId: string, status: number, body: unknown): string {
   reply.code(status).header('content-type', AWS_JSON_CONTENT_TYPE).header('x-amzn-requestid', requestId);
   return JSON.stringify(body);
+}
+
+/**
+ * An error as an AWS client expects it: `__type` and `message` in the body, the type in
+ * `x-amzn-errortype`. Used by the error handler and, through the route's `renderError`, for a
+ * failure after the handler (an audit event that could not be written).
+ */
+function awsErrorResponse(appError: AppError, requestId: string): RenderedError {
+  const { type, status, message: awsMessage } = awsErrorOf(appError);
+  const message = appError.code === 'internal_error' ? `An internal error occurred (request ${requestId})` : awsMessage;
+  return {
+    status,
+    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type },
+    body: JSON.stringify({ __type: type, message, Message: message }),
+  };
 }
 
 /** An operation's view of its Fastify request: one object per call, its methods on the prototype. */
@@ -68,13 +84,12 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const appError = toAppError(error);
         if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
         auditError(request, appError);
-        const { type, status } = awsErrorOf(appError);
-        const message = appError.code === 'internal_error' ? `An internal error occurred (request ${request.id})` : appError.message;
-        reply.header('x-amzn-errortype', type);
-        return awsResponse(reply, request.id, status, { __type: type, message, Message: message });
+        const rendered = awsErrorResponse(appError, request.id);
+        reply.code(rendered.status).headers(rendered.headers);
+        return rendered.body;
       });
 
-      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true } }, async (request: FastifyRequest, reply) => {
+      aws.post('/', { schema: { hide: true }, config: { operation: 'aws.unknown', anonymous: true, renderError: awsErrorResponse } }, async (request: FastifyRequest, reply) => {
         const target = request.headers['x-amz-target'];
         const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
         const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;

@@ -1,0 +1,37 @@
+import { bool, str } from '../aws-input.js';
+import type { OperationContext, Operations } from '../aws-operations.js';
+
+/**
+ * Resource policies: Put/Get/DeleteResourcePolicy store and return the JSON document attached to
+ * a secret (a replica answers with its primary's); ValidateResourcePolicy checks one without
+ * storing it. The authorizer evaluates stored policies on every call (services/resource-policy-service.ts).
+ */
+export function resourcePolicyOperations({ resourcePolicies, resolve }: OperationContext): Operations {
+  return {
+    async GetResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const found = await resourcePolicies.get(call.identity, ref);
+      return { ARN: found.arn, Name: found.name, ...(found.document !== null ? { ResourcePolicy: found.document } : {}) };
+    },
+
+    async PutResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const document = str(input, 'ResourcePolicy', true);
+      const result = await resourcePolicies.put(call.identity, ref, document, bool(input, 'BlockPublicPolicy') ?? false);
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async DeleteResourcePolicy(call, input) {
+      const ref = await resolve(call, input);
+      const result = await resourcePolicies.remove(call.identity, ref);
+      return { ARN: result.arn, Name: result.name };
+    },
+
+    async ValidateResourcePolicy(call, input) {
+      const document = str(input, 'ResourcePolicy', true);
+      const ref = str(input, 'SecretId') === undefined ? undefined : await resolve(call, input);
+      const errors = await resourcePolicies.validate(call.identity, ref, document);
+      return { PolicyValidationPassed: errors.length === 0, ValidationErrors: errors };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { AppError } from '../../../errors/app-error.js';
+import type { ReplicaStatus, SecretRef } from '../../../engines/secrets/secrets-service.js';
+import { inAwsTerms, reworded } from '../aws-errors.js';
+import { bad, bool, replicaRegionsOf, str, strList, tagsOf, valueOf } from '../aws-input.js';
+import type { AwsCall, OperationContext, Operations } from '../aws-operations.js';
+import { labelToAws, labelToNative } from '../aws-protocol.js';
+import { replicationJson } from '../aws-shapes.js';
+
+/**
+ * Writing secrets and versions: CreateSecret (with replicas), PutSecretValue, UpdateSecret and
+ * UpdateSecretVersionStage. A ClientRequestToken becomes the new version's id.
+ */
+export function writeOperations({ secrets, replication, resolve }: OperationContext): Operations {
+  /** AWS's words for a ClientRequestToken reused with another value; they name the secret's ARN when the caller may see it. */
+  const tokenInUse = async (call: AwsCall, ref: SecretRef, token: string | undefined): Promise<string> => {
+    const arn = await secrets.describe(call.identity, ref).then((d) => d.arn, () => ref.name);
+    return `You can't use ClientRequestToken ${token ?? ''} because that value is already in use for a version of secret ${arn}.`;
+  };
+  return {
+    async CreateSecret(call, input) {
+      const name = str(input, 'Name', true);
+      call.target(name);
+      const value = valueOf(input);
+      const replicas = replicaRegionsOf(input, 'AddReplicaRegions');
+      const token = value ? str(input, 'ClientRequestToken') : undefined;
+      const created = await secrets.create(call.identity, {
+        name, region: call.region, description: str(input, 'Description'), kmsKeyId: str(input, 'KmsKeyId'), tags: tagsOf(input), value, versionId: token,
+      }).catch(async (error: unknown) => reworded(error, {
+        secret_exists: `The operation failed because the secret ${name} already exists.`,
+        secret_scheduled_for_deletion: "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        idempotency_conflict: await tokenInUse(call, { name, region: call.region }, token),
+      }));
+      call.target(name, created.versionId);
+      let statuses: ReplicaStatus[] = [];
+      if (replicas && replicas.length > 0) {
+        statuses = (await replication.replicate(call.identity, { name, region: call.region }, replicas, bool(input, 'ForceOverwriteReplicaSecret') ?? false)).statuses;
+      }
+      return {
+        ARN: created.metadata.arn, Name: created.metadata.name, ...(created.versionId ? { VersionId: created.versionId } : {}),
+        ...(statuses.length > 0 ? { ReplicationStatus: replicationJson(statuses) } : {}),
+      };
+    },
+
+    async PutSecretValue(call, input) {
+      const ref = await resolve(call, input);
+      const value = valueOf(input);
+      if (!value) throw new AppError('invalid_request', 'You must provide either SecretString or SecretBinary.');
+      const stages = strList(input, 'VersionStages');
+      const token = str(input, 'ClientRequestToken');
+      const result = await secrets.putValue(call.identity, ref, { value, labels: stages?.map(labelToNative), versionId: token })
+        .catch(async (error: unknown) => reworded(error, { idempotency_conflict: await tokenInUse(call, ref, token) }));
+      call.target(ref.name, result.versionId);
+      call.detail({ labels: result.labels.join(','), created: result.created });
+      return { ARN: result.arn, Name: result.name, VersionId: result.versionId, VersionStages: result.labels.map(labelToAws) };
+    },
+
+    async UpdateSecret(call, input) {
+      const ref = await resolve(call, input);
+      const description = str(input, 'Description');
+      const kmsKeyId = str(input, 'KmsKeyId');
+      const value = valueOf(input);
+      let meta: { arn: string; name: string } | null = null;
+      if (description !== undefined || kmsKeyId !== undefined) meta = await secrets.updateMetadata(call.identity, ref, { description, kmsKeyId });
+      if (value) {
+        const token = str(input, 'ClientRequestToken');
+        const written = await secrets.putValue(call.identity, ref, { value, versionId: token })
+          .catch(async (error: unknown) => reworded(error, { idempotency_conflict: await tokenInUse(call, ref, token) }));
+        call.target(ref.name, written.versionId);
+        return { ARN: written.arn, Name: written.name, VersionId: written.versionId };
+      }
+      if (meta) return { ARN: meta.arn, Name: meta.name };
+      const described = await secrets.describe(call.identity, ref);
+      return { ARN: described.arn, Name: described.name };
+    },
+
+    async UpdateSecretVersionStage(call, input) {
+      const ref = await resolve(call, input);
+      const stage = str(input, 'VersionStage', true);
+      const moveTo = str(input, 'MoveToVersionId');
+      const removeFrom = str(input, 'RemoveFromVersionId');
+      call.target(ref.name, moveTo ?? removeFrom ?? null);
+      call.detail({ label: stage, from: removeFrom ?? null, to: moveTo ?? null });
+      if (moveTo === undefined && removeFrom === undefined) bad('You must specify MoveToVersionId, RemoveFromVersionId, or both.');
+      const result = await secrets.moveLabel(call.identity, ref, { label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom }).catch(inAwsTerms);
+      return { ARN: result.arn, Name: result.name };
+    },
+  };
+}
