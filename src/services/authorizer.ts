@@ -66,8 +66,10 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
       const byResource = pending instanceof Promise ? await pending : pending;
       const principal = await principalOf(identity);
       if (byResource === 'deny') {
-        // Whether a secret carries a policy naming the caller is the owner's business: say only what was refused.
-        throw new AppError('permission_denied', `permission denied: "${capability}" on "${resource}"`, { auditDetail: { deny_reason: "an explicit Deny in the secret's resource policy" } });
+        // Named only to a caller who could read the policy itself (GetResourcePolicy needs `list`).
+        const reason = `the secret's resource policy denies ${capability}`;
+        const message = evaluate(principal, 'list', resource).allowed ? `permission denied: ${reason}` : `permission denied: "${capability}" on "${resource}"`;
+        throw new AppError('permission_denied', message, { auditDetail: { deny_reason: reason } });
       }
       const decision = evaluate(principal, capability, resource);
       if (decision.allowed || (byResource === 'allow' && withinEnv(identity, resource))) return;

@@ -224,6 +224,12 @@ describe('AWS parity: messages, error codes, idempotent deletes, filters, resour
         ResourcePolicy: policy({ Effect: 'Deny', Principal: { AWS: ACCOUNT }, Action: 'secretsmanager:Get*', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalTag/x': 'y' } } }),
       }));
       assert.equal((await awsError(b.send(new GetSecretValueCommand({ SecretId: 'team/db' })))).name, 'AccessDeniedException');
+      // The refusal names the resource policy only to a caller who could read it (GetResourcePolicy needs list).
+      await writePolicy(server, 'team-read-only', JSON.stringify({ rules: [{ path: 'team/**', capabilities: ['read'] }] }));
+      const readOnly = await createToken(server, { policies: ['team-read-only'] });
+      const blind = await api(server, 'GET', '/v1/values/team/db', { token: readOnly.token });
+      assert.equal(blind.status, 403, JSON.stringify(blind.body));
+      assert.equal(blind.body.error.message, 'permission denied: "read" on "team/db"');
       // A policy goes with its secret: a new secret of the same name starts without it.
       await sm.send(new DeleteSecretCommand({ SecretId: 'team/db', ForceDeleteWithoutRecovery: true }));
       await sm.send(new CreateSecretCommand({ Name: 'team/db', SecretString: 'new-db' }));
