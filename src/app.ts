@@ -29,6 +29,14 @@ import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
 import { createRotationStore } from './storage/rotation-store.js';
+import { createClock } from './lib/clock.js';
+import { createAuthService } from './auth/auth-service.js';
+import { createAppRoleMethod } from './auth/approle/approle-method.js';
+import { createAppRoleService } from './auth/approle/approle-service.js';
+import { createAuthStore } from './storage/auth-store.js';
+import { authRoutes } from './http/routes/auth.js';
+import { appRoleRoutes } from './http/routes/approle.js';
+import { testingClockRoutes } from './http/routes/testing-clock.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,7 +55,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
   });
   const { db } = storage;
-  const now = () => Date.now();
+  const clock = createClock(config.testing_clock);
+  const now = clock.now;
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
@@ -103,9 +112,20 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
 
+  // Auth methods (AppRole, JWT/OIDC): logins end in ordinary tokens issued by the identity service.
+  const authStore = createAuthStore();
+  const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
+  const auth = createAuthService({
+    db, authStore, authorizer, identity, changes, now,
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now })],
+  });
+  const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
+  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
+  if (clock.adjustable) logger.warn('TESTING CLOCK is on: a root token can move this server\'s time forward (testing aid only)');
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
-    plugins: [...awsPlugins, rotationRoutes(rotation)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), ...identityPlugins],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

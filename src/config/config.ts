@@ -37,6 +37,8 @@ const ConfigSchema = z
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
     /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
     node_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Za-z0-9_.:-').optional(),
+    /** Testing aid only: POST /v1/sys/testing/clock (root) moves this server's clock forward. */
+    testing_clock: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
     /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
     maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
   })
@@ -67,6 +69,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
   CUSTOS_NODE_ID: 'node_id',
   CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',
+  CUSTOS_TESTING_CLOCK: 'testing_clock',
 };
 
 export interface ConfigSources {

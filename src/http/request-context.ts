@@ -49,6 +49,8 @@ declare module 'fastify' {
     anonymous?: boolean;
     /** Health and the OpenAPI document are not audited (load balancers poll them constantly). */
     audited?: boolean;
+    /** The response carries a credential and may be answered wrapped (X-Custos-Wrap-TTL). */
+    wrappable?: boolean;
   }
 }
 

@@ -144,7 +144,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (!config.anonymous && route.url !== undefined) {
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
-      });
+      }, request.ip);
       request.identity = request.withTransactionAudit(identity);
     }
   });

@@ -13,3 +13,5 @@ export type { TemplateFormat, TemplateProblem } from './template.js';
 // The rotation-aware pg pool is a separate entry point (`custos/client/pg`) so that importing
 // the SDK never loads `pg`.
 export type { RotationRunResponse, RotationStatusResponse, RotationListResponse } from './api-client.js';
+export { createAuthClient } from './auth-client.js';
+export type { AuthClient, LoginResponse, WrapInfo } from './auth-client.js';

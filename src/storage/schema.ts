@@ -59,6 +59,11 @@ export interface Database {
     expires_at: number | null;
     max_expires_at: number | null;
     revoked_at: number | null;
+    /** The auth mount and role whose login issued the token (null for tokens made by tokens). */
+    auth_mount?: string | null;
+    auth_role?: string | null;
+    /** JSON array of CIDRs the token may be presented from; null: anywhere. */
+    bound_cidrs?: string | null;
   };
   audit_events: {
     seq: number;
@@ -117,6 +122,21 @@ export interface Database {
     started_at: number;
     updated_at: number;
     finished_at: number | null;
+  };
+  /** Auth methods mounted by name; `config` is the method's JSON settings (no secrets). */
+  auth_mounts: { path: string; type: string; description: string | null; config: string; created_at: number; updated_at: number };
+  auth_roles: { mount: string; name: string; role_id: string | null; config: string; created_at: number; updated_at: number };
+  approle_secret_ids: {
+    accessor: string;
+    mount: string;
+    role_name: string;
+    secret_hash: string;
+    created_by: string;
+    created_at: number;
+    expires_at: number | null;
+    uses_remaining: number | null;
+    cidrs: string | null;
+    revoked_at: number | null;
   };
   rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createApiClient } from '../../sdk/api-client.js';
+import { createApiClient, type TokenResponse } from '../../sdk/api-client.js';
 import { DEFAULT_ADDRESS, tokenFilePath } from '../context.js';
 import { writePrivateFile } from '../private-file.js';
 
@@ -42,6 +42,11 @@ export async function loginCommand(options: { tokenFile?: string }): Promise<voi
   if (!token) throw new Error('no token given');
   const address = process.env.CUSTOS_ADDR || DEFAULT_ADDRESS;
   const self = await createApiClient({ address, token }).lookupSelf();
+  saveToken(address, token, self);
+}
+
+/** Saves a token 0600 in $HOME/.custos/token (shared by `login` and the auth-method logins). */
+export function saveToken(address: string, token: string, self: Pick<TokenResponse, 'display_name' | 'policies' | 'env' | 'expires_at'>): void {
   const file = tokenFilePath();
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writePrivateFile(file, token + '\n');

@@ -8,11 +8,13 @@ import { AccessorBody, CreateTokenBody, PolicyNameParam, WritePolicyBody } from 
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function tokenJson(info: TokenInfo) {
+export function tokenJson(info: TokenInfo) {
   return {
     accessor: info.accessor, display_name: info.displayName, policies: info.policies, env: info.env, root: info.isRoot,
     parent_accessor: info.parentAccessor, created_at: iso(info.createdAt), expires_at: iso(info.expiresAt),
     max_expires_at: iso(info.maxExpiresAt), ttl_seconds: info.ttlSeconds, revoked: info.revoked,
+    ...(info.authMount ? { auth_mount: info.authMount, auth_role: info.authRole } : {}),
+    ...(info.boundCidrs ? { bound_cidrs: info.boundCidrs } : {}),
   };
 }
 
