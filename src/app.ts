@@ -33,6 +33,7 @@ import { createClock } from './lib/clock.js';
 import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
+import { createJwtMethod } from './auth/jwt/jwt-method.js';
 import { createAuthStore } from './storage/auth-store.js';
 import { authRoutes } from './http/routes/auth.js';
 import { appRoleRoutes } from './http/routes/approle.js';
@@ -117,7 +118,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now })],
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
   const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
