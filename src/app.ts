@@ -38,6 +38,10 @@ import { createAuthStore } from './storage/auth-store.js';
 import { authRoutes } from './http/routes/auth.js';
 import { appRoleRoutes } from './http/routes/approle.js';
 import { testingClockRoutes } from './http/routes/testing-clock.js';
+import { createWrappingService } from './services/wrapping-service.js';
+import { createWrappingStore } from './storage/wrapping-store.js';
+import { wrappingRoutes } from './http/wrapping-hooks.js';
+import { loginAuditor } from './http/routes/auth.js';
 
 export const VERSION = '0.1.0';
 
@@ -121,11 +125,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
-  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
+  const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });
+  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), wrappingRoutes(wrapping, loginAuditor), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
   if (clock.adjustable) logger.warn('TESTING CLOCK is on: a root token can move this server\'s time forward (testing aid only)');
 
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator, wrapping,
     plugins: [...awsPlugins, rotationRoutes(rotation), ...identityPlugins],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
@@ -154,6 +159,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       if (purged > 0) logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window');
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
+    leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
   ];
   for (const job of jobs) job.unref();
 

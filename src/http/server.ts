@@ -16,6 +16,8 @@ import type { AuditItem } from './request-context.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
+import type { WrappingService } from '../services/wrapping-service.js';
+import { prepareWrap, WRAP_HEADER, wrapOnRoute } from './wrapping-hooks.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -29,6 +31,8 @@ export interface HttpDeps {
   operator: OperatorService;
   /** Set with several nodes: recorded as `node` in every audit event's detail. */
   nodeId?: string;
+  /** Response wrapping (X-Custos-Wrap-TTL on routes whose answer carries a credential). */
+  wrapping?: WrappingService;
   /** Further route groups (compatible APIs, engines) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => void)[];
 }
@@ -147,6 +151,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       }, request.ip);
       request.identity = request.withTransactionAudit(identity);
     }
+    const wrapHeader = request.headers[WRAP_HEADER];
+    if (wrapHeader !== undefined) prepareWrap(request, wrapHeader);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -173,6 +179,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     };
     route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), defaultBody];
   });
+
+  if (deps.wrapping) app.addHook('onRoute', wrapOnRoute(deps.wrapping));
 
   const eventOf = (request: FastifyRequest, status: number): AuditEvent => ({
     time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,

@@ -10,6 +10,7 @@ import { rotation } from './migrations/003-rotation.js';
 import { auditHead } from './migrations/004-audit-head.js';
 import { auditRowid } from './migrations/005-audit-rowid.js';
 import { authMethods } from './migrations/009-auth-methods.js';
+import { wrappingGroups } from './migrations/010-wrapping-groups.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -43,6 +44,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '004-audit-head': auditHead(dialect),
     '005-audit-rowid': auditRowid(dialect),
     '009-auth-methods': authMethods(dialect),
+    '010-wrapping-groups': wrappingGroups(dialect),
   };
 }
 

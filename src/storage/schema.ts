@@ -138,6 +138,18 @@ export interface Database {
     cidrs: string | null;
     revoked_at: number | null;
   };
+  wrapped_responses: {
+    accessor: string;
+    token_hash: string;
+    creation_path: string;
+    created_by: string | null;
+    created_at: number;
+    expires_at: number;
+    ciphertext: Buffer | null;
+    unwrapped_at: number | null;
+  };
+  identity_groups: { name: string; policies: string; description: string | null; created_at: number; updated_at: number };
+  identity_group_members: { group_name: string; kind: 'role' | 'accessor'; value: string; added_by: string; added_at: number };
   rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
 }
 

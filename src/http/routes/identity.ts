@@ -29,7 +29,7 @@ function seconds(value: string | number | undefined): number | undefined {
 
 /** Tokens travel only in bodies and headers, never in URLs. */
 export function identityRoutes(app: FastifyInstance, identity: IdentityService, policies: PolicyService): void {
-  app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create' } }, async (request, reply) => {
+  app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create', wrappable: true } }, async (request, reply) => {
     const body = request.body as { policies: string[]; ttl?: string | number; max_ttl?: string | number; env?: string; display_name?: string };
     reply.code(201); // before the call: the write's audit event commits with it
     const created = await identity.create(identityOf(request), {
