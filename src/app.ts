@@ -42,6 +42,9 @@ import { createWrappingService } from './services/wrapping-service.js';
 import { createWrappingStore } from './storage/wrapping-store.js';
 import { wrappingRoutes } from './http/wrapping-hooks.js';
 import { loginAuditor } from './http/routes/auth.js';
+import { createGroupService } from './services/group-service.js';
+import { createGroupStore } from './storage/group-store.js';
+import { groupRoutes } from './http/routes/groups.js';
 
 export const VERSION = '0.1.0';
 
@@ -78,7 +81,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       : createInProcessAppender(db, auditStore),
   });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
-  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
+  const groups = createGroupService({ db, store: createGroupStore(), authorizer, changes, now });
+  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now, groupPolicies: groups.policiesOf });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, now, region: config.region, accountId: config.account_id,
@@ -126,7 +130,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
   const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });
-  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), wrappingRoutes(wrapping, loginAuditor), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
+  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), wrappingRoutes(wrapping, loginAuditor), groupRoutes(groups), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
   if (clock.adjustable) logger.warn('TESTING CLOCK is on: a root token can move this server\'s time forward (testing aid only)');
 
   const http = await createHttpServer({

@@ -173,6 +173,17 @@ authRole.command('read').argument('<mount>').argument('<name>').action(run(async
 authRole.command('list').argument('<mount>').option('--json', 'JSON output').action(run(async () => (await import('./commands/auth.js')).roleListCommand));
 authRole.command('delete').argument('<mount>').argument('<name>').action(run(async () => (await import('./commands/auth.js')).roleDeleteCommand));
 
+const group = program.command('group').description('groups: named policy sets for auth roles and tokens');
+group.command('create').description('create or update a group').argument('<name>').requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--description <text>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).createCommand));
+group.command('read').argument('<name>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).readCommand));
+group.command('list').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).listCommand));
+group.command('delete').argument('<name>').action(run(async () => (await import('./commands/group.js')).deleteCommand));
+group.command('add-member').argument('<name>').option('--role <mount/role>', 'every token this auth role issues').option('--accessor <acc>', 'one token')
+  .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).addMemberCommand));
+group.command('remove-member').argument('<name>').option('--role <mount/role>').option('--accessor <acc>')
+  .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).removeMemberCommand));
+
 const approle = program.command('approle').description('AppRole roles and secret ids (for Airflow/Spark workers)');
 const mountOpt = () => new Option('--mount <path>', 'AppRole mount path').default('approle');
 approle.command('create').description('create or update a role').argument('<name>').addOption(mountOpt()).requiredOption('--policy <name>', 'policy (repeatable)', collect)

@@ -79,6 +79,9 @@ export const ERROR_STATUS = {
   jwt_audience_mismatch: 401,
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
+  // groups (services/group-service.ts)
+  group_not_found: 404,
+  group_member_not_found: 404,
   // response wrapping (services/wrapping-service.ts)
   wrapping_not_supported: 400,
   invalid_wrapping_token: 401,

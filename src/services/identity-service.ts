@@ -46,6 +46,8 @@ export interface IdentityServiceDeps {
   hashToken: (token: string) => string;
   changes: ChangeBus;
   now: () => number;
+  /** Policies a token gets through group membership (groups service); none when absent. */
+  groupPolicies?: (token: { accessor: string; authMount: string | null; authRole: string | null }) => Promise<string[]>;
 }
 
 function toIdentity(row: TokenRow): Identity {
@@ -124,7 +126,12 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (row.expires_at !== null && row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
       // A CIDR-bound token (AppRole's token_bound_cidrs) is worthless away from its network.
       if (entry.cidrs && !entry.cidrs.contains(source)) throw new AppError('source_not_allowed', 'the token may not be used from this address');
-      return toIdentity(row);
+      const identity = toIdentity(row);
+      if (deps.groupPolicies && row.is_root !== 1) {
+        const extra = await deps.groupPolicies({ accessor: row.accessor, authMount: row.auth_mount ?? null, authRole: row.auth_role ?? null });
+        if (extra.length > 0) identity.groupPolicies = extra;
+      }
+      return identity;
     },
 
     /**
