@@ -114,7 +114,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
-  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
+  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const awsPlugins = [awsRoutes({ secrets, replication, rotation, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     logger.warn('DEV MODE: the AWS-compatible API accepts access key "test" with secret "test" as the root identity');

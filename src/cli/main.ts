@@ -180,8 +180,9 @@ group.command('read').argument('<name>').option('--json', 'JSON output').action(
 group.command('list').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).listCommand));
 group.command('delete').argument('<name>').action(run(async () => (await import('./commands/group.js')).deleteCommand));
 group.command('add-member').argument('<name>').option('--role <mount/role>', 'every token this auth role issues').option('--accessor <acc>', 'one token')
+  .option('--aws-key <id>', 'an AWS access key (boto3 on a worker gets the group\'s policies)')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).addMemberCommand));
-group.command('remove-member').argument('<name>').option('--role <mount/role>').option('--accessor <acc>')
+group.command('remove-member').argument('<name>').option('--role <mount/role>').option('--accessor <acc>').option('--aws-key <id>')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).removeMemberCommand));
 
 const approle = program.command('approle').description('AppRole roles and secret ids (for Airflow/Spark workers)');

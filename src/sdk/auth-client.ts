@@ -8,7 +8,7 @@ export interface MountResponse { path: string; type: string; description: string
 export interface RoleResponse { mount: string; name: string; type: string; role_id?: string; policies: string[]; env: string | null; token_ttl: number; token_max_ttl: number; token_bound_cidrs: string[]; [field: string]: unknown }
 export interface SecretIdResponse { secret_id_accessor: string; created_by: string; created_at: string; expires_at: string | null; uses_remaining: number | null; cidrs: string[]; revoked: boolean }
 export interface LoginResponse extends TokenResponse { token: string; method: string; mount: string; role: string }
-export interface GroupResponse { name: string; policies: string[]; description: string | null; updated_at: string; members: { kind: 'role' | 'accessor'; value: string; added_by: string; added_at: string }[] }
+export interface GroupResponse { name: string; policies: string[]; description: string | null; updated_at: string; members: { kind: 'role' | 'accessor' | 'aws_key'; value: string; added_by: string; added_at: string }[] }
 export interface WrapInfo { token: string; accessor: string; ttl: number; creation_time: string; expires_at: string; creation_path: string }
 
 const seg = encodeURIComponent;
@@ -43,8 +43,8 @@ export function createAuthClient(api: Pick<ApiClient, 'request'>) {
     readGroup: (name: string) => call<GroupResponse>('GET', `/v1/groups/${seg(name)}`),
     writeGroup: (name: string, input: { policies: string[]; description?: string }) => call<GroupResponse>('PUT', `/v1/groups/${seg(name)}`, input),
     deleteGroup: (name: string) => call<{ deleted: string }>('DELETE', `/v1/groups/${seg(name)}`),
-    addGroupMember: (name: string, kind: 'role' | 'accessor', value: string) => call<GroupResponse>('POST', `/v1/groups/${seg(name)}/members`, { kind, value }),
-    removeGroupMember: (name: string, kind: 'role' | 'accessor', value: string) => call<GroupResponse>('POST', `/v1/groups/${seg(name)}/members/remove`, { kind, value }),
+    addGroupMember: (name: string, kind: 'role' | 'accessor' | 'aws_key', value: string) => call<GroupResponse>('POST', `/v1/groups/${seg(name)}/members`, { kind, value }),
+    removeGroupMember: (name: string, kind: 'role' | 'accessor' | 'aws_key', value: string) => call<GroupResponse>('POST', `/v1/groups/${seg(name)}/members/remove`, { kind, value }),
 
     /** Opens a wrapping token once; a second attempt fails with `wrapping_token_used`. */
     unwrap: (token: string) => call<Record<string, unknown>>('POST', '/v1/sys/wrapping/unwrap', { token }),

@@ -29,6 +29,8 @@ export interface GroupServiceDeps {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ROLE_MEMBER = /^[a-z0-9][a-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 const ACCESSOR_MEMBER = /^acc_[A-Za-z0-9_-]{16}$/;
+const AWS_KEY_MEMBER = /^AKCU[A-Z2-7]{16}$/;
+const MEMBER_PATTERNS: Record<MemberKind, RegExp> = { role: ROLE_MEMBER, accessor: ACCESSOR_MEMBER, aws_key: AWS_KEY_MEMBER };
 const resource = (name: string) => `sys:groups/${name}`;
 
 function checkName(name: string): void {
@@ -113,8 +115,8 @@ export function createGroupService(deps: GroupServiceDeps) {
     async addMember(caller: Identity, name: string, kind: MemberKind, value: string): Promise<GroupInfo> {
       checkName(name);
       await authorizer.require(caller, 'update', resource(name));
-      if (kind === 'role' ? !ROLE_MEMBER.test(value) : kind === 'accessor' ? !ACCESSOR_MEMBER.test(value) : true) {
-        throw new AppError('validation_failed', 'a member is a role "<mount>/<role>" or a token accessor "acc_…"');
+      if (!Object.hasOwn(MEMBER_PATTERNS, kind) || !MEMBER_PATTERNS[kind].test(value)) {
+        throw new AppError('validation_failed', 'a member is a role "<mount>/<role>", a token accessor "acc_…" or an AWS access key id "AKCU…"');
       }
       const group = await load(name);
       holdsAll(caller, group.policies);
@@ -139,16 +141,25 @@ export function createGroupService(deps: GroupServiceDeps) {
     /** Policies a token gets through its groups (by its auth role and its accessor); cached a second. */
     async policiesOf(token: { accessor: string; authMount: string | null; authRole: string | null }): Promise<string[]> {
       const role = token.authMount && token.authRole ? `${token.authMount}/${token.authRole}` : null;
-      const key = `${role ?? ''}|${token.accessor}`;
+      return cachedPolicies([{ kind: 'accessor', value: token.accessor }, ...(role ? [{ kind: 'role' as const, value: role }] : [])]);
+    },
+
+    /** Policies an AWS access key gets through its groups, so boto3 on a worker has the role's least privilege. */
+    async policiesOfAwsKey(accessKeyId: string): Promise<string[]> {
+      return cachedPolicies([{ kind: 'aws_key', value: accessKeyId }]);
+    },
+  };
+
+  async function cachedPolicies(members: { kind: MemberKind; value: string }[]): Promise<string[]> {
+      const key = members.map((m) => `${m.kind}:${m.value}`).join('|');
       const hit = cache.get(key);
       if (hit && now() - hit.at < 1000) return hit.policies;
-      const rows = await store.groupsOf(db, role, token.accessor);
+      const rows = await store.groupsOf(db, members);
       const policies = [...new Set(rows.flatMap((r) => JSON.parse(r.policies) as string[]))];
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { policies, at: now() });
       return policies;
-    },
-  };
+  }
 }
 
 export type GroupService = ReturnType<typeof createGroupService>;

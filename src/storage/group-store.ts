@@ -31,14 +31,12 @@ export function createGroupStore() {
       const result = await q.deleteFrom('identity_group_members').where('group_name', '=', name).where('kind', '=', kind).where('value', '=', value).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
-    /** Names and policies of the groups that have this auth role or this token as a member. */
-    async groupsOf(q: Queryable, role: string | null, accessor: string): Promise<{ name: string; policies: string }[]> {
+    /** Names and policies of the groups that have any of these members. */
+    async groupsOf(q: Queryable, members: { kind: GroupMemberRow['kind']; value: string }[]): Promise<{ name: string; policies: string }[]> {
+      if (members.length === 0) return [];
       return q.selectFrom('identity_group_members as m').innerJoin('identity_groups as g', 'g.name', 'm.group_name')
         .select(['g.name', 'g.policies'])
-        .where((eb) => eb.or([
-          eb.and([eb('m.kind', '=', 'accessor'), eb('m.value', '=', accessor)]),
-          ...(role ? [eb.and([eb('m.kind', '=', 'role'), eb('m.value', '=', role)])] : []),
-        ]))
+        .where((eb) => eb.or(members.map((m) => eb.and([eb('m.kind', '=', m.kind), eb('m.value', '=', m.value)]))))
         .distinct().execute();
     },
   };

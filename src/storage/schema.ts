@@ -149,7 +149,7 @@ export interface Database {
     unwrapped_at: number | null;
   };
   identity_groups: { name: string; policies: string; description: string | null; created_at: number; updated_at: number };
-  identity_group_members: { group_name: string; kind: 'role' | 'accessor'; value: string; added_by: string; added_at: number };
+  identity_group_members: { group_name: string; kind: 'role' | 'accessor' | 'aws_key'; value: string; added_by: string; added_at: number };
   rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
 }
 

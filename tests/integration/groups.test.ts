@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createSecret, createToken, eventually, writePolicy } from '../support/http-helpers.js';
 import { enableMount, login, writeRole } from '../support/auth-helpers.js';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { awsClient, awsError, createAwsKey } from '../support/aws.js';
 
 /** Groups: effective policies are a token's own plus its groups'; no self-promotion; env binding still first. */
 describe('groups', () => {
@@ -79,6 +81,31 @@ describe('groups', () => {
     assertErrorBody(await api(server, 'PUT', '/v1/groups/x', { token: bound.token, body: { policies: ['dev-read'] } }), 403, 'environment_denied');
     const reader = await createToken(server, { policies: ['dev-read'] });
     assertErrorBody(await api(server, 'GET', '/v1/groups', { token: reader.token }), 403, 'permission_denied');
+  });
+
+  test('AWS API: an access key in the group of an AppRole role gets the same least privilege; an env-bound key never reaches prod', async () => {
+    await api(server, 'PUT', '/v1/groups/airflow-workers', { token: server.token, body: { policies: ['prod-read'] } });
+    await api(server, 'POST', '/v1/groups/airflow-workers/members', { token: server.token, body: { kind: 'role', value: 'approle/etl' } });
+    const key = await createAwsKey(server, ['dev-read']);
+    const sm = awsClient(server, key);
+    assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'AccessDeniedException');
+    const added = await runCli(['group', 'add-member', 'airflow-workers', '--aws-key', key.accessKeyId], { server });
+    assert.equal(added.code, 0, added.stderr);
+    await eventually('the key gets the group', async () => {
+      try {
+        return (await sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' }))).SecretString === 'prod-value';
+      } catch {
+        return false;
+      }
+    });
+    const boundKey = await createAwsKey(server, ['dev-read'], 'dev');
+    await api(server, 'POST', '/v1/groups/airflow-workers/members', { token: server.token, body: { kind: 'aws_key', value: boundKey.accessKeyId } });
+    const bound = awsClient(server, boundKey);
+    assert.equal((await awsError(bound.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'AccessDeniedException');
+    await api(server, 'POST', '/v1/groups/airflow-workers/members/remove', { token: server.token, body: { kind: 'aws_key', value: key.accessKeyId } });
+    assert.equal((await awsError(sm.send(new GetSecretValueCommand({ SecretId: 'prod/app/db' })))).name, 'AccessDeniedException');
+    sm.destroy();
+    bound.destroy();
   });
 
   test('CLI: group create/read/list/add-member/remove-member/delete', async () => {

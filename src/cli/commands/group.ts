@@ -11,9 +11,10 @@ function printGroup(g: GroupResponse): void {
   }
 }
 
-function member(o: { role?: string; accessor?: string }): ['role' | 'accessor', string] {
-  if ((o.role === undefined) === (o.accessor === undefined)) throw new Error('give exactly one of --role <mount>/<role> or --accessor <acc_…>');
-  return o.role !== undefined ? ['role', o.role] : ['accessor', o.accessor!];
+function member(o: { role?: string; accessor?: string; awsKey?: string }): ['role' | 'accessor' | 'aws_key', string] {
+  const given = [o.role && ['role', o.role], o.accessor && ['accessor', o.accessor], o.awsKey && ['aws_key', o.awsKey]].filter(Boolean) as ['role' | 'accessor' | 'aws_key', string][];
+  if (given.length !== 1) throw new Error('give exactly one of --role <mount>/<role>, --accessor <acc_…> or --aws-key <AKCU…>');
+  return given[0]!;
 }
 
 export async function createCommand(name: string, o: { policy: string[]; description?: string; json?: boolean }): Promise<void> {
@@ -35,12 +36,12 @@ export async function deleteCommand(name: string): Promise<void> {
   await groupsApi().deleteGroup(name);
   process.stdout.write(`deleted group ${name}\n`);
 }
-export async function addMemberCommand(name: string, o: { role?: string; accessor?: string; json?: boolean }): Promise<void> {
+export async function addMemberCommand(name: string, o: { role?: string; accessor?: string; awsKey?: string; json?: boolean }): Promise<void> {
   const g = await groupsApi().addGroupMember(name, ...member(o));
   if (o.json) return printJson(g);
   printGroup(g);
 }
-export async function removeMemberCommand(name: string, o: { role?: string; accessor?: string; json?: boolean }): Promise<void> {
+export async function removeMemberCommand(name: string, o: { role?: string; accessor?: string; awsKey?: string; json?: boolean }): Promise<void> {
   const g = await groupsApi().removeGroupMember(name, ...member(o));
   if (o.json) return printJson(g);
   printGroup(g);

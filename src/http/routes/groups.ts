@@ -9,7 +9,7 @@ const WriteBody = Type.Object({
   policies: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 64 }),
   description: Type.Optional(Type.String({ maxLength: 256 })),
 }, strict);
-const MemberBody = Type.Object({ kind: Type.Union([Type.Literal('role'), Type.Literal('accessor')]), value: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+const MemberBody = Type.Object({ kind: Type.Union([Type.Literal('role'), Type.Literal('accessor'), Type.Literal('aws_key')]), value: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const groupJson = (g: GroupInfo) => ({

@@ -30,7 +30,7 @@ export function wrappingGroups(dialect: Dialect) {
         .execute();
       await db.schema.createTable('identity_group_members')
         .addColumn('group_name', 'text', (c) => c.notNull().references('identity_groups.name').onDelete('cascade'))
-        // 'role' (value `<mount>/<role>`: every token that role's logins issue) or 'accessor' (one token).
+        // 'role' (value `<mount>/<role>`: every token that role's logins issue), 'accessor' (one token) or 'aws_key' (an access key id).
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('value', 'text', (c) => c.notNull())
         .addColumn('added_by', 'text', (c) => c.notNull())
