@@ -31,7 +31,9 @@ export interface AuthMethod {
   /** Validates and normalizes the mount's settings (throws `validation_failed`). */
   parseMountConfig(raw: unknown): Promise<Record<string, unknown>>;
   /** Validates and normalizes a role; the shared token fields are in `token`. */
-  parseRole(raw: unknown): { token: RoleTokenFields; config: Record<string, unknown> };
+  parseRole(raw: unknown): { token: RoleTokenFields; config: Record<string, unknown> } | Promise<{ token: RoleTokenFields; config: Record<string, unknown> }>;
+  /** What of a role's config may be shown (userpass hides the password hash); all of it when absent. */
+  publicConfig?(config: Record<string, unknown>): Record<string, unknown>;
   /** Whether roles of this method get a role_id (AppRole). */
   readonly hasRoleIds: boolean;
   /** Judges a login; throws a stable AppError when refused. `note` adds audit detail as soon as it is known. */

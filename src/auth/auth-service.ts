@@ -90,7 +90,9 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   function roleInfo(mount: AuthMountRow, row: AuthRoleRow): RoleInfo {
     const stored = JSON.parse(row.config) as { token: RoleTokenFields; config: Record<string, unknown> };
-    return { mount: mount.path, name: row.name, type: mount.type, roleId: row.role_id, token: tokenFieldsJson(stored.token), config: stored.config, updatedAt: row.updated_at };
+    const method = methods.get(mount.type);
+    const config = method?.publicConfig ? method.publicConfig(stored.config) : stored.config;
+    return { mount: mount.path, name: row.name, type: mount.type, roleId: row.role_id, token: tokenFieldsJson(stored.token), config, updatedAt: row.updated_at };
   }
 
   return {
@@ -153,7 +155,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       await authorizer.require(caller, 'update', roleResource(path, name));
       const mount = await mountOf(path);
       const method = methodOf(mount.type);
-      const parsed = method.parseRole(raw);
+      const parsed = await method.parseRole(raw);
       // No privilege widening: a role can only hand out policies its author holds.
       if (!caller.isRoot) {
         const extra = parsed.token.policies.filter((p) => !caller.policies.includes(p));

@@ -151,6 +151,15 @@ login.command('jwt').description('log in with a JWT (GitHub Actions / Kubernetes
   .requiredOption('--role <name>').requiredOption('--jwt-file <file>', 'file (or - for stdin) holding the JWT')
   .option('--mount <path>', 'JWT mount path', 'jwt').option('--json', 'print the login response instead of saving the token')
   .action(run(async () => (await import('./commands/jwt.js')).loginCommand));
+login.command('userpass').description('log in with a username and password (typed without echo, or from a file)')
+  .requiredOption('--username <name>').option('--password-file <file>', 'first line of this file (- or absent: prompt / stdin)')
+  .option('--mount <path>', 'userpass mount path', 'userpass').option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/userpass.js')).loginCommand));
+const userpass = program.command('userpass').description('people with a username and password');
+userpass.command('create').description('create or update a user (password: prompt, stdin or --password-file)').argument('<username>')
+  .addOption(new Option('--mount <path>', 'userpass mount path').default('userpass')).requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--env <env>').option('--token-ttl <duration>').option('--password-file <file>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/userpass.js')).createCommand));
 program.command('unwrap').description('open a response-wrapping token (single use) and print what it wraps')
   .option('--token-file <file>', 'read the wrapping token from this file (default: stdin)')
   .action(run(async () => (await import('./commands/auth.js')).unwrapCommand));

@@ -79,6 +79,7 @@ export const ERROR_STATUS = {
   jwt_audience_mismatch: 401,
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
+  account_locked: 429,
   // groups (services/group-service.ts)
   group_not_found: 404,
   group_member_not_found: 404,

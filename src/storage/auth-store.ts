@@ -49,6 +49,21 @@ export function createAuthStore() {
       return Number(result.numDeletedRows) > 0;
     },
 
+    async failuresOf(q: Queryable, mount: string, name: string): Promise<{ failures: number; locked_until: number | null } | undefined> {
+      return q.selectFrom('auth_login_failures').select(['failures', 'locked_until']).where('mount', '=', mount).where('name', '=', name).executeTakeFirst();
+    },
+    /** Counts one more consecutive failure; returns the new count. */
+    async recordFailure(q: Queryable, mount: string, name: string, now: number, lockedUntil: (failures: number) => number | null): Promise<number> {
+      const current = await q.selectFrom('auth_login_failures').select('failures').where('mount', '=', mount).where('name', '=', name).executeTakeFirst();
+      const failures = (current?.failures ?? 0) + 1;
+      await q.insertInto('auth_login_failures').values({ mount, name, failures, locked_until: lockedUntil(failures), last_failure_at: now })
+        .onConflict((oc) => oc.columns(['mount', 'name']).doUpdateSet({ failures, locked_until: lockedUntil(failures), last_failure_at: now })).execute();
+      return failures;
+    },
+    async clearFailures(q: Queryable, mount: string, name: string): Promise<void> {
+      await q.deleteFrom('auth_login_failures').where('mount', '=', mount).where('name', '=', name).execute();
+    },
+
     async insertSecretId(q: Queryable, row: Insertable<Database['approle_secret_ids']>): Promise<void> {
       await q.insertInto('approle_secret_ids').values(row).execute();
     },

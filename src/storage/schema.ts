@@ -138,6 +138,7 @@ export interface Database {
     cidrs: string | null;
     revoked_at: number | null;
   };
+  auth_login_failures: { mount: string; name: string; failures: number; locked_until: number | null; last_failure_at: number };
   wrapped_responses: {
     accessor: string;
     token_hash: string;

@@ -5,7 +5,7 @@ import { DEFAULT_ADDRESS, tokenFilePath } from '../context.js';
 import { writePrivateFile } from '../private-file.js';
 
 /** Reads one line from stdin; on a terminal without echo, so the token is not shown. */
-async function readSecretLine(prompt: string): Promise<string> {
+export async function readSecretLine(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) {
     const chunks: Buffer[] = [];

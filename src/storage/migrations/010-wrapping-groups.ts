@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../schema.js';
 
 /**
- * Response wrapping (a credential handed over once, behind a single-use token; the payload
+ * userpass lockout counters, response wrapping (a credential handed over once, behind a single-use token; the payload
  * sealed by the barrier and dropped when opened) and groups (named sets of policies whose
  * members are auth roles or token accessors).
  */
@@ -36,6 +36,15 @@ export function wrappingGroups(dialect: Dialect) {
         .addColumn('added_by', 'text', (c) => c.notNull())
         .addColumn('added_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('identity_group_members_pk', ['group_name', 'kind', 'value'])
+        .execute();
+      // userpass lockout: consecutive failures per user, and until when the user is locked out.
+      await db.schema.createTable('auth_login_failures')
+        .addColumn('mount', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint')
+        .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('auth_login_failures_pk', ['mount', 'name'])
         .execute();
       await db.schema.createIndex('identity_group_members_by_value').on('identity_group_members').columns(['kind', 'value']).execute();
     },
