@@ -38,6 +38,23 @@ import { createTransitStore } from './storage/transit-store.js';
 import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
 import { createResourcePolicyIndex, createResourcePolicyService } from './services/resource-policy-service.js';
 import { createResourcePolicyStore } from './storage/resource-policy-store.js';
+import { createClock } from './lib/clock.js';
+import { createAuthService } from './auth/auth-service.js';
+import { createAppRoleMethod } from './auth/approle/approle-method.js';
+import { createAppRoleService } from './auth/approle/approle-service.js';
+import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createUserpassMethod } from './auth/userpass/userpass-method.js';
+import { createAuthStore } from './storage/auth-store.js';
+import { authRoutes } from './http/routes/auth.js';
+import { appRoleRoutes } from './http/routes/approle.js';
+import { testingClockRoutes } from './http/routes/testing-clock.js';
+import { createWrappingService } from './services/wrapping-service.js';
+import { createWrappingStore } from './storage/wrapping-store.js';
+import { wrappingRoutes } from './http/wrapping-hooks.js';
+import { loginAuditor } from './http/routes/auth.js';
+import { createGroupService } from './services/group-service.js';
+import { createGroupStore } from './storage/group-store.js';
+import { groupRoutes } from './http/routes/groups.js';
 
 export const VERSION = '0.1.0';
 
@@ -57,7 +74,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
   });
   const { db } = storage;
-  const now = () => Date.now();
+  const clock = createClock(config.testing_clock);
+  const now = clock.now;
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
@@ -85,7 +103,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const resourcePolicyStore = createResourcePolicyStore();
   const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
-  const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now });
+  const groups = createGroupService({ db, store: createGroupStore(), authorizer, changes, now });
+  const identity = createIdentityService({
+    db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now, groupPolicies: groups.policiesOf,
+  });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
   // Reads of CURRENT wait (bounded) while a single-user rotation on any node is between set and finish.
@@ -121,7 +142,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
-  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev });
+  const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const resourcePolicies = createResourcePolicyService({
     db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
   });
@@ -133,9 +154,22 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   // Transit (encryption as a service): named keys sealed by the barrier.
   const transit = createTransitService({ db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now });
 
+
+  // Auth methods (AppRole, JWT/OIDC): logins end in ordinary tokens issued by the identity service.
+  const authStore = createAuthStore();
+  const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
+  const auth = createAuthService({
+    db, authStore, authorizer, identity, changes, now,
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now })],
+  });
+  const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
+  const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });
+  const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), wrappingRoutes(wrapping, loginAuditor), groupRoutes(groups), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
+  if (clock.adjustable) logger.warn('TESTING CLOCK is on: a root token can move this server\'s time forward (testing aid only)');
+
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit)],
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator, wrapping,
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -169,6 +203,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       if (purged > 0) logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window');
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
+    leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
   ];
   for (const job of jobs) job.unref();
 

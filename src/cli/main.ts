@@ -156,9 +156,76 @@ program.command('export').description('write the inventory (metadata only, never
   .option('--inventory', 'inventory JSON [{path, owner, env, rotation_days, description}]').option('-o, --output <file>', 'write here instead of stdout')
   .option('--json', 'JSON output (the inventory is JSON already; with -o, a summary)')
   .action(run(async () => (await import('./commands/inventory.js')).exportCommand));
-program.command('login').description('verify a token and save it for CUSTOS_ADDR in $HOME/.custos/tokens.json (0600; also ~/.custos/token unless that holds another server\'s); reads it from stdin unless --token-file')
+const login = program.command('login').description('verify a token and save it for CUSTOS_ADDR in $HOME/.custos/tokens.json (0600; also ~/.custos/token unless that holds another server\'s); reads it from stdin unless --token-file')
   .option('--token-file <file>', 'read the token from this file').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/login.js')).loginCommand));
+login.command('approle').description('log in with an AppRole role_id and secret_id (a wrapping token in the file is unwrapped first)')
+  .requiredOption('--role-id <id>').requiredOption('--secret-id-file <file>', 'file (or - for stdin) holding the secret_id or a wrapping token for it')
+  .option('--mount <path>', 'AppRole mount path', 'approle').option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/approle.js')).loginCommand));
+login.command('jwt').description('log in with a JWT (GitHub Actions / Kubernetes / any OIDC issuer)')
+  .requiredOption('--role <name>').requiredOption('--jwt-file <file>', 'file (or - for stdin) holding the JWT')
+  .option('--mount <path>', 'JWT mount path', 'jwt').option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/jwt.js')).loginCommand));
+login.command('userpass').description('log in with a username and password (typed without echo, or from a file)')
+  .requiredOption('--username <name>').option('--password-file <file>', 'first line of this file (- or absent: prompt / stdin)')
+  .option('--mount <path>', 'userpass mount path', 'userpass').option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/userpass.js')).loginCommand));
+const userpass = program.command('userpass').description('people with a username and password');
+userpass.command('create').description('create or update a user (password: prompt, stdin or --password-file)').argument('<username>')
+  .addOption(new Option('--mount <path>', 'userpass mount path').default('userpass')).requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--env <env>').option('--token-ttl <duration>').option('--password-file <file>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/userpass.js')).createCommand));
+program.command('unwrap').description('open a response-wrapping token (single use) and print what it wraps')
+  .option('--token-file <file>', 'read the wrapping token from this file (default: stdin)')
+  .action(run(async () => (await import('./commands/auth.js')).unwrapCommand));
+
+const authCmd = program.command('auth').description('auth methods mounted by name (approle, jwt)');
+authCmd.command('enable').description('mount an auth method').argument('<type>', 'approle | jwt').option('--path <path>', 'mount path (default: the type)')
+  .option('--description <text>').option('--config <key=value>', 'method setting (repeatable)', collect).option('--config-file <file>', 'JSON settings').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/auth.js')).enableCommand));
+authCmd.command('configure').description("change a mount's settings").argument('<path>')
+  .option('--config <key=value>', 'method setting (repeatable)', collect).option('--config-file <file>', 'JSON settings').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/auth.js')).configureCommand));
+authCmd.command('list').description('mounted auth methods').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/auth.js')).listCommand));
+authCmd.command('disable').description('unmount: deletes its roles and revokes every token it issued').argument('<path>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/auth.js')).disableCommand));
+const authRole = authCmd.command('role').description('roles of any auth method');
+authRole.command('write').argument('<mount>').argument('<name>').option('--set <key=value>', 'role field (repeatable)', collect).option('--file <file>', 'JSON role (- for stdin)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/auth.js')).roleWriteCommand));
+authRole.command('read').argument('<mount>').argument('<name>').action(run(async () => (await import('./commands/auth.js')).roleReadCommand));
+authRole.command('list').argument('<mount>').option('--json', 'JSON output').action(run(async () => (await import('./commands/auth.js')).roleListCommand));
+authRole.command('delete').argument('<mount>').argument('<name>').action(run(async () => (await import('./commands/auth.js')).roleDeleteCommand));
+
+const group = program.command('group').description('groups: named policy sets for auth roles and tokens');
+group.command('create').description('create or update a group').argument('<name>').requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--description <text>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).createCommand));
+group.command('read').argument('<name>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).readCommand));
+group.command('list').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).listCommand));
+group.command('delete').argument('<name>').action(run(async () => (await import('./commands/group.js')).deleteCommand));
+group.command('add-member').argument('<name>').option('--role <mount/role>', 'every token this auth role issues').option('--accessor <acc>', 'one token')
+  .option('--aws-key <id>', 'an AWS access key (boto3 on a worker gets the group\'s policies)')
+  .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).addMemberCommand));
+group.command('remove-member').argument('<name>').option('--role <mount/role>').option('--accessor <acc>').option('--aws-key <id>')
+  .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).removeMemberCommand));
+
+const approle = program.command('approle').description('AppRole roles and secret ids (for Airflow/Spark workers)');
+const mountOpt = () => new Option('--mount <path>', 'AppRole mount path').default('approle');
+approle.command('create').description('create or update a role').argument('<name>').addOption(mountOpt()).requiredOption('--policy <name>', 'policy (repeatable)', collect)
+  .option('--env <env>', 'bind its tokens to one environment').option('--token-ttl <duration>').option('--token-max-ttl <duration>')
+  .option('--token-bound-cidr <cidr>', 'tokens only usable from here (repeatable)', collect).option('--secret-id-ttl <duration>').option('--secret-id-num-uses <n>')
+  .option('--secret-id-bound-cidr <cidr>', 'logins only from here (repeatable)', collect).option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/approle.js')).createCommand));
+approle.command('read').argument('<name>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).readCommand));
+approle.command('list').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).listCommand));
+approle.command('delete').argument('<name>').addOption(mountOpt()).action(run(async () => (await import('./commands/approle.js')).deleteCommand));
+const secretId = approle.command('secret-id').description('secret ids of a role (shown once, on creation)');
+secretId.command('create').argument('<role>').addOption(mountOpt()).option('--ttl <duration>', 'shorter than the role allows').option('--num-uses <n>')
+  .option('--cidr <cidr>', 'logins with it only from here (repeatable)', collect).option('--wrap-ttl <duration>', 'answer a single-use wrapping token instead, e.g. 5m').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/approle.js')).secretIdCreateCommand));
+secretId.command('list').argument('<role>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).secretIdListCommand));
+secretId.command('revoke').argument('<role>').argument('<accessor>').addOption(mountOpt()).action(run(async () => (await import('./commands/approle.js')).secretIdRevokeCommand));
 program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');

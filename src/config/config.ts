@@ -48,6 +48,8 @@ const ConfigSchema = z
     audit_checkpoint_seconds: z.coerce.number().int().min(1).max(86_400).default(60),
     /** Append-only JSONL file for signed checkpoints; keep it off the data dir's disk (default ~/.custos/audit-checkpoints.jsonl). */
     audit_checkpoint_file: z.string().min(1).optional(),
+    /** Testing aid only: POST /v1/sys/testing/clock (root) moves this server's clock forward. */
+    testing_clock: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
     /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
     maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
   })
@@ -82,6 +84,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_AUDIT_CHECKPOINT_EVENTS: 'audit_checkpoint_events',
   CUSTOS_AUDIT_CHECKPOINT_SECONDS: 'audit_checkpoint_seconds',
   CUSTOS_AUDIT_CHECKPOINT_FILE: 'audit_checkpoint_file',
+  CUSTOS_TESTING_CLOCK: 'testing_clock',
 };
 
 export interface ConfigSources {

@@ -68,6 +68,8 @@ declare module 'fastify' {
      * format; a compatible API whose clients expect another shape sets it. Default: the native body.
      */
     renderError?: (error: import('../errors/app-error.js').AppError, requestId: string) => RenderedError;
+    /** The response carries a credential and may be answered wrapped (X-Custos-Wrap-TTL). */
+    wrappable?: boolean;
   }
 }
 

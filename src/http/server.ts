@@ -18,6 +18,8 @@ import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
 import { validationMessage } from './validation-message.js';
+import type { WrappingService } from '../services/wrapping-service.js';
+import { prepareWrap, WRAP_HEADER, wrapOnRoute } from './wrapping-hooks.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -31,6 +33,8 @@ export interface HttpDeps {
   operator: OperatorService;
   /** Set with several nodes: recorded as `node` in every audit event's detail. */
   nodeId?: string;
+  /** Response wrapping (X-Custos-Wrap-TTL on routes whose answer carries a credential). */
+  wrapping?: WrappingService;
   /** Further route groups (compatible APIs, engines) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => void)[];
 }
@@ -178,9 +182,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (!config.anonymous && route.url !== undefined) {
       const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
         request.audit.accessor = accessor;
-      });
+      }, request.ip);
       request.identity = request.withTransactionAudit(identity);
     }
+    const wrapHeader = request.headers[WRAP_HEADER];
+    if (wrapHeader !== undefined) prepareWrap(request, wrapHeader);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -207,6 +213,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     };
     route.preValidation = [...(Array.isArray(route.preValidation) ? route.preValidation : route.preValidation ? [route.preValidation] : []), defaultBody];
   });
+
+  if (deps.wrapping) app.addHook('onRoute', wrapOnRoute(deps.wrapping));
 
   const eventOf = (request: FastifyRequest, status: number): AuditEvent => ({
     time: Date.now(), requestId: request.id, accessor: request.audit.accessor, source: request.ip, operation: request.audit.operation,

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
  * keyring rotated). In one process this is an EventEmitter; with several nodes on
  * PostgreSQL the same interface is carried across nodes (LISTEN/NOTIFY).
  */
-export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret' | 'transit' | 'audit' | 'rotation';
+export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret' | 'transit' | 'audit' | 'rotation' | 'auth' | 'group';
 
 export interface ChangeBus {
   /**

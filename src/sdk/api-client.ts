@@ -136,14 +136,14 @@ export function createApiClient(options: ApiClientOptions) {
   const base = options.address.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
 
-  async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+  async function call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>, extraHeaders?: Record<string, string>): Promise<T> {
     // URL parsing resolves `.` and `..` segments (even percent-encoded ones), so `dev/../x` would
     // leave as `x` and the server would act on a name nobody typed. No valid secret or policy
     // name has them, so every path is checked here rather than each route's name.
     if (DOT_SEGMENT.test(path)) throw new CustosApiError('invalid_name', 'a name has a "." or ".." segment, which no secret or policy name may have', 400, null);
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -171,6 +171,8 @@ export function createApiClient(options: ApiClientOptions) {
 
   return {
     address: base,
+    /** Any native API call (used by the typed clients for auth methods in auth-client.ts). */
+    request: call,
     health: () => call<{ initialized: boolean; sealed: boolean; version: string }>('GET', '/v1/health').catch((e: CustosApiError) => {
       if (e.status === 503) return { initialized: true, sealed: true, version: '' };
       throw e;

@@ -16,3 +16,5 @@ export type { RotationRunResponse, RotationStatusResponse, RotationListResponse 
 // Transit (encryption as a service): its own client, so the secrets client stays as it is.
 export { createTransitClient, isItemError } from './transit-client.js';
 export type { TransitClient, TransitKeyResponse, TransitKeyType, TransitItem, TransitItemError, EncryptInput, DecryptInput, EncryptResult, DatakeyResult, AeadOptions, Bytes } from './transit-client.js';
+export { createAuthClient } from './auth-client.js';
+export type { AuthClient, LoginResponse, WrapInfo } from './auth-client.js';

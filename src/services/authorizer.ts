@@ -31,7 +31,9 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
 
   async function principalOf(identity: Identity): Promise<Principal> {
     if (identity.isRoot) return { policies: [], env: identity.env, isRoot: true };
-    const missing = identity.policies.filter((name) => !cache.has(name));
+    // A token's effective policies: its own plus those of its groups.
+    const names = identity.groupPolicies?.length ? [...identity.policies, ...identity.groupPolicies] : identity.policies;
+    const missing = names.filter((name) => !cache.has(name));
     if (missing.length > 0) {
       const rows = await policyStore.findMany(db, missing);
       for (const name of missing) {
@@ -40,7 +42,7 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
         cache.set(name, row ? parsePolicyDocument(row.name, row.document) : null);
       }
     }
-    const policies = identity.policies.map((name) => cache.get(name)).filter((p): p is PolicyDocument => !!p);
+    const policies = names.map((name) => cache.get(name)).filter((p): p is PolicyDocument => !!p);
     return { policies, env: identity.env, isRoot: false };
   }
 

@@ -56,6 +56,8 @@ export interface AwsCredentialsServiceDeps {
   now: () => number;
   /** --dev only: accept access key `test` / secret `test` as the root identity. */
   devRootKey: boolean;
+  /** Policies a key gets through group membership (groups service); none when absent. */
+  groupPolicies?: (accessKeyId: string) => Promise<string[]>;
 }
 
 const MALFORMED_AUTHORIZATION = 'Authorization header requires Credential, SignedHeaders and Signature parameters (AWS4-HMAC-SHA256).';
@@ -274,6 +276,10 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
       if (!timingSafeEqualHex(expected, parsed.signature)) {
         if (!isHexSignature(parsed.signature)) throw new AppError('incomplete_signature', MALFORMED_AUTHORIZATION);
         throw new AppError('invalid_signature', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+      }
+      if (deps.groupPolicies && !key.identity.isRoot) {
+        const extra = await deps.groupPolicies(auth.accessKeyId);
+        if (extra.length > 0) return { identity: { ...key.identity, groupPolicies: extra }, region: auth.region, accessKeyId: auth.accessKeyId };
       }
       return { identity: key.identity, region: auth.region, accessKeyId: auth.accessKeyId };
     },

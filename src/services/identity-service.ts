@@ -1,18 +1,18 @@
 import type { Kysely } from 'kysely';
 import { transaction } from '../storage/transaction.js';
 import { newAccessor, newToken, TOKEN_PATTERN } from '../crypto/tokens.js';
+import { parseCidrs, type CidrSet } from '../lib/cidr.js';
 import { AppError } from '../errors/app-error.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { Database, Queryable } from '../storage/schema.js';
 import type { TokenRow, TokenStore } from '../storage/token-store.js';
 import type { AwsKeyStore } from '../storage/aws-key-store.js';
-import { validatePolicyName } from '../policy/policy.js';
+import { buildToken, type TokenSpec } from './token-issuer.js';
 import type { Authorizer } from './authorizer.js';
 import type { Identity } from './identity.types.js';
 
-export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 3600;
-export const DEFAULT_TOKEN_MAX_TTL_SECONDS = 32 * 24 * 3600;
-const ENV_PATTERN = /^[A-Za-z0-9_+=.@-]{1,64}$/;
+import { DEFAULT_TOKEN_TTL_SECONDS } from './token-issuer.js';
+export { DEFAULT_TOKEN_TTL_SECONDS, DEFAULT_TOKEN_MAX_TTL_SECONDS } from './token-issuer.js';
 
 export interface CreateTokenInput {
   policies: string[];
@@ -34,6 +34,10 @@ export interface TokenInfo {
   maxExpiresAt: number | null;
   ttlSeconds: number | null;
   revoked: boolean;
+  /** The auth mount and role whose login issued the token. */
+  authMount: string | null;
+  authRole: string | null;
+  boundCidrs: string[] | null;
 }
 
 export interface IdentityServiceDeps {
@@ -45,6 +49,8 @@ export interface IdentityServiceDeps {
   awsKeys: Pick<AwsKeyStore, 'revokeCreatedBy'>;
   changes: ChangeBus;
   now: () => number;
+  /** Policies a token gets through group membership (groups service); none when absent. */
+  groupPolicies?: (token: { accessor: string; authMount: string | null; authRole: string | null }) => Promise<string[]>;
 }
 
 function toIdentity(row: TokenRow): Identity {
@@ -66,6 +72,9 @@ function toInfo(row: TokenRow): TokenInfo {
     maxExpiresAt: row.max_expires_at,
     ttlSeconds: row.ttl_seconds,
     revoked: row.revoked_at !== null,
+    authMount: row.auth_mount ?? null,
+    authRole: row.auth_role ?? null,
+    boundCidrs: row.bound_cidrs ? (JSON.parse(row.bound_cidrs) as string[]) : null,
   };
 }
 
@@ -75,7 +84,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
   // Authentication cache: token -> row (keyed by the token so a hit skips the HMAC; tokens
   // are in memory with every request anyway). Short-lived and dropped on any token change,
   // so a revocation takes effect at once on this node and within a second elsewhere.
-  const cache = new Map<string, { row: TokenRow; cachedAt: number }>();
+  const cache = new Map<string, { row: TokenRow; cachedAt: number; cidrs: CidrSet | null }>();
   const CACHE_MS = 1000;
   deps.changes.subscribe((topic) => {
     if (topic === 'token') cache.clear();
@@ -102,7 +111,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
      * Resolves a presented token to an identity, or throws a 401-class error. `onKnown` learns
      * the accessor of a known token even when it is refused (revoked, expired), for the audit log.
      */
-    async authenticate(token: string | undefined, onKnown?: (accessor: string) => void): Promise<Identity> {
+    async authenticate(token: string | undefined, onKnown?: (accessor: string) => void, source?: string): Promise<Identity> {
       if (!token) throw new AppError('missing_token', 'a token is required (Authorization: Bearer <token>)');
       if (!TOKEN_PATTERN.test(token)) throw new AppError('invalid_token', 'the token is not valid');
       const at = now();
@@ -110,7 +119,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!entry || at - entry.cachedAt > CACHE_MS) {
         const row = await tokenStore.findByHash(db, deps.hashToken(token));
         if (!row) throw new AppError('invalid_token', 'the token is not valid');
-        entry = { row, cachedAt: at };
+        entry = { row, cachedAt: at, cidrs: row.bound_cidrs ? parseCidrs(JSON.parse(row.bound_cidrs) as string[]) : null };
         if (cache.size > 10_000) cache.clear();
         cache.set(token, entry);
       }
@@ -118,48 +127,60 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       onKnown?.(row.accessor);
       if (row.revoked_at !== null) throw new AppError('token_revoked', 'the token was revoked');
       if (row.expires_at !== null && row.expires_at <= at) throw new AppError('token_expired', 'the token has expired');
-      return toIdentity(row);
+      // A CIDR-bound token (AppRole's token_bound_cidrs) is worthless away from its network.
+      if (entry.cidrs && !entry.cidrs.contains(source)) throw new AppError('source_not_allowed', 'the token may not be used from this address');
+      const identity = toIdentity(row);
+      if (deps.groupPolicies && row.is_root !== 1) {
+        const extra = await deps.groupPolicies({ accessor: row.accessor, authMount: row.auth_mount ?? null, authRole: row.auth_role ?? null });
+        if (extra.length > 0) identity.groupPolicies = extra;
+      }
+      return identity;
+    },
+
+    /**
+     * Issues a login's token inside the auth method's transaction (so, e.g., an AppRole secret
+     * id's use and the token it bought commit together). The method decided policies and limits.
+     */
+    async issueWithin(tx: Queryable, spec: Omit<TokenSpec, 'parentAccessor' | 'notAfter'>): Promise<{ token: string; info: TokenInfo }> {
+      const { token, row } = buildToken({ ...spec, parentAccessor: null, notAfter: null }, now(), deps.hashToken);
+      await tokenStore.insert(tx, row);
+      return { token, info: toInfo(row) };
+    },
+
+    /** Revokes every token (and its children) a mount's logins issued: used when the mount is disabled. */
+    async revokeIssuedBy(tx: Queryable, mount: string): Promise<number> {
+      let count = 0;
+      const at = now();
+      for (const accessor of await tokenStore.accessorsByMount(tx, mount)) {
+        const accessors = await tokenStore.revokeTree(tx, accessor, at);
+        await deps.awsKeys.revokeCreatedBy(tx, accessors, at); // keys die with the tokens that made them
+        count += accessors.length;
+      }
+      return count; // the caller publishes the change once its transaction committed
+    },
+
+    /** Tells every node's authentication cache that tokens changed (after a commit). */
+    tokensChanged(): void {
+      deps.changes.publish('token', '*');
     },
 
     /** Creates a child token of `caller`: policies must be a subset and the env binding can only narrow. */
     async create(caller: Identity, input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }> {
       await authorizer.require(caller, 'create', 'sys:tokens');
-      if (input.policies.length === 0) throw new AppError('validation_failed', 'a token needs at least one policy');
       for (const name of input.policies) {
-        if (name === 'root') {
-          if (!caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
-        } else validatePolicyName(name);
+        if (name === 'root' && !caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
       }
       if (!caller.isRoot) {
         const extra = input.policies.filter((p) => !caller.policies.includes(p));
         if (extra.length > 0) throw new AppError('permission_denied', `a token can only grant policies it holds itself (not: ${extra.join(', ')})`);
       }
       const env = input.env ?? caller.env;
-      if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `a token bound to "${caller.env}" can only create tokens bound to it`);
-      const ttl = input.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-      const maxTtl = input.maxTtlSeconds ?? Math.max(ttl, DEFAULT_TOKEN_MAX_TTL_SECONDS);
-      if (!Number.isInteger(ttl) || ttl < 1 || !Number.isInteger(maxTtl) || maxTtl < ttl) {
-        throw new AppError('validation_failed', 'ttl must be a positive number of seconds and max_ttl at least ttl');
-      }
-      const at = now();
-      let expiresAt = at + ttl * 1000;
-      let maxExpiresAt = at + maxTtl * 1000;
       // A child never outlives its parent.
-      if (caller.expiresAt !== null) {
-        expiresAt = Math.min(expiresAt, caller.expiresAt);
-        maxExpiresAt = Math.min(maxExpiresAt, caller.expiresAt);
-      }
-      // Report (and renew by) what was granted, not what was asked: whole seconds, never past the cap.
-      const grantedTtl = Math.max(1, Math.floor((expiresAt - at) / 1000));
-      expiresAt = Math.min(at + grantedTtl * 1000, expiresAt);
-      const isRoot = input.policies.includes('root');
-      const token = newToken();
-      const row: TokenRow = {
-        accessor: newAccessor(), token_hash: deps.hashToken(token), parent_accessor: caller.accessor === 'system' ? null : caller.accessor,
-        display_name: input.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(input.policies), env, is_root: isRoot ? 1 : 0,
-        created_at: at, ttl_seconds: grantedTtl, expires_at: expiresAt, max_expires_at: maxExpiresAt, revoked_at: null,
-      };
+      const { token, row } = buildToken({
+        policies: input.policies, ttlSeconds: input.ttlSeconds, maxTtlSeconds: input.maxTtlSeconds, env, displayName: input.displayName,
+        parentAccessor: caller.accessor === 'system' ? null : caller.accessor, notAfter: caller.expiresAt,
+      }, now(), deps.hashToken);
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
       await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
       return { token, info: toInfo(row) };

@@ -9,6 +9,8 @@ export interface Identity {
   env: string | null;
   isRoot: boolean;
   expiresAt: number | null;
+  /** Policies the token gets through its groups (never grantable to child tokens). */
+  groupPolicies?: string[];
   /** Set by the HTTP layer on mutating requests: writes commit with the request's audit event. */
   audit?: TransactionAuditor;
 }

@@ -12,6 +12,8 @@ import { auditRowid } from './migrations/005-audit-rowid.js';
 import { awsKeyExpiry } from './migrations/007-aws-key-expiry.js';
 import { transit } from './migrations/011-transit.js';
 import { resourcePolicies } from './migrations/014-resource-policies.js';
+import { authMethods } from './migrations/015-auth-methods.js';
+import { wrappingGroups } from './migrations/016-wrapping-groups.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -50,6 +52,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '007-aws-key-expiry': awsKeyExpiry(dialect),
     '011-transit': transit(dialect),
     '014-resource-policies': resourcePolicies(dialect),
+    '015-auth-methods': authMethods(dialect),
+    '016-wrapping-groups': wrappingGroups(dialect),
   };
 }
 

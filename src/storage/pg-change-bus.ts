@@ -5,7 +5,7 @@ import { pgConnectionFields } from './database.js';
 
 /** Every node LISTENs on this one channel; payloads are small JSON objects (never values). */
 export const CHANGE_CHANNEL = 'custos_changes';
-const TOPICS: readonly ChangeTopic[] = ['token', 'policy', 'keyring', 'secret', 'transit', 'audit', 'rotation'];
+const TOPICS: readonly ChangeTopic[] = ['token', 'policy', 'keyring', 'secret', 'transit', 'audit', 'rotation', 'auth', 'group'];
 
 export interface PgChangeBusOptions {
   url: string;

@@ -61,6 +61,11 @@ export interface Database {
     expires_at: number | null;
     max_expires_at: number | null;
     revoked_at: number | null;
+    /** The auth mount and role whose login issued the token (null for tokens made by tokens). */
+    auth_mount?: string | null;
+    auth_role?: string | null;
+    /** JSON array of CIDRs the token may be presented from; null: anywhere. */
+    bound_cidrs?: string | null;
   };
   audit_events: {
     seq: number;
@@ -122,6 +127,34 @@ export interface Database {
     updated_at: number;
     finished_at: number | null;
   };
+  /** Auth methods mounted by name; `config` is the method's JSON settings (no secrets). */
+  auth_mounts: { path: string; type: string; description: string | null; config: string; created_at: number; updated_at: number };
+  auth_roles: { mount: string; name: string; role_id: string | null; config: string; created_at: number; updated_at: number };
+  approle_secret_ids: {
+    accessor: string;
+    mount: string;
+    role_name: string;
+    secret_hash: string;
+    created_by: string;
+    created_at: number;
+    expires_at: number | null;
+    uses_remaining: number | null;
+    cidrs: string | null;
+    revoked_at: number | null;
+  };
+  auth_login_failures: { mount: string; name: string; failures: number; locked_until: number | null; last_failure_at: number };
+  wrapped_responses: {
+    accessor: string;
+    token_hash: string;
+    creation_path: string;
+    created_by: string | null;
+    created_at: number;
+    expires_at: number;
+    ciphertext: Buffer | null;
+    unwrapped_at: number | null;
+  };
+  identity_groups: { name: string; policies: string; description: string | null; created_at: number; updated_at: number };
+  identity_group_members: { group_name: string; kind: 'role' | 'accessor' | 'aws_key'; value: string; added_by: string; added_at: number };
   rotation_schedules: { secret_id: string; next_due_at: number; overdue_since: number | null; updated_at: number };
   /** Transit engine keys (metadata); their material lives in transit_key_versions, sealed. */
   transit_keys: {

@@ -16,6 +16,10 @@ export function createTokenStore() {
     async findByAccessor(q: Queryable, accessor: string): Promise<TokenRow | undefined> {
       return q.selectFrom('tokens').selectAll().where('accessor', '=', accessor).executeTakeFirst();
     },
+    async accessorsByMount(q: Queryable, mount: string): Promise<string[]> {
+      const rows = await q.selectFrom('tokens').select('accessor').where('auth_mount', '=', mount).where('revoked_at', 'is', null).execute();
+      return rows.map((r) => r.accessor);
+    },
     async setExpiry(q: Queryable, accessor: string, expiresAt: number): Promise<void> {
       await q.updateTable('tokens').set({ expires_at: expiresAt }).where('accessor', '=', accessor).execute();
     },

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createApiClient } from '../../sdk/api-client.js';
+import { createApiClient, type TokenResponse } from '../../sdk/api-client.js';
 import { forgetToken, saveToken } from '../../sdk/saved-tokens.js';
 import { printJson, serverAddress } from '../context.js';
 
 /** Reads one line from stdin; on a terminal without echo, so the token is not shown. */
-async function readSecretLine(prompt: string): Promise<string> {
+export async function readSecretLine(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) {
     const chunks: Buffer[] = [];
@@ -41,8 +41,13 @@ export async function loginCommand(options: { tokenFile?: string; json?: boolean
   if (!token) throw new Error('no token given');
   const address = serverAddress();
   const self = await createApiClient({ address, token }).lookupSelf();
+  saveLogin(address, token, self, options.json);
+}
+
+/** Saves a token for `address` (0600, see sdk/saved-tokens.ts) and says who it is: shared by `login` and the auth-method logins. */
+export function saveLogin(address: string, token: string, self: Pick<TokenResponse, 'display_name' | 'policies' | 'env' | 'expires_at'>, json?: boolean): void {
   const files = saveToken(address, token);
-  if (options.json) printJson({ address, display_name: self.display_name, policies: self.policies, env: self.env ?? null, expires_at: self.expires_at ?? null, saved_to: files });
+  if (json) printJson({ address, display_name: self.display_name, policies: self.policies, env: self.env ?? null, expires_at: self.expires_at ?? null, saved_to: files });
   else process.stdout.write(`Logged in to ${address} as ${self.display_name} (policies: ${self.policies.join(', ') || '-'}${self.env ? `, env ${self.env}` : ''}${self.expires_at ? `, expires ${self.expires_at}` : ''}). Token saved in ${files.join(' and ')}.\n`);
   if (process.env.CUSTOS_TOKEN) process.stderr.write('warning: CUSTOS_TOKEN is set and takes precedence over the saved token\n');
 }

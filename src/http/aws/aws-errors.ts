@@ -42,6 +42,7 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   token_revoked: internal,
   permission_denied: accessDenied,
   environment_denied: accessDenied,
+  source_not_allowed: accessDenied,
   // Lookups
   not_found: { type: 'UnknownOperationException', status: 400 },
   secret_not_found: notFound,
@@ -90,6 +91,17 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   transit_batch_too_large: internal,
   transit_not_exportable: internal,
   transit_deletion_not_allowed: internal,
+  // Logins, groups and response wrapping have no Secrets Manager operation
+  auth_mount_not_found: internal, auth_mount_exists: internal, auth_method_unsupported: internal,
+  auth_method_mismatch: internal, role_not_found: internal, invalid_credentials: internal,
+  secret_id_expired: internal, secret_id_exhausted: internal, secret_id_revoked: internal,
+  secret_id_not_found: internal, jwt_malformed: internal, jwt_algorithm_not_allowed: internal,
+  jwt_unknown_key: internal, jwt_signature_invalid: internal, jwt_expired: internal,
+  jwt_not_yet_valid: internal, jwt_issued_in_future: internal, jwt_issuer_mismatch: internal,
+  jwt_audience_mismatch: internal, jwt_claim_mismatch: internal, jwks_unavailable: internal,
+  account_locked: internal, group_not_found: internal, group_member_not_found: internal,
+  wrapping_not_supported: internal, invalid_wrapping_token: internal, wrapping_token_expired: internal,
+  wrapping_token_used: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,

@@ -8,11 +8,13 @@ import { AccessorBody, CreateTokenBody, PolicyNameParam, WritePolicyBody } from 
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function tokenJson(info: TokenInfo) {
+export function tokenJson(info: TokenInfo) {
   return {
     accessor: info.accessor, display_name: info.displayName, policies: info.policies, env: info.env, root: info.isRoot,
     parent_accessor: info.parentAccessor, created_at: iso(info.createdAt), expires_at: iso(info.expiresAt),
     max_expires_at: iso(info.maxExpiresAt), ttl_seconds: info.ttlSeconds, revoked: info.revoked,
+    ...(info.authMount ? { auth_mount: info.authMount, auth_role: info.authRole } : {}),
+    ...(info.boundCidrs ? { bound_cidrs: info.boundCidrs } : {}),
   };
 }
 
@@ -27,7 +29,7 @@ function seconds(value: string | number | undefined): number | undefined {
 
 /** Tokens travel only in bodies and headers, never in URLs. */
 export function identityRoutes(app: FastifyInstance, identity: IdentityService, policies: PolicyService): void {
-  app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create' } }, async (request, reply) => {
+  app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create', wrappable: true } }, async (request, reply) => {
     const body = request.body as { policies: string[]; ttl?: string | number; max_ttl?: string | number; env?: string; display_name?: string };
     reply.code(201); // before the call: the write's audit event commits with it
     const created = await identity.create(identityOf(request), {

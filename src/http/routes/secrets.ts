@@ -79,7 +79,7 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretsService): voi
     return { name: result.name, arn: result.arn, deletion_date: iso(result.deletionDate) };
   });
 
-  app.get('/v1/values/*', { schema: { params: SecretNameParam, querystring: GetValueQuery, response: { 200: SecretValueResponse }, tags: ['values'] }, config: { operation: 'secret.read' } }, async (request) => {
+  app.get('/v1/values/*', { schema: { params: SecretNameParam, querystring: GetValueQuery, response: { 200: SecretValueResponse }, tags: ['values'] }, config: { operation: 'secret.read', wrappable: true } }, async (request) => {
     const name = (request.params as { '*': string })['*'];
     auditTarget(request, name);
     const query = request.query as { label?: string; version_id?: string };
