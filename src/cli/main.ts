@@ -12,7 +12,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const program = new Command('custos').description('Custos: secrets for data pipelines').version('0.1.0').showHelpAfterError();
+// Positional options: a subcommand's `--json` is its own, never taken by a parent that has one too (login and login jwt).
+const program = new Command('custos').description('Custos: secrets for data pipelines').version('0.1.0').showHelpAfterError().enablePositionalOptions();
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const run = <A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) =>
@@ -177,14 +178,14 @@ userpass.command('create').description('create or update a user (password: promp
   .option('--env <env>').option('--token-ttl <duration>').option('--password-file <file>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/userpass.js')).createCommand));
 program.command('unwrap').description('open a response-wrapping token (single use) and print what it wraps')
-  .option('--token-file <file>', 'read the wrapping token from this file (default: stdin)')
+  .option('--token-file <file>', 'read the wrapping token from this file (default: stdin)').option('--json', 'JSON output (always JSON)')
   .action(run(async () => (await import('./commands/auth.js')).unwrapCommand));
 
 const authCmd = program.command('auth').description('auth methods mounted by name (approle, jwt)');
 authCmd.command('enable').description('mount an auth method').argument('<type>', 'approle | jwt').option('--path <path>', 'mount path (default: the type)')
   .option('--description <text>').option('--config <key=value>', 'method setting (repeatable)', collect).option('--config-file <file>', 'JSON settings').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/auth.js')).enableCommand));
-authCmd.command('configure').description("change a mount's settings").argument('<path>')
+authCmd.command('configure').description("change some of a mount's settings (the others are kept)").argument('<path>')
   .option('--config <key=value>', 'method setting (repeatable)', collect).option('--config-file <file>', 'JSON settings').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/auth.js')).configureCommand));
 authCmd.command('list').description('mounted auth methods').option('--json', 'JSON output')
@@ -194,16 +195,16 @@ authCmd.command('disable').description('unmount: deletes its roles and revokes e
 const authRole = authCmd.command('role').description('roles of any auth method');
 authRole.command('write').argument('<mount>').argument('<name>').option('--set <key=value>', 'role field (repeatable)', collect).option('--file <file>', 'JSON role (- for stdin)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/auth.js')).roleWriteCommand));
-authRole.command('read').argument('<mount>').argument('<name>').action(run(async () => (await import('./commands/auth.js')).roleReadCommand));
+authRole.command('read').argument('<mount>').argument('<name>').option('--json', 'JSON output (always JSON)').action(run(async () => (await import('./commands/auth.js')).roleReadCommand));
 authRole.command('list').argument('<mount>').option('--json', 'JSON output').action(run(async () => (await import('./commands/auth.js')).roleListCommand));
-authRole.command('delete').argument('<mount>').argument('<name>').action(run(async () => (await import('./commands/auth.js')).roleDeleteCommand));
+authRole.command('delete').argument('<mount>').argument('<name>').option('--json', 'JSON output').action(run(async () => (await import('./commands/auth.js')).roleDeleteCommand));
 
 const group = program.command('group').description('groups: named policy sets for auth roles and tokens');
 group.command('create').description('create or update a group').argument('<name>').requiredOption('--policy <name>', 'policy (repeatable)', collect)
   .option('--description <text>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).createCommand));
 group.command('read').argument('<name>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).readCommand));
 group.command('list').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).listCommand));
-group.command('delete').argument('<name>').action(run(async () => (await import('./commands/group.js')).deleteCommand));
+group.command('delete').argument('<name>').option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).deleteCommand));
 group.command('add-member').argument('<name>').option('--role <mount/role>', 'every token this auth role issues').option('--accessor <acc>', 'one token')
   .option('--aws-key <id>', 'an AWS access key (boto3 on a worker gets the group\'s policies)')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/group.js')).addMemberCommand));
@@ -219,13 +220,13 @@ approle.command('create').description('create or update a role').argument('<name
   .action(run(async () => (await import('./commands/approle.js')).createCommand));
 approle.command('read').argument('<name>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).readCommand));
 approle.command('list').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).listCommand));
-approle.command('delete').argument('<name>').addOption(mountOpt()).action(run(async () => (await import('./commands/approle.js')).deleteCommand));
+approle.command('delete').argument('<name>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).deleteCommand));
 const secretId = approle.command('secret-id').description('secret ids of a role (shown once, on creation)');
 secretId.command('create').argument('<role>').addOption(mountOpt()).option('--ttl <duration>', 'shorter than the role allows').option('--num-uses <n>')
   .option('--cidr <cidr>', 'logins with it only from here (repeatable)', collect).option('--wrap-ttl <duration>', 'answer a single-use wrapping token instead, e.g. 5m').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/approle.js')).secretIdCreateCommand));
 secretId.command('list').argument('<role>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).secretIdListCommand));
-secretId.command('revoke').argument('<role>').argument('<accessor>').addOption(mountOpt()).action(run(async () => (await import('./commands/approle.js')).secretIdRevokeCommand));
+secretId.command('revoke').argument('<role>').argument('<accessor>').addOption(mountOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/approle.js')).secretIdRevokeCommand));
 program.command('logout').description('remove the saved token').option('--revoke', 'revoke it at the server first').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/login.js')).logoutCommand));
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');

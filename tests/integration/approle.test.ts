@@ -184,8 +184,10 @@ describe('approle', () => {
     const again = await cli(['login', 'approle', '--role-id', roleIdValue, '--secret-id-file', file]);
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /secret_id_exhausted/);
-    // the saved token is the approle one now; restore root for the rest
-    writeFileSync(path.join(server.home, '.custos', 'token'), server.token + '\n');
+    // the saved token is the approle one now; log in as root again for the rest
+    const rootFile = path.join(server.home, 'root-token');
+    writeFileSync(rootFile, server.token + '\n', { mode: 0o600 });
+    assert.equal((await cli(['login', '--token-file', rootFile])).code, 0);
     const list = await cli(['approle', 'secret-id', 'list', 'spark', '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.ok(!list.stdout.includes(sid));

@@ -31,8 +31,9 @@ export async function listCommand(o: { mount: string; json?: boolean }): Promise
   if (o.json) return printJson(roles);
   printTable(['ROLE', 'POLICIES', 'ENV', 'TOKEN TTL', 'SECRET ID TTL', 'USES'], roles.map((r) => [r.name, r.policies.join(','), r.env, r.token_ttl, String(r.secret_id_ttl), String(r.secret_id_num_uses)]));
 }
-export async function deleteCommand(name: string, o: { mount: string }): Promise<void> {
+export async function deleteCommand(name: string, o: { mount: string; json?: boolean }): Promise<void> {
   await authApi().deleteRole(o.mount, name);
+  if (o.json) return printJson({ mount: o.mount, deleted: name });
   process.stdout.write(`deleted role ${name}\n`);
 }
 
@@ -53,8 +54,9 @@ export async function secretIdListCommand(role: string, o: { mount: string; json
   if (o.json) return printJson(ids);
   printTable(['ACCESSOR', 'CREATED', 'EXPIRES', 'USES LEFT', 'REVOKED'], ids.map((s) => [s.secret_id_accessor, s.created_at, s.expires_at, s.uses_remaining, String(s.revoked)]));
 }
-export async function secretIdRevokeCommand(role: string, accessor: string, o: { mount: string }): Promise<void> {
+export async function secretIdRevokeCommand(role: string, accessor: string, o: { mount: string; json?: boolean }): Promise<void> {
   await authApi().revokeSecretId(o.mount, role, accessor);
+  if (o.json) return printJson({ role, revoked: accessor });
   process.stdout.write(`revoked ${accessor}\n`);
 }
 

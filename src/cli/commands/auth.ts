@@ -33,7 +33,10 @@ export async function enableCommand(type: string, options: { path?: string; desc
 }
 
 export async function configureCommand(path: string, options: { config?: string[]; configFile?: string; json?: boolean }): Promise<void> {
-  const mount = await authApi().configureMount(path, parseSettings(options.config, options.configFile));
+  // The API replaces a mount's settings (as Vault does); the CLI changes only the keys given.
+  const api = authApi();
+  const current = await api.readMount(path);
+  const mount = await api.configureMount(path, { ...current.config, ...parseSettings(options.config, options.configFile) });
   if (options.json) return printJson(mount);
   process.stdout.write(`configured auth/${mount.path}\n`);
 }
@@ -57,7 +60,8 @@ export async function roleWriteCommand(mount: string, name: string, options: { s
   if (options.json) return printJson(role);
   process.stdout.write(`wrote role ${role.name} on auth/${role.mount}\n`);
 }
-export async function roleReadCommand(mount: string, name: string): Promise<void> {
+/** Always JSON (a role is a JSON document); `--json` is accepted like everywhere else. */
+export async function roleReadCommand(mount: string, name: string, _options: { json?: boolean } = {}): Promise<void> {
   printJson(await authApi().readRole(mount, name));
 }
 export async function roleListCommand(mount: string, options: { json?: boolean }): Promise<void> {
@@ -65,8 +69,9 @@ export async function roleListCommand(mount: string, options: { json?: boolean }
   if (options.json) return printJson(roles);
   printTable(['ROLE', 'POLICIES', 'ENV', 'TOKEN TTL'], roles.map((r) => [r.name, r.policies.join(','), r.env, r.token_ttl]));
 }
-export async function roleDeleteCommand(mount: string, name: string): Promise<void> {
+export async function roleDeleteCommand(mount: string, name: string, options: { json?: boolean } = {}): Promise<void> {
   await authApi().deleteRole(mount, name);
+  if (options.json) return printJson({ mount, deleted: name });
   process.stdout.write(`deleted role ${name}\n`);
 }
 

@@ -32,8 +32,9 @@ export async function listCommand(o: { json?: boolean }): Promise<void> {
   if (o.json) return printJson(groups);
   printTable(['GROUP', 'POLICIES', 'MEMBERS'], groups.map((g) => [g.name, g.policies.join(','), g.members.length]));
 }
-export async function deleteCommand(name: string): Promise<void> {
+export async function deleteCommand(name: string, options: { json?: boolean } = {}): Promise<void> {
   await groupsApi().deleteGroup(name);
+  if (options.json) return printJson({ deleted: name });
   process.stdout.write(`deleted group ${name}\n`);
 }
 export async function addMemberCommand(name: string, o: { role?: string; accessor?: string; awsKey?: string; json?: boolean }): Promise<void> {
