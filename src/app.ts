@@ -29,6 +29,10 @@ import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
 import { createRotationStore } from './storage/rotation-store.js';
+import { createFingerprintIndex } from './engines/fingerprints/fingerprint-index.js';
+import { createScanService } from './engines/fingerprints/scan-service.js';
+import { scanRoutes } from './http/routes/scan.js';
+import { createFingerprintStore } from './storage/fingerprint-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -76,9 +80,16 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   changes.subscribe((topic) => {
     if (topic === 'keyring') void barrier.refreshKeyring();
   });
+  // Scan fingerprint index: follows secret changes on the bus; rebuilt once unsealed at start.
+  const fingerprintStore = createFingerprintStore();
+  const fingerprintIndex = createFingerprintIndex({
+    db, secretStore: createSecretStore(storage.dialect), fingerprintStore, barrier, changes, isLeader: () => leadership.isLeader(), logger,
+  });
 
   if (config.dev) await devInitAndUnseal(config, operator, logger, output);
   else await unsealFromConfig(config, operator, logger);
+  fingerprintIndex.start();
+  const scan = createScanService({ db, fingerprintStore, index: fingerprintIndex, barrier, authorizer, auditLog, now });
 
   // Rotation engine (issue 4): persisted four-phase runs, driven by a leader-only scheduler.
   let listeningAddress = '';
@@ -105,7 +116,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
-    plugins: [...awsPlugins, rotationRoutes(rotation)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), scanRoutes(scan)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

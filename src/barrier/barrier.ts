@@ -38,12 +38,16 @@ interface Keyring {
   latestTerm: number;
   auditKey: Buffer;
   tokenKey: Buffer;
+  /** The scan fingerprint index's OPRF key; absent on a keyring made before it existed (added at unseal). */
+  fingerprintKey?: Buffer;
 }
 
 const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
 const valueAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:value:${secretId}:${versionId}`);
 const dataKeyAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:datakey:${secretId}:${versionId}`);
 const systemValueAad = (purpose: string, id: string) => Buffer.from(`custos:v1:system:${purpose}:${id}`);
+
+type KeyPurpose = 'data' | 'audit' | 'token' | 'fingerprint';
 
 export interface BarrierDeps {
   db: Queryable;
@@ -86,6 +90,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     const dataTerms = new Map<number, Buffer>();
     let auditKey: Buffer | undefined;
     let tokenKey: Buffer | undefined;
+    let fingerprintKey: Buffer | undefined;
     for (const row of rows) {
       let plain: Buffer;
       try {
@@ -96,9 +101,10 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       if (row.purpose === 'data') dataTerms.set(row.term, plain);
       else if (row.purpose === 'audit') auditKey = plain;
       else if (row.purpose === 'token') tokenKey = plain;
+      else if (row.purpose === 'fingerprint') fingerprintKey = plain;
     }
     if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
-    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey };
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, fingerprintKey };
   }
 
   function unsealedKeyring(): Keyring {
@@ -106,7 +112,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     return keyring;
   }
 
-  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token', term: number, material: Buffer) {
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: KeyPurpose, term: number, material: Buffer) {
     await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
   }
 
@@ -132,6 +138,18 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     }
     if (!key) throw new AppError('internal_error', `no key for keyring term ${term}`);
     return key;
+  }
+
+  // A keyring initialized before the scan index existed gets its key at the first unseal. Two
+  // nodes unsealing at once may both try: the key id is the primary key, so one insert wins and
+  // both then use the stored one.
+  async function addFingerprintKey(key: Buffer): Promise<void> {
+    try {
+      await storeKey(db, key, 'fingerprint', 'fingerprint', 0, newKey());
+    } catch {
+      // another node added it first
+    }
+    keyring = await loadKeyring(key);
   }
 
   return {
@@ -165,6 +183,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       await storeKey(tx, key, 'data:1', 'data', 1, newKey());
       await storeKey(tx, key, 'audit', 'audit', 0, newKey());
       await storeKey(tx, key, 'token', 'token', 0, newKey());
+      await storeKey(tx, key, 'fingerprint', 'fingerprint', 0, newKey());
       await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
       if (shares === 1) return [key.toString('base64')];
       const parts = await split(new Uint8Array(key), shares, threshold);
@@ -191,6 +210,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
         if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
         keyring = await loadKeyring(key);
         masterKey = key;
+        if (!keyring.fingerprintKey) await addFingerprintKey(key);
       }
       return this.status();
     },
@@ -201,6 +221,7 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
       for (const key of keyring?.dataTerms.values() ?? []) key.fill(0);
       keyring?.auditKey.fill(0);
       keyring?.tokenKey.fill(0);
+      keyring?.fingerprintKey?.fill(0);
       for (const key of dataKeyCache.values()) key.fill(0);
       dataKeyCache.clear();
       clearValueCache();
@@ -293,6 +314,13 @@ export function createBarrier({ db, systemStore, now }: BarrierDeps) {
     /** Keyed hash under which tokens are stored (the token itself never is). */
     hashToken(token: string): string {
       return keyedHash(unsealedKeyring().tokenKey, token);
+    },
+
+    /** The scan fingerprint index's key (an OPRF scalar is derived from it); never leaves the server. */
+    fingerprintKey(): Buffer {
+      const key = unsealedKeyring().fingerprintKey;
+      if (!key) throw new AppError('sealed', 'the keyring has no fingerprint key yet');
+      return key;
     },
 
     /** Key for the audit log's HMAC chain. */

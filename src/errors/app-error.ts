@@ -60,6 +60,9 @@ export const ERROR_STATUS = {
   snapshot_invalid: 422,
   snapshot_schema_mismatch: 409,
   storage_not_empty: 409,
+  // scan fingerprint matching (engines/fingerprints)
+  scan_input_invalid: 400,
+  scan_rate_limited: 429,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

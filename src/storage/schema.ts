@@ -9,7 +9,7 @@ export interface Database {
   system_state: { key: string; value: string };
   keyring: {
     key_id: string;
-    purpose: 'data' | 'audit' | 'token';
+    purpose: 'data' | 'audit' | 'token' | 'fingerprint';
     term: number;
     sealed_key: Buffer;
     created_at: number;
@@ -34,6 +34,8 @@ export interface Database {
     primary_region: string | null;
   };
   secret_tags: { secret_id: string; key: string; value: string };
+  /** Scan index: OPRF fingerprints of CURRENT/PREVIOUS values and their fields (never values). */
+  scan_fingerprints: { secret_id: string; version_id: string; label: string; field: string; fingerprint: string };
   secret_versions: {
     secret_id: string;
     version_id: string;
