@@ -12,6 +12,7 @@ export interface Detection {
 }
 
 const INLINE_ALLOW = 'custos:allow';
+const GENERIC = 'generic-secret-assignment';
 // An AWS secret key is 40 base64 characters; near an access key id it needs no keyword.
 const AWS_SECRET_NEARBY = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
 const NEARBY_CHARS = 400;
@@ -60,12 +61,18 @@ export function detect(text: string, options: DetectOptions = {}): Detection[] {
   let lower: string | null = null;
   const positions = new Positions(text);
   const seen = new Set<string>();
+  // Spans reported by provider rules: the generic rule runs last and stays quiet where one of
+  // them already said what the secret is (a token inside `x-access-token:ghs_…@github.com`).
+  const specific: [number, number][] = [];
   const add = (ruleId: string, start: number, secret: string) => {
     const key = `${start}:${secret.length}`;
     if (seen.has(key)) return;
+    const end = start + secret.length;
+    if (ruleId === GENERIC && specific.some(([a, b]) => start < b && a < end)) return;
     const lineText = positions.lineText(start);
     if (lineText.includes(INLINE_ALLOW)) return;
     seen.add(key);
+    if (ruleId !== GENERIC) specific.push([start, end]);
     const from = positions.at(start);
     const to = positions.at(start + secret.length);
     found.push({ ruleId, line: from.line, column: from.column, endLine: to.line, endColumn: to.column, secret });

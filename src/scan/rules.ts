@@ -115,7 +115,7 @@ export const RULES: Rule[] = [
     id: 'pem-private-key',
     description: 'PEM private key (RSA, EC, DSA, OpenSSH, PKCS#8 — Snowflake key-pair auth uses these)',
     keywords: ['PRIVATE KEY'],
-    pattern: /-----BEGIN ([A-Z ]{0,12}PRIVATE KEY(?: BLOCK)?)-----([\s\S]{40,16384}?)-----END \1-----/g,
+    pattern: /-----BEGIN ([A-Z ]{0,12}PRIVATE KEY(?: BLOCK)?)-----\s*([\s\S]{40,16384}?)\s*-----END \1-----/g,
     group: 2,
     accept: (s) => s.replace(/\\n|\s/g, '').length >= 64,
     severity: 'error',
