@@ -17,6 +17,10 @@ test('positions are 1-based line and column; custos:allow on the line silences i
   assert.equal(d!.line, 2);
   assert.equal(d!.column, 10);
   assert.deepEqual(detect('ghp_abcdefghijklmnopqrstuvwxyz0123456789 # custos:allow'), []);
+  // 'İ' lower-cases to two code units: keyword offsets must still point into the original text.
+  const [u] = detect('İİİİ token: ghp_abcdefghijklmnopqrstuvwxyz0123456789');
+  assert.equal(u!.column, 13);
+  assert.equal(u!.secret, 'ghp_abcdefghijklmnopqrstuvwxyz0123456789');
 });
 
 test('placeholders, references and descriptive names are not secrets', () => {

@@ -1,14 +1,15 @@
 /**
- * The detector rule set. Each rule names literal keywords; a rule's regular expression runs
- * only over text that contains one of them (one native substring search per keyword), which
- * is what keeps a scan fast: most files contain none.
+ * The detector rule set. Each rule names literal keywords; one pass over the text finds every
+ * keyword of every rule, and a rule's regular expression then runs only on the lines around its
+ * keywords' occurrences. That is what keeps a scan fast: no rule reads the whole text.
  */
 export interface Rule {
   id: string;
   description: string;
-  /** At least one must occur in the text (case-sensitive unless `ignoreCase`). */
+  /** The pattern only runs near an occurrence of one of these (matched ignoring case). */
   keywords: string[];
-  ignoreCase?: boolean;
+  /** How far past the keyword's line a match may reach (a PEM block spans lines); default the line. */
+  span?: number;
   /** Global regex; the secret is capture group `group` (default the whole match). */
   pattern: RegExp;
   group?: number;
@@ -72,7 +73,7 @@ export const RULES: Rule[] = [
   {
     id: 'aws-secret-access-key',
     description: 'AWS secret access key',
-    keywords: ['aws', 'AWS', 'Aws'],
+    keywords: ['aws'],
     pattern: /aws[A-Za-z0-9_.-]{0,30}secret[A-Za-z0-9_.-]{0,20}['"]?\s*(?::=|=>|[:=])\s*['"]?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
     group: 1,
     accept: (s) => entropy(s) > 3.5,
@@ -115,6 +116,7 @@ export const RULES: Rule[] = [
     id: 'pem-private-key',
     description: 'PEM private key (RSA, EC, DSA, OpenSSH, PKCS#8 — Snowflake key-pair auth uses these)',
     keywords: ['PRIVATE KEY'],
+    span: 16_384,
     pattern: /-----BEGIN ([A-Z ]{0,12}PRIVATE KEY(?: BLOCK)?)-----\s*([\s\S]{40,16384}?)\s*-----END \1-----/g,
     group: 2,
     accept: (s) => s.replace(/\\n|\s/g, '').length >= 64,
@@ -123,8 +125,7 @@ export const RULES: Rule[] = [
   {
     id: 'snowflake-credentials',
     description: 'Snowflake connection with an inline password or private key passphrase',
-    keywords: ['snowflake', 'Snowflake', 'SNOWFLAKE'],
-    ignoreCase: true,
+    keywords: ['snowflake'],
     pattern: /snowflake[A-Za-z0-9_.-]{0,30}(?:password|private_key_passphrase|private_key_pwd)['"]?\s*(?::=|=>|[:=])\s*(['"]?)([^\s'",;&]{6,200})\1/gi,
     group: 2,
     accept: (s) => !isPlaceholder(s),
@@ -152,6 +153,7 @@ export const RULES: Rule[] = [
     id: 'kafka-sasl-jaas',
     description: 'Kafka SASL JAAS config with a password',
     keywords: ['LoginModule'],
+    span: 1024,
     pattern: /LoginModule\s+required[^;]*?password\s*=\s*\\?"([^"\\]{3,200})\\?"/g,
     group: 1,
     accept: (s) => !isPlaceholder(s),
@@ -168,7 +170,7 @@ export const RULES: Rule[] = [
   {
     id: 'generic-secret-assignment',
     description: 'High-entropy value assigned to a password, secret or token name',
-    keywords: ['pass', 'secret', 'token', 'key', 'pwd', 'credential', 'PASS', 'SECRET', 'TOKEN', 'KEY', 'PWD', 'CREDENTIAL', 'Pass', 'Secret', 'Token', 'Key', 'Credential'],
+    keywords: ['pass', 'secret', 'token', 'key', 'pwd', 'credential'],
     pattern: new RegExp(`${GENERIC_NAME}([A-Za-z0-9_.-]*)(['"]?)\\s*(?::=|=>|[:=])\\s*(['"\`]?)([^\\s'"\`,;)}{\\]]{8,200})\\3`, 'gi'),
     group: 4,
     accept: (secret, match) => {
