@@ -56,11 +56,15 @@ export function fingerprintInputs(value: string): FingerprintInput[] {
     for (const password of urlPasswords(text)) add(field ? `${field}+url-password` : '+url-password', password);
   };
   add('', value);
-  withUrls('', value);
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
+    parsed = undefined;
+  }
+  // A JSON object's URLs are found in its fields, under their field's name.
+  if (!parsed || typeof parsed !== 'object') {
+    withUrls('', value);
     return out;
   }
   const walk = (node: unknown, path: string, depth: number) => {
@@ -75,6 +79,6 @@ export function fingerprintInputs(value: string): FingerprintInput[] {
       for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k, depth + 1);
     }
   };
-  if (parsed && typeof parsed === 'object') walk(parsed, '', 0);
+  walk(parsed, '', 0);
   return out;
 }
