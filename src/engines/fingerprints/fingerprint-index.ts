@@ -36,9 +36,13 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
   const dirty = new Set<string>();
   let rebuildAll = false;
   let checkedBuilt = false;
+  let wasLeader = false;
+  let drained = false;
   let running: Promise<void> | null = null;
 
   deps.changes.subscribe((topic, key) => {
+    // Only the leader keeps the index; the others drop changes (a node that becomes leader rebuilds).
+    if (!deps.isLeader()) return;
     if (topic === 'keyring' && key === '*') rebuildAll = true;
     if (topic !== 'secret') return;
     if (key === '*') rebuildAll = true;
@@ -76,7 +80,12 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
   }
 
   async function drain(): Promise<void> {
-    if (!checkedBuilt && !barrier.isSealed() && deps.isLeader()) {
+    const leader = deps.isLeader();
+    // A node that just became leader ignored the changes published before: catch up on all of them.
+    if (leader && !wasLeader && drained) rebuildAll = true;
+    wasLeader = leader;
+    drained = true;
+    if (!checkedBuilt && !barrier.isSealed() && leader) {
       checkedBuilt = true;
       if (!(await fingerprintStore.isBuilt(db))) rebuildAll = true;
     }
