@@ -84,11 +84,17 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const { allowlist } = options;
   const maxCandidates = options.maxCandidates ?? 20_000;
 
-  function scanText(text: string, where: { file: string; commit?: string; layer?: string; location?: string; lineNumbers?: number[]; lineOffset?: number }): void {
+  function scanText(text: string, where: { file: string; commit?: string; layer?: string; location?: string; lineNumbers?: number[]; lineOffset?: number; added?: boolean[] }): void {
     bytes += text.length;
     files += 1;
+    // In a diff, only what the change added counts: context lines were there before.
+    const onAddedLine = (from: number, to: number) => {
+      if (!where.added) return true;
+      for (let l = from; l <= to; l++) if (where.added[l - 1]) return true;
+      return false;
+    };
     for (const d of detect(text, { disabledRules: allowlist.rules })) {
-      if (allowlist.allowsSecret(d.secret)) continue;
+      if (allowlist.allowsSecret(d.secret) || !onAddedLine(d.line, d.endLine)) continue;
       const line = where.lineNumbers ? (where.lineNumbers[d.line - 1] ?? d.line) : d.line + (where.lineOffset ?? 0);
       const endLine = where.lineNumbers ? (where.lineNumbers[d.endLine - 1] ?? d.endLine) : d.endLine + (where.lineOffset ?? 0);
       const rule = DESCRIPTIONS.get(d.ruleId)!;
@@ -115,6 +121,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       if (places.length >= 5) continue;
       lineStarts ??= computeLineStarts(text);
       const { line, column } = position(lineStarts, c.offset);
+      if (!onAddedLine(line, line)) continue;
       const fileLine = where.lineNumbers ? (where.lineNumbers[line - 1] ?? line) : line + (where.lineOffset ?? 0);
       places.push({ file: where.file, line: fileLine, column, ...(where.commit ? { commit: where.commit } : {}), ...(where.layer ? { layer: where.layer } : {}), ...(where.location ? { location: where.location } : {}) });
     }
@@ -182,7 +189,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
 
   const onGitUnit = (unit: AddedLines) => {
     if (allowlist.allowsPath(unit.path)) return;
-    scanText(unit.text, { file: unit.path, commit: unit.commit ?? 'staged', lineNumbers: unit.lineNumbers });
+    scanText(unit.text, { file: unit.path, commit: unit.commit ?? 'staged', lineNumbers: unit.lineNumbers, added: unit.added });
   };
 
   const root = options.paths[0] ?? '.';

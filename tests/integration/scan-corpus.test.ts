@@ -148,3 +148,19 @@ test('install-hook: the pre-commit hook blocks a commit that stages a secret', (
   assert.notEqual(blocked.status, 0, 'the hook refused the commit');
   assert.match(blocked.stdout + blocked.stderr, /leak\.py:1:\d+ @staged\s+stripe-key/);
 });
+
+test('git history: a new private key replacing an old one is found although the diff pairs their BEGIN lines', async () => {
+  const keys = all.filter((p) => p.rule === 'pem-private-key');
+  const pemRepo = path.join(root, 'pem-repo');
+  mkdirSync(pemRepo);
+  const g = (...args: string[]) => execFileSync('git', args, { cwd: pemRepo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+  const block = (body: string) => `-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----`;
+  g('init', '-q');
+  writeFileSync(path.join(pemRepo, 'key.py'), `a = 1\n${block(keys[0]!.secret)}\n`);
+  g('add', '.');
+  g('commit', '-qm', 'one key');
+  writeFileSync(path.join(pemRepo, 'key.py'), `a = 1\nb = 2\n${block(keys[1]!.secret)}\n`);
+  g('commit', '-qam', 'another key');
+  const { findings } = await scan({ paths: [pemRepo], git: true, allowlist: createAllowlist() });
+  assert.deepEqual(findings.map((f) => f.secret).sort(), [keys[0]!.secret, keys[1]!.secret].sort());
+});

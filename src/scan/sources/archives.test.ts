@@ -29,9 +29,9 @@ test('the diff parser keeps added lines with their line numbers, per commit and 
   const units: AddedLines[] = [];
   const parser = createDiffParser((u) => units.push(u));
   parser.lines([
-    '\u0001commit abc', '', 'diff --git a/f.py b/f.py', 'index 1..2 100644', '--- a/f.py', '+++ b/f.py', '@@ -3,0 +4,2 @@', '+x = 1', '+++y = 2',
+    '\u0001commit abc', '', 'diff --git a/f.py b/f.py', 'index 1..2 100644', '--- a/f.py', '+++ b/f.py', '@@ -3,1 +3,3 @@', ' before', '+x = 1', '+++y = 2',
     'diff --git a/gone.py b/gone.py', '--- a/gone.py', '+++ /dev/null', '@@ -1 +0,0 @@', '-old',
   ].join('\n'));
   parser.end();
-  assert.deepEqual(units, [{ commit: 'abc', path: 'f.py', text: 'x = 1\n++y = 2', lineNumbers: [4, 5] }]);
+  assert.deepEqual(units, [{ commit: 'abc', path: 'f.py', text: 'before\nx = 1\n++y = 2', lineNumbers: [3, 4, 5], added: [false, true, true] }]);
 });

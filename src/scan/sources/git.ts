@@ -2,16 +2,21 @@ import { spawn } from 'node:child_process';
 
 /**
  * The lines each commit added (`git log -p`), or that the index adds (`git diff --cached`),
- * grouped per commit and file. Only added lines: a secret removed later is still in history,
- * and it was found in the commit that added it.
+ * grouped per commit and file, with one line of context around each hunk. A secret is reported
+ * only if it lies on added lines (a secret removed later is still in history, found in the
+ * commit that added it); the context is there because a diff may pair a new block's first line
+ * with an identical line of a removed block — a new private key's `-----BEGIN …-----` line is
+ * then context, and the key would not be recognised without it.
  */
 export interface AddedLines {
   commit: string | null;
   path: string;
-  /** The added lines joined by '\n'. */
+  /** The added and context lines joined by '\n'. */
   text: string;
   /** lineNumbers[i] is the line number in the file of text's line i+1. */
   lineNumbers: number[];
+  /** added[i]: text's line i+1 was added (not context). */
+  added: boolean[];
 }
 
 const COMMIT_MARK = '\u0001commit ';
@@ -51,13 +56,17 @@ export function createDiffParser(onUnit: (unit: AddedLines) => void) {
   let path: string | null = null;
   let inHeader = false;
   let nextLine = 0;
-  let added: string[] = [];
+  let lines: string[] = [];
   let numbers: number[] = [];
+  let added: boolean[] = [];
+  let anyAdded = false;
 
   const flush = () => {
-    if (path !== null && added.length > 0) onUnit({ commit, path, text: added.join('\n'), lineNumbers: numbers });
-    added = [];
+    if (path !== null && anyAdded) onUnit({ commit, path, text: lines.join('\n'), lineNumbers: numbers, added });
+    lines = [];
     numbers = [];
+    added = [];
+    anyAdded = false;
   };
 
   return {
@@ -69,9 +78,11 @@ export function createDiffParser(onUnit: (unit: AddedLines) => void) {
         const line = block.slice(start, end);
         start = end + 1;
         const c = line.charCodeAt(0);
-        if (c === 43 /* + */ && !inHeader) {
-          added.push(line.slice(1));
+        if ((c === 43 /* + */ || c === 32 /* space: context */) && !inHeader) {
+          lines.push(line.slice(1));
           numbers.push(nextLine++);
+          added.push(c === 43);
+          if (c === 43) anyAdded = true;
         } else if (c === 64 /* @ */ && line.startsWith('@@')) {
           inHeader = false;
           const m = /\+(\d+)/.exec(line);
@@ -95,7 +106,7 @@ export function createDiffParser(onUnit: (unit: AddedLines) => void) {
   };
 }
 
-const DIFF_FLAGS = ['-U0', '--no-color', '--no-ext-diff', '--no-renames', '--diff-filter=AMC'];
+const DIFF_FLAGS = ['-U1', '--no-color', '--no-ext-diff', '--no-renames', '--diff-filter=AMC'];
 
 /** Every commit reachable from HEAD (or only those after `since`), newest first. */
 export function gitHistory(cwd: string, onUnit: (unit: AddedLines) => void, since?: string): Promise<void> {
