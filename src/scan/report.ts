@@ -34,7 +34,7 @@ export function toSarif(findings: Finding[], version: string): object {
     runs: [{
       tool: {
         driver: {
-          name: 'custos scan', version, informationUri: 'https://github.com/custos/custos/blob/main/docs/scan.md',
+          name: 'custos scan', version,
           rules: rules.map((r) => ({ id: r.id, name: r.id, shortDescription: { text: r.desc }, defaultConfiguration: { level: r.level } })),
         },
       },

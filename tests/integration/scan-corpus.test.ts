@@ -164,3 +164,13 @@ test('git history: a new private key replacing an old one is found although the 
   const { findings } = await scan({ paths: [pemRepo], git: true, allowlist: createAllowlist() });
   assert.deepEqual(findings.map((f) => f.secret).sort(), [keys[0]!.secret, keys[1]!.secret].sort());
 });
+
+test('a configured but unreachable server does not block a scan unless matching was required', () => {
+  const env = { ...process.env, CUSTOS_TOKEN: 'cst_' + 'a'.repeat(43), CUSTOS_ADDR: 'http://127.0.0.1:9' };
+  const auto = spawnSync(process.execPath, [cliPath, 'scan', 'src/pipeline.py'], { cwd: tree, encoding: 'utf8', env });
+  assert.equal(auto.status, 1, auto.stderr);
+  assert.match(auto.stderr, /known-value matching skipped/);
+  const required = spawnSync(process.execPath, [cliPath, 'scan', '--match', 'src/pipeline.py'], { cwd: tree, encoding: 'utf8', env });
+  assert.equal(required.status, 2);
+  assert.match(required.stderr, /unreachable/);
+});

@@ -56,8 +56,15 @@ async function runScan(paths: string[], flags: ScanFlags): Promise<number> {
   let findings = result.findings;
   if (match && result.candidates.size > 0) {
     if (result.candidatesDropped > 0) process.stderr.write(`warning: ${result.candidatesDropped} candidate strings beyond --max-candidates were not matched against stored secrets\n`);
-    const matches = await matchKnownValues(apiClient(), result.candidates.keys());
-    findings = attachMatches(findings, result.candidates, matches);
+    try {
+      const matches = await matchKnownValues(apiClient(), result.candidates.keys());
+      findings = attachMatches(findings, result.candidates, matches);
+    } catch (error) {
+      // Matching was not asked for explicitly: a server that is down must not block a commit.
+      const automatic = flags.match === undefined && !flags.rotate;
+      if (!(automatic && error instanceof CustosApiError && error.code === 'unreachable')) throw error;
+      process.stderr.write(`warning: known-value matching skipped (${error.message}); detector findings only\n`);
+    }
   }
   if (baseline) findings = findings.filter((f) => !baseline.has(f.fingerprint));
 
