@@ -13,13 +13,11 @@ import { repoRoot, type BenchRow, type BenchSuite } from '../lib.js';
  * over wall-clock time including start-up. A finding is a true positive when it is on a line of
  * a plant; recall counts plants with at least one finding.
  *
- * Sizes: SCAN_BENCH_TREE_MB (default 200), SCAN_BENCH_COMMITS (default 5000). secretlint is
- * slower by far, so it gets a slice of the tree (SCAN_BENCH_SLICE_MB, default 20) and custos is
- * measured on that same slice too; its whole-tree row is reported separately.
+ * Sizes: SCAN_BENCH_TREE_MB (default 200), SCAN_BENCH_COMMITS (default 5000). Every command
+ * runs under /usr/bin/time, so CPU seconds (children included) are reported beside wall-clock.
  */
 const TREE_MB = Number(process.env.SCAN_BENCH_TREE_MB ?? 200);
 const COMMITS = Number(process.env.SCAN_BENCH_COMMITS ?? 5000);
-const SLICE_MB = Number(process.env.SCAN_BENCH_SLICE_MB ?? 20);
 const FILE_BYTES = 100 * 1024;
 const PLANT_EVERY_FILES = 10;
 const TIMEOUT_MS = 15 * 60_000;
@@ -171,10 +169,14 @@ function custosFindings(file: string, gitMode: boolean) {
   return report.findings.map((f) => ({ key: gitMode ? `${f.commit}:${f.file}` : f.file, line: f.line }));
 }
 
+/** secretlint's `unix` format: `/abs/path:line:col: message [Error/rule]` (its JSON repeats every file's content). */
 function secretlintFindings(file: string, root: string) {
-  const text = readFileSync(file, 'utf8').trim();
-  const results = (text ? JSON.parse(text) : []) as { filePath: string; messages: { loc: { start: { line: number } } }[] }[];
-  return results.flatMap((r) => r.messages.map((m) => ({ key: path.relative(root, r.filePath), line: m.loc.start.line })));
+  const found: { key: string; line: number }[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(\/[^:]+):(\d+):\d+: /.exec(line);
+    if (m) found.push({ key: path.relative(root, m[1]!), line: Number(m[2]) });
+  }
+  return found;
 }
 
 const mbps = (bytes: number, ms: number) => Number((bytes / 1024 / 1024 / (ms / 1000)).toFixed(1));
@@ -187,7 +189,6 @@ export const scanSuite: BenchSuite = {
     try {
       const pool = fillerPool();
       const tree = buildTree(path.join(base, 'tree'), TREE_MB, pool);
-      const slice = buildTree(path.join(base, 'slice'), SLICE_MB, pool);
       const rc = path.join(base, '.secretlintrc.json');
       writeFileSync(rc, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }));
       const secretlint = path.join(repoRoot, 'node_modules/.bin/secretlint');
@@ -201,12 +202,9 @@ export const scanSuite: BenchSuite = {
       let r = await run(process.execPath, [cliPath, 'scan', '--json', '--no-match', '.'], tree.dir, out);
       row(`custos tree ${TREE_MB} MB`, tree.bytes, r, score(custosFindings(out, false), tree.sites));
 
-      process.stderr.write(`  custos scan over the ${SLICE_MB} MB slice...\n`);
-      r = await run(process.execPath, [cliPath, 'scan', '--json', '--no-match', '.'], slice.dir, out);
-      row(`custos slice ${SLICE_MB} MB`, slice.bytes, r, score(custosFindings(out, false), slice.sites));
-      process.stderr.write(`  secretlint over the ${SLICE_MB} MB slice...\n`);
-      r = await run(secretlint, ['**/*', '--format', 'json', '--no-color', '--secretlintrc', rc], slice.dir, out);
-      row(`secretlint slice ${SLICE_MB} MB`, slice.bytes, r, score(secretlintFindings(out, slice.dir), slice.sites));
+      process.stderr.write(`  secretlint over the ${TREE_MB} MB tree...\n`);
+      r = await run(secretlint, ['**/*', '--format', 'unix', '--no-color', '--secretlintrc', rc], tree.dir, out);
+      row(`secretlint tree ${TREE_MB} MB`, tree.bytes, r, score(secretlintFindings(out, tree.dir), tree.sites));
 
       process.stderr.write(`  building a ${COMMITS}-commit history...\n`);
       const repo = path.join(base, 'repo');
@@ -228,7 +226,7 @@ export const scanSuite: BenchSuite = {
       r = await run(process.execPath, [cliPath, 'scan', '--git', '--json', '--no-match'], repo, out);
       gitRow(`custos --git ${COMMITS} commits`, r, score(custosFindings(out, true), history.sites));
       // secretlint has no history mode: it reads the same history as one `git log -p` file; producing it is added to its time.
-      r = await run(secretlint, ['**/*', '--format', 'json', '--no-color', '--secretlintrc', rc], patchDir, out);
+      r = await run(secretlint, ['**/*', '--format', 'unix', '--no-color', '--secretlintrc', rc], patchDir, out);
       const patchSites = sitesInPatch(readFileSync(patchFile, 'utf8'), history.sites);
       gitRow(`secretlint on git log -p, ${COMMITS} commits (+ git)`, { ms: r.ms + floor.ms, cpuMs: r.cpuMs + floor.cpuMs }, score(secretlintFindings(out, patchDir).map((f) => ({ key: 'history.patch', line: f.line })), patchSites));
       return rows;
