@@ -161,7 +161,8 @@ function score(found: { key: string; line: number }[], sites: PlantSite[]) {
     if (site) hit.add(site);
     else falsePositives++;
   }
-  return { recall: hit.size / Math.max(1, sites.length), falsePositives, findings: found.length };
+  const missed = sites.filter((s) => !hit.has(s)).map((s) => s.rule);
+  return { recall: hit.size / Math.max(1, sites.length), falsePositives, findings: found.length, missed: [...new Set(missed)].join(' ') };
 }
 
 function custosFindings(file: string, gitMode: boolean) {
@@ -195,7 +196,7 @@ export const scanSuite: BenchSuite = {
       const out = path.join(base, 'out.json');
       const row = (name: string, bytes: number, t: { ms: number; cpuMs: number }, s: ReturnType<typeof score>) => rows.push({ suite: 'scan', case: name, metrics: {
         MB: Number((bytes / 1024 / 1024).toFixed(1)), 'MB/s': mbps(bytes, t.ms), 'MB/CPU-s': mbps(bytes, t.cpuMs), seconds: Number((t.ms / 1000).toFixed(1)), 'CPU s': Number((t.cpuMs / 1000).toFixed(1)),
-        recall: `${(s.recall * 100).toFixed(1)}%`, 'false positives': s.falsePositives, findings: s.findings,
+        recall: `${(s.recall * 100).toFixed(1)}%`, 'false positives': s.falsePositives, findings: s.findings, missed: s.missed,
       } });
 
       process.stderr.write(`  custos scan over the ${TREE_MB} MB tree...\n`);
@@ -220,7 +221,7 @@ export const scanSuite: BenchSuite = {
       writeFileSync(patchFile, readFileSync(patchFile, 'utf8').split('\n').filter((l) => !l.startsWith('-') || l.startsWith('---')).join('\n'));
       const gitRow = (name: string, t: { ms: number; cpuMs: number }, s?: ReturnType<typeof score>) => rows.push({ suite: 'scan', case: name, metrics: {
         MB: Number((patchBytes / 1024 / 1024).toFixed(1)), 'MB/s': mbps(patchBytes, t.ms), 'MB/CPU-s': mbps(patchBytes, t.cpuMs), seconds: Number((t.ms / 1000).toFixed(1)), 'CPU s': Number((t.cpuMs / 1000).toFixed(1)),
-        ...(s ? { recall: `${(s.recall * 100).toFixed(1)}%`, 'false positives': s.falsePositives, findings: s.findings } : {}),
+        ...(s ? { recall: `${(s.recall * 100).toFixed(1)}%`, 'false positives': s.falsePositives, findings: s.findings, missed: s.missed } : {}),
       } });
       gitRow(`git log -p alone, ${COMMITS} commits`, floor);
       r = await run(process.execPath, [cliPath, 'scan', '--git', '--json', '--no-match'], repo, out);

@@ -1,6 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 
 /**
  * What a team has decided is not a leak: paths (globs), secret regexes (test fixtures,
@@ -13,13 +11,6 @@ export interface Allowlist {
   rules: ReadonlySet<string>;
 }
 
-const ConfigSchema = z.object({
-  allow: z.object({
-    paths: z.array(z.string()).default([]),
-    regexes: z.array(z.string()).default([]),
-    rules: z.array(z.string()).default([]),
-  }).strict().default({ paths: [], regexes: [], rules: [] }),
-}).strict();
 
 export const DEFAULT_CONFIG_FILE = '.custos-scan.yml';
 
@@ -50,11 +41,23 @@ export function createAllowlist(config: { paths?: string[]; regexes?: string[]; 
   };
 }
 
-/** Loads `file`, or the default file in `root` if there is one; no file means allow nothing. */
-export function loadAllowlist(file: string | undefined, root: string): Allowlist {
+/**
+ * Loads `file`, or the default file in `root` if there is one; no file means allow nothing.
+ * The YAML parser and schema library load only when there is a file: most scans (and every
+ * pre-commit hook without one) start faster without them.
+ */
+export async function loadAllowlist(file: string | undefined, root: string): Promise<Allowlist> {
   const target = file ?? `${root}/${DEFAULT_CONFIG_FILE}`;
   if (!file && !existsSync(target)) return createAllowlist();
-  let parsed: z.infer<typeof ConfigSchema>;
+  const [{ parse: parseYaml }, { z }] = await Promise.all([import('yaml'), import('zod')]);
+  const ConfigSchema = z.object({
+    allow: z.object({
+      paths: z.array(z.string()).default([]),
+      regexes: z.array(z.string()).default([]),
+      rules: z.array(z.string()).default([]),
+    }).strict().default({ paths: [], regexes: [], rules: [] }),
+  }).strict();
+  let parsed: { allow: { paths: string[]; regexes: string[]; rules: string[] } };
   try {
     parsed = ConfigSchema.parse(parseYaml(readFileSync(target, 'utf8')) ?? {});
   } catch (error) {

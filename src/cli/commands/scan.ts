@@ -43,7 +43,7 @@ async function runScan(paths: string[], flags: ScanFlags): Promise<number> {
   if (flags.since && !flags.git) throw new Error('--since needs --git');
   if (flags.git && flags.staged) throw new Error('give --git or --staged, not both');
   const root = paths[0] ?? '.';
-  const allowlist = loadAllowlist(flags.config, existsSync(root) && statSync(root).isDirectory() ? root : path.dirname(root));
+  const allowlist = await loadAllowlist(flags.config, existsSync(root) && statSync(root).isDirectory() ? root : path.dirname(root));
   const baseline = flags.baseline ? loadBaseline(flags.baseline) : null;
   const token = resolveToken();
   if (flags.rotate && flags.match === false) throw new Error('--rotate needs known-value matching (drop --no-match)');
