@@ -6,13 +6,14 @@ import { awsReadSuite } from './suites/aws-read.js';
 import { rotationSuite } from './suites/rotation.js';
 import { transitSuite } from './suites/transit.js';
 import { loginsSuite } from './suites/logins.js';
+import { scanSuite } from './suites/scan.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
 
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

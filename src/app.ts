@@ -55,6 +55,10 @@ import { loginAuditor } from './http/routes/auth.js';
 import { createGroupService } from './services/group-service.js';
 import { createGroupStore } from './storage/group-store.js';
 import { groupRoutes } from './http/routes/groups.js';
+import { createFingerprintIndex } from './engines/fingerprints/fingerprint-index.js';
+import { createScanService } from './engines/fingerprints/scan-service.js';
+import { scanRoutes } from './http/routes/scan.js';
+import { createFingerprintStore } from './storage/fingerprint-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -122,9 +126,16 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     if (topic === 'keyring') void barrier.refreshKeyring();
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });
+  // Scan fingerprint index: follows secret changes on the bus; rebuilt once unsealed at start.
+  const fingerprintStore = createFingerprintStore();
+  const fingerprintIndex = createFingerprintIndex({
+    db, secretStore: createSecretStore(storage.dialect), fingerprintStore, barrier, changes, isLeader: () => leadership.isLeader(), logger,
+  });
 
   const devRootToken = config.dev ? await devInitAndUnseal(config, operator, logger, output) : null;
   if (!config.dev) await unsealFromConfig(config, operator, logger);
+  fingerprintIndex.start();
+  const scan = createScanService({ db, fingerprintStore, index: fingerprintIndex, barrier, authorizer, auditLog, now });
 
   // Rotation engine: persisted four-phase runs, driven by a leader-only scheduler.
   let listeningAddress = '';
@@ -169,7 +180,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator, wrapping,
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins],
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

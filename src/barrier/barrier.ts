@@ -42,6 +42,8 @@ interface Keyring {
   tokenKey: Buffer;
   /** ed25519 key signing external audit checkpoints (absent on a keyring from before it existed). */
   checkpointKey?: KeyObject;
+  /** The scan fingerprint index's OPRF key; absent on a keyring made before it existed (added at unseal). */
+  fingerprintKey?: Buffer;
 }
 
 /** A new ed25519 private key as PKCS#8 DER, the form it is sealed in. */
@@ -53,6 +55,8 @@ const keyringAad = (keyId: string) => Buffer.from(`custos:v1:keyring:${keyId}`);
 const valueAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:value:${secretId}:${versionId}`);
 const dataKeyAad = (secretId: string, versionId: string) => Buffer.from(`custos:v1:datakey:${secretId}:${versionId}`);
 const systemValueAad = (purpose: string, id: string) => Buffer.from(`custos:v1:system:${purpose}:${id}`);
+
+type KeyPurpose = 'data' | 'audit' | 'token' | 'checkpoint' | 'fingerprint';
 
 export interface BarrierDeps {
   db: Queryable;
@@ -98,6 +102,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     let auditKey: Buffer | undefined;
     let tokenKey: Buffer | undefined;
     let checkpointKey: KeyObject | undefined;
+    let fingerprintKey: Buffer | undefined;
     for (const row of rows) {
       let plain: Buffer;
       try {
@@ -111,10 +116,10 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       else if (row.purpose === 'checkpoint') {
         checkpointKey = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
         plain.fill(0);
-      }
+      } else if (row.purpose === 'fingerprint') fingerprintKey = plain;
     }
     if (!auditKey || !tokenKey || dataTerms.size === 0) throw new AppError('internal_error', 'the keyring is incomplete');
-    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, checkpointKey };
+    return { dataTerms, latestTerm: Math.max(...dataTerms.keys()), auditKey, tokenKey, checkpointKey, fingerprintKey };
   }
 
   function unsealedKeyring(): Keyring {
@@ -122,7 +127,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     return keyring;
   }
 
-  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: 'data' | 'audit' | 'token' | 'checkpoint', term: number, material: Buffer) {
+  async function storeKey(tx: Queryable, key: Buffer, keyId: string, purpose: KeyPurpose, term: number, material: Buffer) {
     await systemStore.insertKey(tx, { key_id: keyId, purpose, term, sealed_key: seal(key, material, keyringAad(keyId)), created_at: now() });
   }
 
@@ -148,6 +153,24 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     }
     if (!key) throw new AppError('internal_error', `no key for keyring term ${term}`);
     return key;
+  }
+
+  // A keyring initialized before a key purpose existed (audit checkpoints, the scan index) gets
+  // that key at the first unseal. Two nodes unsealing at once may both try: the key id is the
+  // primary key, so one insert wins and both then use the stored one.
+  async function addMissingKeys(key: Buffer, ring: Keyring): Promise<Keyring> {
+    const missing: [KeyPurpose, () => Buffer][] = [];
+    if (!ring.checkpointKey) missing.push(['checkpoint', newCheckpointKey]);
+    if (!ring.fingerprintKey) missing.push(['fingerprint', newKey]);
+    if (missing.length === 0) return ring;
+    for (const [purpose, material] of missing) {
+      try {
+        await storeKey(db, key, purpose, purpose, 0, material());
+      } catch {
+        // another node added it first
+      }
+    }
+    return loadKeyring(key);
   }
 
   return {
@@ -182,6 +205,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       await storeKey(tx, key, 'audit', 'audit', 0, newKey());
       await storeKey(tx, key, 'token', 'token', 0, newKey());
       await storeKey(tx, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
+      await storeKey(tx, key, 'fingerprint', 'fingerprint', 0, newKey());
       await systemStore.set(tx, 'seal_config', JSON.stringify({ shares, threshold }));
       if (shares === 1) return [key.toString('base64')];
       const parts = await split(new Uint8Array(key), shares, threshold);
@@ -206,19 +230,9 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
           throw new AppError('invalid_unseal_key', 'the unseal key shares do not combine', { cause });
         }
         if (key.length !== KEY_BYTES) throw new AppError('invalid_unseal_key', 'the unseal key is not valid for this server');
-        let ring = await loadKeyring(key);
+        const ring = await loadKeyring(key);
         checkpointKeyAdded = !ring.checkpointKey;
-        if (!ring.checkpointKey) {
-          // A keyring from before checkpoints: add the key once. Another node may add it at the
-          // same moment; then its key wins and both use it.
-          try {
-            await storeKey(db, key, 'checkpoint', 'checkpoint', 0, newCheckpointKey());
-          } catch {
-            // already added by another node
-          }
-          ring = await loadKeyring(key);
-        }
-        keyring = ring;
+        keyring = await addMissingKeys(key, ring);
         masterKey = key;
       }
       return this.status();
@@ -231,6 +245,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       keyring?.auditKey.fill(0);
       keyring?.tokenKey.fill(0);
       // Both caches zero what they hold as they empty.
+      keyring?.fingerprintKey?.fill(0);
       dataKeyCache.clear();
       valueCache.clear();
       masterKey = null;
@@ -349,6 +364,13 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
     /** True when this unseal found no checkpoint key: the store comes from an older version. */
     checkpointKeyWasAdded(): boolean {
       return checkpointKeyAdded;
+    },
+
+    /** The scan fingerprint index's key (an OPRF scalar is derived from it); never leaves the server. */
+    fingerprintKey(): Buffer {
+      const key = unsealedKeyring().fingerprintKey;
+      if (!key) throw new AppError('sealed', 'the keyring has no fingerprint key yet');
+      return key;
     },
 
     /** Key for the audit log's HMAC chain. */

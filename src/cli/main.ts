@@ -299,5 +299,16 @@ batchOpt(inputOpts(transit.command('hmac').description('HMAC; prints custos:v<N>
   .addOption(new Option('--algorithm <alg>').choices(['sha2-256', 'sha2-512'])).option('--context <text>', 'context of a derived key').action(run(async () => (await tload()).hmacCommand));
 batchOpt(inputOpts(transit.command('verify-hmac').description('check an HMAC; exit 1 if invalid').argument('<name>').argument('[hmac]').argument('[input]', 'or - for stdin, or --file')))
   .addOption(new Option('--algorithm <alg>').choices(['sha2-256', 'sha2-512'])).option('--context <text>', 'context of a derived key').action(run(async () => (await tload()).verifyHmacCommand));
+const scanCmd = program.command('scan').description('find hard-coded secrets in files, archives, images, notebooks and git history; name the stored ones that leaked')
+  .argument('[paths...]', 'files and directories (default .)')
+  .option('--git', 'scan the lines every commit added (run in the repository)').option('--since <ref>', 'with --git: only commits after REF')
+  .option('--staged', 'scan the staged changes (pre-commit)').option('--json', 'JSON report on stdout').option('--sarif <file>', 'write a SARIF 2.1.0 report')
+  .option('--baseline <file>', 'ignore findings listed in a previous --json report').option('--config <file>', 'allowlist file (default .custos-scan.yml)')
+  .option('--rotate', 'start rotation of every stored secret found leaked').option('--match', 'require known-value matching (an unreachable server is an error)')
+  .option('--no-match', 'do not ask the server which stored secrets were found')
+  .option('--max-candidates <n>', 'strings sent (blinded) for known-value matching, default 20000')
+  .action(async (paths: string[], flags: Record<string, unknown>) => (await import('./commands/scan.js')).scanCommand(paths, flags));
+scanCmd.command('install-hook').description('install a git pre-commit hook running `custos scan --staged`').option('--force', 'replace an existing pre-commit hook')
+  .action(async (flags: { force?: boolean }) => (await import('./commands/scan.js')).installHookCommand(flags));
 
 await program.parseAsync(process.argv);

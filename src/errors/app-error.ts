@@ -111,6 +111,9 @@ export const ERROR_STATUS = {
   // audit chain tamper evidence (audit log: broken chain, acknowledgement)
   audit_tampered: 503,
   audit_not_broken: 409,
+  // scan fingerprint matching (engines/fingerprints)
+  scan_input_invalid: 400,
+  scan_rate_limited: 429,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -249,10 +249,23 @@ export function createApiClient(options: ApiClientOptions) {
     rotationStatus: (name: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`),
     rotationHistory: (name: string, limit?: number) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit }),
     listRotations: (query: { overdue?: boolean; limit?: number } = {}) => call<RotationListResponse>('GET', '/v1/rotations', undefined, { overdue: query.overdue, limit: query.limit }),
+
+    /** Known-value matching (custos scan): the OPRF step over blinded points (hex), never candidates. */
+    scanEvaluate: (points: string[]) => call<{ points: string[] }>('POST', '/v1/scan/evaluate', { points }),
+    /** Fingerprints (hex) to the stored secrets they match, among those the token may list. */
+    scanMatch: (fingerprints: string[]) => call<{ matches: ScanMatchResponse[] }>('POST', '/v1/scan/match', { fingerprints }),
   };
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>;
+
+export interface ScanMatchResponse {
+  fingerprint: string;
+  secret: string;
+  version_id: string;
+  label: string;
+  field: string;
+}
 
 // ---- rotation ----
 

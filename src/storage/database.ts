@@ -14,6 +14,7 @@ import { transit } from './migrations/011-transit.js';
 import { resourcePolicies } from './migrations/014-resource-policies.js';
 import { authMethods } from './migrations/015-auth-methods.js';
 import { wrappingGroups } from './migrations/016-wrapping-groups.js';
+import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -54,6 +55,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '014-resource-policies': resourcePolicies(dialect),
     '015-auth-methods': authMethods(dialect),
     '016-wrapping-groups': wrappingGroups(dialect),
+    '017-scan-fingerprints': scanFingerprints(dialect),
   };
 }
 

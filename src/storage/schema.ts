@@ -9,7 +9,7 @@ export interface Database {
   system_state: { key: string; value: string };
   keyring: {
     key_id: string;
-    purpose: 'data' | 'audit' | 'token' | 'checkpoint';
+    purpose: 'data' | 'audit' | 'token' | 'checkpoint' | 'fingerprint';
     term: number;
     sealed_key: Buffer;
     created_at: number;
@@ -36,6 +36,8 @@ export interface Database {
   secret_tags: { secret_id: string; key: string; value: string };
   /** AWS resource policy documents (PutResourcePolicy), one per secret at most. */
   secret_resource_policies: { secret_id: string; document: string; updated_at: number };
+  /** Scan index: OPRF fingerprints of CURRENT/PREVIOUS values and their fields (never values). */
+  scan_fingerprints: { secret_id: string; version_id: string; label: string; field: string; fingerprint: string };
   secret_versions: {
     secret_id: string;
     version_id: string;

@@ -102,6 +102,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   account_locked: internal, group_not_found: internal, group_member_not_found: internal,
   wrapping_not_supported: internal, invalid_wrapping_token: internal, wrapping_token_expired: internal,
   wrapping_token_used: internal,
+  // The scanner's fingerprint matching has no Secrets Manager operation
+  scan_input_invalid: internal, scan_rate_limited: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,

@@ -1,0 +1,139 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Barrier } from '../../barrier/barrier.js';
+import { curve, fingerprint, scalarFromKey } from '../../crypto/oprf.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import { fingerprintInputs } from '../../lib/secret-fields.js';
+import type { FingerprintRow, FingerprintStore } from '../../storage/fingerprint-store.js';
+import type { Database } from '../../storage/schema.js';
+import type { SecretStore } from '../../storage/secret-store.js';
+import { transaction } from '../../storage/transaction.js';
+
+/** The labels whose values a leak of would matter: the live one and the one rotation keeps valid for a grace period. */
+export const INDEXED_LABELS = ['CURRENT', 'PREVIOUS'] as const;
+
+export interface FingerprintIndexDeps {
+  db: Kysely<Database>;
+  secretStore: Pick<SecretStore, 'findById' | 'labels' | 'findVersion'>;
+  fingerprintStore: FingerprintStore;
+  barrier: Pick<Barrier, 'decryptValue' | 'fingerprintKey' | 'isSealed'>;
+  changes: ChangeBus;
+  /** Whether this node maintains the index (the leader; other nodes' writes reach it through the bus). */
+  isLeader: () => boolean;
+  logger: Logger;
+}
+
+/**
+ * Keeps the scan fingerprint index in step with the secrets engine. It listens on the change
+ * bus (every committed secret write, label move, deletion and purge publishes the secret's id)
+ * and recomputes that secret's rows from its CURRENT and PREVIOUS versions, so the secrets
+ * engine needs no knowledge of it. Values are decrypted only in memory, here, and only their
+ * OPRF fingerprints are written.
+ */
+export function createFingerprintIndex(deps: FingerprintIndexDeps) {
+  const { db, secretStore, fingerprintStore, barrier } = deps;
+  const ecdh = curve();
+  const dirty = new Set<string>();
+  let rebuildAll = false;
+  let checkedBuilt = false;
+  let wasLeader = false;
+  let drained = false;
+  let running: Promise<void> | null = null;
+
+  deps.changes.subscribe((topic, key) => {
+    // Only the leader keeps the index; the others drop changes (a node that becomes leader rebuilds).
+    if (!deps.isLeader()) return;
+    if (topic === 'keyring' && key === '*') rebuildAll = true;
+    if (topic !== 'secret') return;
+    if (key === '*') rebuildAll = true;
+    else dirty.add(key);
+    schedule();
+  });
+
+  async function rowsFor(secretId: string): Promise<FingerprintRow[] | null> {
+    const secret = await secretStore.findById(db, secretId);
+    if (!secret || secret.primary_region !== null) return null;
+    const k = scalarFromKey(barrier.fingerprintKey());
+    const labels = (await secretStore.labels(db, secretId)).filter((l) => (INDEXED_LABELS as readonly string[]).includes(l.label));
+    const rows: FingerprintRow[] = [];
+    for (const label of labels) {
+      const version = await secretStore.findVersion(db, secretId, label.version_id);
+      if (!version || version.value_kind !== 'string') continue;
+      const bytes = await barrier.decryptValue(secretId, version.version_id, { wrappedKey: version.wrapped_key, ciphertext: version.ciphertext });
+      const text = bytes.toString('utf8');
+      bytes.fill(0);
+      const seen = new Set<string>();
+      for (const input of fingerprintInputs(text)) {
+        const fp = fingerprint(ecdh, k, input.text);
+        const key = `${input.field}\u0000${fp}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        rows.push({ secret_id: secretId, version_id: version.version_id, label: label.label, field: input.field, fingerprint: fp });
+      }
+    }
+    return rows;
+  }
+
+  async function reindex(secretId: string): Promise<void> {
+    const rows = await rowsFor(secretId);
+    await transaction(db, undefined, (tx) => fingerprintStore.replaceSecret(tx, secretId, rows ?? []));
+  }
+
+  async function drain(): Promise<void> {
+    const leader = deps.isLeader();
+    // A node that just became leader ignored the changes published before: catch up on all of them.
+    if (leader && !wasLeader && drained) rebuildAll = true;
+    wasLeader = leader;
+    drained = true;
+    if (!checkedBuilt && !barrier.isSealed() && leader) {
+      checkedBuilt = true;
+      if (!(await fingerprintStore.isBuilt(db))) rebuildAll = true;
+    }
+    while (dirty.size > 0 || rebuildAll) {
+      if (barrier.isSealed() || !deps.isLeader()) return;
+      const full = rebuildAll;
+      if (rebuildAll) {
+        rebuildAll = false;
+        for (const id of await fingerprintStore.secretIds(db)) dirty.add(id);
+      }
+      const batch = [...dirty];
+      dirty.clear();
+      for (const id of batch) {
+        try {
+          await reindex(id);
+        } catch (error) {
+          // Never the value: only which secret could not be indexed, and why.
+          deps.logger.error({ err: error, secretId: id }, 'scan fingerprint index update failed');
+        }
+      }
+      if (full) await fingerprintStore.markBuilt(db);
+    }
+  }
+
+  function schedule(): void {
+    if (running || barrier.isSealed()) return;
+    running = drain().finally(() => {
+      running = null;
+      if ((dirty.size > 0 || rebuildAll) && !barrier.isSealed() && deps.isLeader()) schedule();
+    });
+  }
+
+  return {
+    /** Builds the index once if it never was (an existing database, a restored snapshot); then follows changes. */
+    start(): void {
+      schedule();
+    },
+    /** Recomputes every secret's rows (e.g. after the fingerprint key changed). */
+    rebuild(): void {
+      rebuildAll = true;
+      schedule();
+    },
+    /** Resolves once the changes seen so far are indexed (a match waits for it, so a write just made is found). */
+    async settled(): Promise<void> {
+      schedule();
+      while (running) await running;
+    },
+  };
+}
+
+export type FingerprintIndex = ReturnType<typeof createFingerprintIndex>;
