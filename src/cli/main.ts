@@ -308,7 +308,7 @@ const scanCmd = program.command('scan').description('find hard-coded secrets in 
   .option('--no-match', 'do not ask the server which stored secrets were found')
   .option('--max-candidates <n>', 'strings sent (blinded) for known-value matching, default 20000')
   .action(async (paths: string[], flags: Record<string, unknown>) => (await import('./commands/scan.js')).scanCommand(paths, flags));
-scanCmd.command('install-hook').description('install a git pre-commit hook running `custos scan --staged`').option('--force', 'replace an existing pre-commit hook')
-  .action(async (flags: { force?: boolean }) => (await import('./commands/scan.js')).installHookCommand(flags));
+scanCmd.command('install-hook').description('install a git pre-commit hook running `custos scan --staged`').option('--force', 'replace an existing pre-commit hook').option('--json', 'JSON output')
+  .action(async (flags: { force?: boolean; json?: boolean }) => (await import('./commands/scan.js')).installHookCommand(flags));
 
 await program.parseAsync(process.argv);

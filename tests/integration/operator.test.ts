@@ -14,13 +14,13 @@ describe('operator lifecycle (no --dev)', () => {
     const cleanup = server.cleanup;
     const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { server, env });
     try {
-      // Sealed and uninitialized: health says so, data routes answer 503 sealed.
+      // Sealed and uninitialized: health says so, data routes say the step needed is init.
       const health = await api(server, 'GET', '/v1/health');
       assert.equal(health.status, 503);
       assert.deepEqual(health.body, { initialized: false, sealed: true, version: '0.1.0' });
-      assertErrorBody(await api(server, 'GET', '/v1/values/dev/x', { token: 'cst_' + 'a'.repeat(43) }), 503, 'sealed');
-      assertErrorBody(await api(server, 'GET', '/v1/secrets'), 503, 'sealed');
-      assertErrorBody(await api(server, 'POST', '/v1/tokens', { body: { policies: ['x'] } }), 503, 'sealed');
+      assertErrorBody(await api(server, 'GET', '/v1/values/dev/x', { token: 'cst_' + 'a'.repeat(43) }), 409, 'not_initialized');
+      assertErrorBody(await api(server, 'GET', '/v1/secrets'), 409, 'not_initialized');
+      assertErrorBody(await api(server, 'POST', '/v1/tokens', { body: { policies: ['x'] } }), 409, 'not_initialized');
       assertErrorBody(await api(server, 'POST', '/v1/sys/unseal', { body: { key: 'AAAA' } }), 409, 'not_initialized');
       const status0 = JSON.parse((await cli(['operator', 'status', '--json'])).stdout);
       assert.equal(status0.initialized, false);

@@ -124,7 +124,7 @@ function attachMatches(findings: Finding[], candidates: Map<string, { file: stri
 }
 
 /** Writes .git/hooks/pre-commit running `custos scan --staged`; refuses to replace another hook without --force. */
-export async function installHookCommand(flags: { force?: boolean }): Promise<void> {
+export async function installHookCommand(flags: { force?: boolean; json?: boolean }): Promise<void> {
   try {
     const hooksDir = execFileSync('git', ['rev-parse', '--git-path', 'hooks'], { encoding: 'utf8' }).trim();
     const hook = path.join(hooksDir, 'pre-commit');
@@ -143,7 +143,7 @@ export async function installHookCommand(flags: { force?: boolean }): Promise<vo
       '',
     ].join('\n'));
     chmodSync(hook, 0o755);
-    process.stdout.write(`installed ${hook}\n`);
+    process.stdout.write(flags.json ? JSON.stringify({ installed: hook }) + '\n' : `installed ${hook}\n`);
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     process.exitCode = 2;
