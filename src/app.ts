@@ -29,6 +29,10 @@ import { rotationRoutes } from './http/routes/rotation.js';
 import { createRotationEngine, parseRotationFault } from './services/rotation/rotation-engine.js';
 import { createRotationScheduler } from './services/rotation/scheduler.js';
 import { createRotationStore } from './storage/rotation-store.js';
+import { createMetrics, timedAppender } from './lib/metrics.js';
+import { isErrorCode } from './errors/app-error.js';
+import { createMetricsService } from './services/metrics-service.js';
+import { createAlertStore } from './storage/alert-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -56,13 +60,25 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
   const changes: ChangeBus = coordination.changes;
   const { leadership } = coordination;
+  const metrics = createMetrics({ environments: config.metrics_environments, isKnownCode: isErrorCode });
   const auditLog = createAuditLog({
     db, auditStore, chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now,
     onError: (error) => logger.error({ err: error }, 'audit log write failed'),
-    appender: storage.sqlitePath && storage.sqlitePath !== ':memory:'
+    appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
-      : createInProcessAppender(db, auditStore),
+      : createInProcessAppender(db, auditStore), metrics),
   });
+  // The audit queue as requests see it: events recorded and not yet durable.
+  let auditPending = 0;
+  const requestAuditLog = {
+    record: (event: Parameters<typeof auditLog.record>[0]) => {
+      auditPending++;
+      return auditLog.record(event).finally(() => auditPending--);
+    },
+    appendWithin: auditLog.appendWithin,
+  };
+  const alertStore = createAlertStore();
+  metrics.setSources({ sealed: () => barrier.isSealed(), auditPending: () => auditPending, rotation: () => alertStore.rotationStats(db), alertsFiring: () => alertStore.firingCounts(db) });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes });
   const identity = createIdentityService({ db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), changes, now });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
@@ -104,7 +120,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   }
 
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator,
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator,
+    metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
     plugins: [...awsPlugins, rotationRoutes(rotation)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });

@@ -4,7 +4,8 @@
  *
  * Resources are either secret paths (`prod/app/db`, first segment = environment, never
  * contains `:`) or administrative resources prefixed with `sys:` (`sys:tokens`,
- * `sys:policies/NAME`, `sys:audit`, `sys:operator`, `sys:rotation/...`).
+ * `sys:policies/NAME`, `sys:audit`, `sys:operator`, `sys:rotation/...`, `sys:metrics` (scrape
+ * GET /metrics), `sys:alerts` (read alerts; update to acknowledge or silence)).
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';

@@ -9,6 +9,7 @@ import { aws } from './migrations/002-aws.js';
 import { rotation } from './migrations/003-rotation.js';
 import { auditHead } from './migrations/004-audit-head.js';
 import { auditRowid } from './migrations/005-audit-rowid.js';
+import { alerts } from './migrations/013-alerts.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -41,6 +42,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '003-rotation': rotation(dialect),
     '004-audit-head': auditHead(dialect),
     '005-audit-rowid': auditRowid(dialect),
+    '013-alerts': alerts(dialect),
   };
 }
 
