@@ -30,6 +30,8 @@ export const AlertsConfigSchema = z.object({
   enabled: z.boolean().default(true),
   /** How often the leader reads new audit events and runs the time-based checks. */
   evaluate_interval_seconds: z.number().min(0.05).max(3600).default(5),
+  /** How often the inventory rules (expiring, rotation, unused, seal) look at the database. */
+  state_check_seconds: z.number().min(1).max(86_400).default(60),
   utc_offset_minutes: z.number().int().min(-720).max(840).default(0),
   rules: z.object({
     off_hours: rule({ environments: z.record(z.string(), HourWindow).default({ prod: { start_hour: 7, end_hour: 20, weekdays: [1, 2, 3, 4, 5] } }) }).prefault({}),
@@ -49,7 +51,8 @@ export const AlertsConfigSchema = z.object({
     expiring: rule({ within_days: z.number().int().min(1).max(365).default(7) }).prefault({}),
     rotation: rule({}).prefault({}),
     unused: rule({ days: z.number().int().min(1).max(3650).default(90) }).prefault({}),
-    integrity: rule({}).prefault({}),
+    /** Flagged audit events (detail.alert), the seal, and a periodic audit chain verify. */
+    integrity: rule({ verify_every_minutes: z.number().min(1).max(10_080).default(360) }).prefault({}),
   }).strict().prefault({}),
   sinks: z.array(Sink).default([]),
   delivery: z.object({
