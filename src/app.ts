@@ -33,6 +33,10 @@ import { createMetrics, timedAppender } from './lib/metrics.js';
 import { isErrorCode } from './errors/app-error.js';
 import { createMetricsService } from './services/metrics-service.js';
 import { createAlertStore } from './storage/alert-store.js';
+import { createAlertEngine } from './alerts/alert-engine.js';
+import { createAlertService } from './alerts/alert-service.js';
+import { resolveSinks } from './alerts/alert-sinks.js';
+import { alertRoutes } from './http/routes/alerts.js';
 
 export const VERSION = '0.1.0';
 
@@ -119,10 +123,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
 
+  // Alerts: rules over the audit stream and the inventory, evaluated by the leader (below).
+  const alertEngine = createAlertEngine({
+    db, alertStore, auditStore, config: config.alerts, sinks: resolveSinks(config.alerts.sinks, (file) => readFileSync(file, 'utf8')), now,
+    recordAudit: (event) => auditLog.record(event), isSealed: () => barrier.isSealed(), nodeId: leadership.nodeId,
+    verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify()),
+  });
+  const alerts = createAlertService({ db, alertStore, authorizer, now });
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator,
     metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), alertRoutes(alerts)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -151,6 +163,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
   ];
+  if (config.alerts.enabled) jobs.push(leaderOnly('alert evaluation', config.alerts.evaluate_interval_seconds * 1000, () => alertEngine.evaluate()));
   for (const job of jobs) job.unref();
 
   let closing: Promise<void> | null = null;

@@ -27,13 +27,13 @@ export async function stateFindings(q: Queryable, store: AlertStore, config: Ale
     for (const t of await store.tokensExpiring(q, now, until)) {
       add({ rule: 'expiring', key: `state:token|${t.accessor}`, severity: 'warning', principal: t.accessor, secret: null,
         summary: `token ${t.display_name} (${t.accessor}) expires ${iso(t.expires_at)}, within ${rules.expiring.within_days} days`,
-        facts: { kind: 'token', expires_at: iso(t.expires_at), days_left: days(Number(t.expires_at) - now), within_days: rules.expiring.within_days } });
+        facts: { kind: 'token', expires_at: iso(t.expires_at), days_left: Math.ceil((Number(t.expires_at) - now) / DAY), within_days: rules.expiring.within_days } });
     }
     for (const s of await store.rotationsDue(q, until)) {
       if (s.overdue_since !== null || Number(s.next_due_at) <= now) continue; // overdue: the rotation rule says so
       add({ rule: 'expiring', key: `state:rotation_due|${s.name}`, severity: 'info', principal: s.owner, secret: s.name,
         summary: `${s.name} is due for rotation at ${iso(s.next_due_at)}, within ${rules.expiring.within_days} days`,
-        facts: { kind: 'rotation_due', owner: s.owner, next_due_at: iso(s.next_due_at), days_left: days(Number(s.next_due_at) - now) } });
+        facts: { kind: 'rotation_due', owner: s.owner, next_due_at: iso(s.next_due_at), days_left: Math.ceil((Number(s.next_due_at) - now) / DAY) } });
     }
   }
   if (rules.rotation.enabled) {

@@ -60,6 +60,8 @@ export const ERROR_STATUS = {
   snapshot_invalid: 422,
   snapshot_schema_mismatch: 409,
   storage_not_empty: 409,
+  // alert engine (alerts, acknowledgements, silences)
+  alert_not_found: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -63,6 +63,10 @@ export function createAlertStore() {
     async updateDelivery(q: Queryable, id: string, patch: Partial<Omit<AlertDeliveryRow, 'id'>>): Promise<void> {
       await q.updateTable('alert_deliveries').set(patch).where('id', '=', id).execute();
     },
+    /** Drops the pending deliveries of a silenced alert (kept, as cancelled). */
+    async cancelPendingDeliveries(q: Queryable, alertId: string, now: number): Promise<void> {
+      await q.updateTable('alert_deliveries').set({ status: 'cancelled', last_error: 'silenced', updated_at: now }).where('alert_id', '=', alertId).where('status', '=', 'pending').execute();
+    },
     async deliveries(q: Queryable, alertId: string): Promise<AlertDeliveryRow[]> {
       return q.selectFrom('alert_deliveries').selectAll().where('alert_id', '=', alertId).orderBy('created_at').orderBy('id').execute();
     },

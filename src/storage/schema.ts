@@ -148,7 +148,7 @@ export interface Database {
     alert_id: string;
     sink: string;
     event: 'fired' | 'resolved';
-    status: 'pending' | 'delivered' | 'dead';
+    status: 'pending' | 'delivered' | 'dead' | 'cancelled';
     attempts: number;
     next_attempt_at: number;
     last_error: string | null;
