@@ -176,4 +176,16 @@ rotation.command('list').description('secrets with rotation schedules').option('
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));
 
+const alerts = program.command('alerts').description('alerts raised over the audit log: list, show, acknowledge, silence');
+alerts.command('list').description('alerts (firing by default)').option('--status <status>', 'firing or resolved').option('--all', 'firing and resolved')
+  .option('--rule <rule>').option('--limit <n>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).listCommand));
+alerts.command('show').description('one alert: facts, audit seqs, deliveries (dead ones are the dead-letter list)').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).showCommand));
+alerts.command('ack').description('acknowledge an alert (it keeps firing until its condition clears)').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).ackCommand));
+alerts.command('silence').description('no notifications for this alert and its recurrences for a while').argument('<id>')
+  .requiredOption('--for <duration>', 'e.g. 4h, 7d (1 minute to 90 days)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).silenceCommand));
+
 await program.parseAsync(process.argv);

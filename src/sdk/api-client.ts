@@ -222,7 +222,35 @@ export function createApiClient(options: ApiClientOptions) {
     rotationStatus: (name: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`),
     rotationHistory: (name: string, limit?: number) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit }),
     listRotations: (query: { overdue?: boolean; limit?: number } = {}) => call<RotationListResponse>('GET', '/v1/rotations', undefined, { overdue: query.overdue, limit: query.limit }),
+    listAlerts: (query: { status?: 'firing' | 'resolved'; rule?: string; limit?: number } = {}) => call<{ alerts: AlertResponse[] }>('GET', '/v1/alerts', undefined, query),
+    showAlert: (id: string) => call<AlertDetailResponse>('GET', `/v1/alerts/${encodeURIComponent(id)}`),
+    ackAlert: (id: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/ack`),
+    silenceAlert: (id: string, duration: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/silence`, { duration }),
   };
+}
+
+/** An alert: who, which secret, the numbers and the audit seqs behind it (never a value). */
+export interface AlertResponse {
+  id: string;
+  rule: string;
+  status: 'firing' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  principal: string | null;
+  secret: string | null;
+  summary: string;
+  facts: Record<string, unknown>;
+  audit_seqs: number[];
+  occurrences: number;
+  fired_at: string;
+  last_seen_at: string;
+  resolved_at: string | null;
+  acked_at: string | null;
+  acked_by: string | null;
+}
+
+export interface AlertDetailResponse extends AlertResponse {
+  silenced_until: string | null;
+  deliveries: { sink: string; event: string; status: string; attempts: number; last_error: string | null; next_attempt_at: string | null; updated_at: string | null }[];
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>;
