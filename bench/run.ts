@@ -4,12 +4,13 @@ import { clientSuite } from './suites/client.js';
 import { postgresSuite } from './suites/postgres.js';
 import { awsReadSuite } from './suites/aws-read.js';
 import { rotationSuite } from './suites/rotation.js';
+import { alertsSuite } from './suites/alerts.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, alertsSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

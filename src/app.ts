@@ -37,6 +37,9 @@ import { createAlertEngine } from './alerts/alert-engine.js';
 import { createAlertService } from './alerts/alert-service.js';
 import { resolveSinks } from './alerts/alert-sinks.js';
 import { alertRoutes } from './http/routes/alerts.js';
+import { createReportService } from './engines/reports/report-service.js';
+import { reportRoutes } from './http/routes/reports.js';
+import { createReportStore } from './storage/report-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -130,11 +133,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify()),
   });
   const alerts = createAlertService({ db, alertStore, authorizer, now });
+  const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now });
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator,
     metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), alertRoutes(alerts)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), alertRoutes(alerts), reportRoutes(reports)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

@@ -60,6 +60,8 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     failure_burst: 3 * rules.failure_burst.window_minutes * 60_000, integrity: DAY,
   };
   const baselineCache = new Map<string, number>();
+  // Last read times already persisted: a pair is rewritten at most hourly (the lookback is in days).
+  const persistedReads = new Map<string, number>();
   let lastStateCheck = -Infinity;
   let lastVerifyAt = -Infinity;
   let lastVerify: Awaited<ReturnType<NonNullable<AlertEngineDeps['verifyAudit']>>> | undefined;
@@ -106,7 +108,11 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         const hourKey = `${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`;
         readCounts.set(hourKey, (readCounts.get(hourKey) ?? 0) + 1);
         const env = environmentOf(e.secret_name);
-        if (env && rules.first_time_access.environments.includes(env)) reads.set(`${e.accessor}\u0000${e.secret_name}`, { principal: e.accessor, secret_name: e.secret_name, last_read_at: e.time });
+        if (env && rules.first_time_access.environments.includes(env)) {
+          const pair = `${e.accessor}\u0000${e.secret_name}`;
+          const persisted = persistedReads.get(pair) ?? history.lastRead(e.accessor, e.secret_name);
+          if (persisted === undefined || e.time - persisted >= HOUR || reads.has(pair)) reads.set(pair, { principal: e.accessor, secret_name: e.secret_name, last_read_at: e.time });
+        }
       }
     }
     const last = Number(rows[rows.length - 1]!.seq);
@@ -120,9 +126,11 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         return { principal, hour_start: Number(hour), reads: n };
       }));
       await alertStore.recordReads(tx, [...reads.values()]);
+      if (persistedReads.size > 200_000) persistedReads.clear();
       await alertStore.setCursor(tx, CURSOR, last, now);
       return events;
     });
+    for (const [pair, r] of reads) persistedReads.set(pair, r.last_read_at);
     result.events += rows.length;
     result.fired += audits.length;
     await Promise.all(audits.map((e) => deps.recordAudit(e)));
@@ -199,6 +207,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     forget(): void {
       streamPrimed = false;
       baselineCache.clear();
+      persistedReads.clear();
     },
   };
 }

@@ -19,27 +19,62 @@ const DAY = 86_400_000;
 const MAX_SEQS = 20;
 const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
-/** A sliding window of event times and seqs (oldest first). */
+/** An exact sliding window of event times and seqs (oldest first); dropped entries are compacted lazily. */
 class Window {
-  times: number[] = [];
-  seqs: number[] = [];
+  private times: number[] = [];
+  private seqs: number[] = [];
+  private head = 0;
   push(time: number, seq: number, spanMs: number): number {
     this.times.push(time);
     this.seqs.push(seq);
-    let drop = 0;
-    while (drop < this.times.length && this.times[drop]! <= time - spanMs) drop++;
-    if (drop > 0) {
-      this.times.splice(0, drop);
-      this.seqs.splice(0, drop);
+    while (this.head < this.times.length && this.times[this.head]! <= time - spanMs) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.seqs = this.seqs.slice(this.head);
+      this.head = 0;
     }
-    return this.times.length;
+    return this.times.length - this.head;
+  }
+  recentSeqs(n: number): number[] {
+    return this.seqs.slice(Math.max(this.head, this.seqs.length - n));
+  }
+}
+
+/**
+ * Reads per whole minute over the last `minutes` minutes (the current one included): constant
+ * memory however many reads a principal makes, where an exact window would keep every event.
+ */
+class MinuteCounts {
+  private minutes: number[] = [];
+  private counts: number[] = [];
+  private seqs: number[] = [];
+  add(time: number, seq: number, minutes: number): number {
+    const minute = Math.floor(time / MINUTE);
+    const last = this.minutes.length - 1;
+    if (last >= 0 && this.minutes[last] === minute) this.counts[last]! += 1;
+    else {
+      this.minutes.push(minute);
+      this.counts.push(1);
+    }
+    while (this.minutes.length && this.minutes[0]! <= minute - minutes) {
+      this.minutes.shift();
+      this.counts.shift();
+    }
+    this.seqs.push(seq);
+    if (this.seqs.length > 2 * MAX_SEQS) this.seqs.splice(0, this.seqs.length - MAX_SEQS);
+    let sum = 0;
+    for (const c of this.counts) sum += c;
+    return sum;
+  }
+  recentSeqs(n: number): number[] {
+    return this.seqs.slice(-n);
   }
 }
 
 export function createStreamRules(config: AlertsConfig) {
   const rules = config.rules;
   const offsetMs = config.utc_offset_minutes * MINUTE;
-  const spikeWindows = new Map<string, Window>();
+  const spikeWindows = new Map<string, MinuteCounts>();
   const failureWindows = new Map<string, Window>();
   // Reads seen in this process, so a second read in the same batch is not "first" again.
   const seenReads = new Map<string, number>();
@@ -79,8 +114,8 @@ export function createStreamRules(config: AlertsConfig) {
     const rule = rules.volume_spike;
     const principal = e.accessor!;
     let window = spikeWindows.get(principal);
-    if (!window) spikeWindows.set(principal, (window = new Window()));
-    const reads = window.push(e.time, e.seq, rule.window_minutes * MINUTE);
+    if (!window) spikeWindows.set(principal, (window = new MinuteCounts()));
+    const reads = window.add(e.time, e.seq, rule.window_minutes);
     if (reads < rule.min_reads) return undefined;
     const hourStart = Math.floor(e.time / HOUR) * HOUR;
     const baselineTotal = history.baselineReads(principal, hourStart, rule.baseline_days);
@@ -92,7 +127,7 @@ export function createStreamRules(config: AlertsConfig) {
       rule: 'volume_spike', key: principal, severity: 'warning', principal, secret: null,
       summary: `${principal} read ${reads} secrets in ${rule.window_minutes} min; baseline for this hour is ${baseline.toFixed(1)} per ${rule.window_minutes} min (factor ${rule.factor})`,
       facts: { reads, window_minutes: rule.window_minutes, baseline: Number(baseline.toFixed(3)), factor: rule.factor, baseline_days: rule.baseline_days, min_reads: rule.min_reads },
-      seqs: window.seqs.slice(-MAX_SEQS), time: e.time,
+      seqs: window.recentSeqs(MAX_SEQS), time: e.time,
     };
   }
 
@@ -111,7 +146,7 @@ export function createStreamRules(config: AlertsConfig) {
         rule: 'failure_burst', key, severity: 'warning', principal: kind === 'principal' ? who : e.accessor, secret: e.secret_name,
         summary: `${count} denied or failed requests from ${kind} ${who} in ${rule.window_minutes} min (threshold ${rule.threshold}); last: ${e.error_code}`,
         facts: { [kind]: who, failures: count, window_minutes: rule.window_minutes, threshold: rule.threshold, last_code: e.error_code },
-        seqs: window.seqs.slice(-MAX_SEQS), time: e.time,
+        seqs: window.recentSeqs(MAX_SEQS), time: e.time,
       });
     }
     if (failureWindows.size > 50_000) failureWindows.clear();

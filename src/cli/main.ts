@@ -176,6 +176,10 @@ rotation.command('list').description('secrets with rotation schedules').option('
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));
 
+program.command('report').description('inventory, access, rotation or unused-secret report for owners and auditors').argument('<kind>', 'inventory | access | rotation | unused')
+  .option('--format <format>', 'table (default), json, csv or html (one self-contained file with charts)').option('--since <period>', 'e.g. 90d or 2026-07-01 (default 90d)')
+  .option('--days <n>', 'unused: not read for this many days (default 90)').option('-o, --output <file>', 'write here instead of stdout')
+  .action(run(async () => (await import('./commands/report.js')).reportCommand));
 const alerts = program.command('alerts').description('alerts raised over the audit log: list, show, acknowledge, silence');
 alerts.command('list').description('alerts (firing by default)').option('--status <status>', 'firing or resolved').option('--all', 'firing and resolved')
   .option('--rule <rule>').option('--limit <n>').option('--json', 'JSON output')

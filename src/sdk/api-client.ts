@@ -225,6 +225,8 @@ export function createApiClient(options: ApiClientOptions) {
     listAlerts: (query: { status?: 'firing' | 'resolved'; rule?: string; limit?: number } = {}) => call<{ alerts: AlertResponse[] }>('GET', '/v1/alerts', undefined, query),
     showAlert: (id: string) => call<AlertDetailResponse>('GET', `/v1/alerts/${encodeURIComponent(id)}`),
     ackAlert: (id: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/ack`),
+    /** A report as data (kinds: inventory, access, rotation, unused). */
+    report: (kind: string, query: { since?: string; days?: number } = {}) => call<Record<string, unknown>>('GET', `/v1/reports/${encodeURIComponent(kind)}`, undefined, query),
     silenceAlert: (id: string, duration: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/silence`, { duration }),
   };
 }
