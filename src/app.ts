@@ -133,7 +133,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify()),
   });
   const alerts = createAlertService({ db, alertStore, authorizer, now });
-  const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now });
+  const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator,

@@ -227,6 +227,8 @@ export function createApiClient(options: ApiClientOptions) {
     ackAlert: (id: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/ack`),
     /** A report as data (kinds: inventory, access, rotation, unused). */
     report: (kind: string, query: { since?: string; days?: number } = {}) => call<Record<string, unknown>>('GET', `/v1/reports/${encodeURIComponent(kind)}`, undefined, query),
+    /** One quarter's SOC 2 evidence as data (`period` like 2026-Q3); `custos report evidence` signs and packs it. */
+    evidence: (period: string) => call<{ period: string; period_start: string; period_end: string; generated_at: string; files: Record<string, unknown> }>('GET', '/v1/reports/evidence', undefined, { period }),
     silenceAlert: (id: string, duration: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/silence`, { duration }),
   };
 }

@@ -34,6 +34,16 @@ export function createReportStore() {
       const rows = await q.selectFrom('tokens').select(['accessor', 'display_name']).execute();
       return new Map(rows.map((r) => [r.accessor, r.display_name]));
     },
+    /** Tokens and AWS access keys not revoked (and, for tokens, not expired) at `now`. */
+    async liveCredentials(q: Queryable, now: number) {
+      const tokens = await q.selectFrom('tokens').select(['accessor', 'display_name', 'policies', 'env', 'is_root', 'expires_at', 'created_at']).where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])).orderBy('accessor').execute();
+      const keys = await q.selectFrom('aws_access_keys').select(['access_key_id', 'display_name', 'policies', 'env', 'is_root', 'created_at']).where('revoked_at', 'is', null).orderBy('access_key_id').execute();
+      return { tokens, keys };
+    },
+    async policies(q: Queryable) {
+      return q.selectFrom('policies').select(['name', 'document', 'updated_at']).orderBy('name').execute();
+    },
     /** Rotation runs started in [since, until). */
     async rotationRuns(q: Queryable, since: number, until: number) {
       return q.selectFrom('rotations').select(['id', 'secret_name', 'status', 'trigger', 'requested_by', 'attempts', 'started_at', 'finished_at'])

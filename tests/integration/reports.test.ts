@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { untar } from '../../src/cli/evidence-archive.js';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { createSecret, createToken, writePolicy } from '../support/http-helpers.js';
 
@@ -114,5 +116,48 @@ describe('custos report', () => {
     assert.match(bad.stderr, /--format must be one of/);
     assert.equal((await api(server, 'GET', '/v1/reports/inventory?since=yesterday', { token: server.token })).body.error.code, 'validation_failed');
     assert.equal((await api(server, 'GET', '/v1/reports/secrets', { token: server.token })).body.error.code, 'validation_failed');
+  });
+
+  it('evidence: a signed tar an auditor verifies with openssl and sha256sum; tampering is detected', async () => {
+    const key = path.join(dir, 'evidence.pem');
+    const keygen = await runCli(['report', 'keygen', '--out', key], { server });
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const again = await runCli(['report', 'keygen', '--out', key], { server });
+    assert.notEqual(again.code, 0, 'never overwrites a signing key');
+    const quarter = `${new Date().getUTCFullYear()}-Q${Math.floor(new Date().getUTCMonth() / 3) + 1}`;
+    const archive = path.join(dir, 'evidence.tar');
+    const made = await runCli(['report', 'evidence', '--period', quarter, '--signing-key', key, '-o', archive], { server });
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /audit verify ok/);
+    const bytes = readFileSync(archive);
+    assert.ok(!bytes.includes(Buffer.from(CANARY)), 'no value in the evidence');
+    const files = untar(bytes);
+    assert.deepEqual([...files.keys()].sort(), ['README.txt', 'SHA256SUMS', 'audit-verify.json', 'inventory.json', 'manifest.json', 'manifest.sig', 'policies.json', 'prod-readers.json', 'rotation-compliance.json', 'rotation-history.json', 'signing-key.pub.pem'].sort());
+    const readers = JSON.parse(files.get('prod-readers.json')!.toString());
+    assert.ok(readers.some((r: any) => r.id === airflow.accessor && r.name === 'airflow'));
+    assert.ok(readers.some((r: any) => r.root === true), 'the root token can read prod');
+    assert.equal(JSON.parse(files.get('audit-verify.json')!.toString()).ok, true);
+    assert.ok(JSON.parse(files.get('policies.json')!.toString()).some((p: any) => p.name === 'etl-read'));
+
+    // The auditor's tools: system tar, openssl and sha256sum.
+    const out = path.join(dir, 'unpacked');
+    execFileSync('mkdir', ['-p', out]);
+    execFileSync('tar', ['xf', archive, '-C', out]);
+    const ok = execFileSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', key.replace(/\.pem$/, '.pub.pem'), '-rawin', '-in', 'manifest.json', '-sigfile', 'manifest.sig'], { cwd: out }).toString();
+    assert.match(ok, /Signature Verified Successfully/);
+    execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out });
+    const verified = await runCli(['report', 'verify-evidence', archive, '--public-key', key.replace(/\.pem$/, '.pub.pem')], { server });
+    assert.equal(verified.code, 0, verified.stderr);
+
+    const tampered = Buffer.from(bytes);
+    const at = tampered.indexOf(Buffer.from('"ok": true'));
+    tampered.write('"ok": fals', at);
+    const bad = path.join(dir, 'tampered.tar');
+    (await import('node:fs')).writeFileSync(bad, tampered);
+    const refused = await runCli(['report', 'verify-evidence', bad, '--public-key', key.replace(/\.pem$/, '.pub.pem')], { server });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /audit-verify.json does not match the manifest/);
+    assert.equal((await api(server, 'GET', '/v1/reports/evidence?period=2026-Q5', { token: server.token })).body.error.code, 'validation_failed');
+    assert.equal((await api(server, 'GET', `/v1/reports/evidence?period=${quarter}`, { token: airflow.token })).body.error.code, 'permission_denied');
   });
 });

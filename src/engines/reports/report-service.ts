@@ -4,6 +4,7 @@ import type { Identity } from '../../services/identity.types.js';
 import type { ReportStore } from '../../storage/report-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Cell, Report, ReportKind } from './report.types.js';
+import { createEvidenceCollector, type EvidenceDeps } from './evidence.js';
 
 const DAY = 86_400_000;
 const INVENTORY_COLUMNS = ['secret', 'environment', 'owner', 'last_rotated', 'cadence', 'next_due', 'overdue', 'last_accessed', 'reads_30d', 'reads_90d', 'problems'];
@@ -13,8 +14,10 @@ const envOf = (name: string) => (name.includes('/') ? name.slice(0, name.indexOf
 export interface ReportServiceDeps {
   db: Kysely<Database>;
   reportStore: ReportStore;
-  authorizer: Pick<Authorizer, 'require'>;
+  authorizer: Pick<Authorizer, 'require' | 'mayAccessUnder'>;
   now: () => number;
+  /** The full audit chain verify, for evidence bundles. */
+  verifyAudit: EvidenceDeps['verifyAudit'];
 }
 
 /** How often a secret rotates, from its rotation settings (null: no rotation configured). */
@@ -65,7 +68,9 @@ export function createReportService(deps: ReportServiceDeps) {
     };
   }
 
-  return {
+  const service = {
+    /** The SOC 2 evidence of one quarter (policies, prod readers, rotation, audit verify) as data; the CLI signs and packs it. */
+    evidence: (caller: Identity, period: string) => collectEvidence(caller, period),
     async report(caller: Identity, kind: ReportKind, options: { since?: number; unusedDays?: number } = {}): Promise<Report> {
       await deps.authorizer.require(caller, 'read', 'sys:reports');
       const now = deps.now();
@@ -120,6 +125,8 @@ export function createReportService(deps: ReportServiceDeps) {
       return build('unused', `Secrets unused for ${days} days or more`, now, null, ['secret', 'environment', 'owner', 'last_accessed', 'unused_days'], rows, { unused: rows.length, threshold_days: days });
     },
   };
+  const collectEvidence = createEvidenceCollector({ db, reportStore, authorizer: deps.authorizer, verifyAudit: deps.verifyAudit, report: (caller, kind, options) => service.report(caller, kind, options), now: deps.now });
+  return service;
 }
 
 export type ReportService = ReturnType<typeof createReportService>;

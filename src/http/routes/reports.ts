@@ -23,6 +23,8 @@ function parseSince(since: string | undefined, now: number): number | undefined 
 /** GET /v1/reports/:kind: the report as data; the CLI renders it as a table, JSON, CSV or HTML. */
 export function reportRoutes(reports: ReportService) {
   return (app: FastifyInstance): void => {
+    app.get('/v1/reports/evidence', { schema: { querystring: Type.Object({ period: Type.String({ maxLength: 16 }) }, { additionalProperties: false }), tags: ['reports'] }, config: { operation: 'report.evidence' } }, async (request) =>
+      reports.evidence(identityOf(request), (request.query as { period: string }).period));
     app.get('/v1/reports/:kind', { schema: { params: KindParam, querystring: ReportQuery, tags: ['reports'] }, config: { operation: 'report.read' } }, async (request) => {
       const q = request.query as { since?: string; days?: number };
       return reports.report(identityOf(request), (request.params as { kind: ReportKind }).kind, { since: parseSince(q.since, Date.now()), unusedDays: q.days });
