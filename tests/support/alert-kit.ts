@@ -3,7 +3,7 @@ import { createAuditLog, type AuditEvent } from '../../src/audit/audit-log.js';
 import { AlertsConfigSchema, type AlertsConfig } from '../../src/config/alerts-config.js';
 import { createAlertStore } from '../../src/storage/alert-store.js';
 import { createAuditStore } from '../../src/storage/audit-store.js';
-import { openStorage } from '../../src/storage/database.js';
+import { openStorage, type Storage } from '../../src/storage/database.js';
 import { createAlertEngine, type AlertEngineDeps } from '../../src/alerts/alert-engine.js';
 import type { Sink } from '../../src/alerts/alert-sinks.js';
 
@@ -11,12 +11,13 @@ import type { Sink } from '../../src/alerts/alert-sinks.js';
  * A real alert engine over in-memory SQLite and the real audit log, with a clock the test
  * sets, for the engine's own tests (scripted audit histories; nothing is mocked).
  */
-export async function alertKit(config: Record<string, unknown> = {}, options: { sinks?: Sink[]; start?: number; verifyAudit?: AlertEngineDeps['verifyAudit'] } = {}) {
-  const storage = await openStorage({ url: 'sqlite::memory:' });
+export async function alertKit(config: Record<string, unknown> = {}, options: { sinks?: Sink[]; start?: number; verifyAudit?: AlertEngineDeps['verifyAudit']; storage?: Storage } = {}) {
+  // In-memory SQLite unless given a storage (the PostgreSQL contract run passes one).
+  const storage = options.storage ?? (await openStorage({ url: 'sqlite::memory:' }));
   const key = randomBytes(32);
   let clock = options.start ?? Date.UTC(2026, 8, 1, 10, 0); // Tuesday 1 September 2026, 10:00 UTC
   let sealed = false;
-  const auditStore = createAuditStore('sqlite');
+  const auditStore = createAuditStore(storage.dialect);
   const auditLog = createAuditLog({ db: storage.db, auditStore, chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
   const alertStore = createAlertStore();
   const parsed: AlertsConfig = AlertsConfigSchema.parse(config);
