@@ -37,13 +37,13 @@ export function createMetrics(options: MetricsOptions) {
   const environments = new Set(options.environments);
   const sources: MetricSources = {};
 
-  const requests = new Counter({ name: 'custos_http_requests_total', help: 'HTTP requests by route pattern, method and outcome', labelNames: ['route', 'method', 'outcome'] as const, registers: [registry] });
-  const duration = new Histogram({
-    name: 'custos_http_request_duration_seconds', help: 'HTTP request latency by route pattern, method and outcome', labelNames: ['route', 'method', 'outcome'] as const, registers: [registry],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-  });
-  const reads = new Counter({ name: 'custos_secret_reads_total', help: 'Secret value reads by environment (first path segment) and outcome', labelNames: ['environment', 'outcome'] as const, registers: [registry] });
-  const errors = new Counter({ name: 'custos_request_errors_total', help: 'Denied and failed requests by error code', labelNames: ['code', 'outcome'] as const, registers: [registry] });
+  // The per-request families are plain numbers updated on the hot path and handed to
+  // prom-client only at scrape time: a prom-client observe re-hashes its labels every call.
+  const requests = new FastCounter(registry, 'custos_http_requests_total', 'HTTP requests by route pattern, method and outcome');
+  const duration = new FastHistogram(registry, 'custos_http_request_duration_seconds', 'HTTP request latency by route pattern, method and outcome',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]);
+  const reads = new FastCounter(registry, 'custos_secret_reads_total', 'Secret value reads by environment (first path segment) and outcome');
+  const errors = new FastCounter(registry, 'custos_request_errors_total', 'Denied and failed requests by error code');
   const auditWrite = new Histogram({
     name: 'custos_audit_write_duration_seconds', help: 'Time to write one audit batch durably', registers: [registry],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
@@ -54,13 +54,6 @@ export function createMetrics(options: MetricsOptions) {
   const rotationRuns = new Gauge({ name: 'custos_rotation_runs', help: 'Rotation runs kept in the database by status', labelNames: ['status'] as const, registers: [registry] });
   const rotationOverdue = new Gauge({ name: 'custos_rotation_overdue_secrets', help: 'Secrets whose scheduled rotation is overdue', registers: [registry] });
   const alertsFiring = new Gauge({ name: 'custos_alerts_firing', help: 'Alerts currently firing (not resolved) by rule', labelNames: ['rule'] as const, registers: [registry] });
-
-  // Hot path: one child per label combination, looked up by a string key, so an observation
-  // does not re-hash label objects on every request.
-  type Child = { count: { inc(): void }; latency: { observe(v: number): void } };
-  const children = new Map<string, Child>();
-  const readChildren = new Map<string, { inc(): void }>();
-  const errorChildren = new Map<string, { inc(): void }>();
 
   async function refreshSampled(): Promise<void> {
     if (sources.rotation) {
@@ -84,23 +77,10 @@ export function createMetrics(options: MetricsOptions) {
     /** One finished HTTP request. `route` must be a route pattern, never a concrete URL. */
     observeRequest(route: string | undefined, method: string, outcome: Outcome, seconds: number, errorCode: string | null): void {
       const key = `${route}\u0000${method}\u0000${outcome}`;
-      let child = children.get(key);
-      if (!child) {
-        const labels = { route: route ?? 'unmatched', method: METHODS.has(method) ? method : 'other', outcome };
-        child = { count: requests.labels(labels), latency: duration.labels(labels) };
-        children.set(key, child);
-      }
-      child.count.inc();
-      child.latency.observe(seconds);
-      if (errorCode !== null && outcome !== 'success') {
-        const errorKey = `${errorCode}\u0000${outcome}`;
-        let counter = errorChildren.get(errorKey);
-        if (!counter) {
-          counter = errors.labels({ code: options.isKnownCode(errorCode) ? errorCode : 'other', outcome });
-          errorChildren.set(errorKey, counter);
-        }
-        counter.inc();
-      }
+      const labels = () => ({ route: route ?? 'unmatched', method: METHODS.has(method) ? method : 'other', outcome });
+      requests.inc(key, labels);
+      duration.observe(key, labels, seconds);
+      if (errorCode !== null && outcome !== 'success') errors.inc(`${errorCode}\u0000${outcome}`, () => ({ code: options.isKnownCode(errorCode) ? errorCode : 'other', outcome }));
     },
     /** A read of a secret value (counted when `operation` is a value read); `secretName` only yields its environment. */
     observeRead(operation: string, secretName: string | null, outcome: Outcome): void {
@@ -108,13 +88,7 @@ export function createMetrics(options: MetricsOptions) {
       const slash = secretName?.indexOf('/') ?? -1;
       const first = secretName && slash > 0 ? secretName.slice(0, slash) : '';
       const environment = environments.has(first) ? first : 'other';
-      const key = `${environment}\u0000${outcome}`;
-      let counter = readChildren.get(key);
-      if (!counter) {
-        counter = reads.labels({ environment, outcome });
-        readChildren.set(key, counter);
-      }
-      counter.inc();
+      reads.inc(`${environment}\u0000${outcome}`, () => ({ environment, outcome }));
     },
     /** One audit batch written durably. */
     observeAuditWrite(seconds: number, events: number): void {
@@ -130,6 +104,62 @@ export function createMetrics(options: MetricsOptions) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+type Labels = Record<string, string>;
+type Exposed = { name: string; help: string; type: string; aggregator: string; values: { metricName?: string; labels: Labels; value: number }[] };
+
+/** A counter family: a map lookup and an addition per event; labels built once per series. */
+class FastCounter {
+  private series = new Map<string, { labels: Labels; value: number }>();
+  constructor(registry: Registry, private name: string, private help: string) {
+    registry.registerMetric(this as never);
+  }
+  inc(key: string, labels: () => Labels): void {
+    const s = this.series.get(key);
+    if (s) s.value += 1;
+    else this.series.set(key, { labels: labels(), value: 1 });
+  }
+  async get(): Promise<Exposed> {
+    return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
+  }
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+/** A histogram family with fixed buckets: per observation, a short scan and three additions. */
+class FastHistogram {
+  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(registry: Registry, private name: string, private help: string, private buckets: number[]) {
+    registry.registerMetric(this as never);
+  }
+  observe(key: string, labels: () => Labels, value: number): void {
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels: labels(), counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }));
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]!) i++;
+    if (i < this.buckets.length) s.counts[i]! += 1;
+    s.sum += value;
+    s.count += 1;
+  }
+  async get(): Promise<Exposed> {
+    const values: Exposed['values'] = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((le, i) => {
+        cumulative += s.counts[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: String(le) }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+  }
+  reset(): void {
+    this.series.clear();
+  }
+}
 
 /** Wraps an audit appender so each durable batch is timed (write latency) and counted. */
 export function timedAppender<A extends { append(events: readonly unknown[], key: Buffer): Promise<void> }>(appender: A, metrics: Pick<Metrics, 'observeAuditWrite'>): A {
