@@ -7,13 +7,14 @@ import { rotationSuite } from './suites/rotation.js';
 import { transitSuite } from './suites/transit.js';
 import { loginsSuite } from './suites/logins.js';
 import { scanSuite } from './suites/scan.js';
+import { alertsSuite } from './suites/alerts.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
 
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

@@ -59,6 +59,17 @@ import { createFingerprintIndex } from './engines/fingerprints/fingerprint-index
 import { createScanService } from './engines/fingerprints/scan-service.js';
 import { scanRoutes } from './http/routes/scan.js';
 import { createFingerprintStore } from './storage/fingerprint-store.js';
+import { createMetrics, timedAppender } from './lib/metrics.js';
+import { isErrorCode } from './errors/app-error.js';
+import { createMetricsService } from './services/metrics-service.js';
+import { createAlertStore } from './storage/alert-store.js';
+import { createAlertEngine } from './alerts/alert-engine.js';
+import { createAlertService } from './alerts/alert-service.js';
+import { resolveSinks } from './alerts/alert-sinks.js';
+import { alertRoutes } from './http/routes/alerts.js';
+import { createReportService } from './engines/reports/report-service.js';
+import { reportRoutes } from './http/routes/reports.js';
+import { createReportStore } from './storage/report-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -88,6 +99,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
   const changes: ChangeBus = coordination.changes;
   const { leadership } = coordination;
+  const metrics = createMetrics({ environments: config.metrics_environments, isKnownCode: isErrorCode });
   // Signed checkpoints of the verified chain head go outside the database (see docs/audit-threat-model.md).
   const checkpointFile = config.audit_checkpoint_file ?? path.join(path.dirname(tokensPath()), 'audit-checkpoints.jsonl');
   const checkpointer = createAuditCheckpointer({ config, barrier, logger, nodeId: coordination.nodeId, file: checkpointFile, now });
@@ -100,10 +112,22 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     startupCheck: (q, acknowledged) => checkpointer.checkAgainstStore(q, auditStore, acknowledged),
     highestExternalSeq: () => checkpointer.lastCheckpointSeq(),
     onAcknowledged: () => checkpointer.flush(),
-    appender: storage.sqlitePath && storage.sqlitePath !== ':memory:'
+    appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
-      : createInProcessAppender(db, auditStore),
+      : createInProcessAppender(db, auditStore), metrics),
   });
+  // The audit queue as requests see it: events recorded and not yet durable.
+  let auditPending = 0;
+  const requestAuditLog = {
+    record: (...args: Parameters<typeof auditLog.record>) => {
+      auditPending++;
+      return auditLog.record(...args).finally(() => auditPending--);
+    },
+    appendWithin: (...args: Parameters<typeof auditLog.appendWithin>) => auditLog.appendWithin(...args),
+    isTampered: () => auditLog.isTampered(),
+  };
+  const alertStore = createAlertStore();
+  metrics.setSources({ sealed: () => barrier.isSealed(), auditPending: () => auditPending, rotation: () => alertStore.rotationStats(db), alertsFiring: () => alertStore.firingCounts(db) });
   const resourcePolicyStore = createResourcePolicyStore();
   const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
@@ -178,9 +202,19 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const identityPlugins = [authRoutes(auth), appRoleRoutes(approle), wrappingRoutes(wrapping, loginAuditor), groupRoutes(groups), ...(clock.adjustable ? [testingClockRoutes(clock)] : [])];
   if (clock.adjustable) logger.warn('TESTING CLOCK is on: a root token can move this server\'s time forward (testing aid only)');
 
+  // Alerts: rules over the audit stream and the inventory, evaluated by the leader (below).
+  const alertEngine = createAlertEngine({
+    db, alertStore, auditStore, config: config.alerts, sinks: resolveSinks(config.alerts.sinks, (file) => readFileSync(file, 'utf8')), now,
+    recordAudit: (event) => auditLog.record(event), isSealed: () => barrier.isSealed(), nodeId: leadership.nodeId,
+    verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify()),
+  });
+  const alerts = createAlertService({ db, alertStore, authorizer, now });
+  const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
+
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog, identity, secrets, policies, operator, wrapping,
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan)],
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
+    metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -216,6 +250,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
     leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
   ];
+  if (config.alerts.enabled) jobs.push(leaderOnly('alert evaluation', config.alerts.evaluate_interval_seconds * 1000, () => alertEngine.evaluate()));
   for (const job of jobs) job.unref();
 
   let closing: Promise<void> | null = null;

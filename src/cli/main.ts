@@ -310,5 +310,28 @@ const scanCmd = program.command('scan').description('find hard-coded secrets in 
   .action(async (paths: string[], flags: Record<string, unknown>) => (await import('./commands/scan.js')).scanCommand(paths, flags));
 scanCmd.command('install-hook').description('install a git pre-commit hook running `custos scan --staged`').option('--force', 'replace an existing pre-commit hook').option('--json', 'JSON output')
   .action(async (flags: { force?: boolean; json?: boolean }) => (await import('./commands/scan.js')).installHookCommand(flags));
+const report = program.command('report').description('reports for owners and auditors: inventory, access, rotation, unused, evidence');
+report.command('evidence').description('one quarter of SOC 2 evidence as a signed tar (policies, prod readers, rotation, audit verify)')
+  .requiredOption('--period <quarter>', 'e.g. 2026-Q3').requiredOption('--signing-key <file>', 'Ed25519 private key (custos report keygen)').option('-o, --output <file>')
+  .action(run(async () => (await import('./commands/report.js')).evidenceCommand));
+report.command('keygen').description('create an Ed25519 key pair for signing evidence').requiredOption('--out <file>', 'private key file (public key beside it as .pub.pem)')
+  .action(run(async () => (await import('./commands/report.js')).keygenCommand));
+report.command('verify-evidence').description('check an evidence archive against a trusted public key').argument('<file>').requiredOption('--public-key <file>')
+  .action(run(async () => (await import('./commands/report.js')).verifyEvidenceCommand));
+report.command('show', { isDefault: true }).description('inventory | access | rotation | unused').argument('<kind>', 'inventory | access | rotation | unused')
+  .option('--format <format>', 'table (default), json, csv or html (one self-contained file with charts)').option('--since <period>', 'e.g. 90d or 2026-07-01 (default 90d)')
+  .option('--days <n>', 'unused: not read for this many days (default 90)').option('-o, --output <file>', 'write here instead of stdout')
+  .action(run(async () => (await import('./commands/report.js')).reportCommand));
+const alerts = program.command('alerts').description('alerts raised over the audit log: list, show, acknowledge, silence');
+alerts.command('list').description('alerts (firing by default)').option('--status <status>', 'firing or resolved').option('--all', 'firing and resolved')
+  .option('--rule <rule>').option('--limit <n>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).listCommand));
+alerts.command('show').description('one alert: facts, audit seqs, deliveries (dead ones are the dead-letter list)').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).showCommand));
+alerts.command('ack').description('acknowledge an alert (it keeps firing until its condition clears)').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).ackCommand));
+alerts.command('silence').description('no notifications for this alert and its recurrences for a while').argument('<id>')
+  .requiredOption('--for <duration>', 'e.g. 4h, 7d (1 minute to 90 days)').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/alerts.js')).silenceCommand));
 
 await program.parseAsync(process.argv);

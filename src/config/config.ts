@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AlertsConfigSchema } from './alerts-config.js';
 
 /**
  * The one server configuration schema. Precedence: flags > CUSTOS_* env > file > defaults.
@@ -52,6 +53,13 @@ const ConfigSchema = z
     testing_clock: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
     /** How often the leader runs the purge and audit-retention jobs (default: hourly purge, 6-hourly prune). */
     maintenance_interval_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
+    /** GET /metrics without a token (only where the port is reachable from a trusted network); otherwise read on sys:metrics. */
+    metrics_public: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /** Environments that get their own label in custos_secret_reads_total; the rest count as "other" (bounded cardinality). */
+    metrics_environments: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+      z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).max(32)).default(['dev', 'staging', 'prod']),
+    /** Alert rules over the audit stream and where alerts go (see docs/monitoring.md). */
+    alerts: AlertsConfigSchema.prefault({}),
   })
   .strict();
 
@@ -85,6 +93,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_AUDIT_CHECKPOINT_SECONDS: 'audit_checkpoint_seconds',
   CUSTOS_AUDIT_CHECKPOINT_FILE: 'audit_checkpoint_file',
   CUSTOS_TESTING_CLOCK: 'testing_clock',
+  CUSTOS_METRICS_PUBLIC: 'metrics_public',
+  CUSTOS_METRICS_ENVIRONMENTS: 'metrics_environments',
 };
 
 export interface ConfigSources {

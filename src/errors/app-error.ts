@@ -114,6 +114,8 @@ export const ERROR_STATUS = {
   // scan fingerprint matching (engines/fingerprints)
   scan_input_invalid: 400,
   scan_rate_limited: 429,
+  // alert engine (alerts, acknowledgements, silences)
+  alert_not_found: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -14,6 +14,9 @@ import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { SecretsService } from '../engines/secrets/secrets-service.js';
 import type { AuditItem } from './request-context.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { MetricsService } from '../services/metrics-service.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
@@ -35,6 +38,8 @@ export interface HttpDeps {
   nodeId?: string;
   /** Response wrapping (X-Custos-Wrap-TTL on routes whose answer carries a credential). */
   wrapping?: WrappingService;
+  /** Request metrics, observed in onResponse, and the service behind GET /metrics. */
+  metrics?: { instruments: Metrics; service: MetricsService };
   /** Further route groups (compatible APIs, engines) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => void)[];
 }
@@ -276,6 +281,20 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       return JSON.stringify(errorBody(failure, request.id));
     }
   });
+
+  if (deps.metrics) {
+    const instruments = deps.metrics.instruments;
+    // After the response: one map lookup and two prom-client updates per request.
+    app.addHook('onResponse', async (request, reply) => {
+      if (!request.audit) return;
+      const status = reply.statusCode;
+      const outcome = outcomeOf(status, request.audit.errorCode);
+      instruments.observeRequest(request.routeOptions.url, request.method, outcome, Number(process.hrtime.bigint() - request.startedAt) / 1e9, request.audit.errorCode);
+      instruments.observeRead(request.audit.operation, request.audit.secretName, outcome);
+      for (const item of request.audit.items ?? []) instruments.observeRead(item.operation, item.secretName, outcomeOf(item.status, item.errorCode));
+    });
+    metricsRoutes(app, deps.metrics.service);
+  }
 
   app.get('/v1/openapi.json', { schema: { hide: true }, config: { sealedOk: true, anonymous: true, audited: false } }, async () => app.swagger());
   operatorRoutes(app, deps.operator, deps.version);

@@ -4,9 +4,10 @@
  *
  * Resources are secret paths (`prod/app/db`, first segment = environment, never contains
  * `:`), administrative resources prefixed with `sys:` (`sys:tokens`, `sys:policies/NAME`,
- * `sys:audit`, `sys:operator`, `sys:rotation/...`), or transit keys prefixed with `transit:`
- * (`transit:prod/app/pii`). Each prefix is its own namespace: a pattern only matches resources
- * of its own namespace, so no secret glob (not even `**`) reaches a transit key or `sys:`.
+ * `sys:audit`, `sys:operator`, `sys:rotation/...`, `sys:metrics` (scrape GET /metrics),
+ * `sys:alerts` (read alerts; update to acknowledge or silence)), or transit keys prefixed with
+ * `transit:` (`transit:prod/app/pii`). Each prefix is its own namespace: a pattern only matches
+ * resources of its own namespace, so no secret glob (not even `**`) reaches a transit key or `sys:`.
  * Transit key names, like secret names, start with their environment, and the env binding
  * applies to them the same way.
  */

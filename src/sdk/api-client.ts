@@ -254,7 +254,39 @@ export function createApiClient(options: ApiClientOptions) {
     scanEvaluate: (points: string[]) => call<{ points: string[] }>('POST', '/v1/scan/evaluate', { points }),
     /** Fingerprints (hex) to the stored secrets they match, among those the token may list. */
     scanMatch: (fingerprints: string[]) => call<{ matches: ScanMatchResponse[] }>('POST', '/v1/scan/match', { fingerprints }),
+    listAlerts: (query: { status?: 'firing' | 'resolved'; rule?: string; limit?: number } = {}) => call<{ alerts: AlertResponse[] }>('GET', '/v1/alerts', undefined, query),
+    showAlert: (id: string) => call<AlertDetailResponse>('GET', `/v1/alerts/${encodeURIComponent(id)}`),
+    ackAlert: (id: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/ack`),
+    /** A report as data (kinds: inventory, access, rotation, unused). */
+    report: (kind: string, query: { since?: string; days?: number } = {}) => call<Record<string, unknown>>('GET', `/v1/reports/${encodeURIComponent(kind)}`, undefined, query),
+    /** One quarter's SOC 2 evidence as data (`period` like 2026-Q3); `custos report evidence` signs and packs it. */
+    evidence: (period: string) => call<{ period: string; period_start: string; period_end: string; generated_at: string; files: Record<string, unknown> }>('GET', '/v1/reports/evidence', undefined, { period }),
+    silenceAlert: (id: string, duration: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/silence`, { duration }),
   };
+}
+
+/** An alert: who, which secret, the numbers and the audit seqs behind it (never a value). */
+export interface AlertResponse {
+  id: string;
+  rule: string;
+  status: 'firing' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  principal: string | null;
+  secret: string | null;
+  summary: string;
+  facts: Record<string, unknown>;
+  audit_seqs: number[];
+  occurrences: number;
+  fired_at: string;
+  last_seen_at: string;
+  resolved_at: string | null;
+  acked_at: string | null;
+  acked_by: string | null;
+}
+
+export interface AlertDetailResponse extends AlertResponse {
+  silenced_until: string | null;
+  deliveries: { sink: string; event: string; status: string; attempts: number; last_error: string | null; next_attempt_at: string | null; updated_at: string | null }[];
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>;

@@ -15,6 +15,7 @@ import { resourcePolicies } from './migrations/014-resource-policies.js';
 import { authMethods } from './migrations/015-auth-methods.js';
 import { wrappingGroups } from './migrations/016-wrapping-groups.js';
 import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
+import { alerts } from './migrations/018-alerts.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -56,6 +57,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '015-auth-methods': authMethods(dialect),
     '016-wrapping-groups': wrappingGroups(dialect),
     '017-scan-fingerprints': scanFingerprints(dialect),
+    '018-alerts': alerts(dialect),
   };
 }
 

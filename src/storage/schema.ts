@@ -182,6 +182,44 @@ export interface Database {
     encryptions_reserved: number;
     created_at: number;
   };
+  /** Alert engine (see storage/alert-store.ts). */
+  alert_cursor: { name: string; seq: number; updated_at: number };
+  alerts: {
+    id: string;
+    rule: string;
+    dedupe_key: string;
+    active_key: string | null;
+    status: 'firing' | 'resolved';
+    severity: 'info' | 'warning' | 'critical';
+    principal: string | null;
+    secret_name: string | null;
+    summary: string;
+    /** JSON: the numbers that triggered the alert. */
+    facts: string;
+    /** JSON array of the audit seqs behind it. */
+    event_seqs: string;
+    occurrences: number;
+    fired_at: number;
+    last_seen_at: number;
+    resolved_at: number | null;
+    acked_at: number | null;
+    acked_by: string | null;
+  };
+  alert_silences: { rule: string; dedupe_key: string; until_at: number; created_by: string; created_at: number };
+  alert_deliveries: {
+    id: string;
+    alert_id: string;
+    sink: string;
+    event: 'fired' | 'resolved';
+    status: 'pending' | 'delivered' | 'dead' | 'cancelled';
+    attempts: number;
+    next_attempt_at: number;
+    last_error: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  alert_access: { principal: string; secret_name: string; last_read_at: number };
+  alert_read_counts: { principal: string; hour_start: number; reads: number };
 }
 
 export type Queryable = Kysely<Database> | Transaction<Database>;

@@ -104,6 +104,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   wrapping_token_used: internal,
   // The scanner's fingerprint matching has no Secrets Manager operation
   scan_input_invalid: internal, scan_rate_limited: internal,
+  // Alerts have no Secrets Manager operation
+  alert_not_found: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,

@@ -1,0 +1,215 @@
+import type { Kysely } from 'kysely';
+import type { AuditEvent } from '../audit/audit-chain.js';
+import type { AlertsConfig } from '../config/alerts-config.js';
+import type { AlertStore } from '../storage/alert-store.js';
+import type { AuditStore } from '../storage/audit-store.js';
+import type { Database } from '../storage/schema.js';
+import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding } from './alert.types.js';
+import { createAlertLedger } from './alert-ledger.js';
+import { createAlertDelivery } from './alert-delivery.js';
+import type { Sink } from './alert-sinks.js';
+import { stateFindings } from './state-rules.js';
+import { createStreamRules, type StreamHistory } from './stream-rules.js';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const CURSOR = 'audit';
+const BATCH = 2000;
+
+export interface AlertEngineDeps {
+  db: Kysely<Database>;
+  alertStore: AlertStore;
+  /** Audit events are only read, by seq, through the store (never through the append path). */
+  auditStore: Pick<AuditStore, 'page'>;
+  config: AlertsConfig;
+  sinks: readonly Sink[];
+  now: () => number;
+  recordAudit: (event: AuditEvent) => Promise<void>;
+  isSealed: () => boolean;
+  /** Walks the audit chain (the periodic integrity check); absent: not checked. */
+  verifyAudit?: () => Promise<{ ok: boolean; problem?: { seq: number; kind: string; message: string } }>;
+  nodeId: string;
+  /** Stop after this many events per run, so one run stays short; the next run continues. */
+  maxEventsPerRun?: number;
+}
+
+export interface EvaluationResult {
+  events: number;
+  fired: number;
+  resolved: number;
+  delivered: number;
+  dead: number;
+}
+
+/**
+ * The alert evaluator. Each run (on the leader only) reads the audit events after its
+ * persisted cursor, in batches, runs the stream rules, and commits the cursor with the
+ * alerts and the rules' history in one transaction per batch, so a restart or a new leader
+ * resumes exactly after the last committed batch. Then the inventory rules, quiet-period
+ * resolution and webhook delivery, all against the injected clock.
+ */
+export function createAlertEngine(deps: AlertEngineDeps) {
+  const { db, alertStore, config } = deps;
+  const stream = createStreamRules(config);
+  const ledger = createAlertLedger({ db, alertStore, sinks: deps.sinks, recordAudit: deps.recordAudit });
+  const delivery = createAlertDelivery({ db, alertStore, sinks: deps.sinks, config: config.delivery, now: deps.now, nodeId: deps.nodeId, recordAudit: deps.recordAudit, ledger });
+  const rules = config.rules;
+  // How long a stream alert stays firing after its last occurrence.
+  const quietMs: Partial<Record<AlertRule, number>> = {
+    off_hours: 6 * HOUR, first_time_access: HOUR, volume_spike: 3 * rules.volume_spike.window_minutes * 60_000,
+    failure_burst: 3 * rules.failure_burst.window_minutes * 60_000, integrity: DAY,
+  };
+  const baselineCache = new Map<string, number>();
+  // Last read times already persisted: a pair is rewritten at most hourly (the lookback is in days).
+  const persistedReads = new Map<string, number>();
+  let lastStateCheck = -Infinity;
+  let lastVerifyAt = -Infinity;
+  let lastVerify: Awaited<ReturnType<NonNullable<AlertEngineDeps['verifyAudit']>>> | undefined;
+  let streamPrimed = false;
+
+  async function historyFor(rows: AuditRecord[]): Promise<StreamHistory> {
+    const lastReads = new Map<string, Map<string, number>>();
+    const wanted = new Map<string, Set<string>>();
+    const hours = new Set<string>();
+    for (const e of rows) {
+      if (e.outcome !== 'success' || !e.accessor || !e.secret_name || !READ_OPERATIONS.has(e.operation)) continue;
+      const env = environmentOf(e.secret_name);
+      if (rules.first_time_access.enabled && env && rules.first_time_access.environments.includes(env)) {
+        let set = wanted.get(e.accessor);
+        if (!set) wanted.set(e.accessor, (set = new Set()));
+        set.add(e.secret_name);
+      }
+      if (rules.volume_spike.enabled) hours.add(`${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`);
+    }
+    for (const [principal, names] of wanted) lastReads.set(principal, await alertStore.lastReads(db, principal, [...names]));
+    for (const key of hours) {
+      if (baselineCache.has(key)) continue;
+      const [principal, hour] = key.split('\u0000') as [string, string];
+      const starts = Array.from({ length: rules.volume_spike.baseline_days }, (_, d) => Number(hour) - (d + 1) * DAY);
+      if (baselineCache.size > 100_000) baselineCache.clear();
+      baselineCache.set(key, await alertStore.readsInHours(db, principal, starts));
+    }
+    return {
+      lastRead: (principal, secret) => lastReads.get(principal)?.get(secret),
+      baselineReads: (principal, hourStart) => baselineCache.get(`${principal}\u0000${hourStart}`) ?? 0,
+    };
+  }
+
+  async function consumeBatch(after: number, backfillBefore: number, result: EvaluationResult): Promise<number | undefined> {
+    const rows = (await deps.auditStore.page(db, after, BATCH)) as AuditRecord[];
+    if (rows.length === 0) return undefined;
+    const history = await historyFor(rows);
+    const findings: Finding[] = [];
+    const readCounts = new Map<string, number>();
+    const reads = new Map<string, { principal: string; secret_name: string; last_read_at: number }>();
+    for (const e of rows) {
+      for (const f of stream.evaluate(e, history)) if (f.time >= backfillBefore) findings.push(f);
+      if (e.outcome === 'success' && e.accessor && e.secret_name && READ_OPERATIONS.has(e.operation)) {
+        const hourKey = `${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`;
+        readCounts.set(hourKey, (readCounts.get(hourKey) ?? 0) + 1);
+        const env = environmentOf(e.secret_name);
+        if (env && rules.first_time_access.environments.includes(env)) {
+          const pair = `${e.accessor}\u0000${e.secret_name}`;
+          const persisted = persistedReads.get(pair) ?? history.lastRead(e.accessor, e.secret_name);
+          if (persisted === undefined || e.time - persisted >= HOUR || reads.has(pair)) reads.set(pair, { principal: e.accessor, secret_name: e.secret_name, last_read_at: e.time });
+        }
+      }
+    }
+    const last = Number(rows[rows.length - 1]!.seq);
+    const now = deps.now();
+    const audits = await db.transaction().execute(async (tx) => {
+      const events: AuditEvent[] = [];
+      for (const f of findings) events.push(...(await ledger.apply(tx, f, now)));
+      await ledger.flush(tx);
+      await alertStore.addReadCounts(tx, [...readCounts].map(([k, n]) => {
+        const [principal, hour] = k.split('\u0000') as [string, string];
+        return { principal, hour_start: Number(hour), reads: n };
+      }));
+      await alertStore.recordReads(tx, [...reads.values()]);
+      if (persistedReads.size > 200_000) persistedReads.clear();
+      await alertStore.setCursor(tx, CURSOR, last, now);
+      return events;
+    });
+    for (const [pair, r] of reads) persistedReads.set(pair, r.last_read_at);
+    result.events += rows.length;
+    result.fired += audits.length;
+    await Promise.all(audits.map((e) => deps.recordAudit(e)));
+    return last;
+  }
+
+  async function checkState(now: number, result: EvaluationResult): Promise<void> {
+    if (now - lastStateCheck < config.state_check_seconds * 1000) return;
+    lastStateCheck = now;
+    if (rules.integrity.enabled && deps.verifyAudit && now - lastVerifyAt >= rules.integrity.verify_every_minutes * 60_000) {
+      lastVerifyAt = now;
+      lastVerify = await deps.verifyAudit();
+    }
+    const found = await stateFindings(db, alertStore, config, now, { sealed: deps.isSealed(), verify: lastVerify });
+    const audits = await db.transaction().execute(async (tx) => {
+      const events: AuditEvent[] = [];
+      for (const [rule, list] of found) {
+        const keys = new Set(list.map((f) => f.key));
+        for (const f of list) events.push(...(await ledger.apply(tx, f, now)));
+        for (const key of ledger.firingKeys(rule)) {
+          if (key.startsWith('state:') && !keys.has(key)) events.push(...(await ledger.resolve(tx, rule, key, now)));
+        }
+      }
+      await ledger.flush(tx);
+      return events;
+    });
+    result.fired += audits.filter((e) => e.operation === 'alert.fired').length;
+    result.resolved += audits.filter((e) => e.operation === 'alert.resolved').length;
+    await Promise.all(audits.map((e) => deps.recordAudit(e)));
+  }
+
+  async function resolveQuiet(now: number, result: EvaluationResult): Promise<void> {
+    const stale = (Object.keys(quietMs) as AlertRule[]).flatMap((rule) => ledger.stale([rule], now - quietMs[rule]!, (key) => !key.startsWith('state:')));
+    if (stale.length === 0) return;
+    const audits = await db.transaction().execute(async (tx) => {
+      const events: AuditEvent[] = [];
+      for (const s of stale) events.push(...(await ledger.resolve(tx, s.rule, s.key, now)));
+      return events;
+    });
+    result.resolved += audits.length;
+    await Promise.all(audits.map((e) => deps.recordAudit(e)));
+  }
+
+  return {
+    /** One evaluation run: new audit events, inventory rules, quiet resolution, due deliveries. */
+    async evaluate(): Promise<EvaluationResult> {
+      const result: EvaluationResult = { events: 0, fired: 0, resolved: 0, delivered: 0, dead: 0 };
+      if (!config.enabled) return result;
+      await ledger.load();
+      const stored = await alertStore.cursor(db, CURSOR);
+      // First run ever: read the retained log to learn (last reads, hourly counts) but fire
+      // only for the last hour, so enabling alerts on an old install does not replay history.
+      const backfillBefore = stored === undefined ? deps.now() - HOUR : -Infinity;
+      if (!streamPrimed) {
+        stream.reset();
+        streamPrimed = true;
+      }
+      let cursor = stored ?? 0;
+      const limit = deps.maxEventsPerRun ?? 100_000;
+      while (result.events < limit) {
+        const next = await consumeBatch(cursor, backfillBefore, result);
+        if (next === undefined) break;
+        cursor = next;
+      }
+      const now = deps.now();
+      await checkState(now, result);
+      await resolveQuiet(now, result);
+      const delivered = await delivery.deliverDue();
+      result.delivered = delivered.delivered;
+      result.dead = delivered.dead;
+      return result;
+    },
+    /** Drops in-memory windows: call when this node loses leadership (the next leader starts from the database). */
+    forget(): void {
+      streamPrimed = false;
+      baselineCache.clear();
+      persistedReads.clear();
+    },
+  };
+}
+
+export type AlertEngine = ReturnType<typeof createAlertEngine>;

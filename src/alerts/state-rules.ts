@@ -1,0 +1,72 @@
+import type { AlertsConfig } from '../config/alerts-config.js';
+import type { AlertStore } from '../storage/alert-store.js';
+import type { Queryable } from '../storage/schema.js';
+import type { AlertRule, Finding } from './alert.types.js';
+
+const DAY = 86_400_000;
+const iso = (t: number | null) => (t === null ? null : new Date(Number(t)).toISOString());
+const days = (ms: number) => Math.floor(ms / DAY);
+
+/**
+ * Rules over the inventory rather than the stream: they look at the database at an
+ * interval and report the full set of what holds now. The engine fires what is new and
+ * resolves what no longer holds. Keys start with "state:" so they never mix with stream keys.
+ */
+export async function stateFindings(q: Queryable, store: AlertStore, config: AlertsConfig, now: number, checks: { sealed: boolean; verify?: { ok: boolean; problem?: { seq: number; kind: string; message: string } } }): Promise<Map<AlertRule, Finding[]>> {
+  const rules = config.rules;
+  const found = new Map<AlertRule, Finding[]>();
+  const add = (f: Omit<Finding, 'time' | 'seqs'> & { seqs?: number[] }) => {
+    const list = found.get(f.rule) ?? [];
+    list.push({ seqs: [], time: now, ...f });
+    found.set(f.rule, list);
+  };
+
+  if (rules.expiring.enabled) {
+    found.set('expiring', []);
+    const until = now + rules.expiring.within_days * DAY;
+    for (const t of await store.tokensExpiring(q, now, until)) {
+      add({ rule: 'expiring', key: `state:token|${t.accessor}`, severity: 'warning', principal: t.accessor, secret: null,
+        summary: `token ${t.display_name} (${t.accessor}) expires ${iso(t.expires_at)}, within ${rules.expiring.within_days} days`,
+        facts: { kind: 'token', expires_at: iso(t.expires_at), days_left: Math.ceil((Number(t.expires_at) - now) / DAY), within_days: rules.expiring.within_days } });
+    }
+    for (const s of await store.rotationsDue(q, until)) {
+      if (s.overdue_since !== null || Number(s.next_due_at) <= now) continue; // overdue: the rotation rule says so
+      add({ rule: 'expiring', key: `state:rotation_due|${s.name}`, severity: 'info', principal: s.owner, secret: s.name,
+        summary: `${s.name} is due for rotation at ${iso(s.next_due_at)}, within ${rules.expiring.within_days} days`,
+        facts: { kind: 'rotation_due', owner: s.owner, next_due_at: iso(s.next_due_at), days_left: Math.ceil((Number(s.next_due_at) - now) / DAY) } });
+    }
+  }
+  if (rules.rotation.enabled) {
+    found.set('rotation', []);
+    for (const s of await store.rotationsDue(q, now)) {
+      const since = s.overdue_since ?? s.next_due_at;
+      add({ rule: 'rotation', key: `state:overdue|${s.name}`, severity: 'warning', principal: s.owner, secret: s.name,
+        summary: `rotation of ${s.name} is overdue since ${iso(since)}`,
+        facts: { kind: 'overdue', owner: s.owner, due_at: iso(s.next_due_at), overdue_days: days(now - Number(since)) } });
+    }
+    for (const r of await store.failedRotations(q)) {
+      add({ rule: 'rotation', key: `state:failed|${r.secret_name}`, severity: 'critical', principal: null, secret: r.secret_name,
+        summary: `the last rotation of ${r.secret_name} failed after ${r.attempts} attempt(s)`,
+        facts: { kind: 'failed', run_id: r.id, attempts: r.attempts, finished_at: iso(r.finished_at) } });
+    }
+  }
+  if (rules.unused.enabled) {
+    found.set('unused', []);
+    for (const s of await store.unusedSecrets(q, now - rules.unused.days * DAY)) {
+      const last = s.last_accessed_at ?? null;
+      add({ rule: 'unused', key: `state:${s.name}`, severity: 'info', principal: s.owner, secret: s.name,
+        summary: `${s.name} has not been read for ${days(now - Number(last ?? s.created_at))} days${last === null ? ' (never read)' : ''}`,
+        facts: { owner: s.owner, last_accessed_at: iso(last), unused_days: days(now - Number(last ?? s.created_at)), threshold_days: rules.unused.days } });
+    }
+  }
+  if (rules.integrity.enabled) {
+    found.set('integrity', []);
+    if (checks.sealed) add({ rule: 'integrity', key: 'state:sealed', severity: 'critical', principal: null, secret: null, summary: 'Custos is sealed: every data request is refused', facts: { kind: 'seal' } });
+    if (checks.verify && !checks.verify.ok && checks.verify.problem) {
+      const p = checks.verify.problem;
+      add({ rule: 'integrity', key: `state:chain_break|${p.seq}`, severity: 'critical', principal: null, secret: null, summary: `audit chain verify failed: ${p.message}`,
+        facts: { kind: 'chain_break', problem: p.kind, seq: p.seq }, seqs: [p.seq] });
+    }
+  }
+  return found;
+}

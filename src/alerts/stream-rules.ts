@@ -1,0 +1,216 @@
+import type { AlertsConfig } from '../config/alerts-config.js';
+import { environmentOf, READ_OPERATIONS, type AuditRecord, type Finding } from './alert.types.js';
+
+/**
+ * The rules that read the audit stream, event by event, in seq order. They keep short
+ * windows in memory; anything with a horizon of days (last read per principal and secret,
+ * hourly read counts) comes from `history`, which the engine persists per batch.
+ */
+export interface StreamHistory {
+  /** Last time `principal` read `secret` before this batch (undefined: not within the lookback). */
+  lastRead(principal: string, secret: string): number | undefined;
+  /** Reads by `principal` in the same hour of day over the previous `days` days. */
+  baselineReads(principal: string, hourStart: number, days: number): number;
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const MAX_SEQS = 20;
+const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+/** An exact sliding window of event times and seqs (oldest first); dropped entries are compacted lazily. */
+class Window {
+  private times: number[] = [];
+  private seqs: number[] = [];
+  private head = 0;
+  push(time: number, seq: number, spanMs: number): number {
+    this.times.push(time);
+    this.seqs.push(seq);
+    while (this.head < this.times.length && this.times[this.head]! <= time - spanMs) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.seqs = this.seqs.slice(this.head);
+      this.head = 0;
+    }
+    return this.times.length - this.head;
+  }
+  recentSeqs(n: number): number[] {
+    return this.seqs.slice(Math.max(this.head, this.seqs.length - n));
+  }
+}
+
+/**
+ * Reads per whole minute over the last `minutes` minutes (the current one included): constant
+ * memory however many reads a principal makes, where an exact window would keep every event.
+ */
+class MinuteCounts {
+  private minutes: number[] = [];
+  private counts: number[] = [];
+  private seqs: number[] = [];
+  add(time: number, seq: number, minutes: number): number {
+    const minute = Math.floor(time / MINUTE);
+    const last = this.minutes.length - 1;
+    if (last >= 0 && this.minutes[last] === minute) this.counts[last]! += 1;
+    else {
+      this.minutes.push(minute);
+      this.counts.push(1);
+    }
+    while (this.minutes.length && this.minutes[0]! <= minute - minutes) {
+      this.minutes.shift();
+      this.counts.shift();
+    }
+    this.seqs.push(seq);
+    if (this.seqs.length > 2 * MAX_SEQS) this.seqs.splice(0, this.seqs.length - MAX_SEQS);
+    let sum = 0;
+    for (const c of this.counts) sum += c;
+    return sum;
+  }
+  recentSeqs(n: number): number[] {
+    return this.seqs.slice(-n);
+  }
+}
+
+export function createStreamRules(config: AlertsConfig) {
+  const rules = config.rules;
+  const offsetMs = config.utc_offset_minutes * MINUTE;
+  const spikeWindows = new Map<string, MinuteCounts>();
+  const failureWindows = new Map<string, Window>();
+  // Reads seen in this process, so a second read in the same batch is not "first" again.
+  const seenReads = new Map<string, number>();
+
+  function offHours(e: AuditRecord, env: string): Finding | undefined {
+    const window = rules.off_hours.environments[env];
+    if (!window) return undefined;
+    const local = new Date(e.time + offsetMs);
+    const hour = local.getUTCHours();
+    const weekday = local.getUTCDay() === 0 ? 7 : local.getUTCDay();
+    if (window.weekdays.includes(weekday) && hour >= window.start_hour && hour < window.end_hour) return undefined;
+    const day = local.toISOString().slice(0, 10);
+    const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
+    return {
+      rule: 'off_hours', key: `${e.accessor}|${env}|${day}`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
+      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
+      facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours }, seqs: [e.seq], time: e.time,
+    };
+  }
+
+  function firstTime(e: AuditRecord, env: string, history: StreamHistory): Finding | undefined {
+    const rule = rules.first_time_access;
+    if (!rule.environments.includes(env)) return undefined;
+    const pair = `${e.accessor}\u0000${e.secret_name}`;
+    const before = seenReads.get(pair) ?? history.lastRead(e.accessor!, e.secret_name!);
+    if (seenReads.size > 200_000) seenReads.clear();
+    seenReads.set(pair, e.time);
+    if (before !== undefined && before >= e.time - rule.lookback_days * DAY) return undefined;
+    return {
+      rule: 'first_time_access', key: `${e.accessor}|${e.secret_name}`, severity: 'warning', principal: e.accessor, secret: e.secret_name,
+      summary: `${e.accessor} read ${e.secret_name} for the first time in ${rule.lookback_days} days`,
+      facts: { environment: env, lookback_days: rule.lookback_days, previous_read: before === undefined ? null : new Date(before).toISOString() }, seqs: [e.seq], time: e.time,
+    };
+  }
+
+  function spike(e: AuditRecord, history: StreamHistory): Finding | undefined {
+    const rule = rules.volume_spike;
+    const principal = e.accessor!;
+    let window = spikeWindows.get(principal);
+    if (!window) spikeWindows.set(principal, (window = new MinuteCounts()));
+    const reads = window.add(e.time, e.seq, rule.window_minutes);
+    if (reads < rule.min_reads) return undefined;
+    const hourStart = Math.floor(e.time / HOUR) * HOUR;
+    const baselineTotal = history.baselineReads(principal, hourStart, rule.baseline_days);
+    // The baseline per window: reads in that hour of day, averaged over the days and the windows in an hour.
+    const baseline = baselineTotal / (rule.baseline_days * (60 / rule.window_minutes));
+    const threshold = Math.max(rule.min_reads - 1, rule.factor * baseline);
+    if (reads <= threshold) return undefined;
+    return {
+      rule: 'volume_spike', key: principal, severity: 'warning', principal, secret: null,
+      summary: `${principal} read ${reads} secrets in ${rule.window_minutes} min; baseline for this hour is ${baseline.toFixed(1)} per ${rule.window_minutes} min (factor ${rule.factor})`,
+      facts: { reads, window_minutes: rule.window_minutes, baseline: Number(baseline.toFixed(3)), factor: rule.factor, baseline_days: rule.baseline_days, min_reads: rule.min_reads },
+      seqs: window.recentSeqs(MAX_SEQS), time: e.time,
+    };
+  }
+
+  function failures(e: AuditRecord): Finding[] {
+    const rule = rules.failure_burst;
+    const found: Finding[] = [];
+    // Per principal when the request authenticated; per source address when it did not (bad
+    // or missing tokens, bad signatures), so one burst raises one alert, not two.
+    const [kind, who] = e.accessor ? ['principal', e.accessor] as const : ['source', e.source] as const;
+    if (who) {
+      const key = `${kind}:${who}`;
+      let window = failureWindows.get(key);
+      if (!window) failureWindows.set(key, (window = new Window()));
+      const count = window.push(e.time, e.seq, rule.window_minutes * MINUTE);
+      if (count >= rule.threshold) found.push({
+        rule: 'failure_burst', key, severity: 'warning', principal: kind === 'principal' ? who : e.accessor, secret: e.secret_name,
+        summary: `${count} denied or failed requests from ${kind} ${who} in ${rule.window_minutes} min (threshold ${rule.threshold}); last: ${e.error_code}`,
+        facts: { [kind]: who, failures: count, window_minutes: rule.window_minutes, threshold: rule.threshold, last_code: e.error_code },
+        seqs: window.recentSeqs(MAX_SEQS), time: e.time,
+      });
+    }
+    if (failureWindows.size > 50_000) failureWindows.clear();
+    return found;
+  }
+
+  function flagged(e: AuditRecord): Finding | undefined {
+    // Cheap test first: almost no event carries the flag, and parsing every detail would cost.
+    if (!e.detail || !e.detail.includes('"alert"')) return undefined;
+    let kind: unknown;
+    try {
+      kind = (JSON.parse(e.detail) as Record<string, unknown>).alert;
+    } catch {
+      return undefined;
+    }
+    if (typeof kind !== 'string' || kind === '') return undefined;
+    return {
+      rule: 'integrity', key: `${kind}|${e.seq}`, severity: 'critical', principal: e.accessor, secret: e.secret_name,
+      summary: `${kind}: ${e.operation} by ${e.accessor ?? 'unknown'}${e.secret_name ? ` on ${e.secret_name}` : ''}`,
+      facts: { kind, operation: e.operation, outcome: e.outcome }, seqs: [e.seq], time: e.time,
+    };
+  }
+
+  return {
+    /** Every finding `e` produces, in order. Events of the alert engine itself are skipped. */
+    evaluate(e: AuditRecord, history: StreamHistory): Finding[] {
+      if (e.operation.startsWith('alert.')) return [];
+      const found: Finding[] = [];
+      if (rules.integrity.enabled) {
+        const f = flagged(e);
+        if (f) found.push(f);
+      }
+      if (e.error_code !== null && e.outcome !== 'success') {
+        if (rules.failure_burst.enabled && rules.failure_burst.codes.includes(e.error_code)) found.push(...failures(e));
+        return found;
+      }
+      if (e.outcome !== 'success' || !READ_OPERATIONS.has(e.operation) || !e.accessor || !e.secret_name) return found;
+      const env = environmentOf(e.secret_name);
+      if (env && rules.off_hours.enabled) {
+        const f = offHours(e, env);
+        if (f) found.push(f);
+      }
+      if (env && rules.first_time_access.enabled) {
+        const f = firstTime(e, env, history);
+        if (f) found.push(f);
+      }
+      if (rules.volume_spike.enabled) {
+        const f = spike(e, history);
+        if (f) found.push(f);
+      }
+      return found;
+    },
+    /** Forgets the in-memory windows (a new leader starts from the persisted history). */
+    reset(): void {
+      spikeWindows.clear();
+      failureWindows.clear();
+      seenReads.clear();
+    },
+  };
+}
+
+function offsetLabel(minutes: number): string {
+  if (minutes === 0) return '';
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}

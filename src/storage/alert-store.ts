@@ -1,0 +1,134 @@
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Database, Queryable } from './schema.js';
+
+export type AlertRow = Selectable<Database['alerts']>;
+export type AlertDeliveryRow = Selectable<Database['alert_deliveries']>;
+
+/** Alert engine state, and the read-only inventory queries its time-based rules need. */
+export function createAlertStore() {
+  return {
+    async cursor(q: Queryable, name: string): Promise<number | undefined> {
+      const row = await q.selectFrom('alert_cursor').select('seq').where('name', '=', name).executeTakeFirst();
+      return row === undefined ? undefined : Number(row.seq);
+    },
+    async setCursor(q: Queryable, name: string, seq: number, now: number): Promise<void> {
+      await q.insertInto('alert_cursor').values({ name, seq, updated_at: now })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ seq, updated_at: now })).execute();
+    },
+
+    async active(q: Queryable, activeKey: string): Promise<AlertRow | undefined> {
+      return q.selectFrom('alerts').selectAll().where('active_key', '=', activeKey).executeTakeFirst();
+    },
+    async insertAlert(q: Queryable, row: Insertable<Database['alerts']>): Promise<void> {
+      await q.insertInto('alerts').values(row).execute();
+    },
+    async updateAlert(q: Queryable, id: string, patch: Partial<Omit<AlertRow, 'id'>>): Promise<void> {
+      await q.updateTable('alerts').set(patch).where('id', '=', id).execute();
+    },
+    async alert(q: Queryable, id: string): Promise<AlertRow | undefined> {
+      return q.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+    async list(q: Queryable, query: { status?: 'firing' | 'resolved'; rule?: string; limit: number }): Promise<AlertRow[]> {
+      let select = q.selectFrom('alerts').selectAll();
+      if (query.status) select = select.where('status', '=', query.status);
+      if (query.rule) select = select.where('rule', '=', query.rule);
+      return select.orderBy('fired_at', 'desc').orderBy('id').limit(query.limit).execute();
+    },
+    /** Firing alerts of the given rules (the time-based rules resolve what no longer holds). */
+    async firing(q: Queryable, rules: readonly string[]): Promise<AlertRow[]> {
+      if (rules.length === 0) return [];
+      return q.selectFrom('alerts').selectAll().where('status', '=', 'firing').where('rule', 'in', rules).execute();
+    },
+    async firingCounts(q: Queryable): Promise<Record<string, number>> {
+      const rows = await q.selectFrom('alerts').select(['rule', (eb) => eb.fn.countAll<number>().as('n')]).where('status', '=', 'firing').groupBy('rule').execute();
+      return Object.fromEntries(rows.map((r) => [r.rule, Number(r.n)]));
+    },
+
+    async silence(q: Queryable, row: Selectable<Database['alert_silences']>): Promise<void> {
+      await q.insertInto('alert_silences').values(row)
+        .onConflict((oc) => oc.columns(['rule', 'dedupe_key']).doUpdateSet({ until_at: row.until_at, created_by: row.created_by, created_at: row.created_at })).execute();
+    },
+    async silencedUntil(q: Queryable, rule: string, dedupeKey: string): Promise<number | undefined> {
+      const row = await q.selectFrom('alert_silences').select('until_at').where('rule', '=', rule).where('dedupe_key', '=', dedupeKey).executeTakeFirst();
+      return row === undefined ? undefined : Number(row.until_at);
+    },
+
+    async insertDelivery(q: Queryable, row: Insertable<Database['alert_deliveries']>): Promise<void> {
+      await q.insertInto('alert_deliveries').values(row).execute();
+    },
+    async dueDeliveries(q: Queryable, now: number, limit: number): Promise<AlertDeliveryRow[]> {
+      return q.selectFrom('alert_deliveries').selectAll().where('status', '=', 'pending').where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at').limit(limit).execute();
+    },
+    async updateDelivery(q: Queryable, id: string, patch: Partial<Omit<AlertDeliveryRow, 'id'>>): Promise<void> {
+      await q.updateTable('alert_deliveries').set(patch).where('id', '=', id).execute();
+    },
+    /** Drops the pending deliveries of a silenced alert (kept, as cancelled). */
+    async cancelPendingDeliveries(q: Queryable, alertId: string, now: number): Promise<void> {
+      await q.updateTable('alert_deliveries').set({ status: 'cancelled', last_error: 'silenced', updated_at: now }).where('alert_id', '=', alertId).where('status', '=', 'pending').execute();
+    },
+    async deliveries(q: Queryable, alertId: string): Promise<AlertDeliveryRow[]> {
+      return q.selectFrom('alert_deliveries').selectAll().where('alert_id', '=', alertId).orderBy('created_at').orderBy('id').execute();
+    },
+
+    /** Last read time per (principal, secret) for the given pairs. */
+    async lastReads(q: Queryable, principal: string, secretNames: readonly string[]): Promise<Map<string, number>> {
+      if (secretNames.length === 0) return new Map();
+      const rows = await q.selectFrom('alert_access').select(['secret_name', 'last_read_at']).where('principal', '=', principal).where('secret_name', 'in', secretNames).execute();
+      return new Map(rows.map((r) => [r.secret_name, Number(r.last_read_at)]));
+    },
+    async recordReads(q: Queryable, rows: readonly { principal: string; secret_name: string; last_read_at: number }[]): Promise<void> {
+      for (const row of rows) {
+        await q.insertInto('alert_access').values(row)
+          .onConflict((oc) => oc.columns(['principal', 'secret_name']).doUpdateSet((eb) => ({ last_read_at: eb.ref('excluded.last_read_at') }))).execute();
+      }
+    },
+    async addReadCounts(q: Queryable, rows: readonly { principal: string; hour_start: number; reads: number }[]): Promise<void> {
+      for (const row of rows) {
+        await q.insertInto('alert_read_counts').values(row)
+          .onConflict((oc) => oc.columns(['principal', 'hour_start']).doUpdateSet({ reads: sql`alert_read_counts.reads + excluded.reads` })).execute();
+      }
+    },
+    /** Reads by `principal` in the given hours (each an hour start). */
+    async readsInHours(q: Queryable, principal: string, hourStarts: readonly number[]): Promise<number> {
+      if (hourStarts.length === 0) return 0;
+      const row = await q.selectFrom('alert_read_counts').select((eb) => eb.fn.sum<number>('reads').as('n')).where('principal', '=', principal).where('hour_start', 'in', hourStarts).executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+    async pruneReadHistory(q: Queryable, before: number): Promise<void> {
+      await q.deleteFrom('alert_read_counts').where('hour_start', '<', before).execute();
+      await q.deleteFrom('alert_access').where('last_read_at', '<', before).execute();
+    },
+
+    /** Rotation runs by status and the number of secrets whose rotation is overdue. */
+    async rotationStats(q: Queryable): Promise<{ runs: Record<string, number>; overdue: number }> {
+      const runs = await q.selectFrom('rotations').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      const overdue = await q.selectFrom('rotation_schedules').select((eb) => eb.fn.countAll<number>().as('n')).where('overdue_since', 'is not', null).executeTakeFirst();
+      return { runs: Object.fromEntries(runs.map((r) => [r.status, Number(r.n)])), overdue: Number(overdue?.n ?? 0) };
+    },
+    /** Live tokens that expire before `until` (root and non-expiring tokens have no expiry). */
+    async tokensExpiring(q: Queryable, now: number, until: number) {
+      return q.selectFrom('tokens').select(['accessor', 'display_name', 'expires_at']).where('revoked_at', 'is', null)
+        .where('expires_at', '>', now).where('expires_at', '<=', until).execute();
+    },
+    /** Secrets whose next rotation is due before `until` (overdue ones included). */
+    async rotationsDue(q: Queryable, until: number) {
+      return q.selectFrom('rotation_schedules').innerJoin('secrets', 'secrets.id', 'rotation_schedules.secret_id')
+        .select(['secrets.name', 'secrets.owner', 'rotation_schedules.next_due_at', 'rotation_schedules.overdue_since'])
+        .where('secrets.deleted_at', 'is', null).where('rotation_schedules.next_due_at', '<=', until).execute();
+    },
+    /** The newest rotation run per secret, when it failed. */
+    async failedRotations(q: Queryable) {
+      return q.selectFrom('rotations as r').select(['r.id', 'r.secret_name', 'r.error', 'r.finished_at', 'r.attempts']).where('r.status', '=', 'failed')
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('rotations as later').select('later.id').whereRef('later.secret_id', '=', 'r.secret_id').whereRef('later.started_at', '>', 'r.started_at'))))
+        .execute();
+    },
+    /** Live secrets not read since `before` (never-read ones count from their creation). */
+    async unusedSecrets(q: Queryable, before: number) {
+      return q.selectFrom('secrets').select(['name', 'owner', 'last_accessed_at', 'created_at']).where('deleted_at', 'is', null).where('primary_region', 'is', null)
+        .where((eb) => eb(eb.fn.coalesce('last_accessed_at', 'created_at'), '<', before)).execute();
+    },
+  };
+}
+
+export type AlertStore = ReturnType<typeof createAlertStore>;
