@@ -1,7 +1,7 @@
 /**
  * A strict parser for the Prometheus text exposition format (0.0.4): every line is a HELP,
  * a TYPE, or a sample of a family announced by TYPE before it; label values are quoted with
- * the format's escapes; values are floats (or +Inf/-Inf/NaN). Anything else throws.
+ * the format's escapes; values are floats (or +Inf/-Inf/NaN, in any case). Anything else throws.
  */
 export interface PromSample { name: string; labels: Record<string, string>; value: number }
 export interface PromFamily { name: string; type: string; help: string; samples: PromSample[] }
@@ -54,8 +54,10 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
       rest = rest.slice(lm[0].length);
     }
     const raw = m[4]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value ${where}`);
+    // Prometheus parses these case-insensitively (Go's ParseFloat); prom-client writes `Nan`.
+    const word = raw!.toLowerCase();
+    const value = word === '+inf' || word === 'inf' ? Infinity : word === '-inf' ? -Infinity : word === 'nan' ? NaN : Number(raw);
+    if (Number.isNaN(value) && word !== 'nan') throw new Error(`bad value ${where}`);
     const family = familyOf(m[1]!);
     if (!family) throw new Error(`sample without a TYPE ${where}`);
     family.samples.push({ name: m[1]!, labels, value });
