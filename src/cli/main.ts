@@ -312,15 +312,16 @@ scanCmd.command('install-hook').description('install a git pre-commit hook runni
   .action(async (flags: { force?: boolean; json?: boolean }) => (await import('./commands/scan.js')).installHookCommand(flags));
 const report = program.command('report').description('reports for owners and auditors: inventory, access, rotation, unused, evidence');
 report.command('evidence').description('one quarter of SOC 2 evidence as a signed tar (policies, prod readers, rotation, audit verify)')
-  .requiredOption('--period <quarter>', 'e.g. 2026-Q3').requiredOption('--signing-key <file>', 'Ed25519 private key (custos report keygen)').option('-o, --output <file>')
+  .requiredOption('--period <quarter>', 'e.g. 2026-Q3').requiredOption('--signing-key <file>', 'Ed25519 private key (custos report keygen)').option('-o, --output <file>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/report.js')).evidenceCommand));
-report.command('keygen').description('create an Ed25519 key pair for signing evidence').requiredOption('--out <file>', 'private key file (public key beside it as .pub.pem)')
+report.command('keygen').description('create an Ed25519 key pair for signing evidence').requiredOption('--out <file>', 'private key file (public key beside it as .pub.pem)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/report.js')).keygenCommand));
-report.command('verify-evidence').description('check an evidence archive against a trusted public key').argument('<file>').requiredOption('--public-key <file>')
+report.command('verify-evidence').description('check an evidence archive against a trusted public key').argument('<file>').requiredOption('--public-key <file>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/report.js')).verifyEvidenceCommand));
 report.command('show', { isDefault: true }).description('inventory | access | rotation | unused').argument('<kind>', 'inventory | access | rotation | unused')
   .option('--format <format>', 'table (default), json, csv or html (one self-contained file with charts)').option('--since <period>', 'e.g. 90d or 2026-07-01 (default 90d)')
   .option('--days <n>', 'unused: not read for this many days (default 90)').option('-o, --output <file>', 'write here instead of stdout')
+  .option('--json', 'same as --format json')
   .action(run(async () => (await import('./commands/report.js')).reportCommand));
 const alerts = program.command('alerts').description('alerts raised over the audit log: list, show, acknowledge, silence');
 alerts.command('list').description('alerts (firing by default)').option('--status <status>', 'firing or resolved').option('--all', 'firing and resolved')

@@ -19,6 +19,7 @@ export async function alertKit(config: Record<string, unknown> = {}, options: { 
   let sealed = false;
   const auditStore = createAuditStore(storage.dialect);
   const auditLog = createAuditLog({ db: storage.db, auditStore, chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+  await auditLog.initializeChain(); // a fresh store's chain starts here (the operator's init does it in the server)
   const alertStore = createAlertStore();
   const parsed: AlertsConfig = AlertsConfigSchema.parse(config);
   const engineFor = () => createAlertEngine({

@@ -45,9 +45,9 @@ describe('scan fingerprint index and matching', () => {
     const fingerprintStore = createFingerprintStore();
     const index = createFingerprintIndex({ db: storage.db, secretStore: createSecretStore(storage.dialect), fingerprintStore, barrier, changes, isLeader: () => true, logger: pino({ level: 'silent' }) });
     index.start();
-    const auditLog = createAuditLog({ db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now, onError: () => {},
-      // The barrier was initialized directly (not through the operator service, which starts the chain).
-      allowMissingHead: () => true });
+    const auditLog = createAuditLog({ db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => barrier.auditKey(), isSealed: () => barrier.isSealed(), now, onError: () => {} });
+    // The barrier was initialized directly, not through the operator service, which starts the chain.
+    await auditLog.initializeChain();
     scan = createScanService({ db: storage.db, fingerprintStore, index, barrier, authorizer, auditLog, now, limits: { evaluationsPerHour: 6, batchMax: 4 } });
   });
   after(async () => {
