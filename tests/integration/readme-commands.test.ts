@@ -61,6 +61,9 @@ const NOT_RUN: Record<string, string> = {
   'CUSTOS_ADDR=http://node-1:8420': 'a second node on PostgreSQL (multi-node.test.ts)',
   'custos login': 'interactive; logs in to https://custos.internal:8420 (inventory-login.test.ts)',
   'custos scan': 'exits 1 on findings, and this working directory holds the tour\'s secrets on purpose; scan-corpus.test.ts runs every form (--git, --since, --staged, --json, --sarif, --baseline, install-hook) in git repositories it builds',
+  'custos alerts show': 'needs a firing alert id (alerts.test.ts runs show, ack and silence on real alerts)',
+  'custos alerts ack': 'needs a firing alert id (alerts.test.ts)',
+  'custos alerts silence': 'needs a firing alert id (alerts.test.ts)',
   'custos audit acknowledge-break': 'needs a tampered audit log (audit-tamper.test.ts)',
   'custos logout': 'would remove the dev token the remaining commands use (inventory-login.test.ts)',
 };

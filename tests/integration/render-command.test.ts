@@ -93,7 +93,7 @@ describe('custos render', () => {
       assert.equal(lines[0], `${file}:2:17: secret://prod/data/does-not-exist: secret_not_found: ${lines[0]!.split(': secret_not_found: ')[1]}`);
       assert.match(lines[1]!, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:16: secret://prod/data/warehouse#no_such_field: field_not_found: `));
       assert.match(lines[2]!, /broken\.yaml:4:14: secret:\/\/prod\/restricted\/admin#password: permission_denied: /);
-      assert.match(lines[3]!, /^error: 3 of 4 reference\(s\) in .*broken\.yaml failed/);
+      assert.match(lines[3]!, /^error: reference_failed: 3 of 4 reference\(s\) in .*broken\.yaml failed/);
       assert.ok(!r.stderr.includes('key-new') && !r.stderr.includes(PASSWORD) && !r.stderr.includes('admin-secret'));
       assert.equal(existsSync(target), false, 'no partial output written');
     }
