@@ -4,7 +4,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createLocalChangeBus } from '../lib/change-bus.js';
 import { createAuthorizer } from '../services/authorizer.js';
-import type { Identity } from '../services/identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 import { createPolicyStore } from '../storage/policy-store.js';
 import { alertKit, MINUTE, type AlertKit } from '../../tests/support/alert-kit.js';
 import { createAlertService } from './alert-service.js';

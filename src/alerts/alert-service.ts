@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { Authorizer } from '../services/authorizer.js';
-import type { Identity } from '../services/identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 import type { AlertDeliveryRow, AlertRow, AlertStore } from '../storage/alert-store.js';
 import type { Database } from '../storage/schema.js';
 import { transaction } from '../storage/transaction.js';

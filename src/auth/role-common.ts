@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
 import { parseCidrs } from '../lib/cidr.js';
 import { parseDurationSeconds } from '../lib/duration.js';
-import { ENV_PATTERN } from '../services/token-issuer.js';
+import { ENV_PATTERN } from './tokens/token-issuer.js';
 
 /** The token a role's logins get: shared by every auth method. */
 export interface RoleTokenFields {

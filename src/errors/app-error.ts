@@ -84,10 +84,10 @@ export const ERROR_STATUS = {
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
   account_locked: 429,
-  // groups (services/group-service.ts)
+  // groups (auth/groups)
   group_not_found: 404,
   group_member_not_found: 404,
-  // response wrapping (services/wrapping-service.ts)
+  // response wrapping (auth/wrapping)
   wrapping_not_supported: 400,
   invalid_wrapping_token: 401,
   wrapping_token_expired: 401,

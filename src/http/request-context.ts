@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Identity } from '../services/identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 
 /** What a route tells the audit hook about the request it handled. Never a value. */
 export interface AuditContext {

@@ -7,9 +7,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { AppError, ERROR_STATUS, isAppError, isErrorCode } from '../errors/app-error.js';
 import { newRequestId } from '../lib/ids.js';
 import type { TransactionAuditor } from '../lib/audit-scope.js';
-import type { Identity } from '../services/identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
-import type { IdentityService } from '../services/identity-service.js';
+import type { IdentityService } from '../auth/tokens/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
 import type { PolicyService } from '../services/policy-service.js';
 import type { SecretsService } from '../engines/secrets/secrets-service.js';
@@ -21,7 +21,7 @@ import { secretRoutes } from './routes/secrets.js';
 import { identityRoutes } from './routes/identity.js';
 import { operatorRoutes } from './routes/operator.js';
 import { validationMessage } from './validation-message.js';
-import type { WrappingService } from '../services/wrapping-service.js';
+import type { WrappingService } from '../auth/wrapping/wrapping-service.js';
 import { prepareWrap, WRAP_HEADER, wrapOnRoute } from './wrapping-hooks.js';
 
 export interface HttpDeps {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AppError } from '../errors/app-error.js';
 import { parseDurationSeconds } from '../lib/duration.js';
-import { MAX_WRAP_TTL_SECONDS, newWrapAccessor, type WrappingService } from '../services/wrapping-service.js';
+import { MAX_WRAP_TTL_SECONDS, newWrapAccessor, type WrappingService } from '../auth/wrapping/wrapping-service.js';
 
 export const WRAP_HEADER = 'x-custos-wrap-ttl';
 

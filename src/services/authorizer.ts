@@ -4,7 +4,7 @@ import { evaluate, mayAccessUnder, parsePolicyDocument, type Capability, type Po
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { PolicyStore } from '../storage/policy-store.js';
 import type { Database } from '../storage/schema.js';
-import type { Identity } from './identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 import type { ResourceDecision } from '../policy/resource-policy.js';
 
 export interface AuthorizerDeps {

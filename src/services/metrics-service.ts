@@ -1,7 +1,7 @@
 import { AppError } from '../errors/app-error.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 
 export interface MetricsServiceDeps {
   metrics: Pick<Metrics, 'render'>;

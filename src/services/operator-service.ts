@@ -7,8 +7,8 @@ import type { ChangeBus } from '../lib/change-bus.js';
 import type { AuditQuery, AuditRow } from '../storage/audit-store.js';
 import type { Database } from '../storage/schema.js';
 import type { Authorizer } from './authorizer.js';
-import type { IdentityService } from './identity-service.js';
-import type { Identity } from './identity.types.js';
+import type { IdentityService } from '../auth/tokens/identity-service.js';
+import type { Identity } from '../auth/identity.types.js';
 
 export interface OperatorServiceDeps {
   db: Kysely<Database>;

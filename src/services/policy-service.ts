@@ -6,7 +6,7 @@ import { parsePolicyDocument, validatePolicyName, type PolicyDocument } from '..
 import type { PolicyStore } from '../storage/policy-store.js';
 import type { Database } from '../storage/schema.js';
 import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+import type { Identity } from '../auth/identity.types.js';
 
 export interface StoredPolicy {
   name: string;

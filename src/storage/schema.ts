@@ -104,7 +104,7 @@ export interface Database {
     /** Null only for keys made by a non-expiring (root) identity without an explicit expiry. */
     expires_at: number | null;
   };
-  /** One row per rotation run: the persisted four-phase state machine (see services/rotation). */
+  /** One row per rotation run: the persisted four-phase state machine (see engines/rotation). */
   rotations: {
     id: string;
     secret_id: string;

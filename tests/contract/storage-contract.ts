@@ -5,7 +5,7 @@ import { createAuditLog } from '../../src/audit/audit-log.js';
 import { createBarrier } from '../../src/barrier/barrier.js';
 import { createLocalChangeBus } from '../../src/lib/change-bus.js';
 import { createAuthorizer } from '../../src/services/authorizer.js';
-import { SYSTEM_IDENTITY } from '../../src/services/identity.types.js';
+import { SYSTEM_IDENTITY } from '../../src/auth/identity.types.js';
 import { createSecretsService } from '../../src/engines/secrets/secrets-service.js';
 import { createAuditStore } from '../../src/storage/audit-store.js';
 import type { Storage } from '../../src/storage/database.js';

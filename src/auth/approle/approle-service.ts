@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../../errors/app-error.js';
 import { parseCidrs } from '../../lib/cidr.js';
 import type { Authorizer } from '../../services/authorizer.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../identity.types.js';
 import type { AuthStore, SecretIdRow } from '../../storage/auth-store.js';
 import type { Database } from '../../storage/schema.js';
 import { transaction } from '../../storage/transaction.js';

@@ -10,7 +10,7 @@ import { blind, curve, finalize } from '../../crypto/oprf.js';
 import { isAppError } from '../../errors/app-error.js';
 import { createLocalChangeBus } from '../../lib/change-bus.js';
 import { createAuthorizer } from '../../services/authorizer.js';
-import { SYSTEM_IDENTITY } from '../../services/identity.types.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
 import { createSecretsService } from '../secrets/secrets-service.js';
 import { createPageCursors } from '../secrets/page-cursor.js';
 import { createAuditStore } from '../../storage/audit-store.js';

@@ -6,7 +6,7 @@ import { AppError } from '../../errors/app-error.js';
 import type { FingerprintStore } from '../../storage/fingerprint-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Authorizer } from '../../services/authorizer.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { FingerprintIndex } from './fingerprint-index.js';
 
 /** The administrative resource whose `read` capability lets a token use the matching oracle. */

@@ -1,5 +1,5 @@
 import type { Authorizer } from '../../services/authorizer.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { ReportStore } from '../../storage/report-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Kysely } from 'kysely';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Authorizer } from '../../services/authorizer.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { ReportStore } from '../../storage/report-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Cell, Report, ReportKind } from './report.types.js';

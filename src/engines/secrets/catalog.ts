@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { AppError } from '../../errors/app-error.js';
 import { newId } from '../../lib/ids.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { SecretRow } from '../../storage/secret-store.js';
 import { transaction } from '../../storage/transaction.js';
 import { validateSecretName, validateTags } from './secret-rules.js';

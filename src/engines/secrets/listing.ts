@@ -4,7 +4,7 @@
  * behind sealed cursors (page-cursor.ts) and shows only names the caller may list.
  */
 import { AppError } from '../../errors/app-error.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { SecretRow } from '../../storage/secret-store.js';
 import type { Catalog } from './catalog.js';
 import { compareBy, matchesFilters, validateFilters } from './secret-search.js';

@@ -6,7 +6,7 @@
  */
 import { AppError } from '../../errors/app-error.js';
 import { createBoundedCache } from '../../lib/bounded-cache.js';
-import { SYSTEM_IDENTITY, type Identity } from '../../services/identity.types.js';
+import { SYSTEM_IDENTITY, type Identity } from '../../auth/identity.types.js';
 import type { LabelledVersionRow, SecretRow } from '../../storage/secret-store.js';
 import type { AccessTracking } from './access-tracking.js';
 import { LABEL_CURRENT, validateLabel, validateSecretName } from './secret-rules.js';

@@ -11,7 +11,7 @@ import { createPolicyStore } from '../../storage/policy-store.js';
 import { createSecretStore } from '../../storage/secret-store.js';
 import { createSystemStore } from '../../storage/system-store.js';
 import { createAuthorizer } from '../../services/authorizer.js';
-import { SYSTEM_IDENTITY } from '../../services/identity.types.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
 import { createSecretsService } from './secrets-service.js';
 import { createPageCursors } from './page-cursor.js';
 

@@ -5,7 +5,7 @@
 import type { TransactionAuditor } from '../../lib/audit-scope.js';
 import { AppError } from '../../errors/app-error.js';
 import { newId } from '../../lib/ids.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { Queryable } from '../../storage/schema.js';
 import type { LabelRow, SecretRow } from '../../storage/secret-store.js';
 import { transaction } from '../../storage/transaction.js';

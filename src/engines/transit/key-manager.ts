@@ -7,7 +7,7 @@
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { AppError } from '../../errors/app-error.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import { transitResource } from '../../policy/policy.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../storage/schema.js';

@@ -7,7 +7,7 @@ import { createBarrier } from '../../barrier/barrier.js';
 import { isAppError } from '../../errors/app-error.js';
 import { createLocalChangeBus } from '../../lib/change-bus.js';
 import { createAuthorizer } from '../../services/authorizer.js';
-import { SYSTEM_IDENTITY } from '../../services/identity.types.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
 import { openStorage, type Storage } from '../../storage/database.js';
 import { createPolicyStore } from '../../storage/policy-store.js';
 import { createSystemStore } from '../../storage/system-store.js';

@@ -9,7 +9,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../errors/app-error.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import { checkBatchSize, runEach, type ItemResult } from './batch.js';
 import { decodeBase64, formatVersioned, parseVersioned } from './ciphertext.js';
 import { createKeyManager } from './key-manager.js';

@@ -1,8 +1,8 @@
-import type { Identity } from '../../services/identity.types.js';
-import type { ReplicationService } from '../../services/replication-service.js';
-import type { ResourcePolicyService } from '../../services/resource-policy-service.js';
+import type { Identity } from '../../auth/identity.types.js';
+import type { ReplicationService } from '../../engines/secrets/replication-service.js';
+import type { ResourcePolicyService } from '../../engines/secrets/resource-policy-service.js';
 import type { SecretRef, SecretsService } from '../../engines/secrets/secrets-service.js';
-import type { RotationEngine } from '../../services/rotation/rotation-engine.js';
+import type { RotationEngine } from '../../engines/rotation/rotation-engine.js';
 import { labelToAws, labelToNative, epochSeconds } from './aws-protocol.js';
 import { inAwsTerms } from './aws-errors.js';
 import { str, type Input } from './aws-input.js';

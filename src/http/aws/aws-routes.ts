@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import type { AwsCredentialsService } from '../../services/aws-credentials-service.js';
+import type { AwsCredentialsService } from '../../auth/aws-keys/aws-credentials-service.js';
 import { auditError, toAppError } from '../server.js';
 import { auditTarget, type RenderedError } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import { readRawBody } from './aws-body.js';
 import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX } from './aws-protocol.js';
 import { awsErrorOf } from './aws-errors.js';

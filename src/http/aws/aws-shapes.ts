@@ -1,6 +1,6 @@
 import type { ReplicaStatus, SecretMetadata, VersionInfo } from '../../engines/secrets/secrets-service.js';
 import type { SecretValue } from '../../engines/secrets/secret-rules.js';
-import { nextDueAt, type RotationSettings } from '../../services/rotation/rotation-settings.js';
+import { nextDueAt, type RotationSettings } from '../../engines/rotation/rotation-settings.js';
 import { epochSeconds, labelToAws } from './aws-protocol.js';
 import { rotationRulesOf } from './aws-schedule.js';
 

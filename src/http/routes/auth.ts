@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AuthService, MountInfo, RoleInfo } from '../../auth/auth-service.js';
-import type { Identity } from '../../services/identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import { identityOf } from '../request-context.js';
 import { tokenJson } from './identity.js';
 

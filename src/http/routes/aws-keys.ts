@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { AwsCredentialsService, AwsKeyInfo } from '../../services/aws-credentials-service.js';
+import type { AwsCredentialsService, AwsKeyInfo } from '../../auth/aws-keys/aws-credentials-service.js';
 import { parseDurationSeconds } from '../../lib/duration.js';
 import { AppError } from '../../errors/app-error.js';
 import { identityOf } from '../request-context.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { GroupInfo, GroupService, MemberKind } from '../../services/group-service.js';
+import type { GroupInfo, GroupService, MemberKind } from '../../auth/groups/group-service.js';
 import { identityOf } from '../request-context.js';
 
 const strict = { additionalProperties: false } as const;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDurationSeconds } from '../../lib/duration.js';
 import { AppError } from '../../errors/app-error.js';
-import type { IdentityService, TokenInfo } from '../../services/identity-service.js';
+import type { IdentityService, TokenInfo } from '../../auth/tokens/identity-service.js';
 import type { PolicyService } from '../../services/policy-service.js';
 import { identityOf } from '../request-context.js';
 import { AccessorBody, CreateTokenBody, PolicyNameParam, WritePolicyBody } from '../schemas.js';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { RotationEngine, RotationInfo, RotationStatus } from '../../services/rotation/rotation-engine.js';
+import type { RotationEngine, RotationInfo, RotationStatus } from '../../engines/rotation/rotation-engine.js';
 import { auditTarget, identityOf } from '../request-context.js';
 import { SecretNameParam } from '../schemas.js';
 

@@ -4,7 +4,7 @@ import type { OperationContext, Operations } from '../aws-operations.js';
 /**
  * Resource policies: Put/Get/DeleteResourcePolicy store and return the JSON document attached to
  * a secret (a replica answers with its primary's); ValidateResourcePolicy checks one without
- * storing it. The authorizer evaluates stored policies on every call (services/resource-policy-service.ts).
+ * storing it. The authorizer evaluates stored policies on every call (engines/secrets/resource-policy-service.ts).
  */
 export function resourcePolicyOperations({ resourcePolicies, resolve }: OperationContext): Operations {
   return {

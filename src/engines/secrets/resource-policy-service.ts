@@ -1,18 +1,18 @@
 import type { Kysely } from 'kysely';
-import { AppError } from '../errors/app-error.js';
-import type { ChangeBus } from '../lib/change-bus.js';
-import type { Capability } from '../policy/policy.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import type { Capability } from '../../policy/policy.js';
 import {
   decide, grantedCapabilities, isPublic, parseResourcePolicy, principalArn, validateResourcePolicy, type ResourceDecision, type ResourcePolicy,
-} from '../policy/resource-policy.js';
-import type { ResourcePolicyStore } from '../storage/resource-policy-store.js';
-import type { Database } from '../storage/schema.js';
-import type { SecretRow, SecretStore } from '../storage/secret-store.js';
-import { transaction } from '../storage/transaction.js';
-import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
-import type { SecretRef } from '../engines/secrets/secrets-service.js';
-import { validateSecretName } from '../engines/secrets/secret-rules.js';
+} from '../../policy/resource-policy.js';
+import type { ResourcePolicyStore } from '../../storage/resource-policy-store.js';
+import type { Database } from '../../storage/schema.js';
+import type { SecretRow, SecretStore } from '../../storage/secret-store.js';
+import { transaction } from '../../storage/transaction.js';
+import type { Authorizer } from '../../services/authorizer.js';
+import type { Identity } from '../../auth/identity.types.js';
+import type { SecretRef } from './secrets-service.js';
+import { validateSecretName } from './secret-rules.js';
 
 /**
  * AWS resource policies on secrets (Put/Get/Delete/ValidateResourcePolicy): stored one per

@@ -1,15 +1,15 @@
 import type { Kysely } from 'kysely';
-import { transaction } from '../storage/transaction.js';
-import { newAccessor, newToken, TOKEN_PATTERN } from '../crypto/tokens.js';
-import { parseCidrs, type CidrSet } from '../lib/cidr.js';
-import { AppError } from '../errors/app-error.js';
-import type { ChangeBus } from '../lib/change-bus.js';
-import type { Database, Queryable } from '../storage/schema.js';
-import type { TokenRow, TokenStore } from '../storage/token-store.js';
-import type { AwsKeyStore } from '../storage/aws-key-store.js';
+import { transaction } from '../../storage/transaction.js';
+import { newAccessor, newToken, TOKEN_PATTERN } from '../../crypto/tokens.js';
+import { parseCidrs, type CidrSet } from '../../lib/cidr.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import type { Database, Queryable } from '../../storage/schema.js';
+import type { TokenRow, TokenStore } from '../../storage/token-store.js';
+import type { AwsKeyStore } from '../../storage/aws-key-store.js';
 import { buildToken, type TokenSpec } from './token-issuer.js';
-import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+import type { Authorizer } from '../../services/authorizer.js';
+import type { Identity } from '../identity.types.js';
 
 import { DEFAULT_TOKEN_TTL_SECONDS } from './token-issuer.js';
 export { DEFAULT_TOKEN_TTL_SECONDS, DEFAULT_TOKEN_MAX_TTL_SECONDS } from './token-issuer.js';

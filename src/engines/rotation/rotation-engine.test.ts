@@ -14,16 +14,16 @@ import { createRotationStore } from '../../storage/rotation-store.js';
 import { createSecretStore } from '../../storage/secret-store.js';
 import { createSystemStore } from '../../storage/system-store.js';
 import { createTokenStore } from '../../storage/token-store.js';
-import { createAuthorizer } from '../authorizer.js';
-import { createIdentityService } from '../identity-service.js';
-import { SYSTEM_IDENTITY } from '../identity.types.js';
-import { createOperatorService } from '../operator-service.js';
-import { createPolicyService } from '../policy-service.js';
-import { createSecretsService } from '../../engines/secrets/secrets-service.js';
+import { createAuthorizer } from '../../services/authorizer.js';
+import { createIdentityService } from '../../auth/tokens/identity-service.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
+import { createOperatorService } from '../../services/operator-service.js';
+import { createPolicyService } from '../../services/policy-service.js';
+import { createSecretsService } from '../secrets/secrets-service.js';
 import { createRotationEngine, parseRotationFault } from './rotation-engine.js';
 import { backoffMs, MAX_ATTEMPTS } from './rotation-settings.js';
 import { createRotationScheduler } from './scheduler.js';
-import { createPageCursors } from '../../engines/secrets/page-cursor.js';
+import { createPageCursors } from '../secrets/page-cursor.js';
 import { createAwsKeyStore } from '../../storage/aws-key-store.js';
 
 /**

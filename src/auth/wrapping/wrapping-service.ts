@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../errors/app-error.js';
-import type { TransactionAuditor } from '../lib/audit-scope.js';
-import type { Database } from '../storage/schema.js';
-import { transaction } from '../storage/transaction.js';
-import type { WrappingStore } from '../storage/wrapping-store.js';
+import { AppError } from '../../errors/app-error.js';
+import type { TransactionAuditor } from '../../lib/audit-scope.js';
+import type { Database } from '../../storage/schema.js';
+import { transaction } from '../../storage/transaction.js';
+import type { WrappingStore } from '../../storage/wrapping-store.js';
 
 export const WRAPPING_TOKEN_PATTERN = /^cwt_[A-Za-z0-9_-]{43}$/;
 export const MAX_WRAP_TTL_SECONDS = 24 * 3600;

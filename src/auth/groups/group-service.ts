@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import { AppError } from '../errors/app-error.js';
-import type { ChangeBus } from '../lib/change-bus.js';
-import { validatePolicyName } from '../policy/policy.js';
-import type { GroupMemberRow, GroupStore } from '../storage/group-store.js';
-import type { Database } from '../storage/schema.js';
-import { transaction } from '../storage/transaction.js';
-import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import { validatePolicyName } from '../../policy/policy.js';
+import type { GroupMemberRow, GroupStore } from '../../storage/group-store.js';
+import type { Database } from '../../storage/schema.js';
+import { transaction } from '../../storage/transaction.js';
+import type { Authorizer } from '../../services/authorizer.js';
+import type { Identity } from '../identity.types.js';
 
 export type MemberKind = GroupMemberRow['kind'];
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { generatePassword } from '../../crypto/password.js';
 import type { RotationRow } from '../../storage/rotation-store.js';
-import { SYSTEM_IDENTITY } from '../identity.types.js';
-import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../../engines/secrets/secret-rules.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
+import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../secrets/secret-rules.js';
 import type { RotationEngineDeps } from './rotation-engine.types.js';
 import { errorText, LEASE_MS, TERMINAL, type AuditedRun, type RotationIo } from './rotation-io.js';
 import {

@@ -1,15 +1,15 @@
 import type { Kysely } from 'kysely';
-import { transaction } from '../storage/transaction.js';
-import { AppError } from '../errors/app-error.js';
-import type { ChangeBus } from '../lib/change-bus.js';
-import { newId } from '../lib/ids.js';
-import type { Barrier } from '../barrier/barrier.js';
-import type { Database, Queryable } from '../storage/schema.js';
-import type { SecretRow, SecretStore } from '../storage/secret-store.js';
-import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
-import { validateSecretName } from '../engines/secrets/secret-rules.js';
-import type { ReplicaStatus, SecretRef } from '../engines/secrets/secrets-service.js';
+import { transaction } from '../../storage/transaction.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import { newId } from '../../lib/ids.js';
+import type { Barrier } from '../../barrier/barrier.js';
+import type { Database, Queryable } from '../../storage/schema.js';
+import type { SecretRow, SecretStore } from '../../storage/secret-store.js';
+import type { Authorizer } from '../../services/authorizer.js';
+import type { Identity } from '../../auth/identity.types.js';
+import { validateSecretName } from './secret-rules.js';
+import type { ReplicaStatus, SecretRef } from './secrets-service.js';
 
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 

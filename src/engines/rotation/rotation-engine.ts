@@ -1,7 +1,7 @@
 import { transaction } from '../../storage/transaction.js';
 import { AppError } from '../../errors/app-error.js';
 import type { RotationRow } from '../../storage/rotation-store.js';
-import type { Identity } from '../identity.types.js';
+import type { Identity } from '../../auth/identity.types.js';
 import type { RotationEngineDeps, RotationInfo, RotationStatus } from './rotation-engine.types.js';
 import { createRotationIo } from './rotation-io.js';
 import { nextDueAt, parseSettings, type RotationSettings } from './rotation-settings.js';

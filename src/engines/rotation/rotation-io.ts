@@ -1,7 +1,7 @@
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { isAppError } from '../../errors/app-error.js';
 import type { RotationRow } from '../../storage/rotation-store.js';
-import { SYSTEM_IDENTITY } from '../identity.types.js';
+import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
 import type { RotationEngineDeps } from './rotation-engine.types.js';
 import { parseSettings, type RotationSettings } from './rotation-settings.js';
 import { PermanentRotationError, type VersionPayload } from './rotator.types.js';

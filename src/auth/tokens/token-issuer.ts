@@ -1,8 +1,8 @@
-import { newAccessor, newToken } from '../crypto/tokens.js';
-import { AppError } from '../errors/app-error.js';
-import { parseCidrs } from '../lib/cidr.js';
-import { validatePolicyName } from '../policy/policy.js';
-import type { TokenRow } from '../storage/token-store.js';
+import { newAccessor, newToken } from '../../crypto/tokens.js';
+import { AppError } from '../../errors/app-error.js';
+import { parseCidrs } from '../../lib/cidr.js';
+import { validatePolicyName } from '../../policy/policy.js';
+import type { TokenRow } from '../../storage/token-store.js';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 3600;
 export const DEFAULT_TOKEN_MAX_TTL_SECONDS = 32 * 24 * 3600;

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { transaction } from '../storage/transaction.js';
+import { transaction } from '../../storage/transaction.js';
 import type { Kysely } from 'kysely';
 import {
   canonicalRequest, formatAmzDate, parseAmzDate, parseAuthorization, sha256Hex, signatureOf, signingKey, splitTrailingSignature, stringToSign, isHexSignature, SIGNATURE_FIELD, SIGNATURE_TAIL_LENGTH, type SigV4Authorization,
-} from '../crypto/sigv4.js';
-import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../crypto/hmac.js';
-import { AppError } from '../errors/app-error.js';
-import type { ChangeBus } from '../lib/change-bus.js';
-import { validatePolicyName } from '../policy/policy.js';
-import type { AwsKeyRow, AwsKeyStore } from '../storage/aws-key-store.js';
-import type { Database } from '../storage/schema.js';
-import type { Authorizer } from './authorizer.js';
-import type { Identity } from './identity.types.js';
+} from '../../crypto/sigv4.js';
+import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../../crypto/hmac.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeBus } from '../../lib/change-bus.js';
+import { validatePolicyName } from '../../policy/policy.js';
+import type { AwsKeyRow, AwsKeyStore } from '../../storage/aws-key-store.js';
+import type { Database } from '../../storage/schema.js';
+import type { Authorizer } from '../../services/authorizer.js';
+import type { Identity } from '../identity.types.js';
 
 /** AWS allows 5 minutes between the client's clock and the server's. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
