@@ -1,3 +1,4 @@
+import { requireHeldPolicies } from '../policy/grants.js';
 import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/app-error.js';
@@ -157,10 +158,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       const method = methodOf(mount.type);
       const parsed = await method.parseRole(raw);
       // No privilege widening: a role can only hand out policies its author holds.
-      if (!caller.isRoot) {
-        const extra = parsed.token.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `a role can only grant policies its author holds (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, parsed.token.policies, 'a role');
       const at = now();
       const config = JSON.stringify(parsed);
       caller.audit?.annotate({ detail: { mount: path, role: name } });
