@@ -1,3 +1,4 @@
+import { createSnapshotService } from './services/snapshot-service.js';
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
@@ -72,6 +73,14 @@ import { reportRoutes } from './http/routes/reports.js';
 import { createReportStore } from './storage/report-store.js';
 
 export const VERSION = '0.1.0';
+
+/**
+ * The offline tools (`custos operator snapshot|migrate`): no server, no token, no unseal key;
+ * built here, like the server, so the CLI never wires storage itself.
+ */
+export function createOfflineTools() {
+  return { snapshots: createSnapshotService({ openStorage }) };
+}
 
 export interface CustosServer {
   readonly http: FastifyInstance;
