@@ -44,6 +44,8 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createOidcMethod } from './auth/oidc/oidc-method.js';
+import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
 import { createAuthStore } from './storage/auth-store.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -204,7 +206,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now })],
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now }),
+      createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
   const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });
