@@ -99,7 +99,8 @@ secret.command('password').description('generate a random password').option('--l
 
 const token = program.command('token').description('create, inspect and revoke tokens');
 token.command('create').description('create a child token').requiredOption('--policy <name>', 'policy (repeatable)', collect)
-  .option('--ttl <duration>', 'e.g. 1h, 30d').option('--max-ttl <duration>').option('--env <env>', 'bind to one environment').option('--display-name <name>').option('--json', 'JSON output')
+  .option('--ttl <duration>', 'e.g. 1h, 30d').option('--max-ttl <duration>').option('--env <env>', 'bind to one environment').option('--display-name <name>')
+  .option('--allow-missing-policy', 'accept policy names not written yet (they grant nothing until they are)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/token.js')).createCommand));
 token.command('lookup').description('show a token (default: your own)').argument('[accessor]').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/token.js')).lookupCommand));
@@ -237,7 +238,8 @@ program.command('logout').description('remove the saved token').option('--revoke
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
 awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)
   .option('--env <env>', 'bind to one environment').option('--display-name <name>')
-  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token').option('--json', 'JSON output')
+  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token')
+  .option('--allow-missing-policy', 'accept policy names not written yet (they grant nothing until they are)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).createCommand));
 awsKey.command('list').description('list access keys').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).listCommand));

@@ -218,8 +218,10 @@ export function createApiClient(options: ApiClientOptions) {
     untag: (name: string, keys: string[]) => call<{ name: string }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
     password: (options: Record<string, unknown> = {}) => call<{ password: string }>('POST', '/v1/password', options),
 
-    createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string }) =>
-      call<TokenResponse & { token: string }>('POST', '/v1/tokens', { policies: input.policies, ttl: input.ttl, max_ttl: input.maxTtl, env: input.env, display_name: input.displayName }),
+    createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string; allowMissingPolicies?: boolean }) =>
+      call<TokenResponse & { token: string }>('POST', '/v1/tokens', {
+        policies: input.policies, ttl: input.ttl, max_ttl: input.maxTtl, env: input.env, display_name: input.displayName, allow_missing_policies: input.allowMissingPolicies,
+      }),
     lookupSelf: () => call<TokenResponse>('GET', '/v1/tokens/self'),
     lookupToken: (accessor: string) => call<TokenResponse>('POST', '/v1/tokens/lookup', { accessor }),
     renewToken: (accessor?: string, increment?: string) => call<TokenResponse>('POST', '/v1/tokens/renew', { accessor, increment }),
@@ -234,8 +236,10 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
         secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
       }),
-    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string }) =>
-      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl }),
+    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string; allowMissingPolicies?: boolean }) =>
+      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', {
+        policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl, allow_missing_policies: input.allowMissingPolicies,
+      }),
     listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
     revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
     auditVerify: () => call<AuditVerifyResponse>('POST', '/v1/audit/verify'),

@@ -91,6 +91,20 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
       if (byResource === 'deny') return false;
       return evaluate(await principalOf(identity), capability, resource).allowed || (byResource === 'allow' && withinEnv(identity, resource));
     },
+    /**
+     * Refuses policy names that name no policy (a typo would otherwise grant nothing, silently),
+     * unless the caller says it will write them later (`allowMissing`). `root` is built in.
+     */
+    async requireKnownPolicies(names: readonly string[], allowMissing = false): Promise<void> {
+      if (allowMissing) return;
+      const wanted = names.filter((n) => n !== 'root');
+      if (wanted.length === 0) return;
+      const found = new Set((await policyStore.findMany(db, [...wanted])).map((r) => r.name));
+      const missing = wanted.filter((n) => !found.has(n));
+      if (missing.length > 0) {
+        throw new AppError('policy_not_found', `no such policy: ${missing.join(', ')} (write it first, or pass allow_missing_policies / --allow-missing-policy)`, { details: { missing } });
+      }
+    },
     async mayAccessUnder(identity: Identity, capability: Capability, prefix: string): Promise<boolean> {
       return mayAccessUnder(await principalOf(identity), capability, prefix);
     },

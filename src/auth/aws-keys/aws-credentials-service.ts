@@ -195,7 +195,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
      * earlier with `ttlSeconds`), and revoking the creator's token tree revokes it (see the
      * identity service). Only a non-expiring creator (root) can make a permanent key.
      */
-    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string; ttlSeconds?: number }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
+    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string; ttlSeconds?: number; allowMissingPolicies?: boolean }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
       await authorizer.require(caller, 'create', 'sys:aws-keys');
       if (input.policies.length === 0) throw new AppError('validation_failed', 'an access key needs at least one policy');
       for (const name of input.policies) {
@@ -204,6 +204,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
         } else validatePolicyName(name);
       }
       requireHeldPolicies(caller, input.policies, 'an access key');
+      await authorizer.requireKnownPolicies(input.policies, input.allowMissingPolicies);
       const env = input.env ?? caller.env;
       if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `an identity bound to "${caller.env}" can only create keys bound to it`);

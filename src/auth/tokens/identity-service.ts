@@ -21,6 +21,8 @@ export interface CreateTokenInput {
   maxTtlSeconds?: number;
   env?: string | null;
   displayName?: string;
+  /** Accept policy names that do not exist yet (they grant nothing until written). */
+  allowMissingPolicies?: boolean;
 }
 
 export interface TokenInfo {
@@ -172,6 +174,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         if (name === 'root' && !caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
       }
       requireHeldPolicies(caller, input.policies, 'a token');
+      await authorizer.requireKnownPolicies(input.policies, input.allowMissingPolicies);
       const env = input.env ?? caller.env;
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `a token bound to "${caller.env}" can only create tokens bound to it`);
       // A child never outlives its parent.

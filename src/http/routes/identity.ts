@@ -30,10 +30,11 @@ function seconds(value: string | number | undefined): number | undefined {
 /** Tokens travel only in bodies and headers, never in URLs. */
 export function identityRoutes(app: FastifyInstance, identity: IdentityService, policies: PolicyService): void {
   app.post('/v1/tokens', { schema: { body: CreateTokenBody, tags: ['tokens'] }, config: { operation: 'token.create', wrappable: true } }, async (request, reply) => {
-    const body = request.body as { policies: string[]; ttl?: string | number; max_ttl?: string | number; env?: string; display_name?: string };
+    const body = request.body as { policies: string[]; ttl?: string | number; max_ttl?: string | number; env?: string; display_name?: string; allow_missing_policies?: boolean };
     reply.code(201); // before the call: the write's audit event commits with it
     const created = await identity.create(identityOf(request), {
       policies: body.policies, ttlSeconds: seconds(body.ttl), maxTtlSeconds: seconds(body.max_ttl), env: body.env, displayName: body.display_name,
+      allowMissingPolicies: body.allow_missing_policies,
     });
     return { token: created.token, ...tokenJson(created.info) };
   });
