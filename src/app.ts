@@ -1,4 +1,4 @@
-import { createSnapshotService } from './services/snapshot-service.js';
+import { createSnapshotService, type SnapshotProgress } from './services/snapshot-service.js';
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
@@ -80,8 +80,8 @@ export const VERSION = '0.1.0';
  * The offline tools (`custos operator snapshot|migrate`): no server, no token, no unseal key;
  * built here, like the server, so the CLI never wires storage itself.
  */
-export function createOfflineTools() {
-  return { snapshots: createSnapshotService({ openStorage }) };
+export function createOfflineTools(options: { onProgress?: SnapshotProgress } = {}) {
+  return { snapshots: createSnapshotService({ openStorage, onProgress: options.onProgress }) };
 }
 
 export interface CustosServer {
