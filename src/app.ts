@@ -70,6 +70,9 @@ import { alertRoutes } from './http/routes/alerts.js';
 import { createReportService } from './engines/reports/report-service.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { createReportStore } from './storage/report-store.js';
+import { createApprovalsService } from './engines/approvals/approvals-service.js';
+import { approvalRoutes } from './http/routes/approvals.js';
+import { createChangeRequestStore } from './storage/change-request-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -211,10 +214,15 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const alerts = createAlertService({ db, alertStore, authorizer, now });
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
 
+  // Change requests: writes a policy grants only with approval wait for other people's approval.
+  const approvals = createApprovalsService({
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
+  });
+
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
     metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -249,6 +257,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
     leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
+    leaderOnly('change request expiry', 60_000, () => approvals.expireDue()),
   ];
   if (config.alerts.enabled) jobs.push(leaderOnly('alert evaluation', config.alerts.evaluate_interval_seconds * 1000, () => alertEngine.evaluate()));
   for (const job of jobs) job.unref();
