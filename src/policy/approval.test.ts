@@ -58,3 +58,14 @@ test('malformed approval rules are refused with invalid_policy', () => {
     assert.throws(() => parsePolicyDocument('p', text), (e: unknown) => e instanceof AppError && e.code === 'invalid_policy', text);
   }
 });
+
+test('the strictest matching approval rule decides (highest min), whatever the order', () => {
+  const doc = parsePolicyDocument('two', `
+rules:
+  - { path: "prod/**", capabilities: [update], approval: { approvers: ["group:platform"] } }
+  - { path: "prod/critical/**", capabilities: [update], approval: { approvers: ["group:security"], min: 2 } }
+`);
+  const d = evaluate({ policies: [doc], env: null, isRoot: false }, 'update', 'prod/critical/key');
+  assert.deepEqual([d.approval?.min, d.approval?.approvers, d.approval?.rule], [2, ['group:security'], 'prod/critical/**']);
+  assert.equal(evaluate({ policies: [doc], env: null, isRoot: false }, 'update', 'prod/app/db').approval?.min, 1);
+});

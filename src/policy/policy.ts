@@ -256,8 +256,11 @@ export function evaluate(principal: Principal, capability: Capability, resource:
         allow = { allowed: true, reason: `allowed by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path, policy: policy.name };
       }
       if (rule.approval !== undefined) {
-        if (approval === undefined) approval = { ...rule.approval, breakGlass: rule.break_glass === true, policy: policy.name, rule: rule.path };
-        else if (rule.break_glass !== true) approval.breakGlass = false;
+        // The strictest matching rule decides (highest `min`, the first of equals); break-glass
+        // holds only if every matching approval rule allows it.
+        const breakGlass = rule.break_glass === true && (approval?.breakGlass ?? true);
+        if (approval === undefined || rule.approval.min > approval.min) approval = { ...rule.approval, breakGlass, policy: policy.name, rule: rule.path };
+        else approval.breakGlass = breakGlass;
       }
     }
   }
