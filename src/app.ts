@@ -178,13 +178,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
 
+  // Change requests: writes a policy grants only with approval wait for other people's approval.
+  const approvals = createApprovalsService({
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
+  });
+
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const resourcePolicies = createResourcePolicyService({
     db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
   });
-  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials, approvals }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
@@ -213,11 +218,6 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const alerts = createAlertService({ db, alertStore, authorizer, now });
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
-
-  // Change requests: writes a policy grants only with approval wait for other people's approval.
-  const approvals = createApprovalsService({
-    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
-  });
 
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,

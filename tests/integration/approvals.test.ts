@@ -6,6 +6,8 @@ import path from 'node:path';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createSecret, createToken, writePolicy } from '../support/http-helpers.js';
 import { advanceClock, enableMount, login, writeRole } from '../support/auth-helpers.js';
+import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { awsClient, awsError } from '../support/aws.js';
 
 /**
  * Separation of duties: a data engineer's write to prod/… is held as a change request; only
@@ -51,6 +53,7 @@ describe('change requests', () => {
       { path: 'prod/critical/**', capabilities: ['read', 'update'], approval: { approvers: ['group:platform'], min: 2 } },
       { path: 'dev/**', capabilities: ['read', 'update'] },
       { path: 'sys:tokens', capabilities: ['create'] },
+      { path: 'sys:aws-keys', capabilities: ['create'] },
     ] }));
     await writePolicy(server, 'oncall', JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['update'], approval, break_glass: true }] }));
     await writePolicy(server, 'platform-read', JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read'] }] }));
@@ -208,6 +211,29 @@ describe('change requests', () => {
     assert.equal(JSON.parse(cancel.stdout).state, 'cancelled');
     const deny = await runCli(['request', 'deny', 'chr_AAAAAAAAAAAAAAAAAAAAAA', '--json'], as(platform.token));
     assert.match(deny.stderr, /^error: change_request_not_found: /);
+  });
+
+  test('over the AWS API a held write is AccessDenied naming the request; its key counts as the token that made it', async () => {
+    const key = await api(server, 'POST', '/v1/aws/keys', { token: dataEng.token, body: { policies: ['data-eng'] } });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    const client = awsClient(server, { accessKeyId: key.body.access_key_id, secretAccessKey: key.body.secret_access_key });
+    const refused = await awsError(client.send(new PutSecretValueCommand({ SecretId: 'prod/app/race', SecretString: `${canary}-aws` })));
+    assert.equal(refused.name, 'AccessDeniedException');
+    const id = /change request (chr_[A-Za-z0-9_-]{22})/.exec(refused.message)?.[1];
+    assert.ok(id, refused.message);
+    const del = await awsError(client.send(new DeleteSecretCommand({ SecretId: 'prod/app/race' })));
+    assert.match(del.message, /held as change request chr_/);
+    const shown = await api(server, 'GET', `/v1/requests/${id}`, { token: dataEng.token });
+    assert.equal(shown.body.change_request.requester.accessor, `aws:${key.body.access_key_id}`);
+    assertErrorBody(await approve(dataEng.token, id!), 403, 'self_approval_denied');
+    const ok = await approve(platform.token, id!);
+    assert.equal(ok.body.change_request.state, 'applied', JSON.stringify(ok.body));
+    assert.equal(await read('prod/app/race'), `${canary}-aws`);
+    const events = (await api(server, 'GET', '/v1/audit/events?limit=100&order=desc', { token: server.token })).body.events as any[];
+    const writes = events.filter((e) => e.detail?.change_request === id && !e.operation.startsWith('request.'));
+    assert.deepEqual(writes.map((e) => [e.outcome, e.error_code, e.accessor]).sort(), [
+      ['denied', 'approval_pending', `aws:${key.body.access_key_id}`], ['success', null, `aws:${key.body.access_key_id}`],
+    ], 'one refused AWS call, one applied write, both as the key');
   });
 
   test('the held value is in no list, show, audit event, log line or database file', async () => {

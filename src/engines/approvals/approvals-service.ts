@@ -21,7 +21,7 @@ import type { Queryable } from '../../storage/schema.js';
 import { transaction } from '../../storage/transaction.js';
 import type { ApprovalsServiceDeps, ChangeOperation, ChangeRequestState, ChangeRequestView } from './approvals.types.js';
 import { auditOperationOf, checksOf, execute, summaryOf } from './operations.js';
-import { groupsOf, principalOf } from './requester.js';
+import { groupsOf, principalOf, requesterIsLive, requesterKeyOf } from './requester.js';
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3600 * 1000;
 const PURPOSE = 'change-request';
@@ -115,9 +115,8 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
         }
       });
     };
-    const token = await deps.tokenStore.findByAccessor(db, row.requester_accessor);
     // A revoked requester is a withdrawn (or compromised) one: nothing runs on its behalf.
-    if (!token || token.revoked_at !== null) return fail('token_revoked', 401);
+    if (!(await requesterIsLive(deps, db, row.requester_accessor))) return fail('token_revoked', 401);
     if (!row.payload) return fail('internal_error', 500);
     const op = JSON.parse((await deps.barrier.decryptSystemValue(PURPOSE, id, row.payload)).toString('utf8')) as ChangeOperation;
     const snapshot = JSON.parse(row.requester) as RequesterSnapshot;
@@ -168,13 +167,13 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
         requirement ??= decision.approval;
       }
       if (!requirement) return null;
-      const principal = await principalOf(deps, db, caller.accessor);
-      if (!principal) throw new AppError('approval_required', `"${op.name}" needs approval, and only a token can request it`);
+      const requesterKey = await requesterKeyOf(deps, db, caller.accessor);
+      if (!requesterKey) throw new AppError('approval_required', `"${op.name}" needs approval, and only a token or access key can request it`);
       const id = `chr_${randomBytes(16).toString('base64url')}`;
       const at = now();
       const snapshot: RequesterSnapshot = { displayName: caller.displayName, policies: caller.policies, groupPolicies: caller.groupPolicies ?? [], env: caller.env };
       const row: ChangeRequestRow = {
-        id, state: 'pending', operation: op.kind, resource: op.name, summary: summaryOf(op), requester_accessor: caller.accessor, requester_key: principal.key,
+        id, state: 'pending', operation: op.kind, resource: op.name, summary: summaryOf(op), requester_accessor: caller.accessor, requester_key: requesterKey,
         requester_name: caller.displayName, requester: JSON.stringify(snapshot), approvers: JSON.stringify(requirement.approvers), min_approvals: requirement.min,
         policy: `${requirement.policy}:${requirement.rule}`, payload: deps.barrier.encryptSystemValue(PURPOSE, id, Buffer.from(JSON.stringify(op))),
         created_at: at, expires_at: at + ttlMs, closed_at: null, closed_by: null, close_reason: null, error_code: null, result: null,

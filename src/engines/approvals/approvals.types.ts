@@ -9,10 +9,14 @@ import type { ChangeRequestStore } from '../../storage/change-request-store.js';
 import type { GroupStore } from '../../storage/group-store.js';
 import type { Database, Queryable } from '../../storage/schema.js';
 import type { TokenStore } from '../../storage/token-store.js';
+import type { AwsKeyStore } from '../../storage/aws-key-store.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
 
-/** A held write. Values travel base64 so a binary value survives the JSON the barrier seals. */
-export type ChangeOperation =
+/**
+ * A held write. Values travel base64 so a binary value survives the JSON the barrier seals;
+ * `region` is set for writes made over the AWS API in another region than the server's own.
+ */
+export type ChangeOperation = { region?: string } & (
   | {
     kind: 'secret.write';
     name: string;
@@ -22,7 +26,8 @@ export type ChangeOperation =
     createIfMissing?: { description?: string; owner?: string; tags?: Record<string, string> };
   }
   | { kind: 'secret.delete'; name: string; recoveryDays?: number; force?: boolean }
-  | { kind: 'secret.label'; name: string; label: string; moveToVersionId?: string; removeFromVersionId?: string };
+  | { kind: 'secret.label'; name: string; label: string; moveToVersionId?: string; removeFromVersionId?: string }
+);
 
 export type ChangeRequestState = 'pending' | 'approved' | 'applied' | 'failed' | 'denied' | 'cancelled' | 'expired';
 
@@ -52,6 +57,8 @@ export interface ApprovalsServiceDeps {
   db: Kysely<Database>;
   store: ChangeRequestStore;
   tokenStore: Pick<TokenStore, 'findByAccessor'>;
+  /** Requests made over the AWS-compatible API name an access key (`aws:<id>`) as requester. */
+  awsKeyStore: Pick<AwsKeyStore, 'find'>;
   groupStore: Pick<GroupStore, 'groupsOf'>;
   authorizer: Authorizer;
   secrets: SecretsService;

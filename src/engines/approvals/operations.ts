@@ -36,14 +36,14 @@ export function summaryOf(op: ChangeOperation): string {
   }
 }
 
-function valueOf(op: Extract<ChangeOperation, { kind: 'secret.write' }>): SecretValue {
+function valueOf(op: ChangeOperation & { kind: 'secret.write' }): SecretValue {
   const bytes = Buffer.from(op.value.base64, 'base64');
   return op.value.kind === 'string' ? { kind: 'string', text: bytes.toString('utf8') } : { kind: 'binary', bytes };
 }
 
 /** Carries the operation out as `caller` (the requester, marked as approved); returns a non-secret result. */
 export async function execute(secrets: SecretsService, caller: Identity, op: ChangeOperation): Promise<Record<string, string | number | boolean | null>> {
-  const ref = { name: op.name };
+  const ref = { name: op.name, region: op.region };
   switch (op.kind) {
     case 'secret.write': {
       const input = { value: valueOf(op), labels: op.labels, versionId: op.versionId };

@@ -13,12 +13,32 @@ import type { TokenRow } from '../../storage/token-store.js';
 import type { ApprovalsServiceDeps } from './approvals.types.js';
 
 const MAX_DEPTH = 64;
+const AWS_PREFIX = 'aws:';
 
 export interface Principal {
   key: string;
   row: TokenRow;
 }
 
+/**
+ * The key of whoever made a request: a token's as above; an AWS access key's is its creating
+ * token's (whoever holds that token can mint such keys), or the key itself when root made it.
+ */
+export async function requesterKeyOf(deps: Pick<ApprovalsServiceDeps, 'tokenStore' | 'awsKeyStore'>, q: Queryable, accessor: string): Promise<string | null> {
+  if (!accessor.startsWith(AWS_PREFIX)) return (await principalOf(deps, q, accessor))?.key ?? null;
+  const key = await deps.awsKeyStore.find(q, accessor.slice(AWS_PREFIX.length));
+  if (!key) return null;
+  const creator = key.created_by ? await principalOf(deps, q, key.created_by) : null;
+  return creator && creator.row.is_root !== 1 ? creator.key : `awskey:${key.access_key_id}`;
+}
+
+/** Whether the requester can still act: not revoked (an expired token still counts: approvals take time). */
+export async function requesterIsLive(deps: Pick<ApprovalsServiceDeps, 'tokenStore' | 'awsKeyStore'>, q: Queryable, accessor: string): Promise<boolean> {
+  const row = accessor.startsWith(AWS_PREFIX) ? await deps.awsKeyStore.find(q, accessor.slice(AWS_PREFIX.length)) : await deps.tokenStore.findByAccessor(q, accessor);
+  return row !== undefined && row.revoked_at === null;
+}
+
+/** A token's key and row (approvers are always tokens: approving is a native API call). */
 export async function principalOf(deps: Pick<ApprovalsServiceDeps, 'tokenStore'>, q: Queryable, accessor: string): Promise<Principal | null> {
   const row = await deps.tokenStore.findByAccessor(q, accessor);
   if (!row) return null;

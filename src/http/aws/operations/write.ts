@@ -10,7 +10,7 @@ import { replicationJson } from '../aws-shapes.js';
  * Writing secrets and versions: CreateSecret (with replicas), PutSecretValue, UpdateSecret and
  * UpdateSecretVersionStage. A ClientRequestToken becomes the new version's id.
  */
-export function writeOperations({ secrets, replication, resolve }: OperationContext): Operations {
+export function writeOperations({ secrets, replication, resolve, holdIfNeeded }: OperationContext): Operations {
   /** AWS's words for a ClientRequestToken reused with another value; they name the secret's ARN when the caller may see it. */
   const tokenInUse = async (call: AwsCall, ref: SecretRef, token: string | undefined): Promise<string> => {
     const arn = await secrets.describe(call.identity, ref).then((d) => d.arn, () => ref.name);
@@ -47,6 +47,10 @@ export function writeOperations({ secrets, replication, resolve }: OperationCont
       if (!value) throw new AppError('invalid_request', 'You must provide either SecretString or SecretBinary.');
       const stages = strList(input, 'VersionStages');
       const token = str(input, 'ClientRequestToken');
+      await holdIfNeeded(call, {
+        kind: 'secret.write', name: ref.name, region: ref.region, labels: stages?.map(labelToNative), versionId: token,
+        value: value.kind === 'string' ? { kind: 'string', base64: Buffer.from(value.text, 'utf8').toString('base64') } : { kind: 'binary', base64: value.bytes.toString('base64') },
+      });
       const result = await secrets.putValue(call.identity, ref, { value, labels: stages?.map(labelToNative), versionId: token })
         .catch(async (error: unknown) => reworded(error, { idempotency_conflict: await tokenInUse(call, ref, token) }));
       call.target(ref.name, result.versionId);
