@@ -214,7 +214,7 @@ export function createApiClient(options: ApiClientOptions) {
         prefix: query.prefix, include_deleted: query.includeDeleted, limit: query.limit, cursor: query.cursor,
       }),
     moveLabel: (name: string, input: { label: string; moveTo?: string; removeFrom?: string }) =>
-      call<{ name: string; arn: string }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
+      call<{ name: string; arn: string; change_request?: ChangeRequestResponse }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
     deleteSecret: (name: string, options: { recoveryDays?: number; force?: boolean } = {}) =>
       call<{ name: string; arn: string; deletion_date: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
     restore: (name: string) => call<{ name: string; arn: string }>('POST', `/v1/restore/${enc(name)}`),

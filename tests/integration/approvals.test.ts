@@ -90,6 +90,16 @@ describe('change requests', () => {
     const del = await api(server, 'DELETE', '/v1/secrets/prod/app/old', { token: dataEng.token });
     assert.equal(del.status, 202, JSON.stringify(del.body));
     assertErrorBody(await write(outsider.token, 'prod/app/db', 'x'), 403, 'permission_denied');
+    // So is a label move; a metadata change under the rule cannot be held, and is refused.
+    const current = (await api(server, 'GET', '/v1/versions/prod/app/old', { token: server.token })).body.versions[0].version_id;
+    const label = await api(server, 'POST', '/v1/labels/prod/app/old', { token: dataEng.token, body: { label: 'PENDING', move_to_version_id: current } });
+    assert.equal(label.status, 202, JSON.stringify(label.body));
+    assert.equal(label.body.change_request.operation, 'secret.label');
+    assertErrorBody(await api(server, 'PATCH', '/v1/secrets/prod/app/old', { token: dataEng.token, body: { description: 'x' } }), 403, 'approval_required');
+    const approved = await approve(platform.token, label.body.change_request.id);
+    assert.equal(approved.body.change_request.state, 'applied', JSON.stringify(approved.body));
+    const labels = (await api(server, 'GET', '/v1/versions/prod/app/old', { token: server.token })).body.versions[0].labels;
+    assert.ok(labels.includes('PENDING'));
   });
 
   test('self-approval is refused: the same token, a child token, a second login of the same role', async () => {

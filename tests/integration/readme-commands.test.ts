@@ -66,6 +66,10 @@ const NOT_RUN: Record<string, string> = {
   'custos alerts silence': 'needs a firing alert id (alerts.test.ts)',
   'custos audit acknowledge-break': 'needs a tampered audit log (audit-tamper.test.ts)',
   'custos logout': 'would remove the dev token the remaining commands use (inventory-login.test.ts)',
+  'custos request show': 'needs a request held for a non-root token (approvals.test.ts runs show, approve, deny, cancel on held requests)',
+  'custos request approve': 'needs a held request and an approver other than its requester (approvals.test.ts)',
+  'custos request deny': 'needs a held request and an approver (approvals.test.ts)',
+  'custos request cancel': 'needs a request held for the caller (approvals.test.ts)',
 };
 
 /**
@@ -125,6 +129,8 @@ const FILES: Record<string, string> = {
   }),
   'eks-jwt.json': JSON.stringify({ oidc_discovery_url: 'https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE' }),
   'ana.password': 'correct horse battery staple\n',
+  'data-eng.yaml': 'rules:\n  - path: "prod/**"\n    capabilities: [read, update, delete, stage]\n    approval: { approvers: ["group:platform"], min: 1 }\n',
+  'new-creds.json': JSON.stringify({ engine: 'postgres', host: 'db', port: 5432, dbname: 'app', username: 'app', password: 'rotated' }),
   'internal-ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
 };
 

@@ -118,6 +118,7 @@ export async function versionsCommand(name: string, options: { json?: boolean })
 
 export async function labelCommand(name: string, options: { label: string; moveTo?: string; removeFrom?: string; json?: boolean }): Promise<void> {
   const result = await apiClient().moveLabel(name, { label: options.label, moveTo: options.moveTo, removeFrom: options.removeFrom });
+  if (result.change_request) return printHeld(result.change_request, options.json);
   if (options.json) return printJson(result);
   process.stdout.write(options.moveTo ? `${options.label} -> ${options.moveTo}\n` : `${options.label} removed from ${options.removeFrom}\n`);
 }
