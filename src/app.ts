@@ -1,3 +1,4 @@
+import { createSnapshotService } from './services/snapshot-service.js';
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
@@ -43,6 +44,8 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createOidcMethod } from './auth/oidc/oidc-method.js';
+import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
 import { createAuthStore } from './storage/auth-store.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -75,6 +78,14 @@ import { approvalRoutes } from './http/routes/approvals.js';
 import { createChangeRequestStore } from './storage/change-request-store.js';
 
 export const VERSION = '0.1.0';
+
+/**
+ * The offline tools (`custos operator snapshot|migrate`): no server, no token, no unseal key;
+ * built here, like the server, so the CLI never wires storage itself.
+ */
+export function createOfflineTools() {
+  return { snapshots: createSnapshotService({ openStorage }) };
+}
 
 export interface CustosServer {
   readonly http: FastifyInstance;
@@ -203,7 +214,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now })],
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now }),
+      createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
   const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });

@@ -173,6 +173,11 @@ login.command('userpass').description('log in with a username and password (type
   .requiredOption('--username <name>').option('--password-file <file>', 'first line of this file (- or absent: prompt / stdin)')
   .option('--mount <path>', 'userpass mount path', 'userpass').option('--json', 'print the login response instead of saving the token')
   .action(run(async () => (await import('./commands/userpass.js')).loginCommand));
+login.command('oidc').description('log in through your organisation\'s identity provider (OIDC authorization code with PKCE): opens a browser, or prints the URL')
+  .requiredOption('--role <name>').option('--mount <path>', 'OIDC mount path', 'oidc').option('--port <port>', 'local port the provider redirects to (http://localhost:PORT/oidc/callback)', '8250')
+  .option('--no-browser', 'only print the URL (headless shell: open it on any machine that can reach this one\'s port)')
+  .option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/oidc.js')).loginCommand));
 const userpass = program.command('userpass').description('people with a username and password');
 userpass.command('create').description('create or update a user (password: prompt, stdin or --password-file)').argument('<username>')
   .addOption(new Option('--mount <path>', 'userpass mount path').default('userpass')).requiredOption('--policy <name>', 'policy (repeatable)', collect)

@@ -84,6 +84,11 @@ export const ERROR_STATUS = {
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
   account_locked: 429,
+  // OIDC authorization-code login (auth/oidc)
+  oidc_state_invalid: 400,
+  oidc_redirect_not_allowed: 400,
+  oidc_exchange_failed: 401,
+  oidc_nonce_mismatch: 401,
   // groups (auth/groups)
   group_not_found: 404,
   group_member_not_found: 404,

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { AppError } from '../errors/app-error.js';
-import { openStorage, type Storage, type StorageOptions } from '../storage/database.js';
+import type { openStorage, Storage, StorageOptions } from '../storage/database.js';
 import { readConsistently, writeInTransaction, type SnapshotReader, type SnapshotRow, type SnapshotValue, type SnapshotWriter } from '../storage/snapshot.js';
 
 /**
@@ -151,7 +151,7 @@ export interface SnapshotServiceDeps {
   openStorage: typeof openStorage;
 }
 
-export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage }) {
+export function createSnapshotService(deps: SnapshotServiceDeps) {
   async function withStorage<T>(options: StorageOptions, use: (storage: Storage) => Promise<T>): Promise<T> {
     const storage = await deps.openStorage({ ...options, poolSize: 2 });
     try {

@@ -132,6 +132,8 @@ export interface Database {
   /** Auth methods mounted by name; `config` is the method's JSON settings (no secrets). */
   auth_mounts: { path: string; type: string; description: string | null; config: string; created_at: number; updated_at: number };
   auth_roles: { mount: string; name: string; role_id: string | null; config: string; created_at: number; updated_at: number };
+  /** OIDC authorization-code logins in flight (see storage/oidc-state-store.ts). */
+  oidc_states: { state_hash: string; mount: string; role: string; redirect_uri: string; created_at: number; expires_at: number };
   approle_secret_ids: {
     accessor: string;
     mount: string;

@@ -128,6 +128,8 @@ const FILES: Record<string, string> = {
     bound_claims: { repository: 'acme/warehouse', ref: 'refs/heads/main', environment: 'production', event_name: ['push', 'workflow_dispatch'] },
   }),
   'eks-jwt.json': JSON.stringify({ oidc_discovery_url: 'https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE' }),
+  'oidc.json': JSON.stringify({ oidc_discovery_url: 'https://idp.acme.example', oidc_client_id: 'custos', allowed_redirect_uris: ['http://localhost:8250/oidc/callback'], oidc_scopes: ['email', 'groups'] }),
+  'people-role.json': JSON.stringify({ policies: ['dev-read'], user_claim: 'email', groups_claim: 'groups', group_policies: { platform: ['prod-admin'] }, bound_claims: { email_verified: 'true' }, token_ttl: '8h' }),
   'ana.password': 'correct horse battery staple\n',
   'data-eng.yaml': 'rules:\n  - path: "prod/**"\n    capabilities: [read, update, delete, stage]\n    approval: { approvers: ["group:platform"], min: 1 }\n',
   'new-creds.json': JSON.stringify({ engine: 'postgres', host: 'db', port: 5432, dbname: 'app', username: 'app', password: 'rotated' }),

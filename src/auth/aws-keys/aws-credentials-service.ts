@@ -1,3 +1,4 @@
+import { requireHeldPolicies } from '../../policy/grants.js';
 import { randomBytes } from 'node:crypto';
 import { transaction } from '../../storage/transaction.js';
 import type { Kysely } from 'kysely';
@@ -202,10 +203,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
           if (!caller.isRoot) throw new AppError('permission_denied', 'only a root identity can create a root access key');
         } else validatePolicyName(name);
       }
-      if (!caller.isRoot) {
-        const extra = input.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `an access key can only carry policies its creator holds (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, input.policies, 'an access key');
       const env = input.env ?? caller.env;
       if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `an identity bound to "${caller.env}" can only create keys bound to it`);

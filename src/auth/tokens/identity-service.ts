@@ -7,6 +7,7 @@ import type { ChangeBus } from '../../lib/change-bus.js';
 import type { Database, Queryable } from '../../storage/schema.js';
 import type { TokenRow, TokenStore } from '../../storage/token-store.js';
 import type { AwsKeyStore } from '../../storage/aws-key-store.js';
+import { requireHeldPolicies } from '../../policy/grants.js';
 import { buildToken, type TokenSpec } from './token-issuer.js';
 import type { Authorizer } from '../../services/authorizer.js';
 import type { Identity } from '../identity.types.js';
@@ -170,10 +171,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       for (const name of input.policies) {
         if (name === 'root' && !caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
       }
-      if (!caller.isRoot) {
-        const extra = input.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `a token can only grant policies it holds itself (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, input.policies, 'a token');
       const env = input.env ?? caller.env;
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `a token bound to "${caller.env}" can only create tokens bound to it`);
       // A child never outlives its parent.

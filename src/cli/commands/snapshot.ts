@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, storagePassword } from '../../config/config.js';
 import { isAppError } from '../../errors/app-error.js';
-import { createSnapshotService, type SnapshotSummary } from '../../services/snapshot-service.js';
+import { createOfflineTools } from '../../app.js';
+import type { SnapshotSummary } from '../../services/snapshot-service.js';
 import { printJson, printTable } from '../context.js';
 
 /**
@@ -59,15 +60,15 @@ async function guarded(action: () => Promise<void>): Promise<void> {
 }
 
 export async function snapshotSaveCommand(file: string, flags: StorageFlags): Promise<void> {
-  await guarded(async () => report('Saved', await createSnapshotService().save(existingSource(storageFrom(flags)), file), flags.json));
+  await guarded(async () => report('Saved', await createOfflineTools().snapshots.save(existingSource(storageFrom(flags)), file), flags.json));
 }
 
 export async function snapshotRestoreCommand(file: string, flags: StorageFlags & { force?: boolean }): Promise<void> {
-  await guarded(async () => report('Restored', await createSnapshotService().restore(storageFrom(flags), file, { force: flags.force }), flags.json));
+  await guarded(async () => report('Restored', await createOfflineTools().snapshots.restore(storageFrom(flags), file, { force: flags.force }), flags.json));
 }
 
 export async function migrateCommand(flags: { from: string; to: string; fromPasswordFile?: string; toPasswordFile?: string; force?: boolean; json?: boolean }): Promise<void> {
   const from = existingSource(endpoint(flags.from, 'CUSTOS_FROM_STORAGE_PASSWORD', flags.fromPasswordFile, '--from'));
   const to = endpoint(flags.to, 'CUSTOS_STORAGE_PASSWORD', flags.toPasswordFile, '--to');
-  await guarded(async () => report('Copied', await createSnapshotService().migrate(from, to, { force: flags.force }), flags.json));
+  await guarded(async () => report('Copied', await createOfflineTools().snapshots.migrate(from, to, { force: flags.force }), flags.json));
 }

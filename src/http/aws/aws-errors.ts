@@ -104,6 +104,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   wrapping_token_used: internal,
   // The scanner's fingerprint matching has no Secrets Manager operation
   scan_input_invalid: internal, scan_rate_limited: internal,
+  // OIDC logins have no Secrets Manager operation
+  oidc_state_invalid: internal, oidc_redirect_not_allowed: internal, oidc_exchange_failed: internal, oidc_nonce_mismatch: internal,
   // Alerts have no Secrets Manager operation
   alert_not_found: internal,
   // Change requests: a write that needs approval is refused as AccessDenied; the message names the request
