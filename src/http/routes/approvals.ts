@@ -61,28 +61,37 @@ const OPERATIONS: Record<string, (request: FastifyRequest) => ChangeOperation | 
 
 export function approvalRoutes(approvals: ApprovalsService) {
   return (app: FastifyInstance): void => {
-    // After authentication and validation, before any route: reason header, then the gate.
-    app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    /** Reason header, then the gate; true when the request was answered here (held). */
+    async function hold(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
       const header = request.headers[BREAK_GLASS_HEADER];
-      if (header !== undefined && request.identity) {
+      if (header !== undefined) {
         const reason = (Array.isArray(header) ? header.join(' ') : header).trim();
         if (reason === '' || reason.length > MAX_REASON) throw new AppError('validation_failed', `${BREAK_GLASS_HEADER} is a reason of 1-${MAX_REASON} characters`);
-        request.identity = { ...request.identity, breakGlassReason: reason };
+        request.identity = { ...request.identity!, breakGlassReason: reason };
       }
       const build = OPERATIONS[request.routeOptions.config.operation ?? ''];
-      if (!build || !request.identity || !request.url.startsWith('/v1/')) return;
+      if (!build || !request.url.startsWith('/v1/')) return false;
       const op = build(request);
-      if (!op) return;
+      if (!op) return false;
       const status = reply.statusCode;
       reply.code(202); // before the gate: the request's audit event commits with the held write
-      const held = await approvals.gate(request.identity, op);
+      const held = await approvals.gate(request.identity!, op);
       if (!held) {
         reply.code(status);
-        return;
+        return false;
       }
       reply.header('location', `/v1/requests/${held.id}`);
       await reply.send({ change_request: changeRequestJson(held) });
-      return reply;
+      return true;
+    }
+
+    // After authentication and validation, before the route. Reads never need it (break-glass
+    // needs a write's auditor), so they pass through synchronously: the read path pays one check.
+    app.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+      if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return done();
+      hold(request, reply).then((answered) => {
+        if (!answered) done();
+      }, done);
     });
 
     const tags = ['requests'];
