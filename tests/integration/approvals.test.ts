@@ -6,7 +6,7 @@ import path from 'node:path';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createSecret, createToken, writePolicy } from '../support/http-helpers.js';
 import { advanceClock, enableMount, login, writeRole } from '../support/auth-helpers.js';
-import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DeleteSecretCommand, PutSecretValueCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { awsClient, awsError } from '../support/aws.js';
 
 /**
@@ -233,6 +233,13 @@ describe('change requests', () => {
     assert.ok(id, refused.message);
     const del = await awsError(client.send(new DeleteSecretCommand({ SecretId: 'prod/app/race' })));
     assert.match(del.message, /held as change request chr_/);
+    assert.match((await awsError(client.send(new UpdateSecretCommand({ SecretId: 'prod/app/race', SecretString: `${canary}-upd` })))).message, /held as change request chr_/);
+    const current = (await api(server, 'GET', '/v1/versions/prod/app/race', { token: server.token })).body.versions[0].version_id;
+    assert.match((await awsError(client.send(new UpdateSecretVersionStageCommand({ SecretId: 'prod/app/race', VersionStage: 'AWSPENDING', MoveToVersionId: current })))).message, /held as change request chr_/);
+    // With metadata as well, UpdateSecret cannot be held: refused.
+    const mixed = await awsError(client.send(new UpdateSecretCommand({ SecretId: 'prod/app/race', Description: 'x', SecretString: 'y' })));
+    assert.equal(mixed.name, 'AccessDeniedException');
+    assert.doesNotMatch(mixed.message, /chr_/);
     const shown = await api(server, 'GET', `/v1/requests/${id}`, { token: dataEng.token });
     assert.equal(shown.body.change_request.requester.accessor, `aws:${key.body.access_key_id}`);
     assertErrorBody(await approve(dataEng.token, id!), 403, 'self_approval_denied');
