@@ -255,8 +255,11 @@ describe('change requests', () => {
 
   test('the held value is in no list, show, audit event, log line or database file', async () => {
     const id = await held(dataEng.token, 'prod/app/api', `${canary}-pending`);
-    const needles = [canary, Buffer.from(canary).toString('base64').slice(0, 20), Buffer.from(canary).toString('hex')];
+    // The value as text, hex, and base64 at each alignment it could have inside a longer blob.
+    const needles = [canary, Buffer.from(canary).toString('hex'), ...[0, 1, 2].map((pad) => Buffer.concat([Buffer.alloc(pad), Buffer.from(canary)]).toString('base64').slice(Math.ceil((pad * 4) / 3) + 1, -4))];
     const leaks = (text: string) => needles.some((n) => text.includes(n));
+    // Positive control: the search finds the value as the held operation holds it before sealing.
+    assert.ok(leaks(JSON.stringify({ value: { kind: 'string', base64: Buffer.from(`${canary}-pending`).toString('base64') } })));
     for (const token of [dataEng.token, platform.token, server.token]) {
       assert.ok(!leaks(JSON.stringify((await api(server, 'GET', '/v1/requests', { token })).body)));
       assert.ok(!leaks(JSON.stringify((await api(server, 'GET', `/v1/requests/${id}`, { token })).body)));
@@ -265,6 +268,16 @@ describe('change requests', () => {
     const files = (dir: string): string[] => readdirSync(dir).flatMap((e) => (statSync(path.join(dir, e)).isDirectory() ? files(path.join(dir, e)) : [path.join(dir, e)]));
     for (const file of files(server.dataDir)) assert.ok(!leaks(readFileSync(file).toString('latin1')), `${file} holds the canary`);
     assert.ok(!leaks(server.output()), 'the server log holds the canary');
+  });
+
+  test('a requester revoked meanwhile is withdrawn: the approved request fails and nothing is written', async () => {
+    const requester = await createToken(server, { policies: ['data-eng'] });
+    const id = await held(requester.token, 'prod/app/denied', 'v-revoked');
+    assert.equal((await api(server, 'POST', '/v1/tokens/revoke', { token: server.token, body: { accessor: requester.accessor } })).status, 200);
+    const r = await approve(platform.token, id);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual([r.body.change_request.state, r.body.change_request.error_code], ['failed', 'token_revoked']);
+    assert.equal(await read('prod/app/denied'), 'v0');
   });
 
   // Last: moving the clock a day on also expires the tokens made above.
