@@ -117,8 +117,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     };
     // A revoked requester is a withdrawn (or compromised) one: nothing runs on its behalf.
     if (!(await requesterIsLive(deps, db, row.requester_accessor))) return fail('token_revoked', 401);
-    if (!row.payload) return fail('internal_error', 500);
-    const op = JSON.parse((await deps.barrier.decryptSystemValue(PURPOSE, id, row.payload)).toString('utf8')) as ChangeOperation;
+    if (row.state !== 'approved') return; // applied (or closed) by another approver meanwhile
+    let op: ChangeOperation;
+    try {
+      op = JSON.parse((await deps.barrier.decryptSystemValue(PURPOSE, id, row.payload!)).toString('utf8')) as ChangeOperation;
+    } catch (error) {
+      await fail('internal_error', 500);
+      throw error;
+    }
     const snapshot = JSON.parse(row.requester) as RequesterSnapshot;
     let written = false;
     const auditor: TransactionAuditor = {
@@ -211,6 +217,9 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       caller.audit?.annotate({ detail: { change_request: id } });
       const ready = await transaction(db, caller.audit, async (tx) => {
         const row = await load(tx, id, true);
+        // Approved but not applied (the server stopped in between): any approver may run it again;
+        // the write commits only with approved → applied, so it still happens once.
+        if (row.state === 'approved') return (await checkApprover(tx, caller, row)) !== null;
         refuseClosed(row);
         const approver = await checkApprover(tx, caller, row);
         await store.addApproval(tx, { request_id: id, approver_key: approver.key, approver_accessor: caller.accessor, approver_name: caller.displayName, approved_at: now() });
