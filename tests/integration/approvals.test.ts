@@ -1,10 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
-import { assertErrorBody, createSecret, createToken, writePolicy } from '../support/http-helpers.js';
+import { assertErrorBody, createSecret, createToken, eventually, writePolicy } from '../support/http-helpers.js';
 import { advanceClock, enableMount, login, writeRole } from '../support/auth-helpers.js';
 import { DeleteSecretCommand, PutSecretValueCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { awsClient, awsError } from '../support/aws.js';
@@ -25,6 +26,7 @@ describe('change requests', () => {
   let platform2: { token: string; accessor: string };
   let outsider: { token: string; accessor: string };
   let devApprover: { token: string; accessor: string };
+  let configDir = '';
 
   const write = (token: string, name: string, value: string, headers?: Record<string, string>) =>
     api(server, 'POST', `/v1/values/${name}`, { token, body: { value }, headers });
@@ -46,7 +48,10 @@ describe('change requests', () => {
   };
 
   before(async () => {
-    server = await startServer({ env: { CUSTOS_TESTING_CLOCK: '1' }, logLevel: 'trace' });
+    // Alerts evaluated often, so the break-glass alert is seen without waiting a minute.
+    configDir = mkdtempSync(path.join(os.tmpdir(), 'custos-approvals-'));
+    writeFileSync(path.join(configDir, 'custos.json'), JSON.stringify({ alerts: { evaluate_interval_seconds: 0.1, rules: { off_hours: { enabled: false } } } }));
+    server = await startServer({ env: { CUSTOS_TESTING_CLOCK: '1' }, logLevel: 'trace', args: ['--config', path.join(configDir, 'custos.json')] });
     const approval = { approvers: ['group:platform'], min: 1 };
     await writePolicy(server, 'data-eng', JSON.stringify({ rules: [
       { path: 'prod/**', capabilities: ['read', 'create', 'update', 'delete', 'stage'], approval },
@@ -75,6 +80,7 @@ describe('change requests', () => {
   after(async () => {
     await server.stop();
     server.cleanup();
+    rmSync(configDir, { recursive: true, force: true });
   });
 
   test('a write under an approval rule is held (202), not made; writes elsewhere are unaffected', async () => {
@@ -187,6 +193,14 @@ describe('change requests', () => {
     assert.equal(event.detail.alert, 'break_glass');
     assert.equal(event.detail.break_glass_reason, 'INC-42 database down');
     assert.equal(event.accessor, oncall.accessor);
+    // The alerts engine raises a critical integrity alert for it, naming the principal and secret.
+    let alert: any;
+    await eventually('the break-glass alert fires', async () => {
+      const alerts = (await api(server, 'GET', '/v1/alerts?rule=integrity', { token: server.token })).body.alerts as any[];
+      alert = alerts.find((a) => a.facts.kind === 'break_glass');
+      return alert !== undefined;
+    });
+    assert.deepEqual([alert.severity, alert.principal, alert.secret], ['critical', oncall.accessor, 'prod/app/api']);
   });
 
   test('end to end through the CLI: held, self-approval refused, approved once, applied as the requester', async () => {
