@@ -73,6 +73,9 @@ import { alertRoutes } from './http/routes/alerts.js';
 import { createReportService } from './engines/reports/report-service.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { createReportStore } from './storage/report-store.js';
+import { createApprovalsService } from './engines/approvals/approvals-service.js';
+import { approvalRoutes } from './http/routes/approvals.js';
+import { createChangeRequestStore } from './storage/change-request-store.js';
 
 export const VERSION = '0.1.0';
 
@@ -186,13 +189,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
 
+  // Change requests: writes a policy grants only with approval wait for other people's approval.
+  const approvals = createApprovalsService({
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
+  });
+
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const resourcePolicies = createResourcePolicyService({
     db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
   });
-  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials, approvals }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
@@ -226,7 +234,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
     metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals)],
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -261,6 +269,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
     leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
+    leaderOnly('change request expiry', 60_000, () => approvals.expireDue()),
   ];
   if (config.alerts.enabled) jobs.push(leaderOnly('alert evaluation', config.alerts.evaluate_interval_seconds * 1000, () => alertEngine.evaluate()));
   for (const job of jobs) job.unref();

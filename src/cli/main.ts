@@ -72,6 +72,7 @@ secret.command('put').description('write a new version (creates the secret if ne
   .option('--binary', 'store the file as binary').option('--label <label>', 'staging label (repeatable; default CURRENT)', collect)
   .option('--description <text>').option('--owner <owner>').option('--tag <k=v>', 'tag (repeatable)', collect)
   .option('--idempotency-token <token>', 'retry-safe version id (32-64 chars)').option('--json', 'JSON output')
+  .option('--break-glass <reason>', 'emergency write without approval, where a rule allows it (audited, alerts)')
   .argument('[stdin]', '"-" reads the value from stdin')
   .action(run(async () => (await import('./commands/secret.js')).putCommand));
 secret.command('get').description('print a value (alone, with a newline; binary values as exact bytes, never to a terminal)').argument('<name>')
@@ -341,5 +342,16 @@ alerts.command('ack').description('acknowledge an alert (it keeps firing until i
 alerts.command('silence').description('no notifications for this alert and its recurrences for a while').argument('<id>')
   .requiredOption('--for <duration>', 'e.g. 4h, 7d (1 minute to 90 days)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/alerts.js')).silenceCommand));
+const request = program.command('request').description('change requests: writes held for approval (separation of duties)');
+request.command('list').description('requests you made or may approve (newest first)').option('--state <state>', 'pending, applied, denied, cancelled, expired, failed')
+  .option('--limit <n>').option('--json', 'JSON output').action(run(async () => (await import('./commands/request.js')).listCommand));
+request.command('show').description('one request: what it would do (never the value), who asked, who approved').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).showCommand));
+request.command('approve').description('approve; the last approval needed carries the write out').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).approveCommand));
+request.command('deny').description('deny (closes the request)').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).denyCommand));
+request.command('cancel').description('withdraw your own request').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).cancelCommand));
 
 await program.parseAsync(process.argv);

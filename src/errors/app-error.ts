@@ -121,6 +121,15 @@ export const ERROR_STATUS = {
   scan_rate_limited: 429,
   // alert engine (alerts, acknowledgements, silences)
   alert_not_found: 404,
+  // change requests (engines/approvals): writes that need approval, break-glass
+  approval_required: 403,
+  approval_pending: 403,
+  break_glass_not_allowed: 403,
+  change_request_not_found: 404,
+  change_request_closed: 409,
+  change_request_expired: 409,
+  self_approval_denied: 403,
+  not_an_approver: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

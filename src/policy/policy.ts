@@ -14,6 +14,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
+import { ApprovalSchema, type ApprovalRequirement, type ApprovalSpec } from './approval.js';
 
 export const CAPABILITIES = [
   'read', 'list', 'create', 'update', 'delete', 'stage', 'rotate',
@@ -26,6 +27,10 @@ export interface PolicyRule {
   path: string;
   capabilities?: Capability[];
   deny?: boolean;
+  /** The grant holds only once approved (change requests); see approval.ts. */
+  approval?: ApprovalSpec;
+  /** With `approval`: the caller may skip approval by giving an emergency reason (always audited and alerted). */
+  break_glass?: boolean;
 }
 
 export interface PolicyDocument {
@@ -49,6 +54,8 @@ export interface Decision {
   matchedRule?: string;
   /** the policy whose rule decided, if any */
   policy?: string;
+  /** Allowed, but the write needs approval first (a matching grant carries `approval`). */
+  approval?: ApprovalRequirement;
 }
 
 const SYS_PREFIX = 'sys:';
@@ -236,17 +243,28 @@ export function evaluate(principal: Principal, capability: Capability, resource:
   }
 
   let allow: Decision | undefined;
+  // Approval works like deny: a grant that needs approval is not lifted by another plain grant.
+  let approval: ApprovalRequirement | undefined;
   for (const policy of principal.policies) {
     for (const rule of policy.rules) {
       if (!matchesPath(rule.path, resource)) continue;
       if (rule.deny === true) {
         return { allowed: false, reason: `denied by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path, policy: policy.name };
       }
-      if (allow === undefined && rule.capabilities?.includes(capability) === true) {
+      if (rule.capabilities?.includes(capability) !== true) continue;
+      if (allow === undefined) {
         allow = { allowed: true, reason: `allowed by policy "${policy.name}" rule "${rule.path}"`, matchedRule: rule.path, policy: policy.name };
+      }
+      if (rule.approval !== undefined) {
+        // The strictest matching rule decides (highest `min`, the first of equals); break-glass
+        // holds only if every matching approval rule allows it.
+        const breakGlass = rule.break_glass === true && (approval?.breakGlass ?? true);
+        if (approval === undefined || rule.approval.min > approval.min) approval = { ...rule.approval, breakGlass, policy: policy.name, rule: rule.path };
+        else approval.breakGlass = breakGlass;
       }
     }
   }
+  if (allow && approval) return { ...allow, reason: `allowed with approval by policy "${approval.policy}" rule "${approval.rule}"`, approval };
   return allow ?? { allowed: false, reason: `no policy grants "${capability}" on "${resource}"` };
 }
 
@@ -308,7 +326,7 @@ export function validatePolicyName(name: string): void {
   }
 }
 
-const RULE_KEYS = ['path', 'capabilities', 'deny'] as const;
+const RULE_KEYS = ['path', 'capabilities', 'deny', 'approval', 'break_glass'] as const;
 
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
@@ -335,6 +353,8 @@ const RuleSchema = z
         .min(1, 'capabilities must not be empty')
         .optional(),
       deny: z.literal(true, { error: 'deny must be true when present' }).optional(),
+      approval: ApprovalSchema.optional(),
+      break_glass: z.boolean({ error: 'break_glass must be true or false' }).optional(),
     },
     { error: 'each rule must be a mapping with "path" and either "capabilities" or "deny: true"' },
   )
@@ -344,6 +364,8 @@ const RuleSchema = z
     } else if (rule.capabilities === undefined && rule.deny === undefined) {
       ctx.addIssue({ code: 'custom', message: 'a rule must have either "capabilities" or "deny: true"' });
     }
+    if (rule.approval !== undefined && rule.deny !== undefined) ctx.addIssue({ code: 'custom', message: 'a deny rule cannot carry "approval"' });
+    if (rule.break_glass === true && rule.approval === undefined) ctx.addIssue({ code: 'custom', message: '"break_glass" only applies to a rule with "approval"' });
   });
 
 const DocumentSchema = z.strictObject(
@@ -406,7 +428,11 @@ export function parsePolicyDocument(name: string, text: string): PolicyDocument 
   return {
     name,
     rules: result.data.rules.map((rule): PolicyRule =>
-      rule.deny === true ? { path: rule.path, deny: true } : { path: rule.path, capabilities: [...(rule.capabilities ?? [])] },
+      rule.deny === true ? { path: rule.path, deny: true } : {
+        path: rule.path, capabilities: [...(rule.capabilities ?? [])],
+        ...(rule.approval ? { approval: { approvers: [...rule.approval.approvers], min: rule.approval.min } } : {}),
+        ...(rule.approval && rule.break_glass === true ? { break_glass: true } : {}),
+      },
     ),
   };
 }

@@ -16,6 +16,7 @@ import { authMethods } from './migrations/015-auth-methods.js';
 import { wrappingGroups } from './migrations/016-wrapping-groups.js';
 import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
 import { alerts } from './migrations/018-alerts.js';
+import { changeRequests } from './migrations/019-change-requests.js';
 import { oidcStates } from './migrations/023-oidc-states.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
@@ -59,6 +60,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '016-wrapping-groups': wrappingGroups(dialect),
     '017-scan-fingerprints': scanFingerprints(dialect),
     '018-alerts': alerts(dialect),
+    '019-change-requests': changeRequests(dialect),
     '023-oidc-states': oidcStates(dialect),
   };
 }

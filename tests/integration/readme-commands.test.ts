@@ -66,6 +66,10 @@ const NOT_RUN: Record<string, string> = {
   'custos alerts silence': 'needs a firing alert id (alerts.test.ts)',
   'custos audit acknowledge-break': 'needs a tampered audit log (audit-tamper.test.ts)',
   'custos logout': 'would remove the dev token the remaining commands use (inventory-login.test.ts)',
+  'custos request show': 'needs a request held for a non-root token (approvals.test.ts runs show, approve, deny, cancel on held requests)',
+  'custos request approve': 'needs a held request and an approver other than its requester (approvals.test.ts)',
+  'custos request deny': 'needs a held request and an approver (approvals.test.ts)',
+  'custos request cancel': 'needs a request held for the caller (approvals.test.ts)',
 };
 
 /**
@@ -127,6 +131,8 @@ const FILES: Record<string, string> = {
   'oidc.json': JSON.stringify({ oidc_discovery_url: 'https://idp.acme.example', oidc_client_id: 'custos', allowed_redirect_uris: ['http://localhost:8250/oidc/callback'], oidc_scopes: ['email', 'groups'] }),
   'people-role.json': JSON.stringify({ policies: ['dev-read'], user_claim: 'email', groups_claim: 'groups', group_policies: { platform: ['prod-admin'] }, bound_claims: { email_verified: 'true' }, token_ttl: '8h' }),
   'ana.password': 'correct horse battery staple\n',
+  'data-eng.yaml': 'rules:\n  - path: "prod/**"\n    capabilities: [read, update, delete, stage]\n    approval: { approvers: ["group:platform"], min: 1 }\n',
+  'new-creds.json': JSON.stringify({ engine: 'postgres', host: 'db', port: 5432, dbname: 'app', username: 'app', password: 'rotated' }),
   'internal-ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
 };
 

@@ -108,6 +108,10 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   oidc_state_invalid: internal, oidc_redirect_not_allowed: internal, oidc_exchange_failed: internal, oidc_nonce_mismatch: internal,
   // Alerts have no Secrets Manager operation
   alert_not_found: internal,
+  // Change requests: a write that needs approval is refused as AccessDenied; the message names the request
+  approval_required: accessDenied, approval_pending: accessDenied, break_glass_not_allowed: accessDenied,
+  change_request_not_found: internal, change_request_closed: internal, change_request_expired: internal,
+  self_approval_denied: internal, not_an_approver: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,
