@@ -155,7 +155,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const currentHold = createCurrentHold({ changes, maxWaitMs: config.rotation_read_hold_ms });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors, now, region: config.region, accountId: config.account_id,
-    readCache: storage.dialect === 'sqlite',
+    // One writer (SQLite): cached until a change. Several nodes: other nodes' writes arrive
+    // through LISTEN/NOTIFY, and the age bound covers a notification that never arrives.
+    readCache: storage.dialect === 'sqlite' || config.read_cache_max_age_ms > 0,
+    readCacheMaxAgeMs: storage.dialect === 'sqlite' ? undefined : config.read_cache_max_age_ms,
     replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });

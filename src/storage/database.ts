@@ -43,8 +43,10 @@ export interface Storage {
 }
 
 /**
- * Migrations per dialect, applied in name order. A new one always takes a number above every
- * migration on main: Kysely refuses to run one that sorts before a migration a store already has.
+ * Migrations per dialect, applied in name order. Capabilities are built in parallel, so one may
+ * land with a number below a migration a store already ran: each migration only adds its own
+ * tables and columns, so the runner accepts a missing lower number (`allowUnorderedMigrations`)
+ * and runs it. A migration that changes another's tables must take a number above it.
  */
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
@@ -69,7 +71,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const storage = options.url.startsWith('sqlite:') ? openSqlite(options) : openPostgres(options);
   const provider: MigrationProvider = { getMigrations: async () => migrations(storage.dialect) };
-  const { error, results } = await new Migrator({ db: storage.db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({ db: storage.db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) {
     await storage.close();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
