@@ -84,6 +84,8 @@ export const ERROR_STATUS = {
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
   account_locked: 429,
+  // browser sessions (http/ui-session): a cookie-authenticated write without its CSRF token
+  csrf_failed: 403,
   // groups (auth/groups)
   group_not_found: 404,
   group_member_not_found: 404,

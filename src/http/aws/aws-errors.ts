@@ -106,6 +106,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   scan_input_invalid: internal, scan_rate_limited: internal,
   // Alerts have no Secrets Manager operation
   alert_not_found: internal,
+  // Browser sessions have no Secrets Manager operation
+  csrf_failed: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,
