@@ -75,6 +75,8 @@ export function createUiSession(deps: UiSessionDeps) {
       }
     }
     cookieAuthenticated.add(request);
+    // Audit events say the request came from the web UI (a reveal there is a `secret.read` with `ui: true`).
+    request.audit.detail = { ...request.audit.detail, ui: true };
     return token;
   }
 

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { api, repoRoot, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, writePolicy } from '../support/http-helpers.js';
 import { enableMount, writeRole } from '../support/auth-helpers.js';
 
@@ -47,6 +50,14 @@ describe('web UI server side', () => {
     assert.equal((await fetch(`${server.address}/ui/audit`)).status, 200);
     assert.equal((await fetch(`${server.address}/assets/nope.js`)).status, 404);
     assert.equal((await fetch(`${server.address}/assets/..%2f..%2fpackage.json`)).status, 404);
+  });
+
+  test('the JavaScript bundle is at most 300 KB gzipped', () => {
+    const dir = path.join(repoRoot, 'web/dist/assets');
+    const js = readdirSync(dir).filter((f) => f.endsWith('.js'));
+    assert.ok(js.length > 0);
+    const gzipped = js.reduce((sum, f) => sum + gzipSync(readFileSync(path.join(dir, f)), { level: 9 }).length, 0);
+    assert.ok(gzipped <= 300 * 1024, `bundle is ${(gzipped / 1024).toFixed(1)} KB gzipped`);
   });
 
   test('token login sets an HttpOnly SameSite=Strict cookie with a short-lived child token, never the token itself', async () => {

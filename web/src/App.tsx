@@ -19,6 +19,8 @@ export function App() {
   const path = usePath();
 
   const refresh = useCallback(() => {
+    // No CSRF cookie means no session: show the login form without a request that would only be refused.
+    if (!/(?:^|;\s*)custos_csrf=[^;]/.test(document.cookie)) return setSession(null);
     api<Session>('GET', '/v1/ui/session').then(setSession, () => setSession(null));
   }, []);
   useEffect(refresh, [refresh]);

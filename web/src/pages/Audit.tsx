@@ -99,7 +99,7 @@ export function AuditPage() {
         <tbody>
           {(events ?? []).map((e) => (
             <tr key={e.seq} className={`outcome-${e.outcome}`}>
-              <td>{e.seq}</td><td>{when(e.time)}</td><td>{e.operation}</td><td>{e.secret ?? ''}{e.version_id ? <span className="muted"> @{e.version_id.slice(0, 8)}</span> : null}</td>
+              <td>{e.seq}</td><td>{when(e.time)}</td><td>{e.operation}{e.detail?.['ui'] === true ? <span className="badge" title="made from the web UI">UI</span> : null}</td><td>{e.secret ?? ''}{e.version_id ? <span className="muted"> @{e.version_id.slice(0, 8)}</span> : null}</td>
               <td>{e.outcome}{e.error_code ? <span className="muted"> ({e.error_code})</span> : null}</td><td><code>{e.accessor ?? ''}</code></td><td>{e.source}</td>
             </tr>
           ))}
