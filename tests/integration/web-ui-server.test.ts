@@ -121,6 +121,15 @@ describe('web UI server side', () => {
     assert.equal(after.status, 401);
   });
 
+  test('login takes JSON only, so a cross-site form cannot log a browser in', async () => {
+    const form = await fetch(`${server.address}/v1/ui/session`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ token: server.token }) });
+    assert.ok(form.status >= 400 && form.status < 500, String(form.status));
+    assert.equal(form.headers.getSetCookie().length, 0);
+    const urlencoded = await fetch(`${server.address}/v1/ui/session`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${server.token}` });
+    assert.ok(urlencoded.status >= 400 && urlencoded.status < 500);
+    assert.equal(urlencoded.headers.getSetCookie().length, 0);
+  });
+
   test('logout refuses a header-authenticated request (it would revoke a CLI token)', async () => {
     assertErrorBody(await api(server, 'POST', '/v1/ui/logout', { token: server.token }), 400, 'invalid_request');
     assert.equal((await api(server, 'GET', '/v1/tokens/self', { token: server.token })).status, 200);
