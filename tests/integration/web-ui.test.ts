@@ -20,6 +20,7 @@ describe('web UI in Chromium', () => {
   const CANARY_PASSWORD = 'canary-Zq8xW3vT1uP0-webui';
   const CANARY = JSON.stringify({ username: 'etl', password: CANARY_PASSWORD });
   const PASSWORD = 'correct horse battery staple 11';
+  const HAND_VALUE = 'dev-value-rotated-by-hand';
   const urls: string[] = [];
   const cspErrors: string[] = [];
 
@@ -176,6 +177,7 @@ describe('web UI in Chromium', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access' }).click();
     await page.getByRole('button', { name: 'dev-rw' }).click();
     const editor = page.getByRole('form', { name: 'Policy editor' });
+    await editor.getByText('rule(s) in force').waitFor(); // loaded: typing now is not overwritten
     await editor.getByLabel(/Document/).fill('rules:\n  - path: "prod/**"\n    capabilities: [fly]\n');
     await editor.getByRole('button', { name: 'Save policy' }).click();
     await page.getByRole('alert').filter({ hasText: 'invalid_policy' }).waitFor();
@@ -196,6 +198,44 @@ describe('web UI in Chromium', () => {
     await page.getByRole('heading', { name: 'Alerts' }).waitFor();
     await page.getByText(/No firing alerts|Ack/).first().waitFor();
     await page.screenshot({ path: screenshotPath('alerts'), fullPage: true });
+  });
+
+  test('reports: inventory with its summary and rows, then the access report', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reports' }).click();
+    await page.getByRole('heading', { level: 2 }).filter({ hasText: /inventory/i }).waitFor();
+    await page.getByRole('cell', { name: 'prod/data/warehouse' }).first().waitFor();
+    await page.screenshot({ path: screenshotPath('reports'), fullPage: true });
+    await page.getByLabel('Report kind').selectOption('access');
+    await page.getByRole('heading', { level: 2 }).filter({ hasText: /access/i }).waitFor();
+  });
+
+  test('audit pages move by sequence number, oldest first', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+    const filters = page.getByRole('form', { name: 'Filter audit events' });
+    await filters.getByLabel('Order').selectOption('asc');
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    const firstSeq = page.locator('table.audit tbody tr:first-child td:first-child');
+    await firstSeq.filter({ hasText: /^1$/ }).waitFor();
+    assert.equal(await page.locator('table.audit tbody tr').count(), 50);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await firstSeq.filter({ hasText: /^51$/ }).waitFor();
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await firstSeq.filter({ hasText: /^1$/ }).waitFor();
+  });
+
+  test('new version, delete and restore from the secret page', async () => {
+    await page.goto(`${server.address}/ui/secret/${encodeURIComponent('dev/app/api-key')}`);
+    const form = page.getByRole('form', { name: 'New version' });
+    await form.getByLabel('Value').fill(HAND_VALUE);
+    await form.getByRole('button', { name: 'Save version' }).click();
+    await page.getByText('new version saved').waitFor();
+    assert.equal((await api(server, 'GET', '/v1/values/dev/app/api-key', { token: server.token })).body.value, 'dev-value-rotated-by-hand');
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByText('scheduled for deletion').waitFor();
+    assert.ok((await api(server, 'GET', '/v1/secrets/dev/app/api-key', { token: server.token })).body.deleted_at);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.getByText('restored').waitFor();
+    assert.equal((await api(server, 'GET', '/v1/secrets/dev/app/api-key', { token: server.token })).body.deleted_at, null);
   });
 
   test('log out: back to the login form, and the session token is revoked', async () => {
@@ -231,7 +271,7 @@ describe('web UI in Chromium', () => {
   test('no value in any URL, in the server output, or a CSP violation', () => {
     assert.ok(urls.length > 20, `requests seen: ${urls.length}`);
     for (const url of urls) {
-      for (const needle of [CANARY_PASSWORD, encodeURIComponent(CANARY_PASSWORD), PASSWORD, encodeURIComponent(PASSWORD), server.token]) assert.ok(!url.includes(needle), url);
+      for (const needle of [CANARY_PASSWORD, HAND_VALUE, encodeURIComponent(CANARY_PASSWORD), PASSWORD, encodeURIComponent(PASSWORD), server.token]) assert.ok(!url.includes(needle), url);
     }
     assert.ok(!server.output().includes(CANARY_PASSWORD));
     assert.deepEqual(cspErrors, []);

@@ -9,9 +9,10 @@ import { AuditPage } from './pages/Audit';
 import { RotationPage } from './pages/Rotation';
 import { AccessPage } from './pages/Access';
 import { AlertsPage } from './pages/Alerts';
+import { ReportsPage } from './pages/Reports';
 
 const NAV = [
-  ['/ui/secrets', 'Secrets'], ['/ui/audit', 'Audit'], ['/ui/rotation', 'Rotation'], ['/ui/access', 'Access'], ['/ui/alerts', 'Alerts'],
+  ['/ui/secrets', 'Secrets'], ['/ui/audit', 'Audit'], ['/ui/rotation', 'Rotation'], ['/ui/access', 'Access'], ['/ui/alerts', 'Alerts'], ['/ui/reports', 'Reports'],
 ] as const;
 
 export function App() {
@@ -48,6 +49,7 @@ export function App() {
   else if (path.startsWith('/ui/rotation')) page = <RotationPage />;
   else if (path.startsWith('/ui/access')) page = <AccessPage />;
   else if (path.startsWith('/ui/alerts')) page = <AlertsPage />;
+  else if (path.startsWith('/ui/reports')) page = <ReportsPage />;
   else page = <SecretsPage />;
 
   return (
