@@ -189,6 +189,7 @@ describe('web UI in Chromium', () => {
     await sim.getByLabel('Path').fill('prod/data/warehouse');
     await sim.getByRole('button', { name: 'Check' }).click();
     await sim.getByText('prod-read: read').waitFor();
+    await page.getByText('ana (dev)').waitFor(); // the userpass user, under its mount
     await page.screenshot({ path: screenshotPath('access'), fullPage: true });
     assert.equal((await api(server, 'GET', '/v1/policies/prod-read', { token: server.token })).status, 200);
   });

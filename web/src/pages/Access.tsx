@@ -2,6 +2,7 @@
 // of which loaded policies grant what on a path; plus the current session's own token.
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError } from '../api';
+import { Identities } from './Identities';
 
 interface Rule { path: string; capabilities?: string[]; deny?: boolean }
 interface Policy { name: string; document: string; rules: Rule[] }
@@ -102,6 +103,7 @@ export function AccessPage() {
           </ul>
         )}
       </form>
+      <Identities />
     </section>
   );
 }
