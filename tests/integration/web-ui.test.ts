@@ -134,6 +134,8 @@ describe('web UI in Chromium', () => {
     const status = page.getByTestId('verify-status');
     await status.waitFor();
     assert.match(await status.textContent() ?? '', /^chain verified: \d+ events/);
+    const key = await api(server, 'GET', '/v1/audit/checkpoint-key', { token: server.token });
+    await page.getByText(`checkpoints: ed25519 key ${key.body.fingerprint}`).waitFor();
     await page.screenshot({ path: screenshotPath('audit'), fullPage: true });
   });
 

@@ -25,6 +25,7 @@ export function AuditPage() {
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [error, setError] = useState('');
   const [verify, setVerify] = useState<Verify | null>(null);
+  const [checkpointKey, setCheckpointKey] = useState<{ fingerprint: string; algorithm: string } | null>(null);
 
   const load = useCallback(async () => {
     setError('');
@@ -54,6 +55,7 @@ export function AuditPage() {
   const runVerify = async () => {
     try {
       setVerify(await api<Verify>('POST', '/v1/audit/verify'));
+      setCheckpointKey(await api<{ fingerprint: string; algorithm: string }>('GET', '/v1/audit/checkpoint-key').catch(() => null));
     } catch (e) {
       setError(e instanceof ApiError ? `${e.code}: ${e.message}` : 'verify failed');
     }
@@ -82,6 +84,7 @@ export function AuditPage() {
             {verify.ok ? `chain verified: ${verify.checked} events (seq ${verify.first_seq ?? '–'}…${verify.last_seq ?? '–'})` : `chain broken: ${JSON.stringify(verify.problem)}`}
           </span>
         )}
+        {checkpointKey && <span className="muted" title="Signed checkpoints, written outside the database, catch a rollback of the whole database; check them with `custos audit verify --checkpoints FILE`.">checkpoints: {checkpointKey.algorithm} key {checkpointKey.fingerprint}</span>}
       </div>
       <form className="filters" aria-label="Filter audit events" onSubmit={apply}>
         <label>Since<select name="since" defaultValue=""><option value="">all time</option><option value="1h">1 hour</option><option value="24h">24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option><option value="365d">1 year</option></select></label>
