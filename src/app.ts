@@ -10,6 +10,8 @@ import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
+import { createUiSession } from './http/ui-session.js';
+import { uiStaticRoutes } from './http/ui-static.js';
 import { createAuthorizer } from './services/authorizer.js';
 import { createIdentityService } from './auth/tokens/identity-service.js';
 import { createOperatorService } from './services/operator-service.js';
@@ -234,10 +236,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const alerts = createAlertService({ db, alertStore, authorizer, now });
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
 
+  const uiSession = createUiSession({ identity, auth });
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
     metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals)],
+    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes()],
+    sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });

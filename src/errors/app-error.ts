@@ -89,6 +89,8 @@ export const ERROR_STATUS = {
   oidc_redirect_not_allowed: 400,
   oidc_exchange_failed: 401,
   oidc_nonce_mismatch: 401,
+  // browser sessions (http/ui-session): a cookie-authenticated write without its CSRF token
+  csrf_failed: 403,
   // groups (auth/groups)
   group_not_found: 404,
   group_member_not_found: 404,

@@ -42,6 +42,8 @@ export interface HttpDeps {
   metrics?: { instruments: Metrics; service: MetricsService };
   /** Further route groups (compatible APIs, engines) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => void)[];
+  /** The token of a browser session's cookie when no header carries one (CSRF-checked: http/ui-session.ts). */
+  sessionToken?: (request: FastifyRequest) => string | undefined;
 }
 
 export interface ErrorBody {
@@ -185,7 +187,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Fail closed before doing any work: the event could not be chained anyway.
     if (!config.tamperedOk && config.audited !== false && deps.auditLog.isTampered()) throw new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
     if (!config.anonymous && route.url !== undefined) {
-      const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
+      const identity = await deps.identity.authenticate(bearerToken(request) ?? deps.sessionToken?.(request), (accessor) => {
         request.audit.accessor = accessor;
       }, request.ip);
       request.identity = request.withTransactionAudit(identity);

@@ -187,6 +187,24 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return { token, info: toInfo(row) };
     },
 
+    /**
+     * A browser session's token: a child of `caller` with the same policies, environment
+     * binding, CIDR binding and login origin (so group policies still apply), a short life, and
+     * never outliving its parent. No `sys:tokens` check: it grants nothing the caller lacks,
+     * and revoking the parent revokes it.
+     */
+    async createSessionChild(caller: Identity, ttlSeconds: number): Promise<{ token: string; info: TokenInfo }> {
+      const parent = await findByAccessor(caller.accessor);
+      const { token, row } = buildToken({
+        policies: JSON.parse(parent.policies) as string[], ttlSeconds, maxTtlSeconds: ttlSeconds, env: parent.env, displayName: `ui:${parent.display_name}`,
+        parentAccessor: parent.accessor, notAfter: parent.expires_at, boundCidrs: parent.bound_cidrs ? (JSON.parse(parent.bound_cidrs) as string[]) : undefined,
+        authMount: parent.auth_mount ?? undefined, authRole: parent.auth_role ?? undefined,
+      }, now(), deps.hashToken);
+      caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
+      await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
+      return { token, info: toInfo(row) };
+    },
+
     async lookupSelf(caller: Identity): Promise<TokenInfo> {
       return toInfo(await findByAccessor(caller.accessor));
     },

@@ -112,6 +112,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   approval_required: accessDenied, approval_pending: accessDenied, break_glass_not_allowed: accessDenied,
   change_request_not_found: internal, change_request_closed: internal, change_request_expired: internal,
   self_approval_denied: internal, not_an_approver: internal,
+  // Browser sessions have no Secrets Manager operation
+  csrf_failed: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,
