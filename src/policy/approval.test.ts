@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors/app-error.js';
-import { evaluate, parsePolicyDocument, type Principal } from './policy.js';
+import { evaluate, type Principal } from './policy.js';
+import { parsePolicyDocument } from './policy-document.js';
 
 const dataEng = parsePolicyDocument('data-eng', `
 rules:

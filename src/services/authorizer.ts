@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
-import { evaluate, mayAccessUnder, parsePolicyDocument, type Capability, type Decision, type PolicyDocument, type Principal } from '../policy/policy.js';
+import { evaluate, mayAccessUnder, type Capability, type Decision, type PolicyDocument, type Principal } from '../policy/policy.js';
+import { parsePolicyDocument } from '../policy/policy-document.js';
 import type { ApprovalRequirement } from '../policy/approval.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { PolicyStore } from '../storage/policy-store.js';

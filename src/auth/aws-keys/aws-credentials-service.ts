@@ -8,7 +8,7 @@ import {
 import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../../crypto/hmac.js';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeBus } from '../../lib/change-bus.js';
-import { validatePolicyName } from '../../policy/policy.js';
+import { validatePolicyName } from '../../policy/policy-document.js';
 import type { AwsKeyRow, AwsKeyStore } from '../../storage/aws-key-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Authorizer } from '../../services/authorizer.js';

@@ -2,7 +2,7 @@ import { requireHeldPolicies } from '../../policy/grants.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeBus } from '../../lib/change-bus.js';
-import { validatePolicyName } from '../../policy/policy.js';
+import { validatePolicyName } from '../../policy/policy-document.js';
 import type { GroupMemberRow, GroupStore } from '../../storage/group-store.js';
 import type { Database } from '../../storage/schema.js';
 import { transaction } from '../../storage/transaction.js';
