@@ -1,3 +1,7 @@
+import { identityRoutes } from './http/routes/identity.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { operatorRoutes } from './http/routes/operator.js';
+import { secretRoutes } from './http/routes/secrets.js';
 import { createSnapshotService, type SnapshotProgress } from './services/snapshot-service.js';
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
@@ -238,9 +242,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const uiSession = createUiSession({ identity, auth });
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
-    metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes()],
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
+    plugins: [
+      operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
+      metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
+      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(),
+    ],
     sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
