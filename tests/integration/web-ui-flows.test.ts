@@ -100,6 +100,24 @@ describe('web UI: OIDC login and approvals in Chromium', () => {
     assert.ok(!(await context.cookies()).some((c) => c.name === 'custos_oidc_state' && c.value !== ''), 'the state binding is spent');
     assert.doesNotMatch(await page.evaluate(() => document.cookie), /cst_|custos_session|custos_oidc/);
     assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+    const code = new URL(urls.find((u) => u.startsWith(callback))!).searchParams.get('code')!;
+    assert.ok(code.length > 10 && !server.output().includes(code), 'the authorization code is not in the server log');
+    const events = (await api(server, 'GET', '/v1/audit/events?operation=ui.login', { token: server.token })).body.events as any[];
+    assert.ok(events.some((e) => e.outcome === 'success' && e.detail.method === 'oidc' && e.detail.mount === 'oidc'), JSON.stringify(events));
+    assert.ok(!JSON.stringify(events).includes(code), 'nor in the audit log');
+  });
+
+  test('the start sets an HttpOnly, short-lived cookie binding the state to this browser', async () => {
+    const r = await fetch(`${server.address}/v1/ui/oidc/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mount: 'oidc', role: 'people', redirect_uri: callback }) });
+    assert.equal(r.status, 200);
+    const state = new URL(((await r.json()) as { auth_url: string }).auth_url).searchParams.get('state')!;
+    const cookie = r.headers.get('set-cookie')!;
+    assert.match(cookie, /^custos_oidc_state=[A-Za-z0-9_-]{43}; Path=\/v1\/ui\/; HttpOnly; SameSite=Lax; Max-Age=300$/);
+    assert.ok(!cookie.includes(state), 'the cookie holds a hash of the state, not the state');
+    const bad = await fetch(`${server.address}/v1/ui/oidc/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mount: 'oidc', role: 'people', redirect_uri: 'https://evil.example/ui/oidc/callback' }) });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'oidc_redirect_not_allowed');
+    assert.equal(bad.headers.get('set-cookie'), null);
   });
 
   test('a callback with a state this browser did not start is refused, and no session is made', async () => {
