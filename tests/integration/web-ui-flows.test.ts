@@ -179,6 +179,10 @@ describe('web UI: OIDC login and approvals in Chromium', () => {
     await approver.page.getByRole('status').filter({ hasText: `Approved ${id}: now applied` }).waitFor();
     assert.equal((await api(server, 'GET', '/v1/values/prod/app/db', { token: server.token })).body.value, CANARY, 'the write ran');
     assert.equal(await row.count(), 0, 'gone from the pending list');
+    await approver.page.getByLabel('State').selectOption({ label: 'all' });
+    const closed = approver.page.getByRole('row', { name: `Request ${id}` });
+    await closed.filter({ hasText: 'applied' }).waitFor();
+    assert.match(await closed.innerText(), /1 of 1 \(\S*pat\)/, 'who approved it');
 
     // A new version saved on the secret page under an approval rule is held, and the page says so.
     await requester.page.goto(`${server.address}/ui/secret/${encodeURIComponent('prod/app/api')}`);

@@ -108,7 +108,7 @@ export function ApprovalsPage() {
               <td>{r.operation}<br /><span className="muted">{r.summary}</span></td>
               <td><Link to={`/ui/secret/${enc(r.resource)}`}>{r.resource}</Link></td>
               <td><DiffView diff={diffOf(r, secrets[r.resource])} /></td>
-              <td>{r.approvals.length} of {r.min_approvals}<br /><span className="muted">{r.approvers.join(', ')}</span></td>
+              <td>{r.approvals.length} of {r.min_approvals}{r.approvals.length > 0 && ` (${r.approvals.map((a) => a.name).join(', ')})`}<br /><span className="muted">{r.approvers.join(', ')}</span></td>
               <td>{r.state}{r.state === 'pending' && <><br /><span className="muted">expires {when(r.expires_at)}</span></>}{r.close_reason && <><br /><span className="muted">{r.close_reason}</span></>}</td>
               <td>
                 {r.state === 'pending' && (
