@@ -1,5 +1,5 @@
 /**
- * Browser sessions for the web UI: login (token or userpass) sets an HttpOnly, SameSite=Strict
+ * Browser sessions for the web UI: login (token, userpass or OIDC) sets an HttpOnly, SameSite=Strict
  * cookie holding a short-lived child token the browser never sees; cookie-authenticated writes
  * must echo a CSRF token in a header; logout revokes the child.
  *
@@ -8,6 +8,11 @@
  * It travels in a second, script-readable cookie and in the login answer (double submit): a
  * cross-site page can make the browser send cookies (not with SameSite=Strict, but defence in
  * depth), never read them or set a custom header.
+ *
+ * OIDC login is bound to the browser that started it: the start sets an HttpOnly cookie holding
+ * a hash of the provider's `state`, and a callback is accepted only with that cookie's state.
+ * A state from someone else's login (login CSRF: the attacker's account in the victim's browser)
+ * is refused before the server spends it, and no session is made.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -21,10 +26,15 @@ import { identityOf } from './request-context.js';
 export const SESSION_COOKIE = 'custos_session';
 export const CSRF_COOKIE = 'custos_csrf';
 export const CSRF_HEADER = 'x-custos-csrf';
+export const OIDC_STATE_COOKIE = 'custos_oidc_state';
+/** Matches the server's default `state_ttl_seconds`: a started login not finished by then is dead anyway. */
+const OIDC_STATE_TTL_SECONDS = 300;
 /** A session lives one hour (never longer than the token it was made from); then the user logs in again. */
 export const SESSION_TTL_SECONDS = 3600;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const oidcBinding = (state: string) => createHash('sha256').update(`custos-ui-oidc:${state}`).digest('base64url');
 
 export const csrfTokenFor = (sessionToken: string) => createHash('sha256').update(`custos-ui-csrf:${sessionToken}`).digest('base64url');
 
@@ -52,8 +62,14 @@ const LoginBody = Type.Union([
   Type.Object({
     mount: Type.String({ minLength: 1, maxLength: 64 }), username: Type.String({ minLength: 1, maxLength: 128 }), password: Type.String({ minLength: 1, maxLength: 1024 }),
   }, { additionalProperties: false }),
+  Type.Object({
+    mount: Type.String({ minLength: 1, maxLength: 64 }), state: Type.String({ minLength: 1, maxLength: 256 }), code: Type.String({ minLength: 1, maxLength: 2048 }),
+  }, { additionalProperties: false }),
 ]);
-type LoginInput = { token: string } | { mount: string; username: string; password: string };
+type LoginInput = { token: string } | { mount: string; username: string; password: string } | { mount: string; state: string; code: string };
+const OidcStartBody = Type.Object({
+  mount: Type.String({ minLength: 1, maxLength: 64 }), role: Type.String({ minLength: 1, maxLength: 128 }), redirect_uri: Type.String({ minLength: 1, maxLength: 2048 }),
+}, { additionalProperties: false });
 
 export interface UiSessionDeps {
   identity: IdentityService;
@@ -88,6 +104,11 @@ export function createUiSession(deps: UiSessionDeps) {
     ]);
   }
 
+  // Lax, not Strict: the callback page is reached by the provider's cross-site redirect; the
+  // cookie is read only by the page's own same-origin POST, and it is useless without the code.
+  const oidcStateCookie = (request: FastifyRequest, value: string, maxAge: number) =>
+    `${OIDC_STATE_COOKIE}=${value}; Path=/v1/ui/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${request.protocol === 'https' ? '; Secure' : ''}`;
+
   const sessionJson = (info: TokenInfo, csrf: string) => ({
     accessor: info.accessor, display_name: info.displayName, policies: info.policies, env: info.env,
     expires_at: info.expiresAt === null ? null : new Date(info.expiresAt).toISOString(), csrf_token: csrf,
@@ -102,6 +123,15 @@ export function createUiSession(deps: UiSessionDeps) {
       if ('token' in body) {
         parentToken = body.token;
         request.audit.detail = { method: 'token' };
+      } else if ('state' in body) {
+        request.audit.detail = { method: 'oidc', mount: body.mount };
+        const bound = parseCookies(request.headers.cookie).get(OIDC_STATE_COOKIE);
+        // Cleared either way (Fastify appends Set-Cookie headers): a started login finishes once, in the browser that started it.
+        reply.header('set-cookie', oidcStateCookie(request, '', 0));
+        if (!bound || !sameText(bound, oidcBinding(body.state))) {
+          throw new AppError('oidc_state_invalid', 'this login was not started in this browser; start again from the login page');
+        }
+        parentToken = (await deps.auth.login(body.mount, { state: body.state, code: body.code }, request.ip, loginAuditor(request))).token;
       } else {
         request.audit.detail = { method: 'userpass', mount: body.mount };
         parentToken = (await deps.auth.login(body.mount, { username: body.username, password: body.password }, request.ip, loginAuditor(request))).token;
@@ -113,6 +143,16 @@ export function createUiSession(deps: UiSessionDeps) {
       const maxAge = child.info.expiresAt === null ? SESSION_TTL_SECONDS : Math.max(1, Math.floor((child.info.expiresAt - Date.now()) / 1000));
       setCookies(request, reply, child.token, Math.min(maxAge, SESSION_TTL_SECONDS));
       return sessionJson(child.info, csrfTokenFor(child.token));
+    });
+
+    // OIDC's first step for the UI: the provider's URL, and a cookie binding its state to this browser.
+    app.post('/v1/ui/oidc/start', { schema: { body: OidcStartBody, hide: true }, config: { operation: 'auth.oidc.auth_url', anonymous: true } }, async (request, reply) => {
+      const { mount, role, redirect_uri: redirectUri } = request.body as { mount: string; role: string; redirect_uri: string };
+      const started = await deps.auth.startLogin(mount, { role, redirect_uri: redirectUri }, request.ip, loginAuditor(request)) as { auth_url: string; expires_at: string };
+      const state = new URL(started.auth_url).searchParams.get('state');
+      if (!state) throw new AppError('internal_error', 'the provider URL carries no state');
+      reply.header('set-cookie', oidcStateCookie(request, oidcBinding(state), OIDC_STATE_TTL_SECONDS));
+      return { auth_url: started.auth_url, expires_at: started.expires_at };
     });
 
     app.get('/v1/ui/session', { schema: { hide: true }, config: { operation: 'ui.session' } }, async (request) => {

@@ -10,9 +10,12 @@ import { RotationPage } from './pages/Rotation';
 import { AccessPage } from './pages/Access';
 import { AlertsPage } from './pages/Alerts';
 import { ReportsPage } from './pages/Reports';
+import { ApprovalsPage } from './pages/Approvals';
+import { OIDC_CALLBACK_PATH, OidcCallback } from './pages/OidcCallback';
 
 const NAV = [
   ['/ui/secrets', 'Secrets'], ['/ui/audit', 'Audit'], ['/ui/rotation', 'Rotation'], ['/ui/access', 'Access'], ['/ui/alerts', 'Alerts'], ['/ui/reports', 'Reports'],
+  ['/ui/approvals', 'Approvals'],
 ] as const;
 
 export function App() {
@@ -31,6 +34,12 @@ export function App() {
     return () => window.removeEventListener('custos:unauthenticated', out);
   }, []);
 
+  const oidcLogin = useCallback((s: Session) => {
+    setSession(s);
+    navigate('/ui/secrets');
+  }, []);
+  // Back from the identity provider: finish that login whatever the cookie says now.
+  if (path === OIDC_CALLBACK_PATH) return <OidcCallback onLogin={oidcLogin} />;
   if (session === undefined) return <main className="loading">Loading…</main>;
   if (session === null) return <Login onLogin={(s) => { setSession(s); if (!path.startsWith('/ui/')) navigate('/ui/secrets'); }} />;
 
@@ -50,6 +59,7 @@ export function App() {
   else if (path.startsWith('/ui/access')) page = <AccessPage />;
   else if (path.startsWith('/ui/alerts')) page = <AlertsPage />;
   else if (path.startsWith('/ui/reports')) page = <ReportsPage />;
+  else if (path.startsWith('/ui/approvals')) page = <ApprovalsPage />;
   else page = <SecretsPage />;
 
   return (

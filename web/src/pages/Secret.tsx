@@ -22,8 +22,9 @@ export function SecretPage(props: { name: string }) {
     setError('');
     setMessage('');
     try {
-      await run();
-      setMessage(what);
+      const result = await run() as { change_request?: { id: string } } | undefined;
+      // A write under an approval rule is held (202), not done: say so rather than "saved".
+      setMessage(result?.change_request ? `held for approval: change request ${result.change_request.id} (see Approvals)` : what);
       load();
     } catch (e) {
       setError(e instanceof ApiError ? `${e.code}: ${e.message}` : `${what} failed`);
