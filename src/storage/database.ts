@@ -16,6 +16,8 @@ import { authMethods } from './migrations/015-auth-methods.js';
 import { wrappingGroups } from './migrations/016-wrapping-groups.js';
 import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
 import { alerts } from './migrations/018-alerts.js';
+import { leases } from './migrations/020-leases.js';
+import { databaseEngine } from './migrations/021-database-engine.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -58,6 +60,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '016-wrapping-groups': wrappingGroups(dialect),
     '017-scan-fingerprints': scanFingerprints(dialect),
     '018-alerts': alerts(dialect),
+    '020-leases': leases(dialect),
+    '021-database-engine': databaseEngine(dialect),
   };
 }
 
