@@ -129,6 +129,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       return leaseOf((await store.find(q, id))!);
     },
 
+    /** Hands a lease whose issuance failed part-way to the sweeper (revoking what may not exist succeeds). */
+    async abandon(id: string): Promise<void> {
+      await store.markRevoking(db, id, now());
+    },
+
     async read(caller: Identity, id: string): Promise<Lease> {
       const lease = await load(id);
       if (lease.accessor !== caller.accessor) await deps.authorizer.require(caller, 'read', LEASE_RESOURCE);

@@ -1,0 +1,172 @@
+/**
+ * Database plugins: how to reach a database with its admin credential and what to run by
+ * default. Each connection gets one bounded pool (a few connections, idle ones closed), opened
+ * lazily and replaced when the admin secret's version changes. The MySQL driver is loaded
+ * only when a MySQL connection is used.
+ */
+import pg from 'pg';
+import { AppError } from '../../errors/app-error.js';
+import { mysqlDialect, postgresDialect } from './dialects.js';
+import type { Dialect } from './templates.js';
+
+export const PLUGINS = ['postgresql', 'mysql'] as const;
+export type PluginName = (typeof PLUGINS)[number];
+
+/** The admin secret's JSON: AWS's shape for a database credential. */
+export interface AdminCredential {
+  host: string;
+  port: number;
+  dbname: string;
+  username: string;
+  password: string;
+}
+
+export interface AdminPool {
+  /** Runs statements in order (in one transaction where the database has transactional DDL). */
+  run(statements: readonly string[]): Promise<void>;
+  userExists(username: string): Promise<boolean>;
+  end(): Promise<void>;
+}
+
+export interface DatabasePlugin {
+  name: PluginName;
+  dialect: Dialect;
+  defaults: { revocation: string[]; renew: string[]; rollback: string[] };
+  /** Changes the admin user's own password (rotate-root). */
+  rotateRootStatement(password: string): string;
+  openPool(admin: AdminCredential, maxConnections: number): Promise<AdminPool>;
+  /** Logs in as a user once (to verify a connection or, in tests, an issued credential). */
+  canLogin(c: AdminCredential): Promise<boolean>;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const postgresql: DatabasePlugin = {
+  name: 'postgresql',
+  dialect: postgresDialect,
+  defaults: {
+    // Sessions first (a dropped role's open session would keep working), then what it owns, then the role.
+    revocation: [
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {{name_literal}}',
+      'REASSIGN OWNED BY {{name}} TO CURRENT_USER',
+      'DROP OWNED BY {{name}}',
+      'DROP ROLE IF EXISTS {{name}}',
+    ],
+    renew: ['ALTER ROLE {{name}} VALID UNTIL {{expiration}}'],
+    rollback: ['DROP ROLE IF EXISTS {{name}}'],
+  },
+  rotateRootStatement: (password) => `ALTER ROLE CURRENT_USER PASSWORD ${postgresDialect.passwordLiteral(password)}`,
+  async openPool(admin, max) {
+    const pool = new pg.Pool({ host: admin.host, port: admin.port, database: admin.dbname, user: admin.username, password: admin.password, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, statement_timeout: 30_000 });
+    pool.on('error', () => undefined); // an idle client's lost connection must not crash the server
+    return {
+      async run(statements) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          for (const s of statements) await client.query(s);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          client.release();
+        }
+      },
+      async userExists(username) {
+        return (await pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount! > 0;
+      },
+      end: () => pool.end(),
+    };
+  },
+  async canLogin(c) {
+    const client = new pg.Client({ host: c.host, port: c.port, database: c.dbname, user: c.username, password: c.password, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  },
+};
+
+type MysqlModule = typeof import('mysql2/promise');
+let mysqlModule: Promise<MysqlModule> | null = null;
+const loadMysql = () => (mysqlModule ??= import('mysql2/promise'));
+const mysqlOptions = (c: AdminCredential) => ({ host: c.host, port: c.port, user: c.username, password: c.password, database: c.dbname || undefined, connectTimeout: CONNECT_TIMEOUT_MS, multipleStatements: false });
+// Backslash escapes in string literals must mean what dialects.ts assumes.
+const SAFE_SQL_MODE = "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')";
+
+const mysql: DatabasePlugin = {
+  name: 'mysql',
+  dialect: mysqlDialect,
+  defaults: {
+    revocation: ["DROP USER IF EXISTS {{name}}@'%'"],
+    renew: [],
+    rollback: ["DROP USER IF EXISTS {{name}}@'%'"],
+  },
+  rotateRootStatement: (password) => `ALTER USER CURRENT_USER() IDENTIFIED BY ${mysqlDialect.passwordLiteral(password)}`,
+  async openPool(admin, max) {
+    const driver = await loadMysql();
+    const pool = driver.createPool({ ...mysqlOptions(admin), connectionLimit: max, maxIdle: 1, idleTimeout: 30_000 });
+    pool.pool.on('connection', (connection) => connection.query(SAFE_SQL_MODE));
+    return {
+      // MySQL commits DDL implicitly: a failure part-way is undone by the role's rollback statements.
+      async run(statements) {
+        const connection = await pool.getConnection();
+        try {
+          await connection.query(SAFE_SQL_MODE);
+          for (const s of statements) await connection.query(s);
+        } finally {
+          connection.release();
+        }
+      },
+      async userExists(username) {
+        const [rows] = await pool.query('SELECT 1 FROM mysql.user WHERE user = ?', [username]);
+        return (rows as unknown[]).length > 0;
+      },
+      end: () => pool.end(),
+    };
+  },
+  async canLogin(c) {
+    const driver = await loadMysql();
+    try {
+      const connection = await driver.createConnection(mysqlOptions(c));
+      await connection.query('SELECT 1');
+      await connection.end();
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+export function pluginOf(name: string): DatabasePlugin {
+  if (name === 'postgresql') return postgresql;
+  if (name === 'mysql') return mysql;
+  throw new AppError('validation_failed', `unknown plugin "${name}" (use ${PLUGINS.join(' or ')})`, { details: { field: 'plugin' } });
+}
+
+/** The admin secret's value as a credential; the plugin's port is the default. */
+export function parseAdminCredential(text: string, secretName: string, plugin: PluginName): AdminCredential {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new AppError('validation_failed', `admin secret "${secretName}" is not a JSON object with host, port, dbname, username, password`);
+  }
+  if (typeof raw !== 'object' || raw === null || typeof raw.username !== 'string' || typeof raw.password !== 'string') {
+    throw new AppError('validation_failed', `admin secret "${secretName}" needs string fields username and password`);
+  }
+  const dbname = raw.dbname ?? raw.database;
+  return {
+    host: typeof raw.host === 'string' ? raw.host : '127.0.0.1',
+    port: Number(raw.port ?? (plugin === 'mysql' ? 3306 : 5432)),
+    dbname: typeof dbname === 'string' ? dbname : plugin === 'mysql' ? '' : 'postgres',
+    username: raw.username, password: raw.password,
+  };
+}

@@ -1,0 +1,243 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
+import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { advanceClock } from '../support/auth-helpers.js';
+import { createToken, eventually, writePolicy } from '../support/http-helpers.js';
+import { adminValue, canLogin, rootToken, type PgCred } from '../support/rotation-fixture.js';
+import { postgresDialect } from '../../src/engines/database/dialects.js';
+import { renderStatement } from '../../src/engines/database/templates.js';
+
+/**
+ * Dynamic PostgreSQL users against a real cluster: issue, log in, renew, revoke (the user is
+ * gone), expiry through the leader's sweeper, a restart with leases due, hostile names and
+ * passwords, environment binding and policies, and the password canary.
+ */
+let cluster: PostgresCluster;
+let server: RunningServer;
+let token: string;
+const issuedPasswords: string[] = [];
+const CREATE = ['CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}} VALID UNTIL {{expiration}}', 'GRANT CONNECT ON DATABASE postgres TO {{name}}'];
+
+const credOf = (body: { username: string; password: string }): PgCred => ({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: body.username, password: body.password });
+
+async function issue(role: string, as = token, ttl?: number) {
+  const r = await api(server, 'POST', `/v1/database/creds/${role}`, { token: as, body: ttl ? { ttl } : {} });
+  if (r.status === 200) issuedPasswords.push(r.body.password);
+  return r;
+}
+
+async function roleExists(name: string): Promise<boolean> {
+  const client = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function writeRole(name: string, body: Record<string, unknown>) {
+  const r = await api(server, 'POST', `/v1/database/roles/${name}`, { token, body: { connection: 'pg', creation_statements: CREATE, ...body } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+}
+
+describe('database engine on PostgreSQL', () => {
+  before(async () => {
+    cluster = await startPostgresCluster();
+    server = await startServer({ env: { CUSTOS_TESTING_CLOCK: '1', CUSTOS_LEASE_SWEEP_SECONDS: '0.2' } });
+    token = server.token;
+    assert.equal((await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-admin', value: adminValue(cluster) } })).status, 201);
+    const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free'] } });
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    await writeRole('ro', { default_ttl: 60, max_ttl: 120 });
+    await writeRole('prodonly', { env: 'prod' });
+    await writeRole('free', {});
+  });
+
+  after(async () => {
+    await server?.stop();
+    // Canary: no issued password in the server's log, its audit log, or its database files.
+    const files = readdirSync(server.dataDir, { recursive: true }).map(String).map((f) => path.join(server.dataDir, f)).filter((f) => !f.endsWith('/') && !readdirSafe(f));
+    for (const p of issuedPasswords) {
+      assert.ok(!server.output().includes(p), 'an issued password reached the server log');
+      for (const f of files) assert.ok(!readFileSync(f).includes(Buffer.from(p)), `an issued password is in ${f} in plaintext`);
+    }
+    assert.ok(!server.output().includes(cluster.superPassword), 'the admin password reached the server log');
+    server?.cleanup();
+    await cluster?.stop();
+  });
+
+  test('a connection is verified on write: a wrong admin password is refused and nothing is stored', async () => {
+    await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-wrong', value: JSON.stringify({ host: cluster.host, port: cluster.port, username: cluster.superuser, password: 'not-it' }) } });
+    const r = await api(server, 'POST', '/v1/database/config/wrong', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-wrong', allowed_roles: ['*'] } });
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error.code, 'database_connection_failed');
+    assert.ok(!r.body.error.message.includes('not-it'));
+    assert.equal((await api(server, 'GET', '/v1/database/config/wrong', { token })).status, 404);
+  });
+
+  test('issue, log in, renew, revoke: after revocation the user is gone and cannot log in', async () => {
+    const r = await issue('ro');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(r.body.lease_id, /^database\/creds\/ro\//);
+    assert.equal(r.body.lease_duration, 60);
+    const cred = credOf(r.body);
+    assert.equal(await canLogin(cred), true, 'the issued user logs in');
+
+    const renewed = await api(server, 'POST', '/v1/leases/renew', { token, body: { lease_id: r.body.lease_id, increment: 30 } });
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(await canLogin(cred), true);
+
+    const revoked = await api(server, 'POST', '/v1/leases/revoke', { token, body: { lease_id: r.body.lease_id } });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal(revoked.body.state, 'revoked');
+    assert.equal(await canLogin(cred), false, 'the revoked user no longer logs in');
+    assert.equal(await roleExists(r.body.username), false, 'the role was dropped');
+    const again = await api(server, 'POST', '/v1/leases/revoke', { token, body: { lease_id: r.body.lease_id } });
+    assert.equal(again.status, 200, 'revoking twice succeeds');
+
+    // Audit: issue and revoke name the lease; no event carries the password.
+    const events = await api(server, 'GET', '/v1/audit/events?order=desc&limit=200', { token });
+    const mine = (events.body.events as any[]).filter((e) => e.detail?.lease_id === r.body.lease_id);
+    assert.ok(mine.some((e) => e.operation === 'database.creds'), 'issue audited with the lease id');
+    assert.ok(mine.some((e) => e.operation === 'lease.revoke'), 'revoke audited with the lease id');
+    assert.ok(!JSON.stringify(events.body).includes(r.body.password), 'no password in audit events');
+  });
+
+  test('renewal never goes past the max TTL; at the max it is refused', async () => {
+    const r = await issue('ro');
+    assert.equal(r.status, 200);
+    await advanceClock(server, '50s');
+    const capped = await api(server, 'POST', '/v1/leases/renew', { token, body: { lease_id: r.body.lease_id, increment: 3600 } });
+    assert.equal(capped.status, 200, JSON.stringify(capped.body));
+    assert.equal(capped.body.expires_at, capped.body.max_expires_at, 'capped at the max TTL');
+    const refused = await api(server, 'POST', '/v1/leases/renew', { token, body: { lease_id: r.body.lease_id, increment: 10 } });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, 'lease_max_ttl_reached');
+    await api(server, 'POST', '/v1/leases/revoke', { token, body: { lease_id: r.body.lease_id } });
+  });
+
+  test('an expired lease is revoked by the sweeper: the user is dropped', async () => {
+    const r = await issue('ro', token, 30);
+    assert.equal(r.status, 200);
+    const cred = credOf(r.body);
+    assert.equal(await canLogin(cred), true);
+    await advanceClock(server, '31s');
+    await eventually('the expired user is dropped', async () => !(await roleExists(r.body.username)));
+    assert.equal(await canLogin(cred), false);
+    const lookup = await api(server, 'GET', `/v1/leases/lookup?lease_id=${encodeURIComponent(r.body.lease_id)}`, { token });
+    assert.equal(lookup.body.state, 'revoked');
+  });
+
+  test('hostile names and passwords: quotes and backslashes are quoted, never executed', async () => {
+    // The renderer against the real server, with values no generator would produce.
+    const name = `o'neil"\\x;--`;
+    const password = `p'a"s\\s;--$$'); DROP ROLE postgres; --`;
+    const sql = renderStatement(postgresDialect, 'CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}}', { name, password });
+    const admin = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+    await admin.connect();
+    try {
+      await admin.query(sql);
+      assert.equal(await canLogin({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: name, password }), true, 'the exact hostile name and password log in');
+      await admin.query(renderStatement(postgresDialect, 'DROP ROLE {{name}}', { name }));
+    } finally {
+      await admin.end();
+    }
+    // Through the engine: a username template with quotes and a backslash, a display name with quotes.
+    await writeRole('hostile', { username_template: `q'"\\_{{display_name}}_{{random}}`, password_length: 64 });
+    await writePolicy(server, 'hostile-creds', JSON.stringify({ rules: [{ path: 'database:creds/hostile', capabilities: ['read'] }] }));
+    const t = await createToken(server, { display_name: `it's "me"`, policies: ['hostile-creds'] });
+    for (let i = 0; i < 3; i++) {
+      const r = await issue('hostile', t.token);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(r.body.username.startsWith(`q'"\\_`), r.body.username);
+      assert.equal(await canLogin(credOf(r.body)), true, `user ${r.body.username} logs in with its generated password`);
+      await api(server, 'POST', '/v1/leases/revoke', { token: t.token, body: { lease_id: r.body.lease_id } });
+      assert.equal(await roleExists(r.body.username), false);
+    }
+    // A template that quotes a placeholder itself is refused.
+    const bad = await api(server, 'POST', '/v1/database/roles/bad', { token, body: { connection: 'pg', creation_statements: ["CREATE ROLE {{name}} PASSWORD '{{password}}'"] } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'invalid_template');
+  });
+
+  test('policies and environments: read on database:creds/ROLE issues; a dev-bound token never gets a prod role', async () => {
+    const none = await createToken(server, { policies: ['nothing'] });
+    const denied = await issue('prodonly', none.token);
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.error.code, 'permission_denied');
+
+    await writePolicy(server, 'db-creds', JSON.stringify({ rules: [{ path: 'database:creds/*', capabilities: ['read'] }] }));
+    const dev = await createToken(server, { policies: ['db-creds'], env: 'dev' });
+    const refused = await issue('prodonly', dev.token);
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'environment_denied');
+    const unbound = await issue('free', dev.token);
+    assert.equal(unbound.status, 403, 'a bound token gets nothing from an unbound role');
+    assert.equal((await api(server, 'GET', '/v1/database/config/pg', { token: dev.token })).status, 403, 'connections span environments');
+
+    const prod = await createToken(server, { policies: ['db-creds'], env: 'prod' });
+    const ok = await issue('prodonly', prod.token);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    // The issuing token may revoke its own lease; another token without sys:leases may not.
+    assert.equal((await api(server, 'POST', '/v1/leases/revoke', { token: none.token, body: { lease_id: ok.body.lease_id } })).status, 403);
+    assert.equal((await api(server, 'POST', '/v1/leases/revoke', { token: prod.token, body: { lease_id: ok.body.lease_id } })).status, 200);
+    assert.equal((await api(server, 'GET', '/v1/leases', { token: prod.token })).status, 403, 'listing leases needs sys:leases');
+  });
+
+  test('rotate-root: the admin password changes in the database and in the secret; the connection keeps working', async () => {
+    const admin = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+    await admin.connect();
+    await admin.query(`CREATE ROLE rootrot WITH LOGIN CREATEROLE PASSWORD 'first-password'`);
+    await admin.end();
+    await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-rootrot', value: JSON.stringify({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'rootrot', password: 'first-password' }) } });
+    assert.equal((await api(server, 'POST', '/v1/database/config/rr', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-rootrot', allowed_roles: [] } })).status, 200);
+    const r = await api(server, 'POST', '/v1/database/rotate-root/rr', { token });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const value = JSON.parse((await api(server, 'GET', '/v1/values/prod/pg-rootrot', { token })).body.value);
+    issuedPasswords.push(value.password);
+    assert.notEqual(value.password, 'first-password');
+    assert.equal(await canLogin({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'rootrot', password: 'first-password' }), false);
+    assert.equal(await canLogin({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'rootrot', password: value.password }), true);
+  });
+
+  test('kill -9 with leases due, restart: the sweeper revokes every due lease from the database', async () => {
+    await writeRole('short', { default_ttl: 1, max_ttl: 60 });
+    const users: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await issue('short');
+      assert.equal(r.status, 200);
+      users.push(r.body.username);
+    }
+    const { dataDir, home, port } = server;
+    const old = server;
+    await old.kill();
+    for (const u of users) assert.equal(await roleExists(u), true, 'still there while the server is down');
+    await new Promise((r) => setTimeout(r, 1100)); // let the 1 s leases expire while nothing runs
+    server = await startServer({ dataDir, home, port, env: { CUSTOS_TESTING_CLOCK: '1', CUSTOS_LEASE_SWEEP_SECONDS: '0.2' } });
+    server.token = rootToken({ token: '', home });
+    token = server.token;
+    // Earlier tests moved the old process's clock; this one starts from the wall clock again.
+    await advanceClock(server, '5m');
+    for (const u of users) await eventually(`user ${u} dropped after the restart`, async () => !(await roleExists(u)));
+    const list = await api(server, 'GET', '/v1/leases?prefix=database/creds/short/&include_revoked=true', { token });
+    assert.equal(list.status, 200);
+    assert.equal(list.body.leases.length, 3);
+    for (const l of list.body.leases) assert.equal(l.state, 'revoked');
+    // Both runs' outputs are checked by the canary in after().
+    issuedPasswords.forEach((p) => assert.ok(!old.output().includes(p)));
+  });
+});
+
+function readdirSafe(f: string): boolean {
+  try {
+    readdirSync(f);
+    return true;
+  } catch {
+    return false;
+  }
+}
