@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
-import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { advanceClock } from '../support/auth-helpers.js';
 import { createToken, eventually, writePolicy } from '../support/http-helpers.js';
 import { adminValue, canLogin, rootToken, type PgCred } from '../support/rotation-fixture.js';
@@ -203,6 +203,22 @@ describe('database engine on PostgreSQL', () => {
     assert.notEqual(value.password, 'first-password');
     assert.equal(await canLogin({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'rootrot', password: 'first-password' }), false);
     assert.equal(await canLogin({ host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'rootrot', password: value.password }), true);
+  });
+
+  test('the CLI: database creds, lease list and revoke take --json; errors read error: <code>: <message>', async () => {
+    const creds = await runCli(['database', 'creds', 'free', '--json'], { server });
+    assert.equal(creds.code, 0, creds.stderr);
+    const c = JSON.parse(creds.stdout);
+    issuedPasswords.push(c.password);
+    assert.equal(await canLogin(credOf(c)), true);
+    const listed = await runCli(['lease', 'list', '--prefix', 'database/creds/free/', '--json'], { server });
+    assert.ok((JSON.parse(listed.stdout) as { lease_id: string }[]).some((l) => l.lease_id === c.lease_id));
+    const revoked = await runCli(['lease', 'revoke', c.lease_id, '--json'], { server });
+    assert.equal(JSON.parse(revoked.stdout).state, 'revoked');
+    assert.equal(await canLogin(credOf(c)), false);
+    const missing = await runCli(['database', 'creds', 'no-such-role'], { server });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /^error: database_role_not_found: /m);
   });
 
   test('kill -9 with leases due, restart: the sweeper revokes every due lease from the database', async () => {
