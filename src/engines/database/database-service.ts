@@ -151,10 +151,10 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
         await authorizer.require(caller, 'read', databaseResource('creds', roleName));
         throw error;
       });
+      await authorizer.require(caller, 'read', databaseResource('creds', roleName));
       if (caller.env !== null && role.env !== caller.env) {
         throw new AppError('environment_denied', `permission denied: token is bound to environment "${caller.env}"; role "${roleName}" is ${role.env === null ? 'not bound to it' : 'bound to another environment'}`);
       }
-      await authorizer.require(caller, 'read', databaseResource('creds', roleName));
       const connection = await connections.find(role.connection);
       const allowed = JSON.parse(connection.allowed_roles) as string[];
       if (!allowed.includes('*') && !allowed.includes(roleName)) throw new AppError('database_role_not_allowed', `role "${roleName}" is not in the allowed roles of connection "${connection.name}"`);
