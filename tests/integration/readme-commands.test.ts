@@ -66,6 +66,7 @@ const NOT_RUN: Record<string, string> = {
   'custos alerts silence': 'needs a firing alert id (alerts.test.ts)',
   'custos audit acknowledge-break': 'needs a tampered audit log (audit-tamper.test.ts)',
   'custos logout': 'would remove the dev token the remaining commands use (inventory-login.test.ts)',
+  'custos database rotate-root': "would change the shared cluster's superuser password (database-postgres.test.ts rotates a dedicated admin user)",
 };
 
 /**
@@ -105,6 +106,8 @@ const PLACEHOLDERS: Record<string, Resolver> = {
   '/opt/rotators/partner.sh': () => './partner.sh',
   '--data-dir /var/lib/custos': (ctx) => `--data-dir ${ctx.server.dataDir}`,
   '~/.dbt/profiles.yml': () => 'dbt-profiles/profiles.yml',
+  // docs/database.md: the lease of credentials the page's role issues.
+  'database/creds/etl-ro/…': async (ctx) => (await api(ctx.server, 'POST', '/v1/database/creds/etl-ro', { token: ctx.server.token, body: {} })).body.lease_id,
 };
 
 
