@@ -193,6 +193,38 @@ describe('lease manager', () => {
     await storage.close();
   });
 
+  test('per-target backoff: when one connection is down, its other leases wait without an attempt; other connections are unaffected', async () => {
+    const leases = await open('groups');
+    const users = new Set<string>();
+    let attemptsOnDown = 0;
+    leases.register('database', {
+      async revoke(lease) {
+        if (lease.data.connection === 'down') {
+          attemptsOnDown++;
+          throw new Error('connection refused');
+        }
+        users.delete(lease.data.username!);
+      },
+      resourceOf: (lease) => `database:creds/${lease.role}`,
+      groupOf: (lease) => lease.data.connection!,
+    });
+    for (let i = 0; i < 8; i++) {
+      for (const connection of ['down', 'up']) {
+        users.add(`${connection}_${i}`);
+        await storage.db.transaction().execute((tx) => leases.issue(tx, { prefix: 'database/creds/g', engine: 'database', role: 'g', env: null, accessor: null, data: { connection, username: `${connection}_${i}` }, ttlSeconds: 1, maxTtlSeconds: 10, renewable: true }));
+      }
+    }
+    clock += 2000;
+    await leases.sweepBatch();
+    await leases.sweepBatch();
+    assert.ok(attemptsOnDown <= 3, `at most one wave of the concurrency tried the down connection (${attemptsOnDown})`);
+    assert.equal([...users].filter((u) => u.startsWith('up_')).length, 0, 'the healthy connection was swept fully');
+    const rows = await storage.db.selectFrom('leases').selectAll().where('id', 'like', 'database/creds/g/%').where('state', '=', 'revoking').execute();
+    assert.equal(rows.length, 8, 'every lease of the down connection is kept for a retry');
+    for (const row of rows) assert.ok(row.next_attempt_at! > clock);
+    await storage.close();
+  });
+
   test('revoke-prefix marks every lease under the prefix in one statement; the sweeper revokes them', async () => {
     const leases = await open('prefix');
     const t = target();

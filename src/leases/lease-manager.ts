@@ -59,6 +59,9 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   const backoffMs = deps.backoffMs ?? 5_000;
   const maxBackoffMs = deps.maxBackoffMs ?? 600_000;
   const alertAfter = deps.alertAfterAttempts ?? 5;
+  // Per-target backoff (advisory, in memory; one entry per failing connection): once a lease of
+  // a group fails, the group's other leases wait as long without an attempt of their own.
+  const groupBackoff = new Map<string, { until: number }>();
 
   function revokerOf(lease: Lease): LeaseRevoker {
     const revoker = revokers.get(lease.engine);
@@ -92,10 +95,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
    * True when revoked; on failure the lease is rescheduled with backoff (and the error thrown
    * when `rethrow`, for a caller waiting on it).
    */
-  async function finishRevocation(lease: Lease, reason: string, background: boolean): Promise<boolean> {
+  async function finishRevocation(lease: Lease, reason: string, background: boolean, onFailure?: () => void): Promise<boolean> {
     try {
       await revokerOf(lease).revoke(lease);
     } catch (error) {
+      onFailure?.(); // before any await: concurrent revocations of the same target see it at once
       const attempts = lease.revokeAttempts + 1;
       const delay = Math.min(maxBackoffMs, backoffMs * 2 ** Math.min(attempts - 1, 20));
       await store.recordFailure(db, lease.id, attempts, now() + delay, errorText(error));
@@ -203,7 +207,15 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       for (const row of await store.expired(db, at, batchSize)) await store.markRevoking(db, row.id, at);
       const due = (await store.revocationsDue(db, at, batchSize)).map(leaseOf);
       await eachLimited(due, concurrency, async (lease) => {
-        await finishRevocation(lease, lease.expiresAt <= at ? 'expired' : 'revoke', true);
+        const group = revokers.get(lease.engine)?.groupOf?.(lease);
+        const waiting = group === undefined ? undefined : groupBackoff.get(group);
+        if (waiting !== undefined && waiting.until > now()) {
+          await store.recordFailure(db, lease.id, lease.revokeAttempts, waiting.until, `not attempted: ${group} is failing`);
+          return;
+        }
+        const done = await finishRevocation(lease, lease.expiresAt <= at ? 'expired' : 'revoke', true,
+          () => group !== undefined && groupBackoff.set(group, { until: now() + backoffMs }));
+        if (done && group !== undefined) groupBackoff.delete(group);
       });
       return due.length;
     },

@@ -33,6 +33,12 @@ export interface LeaseRevoker {
   renew?(lease: Lease, expiresAt: number): Promise<void>;
   /** The policy resource audit events name (e.g. `database:creds/ROLE`). */
   resourceOf(lease: Lease): string;
+  /**
+   * What a lease's revocation depends on (e.g. its database connection). When one lease of a
+   * group fails in a sweep, the rest of that group in the same sweep wait for the same backoff
+   * instead of each trying a target that is down.
+   */
+  groupOf?(lease: Lease): string;
 }
 
 export interface NewLease {

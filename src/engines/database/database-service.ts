@@ -67,6 +67,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
   // The lease manager calls these for leases this engine issued.
   leases.register(LEASE_ENGINE, {
     resourceOf: (lease: Lease) => databaseResource('creds', lease.role),
+    groupOf: (lease: Lease) => `database connection "${lease.data.connection}"`,
     async revoke(lease: Lease) {
       const username = lease.data.username!;
       const { pool, plugin } = await connections.poolOf(lease.data.connection!);
