@@ -8,8 +8,9 @@ import { adminValue } from '../support/rotation-fixture.js';
 
 /**
  * Two real nodes on PostgreSQL storage, issuing dynamic users on the same cluster. Leases are
- * issued through the follower; the leader is killed (SIGKILL) while they are due; the follower
- * takes the leader lock and its sweeper revokes every lease, each exactly once, from the rows.
+ * issued through the follower; the leader is killed (SIGKILL) with them outstanding; the follower
+ * takes the leader lock, its (testing) clock passes their expiry, and its sweeper revokes every
+ * lease, each exactly once, from the rows.
  */
 test('a leader change on PostgreSQL storage continues the lease sweep', { timeout: 150_000 }, async (t) => {
   const { cluster, database, servers, inspector } = await sharedDatabaseForNodes(t);
@@ -35,11 +36,11 @@ test('a leader change on PostgreSQL storage continues the lease sweep', { timeou
   await api(a, 'POST', '/v1/sys/unseal', { body: { key: unsealKey } });
   await inspector.connect();
   await eventually('node A holds the leader lock', async () => (await lockHolders()).join() === 'node-a');
-  const b = await start('node-b', { CUSTOS_UNSEAL_KEY: unsealKey });
+  const b = await start('node-b', { CUSTOS_UNSEAL_KEY: unsealKey, CUSTOS_TESTING_CLOCK: '1' });
 
   assert.equal((await api(b, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-admin', value: adminValue(cluster) } })).status, 201);
   assert.equal((await api(b, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['job'] } })).status, 200);
-  const role = await api(b, 'POST', '/v1/database/roles/job', { token, body: { connection: 'pg', default_ttl: 4, max_ttl: 60, creation_statements: ['CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}}'] } });
+  const role = await api(b, 'POST', '/v1/database/roles/job', { token, body: { connection: 'pg', default_ttl: 60, max_ttl: 600, creation_statements: ['CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}}'] } });
   assert.equal(role.status, 200, JSON.stringify(role.body));
 
   const issued: { username: string; lease_id: string }[] = [];
@@ -48,10 +49,12 @@ test('a leader change on PostgreSQL storage continues the lease sweep', { timeou
     assert.equal(r.status, 200, JSON.stringify(r.body));
     issued.push(r.body);
   }
-  await a.kill(); // the leader dies before the leases are due
+  await a.kill(); // the leader dies with the leases outstanding
   for (const u of issued) assert.equal(await roleExists(u.username), true);
 
   await eventually('node B takes the leader lock', async () => (await lockHolders()).join() === 'node-b', 30_000);
+  // B's clock moves past the leases' expiry (A never saw them due).
+  assert.equal((await api(b, 'POST', '/v1/sys/testing/clock', { token, body: { advance: '2m' } })).status, 200);
   for (const u of issued) await eventually(`${u.username} dropped by the new leader`, async () => !(await roleExists(u.username)), 30_000);
   const rows = (await inspector.query(`SELECT id, state FROM leases WHERE id LIKE 'database/creds/job/%'`)).rows;
   assert.equal(rows.length, 4);
