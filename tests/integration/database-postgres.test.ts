@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
-import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, repoRoot, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { advanceClock } from '../support/auth-helpers.js';
 import { createToken, eventually, writePolicy } from '../support/http-helpers.js';
 import { adminValue, canLogin, rootToken, type PgCred } from '../support/rotation-fixture.js';
@@ -219,6 +219,26 @@ describe('database engine on PostgreSQL', () => {
     const missing = await runCli(['database', 'creds', 'no-such-role'], { server });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /^error: database_role_not_found: /m);
+  });
+
+  test('custos run hands the child its own database user and drops it when the child exits', async () => {
+    const script = `const pg = require('pg');
+      const c = new pg.Client({ host: '${cluster.host}', port: ${cluster.port}, database: 'postgres', user: process.env.DB_USER, password: process.env.DB_PASSWORD });
+      c.connect().then(() => c.query('SELECT current_user AS u')).then((r) => { console.log('connected as ' + r.rows[0].u); return c.end(); })
+        .catch((e) => { console.error(e.message); process.exit(2); });`;
+    const r = await runCli(['run', '--env', 'DB_USER=secret://database/creds/free#username', '--env', 'DB_PASSWORD=secret://database/creds/free#password',
+      '--env', 'LEASE=secret://database/creds/free#lease_id', '--', process.execPath, '-e', script], { server, cwd: repoRoot });
+    assert.equal(r.code, 0, r.stderr);
+    const user = /connected as (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(user?.startsWith('v_free_'), r.stdout);
+    assert.equal(await roleExists(user!), false, 'the user was dropped when the child exited');
+    const leases = await api(server, 'GET', '/v1/leases?prefix=database/creds/free/&include_revoked=true', { token });
+    const mine = (leases.body.leases as { state: string }[]);
+    assert.ok(mine.length >= 1 && mine.every((l) => l.state === 'revoked'), JSON.stringify(mine));
+
+    const refused = await runCli(['run', '--env', 'X=secret://database/creds/no-such-role#password', '--', 'true'], { server });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /^error: database_role_not_found: /m);
   });
 
   test('kill -9 with leases due, restart: the sweeper revokes every due lease from the database', async () => {
