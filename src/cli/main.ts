@@ -352,6 +352,9 @@ database.command('read-role').description('a role').argument('<name>').option('-
 database.command('creds').description('a new database user and its lease').argument('<role>').option('--ttl <duration>')
   .option('--env', 'print DB_USERNAME, DB_PASSWORD, CUSTOS_LEASE_ID for the shell').option('--json', 'JSON output')
   .action(run(async () => (await dload()).credsCommand));
+database.command('orphans').description('users that look issued by a role but have no lease (--drop revokes them)').argument('<name>', 'connection')
+  .option('--drop', 'drop them with their role\'s revocation statements').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).orphansCommand));
 database.command('rotate-root').description("change the connection's admin password (and its secret)").argument('<name>').option('--json', 'JSON output')
   .action(run(async () => (await dload()).rotateRootCommand));
 const lease = program.command('lease').description('leases of dynamic credentials: renew, revoke, revoke-prefix, list');

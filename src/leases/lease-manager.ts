@@ -126,7 +126,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       const maxExpiresAt = issuedAt + input.maxTtlSeconds * 1000;
       const expiresAt = Math.min(issuedAt + input.ttlSeconds * 1000, maxExpiresAt);
       await store.insert(q, {
-        id, engine: input.engine, role: input.role, env: input.env, accessor: input.accessor, data: JSON.stringify(input.data),
+        id, engine: input.engine, role: input.role, env: input.env, accessor: input.accessor, data: JSON.stringify(input.data), handle: input.handle ?? null,
         issued_at: issuedAt, expires_at: expiresAt, max_expires_at: maxExpiresAt, renewable: input.renewable ? 1 : 0,
         state: 'active', revoke_attempts: 0, next_attempt_at: null, last_error: null, revoked_at: null,
       });
@@ -136,6 +136,13 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     /** Hands a lease whose issuance failed part-way to the sweeper (revoking what may not exist succeeds). */
     async abandon(id: string): Promise<void> {
       await store.markRevoking(db, id, now());
+    },
+
+    /** Of `handles`, those an unrevoked lease of `engine` stands for. */
+    async liveHandles(engine: string, handles: readonly string[]): Promise<Set<string>> {
+      const live = new Set<string>();
+      for (let i = 0; i < handles.length; i += 500) for (const h of await store.liveHandles(db, engine, handles.slice(i, i + 500))) live.add(h);
+      return live;
     },
 
     async read(caller: Identity, id: string): Promise<Lease> {

@@ -49,6 +49,8 @@ export interface NewLease {
   env: string | null;
   accessor: string | null;
   data: Record<string, string>;
+  /** What the lease stands for in the target system (e.g. a user name), for orphan scans. */
+  handle?: string;
   ttlSeconds: number;
   maxTtlSeconds: number;
   renewable: boolean;

@@ -38,6 +38,8 @@ export function createDatabaseClient(api: Pick<ApiClient, 'request'>) {
     deleteRole: (name: string) => call<{ deleted: string }>('DELETE', `/v1/database/roles/${seg(name)}`),
     /** A new database user with its lease; revoke the lease when the job ends. */
     creds: (role: string, options: { ttl?: number } = {}) => call<CredsResponse>('POST', `/v1/database/creds/${seg(role)}`, options),
+    /** Users that look like issued ones but have no lease; `drop` revokes them. */
+    orphans: (name: string, drop = false) => call<{ orphans: { username: string; role: string; dropped?: boolean; error?: string }[] }>('POST', `/v1/database/orphans/${seg(name)}`, { drop }),
     rotateRoot: (name: string) => call<{ name: string; admin_secret_version: string }>('POST', `/v1/database/rotate-root/${seg(name)}`),
     renewLease: (leaseId: string, increment?: number) => call<LeaseResponse>('POST', '/v1/leases/renew', { lease_id: leaseId, increment }),
     revokeLease: (leaseId: string) => call<LeaseResponse>('POST', '/v1/leases/revoke', { lease_id: leaseId }),

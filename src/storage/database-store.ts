@@ -39,6 +39,9 @@ export function createDatabaseStore() {
     async deleteRole(q: Queryable, name: string): Promise<boolean> {
       return Number((await q.deleteFrom('database_roles').where('name', '=', name).executeTakeFirst()).numDeletedRows) === 1;
     },
+    async rolesOf(q: Queryable, connection: string): Promise<DatabaseRoleRow[]> {
+      return q.selectFrom('database_roles').selectAll().where('connection', '=', connection).orderBy('name').execute();
+    },
     async listRoles(q: Queryable, after: string | undefined, limit: number): Promise<DatabaseRoleRow[]> {
       let query = q.selectFrom('database_roles').selectAll().orderBy('name').limit(limit);
       if (after !== undefined) query = query.where('name', '>', after);

@@ -60,6 +60,12 @@ export function createLeaseStore() {
       if (!includeRevoked) query = query.where('state', '!=', 'revoked');
       return query.execute();
     },
+    /** Of `handles`, those an unrevoked lease of `engine` stands for (one indexed query per call; callers chunk). */
+    async liveHandles(q: Queryable, engine: string, handles: readonly string[]): Promise<Set<string>> {
+      if (handles.length === 0) return new Set();
+      const rows = await q.selectFrom('leases').select('handle').where('engine', '=', engine).where('handle', 'in', handles).where('state', '!=', 'revoked').execute();
+      return new Set(rows.map((r) => r.handle!));
+    },
     async countActive(q: Queryable, prefix: string): Promise<number> {
       let query = q.selectFrom('leases').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'revoked');
       if (prefix !== '') query = query.where('id', '>=', prefix).where('id', '<', prefixEnd(prefix));

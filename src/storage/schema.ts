@@ -228,6 +228,7 @@ export interface Database {
     env: string | null;
     accessor: string | null;
     data: string;
+    handle: string | null;
     issued_at: number;
     expires_at: number;
     max_expires_at: number;

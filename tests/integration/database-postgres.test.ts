@@ -241,6 +241,30 @@ describe('database engine on PostgreSQL', () => {
     assert.match(refused.stderr, /^error: database_role_not_found: /m);
   });
 
+  test('orphan scan: users that look issued but have no lease are listed, and dropped only when asked', async () => {
+    const live = await issue('free');
+    assert.equal(live.status, 200);
+    const admin = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+    await admin.connect();
+    await admin.query('CREATE ROLE v_free_left_behind LOGIN');
+    await admin.end();
+    const listed = await api(server, 'POST', '/v1/database/orphans/pg', { token, body: {} });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    const names = (listed.body.orphans as { username: string; role: string }[]).map((o) => o.username);
+    assert.ok(names.includes('v_free_left_behind'), JSON.stringify(listed.body));
+    assert.ok(!names.includes(live.body.username), 'a user with a lease is not an orphan');
+    assert.ok(!names.includes(cluster.superuser));
+    assert.equal(await roleExists('v_free_left_behind'), true, 'listing drops nothing');
+    const none = await createToken(server, { policies: ['nothing'] });
+    assert.equal((await api(server, 'POST', '/v1/database/orphans/pg', { token: none.token, body: { drop: true } })).status, 403);
+    const dropped = await runCli(['database', 'orphans', 'pg', '--drop', '--json'], { server });
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.ok((JSON.parse(dropped.stdout) as { username: string; dropped: boolean }[]).some((o) => o.username === 'v_free_left_behind' && o.dropped));
+    assert.equal(await roleExists('v_free_left_behind'), false);
+    assert.equal(await roleExists(live.body.username), true, 'the leased user is untouched');
+    await api(server, 'POST', '/v1/leases/revoke', { token, body: { lease_id: live.body.lease_id } });
+  });
+
   test('kill -9 with leases due, restart: the sweeper revokes every due lease from the database', async () => {
     await writeRole('short', { default_ttl: 60, max_ttl: 600 });
     const users: string[] = [];

@@ -58,6 +58,14 @@ export async function credsCommand(role: string, o: { ttl?: string; json?: boole
   printTable(['FIELD', 'VALUE'], [['username', c.username], ['password', c.password], ['lease_id', c.lease_id], ['lease_duration', `${c.lease_duration}s`], ['expires_at', c.expires_at]]);
 }
 
+export async function orphansCommand(name: string, o: { drop?: boolean; json?: boolean }): Promise<void> {
+  const { orphans } = await client().orphans(name, o.drop === true);
+  if (o.json) return printJson(orphans);
+  if (orphans.length === 0) return void process.stdout.write('no orphaned users\n');
+  printTable(o.drop ? ['USER', 'ROLE', 'DROPPED', 'ERROR'] : ['USER', 'ROLE'], orphans.map((x) => (o.drop ? [x.username, x.role, String(x.dropped), x.error] : [x.username, x.role])));
+  if (orphans.some((x) => x.dropped === false)) process.exitCode = 1;
+}
+
 export async function rotateRootCommand(name: string, o: { json?: boolean }): Promise<void> {
   const r = await client().rotateRoot(name);
   if (o.json) return printJson(r);

@@ -18,6 +18,7 @@ import type { Lease } from '../../leases/lease.types.js';
 import { createConnections, scrubbed, validateName } from './connections.js';
 import type { DatabaseServiceDeps, IssuedCredential, RoleInfo, RoleInput } from './database.types.js';
 import { pluginOf, type DatabasePlugin } from './plugins.js';
+import { findOrphans } from './orphans.js';
 import { checkUsernameTemplate, parseStatements, renderStatement, renderUsername } from './templates.js';
 
 export const LEASE_ENGINE = 'database';
@@ -168,7 +169,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       const lease = await transaction(db, caller.audit, async (tx) => {
         const issued = await leases.issue(tx, {
           prefix: `database/creds/${roleName}`, engine: LEASE_ENGINE, role: roleName, env: role.env, accessor: caller.accessor,
-          data: { connection: connection.name, username }, ttlSeconds: ttl, maxTtlSeconds: role.maxTtl, renewable: true,
+          data: { connection: connection.name, username }, handle: username, ttlSeconds: ttl, maxTtlSeconds: role.maxTtl, renewable: true,
         });
         caller.audit?.annotate({ detail: { lease_id: issued.id, username } });
         return issued;
@@ -208,6 +209,32 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       await transaction(db, undefined, (tx) => store.markRootRotated(tx, name, now()));
       connections.closePool(name);
       return { name, versionId: written.versionId };
+    },
+
+    /**
+     * Users on the connection that look like this engine's (by the roles' username templates)
+     * and have no unrevoked lease; with `drop`, each is revoked with its role's statements.
+     */
+    async orphans(caller: Identity, name: string, options: { drop?: boolean } = {}): Promise<{ username: string; role: string; dropped?: boolean; error?: string }[]> {
+      validateName('connection', name);
+      await authorizer.require(caller, options.drop ? 'delete' : 'list', databaseResource('config', name));
+      const { pool, plugin, admin } = await connections.poolOf(name);
+      const orphans = await findOrphans({
+        roles: await store.rolesOf(db, name), defaultTemplate: DEFAULT_USERNAME_TEMPLATE, adminUser: admin.username,
+        usersWithPrefix: (prefix, limit) => pool.usersWithPrefix(prefix, limit), liveHandles: (handles) => leases.liveHandles(LEASE_ENGINE, handles),
+      });
+      if (!options.drop) return orphans;
+      const out: { username: string; role: string; dropped?: boolean; error?: string }[] = [];
+      for (const o of orphans) {
+        const role = await store.findRole(db, o.role);
+        try {
+          await runOn(name, statementsOf(role ? roleInfo(role) : null, plugin, 'revocation'), { name: o.username });
+          out.push({ ...o, dropped: true });
+        } catch (error) {
+          out.push({ ...o, dropped: false, error: (error as Error).message });
+        }
+      }
+      return out;
     },
 
     closeAll: () => connections.closeAll(),

@@ -11,7 +11,7 @@ export interface DatabaseServiceDeps {
   store: DatabaseStore;
   secrets: Pick<SecretsService, 'getValue' | 'putValue' | 'moveLabel'>;
   authorizer: Pick<Authorizer, 'require'>;
-  leases: Pick<LeaseManager, 'issue' | 'register' | 'abandon'>;
+  leases: Pick<LeaseManager, 'issue' | 'register' | 'abandon' | 'liveHandles'>;
   now: () => number;
   logger: { warn(obj: object, msg: string): void };
   /** Connections per database pool (default 4). */

@@ -25,6 +25,8 @@ export interface AdminPool {
   /** Runs statements in order (in one transaction where the database has transactional DDL). */
   run(statements: readonly string[]): Promise<void>;
   userExists(username: string): Promise<boolean>;
+  /** User names starting with `prefix` (at most `limit`), for the orphan scan. */
+  usersWithPrefix(prefix: string, limit: number): Promise<string[]>;
   end(): Promise<void>;
 }
 
@@ -75,6 +77,10 @@ const postgresql: DatabasePlugin = {
       },
       async userExists(username) {
         return (await pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount! > 0;
+      },
+      async usersWithPrefix(prefix, limit) {
+        const r = await pool.query('SELECT rolname FROM pg_roles WHERE left(rolname, length($1)) = $1 ORDER BY rolname LIMIT $2', [prefix, limit]);
+        return r.rows.map((row: { rolname: string }) => row.rolname);
       },
       end: () => pool.end(),
     };
@@ -128,6 +134,10 @@ const mysql: DatabasePlugin = {
       async userExists(username) {
         const [rows] = await pool.query('SELECT 1 FROM mysql.user WHERE user = ?', [username]);
         return (rows as unknown[]).length > 0;
+      },
+      async usersWithPrefix(prefix, limit) {
+        const [rows] = await pool.query('SELECT DISTINCT user AS u FROM mysql.user WHERE LEFT(user, CHAR_LENGTH(?)) = ? ORDER BY user LIMIT ?', [prefix, prefix, limit]);
+        return (rows as { u: string | Buffer }[]).map((r) => String(r.u));
       },
       end: () => pool.end(),
     };

@@ -110,6 +110,13 @@ export function databaseRoutes(database: DatabaseService) {
     app.post('/v1/database/creds/:name', { schema: { params: NameParam, body: Type.Optional(CredsBody), tags }, config: { operation: 'database.creds' } }, async (request) =>
       issue(request, (request.body as { ttl?: number } | undefined)?.ttl));
 
+    app.post('/v1/database/orphans/:name', { schema: { params: NameParam, body: Type.Optional(Type.Object({ drop: Type.Optional(Type.Boolean()) }, strict)), tags }, config: { operation: 'database.orphans' } }, async (request) => {
+      target(request, 'config');
+      const drop = (request.body as { drop?: boolean } | undefined)?.drop === true;
+      const orphans = await database.orphans(identityOf(request), nameOf(request), { drop });
+      request.audit.detail = { drop, orphans: orphans.length, dropped: orphans.filter((o) => o.dropped).length };
+      return { orphans };
+    });
     app.post('/v1/database/rotate-root/:name', { schema: { params: NameParam, tags }, config: { operation: 'database.rotate_root' } }, async (request) => {
       target(request, 'config');
       const r = await database.rotateRoot(identityOf(request), nameOf(request));

@@ -16,6 +16,8 @@ export function leases(_dialect: Dialect) {
         .addColumn('env', 'text')
         .addColumn('accessor', 'text')
         .addColumn('data', 'text', (c) => c.notNull())
+        // What the lease stands for in the target system (a database user name), for orphan scans.
+        .addColumn('handle', 'text')
         .addColumn('issued_at', 'bigint', (c) => c.notNull())
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .addColumn('max_expires_at', 'bigint', (c) => c.notNull())
@@ -28,6 +30,7 @@ export function leases(_dialect: Dialect) {
         .addColumn('revoked_at', 'bigint')
         .execute();
       await db.schema.createIndex('leases_state_expiry').on('leases').columns(['state', 'expires_at']).execute();
+      await db.schema.createIndex('leases_engine_handle').on('leases').columns(['engine', 'handle']).execute();
       await db.schema.createIndex('leases_state_attempt').on('leases').columns(['state', 'next_attempt_at']).execute();
     },
   };
