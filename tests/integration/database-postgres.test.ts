@@ -51,7 +51,7 @@ describe('database engine on PostgreSQL', () => {
     server = await startServer({ env: { CUSTOS_TESTING_CLOCK: '1', CUSTOS_LEASE_SWEEP_SECONDS: '0.2' } });
     token = server.token;
     assert.equal((await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-admin', value: adminValue(cluster) } })).status, 201);
-    const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free'] } });
+    const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free', 'brief'] } });
     assert.equal(c.status, 200, JSON.stringify(c.body));
     await writeRole('ro', { default_ttl: 60, max_ttl: 120 });
     await writeRole('prodonly', { env: 'prod' });
@@ -239,6 +239,24 @@ describe('database engine on PostgreSQL', () => {
     const refused = await runCli(['run', '--env', 'X=secret://database/creds/no-such-role#password', '--', 'true'], { server });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /^error: database_role_not_found: /m);
+  });
+
+  test('custos run renews the lease while the child outlives its TTL', async () => {
+    await writeRole('brief', { default_ttl: 6, max_ttl: 600 });
+    // The child connects only after 8 s: without renewals the 6 s lease would have been swept.
+    const script = `setTimeout(() => {
+      const pg = require('pg');
+      const c = new pg.Client({ host: '${cluster.host}', port: ${cluster.port}, database: 'postgres', user: process.env.DB_USER, password: process.env.DB_PASSWORD });
+      c.connect().then(() => c.query('SELECT current_user AS u')).then((r) => { console.log('connected as ' + r.rows[0].u); return c.end(); })
+        .catch((e) => { console.error(e.message); process.exit(2); });
+    }, 8000);`;
+    const r = await runCli(['run', '--env', 'DB_USER=secret://database/creds/brief#username', '--env', 'DB_PASSWORD=secret://database/creds/brief#password', '--', process.execPath, '-e', script], { server, cwd: repoRoot });
+    assert.equal(r.code, 0, r.stderr);
+    const user = /connected as (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(user?.startsWith('v_brief_'), r.stdout + r.stderr);
+    assert.equal(await roleExists(user!), false, 'revoked when the child exited');
+    const events = await api(server, 'GET', '/v1/audit/events?order=desc&limit=200', { token });
+    assert.ok((events.body.events as { operation: string; outcome: string }[]).some((e) => e.operation === 'lease.renew' && e.outcome === 'success'), 'renewed at least once');
   });
 
   test('orphan scan: users that look issued but have no lease are listed, and dropped only when asked', async () => {
