@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
@@ -257,6 +259,54 @@ describe('database engine on PostgreSQL', () => {
     assert.equal(await roleExists(user!), false, 'revoked when the child exited');
     const events = await api(server, 'GET', '/v1/audit/events?order=desc&limit=200', { token });
     assert.ok((events.body.events as { operation: string; outcome: string }[]).some((e) => e.operation === 'lease.renew' && e.outcome === 'success'), 'renewed at least once');
+  });
+
+  test('TLS to the database: verify-full with the CA connects where plain connections are refused; a wrong trust anchor is refused', async () => {
+    const admin = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
+    await admin.connect();
+    try {
+      // Serve TLS with the test certificate (IP SAN 127.0.0.1) and refuse non-TLS logins of tls_admin.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-pg-tls-'));
+      const fixtures = path.join(repoRoot, 'tests/fixtures/tls');
+      for (const f of ['localhost-cert.pem', 'localhost-key.pem']) copyFileSync(path.join(fixtures, f), path.join(dir, f));
+      chmodSync(path.join(dir, 'localhost-key.pem'), 0o600);
+      if (process.getuid?.() === 0) {
+        const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+        const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+        for (const f of ['', 'localhost-cert.pem', 'localhost-key.pem']) chownSync(path.join(dir, f), uid, gid);
+      }
+      await admin.query(`ALTER SYSTEM SET ssl_cert_file = '${path.join(dir, 'localhost-cert.pem')}'`);
+      await admin.query(`ALTER SYSTEM SET ssl_key_file = '${path.join(dir, 'localhost-key.pem')}'`);
+      await admin.query('ALTER SYSTEM SET ssl = on');
+      const hba = (await admin.query('SHOW hba_file')).rows[0].hba_file as string;
+      writeFileSync(hba, 'hostnossl all tls_admin 0.0.0.0/0 reject\n' + readFileSync(hba, 'utf8'));
+      await admin.query('SELECT pg_reload_conf()');
+      await admin.query("CREATE ROLE tls_admin WITH LOGIN SUPERUSER PASSWORD 'tls-admin-pw'");
+    } finally {
+      await admin.end();
+    }
+    const base = { host: cluster.host, port: cluster.port, dbname: 'postgres', username: 'tls_admin', password: 'tls-admin-pw' };
+    const ca = readFileSync(path.join(repoRoot, 'tests/fixtures/tls/localhost-cert.pem'), 'utf8');
+    const configure = async (secret: string, value: object) => {
+      await api(server, 'POST', '/v1/secrets', { token, body: { name: secret, value: JSON.stringify(value) } });
+      return api(server, 'POST', '/v1/database/config/tls', { token, body: { plugin: 'postgresql', admin_secret: secret, allowed_roles: ['tlsrole'] } });
+    };
+    await eventually('TLS is served', async () => (await configure('prod/pg-tls-probe', { ...base, sslmode: 'require' })).status === 200);
+    const plain = await configure('prod/pg-tls-plain', base);
+    assert.equal(plain.status, 502, 'without TLS the server refuses tls_admin');
+    const untrusted = await configure('prod/pg-tls-untrusted', { ...base, sslmode: 'verify-full' });
+    assert.equal(untrusted.status, 502, 'verify-full without the CA does not trust the self-signed certificate');
+    const verified = await configure('prod/pg-tls', { ...base, sslmode: 'verify-full', sslrootcert: ca });
+    assert.equal(verified.status, 200, JSON.stringify(verified.body));
+    const role = await api(server, 'POST', '/v1/database/roles/tlsrole', { token, body: { connection: 'tls', creation_statements: CREATE } });
+    assert.equal(role.status, 200, JSON.stringify(role.body));
+    const r = await issue('tlsrole');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(await canLogin(credOf(r.body)), true);
+    assert.equal((await api(server, 'POST', '/v1/leases/revoke', { token, body: { lease_id: r.body.lease_id } })).status, 200);
+    assert.equal(await roleExists(r.body.username), false);
+    const bad = await configure('prod/pg-tls-bad', { ...base, sslmode: 'maybe' });
+    assert.equal(bad.status, 400);
   });
 
   test('orphan scan: users that look issued but have no lease are listed, and dropped only when asked', async () => {

@@ -40,10 +40,11 @@ export function createConnections(deps: DatabaseServiceDeps) {
   const pools = new Map<string, OpenPool>();
   const poolSize = deps.poolSize ?? 4;
 
-  async function adminOf(caller: Identity, row: Pick<DatabaseConnectionRow, 'admin_secret' | 'plugin'>): Promise<{ admin: AdminCredential; versionId: string }> {
+  /** The admin credential, its version, and the secret's own text (rotate-root keeps every other field as it is). */
+  async function adminOf(caller: Identity, row: Pick<DatabaseConnectionRow, 'admin_secret' | 'plugin'>): Promise<{ admin: AdminCredential; versionId: string; text: string }> {
     const value = await secrets.getValue(caller, { name: row.admin_secret });
     if (value.value.kind !== 'string') throw new AppError('validation_failed', `admin secret "${row.admin_secret}" must be a string (JSON) value`);
-    return { admin: parseAdminCredential(value.value.text, row.admin_secret, pluginOf(row.plugin).name), versionId: value.versionId };
+    return { admin: parseAdminCredential(value.value.text, row.admin_secret, pluginOf(row.plugin).name), versionId: value.versionId, text: value.value.text };
   }
 
   function closePool(name: string): void {

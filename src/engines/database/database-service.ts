@@ -195,9 +195,9 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       await authorizer.require(caller, 'rotate', databaseResource('config', name));
       const row = await connections.find(name);
       const plugin = pluginOf(row.plugin);
-      const { admin, versionId: currentId } = await connections.adminOf(caller, row);
+      const { admin, versionId: currentId, text } = await connections.adminOf(caller, row);
       const password = generatePassword({ length: 32 });
-      const next = JSON.stringify({ ...admin, password });
+      const next = JSON.stringify({ ...(JSON.parse(text) as Record<string, unknown>), password });
       const written = await deps.secrets.putValue(caller, { name: row.admin_secret }, { value: { kind: 'string', text: next }, labels: ['PENDING'] });
       const { pool } = await connections.poolOf(name);
       try {

@@ -19,6 +19,21 @@ export interface AdminCredential {
   dbname: string;
   username: string;
   password: string;
+  /**
+   * TLS to the database (from the admin secret's `sslmode` and `sslrootcert`): `disable`
+   * (default), `require` (encrypted, server not verified), `verify-full` (certificate checked
+   * against `ca`, or the system's CAs, and the host name).
+   */
+  tls: { mode: TlsMode; ca?: string };
+}
+
+export const TLS_MODES = ['disable', 'require', 'verify-full'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** The TLS options both drivers take (node's tls.connect options). */
+function tlsOptions(c: AdminCredential): false | { rejectUnauthorized: boolean; ca?: string } {
+  if (c.tls.mode === 'disable') return false;
+  return c.tls.mode === 'require' ? { rejectUnauthorized: false } : { rejectUnauthorized: true, ...(c.tls.ca ? { ca: c.tls.ca } : {}) };
 }
 
 export interface AdminPool {
@@ -59,7 +74,7 @@ const postgresql: DatabasePlugin = {
   },
   rotateRootStatement: (password) => `ALTER ROLE CURRENT_USER PASSWORD ${postgresDialect.passwordLiteral(password)}`,
   async openPool(admin, max) {
-    const pool = new pg.Pool({ host: admin.host, port: admin.port, database: admin.dbname, user: admin.username, password: admin.password, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, statement_timeout: 30_000 });
+    const pool = new pg.Pool({ host: admin.host, port: admin.port, database: admin.dbname, user: admin.username, password: admin.password, ssl: tlsOptions(admin), max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, statement_timeout: 30_000 });
     pool.on('error', () => undefined); // an idle client's lost connection must not crash the server
     return {
       async run(statements) {
@@ -86,7 +101,7 @@ const postgresql: DatabasePlugin = {
     };
   },
   async canLogin(c) {
-    const client = new pg.Client({ host: c.host, port: c.port, database: c.dbname, user: c.username, password: c.password, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const client = new pg.Client({ host: c.host, port: c.port, database: c.dbname, user: c.username, password: c.password, ssl: tlsOptions(c), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -103,7 +118,10 @@ const postgresql: DatabasePlugin = {
 type MysqlModule = typeof import('mysql2/promise');
 let mysqlModule: Promise<MysqlModule> | null = null;
 const loadMysql = () => (mysqlModule ??= import('mysql2/promise'));
-const mysqlOptions = (c: AdminCredential) => ({ host: c.host, port: c.port, user: c.username, password: c.password, database: c.dbname || undefined, connectTimeout: CONNECT_TIMEOUT_MS, multipleStatements: false });
+const mysqlOptions = (c: AdminCredential) => {
+  const ssl = tlsOptions(c);
+  return { host: c.host, port: c.port, user: c.username, password: c.password, database: c.dbname || undefined, connectTimeout: CONNECT_TIMEOUT_MS, multipleStatements: false, ...(ssl ? { ssl } : {}) };
+};
 // Backslash escapes in string literals must mean what dialects.ts assumes.
 const SAFE_SQL_MODE = "SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')";
 
@@ -173,7 +191,15 @@ export function parseAdminCredential(text: string, secretName: string, plugin: P
     throw new AppError('validation_failed', `admin secret "${secretName}" needs string fields username and password`);
   }
   const dbname = raw.dbname ?? raw.database;
+  const mode = raw.sslmode ?? 'disable';
+  if (typeof mode !== 'string' || !(TLS_MODES as readonly string[]).includes(mode)) {
+    throw new AppError('validation_failed', `admin secret "${secretName}": sslmode must be ${TLS_MODES.join(', ')}`);
+  }
+  if (raw.sslrootcert !== undefined && (typeof raw.sslrootcert !== 'string' || !raw.sslrootcert.includes('-----BEGIN CERTIFICATE-----'))) {
+    throw new AppError('validation_failed', `admin secret "${secretName}": sslrootcert must be PEM certificate text`);
+  }
   return {
+    tls: { mode: mode as TlsMode, ...(typeof raw.sslrootcert === 'string' ? { ca: raw.sslrootcert } : {}) },
     host: typeof raw.host === 'string' ? raw.host : '127.0.0.1',
     port: Number(raw.port ?? (plugin === 'mysql' ? 3306 : 5432)),
     dbname: typeof dbname === 'string' ? dbname : plugin === 'mysql' ? '' : 'postgres',
