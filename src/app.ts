@@ -199,6 +199,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   // Leases (stored, swept by the leader) and the dynamic database credentials that use them.
   const leases = createLeaseManager({ db, store: createLeaseStore(), authorizer, now, audit: (event) => auditLog.record(event), nodeId: leadership.nodeId, logger });
   const database = createDatabaseService({ db, store: createDatabaseStore(), secrets, authorizer, leases, now, logger });
+  metrics.setSources({ leases: () => leases.countByState() });
   const leaseSweeper = createLeaseSweeper({ leases, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.lease_sweep_seconds * 1000 });
 
 

@@ -236,6 +236,12 @@ describe('lease manager', () => {
     const page = await leases.list(SYSTEM_IDENTITY, { prefix: 'database/creds/ro/' });
     assert.equal(page.leases.length, 0, 'no lease is left unrevoked');
     await assert.rejects(leases.revokePrefix(SYSTEM_IDENTITY, ''), (e) => code(e) === 'validation_failed');
+    assert.deepEqual(await leases.countByState(), {});
+    // Revoked rows are kept for the retention (7 days by default), then pruned.
+    assert.equal(await leases.pruneRevoked(), 0);
+    clock += 7 * 86_400_000 + 1;
+    assert.equal(await leases.pruneRevoked(), 12);
+    assert.equal((await leases.list(SYSTEM_IDENTITY, { prefix: 'database/creds/ro/', includeRevoked: true })).leases.length, 0);
     await storage.close();
   });
 });

@@ -38,6 +38,8 @@ export interface LeaseManagerDeps {
   backoffMs?: number;
   maxBackoffMs?: number;
   alertAfterAttempts?: number;
+  /** How long a revoked lease's row is kept (default 7 days; the audit log keeps its history). */
+  revokedRetentionMs?: number;
 }
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
@@ -59,6 +61,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
   const backoffMs = deps.backoffMs ?? 5_000;
   const maxBackoffMs = deps.maxBackoffMs ?? 600_000;
   const alertAfter = deps.alertAfterAttempts ?? 5;
+  const revokedRetentionMs = deps.revokedRetentionMs ?? 7 * 86_400_000;
   // Per-target backoff (advisory, in memory; one entry per failing connection): once a lease of
   // a group fails, the group's other leases wait as long without an attempt of their own.
   const groupBackoff = new Map<string, { until: number }>();
@@ -226,6 +229,14 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       });
       return due.length;
     },
+
+    /** Drops rows of leases revoked more than `revokedRetentionMs` ago, at most 1,000 per call. */
+    pruneRevoked(): Promise<number> {
+      return store.pruneRevoked(db, now() - revokedRetentionMs, 1000);
+    },
+
+    /** Unrevoked leases by state (`active`, `revoking`), for metrics. */
+    countByState: () => store.countByState(db),
 
     batchSize,
   };

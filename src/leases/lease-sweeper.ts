@@ -8,7 +8,7 @@ import type { LeaseManager } from './lease-manager.js';
  * from the database rows.
  */
 export interface LeaseSweeperDeps {
-  leases: Pick<LeaseManager, 'sweepBatch' | 'batchSize'>;
+  leases: Pick<LeaseManager, 'sweepBatch' | 'batchSize' | 'pruneRevoked'>;
   leadership: Pick<Leadership, 'isLeader'>;
   isSealed: () => boolean;
   logger: { error(obj: object, msg: string): void };
@@ -29,6 +29,7 @@ export function createLeaseSweeper(deps: LeaseSweeperDeps) {
       total += n;
       if (n < deps.leases.batchSize) break;
     }
+    if (deps.leadership.isLeader() && !deps.isSealed()) await deps.leases.pruneRevoked();
     return total;
   }
 

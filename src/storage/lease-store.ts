@@ -66,6 +66,16 @@ export function createLeaseStore() {
       const rows = await q.selectFrom('leases').select('handle').where('engine', '=', engine).where('handle', 'in', handles).where('state', '!=', 'revoked').execute();
       return new Set(rows.map((r) => r.handle!));
     },
+    /** Deletes up to `limit` leases revoked before `before` (the audit log keeps their history). */
+    async pruneRevoked(q: Queryable, before: number, limit: number): Promise<number> {
+      const r = await q.deleteFrom('leases').where('id', 'in', (eb) => eb.selectFrom('leases').select('id').where('state', '=', 'revoked').where('revoked_at', '<', before).limit(limit)).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+    /** Unrevoked leases by state, for the metrics scrape. */
+    async countByState(q: Queryable): Promise<Record<string, number>> {
+      const rows = await q.selectFrom('leases').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '!=', 'revoked').groupBy('state').execute();
+      return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    },
     async countActive(q: Queryable, prefix: string): Promise<number> {
       let query = q.selectFrom('leases').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'revoked');
       if (prefix !== '') query = query.where('id', '>=', prefix).where('id', '<', prefixEnd(prefix));

@@ -90,6 +90,8 @@ describe('database engine on PostgreSQL', () => {
     const cred = credOf(r.body);
     assert.equal(await canLogin(cred), true, 'the issued user logs in');
 
+    const metrics = await fetch(`${server.address}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.match(await metrics.text(), /^custos_leases\{state="active"\} [1-9]/m, 'the lease is counted in /metrics');
     const renewed = await api(server, 'POST', '/v1/leases/renew', { token, body: { lease_id: r.body.lease_id, increment: 30 } });
     assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
     assert.equal(await canLogin(cred), true);
