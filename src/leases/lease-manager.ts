@@ -84,10 +84,10 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     await deps.authorizer.require(caller, capability, LEASE_RESOURCE);
   }
 
-  async function auditBackground(lease: Lease, outcome: 'success' | 'failure', detail: Record<string, string | number | boolean | null>): Promise<void> {
+  async function auditBackground(lease: Lease, outcome: 'success' | 'failure', detail: Record<string, string | number | boolean | null>, operation = 'lease.revoke'): Promise<void> {
     const resource = revokers.get(lease.engine)?.resourceOf(lease) ?? null;
     await deps.audit({
-      time: now(), requestId: `lease:${lease.id}`, accessor: 'system', source: `node:${deps.nodeId}`, operation: 'lease.revoke',
+      time: now(), requestId: `lease:${lease.id}`, accessor: 'system', source: `node:${deps.nodeId}`, operation,
       secretName: resource, versionId: null, outcome, errorCode: outcome === 'success' ? null : 'database_statement_failed',
       status: outcome === 'success' ? 200 : 502, latencyUs: 0, detail: { lease_id: lease.id, node: deps.nodeId, ...detail },
     }).catch((error) => deps.logger.error({ err: error, lease: lease.id }, 'lease audit write failed'));
@@ -137,8 +137,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     },
 
     /** Hands a lease whose issuance failed part-way to the sweeper (revoking what may not exist succeeds). */
-    async abandon(id: string): Promise<void> {
+    async abandon(id: string, cause: string): Promise<void> {
       await store.markRevoking(db, id, now());
+      // The request's own event committed with the lease, before the failure: this one records it.
+      const row = await store.find(db, id);
+      if (row) await auditBackground(leaseOf(row), 'failure', { reason: 'issue_failed', cause: cause.slice(0, 200) }, 'lease.abandon');
     },
 
     /** Of `handles`, those an unrevoked lease of `engine` stands for. */

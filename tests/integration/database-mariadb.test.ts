@@ -123,6 +123,22 @@ describe('database engine on MariaDB', () => {
     assert.equal(await userExists('v_app-ro_stray'), false);
   });
 
+  test('rotate-root changes the admin password on MariaDB and in its secret', async () => {
+    await admin((c) => c.query("CREATE USER 'rootrot'@'%' IDENTIFIED BY 'first-pw'; GRANT ALL PRIVILEGES ON *.* TO 'rootrot'@'%' WITH GRANT OPTION").catch(async () => {
+      await c.query("CREATE USER 'rootrot'@'%' IDENTIFIED BY 'first-pw'");
+      await c.query("GRANT ALL PRIVILEGES ON *.* TO 'rootrot'@'%' WITH GRANT OPTION");
+    }));
+    await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/maria-rootrot', value: JSON.stringify({ host: maria.host, port: maria.port, dbname: 'app', username: 'rootrot', password: 'first-pw' }) } });
+    assert.equal((await api(server, 'POST', '/v1/database/config/rr', { token, body: { plugin: 'mysql', admin_secret: 'prod/maria-rootrot', allowed_roles: [] } })).status, 200);
+    const r = await api(server, 'POST', '/v1/database/rotate-root/rr', { token });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const value = JSON.parse((await api(server, 'GET', '/v1/values/prod/maria-rootrot', { token })).body.value);
+    issued.push(value.password);
+    assert.equal(value.dbname, 'app', 'the secret keeps its other fields');
+    assert.equal(await canLogin('rootrot', 'first-pw'), false);
+    assert.equal(await canLogin('rootrot', value.password), true);
+  });
+
   test('a username template that can exceed MySQL\'s 32 characters is refused', async () => {
     const r = await api(server, 'POST', '/v1/database/roles/long', {
       token, body: { connection: 'maria', username_template: 'very_long_prefix_{{role}}_{{display_name}}_{{random}}', creation_statements: ["CREATE USER {{name}}@'%' IDENTIFIED BY {{password}}"] },

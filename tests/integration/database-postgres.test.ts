@@ -53,7 +53,7 @@ describe('database engine on PostgreSQL', () => {
     server = await startServer({ env: { CUSTOS_TESTING_CLOCK: '1', CUSTOS_LEASE_SWEEP_SECONDS: '0.2' } });
     token = server.token;
     assert.equal((await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-admin', value: adminValue(cluster) } })).status, 201);
-    const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free', 'brief'] } });
+    const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free', 'brief', 'failing'] } });
     assert.equal(c.status, 200, JSON.stringify(c.body));
     await writeRole('ro', { default_ttl: 60, max_ttl: 120 });
     await writeRole('prodonly', { env: 'prod' });
@@ -309,6 +309,24 @@ describe('database engine on PostgreSQL', () => {
     assert.equal(await roleExists(r.body.username), false);
     const bad = await configure('prod/pg-tls-bad', { ...base, sslmode: 'maybe' });
     assert.equal(bad.status, 400);
+  });
+
+  test('a creation that fails part-way leaves no user, hands its lease to the sweeper and is audited as abandoned', async () => {
+    await writeRole('failing', { creation_statements: ['CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}}', 'SELECT 1/0'] });
+    const r = await api(server, 'POST', '/v1/database/creds/failing', { token, body: {} });
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error.code, 'database_statement_failed');
+    assert.match(r.body.error.message, /division by zero/);
+    const list = await api(server, 'GET', '/v1/leases?prefix=database/creds/failing/&include_revoked=true', { token });
+    assert.equal(list.body.leases.length, 1);
+    await eventually('the abandoned lease is revoked', async () =>
+      (await api(server, 'GET', '/v1/leases?prefix=database/creds/failing/&include_revoked=true', { token })).body.leases[0].state === 'revoked');
+    await eventually('the abandonment is audited', async () => {
+      const events = await api(server, 'GET', `/v1/audit/events?secret=${encodeURIComponent('database:creds/failing')}&limit=200`, { token });
+      return (events.body.events as any[]).some((e) => e.operation === 'lease.abandon' && e.detail?.lease_id === list.body.leases[0].lease_id);
+    });
+    const orphans = await api(server, 'POST', '/v1/database/orphans/pg', { token, body: {} });
+    assert.ok(!(orphans.body.orphans as { username: string }[]).some((o) => o.username.startsWith('v_failing_')), 'the transaction left no user');
   });
 
   test('orphan scan: users that look issued but have no lease are listed, and dropped only when asked', async () => {

@@ -179,7 +179,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       } catch (error) {
         // Undo what part of the creation ran; the lease then revokes a user that may not exist.
         await runOn(connection.name, statementsOf(role, plugin, 'rollback'), { name: username }).catch((e) => deps.logger.warn({ lease: lease.id, err: (e as Error).message }, 'database rollback statements failed'));
-        await leases.abandon(lease.id);
+        await leases.abandon(lease.id, (error as Error).message);
         throw error;
       }
       return { username, password, leaseId: lease.id, leaseDuration: Math.round((lease.expiresAt - lease.issuedAt) / 1000), renewable: true, expiresAt: lease.expiresAt };
@@ -194,14 +194,13 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       validateName('connection', name);
       await authorizer.require(caller, 'rotate', databaseResource('config', name));
       const row = await connections.find(name);
-      const plugin = pluginOf(row.plugin);
       const { admin, versionId: currentId, text } = await connections.adminOf(caller, row);
       const password = generatePassword({ length: 32 });
       const next = JSON.stringify({ ...(JSON.parse(text) as Record<string, unknown>), password });
       const written = await deps.secrets.putValue(caller, { name: row.admin_secret }, { value: { kind: 'string', text: next }, labels: ['PENDING'] });
       const { pool } = await connections.poolOf(name);
       try {
-        await pool.run([plugin.rotateRootStatement(password)]);
+        await pool.run([await pool.rotateOwnPassword(password)]);
       } catch (error) {
         throw new AppError('database_statement_failed', `rotating the admin password of "${name}" failed; CURRENT still holds the working one: ${scrubbed(error, [password, admin.password])}`);
       }

@@ -40,6 +40,8 @@ export interface AdminPool {
   /** Runs statements in order (in one transaction where the database has transactional DDL). */
   run(statements: readonly string[]): Promise<void>;
   userExists(username: string): Promise<boolean>;
+  /** The statement that gives the pool's own (admin) user a new password. */
+  rotateOwnPassword(password: string): Promise<string>;
   /** User names starting with `prefix` (at most `limit`), for the orphan scan. */
   usersWithPrefix(prefix: string, limit: number): Promise<string[]>;
   end(): Promise<void>;
@@ -49,8 +51,6 @@ export interface DatabasePlugin {
   name: PluginName;
   dialect: Dialect;
   defaults: { revocation: string[]; renew: string[]; rollback: string[] };
-  /** Changes the admin user's own password (rotate-root). */
-  rotateRootStatement(password: string): string;
   openPool(admin: AdminCredential, maxConnections: number): Promise<AdminPool>;
   /** Logs in as a user once (to verify a connection or, in tests, an issued credential). */
   canLogin(c: AdminCredential): Promise<boolean>;
@@ -72,7 +72,6 @@ const postgresql: DatabasePlugin = {
     renew: ['ALTER ROLE {{name}} VALID UNTIL {{expiration}}'],
     rollback: ['DROP ROLE IF EXISTS {{name}}'],
   },
-  rotateRootStatement: (password) => `ALTER ROLE CURRENT_USER PASSWORD ${postgresDialect.passwordLiteral(password)}`,
   async openPool(admin, max) {
     const pool = new pg.Pool({ host: admin.host, port: admin.port, database: admin.dbname, user: admin.username, password: admin.password, ssl: tlsOptions(admin), max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, statement_timeout: 30_000 });
     pool.on('error', () => undefined); // an idle client's lost connection must not crash the server
@@ -93,6 +92,7 @@ const postgresql: DatabasePlugin = {
       async userExists(username) {
         return (await pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount! > 0;
       },
+      rotateOwnPassword: async (password) => `ALTER ROLE CURRENT_USER PASSWORD ${postgresDialect.passwordLiteral(password)}`,
       async usersWithPrefix(prefix, limit) {
         const r = await pool.query('SELECT rolname FROM pg_roles WHERE left(rolname, length($1)) = $1 ORDER BY rolname LIMIT $2', [prefix, limit]);
         return r.rows.map((row: { rolname: string }) => row.rolname);
@@ -133,7 +133,6 @@ const mysql: DatabasePlugin = {
     renew: [],
     rollback: ["DROP USER IF EXISTS {{name}}@'%'"],
   },
-  rotateRootStatement: (password) => `ALTER USER CURRENT_USER() IDENTIFIED BY ${mysqlDialect.passwordLiteral(password)}`,
   async openPool(admin, max) {
     const driver = await loadMysql();
     const pool = driver.createPool({ ...mysqlOptions(admin), connectionLimit: max, maxIdle: 1, idleTimeout: 30_000 });
@@ -152,6 +151,13 @@ const mysql: DatabasePlugin = {
       async userExists(username) {
         const [rows] = await pool.query('SELECT 1 FROM mysql.user WHERE user = ?', [username]);
         return (rows as unknown[]).length > 0;
+      },
+      // The account by name: MariaDB accepts ALTER USER CURRENT_USER() and then changes nothing.
+      async rotateOwnPassword(password) {
+        const [rows] = await pool.query('SELECT CURRENT_USER() AS account');
+        const account = String((rows as { account: string }[])[0]!.account);
+        const at = account.lastIndexOf('@');
+        return `ALTER USER ${mysqlDialect.quoteLiteral(account.slice(0, at))}@${mysqlDialect.quoteLiteral(account.slice(at + 1))} IDENTIFIED BY ${mysqlDialect.passwordLiteral(password)}`;
       },
       async usersWithPrefix(prefix, limit) {
         const [rows] = await pool.query('SELECT DISTINCT user AS u FROM mysql.user WHERE LEFT(user, CHAR_LENGTH(?)) = ? ORDER BY user LIMIT ?', [prefix, prefix, limit]);
