@@ -218,6 +218,7 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
     async sweepBatch(): Promise<number> {
       const at = now();
       for (const row of await store.expired(db, at, batchSize)) await store.markRevoking(db, row.id, at);
+      await store.markRevokingWithEndedTokens(db, at, batchSize);
       const due = (await store.revocationsDue(db, at, batchSize)).map(leaseOf);
       await eachLimited(due, concurrency, async (lease) => {
         const group = revokers.get(lease.engine)?.groupOf?.(lease);

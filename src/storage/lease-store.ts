@@ -48,6 +48,17 @@ export function createLeaseStore() {
     async expired(q: Queryable, now: number, limit: number): Promise<LeaseRow[]> {
       return q.selectFrom('leases').selectAll().where('state', '=', 'active').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
     },
+    /**
+     * Marks up to `limit` active leases whose issuing token was revoked or has expired (a lease
+     * never outlives the token that asked for it). Returns how many it marked.
+     */
+    async markRevokingWithEndedTokens(q: Queryable, now: number, limit: number): Promise<number> {
+      const r = await q.updateTable('leases').set({ state: 'revoking', next_attempt_at: now })
+        .where('id', 'in', (eb) => eb.selectFrom('leases as l').innerJoin('tokens as t', 't.accessor', 'l.accessor').select('l.id')
+          .where('l.state', '=', 'active').where((w) => w.or([w('t.revoked_at', 'is not', null), w('t.expires_at', '<=', now)])).limit(limit))
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
     /** Leases whose revocation is due (new, interrupted or backed off), at most `limit` (index leases_state_attempt). */
     async revocationsDue(q: Queryable, now: number, limit: number): Promise<LeaseRow[]> {
       return q.selectFrom('leases').selectAll().where('state', '=', 'revoking').where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(limit).execute();

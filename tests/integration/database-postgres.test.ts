@@ -193,6 +193,18 @@ describe('database engine on PostgreSQL', () => {
     assert.equal((await api(server, 'GET', '/v1/leases', { token: prod.token })).status, 403, 'listing leases needs sys:leases');
   });
 
+  test('a lease never outlives its token: revoking the token drops the users it asked for', async () => {
+    await writePolicy(server, 'free-creds', JSON.stringify({ rules: [{ path: 'database:creds/free', capabilities: ['read'] }] }));
+    const job = await createToken(server, { policies: ['free-creds'] });
+    const r = await issue('free', job.token);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(await canLogin(credOf(r.body)), true);
+    const revoked = await api(server, 'POST', '/v1/tokens/revoke', { token, body: { accessor: job.accessor } });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    await eventually('the token\'s user is dropped', async () => !(await roleExists(r.body.username)));
+    assert.equal(await canLogin(credOf(r.body)), false);
+  });
+
   test('rotate-root: the admin password changes in the database and in the secret; the connection keeps working', async () => {
     const admin = new pg.Client({ host: cluster.host, port: cluster.port, database: 'postgres', user: cluster.superuser, password: cluster.superPassword });
     await admin.connect();
