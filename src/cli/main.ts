@@ -339,12 +339,13 @@ alerts.command('silence').description('no notifications for this alert and its r
 const database = program.command('database').description('dynamic database users with leases: connections, roles, creds, rotate-root');
 const dload = async () => import('./commands/database.js');
 database.command('config').description('create or replace a connection (verified unless --no-verify)').argument('<name>')
-  .requiredOption('--plugin <plugin>', 'postgresql or mysql').requiredOption('--admin-secret <path>', 'the secret holding the admin credential (JSON)')
-  .option('--allowed-roles <roles>', 'comma-separated role names, or *').option('--no-verify', 'store without connecting').option('--json', 'JSON output')
+  .requiredOption('--plugin <plugin>', 'postgresql, mysql or command').requiredOption('--admin-secret <path>', 'the secret holding the admin credential (JSON)')
+  .option('--allowed-roles <roles>', 'comma-separated role names, or *').option('--no-verify', 'store without connecting')
+  .option('--command <path>', 'command plugin: the program run for create/revoke/renew (absolute path)').option('--json', 'JSON output')
   .action(run(async () => (await dload()).configCommand));
 database.command('read-config').description('a connection').argument('<name>').option('--json', 'JSON output').action(run(async () => (await dload()).readConfigCommand));
 database.command('role').description('create or replace a role').argument('<name>').requiredOption('--connection <name>')
-  .requiredOption('--creation-statements <sql>', 'with {{name}} {{password}} {{expiration}}; split on ;').option('--revocation-statements <sql>').option('--renew-statements <sql>')
+  .option('--creation-statements <sql>', 'with {{name}} {{password}} {{expiration}}; split on ; (required except for the command plugin)').option('--revocation-statements <sql>').option('--renew-statements <sql>')
   .option('--rollback-statements <sql>').option('--username-template <template>').option('--password-length <n>').option('--default-ttl <duration>').option('--max-ttl <duration>')
   .option('--env <env>', 'only tokens bound to this environment (or unbound ones) get credentials').option('--json', 'JSON output')
   .action(run(async () => (await dload()).roleCommand));

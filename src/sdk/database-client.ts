@@ -28,7 +28,7 @@ const seg = encodeURIComponent;
 export function createDatabaseClient(api: Pick<ApiClient, 'request'>) {
   const call = api.request;
   return {
-    configure: (name: string, input: { plugin: string; admin_secret: string; allowed_roles: string[]; verify?: boolean }) => call<ConnectionResponse>('POST', `/v1/database/config/${seg(name)}`, input),
+    configure: (name: string, input: { plugin: string; admin_secret: string; allowed_roles: string[]; verify?: boolean; command?: { path: string; args?: string[]; timeout_seconds?: number } }) => call<ConnectionResponse>('POST', `/v1/database/config/${seg(name)}`, input),
     readConnection: (name: string) => call<ConnectionResponse>('GET', `/v1/database/config/${seg(name)}`),
     listConnections: () => call<{ connections: string[]; next_after: string | null }>('GET', '/v1/database/config'),
     deleteConnection: (name: string) => call<{ deleted: string }>('DELETE', `/v1/database/config/${seg(name)}`),

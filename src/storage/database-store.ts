@@ -15,7 +15,7 @@ export function createDatabaseStore() {
     },
     async upsertConnection(q: Queryable, row: Insertable<Database['database_connections']>): Promise<void> {
       await q.insertInto('database_connections').values(row)
-        .onConflict((oc) => oc.column('name').doUpdateSet({ plugin: row.plugin, admin_secret: row.admin_secret, allowed_roles: row.allowed_roles, updated_at: row.updated_at }))
+        .onConflict((oc) => oc.column('name').doUpdateSet({ plugin: row.plugin, admin_secret: row.admin_secret, allowed_roles: row.allowed_roles, command: row.command ?? null, updated_at: row.updated_at }))
         .execute();
     },
     async markRootRotated(q: Queryable, name: string, at: number): Promise<void> {

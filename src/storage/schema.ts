@@ -240,7 +240,7 @@ export interface Database {
     revoked_at: number | null;
   };
   /** Database engine connections; the admin credential is the named secret. */
-  database_connections: { name: string; plugin: string; admin_secret: string; allowed_roles: string; created_at: number; updated_at: number; root_rotated_at: number | null };
+  database_connections: { name: string; plugin: string; admin_secret: string; allowed_roles: string; created_at: number; updated_at: number; root_rotated_at: number | null; command: string | null };
   database_roles: {
     name: string;
     connection: string;

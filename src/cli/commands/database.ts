@@ -10,8 +10,8 @@ const client = () => createDatabaseClient(apiClient());
 const csv = (value: string | undefined) => (value === undefined ? [] : value.split(',').map((s) => s.trim()).filter(Boolean));
 const seconds = (value: string | undefined) => (value === undefined ? undefined : parseDurationSeconds(value));
 
-export async function configCommand(name: string, o: { plugin: string; adminSecret: string; allowedRoles?: string; verify?: boolean; json?: boolean }): Promise<void> {
-  const c = await client().configure(name, { plugin: o.plugin, admin_secret: o.adminSecret, allowed_roles: csv(o.allowedRoles), verify: o.verify });
+export async function configCommand(name: string, o: { plugin: string; adminSecret: string; allowedRoles?: string; verify?: boolean; command?: string; json?: boolean }): Promise<void> {
+  const c = await client().configure(name, { plugin: o.plugin, admin_secret: o.adminSecret, allowed_roles: csv(o.allowedRoles), verify: o.verify, command: o.command ? { path: o.command } : undefined });
   if (o.json) return printJson(c);
   process.stdout.write(`connection ${c.name} (${c.plugin}) configured; admin credential from secret ${c.admin_secret}; roles: ${c.allowed_roles.join(', ') || '(none)'}\n`);
 }
@@ -29,10 +29,10 @@ function printRole(r: DatabaseRoleResponse): void {
   ]);
 }
 
-export async function roleCommand(name: string, o: { connection: string; creationStatements: string; revocationStatements?: string; renewStatements?: string; rollbackStatements?: string;
+export async function roleCommand(name: string, o: { connection: string; creationStatements?: string; revocationStatements?: string; renewStatements?: string; rollbackStatements?: string;
   usernameTemplate?: string; passwordLength?: string; defaultTtl?: string; maxTtl?: string; env?: string; json?: boolean }): Promise<void> {
   const r = await client().writeRole(name, {
-    connection: o.connection, creation_statements: [o.creationStatements], revocation_statements: o.revocationStatements ? [o.revocationStatements] : undefined,
+    connection: o.connection, creation_statements: o.creationStatements ? [o.creationStatements] : [], revocation_statements: o.revocationStatements ? [o.revocationStatements] : undefined,
     renew_statements: o.renewStatements ? [o.renewStatements] : undefined, rollback_statements: o.rollbackStatements ? [o.rollbackStatements] : undefined,
     username_template: o.usernameTemplate, password_length: o.passwordLength ? Number(o.passwordLength) : undefined,
     default_ttl: seconds(o.defaultTtl), max_ttl: seconds(o.maxTtl), env: o.env,

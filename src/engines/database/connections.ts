@@ -12,6 +12,7 @@ import { databaseResource } from '../../policy/policy.js';
 import type { DatabaseConnectionRow } from '../../storage/database-store.js';
 import { transaction } from '../../storage/transaction.js';
 import type { ConnectionInfo, DatabaseServiceDeps } from './database.types.js';
+import { commandPool, parseCommandSettings } from './command-plugin.js';
 import { parseAdminCredential, pluginOf, type AdminCredential, type AdminPool, type DatabasePlugin } from './plugins.js';
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -63,11 +64,12 @@ export function createConnections(deps: DatabaseServiceDeps) {
   async function poolOf(name: string): Promise<{ pool: AdminPool; plugin: DatabasePlugin; admin: AdminCredential }> {
     const row = await find(name);
     const plugin = pluginOf(row.plugin);
-    const { admin, versionId } = await adminOf(SYSTEM_IDENTITY, row);
+    const { admin, versionId, text } = await adminOf(SYSTEM_IDENTITY, row);
     let open = pools.get(name);
     if (!open || open.versionId !== versionId) {
       if (open) closePool(name);
-      open = { versionId, pool: plugin.openPool(admin, poolSize) };
+      const opening = plugin.name === 'command' ? Promise.resolve(commandPool(parseCommandSettings(JSON.parse(row.command ?? 'null')), text)) : plugin.openPool(admin, poolSize);
+      open = { versionId, pool: opening };
       pools.set(name, open);
       open.pool.catch(() => pools.get(name) === open && pools.delete(name));
     }
@@ -85,13 +87,17 @@ export function createConnections(deps: DatabaseServiceDeps) {
      * itself (no one points a connection at a credential they could not read), and the
      * database must accept it, unless `verify` is false.
      */
-    async configure(caller: Identity, name: string, input: { plugin: string; adminSecret: string; allowedRoles: string[]; verify?: boolean }): Promise<ConnectionInfo> {
+    async configure(caller: Identity, name: string, input: { plugin: string; adminSecret: string; allowedRoles: string[]; verify?: boolean; command?: unknown }): Promise<ConnectionInfo> {
       validateName('connection', name);
       await authorizer.require(caller, 'update', databaseResource('config', name));
       const plugin = pluginOf(input.plugin);
+      // A connection that runs a program on the server spans every environment, as command rotators do.
+      const command = plugin.name === 'command' ? parseCommandSettings(input.command) : null;
+      if (command) await authorizer.require(caller, 'update', 'sys:database/command');
+      else if (input.command !== undefined) throw new AppError('validation_failed', 'command applies only to the command plugin', { details: { field: 'command' } });
       for (const role of input.allowedRoles) if (role !== '*') validateName('role', role);
       const { admin } = await adminOf(caller, { admin_secret: input.adminSecret, plugin: plugin.name });
-      if (input.verify !== false) {
+      if (input.verify !== false && !command) {
         try {
           const pool = await plugin.openPool(admin, 1);
           try {
@@ -106,6 +112,7 @@ export function createConnections(deps: DatabaseServiceDeps) {
       const at = now();
       await transaction(db, caller.audit, (tx) => store.upsertConnection(tx, {
         name, plugin: plugin.name, admin_secret: input.adminSecret, allowed_roles: JSON.stringify(input.allowedRoles), created_at: at, updated_at: at, root_rotated_at: null,
+        command: command ? JSON.stringify(command) : null,
       }));
       closePool(name);
       return connectionInfo(await find(name));

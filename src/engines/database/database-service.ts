@@ -19,6 +19,7 @@ import { createConnections, scrubbed, validateName } from './connections.js';
 import type { DatabaseServiceDeps, IssuedCredential, RoleInfo, RoleInput } from './database.types.js';
 import { pluginOf, type DatabasePlugin } from './plugins.js';
 import { findOrphans } from './orphans.js';
+import type { CommandAction, CommandValues } from './command-plugin.js';
 import { checkUsernameTemplate, parseStatements, renderStatement, renderUsername } from './templates.js';
 
 export const LEASE_ENGINE = 'database';
@@ -54,8 +55,15 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
   }
 
   /** Runs rendered statements on a connection; a failure's message never carries the password. */
-  async function runOn(connection: string, templates: readonly string[], values: { name: string; password?: string; expiration?: number }): Promise<void> {
+  async function runOn(connection: string, action: CommandAction, templates: readonly string[], values: CommandValues): Promise<void> {
     const { pool, plugin } = await connections.poolOf(connection);
+    if (pool.perform) {
+      try {
+        return await pool.perform(action, values);
+      } catch (error) {
+        throw new AppError('database_statement_failed', `database "${connection}": ${action}: ${scrubbed(error, values.password === undefined ? [] : [values.password])}`);
+      }
+    }
     const statements = templates.map((t) => renderStatement(plugin.dialect, t, values));
     try {
       await pool.run(statements);
@@ -75,13 +83,13 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       // Already gone (dropped before a crash, or never created): revoked.
       if (!(await pool.userExists(username))) return;
       const role = await store.findRole(db, lease.role);
-      await runOn(lease.data.connection!, statementsOf(role ? roleInfo(role) : null, plugin, 'revocation'), { name: username });
+      await runOn(lease.data.connection!, 'revoke', statementsOf(role ? roleInfo(role) : null, plugin, 'revocation'), { name: username, role: lease.role });
     },
     async renew(lease: Lease, expiresAt: number) {
-      const { plugin } = await connections.poolOf(lease.data.connection!);
+      const { plugin, pool } = await connections.poolOf(lease.data.connection!);
       const role = await store.findRole(db, lease.role);
       const statements = statementsOf(role ? roleInfo(role) : null, plugin, 'renew');
-      if (statements.length > 0) await runOn(lease.data.connection!, statements, { name: lease.data.username!, expiration: expiresAt });
+      if (statements.length > 0 || pool.perform) await runOn(lease.data.connection!, 'renew', statements, { name: lease.data.username!, expiration: expiresAt, role: lease.role });
     },
   });
 
@@ -96,7 +104,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       const connection = await connections.find(input.connection);
       const plugin = pluginOf(connection.plugin);
       const creation = parseStatements(input.creationStatements, 'creation_statements');
-      if (creation.length === 0) throw new AppError('validation_failed', 'creation_statements are required', { details: { field: 'creation_statements' } });
+      if (creation.length === 0 && plugin.name !== 'command') throw new AppError('validation_failed', 'creation_statements are required', { details: { field: 'creation_statements' } });
       const revocation = parseStatements(input.revocationStatements ?? [], 'revocation_statements');
       const renew = parseStatements(input.renewStatements ?? [], 'renew_statements');
       const rollback = parseStatements(input.rollbackStatements ?? [], 'rollback_statements');
@@ -175,10 +183,10 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
         return issued;
       });
       try {
-        await runOn(connection.name, role.creationStatements, { name: username, password, expiration: lease.expiresAt });
+        await runOn(connection.name, 'create', role.creationStatements, { name: username, password, expiration: lease.expiresAt, role: roleName });
       } catch (error) {
         // Undo what part of the creation ran; the lease then revokes a user that may not exist.
-        await runOn(connection.name, statementsOf(role, plugin, 'rollback'), { name: username }).catch((e) => deps.logger.warn({ lease: lease.id, err: (e as Error).message }, 'database rollback statements failed'));
+        await runOn(connection.name, 'rollback', statementsOf(role, plugin, 'rollback'), { name: username, role: roleName }).catch((e) => deps.logger.warn({ lease: lease.id, err: (e as Error).message }, 'database rollback statements failed'));
         await leases.abandon(lease.id, (error as Error).message);
         throw error;
       }
@@ -227,7 +235,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       for (const o of orphans) {
         const role = await store.findRole(db, o.role);
         try {
-          await runOn(name, statementsOf(role ? roleInfo(role) : null, plugin, 'revocation'), { name: o.username });
+          await runOn(name, 'revoke', statementsOf(role ? roleInfo(role) : null, plugin, 'revocation'), { name: o.username, role: o.role });
           out.push({ ...o, dropped: true });
         } catch (error) {
           out.push({ ...o, dropped: false, error: (error as Error).message });

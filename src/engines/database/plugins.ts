@@ -9,7 +9,7 @@ import { AppError } from '../../errors/app-error.js';
 import { mysqlDialect, postgresDialect } from './dialects.js';
 import type { Dialect } from './templates.js';
 
-export const PLUGINS = ['postgresql', 'mysql'] as const;
+export const PLUGINS = ['postgresql', 'mysql', 'command'] as const;
 export type PluginName = (typeof PLUGINS)[number];
 
 /** The admin secret's JSON: AWS's shape for a database credential. */
@@ -37,6 +37,8 @@ function tlsOptions(c: AdminCredential): false | { rejectUnauthorized: boolean; 
 }
 
 export interface AdminPool {
+  /** Set by plugins that act per operation instead of running SQL (the `command` plugin). */
+  perform?(action: 'create' | 'revoke' | 'renew' | 'rollback', values: { name: string; password?: string; expiration?: number; role?: string }): Promise<void>;
   /** Runs statements in order (in one transaction where the database has transactional DDL). */
   run(statements: readonly string[]): Promise<void>;
   userExists(username: string): Promise<boolean>;
@@ -179,14 +181,27 @@ const mysql: DatabasePlugin = {
   },
 };
 
+/** Names are handed to the program as they are, in JSON: nothing to quote. */
+const commandDialect: Dialect = { quoteIdentifier: (v) => v, quoteLiteral: (v) => v, passwordLiteral: (v) => v, expirationLiteral: (ms) => new Date(ms).toISOString(), maxUsernameLength: 128 };
+const command: DatabasePlugin = {
+  name: 'command',
+  dialect: commandDialect,
+  defaults: { revocation: [], renew: [], rollback: [] },
+  openPool: async () => { throw new AppError('internal_error', 'the command plugin opens no pool'); },
+  canLogin: async () => false,
+};
+
 export function pluginOf(name: string): DatabasePlugin {
   if (name === 'postgresql') return postgresql;
   if (name === 'mysql') return mysql;
+  if (name === 'command') return command;
   throw new AppError('validation_failed', `unknown plugin "${name}" (use ${PLUGINS.join(' or ')})`, { details: { field: 'plugin' } });
 }
 
 /** The admin secret's value as a credential; the plugin's port is the default. */
 export function parseAdminCredential(text: string, secretName: string, plugin: PluginName): AdminCredential {
+  // The command plugin hands the secret to its program as it is.
+  if (plugin === 'command') return { host: '', port: 0, dbname: '', username: '', password: '', tls: { mode: 'disable' } };
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text) as Record<string, unknown>;

@@ -20,6 +20,7 @@ const ConfigBody = Type.Object({
   admin_secret: Type.String({ minLength: 1, maxLength: 512 }),
   allowed_roles: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 }),
   verify: Type.Optional(Type.Boolean()),
+  command: Type.Optional(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), args: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 32 })), timeout_seconds: Type.Optional(Type.Integer()) }, strict)),
 }, strict);
 const RoleBody = Type.Object({
   connection: Type.String({ minLength: 1, maxLength: 64 }),
@@ -55,8 +56,8 @@ export function databaseRoutes(database: DatabaseService) {
     const tags = ['database'];
     app.post('/v1/database/config/:name', { schema: { params: NameParam, body: ConfigBody, tags }, config: { operation: 'database.config.write' } }, async (request) => {
       target(request, 'config');
-      const b = request.body as { plugin: string; admin_secret: string; allowed_roles: string[]; verify?: boolean };
-      return connectionJson(await database.connections.configure(identityOf(request), nameOf(request), { plugin: b.plugin, adminSecret: b.admin_secret, allowedRoles: b.allowed_roles, verify: b.verify }));
+      const b = request.body as { plugin: string; admin_secret: string; allowed_roles: string[]; verify?: boolean; command?: unknown };
+      return connectionJson(await database.connections.configure(identityOf(request), nameOf(request), { plugin: b.plugin, adminSecret: b.admin_secret, allowedRoles: b.allowed_roles, verify: b.verify, command: b.command }));
     });
     app.get('/v1/database/config/:name', { schema: { params: NameParam, tags }, config: { operation: 'database.config.read' } }, async (request) => {
       target(request, 'config');

@@ -16,6 +16,8 @@ export function databaseEngine(_dialect: Dialect) {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addColumn('root_rotated_at', 'bigint')
+        // The `command` plugin's program: JSON {path, args, timeout_seconds}.
+        .addColumn('command', 'text')
         .execute();
       await db.schema.createTable('database_roles')
         .addColumn('name', 'text', (c) => c.primaryKey())
