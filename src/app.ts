@@ -1,3 +1,8 @@
+import { identityRoutes } from './http/routes/identity.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { operatorRoutes } from './http/routes/operator.js';
+import { secretRoutes } from './http/routes/secrets.js';
+import { createSnapshotService, type SnapshotProgress } from './services/snapshot-service.js';
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
@@ -9,6 +14,8 @@ import { createBarrier } from './barrier/barrier.js';
 import { storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
+import { createUiSession } from './http/ui-session.js';
+import { uiStaticRoutes } from './http/ui-static.js';
 import { createAuthorizer } from './services/authorizer.js';
 import { createIdentityService } from './auth/tokens/identity-service.js';
 import { createOperatorService } from './services/operator-service.js';
@@ -43,6 +50,8 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createOidcMethod } from './auth/oidc/oidc-method.js';
+import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
 import { createAuthStore } from './storage/auth-store.js';
 import { authRoutes } from './http/routes/auth.js';
@@ -70,6 +79,9 @@ import { alertRoutes } from './http/routes/alerts.js';
 import { createReportService } from './engines/reports/report-service.js';
 import { reportRoutes } from './http/routes/reports.js';
 import { createReportStore } from './storage/report-store.js';
+import { createApprovalsService } from './engines/approvals/approvals-service.js';
+import { approvalRoutes } from './http/routes/approvals.js';
+import { createChangeRequestStore } from './storage/change-request-store.js';
 import { createLeaseManager } from './leases/lease-manager.js';
 import { createLeaseSweeper } from './leases/lease-sweeper.js';
 import { createLeaseStore } from './storage/lease-store.js';
@@ -79,6 +91,14 @@ import { databaseRoutes } from './http/routes/database.js';
 import { leaseRoutes } from './http/routes/leases.js';
 
 export const VERSION = '0.1.0';
+
+/**
+ * The offline tools (`custos operator snapshot|migrate`): no server, no token, no unseal key;
+ * built here, like the server, so the CLI never wires storage itself.
+ */
+export function createOfflineTools(options: { onProgress?: SnapshotProgress } = {}) {
+  return { snapshots: createSnapshotService({ openStorage, onProgress: options.onProgress }) };
+}
 
 export interface CustosServer {
   readonly http: FastifyInstance;
@@ -148,7 +168,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const currentHold = createCurrentHold({ changes, maxWaitMs: config.rotation_read_hold_ms });
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors, now, region: config.region, accountId: config.account_id,
-    readCache: storage.dialect === 'sqlite',
+    // One writer (SQLite): cached until a change. Several nodes: other nodes' writes arrive
+    // through LISTEN/NOTIFY, and the age bound covers a notification that never arrives.
+    readCache: storage.dialect === 'sqlite' || config.read_cache_max_age_ms > 0,
+    readCacheMaxAgeMs: storage.dialect === 'sqlite' ? undefined : config.read_cache_max_age_ms,
     replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
@@ -182,13 +205,18 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
 
+  // Change requests: writes a policy grants only with approval wait for other people's approval.
+  const approvals = createApprovalsService({
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
+  });
+
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const resourcePolicies = createResourcePolicyService({
     db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
   });
-  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials }), awsKeyRoutes(awsCredentials)];
+  const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials, approvals }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {
     output(`WARNING: dev mode accepts AWS access key "${DEV_ACCESS_KEY_ID}" / secret "test" as root on the AWS-compatible API.`);
   }
@@ -208,7 +236,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now })],
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now }),
+      createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });
   const wrapping = createWrappingService({ db, store: createWrappingStore(), barrier, now });
@@ -224,10 +253,15 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const alerts = createAlertService({ db, alertStore, authorizer, now });
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
 
+  const uiSession = createUiSession({ identity, auth });
   const http = await createHttpServer({
-    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, secrets, policies, operator, wrapping,
-    metrics: { instruments: metrics, service: createMetricsService({ metrics, authorizer, public: config.metrics_public }) },
-    plugins: [...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), databaseRoutes(database), leaseRoutes(leases, now)],
+    logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
+    plugins: [
+      operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
+      metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
+      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now),
+    ],
+    sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
   });
   await http.listen({ host: config.host, port: config.port });
@@ -263,6 +297,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     }),
     leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
     leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
+    leaderOnly('change request expiry', 60_000, () => approvals.expireDue()),
   ];
   if (config.alerts.enabled) jobs.push(leaderOnly('alert evaluation', config.alerts.evaluate_interval_seconds * 1000, () => alertEngine.evaluate()));
   for (const job of jobs) job.unref();

@@ -9,7 +9,7 @@ import { createAlertLedger } from './alert-ledger.js';
 import { createAlertDelivery } from './alert-delivery.js';
 import type { Sink } from './alert-sinks.js';
 import { stateFindings } from './state-rules.js';
-import { createStreamRules, type StreamHistory } from './stream-rules.js';
+import { createStreamRules, type ReadingHours, type StreamHistory } from './stream-rules.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -60,6 +60,8 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     failure_burst: 3 * rules.failure_burst.window_minutes * 60_000, integrity: DAY,
   };
   const baselineCache = new Map<string, number>();
+  // principal + hour -> its reads by local hour of day over the learned lookback (loaded once per hour).
+  const profileCache = new Map<string, ReadingHours>();
   // Last read times already persisted: a pair is rewritten at most hourly (the lookback is in days).
   const persistedReads = new Map<string, number>();
   let lastStateCheck = -Infinity;
@@ -71,6 +73,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     const lastReads = new Map<string, Map<string, number>>();
     const wanted = new Map<string, Set<string>>();
     const hours = new Set<string>();
+    const profiles = new Set<string>();
     for (const e of rows) {
       if (e.outcome !== 'success' || !e.accessor || !e.secret_name || !READ_OPERATIONS.has(e.operation)) continue;
       const env = environmentOf(e.secret_name);
@@ -80,6 +83,26 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         set.add(e.secret_name);
       }
       if (rules.volume_spike.enabled) hours.add(`${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`);
+      if (rules.off_hours.enabled && rules.off_hours.learned.enabled && env && rules.off_hours.learned.environments.includes(env)) {
+        profiles.add(`${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`);
+      }
+    }
+    for (const key of profiles) {
+      if (profileCache.has(key)) continue;
+      const [principal, hour] = key.split('\u0000') as [string, string];
+      const to = Number(hour);
+      const rows = await alertStore.readHours(db, principal, to - rules.off_hours.learned.days * DAY, to);
+      const byHour = new Array<number>(24).fill(0);
+      const days = new Set<number>();
+      let reads = 0;
+      for (const r of rows) {
+        const local = r.hour_start + config.utc_offset_minutes * 60_000;
+        byHour[new Date(local).getUTCHours()]! += r.reads;
+        days.add(Math.floor(local / DAY));
+        reads += r.reads;
+      }
+      if (profileCache.size > 100_000) profileCache.clear();
+      profileCache.set(key, { byHour, reads, days: days.size });
     }
     for (const [principal, names] of wanted) lastReads.set(principal, await alertStore.lastReads(db, principal, [...names]));
     for (const key of hours) {
@@ -92,6 +115,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     return {
       lastRead: (principal, secret) => lastReads.get(principal)?.get(secret),
       baselineReads: (principal, hourStart) => baselineCache.get(`${principal}\u0000${hourStart}`) ?? 0,
+      readingHours: (principal, hourStart) => profileCache.get(`${principal}\u0000${hourStart}`),
     };
   }
 

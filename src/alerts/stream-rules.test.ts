@@ -52,6 +52,41 @@ describe('off-hours access', () => {
   });
 });
 
+describe('off-hours access learned per principal', () => {
+  test('a read in an hour the principal has not read in for 14 days fires, inside the configured window too; its usual hours and thin histories do not', async () => {
+    const monday = Date.UTC(2026, 7, 17); // two weeks of history before Tuesday 1 September
+    const now = Date.UTC(2026, 8, 1, 21);
+    await withKit(only('off_hours', { environments: { prod: { start_hour: 7, end_hour: 20, weekdays: [1, 2, 3, 4, 5, 6, 7] } } }), async (kit) => {
+      // acc_etl reads prod every day from 09:00 to 16:59; acc_new read on two days only.
+      for (let day = 0; day < 14; day++) {
+        for (let hour = 9; hour < 17; hour++) for (let i = 0; i < 3; i++) await kit.read('acc_etl', 'prod/etl/db', monday + day * DAY + hour * HOUR + i * MINUTE);
+        if (day >= 12) await kit.read('acc_new', 'prod/etl/db', monday + day * DAY + 10 * HOUR);
+        kit.now = monday + day * DAY + 23 * HOUR;
+        await kit.evaluate();
+      }
+      assert.equal((await kit.alerts('off_hours')).length, 0, 'fourteen days inside its own hours (and the configured window) are quiet');
+      const tuesday = Date.UTC(2026, 8, 1);
+      await kit.read('acc_etl', 'prod/etl/db', tuesday + 10 * HOUR); // usual
+      await kit.read('acc_etl', 'prod/etl/db', tuesday + 17 * HOUR + 30 * MINUTE); // within the one-hour margin
+      await kit.read('acc_new', 'prod/etl/db', tuesday + 19 * HOUR); // too little history to judge
+      await kit.read('acc_etl', 'dev/etl/db', tuesday + 19 * HOUR); // dev is not watched
+      kit.now = tuesday + 19 * HOUR + 30 * MINUTE;
+      await kit.evaluate();
+      assert.equal((await kit.alerts('off_hours')).length, 0);
+      await kit.read('acc_etl', 'prod/etl/db', tuesday + 19 * HOUR + 15 * MINUTE); // inside the 07-20 window, but not its hours
+      kit.now = tuesday + 20 * HOUR;
+      await kit.evaluate();
+      const [alert, ...more] = await kit.alerts('off_hours');
+      assert.equal(more.length, 0);
+      assert.equal(alert!.principal, 'acc_etl');
+      const facts = JSON.parse(alert!.facts);
+      assert.equal(facts.learned, true);
+      assert.equal(facts.usual_hours, '09-18h', 'the 17:30 read counts towards its hours now');
+      assert.match(alert!.summary, /has not read in for 14 days/);
+    }, now);
+  });
+});
+
 describe('first-time access', () => {
   test('a prod secret last read 31 days ago fires once; 29 days ago and dev secrets do not', async () => {
     const now = Date.UTC(2026, 8, 1, 10);

@@ -11,6 +11,15 @@ export interface StreamHistory {
   lastRead(principal: string, secret: string): number | undefined;
   /** Reads by `principal` in the same hour of day over the previous `days` days. */
   baselineReads(principal: string, hourStart: number, days: number): number;
+  /** When `principal` read over the learned off-hours lookback before this hour (undefined: not loaded). */
+  readingHours(principal: string, hourStart: number): ReadingHours | undefined;
+}
+
+/** A principal's reads by local hour of day, over a lookback: the basis of its usual hours. */
+export interface ReadingHours {
+  byHour: number[];
+  reads: number;
+  days: number;
 }
 
 const MINUTE = 60_000;
@@ -92,6 +101,25 @@ export function createStreamRules(config: AlertsConfig) {
       rule: 'off_hours', key: `${e.accessor}|${env}|${day}`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
       summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
       facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours }, seqs: [e.seq], time: e.time,
+    };
+  }
+
+  /** A read in an hour of day in which this principal has not read for weeks (given enough history to know). */
+  function unusualHour(e: AuditRecord, env: string, history: StreamHistory): Finding | undefined {
+    const learned = rules.off_hours.learned;
+    if (!learned.environments.includes(env)) return undefined;
+    const profile = history.readingHours(e.accessor!, Math.floor(e.time / HOUR) * HOUR);
+    if (!profile || profile.days < learned.min_days || profile.reads < learned.min_reads) return undefined;
+    const local = new Date(e.time + offsetMs);
+    const hour = local.getUTCHours();
+    for (let d = -learned.margin_hours; d <= learned.margin_hours; d++) if (profile.byHour[(hour + d + 24) % 24]! > 0) return undefined;
+    const usual = profile.byHour.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
+    const day = local.toISOString().slice(0, 10);
+    return {
+      rule: 'off_hours', key: `${e.accessor}|${env}|${day}|learned`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
+      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}), an hour it has not read in for ${learned.days} days (usually ${hourRanges(usual)})`,
+      facts: { environment: env, local_time: local.toISOString().slice(0, 16), learned: true, usual_hours: hourRanges(usual), lookback_days: learned.days, reads_in_lookback: profile.reads },
+      seqs: [e.seq], time: e.time,
     };
   }
 
@@ -186,7 +214,8 @@ export function createStreamRules(config: AlertsConfig) {
       if (e.outcome !== 'success' || !READ_OPERATIONS.has(e.operation) || !e.accessor || !e.secret_name) return found;
       const env = environmentOf(e.secret_name);
       if (env && rules.off_hours.enabled) {
-        const f = offHours(e, env);
+        // The configured window first; a principal's own usual hours only add what the window lets through.
+        const f = offHours(e, env) ?? (rules.off_hours.learned.enabled ? unusualHour(e, env, history) : undefined);
         if (f) found.push(f);
       }
       if (env && rules.first_time_access.enabled) {
@@ -206,6 +235,18 @@ export function createStreamRules(config: AlertsConfig) {
       seenReads.clear();
     },
   };
+}
+
+/** `[9, 10, 11, 14]` -> `09-12h, 14-15h`. */
+function hourRanges(hours: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < hours.length; i++) {
+    let j = i;
+    while (j + 1 < hours.length && hours[j + 1] === hours[j]! + 1) j++;
+    out.push(`${String(hours[i]).padStart(2, '0')}-${String(hours[j]! + 1).padStart(2, '0')}h`);
+    i = j;
+  }
+  return out.join(', ');
 }
 
 function offsetLabel(minutes: number): string {

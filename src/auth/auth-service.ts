@@ -1,3 +1,4 @@
+import { requireHeldPolicies } from '../policy/grants.js';
 import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/app-error.js';
@@ -157,10 +158,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       const method = methodOf(mount.type);
       const parsed = await method.parseRole(raw);
       // No privilege widening: a role can only hand out policies its author holds.
-      if (!caller.isRoot) {
-        const extra = parsed.token.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `a role can only grant policies its author holds (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, [...parsed.token.policies, ...(parsed.grants ?? [])], 'a role');
       const at = now();
       const config = JSON.stringify(parsed);
       caller.audit?.annotate({ detail: { mount: path, role: name } });
@@ -227,6 +225,16 @@ export function createAuthService(deps: AuthServiceDeps) {
         return result;
       });
       return { ...issued, role: grant.role.name, mount: path, method: mount.type };
+    },
+
+    /** The first step of a two-step login (OIDC): where to send the browser. Anonymous, audited. */
+    async startLogin(path: string, body: unknown, source: string, audit: TransactionAuditor | undefined): Promise<Record<string, unknown>> {
+      checkMountName(path);
+      const mount = await mountOf(path);
+      const method = methodOf(mount.type);
+      if (!method.startLogin) throw new AppError('auth_method_mismatch', `a ${mount.type} mount logs in in one step: POST /v1/auth/${path}/login`);
+      audit?.annotate({ detail: { method: mount.type, mount: path } });
+      return method.startLogin(mount, { body, source }, (detail) => audit?.annotate({ detail }));
     },
 
     /** For a method's own service, which authorized its call already: a role of a mount of `type`. */

@@ -13,6 +13,10 @@ export interface Identity {
   groupPolicies?: string[];
   /** Set by the HTTP layer on mutating requests: writes commit with the request's audit event. */
   audit?: TransactionAuditor;
+  /** Set only by the change-request engine while it carries out an approved request as its requester. */
+  approvedChange?: { requestId: string };
+  /** The caller's emergency reason (X-Custos-Break-Glass): skips an approval rule that allows break-glass. */
+  breakGlassReason?: string;
 }
 
 /** Identity used by the server's own background work (scheduler, purge). */

@@ -72,6 +72,7 @@ secret.command('put').description('write a new version (creates the secret if ne
   .option('--binary', 'store the file as binary').option('--label <label>', 'staging label (repeatable; default CURRENT)', collect)
   .option('--description <text>').option('--owner <owner>').option('--tag <k=v>', 'tag (repeatable)', collect)
   .option('--idempotency-token <token>', 'retry-safe version id (32-64 chars)').option('--json', 'JSON output')
+  .option('--break-glass <reason>', 'emergency write without approval, where a rule allows it (audited, alerts)')
   .argument('[stdin]', '"-" reads the value from stdin')
   .action(run(async () => (await import('./commands/secret.js')).putCommand));
 secret.command('get').description('print a value (alone, with a newline; binary values as exact bytes, never to a terminal)').argument('<name>')
@@ -99,7 +100,8 @@ secret.command('password').description('generate a random password').option('--l
 
 const token = program.command('token').description('create, inspect and revoke tokens');
 token.command('create').description('create a child token').requiredOption('--policy <name>', 'policy (repeatable)', collect)
-  .option('--ttl <duration>', 'e.g. 1h, 30d').option('--max-ttl <duration>').option('--env <env>', 'bind to one environment').option('--display-name <name>').option('--json', 'JSON output')
+  .option('--ttl <duration>', 'e.g. 1h, 30d').option('--max-ttl <duration>').option('--env <env>', 'bind to one environment').option('--display-name <name>')
+  .option('--allow-missing-policy', 'accept policy names not written yet (they grant nothing until they are)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/token.js')).createCommand));
 token.command('lookup').description('show a token (default: your own)').argument('[accessor]').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/token.js')).lookupCommand));
@@ -172,6 +174,11 @@ login.command('userpass').description('log in with a username and password (type
   .requiredOption('--username <name>').option('--password-file <file>', 'first line of this file (- or absent: prompt / stdin)')
   .option('--mount <path>', 'userpass mount path', 'userpass').option('--json', 'print the login response instead of saving the token')
   .action(run(async () => (await import('./commands/userpass.js')).loginCommand));
+login.command('oidc').description('log in through your organisation\'s identity provider (OIDC authorization code with PKCE): opens a browser, or prints the URL')
+  .requiredOption('--role <name>').option('--mount <path>', 'OIDC mount path', 'oidc').option('--port <port>', 'local port the provider redirects to (http://localhost:PORT/oidc/callback)', '8250')
+  .option('--no-browser', 'only print the URL (headless shell: open it on any machine that can reach this one\'s port)')
+  .option('--json', 'print the login response instead of saving the token')
+  .action(run(async () => (await import('./commands/oidc.js')).loginCommand));
 const userpass = program.command('userpass').description('people with a username and password');
 userpass.command('create').description('create or update a user (password: prompt, stdin or --password-file)').argument('<username>')
   .addOption(new Option('--mount <path>', 'userpass mount path').default('userpass')).requiredOption('--policy <name>', 'policy (repeatable)', collect)
@@ -232,7 +239,8 @@ program.command('logout').description('remove the saved token').option('--revoke
 const awsKey = program.command('aws-key').description('SigV4 access keys for the AWS Secrets Manager-compatible API');
 awsKey.command('create').description('create an access key bound to policies (prints the secret key once)').requiredOption('--policy <name>', 'policy (repeatable)', collect)
   .option('--env <env>', 'bind to one environment').option('--display-name <name>')
-  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token').option('--json', 'JSON output')
+  .option('--ttl <duration>', 'expire after this long (e.g. 30d); never later than the creating token')
+  .option('--allow-missing-policy', 'accept policy names not written yet (they grant nothing until they are)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).createCommand));
 awsKey.command('list').description('list access keys').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).listCommand));
@@ -334,6 +342,17 @@ alerts.command('ack').description('acknowledge an alert (it keeps firing until i
 alerts.command('silence').description('no notifications for this alert and its recurrences for a while').argument('<id>')
   .requiredOption('--for <duration>', 'e.g. 4h, 7d (1 minute to 90 days)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/alerts.js')).silenceCommand));
+const request = program.command('request').description('change requests: writes held for approval (separation of duties)');
+request.command('list').description('requests you made or may approve (newest first)').option('--state <state>', 'pending, applied, denied, cancelled, expired, failed')
+  .option('--limit <n>').option('--json', 'JSON output').action(run(async () => (await import('./commands/request.js')).listCommand));
+request.command('show').description('one request: what it would do (never the value), who asked, who approved').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).showCommand));
+request.command('approve').description('approve; the last approval needed carries the write out').argument('<id>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).approveCommand));
+request.command('deny').description('deny (closes the request)').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).denyCommand));
+request.command('cancel').description('withdraw your own request').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/request.js')).cancelCommand));
 
 // Dynamic database credentials and leases: see docs/database.md.
 const database = program.command('database').description('dynamic database users with leases: connections, roles, creds, rotate-root');

@@ -34,7 +34,22 @@ export const AlertsConfigSchema = z.object({
   state_check_seconds: z.number().min(1).max(86_400).default(60),
   utc_offset_minutes: z.number().int().min(-720).max(840).default(0),
   rules: z.object({
-    off_hours: rule({ environments: z.record(z.string(), HourWindow).default({ prod: { start_hour: 7, end_hour: 20, weekdays: [1, 2, 3, 4, 5] } }) }).prefault({}),
+    off_hours: rule({
+      environments: z.record(z.string(), HourWindow).default({ prod: { start_hour: 7, end_hour: 20, weekdays: [1, 2, 3, 4, 5] } }),
+      /**
+       * Each principal's own usual hours, learned from its reads: a read in an hour of day (± `margin_hours`)
+       * in which it made no read over the last `days` days. Only once it has read on `min_days` days and
+       * `min_reads` times in all, so a new principal is not "off-hours" everywhere.
+       */
+      learned: z.object({
+        enabled: z.boolean().default(true),
+        environments: z.array(z.string()).default(['prod']),
+        days: z.number().int().min(3).max(60).default(14),
+        min_days: z.number().int().min(1).max(60).default(7),
+        min_reads: z.number().int().min(1).default(50),
+        margin_hours: z.number().int().min(0).max(6).default(1),
+      }).strict().prefault({}),
+    }).prefault({}),
     volume_spike: rule({
       window_minutes: z.number().int().min(1).max(60).default(5),
       factor: z.number().min(1).default(5),

@@ -41,6 +41,13 @@ const ConfigSchema = z
      * `finish` (then it returns the old CURRENT); 0 never waits.
      */
     rotation_read_hold_ms: z.coerce.number().int().min(0).max(30_000).default(2000),
+    /**
+     * PostgreSQL only: cache label lookups (ciphertext, never plaintext) on each node, for at most
+     * this long. Another node's write empties the cache through LISTEN/NOTIFY within milliseconds
+     * (so a read right after a write elsewhere may still see the old value for that long); the
+     * age bounds a lost notification. 0 (the default): every read goes to the database.
+     */
+    read_cache_max_age_ms: z.coerce.number().int().min(0).max(60_000).default(0),
     /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
     /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
@@ -89,6 +96,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
   CUSTOS_LEASE_SWEEP_SECONDS: 'lease_sweep_seconds',
   CUSTOS_ROTATION_READ_HOLD_MS: 'rotation_read_hold_ms',
+  CUSTOS_READ_CACHE_MAX_AGE_MS: 'read_cache_max_age_ms',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
   CUSTOS_NODE_ID: 'node_id',
   CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',

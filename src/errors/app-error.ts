@@ -84,6 +84,13 @@ export const ERROR_STATUS = {
   jwt_claim_mismatch: 403,
   jwks_unavailable: 503,
   account_locked: 429,
+  // OIDC authorization-code login (auth/oidc)
+  oidc_state_invalid: 400,
+  oidc_redirect_not_allowed: 400,
+  oidc_exchange_failed: 401,
+  oidc_nonce_mismatch: 401,
+  // browser sessions (http/ui-session): a cookie-authenticated write without its CSRF token
+  csrf_failed: 403,
   // groups (auth/groups)
   group_not_found: 404,
   group_member_not_found: 404,
@@ -116,6 +123,15 @@ export const ERROR_STATUS = {
   scan_rate_limited: 429,
   // alert engine (alerts, acknowledgements, silences)
   alert_not_found: 404,
+  // change requests (engines/approvals): writes that need approval, break-glass
+  approval_required: 403,
+  approval_pending: 403,
+  break_glass_not_allowed: 403,
+  change_request_not_found: 404,
+  change_request_closed: 409,
+  change_request_expired: 409,
+  self_approval_denied: 403,
+  not_an_approver: 403,
   // leases and the database engine (dynamic credentials)
   lease_not_found: 404,
   lease_expired: 409,

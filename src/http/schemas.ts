@@ -90,6 +90,7 @@ export const CreateTokenBody = Type.Object({
   max_ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^\\d+[smhdw]?$' })])),
   env: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   display_name: Type.Optional(Type.String({ maxLength: 128 })),
+  allow_missing_policies: Type.Optional(Type.Boolean()),
 }, strict);
 
 export const AccessorBody = Type.Object({

@@ -11,15 +11,8 @@ import type { Identity } from '../auth/identity.types.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { IdentityService } from '../auth/tokens/identity-service.js';
 import type { OperatorService } from '../services/operator-service.js';
-import type { PolicyService } from '../services/policy-service.js';
-import type { SecretsService } from '../engines/secrets/secrets-service.js';
 import type { AuditItem } from './request-context.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { MetricsService } from '../services/metrics-service.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { secretRoutes } from './routes/secrets.js';
-import { identityRoutes } from './routes/identity.js';
-import { operatorRoutes } from './routes/operator.js';
 import { validationMessage } from './validation-message.js';
 import type { WrappingService } from '../auth/wrapping/wrapping-service.js';
 import { prepareWrap, WRAP_HEADER, wrapOnRoute } from './wrapping-hooks.js';
@@ -30,18 +23,20 @@ export interface HttpDeps {
   version: string;
   isSealed: () => boolean;
   auditLog: Pick<AuditLog, 'record' | 'appendWithin' | 'isTampered'>;
+  /** Authenticates every request's token. */
   identity: IdentityService;
-  secrets: SecretsService;
-  policies: PolicyService;
-  operator: OperatorService;
+  /** Says whether the store was initialized (a sealed, uninitialized server answers `not_initialized`). */
+  operator: Pick<OperatorService, 'status'>;
   /** Set with several nodes: recorded as `node` in every audit event's detail. */
   nodeId?: string;
   /** Response wrapping (X-Custos-Wrap-TTL on routes whose answer carries a credential). */
   wrapping?: WrappingService;
-  /** Request metrics, observed in onResponse, and the service behind GET /metrics. */
-  metrics?: { instruments: Metrics; service: MetricsService };
-  /** Further route groups (compatible APIs, engines) registered by the composition root. */
-  plugins?: ((app: FastifyInstance) => void)[];
+  /** Request metrics, observed in onResponse (GET /metrics is a plugin like any route group). */
+  metrics?: Metrics;
+  /** Every route group (native API, compatible APIs, engines, UI), registered by the composition root. */
+  plugins: ((app: FastifyInstance) => void)[];
+  /** The token of a browser session's cookie when no header carries one (CSRF-checked: http/ui-session.ts). */
+  sessionToken?: (request: FastifyRequest) => string | undefined;
 }
 
 export interface ErrorBody {
@@ -185,7 +180,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Fail closed before doing any work: the event could not be chained anyway.
     if (!config.tamperedOk && config.audited !== false && deps.auditLog.isTampered()) throw new AppError('audit_tampered', 'the audit log was tampered with; an operator must run `custos audit acknowledge-break`');
     if (!config.anonymous && route.url !== undefined) {
-      const identity = await deps.identity.authenticate(bearerToken(request), (accessor) => {
+      const identity = await deps.identity.authenticate(bearerToken(request) ?? deps.sessionToken?.(request), (accessor) => {
         request.audit.accessor = accessor;
       }, request.ip);
       request.identity = request.withTransactionAudit(identity);
@@ -283,7 +278,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   if (deps.metrics) {
-    const instruments = deps.metrics.instruments;
+    const instruments = deps.metrics;
     // After the response: one map lookup and two prom-client updates per request.
     app.addHook('onResponse', async (request, reply) => {
       if (!request.audit) return;
@@ -293,13 +288,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       instruments.observeRead(request.audit.operation, request.audit.secretName, outcome);
       for (const item of request.audit.items ?? []) instruments.observeRead(item.operation, item.secretName, outcomeOf(item.status, item.errorCode));
     });
-    metricsRoutes(app, deps.metrics.service);
   }
 
   app.get('/v1/openapi.json', { schema: { hide: true }, config: { sealedOk: true, anonymous: true, audited: false } }, async () => app.swagger());
-  operatorRoutes(app, deps.operator, deps.version);
-  secretRoutes(app, deps.secrets);
-  identityRoutes(app, deps.identity, deps.policies);
-  for (const plugin of deps.plugins ?? []) plugin(app);
+  for (const plugin of deps.plugins) plugin(app);
   return app;
 }

@@ -14,6 +14,10 @@ export interface BoundedCacheOptions<V> {
   /** Bytes an entry counts for (at least 1 is counted). */
   sizeOf?: (value: V) => number;
   onEvict?: (value: V) => void;
+  /** An entry older than this is not served (ms since it was set); none by default. */
+  ttlMs?: number;
+  /** The clock for `ttlMs` (milliseconds; tests inject one). */
+  now?: () => number;
 }
 
 export interface BoundedCache<V> {
@@ -27,13 +31,14 @@ export interface BoundedCache<V> {
 }
 
 export function createBoundedCache<V extends object>(options: BoundedCacheOptions<V>): BoundedCache<V> {
-  const { maxEntries, maxBytes, sizeOf, onEvict } = options;
+  const { maxEntries, maxBytes, sizeOf, onEvict, ttlMs, now } = options;
   if (maxEntries === undefined && maxBytes === undefined) throw new Error('a bounded cache needs maxEntries or maxBytes');
   if (maxBytes !== undefined && !sizeOf) throw new Error('a cache bounded in bytes needs sizeOf');
   const lru = new LRUCache<string, V>({
     ...(maxEntries !== undefined ? { max: maxEntries } : {}),
     ...(maxBytes !== undefined && sizeOf ? { maxSize: maxBytes, sizeCalculation: (value: V) => Math.max(1, sizeOf(value)) } : {}),
     ...(onEvict ? { dispose: (value: V) => onEvict(value) } : {}),
+    ...(ttlMs !== undefined && ttlMs > 0 ? { ttl: ttlMs, ...(now ? { perf: { now } } : {}) } : {}),
   } as LRUCache.Options<string, V, unknown>);
   return {
     get: (key) => lru.get(key),

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAPABILITIES, databaseResource, evaluate, matchesPath, parsePolicyDocument, type PolicyDocument, type Principal } from './policy.js';
+import { CAPABILITIES, databaseResource, evaluate, matchesPath, type PolicyDocument, type Principal } from './policy.js';
+import { parsePolicyDocument } from './policy-document.js';
 
 /** The database engine's resources are their own namespace (`database:`), fenced from secrets, transit and sys. */
 const who = (policies: PolicyDocument[], extra: Partial<Principal> = {}): Principal => ({ policies, env: null, isRoot: false, ...extra });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAPABILITIES, evaluate, matchesPath, mayAccessUnder, parsePolicyDocument, transitResource, type PolicyDocument, type Principal } from './policy.js';
+import { CAPABILITIES, evaluate, matchesPath, mayAccessUnder, transitResource, type PolicyDocument, type Principal } from './policy.js';
+import { parsePolicyDocument } from './policy-document.js';
 
 /** Transit keys are their own policy namespace (`transit:KEY`), fenced from secret globs and bound by environment. */
 const who = (policies: PolicyDocument[], extra: Partial<Principal> = {}): Principal => ({ policies, env: null, isRoot: false, ...extra });

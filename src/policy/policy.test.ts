@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../errors/app-error.js';
-import {
-  CAPABILITIES,
-  evaluate,
-  matchesPath,
-  mayAccessUnder,
-  parsePolicyDocument,
-  validatePolicyName,
-  type Capability,
-  type PolicyDocument,
-  type Principal,
-} from './policy.js';
+import { CAPABILITIES, evaluate, matchesPath, mayAccessUnder, type Capability, type PolicyDocument, type Principal } from './policy.js';
+import { parsePolicyDocument, validatePolicyName } from './policy-document.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures

@@ -189,10 +189,14 @@ export function createApiClient(options: ApiClientOptions) {
     getValue: (name: string, selector: { label?: string; versionId?: string } = {}) =>
       call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }),
     /** With `createIfMissing`, a missing secret is created with that metadata (`secret_created` says so) instead of failing. */
-    putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string; createIfMissing?: { description?: string; owner?: string; tags?: Record<string, string> } }) =>
-      call<{ name: string; arn: string; version_id: string; labels: string[]; created: boolean; secret_created: boolean }>('POST', `/v1/values/${enc(name)}`, {
+    /**
+     * A write a policy grants only with approval is held: the answer (202) is then only
+     * `change_request`. `breakGlassReason` skips approval where a rule allows break-glass (audited, alerted).
+     */
+    putValue: (name: string, input: { value?: string; valueBase64?: string; labels?: string[]; idempotencyToken?: string; createIfMissing?: { description?: string; owner?: string; tags?: Record<string, string> }; breakGlassReason?: string }) =>
+      call<{ name: string; arn: string; version_id: string; labels: string[]; created: boolean; secret_created: boolean; change_request?: ChangeRequestResponse }>('POST', `/v1/values/${enc(name)}`, {
         value: input.value, value_base64: input.valueBase64, labels: input.labels, idempotency_token: input.idempotencyToken, create_if_missing: input.createIfMissing,
-      }),
+      }, undefined, input.breakGlassReason === undefined ? undefined : { 'x-custos-break-glass': input.breakGlassReason }),
     createSecret: (input: { name: string; value?: string; valueBase64?: string; description?: string; owner?: string; tags?: Record<string, string>; labels?: string[]; idempotencyToken?: string }) =>
       call<SecretMetadataResponse & { version_id: string | null }>('POST', '/v1/secrets', {
         name: input.name, value: input.value, value_base64: input.valueBase64, description: input.description, owner: input.owner,
@@ -210,16 +214,18 @@ export function createApiClient(options: ApiClientOptions) {
         prefix: query.prefix, include_deleted: query.includeDeleted, limit: query.limit, cursor: query.cursor,
       }),
     moveLabel: (name: string, input: { label: string; moveTo?: string; removeFrom?: string }) =>
-      call<{ name: string; arn: string }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
+      call<{ name: string; arn: string; change_request?: ChangeRequestResponse }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
     deleteSecret: (name: string, options: { recoveryDays?: number; force?: boolean } = {}) =>
-      call<{ name: string; arn: string; deletion_date: string }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
+      call<{ name: string; arn: string; deletion_date: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
     restore: (name: string) => call<{ name: string; arn: string }>('POST', `/v1/restore/${enc(name)}`),
     tag: (name: string, tags: Record<string, string>) => call<{ name: string }>('POST', `/v1/tags/${enc(name)}`, { tags }),
     untag: (name: string, keys: string[]) => call<{ name: string }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
     password: (options: Record<string, unknown> = {}) => call<{ password: string }>('POST', '/v1/password', options),
 
-    createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string }) =>
-      call<TokenResponse & { token: string }>('POST', '/v1/tokens', { policies: input.policies, ttl: input.ttl, max_ttl: input.maxTtl, env: input.env, display_name: input.displayName }),
+    createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string; allowMissingPolicies?: boolean }) =>
+      call<TokenResponse & { token: string }>('POST', '/v1/tokens', {
+        policies: input.policies, ttl: input.ttl, max_ttl: input.maxTtl, env: input.env, display_name: input.displayName, allow_missing_policies: input.allowMissingPolicies,
+      }),
     lookupSelf: () => call<TokenResponse>('GET', '/v1/tokens/self'),
     lookupToken: (accessor: string) => call<TokenResponse>('POST', '/v1/tokens/lookup', { accessor }),
     renewToken: (accessor?: string, increment?: string) => call<TokenResponse>('POST', '/v1/tokens/renew', { accessor, increment }),
@@ -234,8 +240,10 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
         secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
       }),
-    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string }) =>
-      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', { policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl }),
+    createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string; allowMissingPolicies?: boolean }) =>
+      call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', {
+        policies: input.policies, env: input.env, display_name: input.displayName, ttl: input.ttl, allow_missing_policies: input.allowMissingPolicies,
+      }),
     listAwsKeys: () => call<{ keys: AwsKeyResponse[] }>('GET', '/v1/aws/keys'),
     revokeAwsKey: (accessKeyId: string) => call<{ revoked: string }>('POST', '/v1/aws/keys/revoke', { access_key_id: accessKeyId }),
     auditVerify: () => call<AuditVerifyResponse>('POST', '/v1/audit/verify'),
@@ -262,7 +270,36 @@ export function createApiClient(options: ApiClientOptions) {
     /** One quarter's SOC 2 evidence as data (`period` like 2026-Q3); `custos report evidence` signs and packs it. */
     evidence: (period: string) => call<{ period: string; period_start: string; period_end: string; generated_at: string; files: Record<string, unknown> }>('GET', '/v1/reports/evidence', undefined, { period }),
     silenceAlert: (id: string, duration: string) => call<AlertDetailResponse>('POST', `/v1/alerts/${encodeURIComponent(id)}/silence`, { duration }),
+
+    /** Change requests the token may see: its own, those it may approve (`state` filters). */
+    listRequests: (query: { state?: ChangeRequestResponse['state']; limit?: number } = {}) => call<{ requests: ChangeRequestResponse[] }>('GET', '/v1/requests', undefined, query),
+    showRequest: (id: string) => call<{ change_request: ChangeRequestResponse }>('GET', `/v1/requests/${encodeURIComponent(id)}`),
+    /** The `min`-th distinct approval carries the held write out (as its requester) and answers its state. */
+    approveRequest: (id: string) => call<{ change_request: ChangeRequestResponse }>('POST', `/v1/requests/${encodeURIComponent(id)}/approve`),
+    denyRequest: (id: string, reason?: string) => call<{ change_request: ChangeRequestResponse }>('POST', `/v1/requests/${encodeURIComponent(id)}/deny`, { reason }),
+    cancelRequest: (id: string, reason?: string) => call<{ change_request: ChangeRequestResponse }>('POST', `/v1/requests/${encodeURIComponent(id)}/cancel`, { reason }),
   };
+}
+
+/** A change request: the held write's summary (never its value), who asked, who approved. */
+export interface ChangeRequestResponse {
+  id: string;
+  state: 'pending' | 'approved' | 'applied' | 'failed' | 'denied' | 'cancelled' | 'expired';
+  operation: string;
+  resource: string;
+  summary: string;
+  requester: { accessor: string; name: string };
+  approvers: string[];
+  min_approvals: number;
+  approvals: { accessor: string; name: string; approved_at: string }[];
+  policy: string;
+  created_at: string;
+  expires_at: string;
+  closed_at: string | null;
+  closed_by: string | null;
+  close_reason: string | null;
+  error_code: string | null;
+  result: Record<string, unknown> | null;
 }
 
 /** An alert: who, which secret, the numbers and the audit seqs behind it (never a value). */

@@ -38,6 +38,8 @@ export function createAuthClient(api: Pick<ApiClient, 'request'>) {
 
     /** Anonymous: the body is the credential (AppRole: role_id + secret_id; JWT: role + jwt). */
     login: (mount: string, body: Record<string, unknown>, wrapTtl?: string) => call<LoginResponse>('POST', `/v1/auth/${seg(mount)}/login`, body, undefined, wrapHeader(wrapTtl)),
+    /** OIDC's first step: the URL to send the browser to (its `state` comes back to `login` with the code). */
+    oidcAuthUrl: (mount: string, input: { role: string; redirect_uri: string }) => call<{ auth_url: string; expires_at: string }>('POST', `/v1/auth/${seg(mount)}/oidc/auth_url`, input),
 
     listGroups: () => call<{ groups: GroupResponse[] }>('GET', '/v1/groups'),
     readGroup: (name: string) => call<GroupResponse>('GET', `/v1/groups/${seg(name)}`),

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
-import { evaluate, mayAccessUnder, parsePolicyDocument, type Capability, type PolicyDocument, type Principal } from '../policy/policy.js';
+import { evaluate, mayAccessUnder, type Capability, type Decision, type PolicyDocument, type Principal } from '../policy/policy.js';
+import { parsePolicyDocument } from '../policy/policy-document.js';
+import type { ApprovalRequirement } from '../policy/approval.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { PolicyStore } from '../storage/policy-store.js';
 import type { Database } from '../storage/schema.js';
@@ -57,6 +59,26 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
 
   const withinEnv = (identity: Identity, resource: string) => identity.env === null || resource.split('/', 1)[0] === identity.env;
 
+  /**
+   * A grant that needs approval holds only for the change-request engine carrying out an approved
+   * request, or with a break-glass reason where every matching rule allows it. Break-glass needs a
+   * write's auditor: its alert rides on the request's own audit event, so without one it is refused.
+   */
+  function passApproval(identity: Identity, capability: Capability, resource: string, approval: ApprovalRequirement): void {
+    if (identity.approvedChange) return;
+    const where = { approval_policy: approval.policy, approval_rule: approval.rule };
+    const reason = identity.breakGlassReason;
+    if (reason === undefined) {
+      throw new AppError('approval_required', `"${capability}" on "${resource}" needs approval by ${approval.min} of ${approval.approvers.join(', ')}`, {
+        details: { approvers: approval.approvers, min: approval.min, break_glass: approval.breakGlass }, auditDetail: where,
+      });
+    }
+    if (!approval.breakGlass || !identity.audit) {
+      throw new AppError('break_glass_not_allowed', `no rule allows break-glass for "${capability}" on "${resource}"`, { auditDetail: { ...where, break_glass_reason: reason } });
+    }
+    identity.audit.annotate({ detail: { alert: 'break_glass', break_glass: true, break_glass_reason: reason, ...where } });
+  }
+
   return {
     /**
      * Throws `permission_denied` (or `environment_denied`) unless the identity may do this. Which
@@ -74,6 +96,7 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
         throw new AppError('permission_denied', message, { auditDetail: { deny_reason: reason } });
       }
       const decision = evaluate(principal, capability, resource);
+      if (decision.allowed && decision.approval) return passApproval(identity, capability, resource, decision.approval);
       if (decision.allowed || (byResource === 'allow' && withinEnv(identity, resource))) return;
       // The binding is the caller's own, and says nothing of any policy.
       if (identity.env !== null && decision.reason.startsWith('token is bound to environment')) {
@@ -89,7 +112,28 @@ export function createAuthorizer({ db, policyStore, changes, resourcePolicies }:
       const pending = resourceDecision(identity, capability, resource);
       const byResource = pending instanceof Promise ? await pending : pending;
       if (byResource === 'deny') return false;
-      return evaluate(await principalOf(identity), capability, resource).allowed || (byResource === 'allow' && withinEnv(identity, resource));
+      const decision = evaluate(await principalOf(identity), capability, resource);
+      // A grant that needs approval is not a grant for a yes/no question (listing, filtering).
+      if (decision.allowed && decision.approval) return identity.approvedChange !== undefined;
+      return decision.allowed || (byResource === 'allow' && withinEnv(identity, resource));
+    },
+    /** The policy decision itself, approval requirement included (the change-request gate reads it). */
+    async decide(identity: Identity, capability: Capability, resource: string): Promise<Decision> {
+      return evaluate(await principalOf(identity), capability, resource);
+    },
+    /**
+     * Refuses policy names that name no policy (a typo would otherwise grant nothing, silently),
+     * unless the caller says it will write them later (`allowMissing`). `root` is built in.
+     */
+    async requireKnownPolicies(names: readonly string[], allowMissing = false): Promise<void> {
+      if (allowMissing) return;
+      const wanted = names.filter((n) => n !== 'root');
+      if (wanted.length === 0) return;
+      const found = new Set((await policyStore.findMany(db, [...wanted])).map((r) => r.name));
+      const missing = wanted.filter((n) => !found.has(n));
+      if (missing.length > 0) {
+        throw new AppError('policy_not_found', `no such policy: ${missing.join(', ')} (write it first, or pass allow_missing_policies / --allow-missing-policy)`, { details: { missing } });
+      }
     },
     async mayAccessUnder(identity: Identity, capability: Capability, prefix: string): Promise<boolean> {
       return mayAccessUnder(await principalOf(identity), capability, prefix);

@@ -11,7 +11,7 @@ import { createSnapshotService } from './snapshot-service.js';
 test('snapshot service: round trip, and every kind of bad file is refused without writing anything', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-snapshot-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const service = createSnapshotService();
+  const service = createSnapshotService({ openStorage });
   const url = (name: string) => ({ url: `sqlite:${path.join(dir, name, 'custos.db')}` });
 
   // A source with a few rows, including a blob and unicode.

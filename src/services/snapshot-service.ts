@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { AppError } from '../errors/app-error.js';
-import { openStorage, type Storage, type StorageOptions } from '../storage/database.js';
+import type { openStorage, Storage, StorageOptions } from '../storage/database.js';
 import { readConsistently, writeInTransaction, type SnapshotReader, type SnapshotRow, type SnapshotValue, type SnapshotWriter } from '../storage/snapshot.js';
 
 /**
@@ -58,7 +58,11 @@ function decodeRow(raw: Record<string, unknown>): SnapshotRow {
 }
 
 /** Produces the snapshot's lines from one consistent read, awaiting `emit` for each. */
-async function emitLines(source: SnapshotReader, dialect: string, emit: (line: string) => Promise<void> | void): Promise<SnapshotSummary> {
+/** Rows handled so far of how many (snapshot, restore, migrate), for a progress display. */
+export type SnapshotProgress = (rows: number, total: number) => void;
+
+async function emitLines(source: SnapshotReader, dialect: string, emit: (line: string) => Promise<void> | void, onProgress?: SnapshotProgress): Promise<SnapshotSummary> {
+  const total = Object.values(source.counts).reduce((a, b) => a + b, 0);
   const hash = createHash('sha256');
   let rows = 0;
   const write = async (line: string) => {
@@ -72,6 +76,7 @@ async function emitLines(source: SnapshotReader, dialect: string, emit: (line: s
     for (const [k, v] of Object.entries(row)) encoded[k] = encodeValue(v);
     rows += 1;
     await write(JSON.stringify({ t: table, r: encoded }));
+    onProgress?.(rows, total);
   });
   const sha256 = hash.digest('hex');
   await emit(JSON.stringify({ end: true, rows, sha256 }));
@@ -79,7 +84,8 @@ async function emitLines(source: SnapshotReader, dialect: string, emit: (line: s
 }
 
 /** Consumes snapshot lines into a write transaction, verifying everything before it commits. */
-function createImporter(writer: SnapshotWriter, options: { force?: boolean }) {
+function createImporter(writer: SnapshotWriter, options: { force?: boolean; onProgress?: SnapshotProgress }) {
+  let total = 0;
   const hash = createHash('sha256');
   const seen: Record<string, number> = {};
   let header: Header | null = null;
@@ -101,6 +107,7 @@ function createImporter(writer: SnapshotWriter, options: { force?: boolean }) {
       await writer.clear();
     }
     header = h;
+    total = Object.values(h.tables).reduce((a, b) => a + b, 0);
   }
 
   return {
@@ -127,6 +134,7 @@ function createImporter(writer: SnapshotWriter, options: { force?: boolean }) {
       seen[table] = (seen[table] ?? 0) + 1;
       rows += 1;
       await writer.insert(table, decodeRow(parsed.r));
+      options.onProgress?.(rows, total);
     },
 
     /** Verifies completeness and the digest; throwing here rolls the whole restore back. */
@@ -149,9 +157,11 @@ function createImporter(writer: SnapshotWriter, options: { force?: boolean }) {
 export interface SnapshotServiceDeps {
   /** Opens (and migrates) storage: the same function the server uses. */
   openStorage: typeof openStorage;
+  /** Told of the rows copied so far (the CLI draws it on a terminal). */
+  onProgress?: SnapshotProgress;
 }
 
-export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage }) {
+export function createSnapshotService(deps: SnapshotServiceDeps) {
   async function withStorage<T>(options: StorageOptions, use: (storage: Storage) => Promise<T>): Promise<T> {
     const storage = await deps.openStorage({ ...options, poolSize: 2 });
     try {
@@ -172,7 +182,7 @@ export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage 
             const done = pipeline(gzip, createWriteStream(temp, { mode: 0o600 }));
             const result = await emitLines(reader, storage.dialect, async (line) => {
               if (!gzip.write(line + '\n')) await once(gzip, 'drain');
-            });
+            }, deps.onProgress);
             gzip.end();
             await done;
             return result;
@@ -190,7 +200,7 @@ export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage 
     async restore(target: StorageOptions, file: string, options: { force?: boolean } = {}): Promise<SnapshotSummary> {
       return withStorage(target, (storage) =>
         writeInTransaction(storage, async (writer) => {
-          const importer = createImporter(writer, options);
+          const importer = createImporter(writer, { ...options, onProgress: deps.onProgress });
           const input = createReadStream(file);
           const gunzip = createGunzip();
           input.on('error', (err) => gunzip.destroy(err));
@@ -216,7 +226,7 @@ export function createSnapshotService(deps: SnapshotServiceDeps = { openStorage 
         withStorage(to, (target) =>
           readConsistently(source, (reader) =>
             writeInTransaction(target, async (writer) => {
-              const importer = createImporter(writer, options);
+              const importer = createImporter(writer, { ...options, onProgress: deps.onProgress });
               await emitLines(reader, source.dialect, (line) => importer.accept(line));
               return importer.finish();
             }),

@@ -95,6 +95,12 @@ export function createAlertStore() {
       const row = await q.selectFrom('alert_read_counts').select((eb) => eb.fn.sum<number>('reads').as('n')).where('principal', '=', principal).where('hour_start', 'in', hourStarts).executeTakeFirst();
       return Number(row?.n ?? 0);
     },
+    /** Reads by `principal` per hour in [from, to): its history of when it reads (learned off-hours). */
+    async readHours(q: Queryable, principal: string, from: number, to: number): Promise<{ hour_start: number; reads: number }[]> {
+      const rows = await q.selectFrom('alert_read_counts').select(['hour_start', 'reads']).where('principal', '=', principal)
+        .where('hour_start', '>=', from).where('hour_start', '<', to).execute();
+      return rows.map((r) => ({ hour_start: Number(r.hour_start), reads: Number(r.reads) }));
+    },
     async pruneReadHistory(q: Queryable, before: number): Promise<void> {
       await q.deleteFrom('alert_read_counts').where('hour_start', '<', before).execute();
       await q.deleteFrom('alert_access').where('last_read_at', '<', before).execute();

@@ -16,6 +16,8 @@ import { authMethods } from './migrations/015-auth-methods.js';
 import { wrappingGroups } from './migrations/016-wrapping-groups.js';
 import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
 import { alerts } from './migrations/018-alerts.js';
+import { changeRequests } from './migrations/019-change-requests.js';
+import { oidcStates } from './migrations/023-oidc-states.js';
 import { leases } from './migrations/020-leases.js';
 import { databaseEngine } from './migrations/021-database-engine.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
@@ -43,8 +45,10 @@ export interface Storage {
 }
 
 /**
- * Migrations per dialect, applied in name order. A new one always takes a number above every
- * migration on main: Kysely refuses to run one that sorts before a migration a store already has.
+ * Migrations per dialect, applied in name order. Capabilities are built in parallel, so one may
+ * land with a number below a migration a store already ran: each migration only adds its own
+ * tables and columns, so the runner accepts a missing lower number (`allowUnorderedMigrations`)
+ * and runs it. A migration that changes another's tables must take a number above it.
  */
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
@@ -60,8 +64,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '016-wrapping-groups': wrappingGroups(dialect),
     '017-scan-fingerprints': scanFingerprints(dialect),
     '018-alerts': alerts(dialect),
+    '019-change-requests': changeRequests(dialect),
     '020-leases': leases(dialect),
     '021-database-engine': databaseEngine(dialect),
+    '023-oidc-states': oidcStates(dialect),
   };
 }
 
@@ -69,7 +75,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const storage = options.url.startsWith('sqlite:') ? openSqlite(options) : openPostgres(options);
   const provider: MigrationProvider = { getMigrations: async () => migrations(storage.dialect) };
-  const { error, results } = await new Migrator({ db: storage.db, provider }).migrateToLatest();
+  const { error, results } = await new Migrator({ db: storage.db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) {
     await storage.close();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -132,6 +132,8 @@ export interface Database {
   /** Auth methods mounted by name; `config` is the method's JSON settings (no secrets). */
   auth_mounts: { path: string; type: string; description: string | null; config: string; created_at: number; updated_at: number };
   auth_roles: { mount: string; name: string; role_id: string | null; config: string; created_at: number; updated_at: number };
+  /** OIDC authorization-code logins in flight (see storage/oidc-state-store.ts). */
+  oidc_states: { state_hash: string; mount: string; role: string; redirect_uri: string; created_at: number; expires_at: number };
   approle_secret_ids: {
     accessor: string;
     mount: string;
@@ -220,6 +222,31 @@ export interface Database {
   };
   alert_access: { principal: string; secret_name: string; last_read_at: number };
   alert_read_counts: { principal: string; hour_start: number; reads: number };
+  /** Change requests (see storage/change-request-store.ts). */
+  change_requests: {
+    id: string;
+    state: 'pending' | 'approved' | 'applied' | 'failed' | 'denied' | 'cancelled' | 'expired';
+    operation: string;
+    resource: string;
+    summary: string;
+    requester_accessor: string;
+    requester_key: string;
+    requester_name: string;
+    requester: string;
+    approvers: string;
+    min_approvals: number;
+    policy: string;
+    /** Barrier ciphertext of the operation; null once the request is closed. */
+    payload: Buffer | null;
+    created_at: number;
+    expires_at: number;
+    closed_at: number | null;
+    closed_by: string | null;
+    close_reason: string | null;
+    error_code: string | null;
+    result: string | null;
+  };
+  change_request_approvals: { request_id: string; approver_key: string; approver_accessor: string; approver_name: string; approved_at: number };
   /** Generic leases (see src/leases/): the engine's handle in `data`, never a password. */
   leases: {
     id: string;

@@ -62,7 +62,10 @@ describe('inventory import/export and login/logout', () => {
     writeFileSync(path.join(dir, 'inventory2.json'), JSON.stringify(changed));
     const again = await custos(['import', path.join(dir, 'inventory2.json'), '--generate', '--json']);
     assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, '', 'no progress on a pipe');
     assert.ok((JSON.parse(again.stdout) as { result: string }[]).every((x) => x.result === 'updated'));
+    const shown = await custos(['import', path.join(dir, 'inventory2.json'), '--generate', '--json'], { env: { CUSTOS_PROGRESS: 'always' } });
+    assert.match(shown.stderr, /^importing: 0\/3 \(0%\) prod\/billing\/stripe-api-key\n(.*\n)*importing: 3\/3 \(100%\)\n$/);
     assert.equal((await root.getValue('prod/warehouse/loader')).value, g1);
     const after = await root.describe('prod/warehouse/loader');
     assert.equal(after.owner, 'new-owner');

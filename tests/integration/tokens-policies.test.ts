@@ -247,4 +247,21 @@ describe('tokens and policies', () => {
     assertErrorBody(await api(server, 'POST', `/v1/values/${name}`, { token, body: { value: 'three', labels: ['PENDING'] } }), 403, 'permission_denied');
     assertErrorBody(await api(server, 'POST', `/v1/labels/${name}`, { token, body: { label: 'x', move_to_version_id: v1 } }), 403, 'permission_denied');
   });
+
+  test('a token or access key naming a policy that does not exist is refused unless the caller says it will write it later', async () => {
+    const refused = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['etl-raed'] } });
+    assertErrorBody(refused, 404, 'policy_not_found');
+    assert.deepEqual(refused.body.error.details.missing, ['etl-raed']);
+    assert.equal((await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['etl-raed'], allow_missing_policies: true } })).status, 201);
+    assertErrorBody(await api(server, 'POST', '/v1/aws/keys', { token: server.token, body: { policies: ['not-yet'] } }), 404, 'policy_not_found');
+    assert.equal((await api(server, 'POST', '/v1/aws/keys', { token: server.token, body: { policies: ['not-yet'], allow_missing_policies: true } })).status, 201);
+    const cli = await runCli(['token', 'create', '--policy', 'does-not-exist'], { server, env: { CUSTOS_TOKEN: server.token } });
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /^error: policy_not_found: no such policy: does-not-exist/);
+    const allowed = await runCli(['token', 'create', '--policy', 'does-not-exist', '--allow-missing-policy', '--json'], { server, env: { CUSTOS_TOKEN: server.token } });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(JSON.parse(allowed.stdout).policies, ['does-not-exist']);
+    const key = await runCli(['aws-key', 'create', '--policy', 'nope'], { server, env: { CUSTOS_TOKEN: server.token } });
+    assert.match(key.stderr, /^error: policy_not_found: no such policy: nope/);
+  });
 });

@@ -1,9 +1,12 @@
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /**
  * A local OIDC issuer for tests: its own key pairs (jose), discovery and JWKS served over HTTP
- * on loopback, and signing of GitHub-Actions- and Kubernetes-shaped tokens.
+ * on loopback, and signing of GitHub-Actions- and Kubernetes-shaped tokens. It is also an
+ * authorization server for people: `/authorize` logs in `user` at once and redirects with a
+ * code; `/token` trades a code (single use, PKCE S256 checked) for an ID token.
  */
 export interface LocalIssuer {
   url: string;
@@ -16,6 +19,12 @@ export interface LocalIssuer {
   /** A new key pair becomes current; the old one leaves the JWKS unless `keepOld`. Returns the retired key. */
   rotate(keepOld?: boolean): Promise<{ kid: string; privateKey: CryptoKey }>;
   publicPem(): Promise<string>;
+  /** The person `/authorize` logs in (claims of the ID token). */
+  user: Record<string, unknown>;
+  /** Deviations of the ID token the next exchanges answer (a wrong nonce or audience). */
+  idTokenOverrides: Record<string, unknown>;
+  /** Codes `/token` refused so far (wrong verifier, replay, wrong redirect). */
+  refusedExchanges(): number;
   close(): Promise<void>;
 }
 
@@ -30,11 +39,54 @@ export async function startIssuer(): Promise<LocalIssuer> {
   };
   await addKey();
   let fetches = 0;
+  let refused = 0;
   let url = '';
-  const server = http.createServer((req, res) => {
+  const state = { user: { sub: 'user-1' } as Record<string, unknown>, idTokenOverrides: {} as Record<string, unknown> };
+  const codes = new Map<string, { clientId: string; redirectUri: string; nonce: string; challenge: string; claims: Record<string, unknown> }>();
+  const signIdToken = async (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: keys[0]!.kid, typ: 'JWT' })
+    .setIssuer(url).setIssuedAt().setExpirationTime('5m').sign(keys[0]!.privateKey);
+  const readForm = (req: http.IncomingMessage) => new Promise<URLSearchParams>((resolve) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => resolve(new URLSearchParams(body)));
+  });
+  const server = http.createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.url === '/.well-known/openid-configuration') {
       res.setHeader('content-type', 'application/json');
-      return res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks`, id_token_signing_alg_values_supported: ['RS256'] }));
+      return res.end(JSON.stringify({
+        issuer: url, jwks_uri: `${url}/jwks`, id_token_signing_alg_values_supported: ['RS256'],
+        authorization_endpoint: `${url}/authorize`, token_endpoint: `${url}/token`, code_challenge_methods_supported: ['S256'],
+      }));
+    }
+    if (path === '/authorize') {
+      const q = new URL(req.url!, url).searchParams;
+      if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge') || !q.get('redirect_uri')) {
+        res.statusCode = 400;
+        return res.end('bad authorization request');
+      }
+      const code = randomBytes(16).toString('base64url');
+      codes.set(code, { clientId: q.get('client_id')!, redirectUri: q.get('redirect_uri')!, nonce: q.get('nonce') ?? '', challenge: q.get('code_challenge')!, claims: { ...state.user } });
+      const back = new URL(q.get('redirect_uri')!);
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', q.get('state') ?? '');
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
+    if (path === '/token' && req.method === 'POST') {
+      const form = await readForm(req);
+      const grant = codes.get(form.get('code') ?? '');
+      codes.delete(form.get('code') ?? ''); // a code is good for one exchange, right or wrong
+      const verifier = form.get('code_verifier') ?? '';
+      res.setHeader('content-type', 'application/json');
+      if (!grant || grant.redirectUri !== form.get('redirect_uri') || grant.clientId !== form.get('client_id')
+        || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) {
+        refused += 1;
+        res.statusCode = 400;
+        return res.end(JSON.stringify({ error: 'invalid_grant' }));
+      }
+      const idToken = await signIdToken({ ...grant.claims, aud: grant.clientId, nonce: grant.nonce, ...state.idTokenOverrides });
+      return res.end(JSON.stringify({ access_token: randomBytes(8).toString('hex'), token_type: 'Bearer', id_token: idToken }));
     }
     if (req.url === '/jwks') {
       fetches += 1;
@@ -70,6 +122,19 @@ export async function startIssuer(): Promise<LocalIssuer> {
     async publicPem() {
       return exportSPKI(keys[0]!.publicKey);
     },
+    get user() {
+      return state.user;
+    },
+    set user(claims) {
+      state.user = claims;
+    },
+    get idTokenOverrides() {
+      return state.idTokenOverrides;
+    },
+    set idTokenOverrides(claims) {
+      state.idTokenOverrides = claims;
+    },
+    refusedExchanges: () => refused,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,3 +1,4 @@
+import { requireHeldPolicies } from '../../policy/grants.js';
 import { randomBytes } from 'node:crypto';
 import { transaction } from '../../storage/transaction.js';
 import type { Kysely } from 'kysely';
@@ -7,7 +8,7 @@ import {
 import { hmacSha256Key, timingSafeEqualHex, type HmacSha256Key } from '../../crypto/hmac.js';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeBus } from '../../lib/change-bus.js';
-import { validatePolicyName } from '../../policy/policy.js';
+import { validatePolicyName } from '../../policy/policy-document.js';
 import type { AwsKeyRow, AwsKeyStore } from '../../storage/aws-key-store.js';
 import type { Database } from '../../storage/schema.js';
 import type { Authorizer } from '../../services/authorizer.js';
@@ -194,7 +195,7 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
      * earlier with `ttlSeconds`), and revoking the creator's token tree revokes it (see the
      * identity service). Only a non-expiring creator (root) can make a permanent key.
      */
-    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string; ttlSeconds?: number }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
+    async create(caller: Identity, input: { policies: string[]; env?: string | null; displayName?: string; ttlSeconds?: number; allowMissingPolicies?: boolean }): Promise<{ secretAccessKey: string; info: AwsKeyInfo }> {
       await authorizer.require(caller, 'create', 'sys:aws-keys');
       if (input.policies.length === 0) throw new AppError('validation_failed', 'an access key needs at least one policy');
       for (const name of input.policies) {
@@ -202,10 +203,8 @@ export function createAwsCredentialsService(deps: AwsCredentialsServiceDeps) {
           if (!caller.isRoot) throw new AppError('permission_denied', 'only a root identity can create a root access key');
         } else validatePolicyName(name);
       }
-      if (!caller.isRoot) {
-        const extra = input.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `an access key can only carry policies its creator holds (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, input.policies, 'an access key');
+      await authorizer.requireKnownPolicies(input.policies, input.allowMissingPolicies);
       const env = input.env ?? caller.env;
       if (env !== null && !ENV_PATTERN.test(env)) throw new AppError('validation_failed', 'env must be 1-64 characters of A-Za-z0-9_+=.@-');
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `an identity bound to "${caller.env}" can only create keys bound to it`);

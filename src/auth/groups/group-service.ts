@@ -1,7 +1,8 @@
+import { requireHeldPolicies } from '../../policy/grants.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeBus } from '../../lib/change-bus.js';
-import { validatePolicyName } from '../../policy/policy.js';
+import { validatePolicyName } from '../../policy/policy-document.js';
 import type { GroupMemberRow, GroupStore } from '../../storage/group-store.js';
 import type { Database } from '../../storage/schema.js';
 import { transaction } from '../../storage/transaction.js';
@@ -51,11 +52,8 @@ export function createGroupService(deps: GroupServiceDeps) {
     if (topic === 'group') cache.clear();
   });
 
-  function holdsAll(caller: Identity, policies: string[]): void {
-    if (caller.isRoot) return;
-    const extra = policies.filter((p) => !caller.policies.includes(p));
-    if (extra.length > 0) throw new AppError('permission_denied', `only a holder of every policy of the group may change it (missing: ${extra.join(', ')})`);
-  }
+  // Changing a group hands its policies to every member: only a holder of all of them may.
+  const holdsAll = (caller: Identity, policies: string[]) => requireHeldPolicies(caller, policies, 'a group');
 
   async function load(name: string): Promise<GroupInfo> {
     const row = await store.find(db, name);

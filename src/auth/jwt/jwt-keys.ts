@@ -54,7 +54,8 @@ export async function pemKeySet(pems: readonly string[]): Promise<JSONWebKeySet>
   return { keys };
 }
 
-async function fetchJson(url: string, field: string): Promise<unknown> {
+/** Fetches a JSON document from an issuer (https or loopback http only, no redirects, bounded). */
+export async function fetchIssuerJson(url: string, field: string): Promise<unknown> {
   checkKeyUrl(url, field);
   let response: Response;
   try {
@@ -73,7 +74,7 @@ async function fetchJson(url: string, field: string): Promise<unknown> {
 
 /** Discovery: the issuer's document must name the issuer we expect, and its jwks_uri is used. */
 export async function discoverJwksUri(issuer: string): Promise<string> {
-  const doc = (await fetchJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, 'OIDC discovery document')) as { issuer?: unknown; jwks_uri?: unknown };
+  const doc = (await fetchIssuerJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, 'OIDC discovery document')) as { issuer?: unknown; jwks_uri?: unknown };
   if (typeof doc.issuer !== 'string' || doc.issuer.replace(/\/+$/, '') !== issuer.replace(/\/+$/, '')) throw new AppError('jwks_unavailable', 'the discovery document names another issuer');
   if (typeof doc.jwks_uri !== 'string') throw new AppError('jwks_unavailable', 'the discovery document has no jwks_uri');
   checkKeyUrl(doc.jwks_uri, 'jwks_uri');
@@ -104,7 +105,7 @@ export function createKeySource(config: KeySourceConfig, now: () => number, stat
       attemptedAt = now();
       count += 1;
       const uri = config.jwks_url ?? (await discoverJwksUri(config.oidc_discovery_url!));
-      const jwks = (await fetchJson(uri, 'JWKS')) as JSONWebKeySet;
+      const jwks = (await fetchIssuerJson(uri, 'JWKS')) as JSONWebKeySet;
       try {
         local = createLocalJWKSet(jwks);
       } catch (cause) {

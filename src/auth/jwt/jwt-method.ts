@@ -43,7 +43,7 @@ export interface JwtMethodDeps {
 }
 
 /** Maps jose's failures to our stable codes; each refusal class has its own. */
-function refusal(error: unknown): AppError {
+export function refusal(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const e = error as { code?: string; claim?: string };
   switch (e.code) {

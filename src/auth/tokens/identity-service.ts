@@ -7,6 +7,7 @@ import type { ChangeBus } from '../../lib/change-bus.js';
 import type { Database, Queryable } from '../../storage/schema.js';
 import type { TokenRow, TokenStore } from '../../storage/token-store.js';
 import type { AwsKeyStore } from '../../storage/aws-key-store.js';
+import { requireHeldPolicies } from '../../policy/grants.js';
 import { buildToken, type TokenSpec } from './token-issuer.js';
 import type { Authorizer } from '../../services/authorizer.js';
 import type { Identity } from '../identity.types.js';
@@ -20,6 +21,8 @@ export interface CreateTokenInput {
   maxTtlSeconds?: number;
   env?: string | null;
   displayName?: string;
+  /** Accept policy names that do not exist yet (they grant nothing until written). */
+  allowMissingPolicies?: boolean;
 }
 
 export interface TokenInfo {
@@ -170,16 +173,32 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       for (const name of input.policies) {
         if (name === 'root' && !caller.isRoot) throw new AppError('permission_denied', 'only a root token can create another root token');
       }
-      if (!caller.isRoot) {
-        const extra = input.policies.filter((p) => !caller.policies.includes(p));
-        if (extra.length > 0) throw new AppError('permission_denied', `a token can only grant policies it holds itself (not: ${extra.join(', ')})`);
-      }
+      requireHeldPolicies(caller, input.policies, 'a token');
+      await authorizer.requireKnownPolicies(input.policies, input.allowMissingPolicies);
       const env = input.env ?? caller.env;
       if (caller.env !== null && env !== caller.env) throw new AppError('environment_denied', `a token bound to "${caller.env}" can only create tokens bound to it`);
       // A child never outlives its parent.
       const { token, row } = buildToken({
         policies: input.policies, ttlSeconds: input.ttlSeconds, maxTtlSeconds: input.maxTtlSeconds, env, displayName: input.displayName,
         parentAccessor: caller.accessor === 'system' ? null : caller.accessor, notAfter: caller.expiresAt,
+      }, now(), deps.hashToken);
+      caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
+      await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
+      return { token, info: toInfo(row) };
+    },
+
+    /**
+     * A browser session's token: a child of `caller` with the same policies, environment
+     * binding, CIDR binding and login origin (so group policies still apply), a short life, and
+     * never outliving its parent. No `sys:tokens` check: it grants nothing the caller lacks,
+     * and revoking the parent revokes it.
+     */
+    async createSessionChild(caller: Identity, ttlSeconds: number): Promise<{ token: string; info: TokenInfo }> {
+      const parent = await findByAccessor(caller.accessor);
+      const { token, row } = buildToken({
+        policies: JSON.parse(parent.policies) as string[], ttlSeconds, maxTtlSeconds: ttlSeconds, env: parent.env, displayName: `ui:${parent.display_name}`,
+        parentAccessor: parent.accessor, notAfter: parent.expires_at, boundCidrs: parent.bound_cidrs ? (JSON.parse(parent.bound_cidrs) as string[]) : undefined,
+        authMount: parent.auth_mount ?? undefined, authRole: parent.auth_role ?? undefined,
       }, now(), deps.hashToken);
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
       await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));

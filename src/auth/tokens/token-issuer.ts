@@ -1,7 +1,7 @@
 import { newAccessor, newToken } from '../../crypto/tokens.js';
 import { AppError } from '../../errors/app-error.js';
 import { parseCidrs } from '../../lib/cidr.js';
-import { validatePolicyName } from '../../policy/policy.js';
+import { validatePolicyName } from '../../policy/policy-document.js';
 import type { TokenRow } from '../../storage/token-store.js';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 3600;

@@ -3,7 +3,7 @@ import { createAuthClient } from '../../sdk/auth-client.js';
 import { apiClient, DEFAULT_ADDRESS, printJson, printTable, readStdin } from '../context.js';
 import { saveLogin } from './login.js';
 
-const authApi = (anonymous = false) => createAuthClient(apiClient({ anonymous }));
+export const authApi = (anonymous = false) => createAuthClient(apiClient({ anonymous }));
 
 /** Parses `key=value` settings; values that look like JSON (arrays, numbers, booleans) are parsed as JSON. */
 export function parseSettings(pairs: string[] = [], file?: string): Record<string, unknown> {

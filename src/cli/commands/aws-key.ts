@@ -1,8 +1,8 @@
 import { apiClient, printJson, printTable } from '../context.js';
 
 /** Prints the access key id and secret access key once; the server never shows the secret again. */
-export async function createCommand(options: { policy: string[]; env?: string; displayName?: string; ttl?: string; json?: boolean }): Promise<void> {
-  const key = await apiClient().createAwsKey({ policies: options.policy, env: options.env, displayName: options.displayName, ttl: options.ttl });
+export async function createCommand(options: { policy: string[]; env?: string; displayName?: string; ttl?: string; allowMissingPolicy?: boolean; json?: boolean }): Promise<void> {
+  const key = await apiClient().createAwsKey({ policies: options.policy, env: options.env, displayName: options.displayName, ttl: options.ttl, allowMissingPolicies: options.allowMissingPolicy });
   if (options.json) return printJson(key);
   printTable(['KEY', 'VALUE'], [
     ['aws_access_key_id', key.access_key_id], ['aws_secret_access_key', key.secret_access_key], ['display name', key.display_name],

@@ -1,3 +1,4 @@
+import { terminalProgress } from '../progress.js';
 import { readFileSync } from 'node:fs';
 import { CustosApiError, type SecretMetadataResponse } from '../../sdk/api-client.js';
 import { apiClient, printJson, printTable } from '../context.js';
@@ -56,7 +57,9 @@ export async function importCommand(file: string, options: { values?: string; ge
   }
   const api = apiClient();
   const results: { path: string; result: 'created' | 'updated'; value: 'provided' | 'generated' | 'unchanged' }[] = [];
+  const progress = terminalProgress('importing');
   for (const item of items) {
+    progress.update(results.length, items.length, item.path);
     const tags: Record<string, string> = { env: item.env! };
     if (item.rotation_days !== null && item.rotation_days !== undefined) tags.rotation_days = String(item.rotation_days);
     const given = values[item.path];
@@ -72,6 +75,8 @@ export async function importCommand(file: string, options: { values?: string; ge
       results.push({ path: item.path, result: 'updated', value: 'unchanged' });
     }
   }
+  progress.update(results.length, items.length);
+  progress.stop();
   if (options.json) return printJson(results);
   printTable(['PATH', 'RESULT', 'VALUE'], results.map((r) => [r.path, r.result, r.value]));
 }

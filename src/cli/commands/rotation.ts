@@ -1,3 +1,4 @@
+import { terminalProgress } from '../progress.js';
 import { readFileSync } from 'node:fs';
 import { parseDurationSeconds } from '../../lib/duration.js';
 import { createApiClient, type RotationRunResponse, type RotationStatusResponse } from '../../sdk/api-client.js';
@@ -82,7 +83,9 @@ export async function clearCommand(name: string, options: { json?: boolean }): P
 export async function rotateCommand(name: string, options: { wait?: boolean; timeout?: string; json?: boolean }): Promise<void> {
   const waitSeconds = options.wait ? parseDurationSeconds(options.timeout ?? '120') : undefined;
   const api = createApiClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken(), timeoutMs: ((waitSeconds ?? 0) + 30) * 1000 });
-  const run = await api.rotate(name, waitSeconds);
+  const progress = terminalProgress(`rotating ${name}`);
+  if (options.wait) progress.elapsed();
+  const run = await api.rotate(name, waitSeconds).finally(() => progress.stop());
   if (options.json) printJson(run);
   else process.stdout.write(`rotation ${run.id} of ${name}: ${run.status} (step ${run.step})${run.error ? `: ${run.error}` : ''}\n`);
   if (options.wait && run.status === 'failed') process.exit(1);

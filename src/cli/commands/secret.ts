@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { apiClient, CliError, printJson, printTable, readStdin } from '../context.js';
 import { writePrivateFile } from '../../sdk/saved-tokens.js';
+import type { ChangeRequestResponse } from '../../sdk/api-client.js';
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
   if (!tags) return undefined;
@@ -11,7 +12,7 @@ function parseTags(tags: string[] | undefined): Record<string, string> | undefin
   }));
 }
 
-interface PutOptions { value?: string; file?: string; binary?: boolean; label?: string[]; description?: string; owner?: string; tag?: string[]; idempotencyToken?: string; json?: boolean }
+interface PutOptions { value?: string; file?: string; binary?: boolean; label?: string[]; description?: string; owner?: string; tag?: string[]; idempotencyToken?: string; breakGlass?: string; json?: boolean }
 
 export async function putCommand(name: string, stdinMarker: string | undefined, options: PutOptions): Promise<void> {
   const sources = [options.value !== undefined, options.file !== undefined, stdinMarker === '-'].filter(Boolean).length;
@@ -24,7 +25,11 @@ export async function putCommand(name: string, stdinMarker: string | undefined, 
   const tags = parseTags(options.tag);
   // One request whether or not the secret exists yet: the server creates it when missing, with
   // one audit event for either case (a failed write and then a create would log a failure).
-  const written = await api.putValue(name, { value, valueBase64, labels: options.label, idempotencyToken: options.idempotencyToken, createIfMissing: { description: options.description, owner: options.owner, tags } });
+  const written = await api.putValue(name, {
+    value, valueBase64, labels: options.label, idempotencyToken: options.idempotencyToken, createIfMissing: { description: options.description, owner: options.owner, tags },
+    breakGlassReason: options.breakGlass,
+  });
+  if (written.change_request) return printHeld(written.change_request, options.json);
   if (!written.secret_created) {
     if (options.description !== undefined || options.owner !== undefined) await api.updateSecret(name, { description: options.description, owner: options.owner });
     if (tags) await api.tag(name, tags);
@@ -113,12 +118,14 @@ export async function versionsCommand(name: string, options: { json?: boolean })
 
 export async function labelCommand(name: string, options: { label: string; moveTo?: string; removeFrom?: string; json?: boolean }): Promise<void> {
   const result = await apiClient().moveLabel(name, { label: options.label, moveTo: options.moveTo, removeFrom: options.removeFrom });
+  if (result.change_request) return printHeld(result.change_request, options.json);
   if (options.json) return printJson(result);
   process.stdout.write(options.moveTo ? `${options.label} -> ${options.moveTo}\n` : `${options.label} removed from ${options.removeFrom}\n`);
 }
 
 export async function deleteCommand(name: string, options: { recoveryDays?: string; force?: boolean; json?: boolean }): Promise<void> {
   const result = await apiClient().deleteSecret(name, { recoveryDays: options.recoveryDays ? Number(options.recoveryDays) : undefined, force: options.force });
+  if (result.change_request) return printHeld(result.change_request, options.json);
   if (options.json) return printJson(result);
   process.stdout.write(options.force ? `${name} deleted.\n` : `${name} scheduled for deletion on ${result.deletion_date} (restore with \`custos secret restore ${name}\`).\n`);
 }
@@ -136,4 +143,10 @@ export async function passwordCommand(options: { length?: string; excludeCharact
   });
   if (options.json) return printJson(result);
   process.stdout.write(result.password + '\n');
+}
+
+/** A write a policy grants only with approval was held, not made: say so and how to follow it. */
+function printHeld(request: ChangeRequestResponse, json?: boolean): void {
+  if (json) return printJson({ change_request: request });
+  process.stdout.write(`held for approval: change request ${request.id} (${request.min_approvals} of ${request.approvers.join(', ')}, expires ${request.expires_at}); follow it with \`custos request show ${request.id}\`\n`);
 }

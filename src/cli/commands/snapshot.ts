@@ -1,7 +1,9 @@
+import { terminalProgress } from '../progress.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, storagePassword } from '../../config/config.js';
 import { isAppError } from '../../errors/app-error.js';
-import { createSnapshotService, type SnapshotSummary } from '../../services/snapshot-service.js';
+import { createOfflineTools } from '../../app.js';
+import type { SnapshotSummary } from '../../services/snapshot-service.js';
 import { printJson, printTable } from '../context.js';
 
 /**
@@ -58,16 +60,26 @@ async function guarded(action: () => Promise<void>): Promise<void> {
   }
 }
 
+/** The offline tools, drawing rows copied on a terminal. */
+async function withProgress<T>(label: string, use: (tools: ReturnType<typeof createOfflineTools>) => Promise<T>): Promise<T> {
+  const progress = terminalProgress(label);
+  try {
+    return await use(createOfflineTools({ onProgress: (rows, total) => progress.update(rows, total, 'rows') }));
+  } finally {
+    progress.stop();
+  }
+}
+
 export async function snapshotSaveCommand(file: string, flags: StorageFlags): Promise<void> {
-  await guarded(async () => report('Saved', await createSnapshotService().save(existingSource(storageFrom(flags)), file), flags.json));
+  await guarded(async () => report('Saved', await withProgress('saving', (tools) => tools.snapshots.save(existingSource(storageFrom(flags)), file)), flags.json));
 }
 
 export async function snapshotRestoreCommand(file: string, flags: StorageFlags & { force?: boolean }): Promise<void> {
-  await guarded(async () => report('Restored', await createSnapshotService().restore(storageFrom(flags), file, { force: flags.force }), flags.json));
+  await guarded(async () => report('Restored', await withProgress('restoring', (tools) => tools.snapshots.restore(storageFrom(flags), file, { force: flags.force })), flags.json));
 }
 
 export async function migrateCommand(flags: { from: string; to: string; fromPasswordFile?: string; toPasswordFile?: string; force?: boolean; json?: boolean }): Promise<void> {
   const from = existingSource(endpoint(flags.from, 'CUSTOS_FROM_STORAGE_PASSWORD', flags.fromPasswordFile, '--from'));
   const to = endpoint(flags.to, 'CUSTOS_STORAGE_PASSWORD', flags.toPasswordFile, '--to');
-  await guarded(async () => report('Copied', await createSnapshotService().migrate(from, to, { force: flags.force }), flags.json));
+  await guarded(async () => report('Copied', await withProgress('copying', (tools) => tools.snapshots.migrate(from, to, { force: flags.force })), flags.json));
 }

@@ -8,8 +8,10 @@ function printToken(t: TokenResponse): void {
   ]);
 }
 
-export async function createCommand(options: { policy: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string; json?: boolean }): Promise<void> {
-  const t = await apiClient().createToken({ policies: options.policy, ttl: options.ttl, maxTtl: options.maxTtl, env: options.env, displayName: options.displayName });
+export async function createCommand(options: { policy: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string; allowMissingPolicy?: boolean; json?: boolean }): Promise<void> {
+  const t = await apiClient().createToken({
+    policies: options.policy, ttl: options.ttl, maxTtl: options.maxTtl, env: options.env, displayName: options.displayName, allowMissingPolicies: options.allowMissingPolicy,
+  });
   if (options.json) return printJson(t);
   printToken(t);
 }

@@ -18,7 +18,7 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
   const { arnOf, findLive, decrypt } = refs;
   const { recordAccess } = access;
   type CachedRead = { row: LabelledVersionRow; labels: string[] };
-  const readCache = deps.readCache ? createBoundedCache<CachedRead>({ maxEntries: deps.readCacheMaxEntries ?? 10_000 }) : null;
+  const readCache = deps.readCache ? createBoundedCache<CachedRead>({ maxEntries: deps.readCacheMaxEntries ?? 10_000, ttlMs: deps.readCacheMaxAgeMs, now: deps.now }) : null;
   // Bumped on every change, so a read that raced a write cannot re-insert what it read before.
   let generation = 0;
   deps.changes.subscribe((topic) => {

@@ -122,6 +122,12 @@ export interface SecretsServiceDeps {
   /** Label lookups the read cache keeps (default 10,000). */
   readCacheMaxEntries?: number;
   /**
+   * With several nodes: the longest a cached label lookup is served. Another node's write
+   * empties the cache through the change bus within milliseconds; this bounds how stale a read
+   * can be if that notification is lost. Unset: entries live until a change empties them.
+   */
+  readCacheMaxAgeMs?: number;
+  /**
    * Single-user rotations in flight (rotation/current-hold.ts): a caller's read of CURRENT of a
    * held secret waits until the rotation's `finish` (bounded). Returns null, synchronously, when
    * nothing is held, so the read path pays nothing otherwise.

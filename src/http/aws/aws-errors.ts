@@ -104,8 +104,16 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   wrapping_token_used: internal,
   // The scanner's fingerprint matching has no Secrets Manager operation
   scan_input_invalid: internal, scan_rate_limited: internal,
+  // OIDC logins have no Secrets Manager operation
+  oidc_state_invalid: internal, oidc_redirect_not_allowed: internal, oidc_exchange_failed: internal, oidc_nonce_mismatch: internal,
   // Alerts have no Secrets Manager operation
   alert_not_found: internal,
+  // Change requests: a write that needs approval is refused as AccessDenied; the message names the request
+  approval_required: accessDenied, approval_pending: accessDenied, break_glass_not_allowed: accessDenied,
+  change_request_not_found: internal, change_request_closed: internal, change_request_expired: internal,
+  self_approval_denied: internal, not_an_approver: internal,
+  // Browser sessions have no Secrets Manager operation
+  csrf_failed: internal,
   // Leases and dynamic database credentials have no Secrets Manager operation
   lease_not_found: internal, lease_expired: internal, lease_not_renewable: internal,
   lease_max_ttl_reached: internal, lease_revoked: internal, database_connection_not_found: internal,

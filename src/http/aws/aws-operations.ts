@@ -3,6 +3,9 @@ import type { ReplicationService } from '../../engines/secrets/replication-servi
 import type { ResourcePolicyService } from '../../engines/secrets/resource-policy-service.js';
 import type { SecretRef, SecretsService } from '../../engines/secrets/secrets-service.js';
 import type { RotationEngine } from '../../engines/rotation/rotation-engine.js';
+import type { ApprovalsService } from '../../engines/approvals/approvals-service.js';
+import type { ChangeOperation } from '../../engines/approvals/approvals.types.js';
+import { AppError } from '../../errors/app-error.js';
 import { labelToAws, labelToNative, epochSeconds } from './aws-protocol.js';
 import { inAwsTerms } from './aws-errors.js';
 import { str, type Input } from './aws-input.js';
@@ -37,6 +40,8 @@ export interface AwsServices {
   replication: ReplicationService;
   rotation: Pick<RotationEngine, 'status' | 'configure' | 'rotateNow'>;
   resourcePolicies: ResourcePolicyService;
+  /** Writes a policy grants only with approval are held as change requests (native API to approve). */
+  approvals?: Pick<ApprovalsService, 'gate'>;
 }
 
 export type Operation = (call: AwsCall, input: Input) => Promise<Record<string, unknown>>;
@@ -48,6 +53,11 @@ export interface OperationContext extends AwsServices {
   resolve(call: AwsCall, input: Input): Promise<SecretRef>;
   /** GetSecretValue's answer for one secret, with errors worded in AWS's terms. */
   readValue(call: AwsCall, ref: SecretRef, versionId?: string, stage?: string): Promise<Record<string, unknown> & { Name: string; VersionId: string }>;
+  /**
+   * Holds a write that needs approval as a change request and refuses the call as AccessDenied
+   * naming the request (an AWS client has no "accepted" answer); returns when no approval is needed.
+   */
+  holdIfNeeded(call: AwsCall, op: ChangeOperation): Promise<void>;
 }
 
 export function awsOperations(services: AwsServices): Operations {
@@ -58,6 +68,15 @@ export function awsOperations(services: AwsServices): Operations {
       const ref = await secrets.resolveSecretId(str(input, 'SecretId', true), call.region);
       call.target(ref.name);
       return ref;
+    },
+    async holdIfNeeded(call, op) {
+      // No auditor: the call fails (AccessDenied), so its one audit event is written as a refusal, naming the request.
+      const held = await services.approvals?.gate({ ...call.identity, audit: undefined }, op);
+      if (!held) return;
+      call.detail({ change_request: held.id, approval_required: true });
+      throw new AppError('approval_pending', `This change needs approval: it is held as change request ${held.id} (${held.minApprovals} of ${held.approvers.join(', ')}) and runs once approved; see \`custos request show ${held.id}\`.`, {
+        details: { change_request: held.id },
+      });
     },
     async readValue(call, ref, versionId, stage) {
       let result: Awaited<ReturnType<SecretsService['getValue']>>;

@@ -75,5 +75,11 @@ export function authRoutes(auth: AuthService) {
       const result = await auth.login(mount, request.body, request.ip, loginAuditor(request));
       return { token: result.token, method: result.method, mount: result.mount, role: result.role, ...tokenJson(result.info) };
     });
+
+    // OIDC's first step: where to send the browser. Its second step is the login above, with `state` and `code`.
+    app.post('/v1/auth/:mount/oidc/auth_url', { schema: { params: MountParam, body: AnyObject, tags: ['auth'] }, config: { operation: 'auth.oidc.auth_url', anonymous: true } }, async (request) => {
+      const { mount } = request.params as { mount: string };
+      return auth.startLogin(mount, request.body, request.ip, loginAuditor(request));
+    });
   };
 }

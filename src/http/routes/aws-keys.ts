@@ -12,6 +12,7 @@ const CreateAwsKeyBody = Type.Object({
   display_name: Type.Optional(Type.String({ maxLength: 128 })),
   /** Seconds, or a duration such as 30d; capped by the creator's own expiry. */
   ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^\\d+[smhdw]?$' })])),
+  allow_missing_policies: Type.Optional(Type.Boolean()),
 }, strict);
 const RevokeAwsKeyBody = Type.Object({ access_key_id: Type.String({ minLength: 1, maxLength: 128 }) }, strict);
 
@@ -34,9 +35,9 @@ const keyJson = (k: AwsKeyInfo) => ({
 export function awsKeyRoutes(credentials: AwsCredentialsService) {
   return (app: FastifyInstance): void => {
     app.post('/v1/aws/keys', { schema: { body: CreateAwsKeyBody, tags: ['aws'] }, config: { operation: 'aws.key.create' } }, async (request, reply) => {
-      const body = request.body as { policies: string[]; env?: string; display_name?: string; ttl?: string | number };
+      const body = request.body as { policies: string[]; env?: string; display_name?: string; ttl?: string | number; allow_missing_policies?: boolean };
       reply.code(201); // before the call: the write's audit event commits with it
-      const created = await credentials.create(identityOf(request), { policies: body.policies, env: body.env, displayName: body.display_name, ttlSeconds: durationSeconds(body.ttl) });
+      const created = await credentials.create(identityOf(request), { policies: body.policies, env: body.env, displayName: body.display_name, ttlSeconds: durationSeconds(body.ttl), allowMissingPolicies: body.allow_missing_policies });
       return { ...keyJson(created.info), secret_access_key: created.secretAccessKey };
     });
 

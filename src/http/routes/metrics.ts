@@ -6,12 +6,14 @@ import type { MetricsService } from '../../services/metrics-service.js';
  * is the point) and are not audited (scrapes would flood the log); token-protected scrapes
  * are authenticated and audited like any other request.
  */
-export function metricsRoutes(app: FastifyInstance, metrics: MetricsService): void {
-  const open = metrics.isPublic;
-  const config = { operation: 'sys.metrics', anonymous: open, sealedOk: open, audited: !open };
-  app.get('/metrics', { schema: { tags: ['sys'] }, config }, async (request, reply) => {
-    const { contentType, body } = await metrics.scrape(request.identity);
-    reply.header('content-type', contentType);
-    return body;
-  });
+export function metricsRoutes(metrics: MetricsService) {
+  return (app: FastifyInstance): void => {
+    const open = metrics.isPublic;
+    const config = { operation: 'sys.metrics', anonymous: open, sealedOk: open, audited: !open };
+    app.get('/metrics', { schema: { tags: ['sys'] }, config }, async (request, reply) => {
+      const { contentType, body } = await metrics.scrape(request.identity);
+      reply.header('content-type', contentType);
+      return body;
+    });
+  };
 }

@@ -21,78 +21,80 @@ function parseSince(since: string | undefined, now: number): number | undefined 
   return time;
 }
 
-export function operatorRoutes(app: FastifyInstance, operator: OperatorService, version: string): void {
-  const sealStatus = async () => {
-    const s = await operator.status();
-    return { initialized: s.initialized, sealed: s.sealed, shares: s.shares, threshold: s.threshold, progress: s.progress, key_term: s.keyTerm, version };
-  };
-
-  app.get('/v1/health', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, audited: false } }, async (_request, reply) => {
-    const status = await sealStatus();
-    // Load balancers route only to nodes that can serve.
-    reply.code(status.initialized && !status.sealed ? 200 : 503);
-    return { initialized: status.initialized, sealed: status.sealed, version };
-  });
-
-  app.get('/v1/sys/seal-status', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.seal_status' } }, sealStatus);
-
-  app.post('/v1/sys/init', { schema: { body: InitBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.init' } }, async (request) => {
-    const body = (request.body ?? {}) as { shares?: number; threshold?: number };
-    const shares = body.shares ?? 5;
-    const threshold = body.threshold ?? Math.min(3, shares);
-    const result = await operator.initialize(shares, threshold);
-    return { root_token: result.rootToken, keys: result.keys, shares, threshold };
-  });
-
-  app.post('/v1/sys/unseal', { schema: { body: UnsealBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.unseal' } }, async (request) => {
-    await operator.unseal((request.body as { key: string }).key);
-    return sealStatus();
-  });
-
-  app.post('/v1/sys/seal', { schema: { tags: ['sys'] }, config: { tamperedOk: true, operation: 'sys.seal' } }, async (request) => {
-    await operator.seal(identityOf(request));
-    return sealStatus();
-  });
-
-  app.post('/v1/sys/rotate-key', { schema: { tags: ['sys'] }, config: { operation: 'sys.rotate_key' } }, async (request) => {
-    const term = await operator.rotateKey(identityOf(request));
-    return { key_term: term };
-  });
-
-  app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.query' } }, async (request) => {
-    const q = request.query as { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
-    const rows = await operator.queryAudit(identityOf(request), {
-      secretName: q.secret, accessor: q.principal, since: parseSince(q.since, Date.now()), outcome: q.outcome, operation: q.operation,
-      limit: q.limit ?? 100, newestFirst: q.order === 'desc', afterSeq: q.after_seq,
-    });
-    return { events: rows.map(auditEventJson) };
-  });
-
-  app.post('/v1/audit/verify', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.verify' } }, async (request) => {
-    const result = await operator.verifyAudit(identityOf(request));
-    return {
-      ok: result.ok, checked: result.checked, first_seq: result.firstSeq, last_seq: result.lastSeq, head_hash: result.headHash,
-      problem: result.problem ?? null, tampered: result.tampered, last_good: result.lastGood,
-      acknowledged_breaks: result.acknowledgedBreaks.map((b) => ({
-        after_seq: b.afterSeq, after_hash: b.afterHash, resumed_at: b.resumedAt, found: b.found, reason: b.reason, accessor: b.accessor,
-        time: new Date(b.time).toISOString(), unverified_events: b.unverified,
-      })),
+export function operatorRoutes(operator: OperatorService, version: string) {
+  return (app: FastifyInstance): void => {
+    const sealStatus = async () => {
+      const s = await operator.status();
+      return { initialized: s.initialized, sealed: s.sealed, shares: s.shares, threshold: s.threshold, progress: s.progress, key_term: s.keyTerm, version };
     };
-  });
 
-  // Resumes service after the chain was found tampered; the request's own event opens the new segment.
-  app.post('/v1/audit/acknowledge-break', { schema: { body: AcknowledgeBreakBody, tags: ['audit'] }, config: { tamperedOk: true, operation: ACKNOWLEDGE_BREAK } }, async (request) => {
-    const result = await operator.acknowledgeBreak(identityOf(request), (request.body as { reason: string }).reason);
-    return { after_seq: result.afterSeq, after_hash: result.afterHash, resumed_at: result.resumedAt, found: result.found };
-  });
+    app.get('/v1/health', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, audited: false } }, async (_request, reply) => {
+      const status = await sealStatus();
+      // Load balancers route only to nodes that can serve.
+      reply.code(status.initialized && !status.sealed ? 200 : 503);
+      return { initialized: status.initialized, sealed: status.sealed, version };
+    });
 
-  app.get('/v1/audit/checkpoint-key', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.checkpoint_key' } }, async () => {
-    const pem = operator.checkpointPublicKey();
-    return { public_key: pem, fingerprint: publicKeyFingerprint(pem), algorithm: 'ed25519' };
-  });
+    app.get('/v1/sys/seal-status', { schema: { tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.seal_status' } }, sealStatus);
 
-  app.post('/v1/audit/hashes', { schema: { body: AuditHashesBody, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.hashes' } }, async (request) => {
-    const result = await operator.auditHashes(identityOf(request), (request.body as { seqs: number[] }).seqs);
-    return { hashes: result.hashes, pruned_through: result.prunedThrough };
-  });
+    app.post('/v1/sys/init', { schema: { body: InitBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, operation: 'sys.init' } }, async (request) => {
+      const body = (request.body ?? {}) as { shares?: number; threshold?: number };
+      const shares = body.shares ?? 5;
+      const threshold = body.threshold ?? Math.min(3, shares);
+      const result = await operator.initialize(shares, threshold);
+      return { root_token: result.rootToken, keys: result.keys, shares, threshold };
+    });
+
+    app.post('/v1/sys/unseal', { schema: { body: UnsealBody, tags: ['sys'] }, config: { sealedOk: true, anonymous: true, tamperedOk: true, operation: 'sys.unseal' } }, async (request) => {
+      await operator.unseal((request.body as { key: string }).key);
+      return sealStatus();
+    });
+
+    app.post('/v1/sys/seal', { schema: { tags: ['sys'] }, config: { tamperedOk: true, operation: 'sys.seal' } }, async (request) => {
+      await operator.seal(identityOf(request));
+      return sealStatus();
+    });
+
+    app.post('/v1/sys/rotate-key', { schema: { tags: ['sys'] }, config: { operation: 'sys.rotate_key' } }, async (request) => {
+      const term = await operator.rotateKey(identityOf(request));
+      return { key_term: term };
+    });
+
+    app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.query' } }, async (request) => {
+      const q = request.query as { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
+      const rows = await operator.queryAudit(identityOf(request), {
+        secretName: q.secret, accessor: q.principal, since: parseSince(q.since, Date.now()), outcome: q.outcome, operation: q.operation,
+        limit: q.limit ?? 100, newestFirst: q.order === 'desc', afterSeq: q.after_seq,
+      });
+      return { events: rows.map(auditEventJson) };
+    });
+
+    app.post('/v1/audit/verify', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.verify' } }, async (request) => {
+      const result = await operator.verifyAudit(identityOf(request));
+      return {
+        ok: result.ok, checked: result.checked, first_seq: result.firstSeq, last_seq: result.lastSeq, head_hash: result.headHash,
+        problem: result.problem ?? null, tampered: result.tampered, last_good: result.lastGood,
+        acknowledged_breaks: result.acknowledgedBreaks.map((b) => ({
+          after_seq: b.afterSeq, after_hash: b.afterHash, resumed_at: b.resumedAt, found: b.found, reason: b.reason, accessor: b.accessor,
+          time: new Date(b.time).toISOString(), unverified_events: b.unverified,
+        })),
+      };
+    });
+
+    // Resumes service after the chain was found tampered; the request's own event opens the new segment.
+    app.post('/v1/audit/acknowledge-break', { schema: { body: AcknowledgeBreakBody, tags: ['audit'] }, config: { tamperedOk: true, operation: ACKNOWLEDGE_BREAK } }, async (request) => {
+      const result = await operator.acknowledgeBreak(identityOf(request), (request.body as { reason: string }).reason);
+      return { after_seq: result.afterSeq, after_hash: result.afterHash, resumed_at: result.resumedAt, found: result.found };
+    });
+
+    app.get('/v1/audit/checkpoint-key', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.checkpoint_key' } }, async () => {
+      const pem = operator.checkpointPublicKey();
+      return { public_key: pem, fingerprint: publicKeyFingerprint(pem), algorithm: 'ed25519' };
+    });
+
+    app.post('/v1/audit/hashes', { schema: { body: AuditHashesBody, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.hashes' } }, async (request) => {
+      const result = await operator.auditHashes(identityOf(request), (request.body as { seqs: number[] }).seqs);
+      return { hashes: result.hashes, pruned_through: result.prunedThrough };
+    });
+  };
 }

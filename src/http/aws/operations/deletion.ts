@@ -12,7 +12,7 @@ const SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
  * restoring a secret that is not scheduled for deletion succeeds (the service has checked the
  * caller's `delete` capability before it looks the secret up, so neither tells a stranger anything).
  */
-export function deletionOperations({ secrets, resolve }: OperationContext): Operations {
+export function deletionOperations({ secrets, resolve, holdIfNeeded }: OperationContext): Operations {
   return {
     async DeleteSecret(call, input) {
       const ref = await resolve(call, input);
@@ -21,6 +21,7 @@ export function deletionOperations({ secrets, resolve }: OperationContext): Oper
       call.detail({ force: force ?? false });
       if (force && days !== undefined) bad("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
       if (days !== undefined && (days < 7 || days > 30)) bad('The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
+      await holdIfNeeded(call, { kind: 'secret.delete', name: ref.name, region: ref.region, recoveryDays: days, force: force || undefined });
       try {
         const result = await secrets.delete(call.identity, ref, { recoveryDays: days, force: force || undefined });
         return { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) };

@@ -1,4 +1,5 @@
 import { AppError } from '../../../errors/app-error.js';
+import type { SecretValue } from '../../../engines/secrets/secret-rules.js';
 import type { ReplicaStatus, SecretRef } from '../../../engines/secrets/secrets-service.js';
 import { inAwsTerms, reworded } from '../aws-errors.js';
 import { bad, bool, replicaRegionsOf, str, strList, tagsOf, valueOf } from '../aws-input.js';
@@ -6,11 +7,15 @@ import type { AwsCall, OperationContext, Operations } from '../aws-operations.js
 import { labelToAws, labelToNative } from '../aws-protocol.js';
 import { replicationJson } from '../aws-shapes.js';
 
+/** A value as a held change request carries it (base64, sealed with the request). */
+const heldValue = (value: SecretValue): { kind: 'string' | 'binary'; base64: string } =>
+  value.kind === 'string' ? { kind: 'string', base64: Buffer.from(value.text, 'utf8').toString('base64') } : { kind: 'binary', base64: value.bytes.toString('base64') };
+
 /**
  * Writing secrets and versions: CreateSecret (with replicas), PutSecretValue, UpdateSecret and
  * UpdateSecretVersionStage. A ClientRequestToken becomes the new version's id.
  */
-export function writeOperations({ secrets, replication, resolve }: OperationContext): Operations {
+export function writeOperations({ secrets, replication, resolve, holdIfNeeded }: OperationContext): Operations {
   /** AWS's words for a ClientRequestToken reused with another value; they name the secret's ARN when the caller may see it. */
   const tokenInUse = async (call: AwsCall, ref: SecretRef, token: string | undefined): Promise<string> => {
     const arn = await secrets.describe(call.identity, ref).then((d) => d.arn, () => ref.name);
@@ -47,6 +52,7 @@ export function writeOperations({ secrets, replication, resolve }: OperationCont
       if (!value) throw new AppError('invalid_request', 'You must provide either SecretString or SecretBinary.');
       const stages = strList(input, 'VersionStages');
       const token = str(input, 'ClientRequestToken');
+      await holdIfNeeded(call, { kind: 'secret.write', name: ref.name, region: ref.region, labels: stages?.map(labelToNative), versionId: token, value: heldValue(value) });
       const result = await secrets.putValue(call.identity, ref, { value, labels: stages?.map(labelToNative), versionId: token })
         .catch(async (error: unknown) => reworded(error, { idempotency_conflict: await tokenInUse(call, ref, token) }));
       call.target(ref.name, result.versionId);
@@ -60,6 +66,10 @@ export function writeOperations({ secrets, replication, resolve }: OperationCont
       const kmsKeyId = str(input, 'KmsKeyId');
       const value = valueOf(input);
       let meta: { arn: string; name: string } | null = null;
+      // A value-only update is a version write and can be held; with metadata too it cannot (refused if it needs approval).
+      if (value && description === undefined && kmsKeyId === undefined) {
+        await holdIfNeeded(call, { kind: 'secret.write', name: ref.name, region: ref.region, versionId: str(input, 'ClientRequestToken'), value: heldValue(value) });
+      }
       if (description !== undefined || kmsKeyId !== undefined) meta = await secrets.updateMetadata(call.identity, ref, { description, kmsKeyId });
       if (value) {
         const token = str(input, 'ClientRequestToken');
@@ -81,6 +91,7 @@ export function writeOperations({ secrets, replication, resolve }: OperationCont
       call.target(ref.name, moveTo ?? removeFrom ?? null);
       call.detail({ label: stage, from: removeFrom ?? null, to: moveTo ?? null });
       if (moveTo === undefined && removeFrom === undefined) bad('You must specify MoveToVersionId, RemoveFromVersionId, or both.');
+      await holdIfNeeded(call, { kind: 'secret.label', name: ref.name, region: ref.region, label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom });
       const result = await secrets.moveLabel(call.identity, ref, { label: labelToNative(stage), moveToVersionId: moveTo, removeFromVersionId: removeFrom }).catch(inAwsTerms);
       return { ARN: result.arn, Name: result.name };
     },
