@@ -55,6 +55,8 @@ describe('database engine on PostgreSQL', () => {
     assert.equal((await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/pg-admin', value: adminValue(cluster) } })).status, 201);
     const c = await api(server, 'POST', '/v1/database/config/pg', { token, body: { plugin: 'postgresql', admin_secret: 'prod/pg-admin', allowed_roles: ['ro', 'prodonly', 'hostile', 'short', 'free', 'brief', 'failing'] } });
     assert.equal(c.status, 200, JSON.stringify(c.body));
+    // A policy that grants nothing here, for tokens that must be refused.
+    await writePolicy(server, 'nothing', JSON.stringify({ rules: [{ path: 'dev/unrelated', capabilities: ['read'] }] }));
     await writeRole('ro', { default_ttl: 60, max_ttl: 120 });
     await writeRole('prodonly', { env: 'prod' });
     await writeRole('free', {});
