@@ -10,7 +10,9 @@ import { identityOf } from '../request-context.js';
  * Database engine routes: connections (`/v1/database/config/NAME`), roles
  * (`/v1/database/roles/NAME`), credentials (`GET` or `POST /v1/database/creds/ROLE`) and
  * `POST /v1/database/rotate-root/NAME`. Audit events name `database:…` resources and, for
- * issued credentials, the lease id and username, never the password.
+ * issued credentials, the lease id and username, never the password. `GET` creds exists for
+ * Vault-style clients; the UI's session cookie is SameSite=Strict, so no other site can make a
+ * browser issue credentials with it. Clients of our own use POST.
  */
 const strict = { additionalProperties: false } as const;
 const NameParam = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
