@@ -82,6 +82,13 @@ import { createReportStore } from './storage/report-store.js';
 import { createApprovalsService } from './engines/approvals/approvals-service.js';
 import { approvalRoutes } from './http/routes/approvals.js';
 import { createChangeRequestStore } from './storage/change-request-store.js';
+import { createLeaseManager } from './leases/lease-manager.js';
+import { createLeaseSweeper } from './leases/lease-sweeper.js';
+import { createLeaseStore } from './storage/lease-store.js';
+import { createDatabaseService } from './engines/database/database-service.js';
+import { createDatabaseStore } from './storage/database-store.js';
+import { databaseRoutes } from './http/routes/database.js';
+import { leaseRoutes } from './http/routes/leases.js';
 
 export const VERSION = '0.1.0';
 
@@ -217,6 +224,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   // Transit (encryption as a service): named keys sealed by the barrier.
   const transit = createTransitService({ db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now });
 
+  // Leases (stored, swept by the leader) and the dynamic database credentials that use them.
+  const leases = createLeaseManager({ db, store: createLeaseStore(), authorizer, now, audit: (event) => auditLog.record(event), nodeId: leadership.nodeId, logger });
+  const database = createDatabaseService({ db, store: createDatabaseStore(), secrets, authorizer, leases, now, logger });
+  metrics.setSources({ leases: () => leases.countByState() });
+  const leaseSweeper = createLeaseSweeper({ leases, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.lease_sweep_seconds * 1000 });
+
 
   // Auth methods (AppRole, JWT/OIDC): logins end in ordinary tokens issued by the identity service.
   const authStore = createAuthStore();
@@ -246,7 +259,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     plugins: [
       operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
       metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
-      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(),
+      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now),
     ],
     sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
@@ -264,6 +277,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   if (config.rotation_fault) logger.warn({ fault: config.rotation_fault }, 'ROTATION FAULT INJECTION is on: this process will kill itself during rotations (testing aid)');
   rotationScheduler.start();
   checkpointer.start();
+  leaseSweeper.start();
 
   // Background work: purge secrets past their recovery window, prune audit past retention.
   // Singleton work: only the leader runs it (always this node on SQLite); a run still going skips the next tick.
@@ -298,6 +312,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
         for (const job of jobs) clearInterval(job);
         await rotationScheduler.stop();
         await rotation.idle();
+        await leaseSweeper.stop();
         await leadership.close();
         // A keep-alive connection busy when closing began turns idle only after its response;
         // close such connections as they go idle, or the drain waits for the keep-alive timeout.
@@ -307,6 +322,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
         } finally {
           clearInterval(sweep);
         }
+        await database.closeAll(); // after the drain: in-flight requests may still use the pools
         await auditLog.close();
         checkpointer.stop();
         if (!barrier.isSealed()) checkpointer.flush(); // the head at shutdown, for the next start's check

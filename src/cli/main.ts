@@ -354,4 +354,37 @@ request.command('deny').description('deny (closes the request)').argument('<id>'
 request.command('cancel').description('withdraw your own request').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/request.js')).cancelCommand));
 
+// Dynamic database credentials and leases: see docs/database.md.
+const database = program.command('database').description('dynamic database users with leases: connections, roles, creds, rotate-root');
+const dload = async () => import('./commands/database.js');
+database.command('config').description('create or replace a connection (verified unless --no-verify)').argument('<name>')
+  .requiredOption('--plugin <plugin>', 'postgresql, mysql or command').requiredOption('--admin-secret <path>', 'the secret holding the admin credential (JSON)')
+  .option('--allowed-roles <roles>', 'comma-separated role names, or *').option('--no-verify', 'store without connecting')
+  .option('--command <path>', 'command plugin: the program run for create/revoke/renew (absolute path)').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).configCommand));
+database.command('read-config').description('a connection').argument('<name>').option('--json', 'JSON output').action(run(async () => (await dload()).readConfigCommand));
+database.command('role').description('create or replace a role').argument('<name>').requiredOption('--connection <name>')
+  .option('--creation-statements <sql>', 'with {{name}} {{password}} {{expiration}}; split on ; (required except for the command plugin)').option('--revocation-statements <sql>').option('--renew-statements <sql>')
+  .option('--rollback-statements <sql>').option('--username-template <template>').option('--password-length <n>').option('--default-ttl <duration>').option('--max-ttl <duration>')
+  .option('--env <env>', 'only tokens bound to this environment (or unbound ones) get credentials').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).roleCommand));
+database.command('read-role').description('a role').argument('<name>').option('--json', 'JSON output').action(run(async () => (await dload()).readRoleCommand));
+database.command('creds').description('a new database user and its lease').argument('<role>').option('--ttl <duration>')
+  .option('--env', 'print DB_USERNAME, DB_PASSWORD, CUSTOS_LEASE_ID for the shell').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).credsCommand));
+database.command('orphans').description('users that look issued by a role but have no lease (--drop revokes them)').argument('<name>', 'connection')
+  .option('--drop', 'drop them with their role\'s revocation statements').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).orphansCommand));
+database.command('rotate-root').description("change the connection's admin password (and its secret)").argument('<name>').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).rotateRootCommand));
+const lease = program.command('lease').description('leases of dynamic credentials: renew, revoke, revoke-prefix, list');
+lease.command('renew').description('extend a lease (never past its max TTL)').argument('<lease-id>').option('--increment <duration>').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).leaseRenewCommand));
+lease.command('revoke').description('revoke a lease now (its database user is dropped)').argument('<lease-id>').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).leaseRevokeCommand));
+lease.command('revoke-prefix').description('revoke every lease under an id prefix (in batches, by the server)').argument('<prefix>').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).leaseRevokePrefixCommand));
+lease.command('list').description('leases not yet revoked').option('--prefix <prefix>').option('--all', 'include revoked leases').option('--json', 'JSON output')
+  .action(run(async () => (await dload()).leaseListCommand));
+
 await program.parseAsync(process.argv);

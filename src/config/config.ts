@@ -34,6 +34,8 @@ const ConfigSchema = z
     audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
     /** How often the rotation scheduler looks for due work. */
     rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
+    /** How often the leader revokes expired leases (dynamic database users). */
+    lease_sweep_seconds: z.coerce.number().min(0.1).max(3600).default(5),
     /**
      * The longest a read of CURRENT waits while a single-user rotation is between `set` and
      * `finish` (then it returns the old CURRENT); 0 never waits.
@@ -92,6 +94,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',
   CUSTOS_AUDIT_FSYNC: 'audit_fsync',
   CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
+  CUSTOS_LEASE_SWEEP_SECONDS: 'lease_sweep_seconds',
   CUSTOS_ROTATION_READ_HOLD_MS: 'rotation_read_hold_ms',
   CUSTOS_READ_CACHE_MAX_AGE_MS: 'read_cache_max_age_ms',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',

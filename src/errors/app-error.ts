@@ -132,6 +132,19 @@ export const ERROR_STATUS = {
   change_request_expired: 409,
   self_approval_denied: 403,
   not_an_approver: 403,
+  // leases and the database engine (dynamic credentials)
+  lease_not_found: 404,
+  lease_expired: 409,
+  lease_not_renewable: 409,
+  lease_max_ttl_reached: 409,
+  lease_revoked: 409,
+  database_connection_not_found: 404,
+  database_connection_exists: 409,
+  database_role_not_found: 404,
+  database_role_not_allowed: 403,
+  database_connection_failed: 502,
+  database_statement_failed: 502,
+  invalid_template: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -29,6 +29,8 @@ export interface MetricSources {
   rotation?: () => Promise<{ runs: Record<string, number>; overdue: number }>;
   /** Alerts currently firing, by rule. */
   alertsFiring?: () => Promise<Record<string, number>>;
+  /** Unrevoked leases by state (active, revoking). */
+  leases?: () => Promise<Record<string, number>>;
 }
 
 export function createMetrics(options: MetricsOptions) {
@@ -54,6 +56,7 @@ export function createMetrics(options: MetricsOptions) {
   const rotationRuns = new Gauge({ name: 'custos_rotation_runs', help: 'Rotation runs kept in the database by status', labelNames: ['status'] as const, registers: [registry] });
   const rotationOverdue = new Gauge({ name: 'custos_rotation_overdue_secrets', help: 'Secrets whose scheduled rotation is overdue', registers: [registry] });
   const alertsFiring = new Gauge({ name: 'custos_alerts_firing', help: 'Alerts currently firing (not resolved) by rule', labelNames: ['rule'] as const, registers: [registry] });
+  const leases = new Gauge({ name: 'custos_leases', help: 'Leases not yet revoked, by state (revoking: due or being retried)', labelNames: ['state'] as const, registers: [registry] });
 
   async function refreshSampled(): Promise<void> {
     if (sources.rotation) {
@@ -65,6 +68,10 @@ export function createMetrics(options: MetricsOptions) {
     if (sources.alertsFiring) {
       alertsFiring.reset();
       for (const [rule, n] of Object.entries(await sources.alertsFiring())) alertsFiring.set({ rule }, n);
+    }
+    if (sources.leases) {
+      const counts = await sources.leases();
+      for (const state of ['active', 'revoking']) leases.set({ state }, counts[state] ?? 0);
     }
   }
 

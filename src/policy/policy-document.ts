@@ -9,7 +9,7 @@ import { ApprovalSchema } from './approval.js';
 import { CAPABILITIES, type PolicyDocument, type PolicyRule } from './policy.js';
 
 const MAX_PATH_LENGTH = 512;
-const PATH_PATTERN = /^(?:sys:|transit:)?[A-Za-z0-9/_+=.@*-]+$/;
+const PATH_PATTERN = /^(?:sys:|transit:|database:)?[A-Za-z0-9/_+=.@*-]+$/;
 const POLICY_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED_POLICY_NAME = 'root';
 

@@ -10,7 +10,11 @@
  * `transit:` (`transit:prod/app/pii`). Each prefix is its own namespace: a pattern only matches
  * resources of its own namespace, so no secret glob (not even `**`) reaches a transit key or `sys:`.
  * Transit key names, like secret names, start with their environment, and the env binding
- * applies to them the same way.
+ * applies to them the same way. The database engine's resources are `database:config/NAME`,
+ * `database:roles/NAME` and `database:creds/ROLE` (`read` issues credentials). Connections and
+ * roles span environments, so a bound principal never reaches config or roles; a role's own
+ * environment binding is checked by the engine against the caller's (the resource name does
+ * not carry it), so creds are left to that check here. Leases are `sys:leases`.
  */
 import type { ApprovalRequirement, ApprovalSpec } from './approval.js';
 
@@ -58,19 +62,26 @@ export interface Decision {
 
 const SYS_PREFIX = 'sys:';
 const TRANSIT_PREFIX = 'transit:';
+const DATABASE_PREFIX = 'database:';
 const GLOBSTAR = '**';
 
 function isCapability(value: unknown): value is Capability {
   return typeof value === 'string' && (CAPABILITIES as readonly string[]).includes(value);
 }
 
-type Namespace = 'secret' | 'sys' | 'transit';
+type Namespace = 'secret' | 'sys' | 'transit' | 'database';
 
 /** Splits a resource/pattern into its namespace and the part that globs apply to. */
 function namespaced(value: string): { ns: Namespace; body: string } {
   if (value.startsWith(SYS_PREFIX)) return { ns: 'sys', body: value.slice(SYS_PREFIX.length) };
   if (value.startsWith(TRANSIT_PREFIX)) return { ns: 'transit', body: value.slice(TRANSIT_PREFIX.length) };
+  if (value.startsWith(DATABASE_PREFIX)) return { ns: 'database', body: value.slice(DATABASE_PREFIX.length) };
   return { ns: 'secret', body: value };
+}
+
+/** Database engine resources: `database:config/NAME`, `database:roles/NAME`, `database:creds/ROLE`. */
+export function databaseResource(kind: 'config' | 'roles' | 'creds', name: string): string {
+  return `${DATABASE_PREFIX}${kind}/${name}`;
 }
 
 /** The policy resource of a transit key: its own namespace, never matched by secret globs. */
@@ -225,8 +236,12 @@ export function evaluate(principal: Principal, capability: Capability, resource:
   if (body === '' || (!sys && body.includes(':'))) {
     return { allowed: false, reason: 'invalid resource' };
   }
+  // Database connections and roles span environments; creds are checked against the role's binding by the engine.
+  if (principal.env !== null && ns === 'database' && !body.startsWith('creds/')) {
+    return { allowed: false, reason: `token is bound to environment "${principal.env}"; "${resource}" spans every environment` };
+  }
   // Secret names and transit key names both start with their environment.
-  if (principal.env !== null && !sys && firstSegment(body) !== principal.env) {
+  if (principal.env !== null && !sys && ns !== 'database' && firstSegment(body) !== principal.env) {
     return { allowed: false, reason: `token is bound to environment "${principal.env}"` };
   }
   if (principal.env !== null && sys && !ENV_BOUND_SYS_RESOURCES.has(resource)) {

@@ -18,6 +18,8 @@ import { scanFingerprints } from './migrations/017-scan-fingerprints.js';
 import { alerts } from './migrations/018-alerts.js';
 import { changeRequests } from './migrations/019-change-requests.js';
 import { oidcStates } from './migrations/023-oidc-states.js';
+import { leases } from './migrations/020-leases.js';
+import { databaseEngine } from './migrations/021-database-engine.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -63,6 +65,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '017-scan-fingerprints': scanFingerprints(dialect),
     '018-alerts': alerts(dialect),
     '019-change-requests': changeRequests(dialect),
+    '020-leases': leases(dialect),
+    '021-database-engine': databaseEngine(dialect),
     '023-oidc-states': oidcStates(dialect),
   };
 }

@@ -247,6 +247,42 @@ export interface Database {
     result: string | null;
   };
   change_request_approvals: { request_id: string; approver_key: string; approver_accessor: string; approver_name: string; approved_at: number };
+  /** Generic leases (see src/leases/): the engine's handle in `data`, never a password. */
+  leases: {
+    id: string;
+    engine: string;
+    role: string;
+    env: string | null;
+    accessor: string | null;
+    data: string;
+    handle: string | null;
+    issued_at: number;
+    expires_at: number;
+    max_expires_at: number;
+    renewable: number;
+    state: 'active' | 'revoking' | 'revoked';
+    revoke_attempts: number;
+    next_attempt_at: number | null;
+    last_error: string | null;
+    revoked_at: number | null;
+  };
+  /** Database engine connections; the admin credential is the named secret. */
+  database_connections: { name: string; plugin: string; admin_secret: string; allowed_roles: string; created_at: number; updated_at: number; root_rotated_at: number | null; command: string | null };
+  database_roles: {
+    name: string;
+    connection: string;
+    env: string | null;
+    creation_statements: string;
+    revocation_statements: string;
+    renew_statements: string;
+    rollback_statements: string;
+    username_template: string | null;
+    password_length: number;
+    default_ttl: number;
+    max_ttl: number;
+    created_at: number;
+    updated_at: number;
+  };
 }
 
 export type Queryable = Kysely<Database> | Transaction<Database>;

@@ -70,6 +70,7 @@ const NOT_RUN: Record<string, string> = {
   'custos request approve': 'needs a held request and an approver other than its requester (approvals.test.ts)',
   'custos request deny': 'needs a held request and an approver (approvals.test.ts)',
   'custos request cancel': 'needs a request held for the caller (approvals.test.ts)',
+  'custos database rotate-root': "would change the shared cluster's superuser password (database-postgres.test.ts rotates a dedicated admin user)",
 };
 
 /**
@@ -109,6 +110,8 @@ const PLACEHOLDERS: Record<string, Resolver> = {
   '/opt/rotators/partner.sh': () => './partner.sh',
   '--data-dir /var/lib/custos': (ctx) => `--data-dir ${ctx.server.dataDir}`,
   '~/.dbt/profiles.yml': () => 'dbt-profiles/profiles.yml',
+  // docs/database.md: the lease of credentials the page's role issues.
+  'database/creds/etl-ro/…': async (ctx) => (await api(ctx.server, 'POST', '/v1/database/creds/etl-ro', { token: ctx.server.token, body: {} })).body.lease_id,
 };
 
 

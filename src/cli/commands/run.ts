@@ -6,6 +6,7 @@ import { CustosClient, CustosClientError, type SecretResult } from '../../sdk/cu
 import { applyRef, findSecretRefs, parseSecretRef, selectField } from '../../sdk/secret-ref.js';
 import { DEFAULT_ADDRESS, resolveToken } from '../context.js';
 import { maskVariants, StreamMasker } from '../masker.js';
+import { createDynamicCreds, isDynamic } from '../dynamic-creds.js';
 
 /**
  * `custos run [--secret NAME [--map key=ENV,...]]... [--env NAME=VALUE]... [--env-file FILE] [--mask] -- CMD ARGS...`
@@ -91,11 +92,12 @@ function plan(options: RunOptions): Assignment[] {
 }
 
 /** Resolves every assignment (every secret in one batch read); returns the variables and the strings to mask. */
-async function resolveAll(client: CustosClient, assignments: Assignment[]): Promise<{ vars: Map<string, string>; secrets: string[] }> {
+async function resolveAll(client: CustosClient, assignments: Assignment[], dynamic: ReturnType<typeof createDynamicCreds>): Promise<{ vars: Map<string, string>; secrets: string[] }> {
   const keyOf = (name: string, label?: string, versionId?: string) => `${name}\u0000${label ?? ''}\u0000${versionId ?? ''}`;
   // Every secret named anywhere, once; read together before anything is assembled.
   const wanted = new Map<string, { name: string; label?: string; versionId?: string }>();
-  const want = (name: string, label?: string, versionId?: string) => wanted.set(keyOf(name, label, versionId), { name, label, versionId });
+  // database/creds/ROLE names dynamic credentials: issued for this run, not read as a secret.
+  const want = (name: string, label?: string, versionId?: string) => (isDynamic(name) ? dynamic.value(name) : wanted.set(keyOf(name, label, versionId), { name, label, versionId }));
   for (const a of assignments) {
     if (a.pick) want(a.pick.secret);
     else for (const r of findSecretRefs(a.template!)) {
@@ -106,6 +108,7 @@ async function resolveAll(client: CustosClient, assignments: Assignment[]): Prom
   const results = await client.getSecrets([...wanted.values()]);
   const raw = new Map<string, SecretResult | CustosClientError>([...wanted.keys()].map((key, i) => [key, results[i]!]));
   const fetchRaw = async (name: string, label?: string, versionId?: string): Promise<string> => {
+    if (isDynamic(name)) return dynamic.value(name);
     const result = raw.get(keyOf(name, label, versionId))!;
     if (result instanceof CustosClientError) throw result;
     return result.value;
@@ -151,10 +154,12 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   if (command.length === 0) throw new Error('give the command to run after --, e.g. custos run --secret NAME -- dbt run');
   const assignments = plan(options);
   const client = new CustosClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', ttlMs: 0, maxStaleMs: 0, retry: { attempts: 3 }, fetch: httpFetch });
+  const dynamic = createDynamicCreds({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken() ?? '', warn: (line) => process.stderr.write(line + '\n') });
   let resolved: Awaited<ReturnType<typeof resolveAll>>;
   try {
-    resolved = await resolveAll(client, assignments);
+    resolved = await resolveAll(client, assignments, dynamic);
   } catch (error) {
+    await dynamic.revokeAll();
     if (error instanceof CustosClientError) {
       const where = error.options.secret ? ` (${error.options.secret})` : '';
       throw new Error(`${error.code}${where}: ${error.message}`);
@@ -167,6 +172,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   for (const [k, v] of resolved.vars) env[k] = v;
 
   const child = spawn(command[0]!, command.slice(1), { env, stdio: options.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
+  dynamic.keepAlive();
   const forwarders = FORWARDED.map((signal) => {
     const handler = () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -199,5 +205,6 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     child.on('close', (code, signal) => resolve(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 0)));
   });
   for (const [signal, handler] of forwarders) process.removeListener(signal, handler);
+  await dynamic.revokeAll(); // the job is over: its database users go with it
   process.exitCode = exitCode;
 }

@@ -114,6 +114,11 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   self_approval_denied: internal, not_an_approver: internal,
   // Browser sessions have no Secrets Manager operation
   csrf_failed: internal,
+  // Leases and dynamic database credentials have no Secrets Manager operation
+  lease_not_found: internal, lease_expired: internal, lease_not_renewable: internal,
+  lease_max_ttl_reached: internal, lease_revoked: internal, database_connection_not_found: internal,
+  database_connection_exists: internal, database_role_not_found: internal, database_role_not_allowed: internal,
+  database_connection_failed: internal, database_statement_failed: internal, invalid_template: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,
