@@ -65,6 +65,13 @@ module.exports = {
       to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http)')] },
     },
     {
+      name: 'agent-is-a-client',
+      comment: 'custos agent runs on worker nodes: it reaches the server only through the SDK',
+      severity: 'error',
+      from: { path: layer('agent') },
+      to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http)')] },
+    },
+    {
       name: 'sdk-is-standalone',
       comment: 'the SDK ships to pipelines: it depends on nothing of the server',
       severity: 'error',

@@ -111,6 +111,8 @@ export interface FollowChangesOptions {
   /** Read on every (re)connect, so a renewed or new token is used. */
   token: () => string | undefined;
   onEvent: (event: ChangeFeedEvent) => void;
+  /** Resume after this event id (from an earlier subscription). */
+  lastEventId?: string;
   /** Connected (after `ready`) or lost; `error` says why it was lost. */
   onState?: (connected: boolean, error?: unknown) => void;
   /** First reconnect delay (default 250 ms), doubling up to `maxDelayMs` (default 5 s). */
@@ -124,18 +126,18 @@ export interface FollowChangesOptions {
  */
 export function followChanges(options: FollowChangesOptions): { stop(): void; lastEventId(): string | undefined; connected(): boolean } {
   const controller = new AbortController();
-  let lastEventId: string | undefined;
+  let lastEventId: string | undefined = options.lastEventId;
   let connected = false;
   let stopped = false;
   const base = options.delayMs ?? 250;
   let delay = base;
   let timer: NodeJS.Timeout | undefined;
 
+  // Reported on transitions only: a server that stays down is one "lost", not one per retry.
   const setConnected = (value: boolean, error?: unknown) => {
-    if (connected === value && value) return;
-    const was = connected;
+    if (connected === value) return;
     connected = value;
-    if (was !== value || error !== undefined) options.onState?.(value, error);
+    options.onState?.(value, error);
   };
 
   async function loop(): Promise<void> {

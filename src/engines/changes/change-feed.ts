@@ -29,7 +29,7 @@ export interface SecretChangeEvent {
 export interface ResetEvent {
   id: string;
   type: 'reset';
-  reason: 'resume_unknown' | 'missed_notifications';
+  reason: 'resume_unknown' | 'missed_notifications' | 'rights_changed';
 }
 
 export type ChangeEvent = SecretChangeEvent | ResetEvent;
@@ -70,10 +70,10 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
   }
 
   // The token/policy/group topics carry no names; subscribers re-check their identity on them.
-  const identityListeners = new Set<() => void>();
+  const identityListeners = new Set<(topic: 'token' | 'policy' | 'group', key: string) => void>();
   deps.changes.subscribe((topic, key, detail) => {
     if (topic === 'token' || topic === 'policy' || topic === 'group') {
-      for (const listener of identityListeners) listener();
+      for (const listener of identityListeners) listener(topic, key);
       return;
     }
     if (topic !== 'secret') return;
@@ -114,10 +114,20 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
         if (!closed && (await visible(who(), event).catch(() => false)) && !closed) deliver(event);
       });
     };
+    // Rights may have narrowed: this subscriber gets a reset (in order, through its queue),
+    // stamped with the head id so a resume after it skips nothing.
+    const identityListener = (topic: 'token' | 'policy' | 'group', key: string) => {
+      // A change to one of its policies (or a resource policy, or groups) may narrow what
+      // the subscriber may read; other policies' changes do not concern it.
+      const identity = who();
+      const narrowed = topic === 'group' || (topic === 'policy' && (key === '*' || !/^[\w.-]+$/.test(key) || identity.policies.includes(key) || (identity.groupPolicies ?? []).includes(key)));
+      if (narrowed) listener({ id: idOf(seq), type: 'reset', reason: 'rights_changed' });
+      onIdentityChange?.();
+    };
     const headId = idOf(seq);
     const missed = lastEventId === undefined || lastEventId === '' ? [] : since(lastEventId);
     listeners.add(listener);
-    if (onIdentityChange) identityListeners.add(onIdentityChange);
+    identityListeners.add(identityListener);
     const backlog: ChangeEvent[] = [];
     if (missed === null) backlog.push({ id: headId, type: 'reset', reason: 'resume_unknown' });
     else for (const event of missed) if (await visible(who(), event)) backlog.push(event);
@@ -128,7 +138,7 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
       close() {
         closed = true;
         listeners.delete(listener);
-        if (onIdentityChange) identityListeners.delete(onIdentityChange);
+        identityListeners.delete(identityListener);
       },
     };
   }

@@ -53,7 +53,8 @@ export function changeRoutes(feed: ChangeFeed, identity: IdentityService) {
       };
       let checking = false;
       const recheck = () => {
-        if (checking || ended) return;
+        if (ended) return;
+        if (checking) return;
         checking = true;
         identity.authenticate(token, undefined, request.ip).then(
           (fresh) => void (current = fresh),
