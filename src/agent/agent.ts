@@ -41,6 +41,11 @@ export function loadAgentToken(file: string): string {
   return token;
 }
 
+function identityBinding(config: AgentConfig): string {
+  const auth = config.auth.method === 'token_file' ? `token_file\0${config.auth.token_file}` : `approle\0${config.auth.mount}\0${config.auth.role_id ?? config.auth.role_id_file}`;
+  return `${config.server.address}\0${auth}`;
+}
+
 export interface RunningAgent {
   /** `http://127.0.0.1:PORT` when listening on TCP. */
   address?: string;
@@ -62,7 +67,9 @@ export async function startAgent(config: AgentConfig, log: AgentLog = createAgen
   const agentToken = loadAgentToken(config.agent_token_file);
   const auth = createUpstreamAuth(config, log);
   const disk = config.cache.disk
-    ? createDiskCache({ path: config.cache.disk.path, key: loadCacheKey(config.cache.disk.key_file), boundTo: config.server.address, log })
+    // Bound to the server and to the identity the agent is configured with: a cache filled
+    // under another identity (a broader role) is never served under this one.
+    ? createDiskCache({ path: config.cache.disk.path, key: loadCacheKey(config.cache.disk.key_file), boundTo: identityBinding(config), log })
     : undefined;
   const cache = createSecretCache({
     maxBytes: config.cache.max_bytes, maxStaleMs: config.cache.max_stale, reauthenticate: () => auth.reauthenticate(),
