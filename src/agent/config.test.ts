@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import { parseAgentConfig, AgentConfigError } from './config.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const base = `
 server: { address: "http://custos:8420" }
@@ -28,4 +34,14 @@ test('refused: a non-loopback listener, no listener, unknown keys, both role_id 
     'server: [',
   ];
   for (const text of bad) assert.throws(() => parseAgentConfig(text, '/etc'), AgentConfigError, text);
+});
+
+test('the Kubernetes examples carry configs the agent accepts', () => {
+  for (const file of ['agent-daemonset.yaml', 'agent-sidecar.yaml']) {
+    const docs = parseAllDocuments(readFileSync(path.join(repoRoot, 'examples/kubernetes', file), 'utf8')).map((d) => d.toJS() as { kind: string; data?: Record<string, string> });
+    const configMap = docs.find((d) => d.kind === 'ConfigMap');
+    assert.ok(configMap?.data?.['agent.yaml'], file);
+    const config = parseAgentConfig(configMap.data['agent.yaml'], '/');
+    assert.equal(config.listen.socket, '/run/custos/agent.sock', file);
+  }
 });

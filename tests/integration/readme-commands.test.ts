@@ -70,6 +70,7 @@ const NOT_RUN: Record<string, string> = {
   'custos request approve': 'needs a held request and an approver other than its requester (approvals.test.ts)',
   'custos request deny': 'needs a held request and an approver (approvals.test.ts)',
   'custos request cancel': 'needs a request held for the caller (approvals.test.ts)',
+  'custos agent': 'runs until stopped, with a config naming files on a worker node (agent.test.ts runs it with token-file and AppRole configs)',
 };
 
 /**
