@@ -9,13 +9,14 @@ import { loginsSuite } from './suites/logins.js';
 import { scanSuite } from './suites/scan.js';
 import { alertsSuite } from './suites/alerts.js';
 import { webUiSuite } from './suites/web-ui.js';
+import { agentSuite } from './suites/agent.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
 
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite, agentSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

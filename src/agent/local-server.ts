@@ -55,8 +55,14 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
   const readDescription = (name: string): Promise<Served> =>
     deps.cache.read(cacheKey('d', name), name, async () => (await deps.client().describe(name)) as unknown as Record<string, unknown>);
 
-  function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body);
+  // A cached answer is the same object on every hit: serialize it once.
+  const serialized = new WeakMap<object, string>();
+  function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, memo = false): void {
+    let text = memo ? serialized.get(body as object) : undefined;
+    if (text === undefined) {
+      text = JSON.stringify(body);
+      if (memo) serialized.set(body as object, text);
+    }
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }
@@ -93,7 +99,7 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
     if (req.method === 'GET' && url.pathname.startsWith('/v1/values/')) {
       const name = decodeURIComponent(url.pathname.slice('/v1/values/'.length));
       const served = await readValue(name, url.searchParams.get('label') ?? undefined, url.searchParams.get('version_id') ?? undefined);
-      return send(res, 200, served.body, staleHeaders(served));
+      return send(res, 200, served.body, staleHeaders(served), true);
     }
     if (req.method === 'POST' && url.pathname === '/v1/batch/values') {
       const input = await body(req);
