@@ -95,9 +95,14 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
     return v;
   };
 
-  async function native(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async function native(req: http.IncomingMessage, res: http.ServerResponse, url: { pathname: string; searchParams: URLSearchParams }): Promise<void> {
     if (req.method === 'GET' && url.pathname.startsWith('/v1/values/')) {
-      const name = decodeURIComponent(url.pathname.slice('/v1/values/'.length));
+      let name: string;
+      try {
+        name = decodeURIComponent(url.pathname.slice('/v1/values/'.length));
+      } catch {
+        throw new LocalError(400, 'invalid_request', 'the URL is malformed (invalid percent-encoding)', 'ValidationException');
+      }
       const served = await readValue(name, url.searchParams.get('label') ?? undefined, url.searchParams.get('version_id') ?? undefined);
       return send(res, 200, served.body, staleHeaders(served), true);
     }
@@ -163,7 +168,11 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
   }
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent.local');
+    // Not `new URL()`: it resolves `..` (even `%2e%2e`), and the name read would not be the
+    // name asked for. The SDK refuses dot segments, as the server does.
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const url = { pathname: q === -1 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)) };
     const target = req.headers['x-amz-target'];
     const isAws = typeof target === 'string' && req.method === 'POST' && url.pathname === '/';
     const fail = (error: unknown) => {

@@ -40,7 +40,11 @@ export interface SecretCacheOptions {
 }
 
 const TOKEN_CODES = new Set(['invalid_token', 'token_expired', 'token_revoked', 'missing_token']);
-const nameOf = (key: string) => key.slice(key.indexOf('\0') + 1, key.lastIndexOf('\0'));
+/** The name field of a key (names never hold NUL: the server refuses them, so nothing is cached under one). */
+const nameOf = (key: string) => {
+  const start = key.indexOf('\0') + 1;
+  return key.slice(start, key.indexOf('\0', start));
+};
 
 /** `kind\0name\0selector`: values by label or version, and descriptions. */
 export function cacheKey(kind: 'v' | 'd', name: string, selector = ''): string {

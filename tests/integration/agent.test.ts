@@ -112,6 +112,10 @@ describe('custos agent with a token file', () => {
       assert.equal(aws.body.__type, 'UnrecognizedClientException');
       assert.ok(!JSON.stringify([none.body, wrong.body, aws.body]).includes(canary));
     }
+    const malformed = await agentRequest({ address: agent.address }, 'GET', '/v1/values/dev/%zz', { headers: bearer() });
+    assert.deepEqual([malformed.status, malformed.body.error.code], [400, 'invalid_request']);
+    const dotted = await agentRequest({ address: agent.address }, 'GET', '/v1/values/dev/agent/%2e%2e/other/forbidden', { headers: bearer() });
+    assert.equal(dotted.status, 400, 'a dot segment never reaches the server as another name');
     const health = await agentRequest({ address: agent.address }, 'GET', '/agent/health');
     assert.deepEqual(health.body, { status: 'ok', feed: 'live' });
   });
