@@ -13,7 +13,7 @@ export type ChangeTopic = 'token' | 'policy' | 'keyring' | 'secret' | 'transit' 
  */
 export interface ChangeDetail {
   name: string;
-  kind: 'written' | 'label_moved' | 'deleted' | 'restored' | 'metadata';
+  kind: 'written' | 'label_moved' | 'rotated' | 'deleted' | 'restored' | 'metadata';
   versionId?: string | null;
   region?: string;
 }

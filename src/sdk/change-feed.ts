@@ -14,7 +14,7 @@ export interface ChangeFeedEvent {
   id: string | null;
   type: 'secret' | 'reset' | 'ready' | 'error';
   name?: string;
-  kind?: 'written' | 'label_moved' | 'deleted' | 'restored' | 'metadata';
+  kind?: 'written' | 'label_moved' | 'rotated' | 'deleted' | 'restored' | 'metadata';
   versionId?: string | null;
   reason?: string;
   code?: string;

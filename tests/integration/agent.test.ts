@@ -159,7 +159,7 @@ describe('custos agent with a token file', () => {
     assert.ok(total <= names.length, `upstream reads: ${JSON.stringify([...reads])}`);
   });
 
-  test('an update and a label move reach the agent by the change feed, and a deleted secret disappears', { timeout: 60_000 }, async () => {
+  test('an update and a rotation (CURRENT moved) reach the agent by the change feed, and a deleted secret disappears', { timeout: 60_000 }, async () => {
     assert.equal((await read(names[0]!)).body.value, values.get(names[0]!));
     let mark = agent.output().length;
     const updated = `${canary}-updated`;
@@ -175,7 +175,7 @@ describe('custos agent with a token file', () => {
     mark = agent.output().length;
     const moved = await api(server, 'POST', `/v1/labels/${names[1]}`, { token: root, body: { label: 'CURRENT', move_to_version_id: pending.body.version_id, remove_from_version_id: before.version_id } });
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
-    await agent.waitForLog(/"msg":"change".*"name":"dev\/agent\/s2".*"kind":"label_moved"/, mark);
+    await agent.waitForLog(/"msg":"change".*"name":"dev\/agent\/s2".*"kind":"rotated"/, mark);
     const rotated = await read(names[1]!, 'socket');
     assert.equal(rotated.body.value, `${canary}-rotated`);
     assert.equal(rotated.body.version_id, pending.body.version_id);

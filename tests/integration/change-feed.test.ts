@@ -60,7 +60,7 @@ describe('change feed on one node', () => {
     server?.cleanup();
   });
 
-  test('a subscriber sees written, label moved and deleted events for names it may list, never another name, never a value', { timeout: 60_000 }, async () => {
+  test('a subscriber sees written, rotated, label moved and deleted events for names it may list, never another name, never a value', { timeout: 60_000 }, async () => {
     const { token } = await createToken(server, { policies: ['feed-visible'] });
     const feed = subscribe(server, token);
     const root = subscribe(server, server.token);
@@ -77,6 +77,9 @@ describe('change feed on one node', () => {
     const second = await api(server, 'POST', `/v1/values/${visible}`, { token: server.token, body: { value: `${canary}-2`, labels: ['STAGED'] } });
     const moved = await api(server, 'POST', `/v1/labels/${visible}`, { token: server.token, body: { label: 'CURRENT', move_to_version_id: second.body.version_id, remove_from_version_id: made.body.version_id } });
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    await feed.waitFor('rotated', (e) => e.type === 'secret' && e.name === visible && e.kind === 'rotated' && e.versionId === second.body.version_id);
+    const staged = await api(server, 'POST', `/v1/labels/${visible}`, { token: server.token, body: { label: 'STAGED', remove_from_version_id: second.body.version_id } });
+    assert.equal(staged.status, 200, JSON.stringify(staged.body));
     await feed.waitFor('label moved', (e) => e.type === 'secret' && e.name === visible && e.kind === 'label_moved');
     assert.equal((await api(server, 'DELETE', `/v1/secrets/${visible}?force=true`, { token: server.token })).status, 200);
     await feed.waitFor('deleted', (e) => e.type === 'secret' && e.name === visible && e.kind === 'deleted');

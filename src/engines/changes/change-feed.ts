@@ -1,6 +1,6 @@
 /**
- * The change feed: what changed about secrets (written, label moved, deleted, restored,
- * metadata), by name and version id only, never a value, for clients that cache (the agent).
+ * The change feed: what changed about secrets (written, label moved, rotated, deleted,
+ * restored, metadata), by name and version id only, never a value, for clients that cache (the agent).
  *
  * Each node keeps a bounded ring of recent events fed by the change bus, so with several
  * nodes on PostgreSQL every node sees every change (the bus carries the detail across).

@@ -138,7 +138,9 @@ export function createVersions(deps: SecretsServiceDeps, refs: SecretRefs) {
       await syncReplicas(tx, row.id);
       return row;
     });
-    deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind: 'label_moved', versionId: input.moveToVersionId ?? input.removeFromVersionId ?? null });
+    // CURRENT moving to another version is what every rotation's last step does: the value changed.
+    const kind = input.label === LABEL_CURRENT && input.moveToVersionId !== undefined ? 'rotated' : 'label_moved';
+    deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind, versionId: input.moveToVersionId ?? input.removeFromVersionId ?? null });
     return { arn: arnOf(row), name: row.name };
   }
 
