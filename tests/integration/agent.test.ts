@@ -209,6 +209,25 @@ describe('custos agent with a token file', () => {
     assert.ok(!JSON.stringify(refused.body).includes(canary));
   });
 
+  test('a new token in the token file is picked up, and a token with a TTL is renewed before it expires', { timeout: 60_000 }, async () => {
+    const mark = agent.output().length;
+    const next = await createToken(server, { policies: ['agent-read'], display_name: 'node-agent-2', ttl: '3s' });
+    writeFileSync(path.join(dir, 'upstream-token'), next.token + '\n', { mode: 0o600 });
+    const line = await agent.waitForLog(/"msg":"authenticated with the token file"/, mark);
+    assert.equal(JSON.parse(line).accessor, next.accessor);
+    await agent.waitForLog(new RegExp(`"msg":"token renewed","accessor":"${next.accessor}"`), mark);
+    // The old token is revoked: the agent keeps working on the new one.
+    assert.equal((await api(server, 'POST', '/v1/tokens/revoke', { token: root, body: { accessor } })).status, 200);
+    await api(server, 'POST', '/v1/secrets', { token: root, body: { name: 'dev/agent/after-swap', value: `${canary}-swap` } });
+    assert.equal((await read('dev/agent/after-swap')).body.value, `${canary}-swap`);
+    // Back to a token without a TTL: a 3-second token cannot outlive the outage test below.
+    const lasting = await createToken(server, { policies: ['agent-read'], display_name: 'node-agent-3' });
+    const swapped = agent.output().length;
+    writeFileSync(path.join(dir, 'upstream-token'), lasting.token + '\n', { mode: 0o600 });
+    assert.equal(JSON.parse(await agent.waitForLog(/"msg":"authenticated with the token file"/, swapped)).accessor, lasting.accessor);
+    accessor = lasting.accessor;
+  });
+
   test('during an outage reads keep succeeding with X-Custos-Stale, also after the agent restarts from its disk cache', { timeout: 180_000 }, async () => {
     for (const name of names) assert.equal((await read(name)).body.value, values.get(name));
     const mark = agent.output().length;
