@@ -28,6 +28,20 @@ export interface LocalServerDeps {
   live: () => boolean;
 }
 
+/** The agent's counters in Prometheus text format (no names: no label ever carries a secret name). */
+function prometheusText(stats: ReturnType<SecretCache['stats']>, live: boolean): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+  metric('custos_agent_cache_hits_total', 'counter', 'reads answered from the cache without asking the server', stats.hits);
+  metric('custos_agent_cache_misses_total', 'counter', 'reads that needed the server (or waited for a read already on its way)', stats.misses);
+  metric('custos_agent_upstream_requests_total', 'counter', 'requests made to the server', stats.upstream);
+  metric('custos_agent_stale_answers_total', 'counter', 'answers served from a value the server could not confirm', stats.stale);
+  metric('custos_agent_stale_seconds', 'gauge', 'age of the last stale answer (0 once the server answers again)', stats.lastStaleSeconds);
+  metric('custos_agent_cache_entries', 'gauge', 'entries in the cache', stats.entries);
+  metric('custos_agent_feed_live', 'gauge', '1 while the change feed is connected', live ? 1 : 0);
+  return lines.join('\n') + '\n';
+}
+
 class LocalError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly awsType: string) {
     super(message);
@@ -195,7 +209,11 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       const missing = presentedToken(req, isAws) === undefined;
       return fail(new LocalError(isAws ? 400 : 401, missing ? 'missing_token' : 'invalid_token', missing ? 'send the agent token' : 'the agent token is not valid', 'UnrecognizedClientException'));
     }
-    if (req.method === 'GET' && url.pathname === '/agent/metrics') return send(res, 200, { ...deps.cache.stats(), feed_live: deps.live() });
+    if (req.method === 'GET' && url.pathname === '/agent/metrics') {
+      const text = prometheusText(deps.cache.stats(), deps.live());
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
     (isAws ? aws(req, res, target) : native(req, res, url)).catch(fail);
   };
 }

@@ -58,7 +58,7 @@ export function createSecretCache(options: SecretCacheOptions) {
   const generation = new Map<string, number>();
   let live = false;
   let downUntil = 0;
-  const stats = { hits: 0, misses: 0, upstream: 0, stale: 0 };
+  const stats = { hits: 0, misses: 0, upstream: 0, stale: 0, lastStaleSeconds: 0 };
 
   const genOf = (name: string) => generation.get(name) ?? 0;
   const changed = () => options.onChange?.();
@@ -68,7 +68,8 @@ export function createSecretCache(options: SecretCacheOptions) {
     const age = now() - entry.knownGoodAt;
     if (age > options.maxStaleMs) throw new StaleLimitExceededError('stale_limit_exceeded', `the server is unreachable and the cached value is older than max_stale`, { cause });
     stats.stale += 1;
-    return { body: entry.body, staleSeconds: Math.max(0, Math.floor(age / 1000)) };
+    stats.lastStaleSeconds = Math.max(0, Math.floor(age / 1000));
+    return { body: entry.body, staleSeconds: stats.lastStaleSeconds };
   }
 
   async function fetchInto(key: string, name: string, fetch: () => Promise<Record<string, unknown>>): Promise<Served> {
@@ -100,6 +101,7 @@ export function createSecretCache(options: SecretCacheOptions) {
       throw failure;
     }
     downUntil = 0;
+    stats.lastStaleSeconds = 0;
     const entry: CachedEntry = { body, knownGoodAt: now(), valid: startedLive && live && genOf(name) === startedGen, bytes: JSON.stringify(body).length + key.length };
     entries.set(key, entry);
     changed();

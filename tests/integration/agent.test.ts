@@ -239,6 +239,9 @@ describe('custos agent with a token file', () => {
       assert.equal(r.body.value, values.get(name));
       assert.match(String(r.headers['x-custos-stale']), /^\d+$/);
     }
+    const metrics = await agentRequest({ address: agent.address }, 'GET', '/agent/metrics', { headers: bearer() });
+    assert.match(String(metrics.body), /^custos_agent_feed_live 0$/m);
+    assert.match(String(metrics.body), /^custos_agent_stale_answers_total [1-9]\d*$/m);
     if (hasBoto3) {
       const result = await python(names, awsEnv());
       assert.equal(result.code, 0, result.stderr);

@@ -7,9 +7,19 @@ import { startAgent } from '../../agent/agent.js';
 import { createAgentLog } from '../../agent/agent-log.js';
 
 export async function agentCommand(options: { config?: string; json?: boolean }): Promise<void> {
-  if (!options.config) throw Object.assign(new Error('give the agent config with --config FILE (see docs/agent.md)'), { code: 'invalid_config' });
-  const config = loadAgentConfig(options.config);
-  const agent = await startAgent(config, createAgentLog(config.log_level));
+  let agent;
+  try {
+    if (!options.config) throw Object.assign(new Error('give the agent config with --config FILE (see docs/agent.md)'), { code: 'invalid_config' });
+    const config = loadAgentConfig(options.config);
+    agent = await startAgent(config, createAgentLog(config.log_level));
+  } catch (error) {
+    // As `custos server`: a configuration the agent cannot run with exits 2.
+    if ((error as { code?: string }).code === 'invalid_config') {
+      process.stderr.write(`error: invalid_config: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   let stopping = false;
   const stop = () => {
     if (stopping) return;
