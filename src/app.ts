@@ -244,7 +244,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const uiSession = createUiSession({ identity, auth });
   // Change feed (GET /v1/changes): names and version ids of secret changes, for caching agents.
-  const changeFeed = createChangeFeed({ changes, authorizer, region: config.region });
+  const changeFeed = createChangeFeed({ changes, authorizer, region: config.region, now });
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
     plugins: [

@@ -74,6 +74,20 @@ describe('change feed', () => {
     assert.equal(feed.subscriberCount(), 0);
   });
 
+  test('a subscriber whose token has expired learns no more names', async () => {
+    const expired = await collect({ ...SYSTEM_IDENTITY, expiresAt: Date.now() - 1 });
+    const root = await collect(SYSTEM_IDENTITY);
+    await written('dev/after-expiry');
+    await new Promise<void>((resolve) => {
+      const check = () => (root.live.length >= 1 ? resolve() : setImmediate(check));
+      check();
+    });
+    // Both queues handled the event (the expired one first: it subscribed first).
+    assert.deepEqual(expired.live, []);
+    expired.sub.close();
+    root.sub.close();
+  });
+
   test('a change to a policy the subscriber holds resets it; another policy does not', async () => {
     const holder: Identity = { ...nobody, policies: ['etl-read'] };
     const sub = await collect(holder);

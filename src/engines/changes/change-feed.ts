@@ -41,6 +41,8 @@ export interface ChangeFeedDeps {
   region: string;
   /** Events each node remembers for resumption (default 2,000). */
   ringSize?: number;
+  /** The server's clock: a subscriber whose token has expired learns nothing more. */
+  now?: () => number;
 }
 
 export interface FeedSubscription {
@@ -86,6 +88,8 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
   /** Whether `identity` may learn of this event at all. */
   async function visible(identity: Identity, event: ChangeEvent): Promise<boolean> {
     if (event.type === 'reset') return true;
+    // Between heartbeats (which end the stream) an expired token still learns no name.
+    if (identity.expiresAt !== null && identity.expiresAt <= (deps.now ?? Date.now)()) return false;
     return (await deps.authorizer.allows(identity, 'list', event.name)) || deps.authorizer.allows(identity, 'read', event.name);
   }
 
