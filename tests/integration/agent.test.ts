@@ -159,6 +159,33 @@ describe('custos agent with a token file', () => {
     assert.ok(total <= names.length, `upstream reads: ${JSON.stringify([...reads])}`);
   });
 
+  test('boto3 DescribeSecret and BatchGetSecretValue through the agent; refusals per secret, in AWS terms', { skip: skipBoto3, timeout: 60_000 }, async () => {
+    const script = `
+import json, sys, boto3
+c = boto3.client('secretsmanager')
+d = c.describe_secret(SecretId=sys.argv[1])
+b = c.batch_get_secret_value(SecretIdList=[sys.argv[1], 'dev/other/forbidden', 'dev/agent/missing'])
+try:
+    c.get_secret_value(SecretId='dev/agent/missing')
+    missing = 'served'
+except c.exceptions.ResourceNotFoundException:
+    missing = 'ResourceNotFoundException'
+print(json.dumps({'name': d['Name'], 'stages': list(d['VersionIdsToStages'].values()), 'values': [v['SecretString'] for v in b['SecretValues']], 'errors': sorted(e['ErrorCode'] for e in b['Errors']), 'missing': missing}))
+`;
+    const child = spawn('python3', ['-c', script, names[3]!], { env: awsEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    assert.equal(await new Promise((r) => child.on('close', r)), 0, stderr);
+    const out = JSON.parse(stdout);
+    assert.equal(out.name, names[3]);
+    assert.deepEqual(out.stages, [['AWSCURRENT']]);
+    assert.deepEqual(out.values, [values.get(names[3]!)]);
+    assert.deepEqual(out.errors, ['AccessDeniedException', 'ResourceNotFoundException']);
+    assert.equal(out.missing, 'ResourceNotFoundException');
+  });
+
   test('an update and a rotation (CURRENT moved) reach the agent by the change feed, and a deleted secret disappears', { timeout: 60_000 }, async () => {
     assert.equal((await read(names[0]!)).body.value, values.get(names[0]!));
     let mark = agent.output().length;
