@@ -5,6 +5,7 @@
  * "Engines" are every capability folder: services/, engines/<name>/, auth/<method>/,
  * leases/, alerts/. scan/ is the client-side scanner: it reads files and talks to the
  * server through the SDK only.
+ * agent/ (custos agent, on worker nodes) is a client too: SDK only.
  */
 const layer = (name) => `^dist/src/${name}/`;
 const ENGINES = '(services|engines|auth|leases|alerts)';
