@@ -26,6 +26,11 @@ export interface OpenChangeFeedOptions {
   lastEventId?: string;
   onEvent: (event: ChangeFeedEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The server sends a heartbeat every 15 s: a connection silent for this long (default 45 s)
+   * is dead (a partition leaves no reset behind) and the subscription fails.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Parses one SSE block (`field: value` lines) into an event; comments and unknown types give null. */
@@ -98,9 +103,10 @@ export function openChangeFeed(options: OpenChangeFeedOptions): Promise<void> {
         }
       });
       response.on('end', () => resolve());
-      response.on('error', reject);
+      response.on('error', (cause) => reject(Object.assign(new CustosApiError('unreachable', `the change feed broke: ${cause.message}`, 0, null), { cause })));
       response.on('aborted', () => reject(new CustosApiError('unreachable', 'the change feed connection was cut', 0, null)));
     });
+    request.setTimeout(options.idleTimeoutMs ?? 45_000, () => request.destroy(new Error('the change feed was silent for too long')));
     request.on('error', (cause) => reject(Object.assign(new CustosApiError('unreachable', `cannot reach Custos at ${url.origin}: ${cause.message}`, 0, null), { cause })));
     request.end();
   });
