@@ -250,7 +250,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     plugins: [
       operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
       metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
-      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), changeRoutes(changeFeed, identity),
+      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), changeRoutes(changeFeed, identity, uiSession.tokenOf),
     ],
     sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,

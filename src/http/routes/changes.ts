@@ -16,11 +16,12 @@ import { identityOf } from '../request-context.js';
 
 const HEARTBEAT_MS = 15_000;
 
-function tokenOf(request: FastifyRequest): string | undefined {
+/** The credential the request was authenticated with (as the server's hook finds it), re-checked later. */
+function tokenOf(request: FastifyRequest, sessionToken?: (request: FastifyRequest) => string | undefined): string | undefined {
   const header = request.headers.authorization;
   if (header !== undefined && /^bearer /i.test(header)) return header.slice(7).trim();
   const custom = request.headers['x-custos-token'];
-  return typeof custom === 'string' ? custom.trim() : undefined;
+  return typeof custom === 'string' ? custom.trim() : sessionToken?.(request);
 }
 
 function frame(event: ChangeEvent): string {
@@ -28,7 +29,7 @@ function frame(event: ChangeEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-export function changeRoutes(feed: ChangeFeed, identity: IdentityService) {
+export function changeRoutes(feed: ChangeFeed, identity: IdentityService, sessionToken?: (request: FastifyRequest) => string | undefined) {
   return (app: FastifyInstance): void => {
     const open = new Set<PassThrough>();
     // Streams never go idle, so the server's close would wait for them: end them first.
@@ -38,7 +39,7 @@ export function changeRoutes(feed: ChangeFeed, identity: IdentityService) {
 
     app.get('/v1/changes', { schema: { tags: ['values'] }, config: { operation: 'changes.subscribe' } }, async (request, reply) => {
       let current: Identity = identityOf(request);
-      const token = tokenOf(request);
+      const token = tokenOf(request, sessionToken);
       const lastEventId = request.headers['last-event-id'];
       const stream = new PassThrough();
       let ended = false;
