@@ -35,6 +35,7 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
   let stopped = false;
   let inFlight: Promise<boolean> | null = null;
   let retryDelay = 500;
+  let expiresAt: string | null = null;
   const listeners: (() => void)[] = [];
 
   function use(token: string): void {
@@ -45,18 +46,25 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
   }
 
   /** Schedules the next renewal at two thirds of what is left (nothing for a non-expiring token). */
-  function scheduleRenewal(expiresAt: string | null): void {
+  function scheduleRenewal(until: string | null): void {
+    expiresAt = until;
     if (renewTimer) clearTimeout(renewTimer);
-    if (stopped || expiresAt === null) return;
-    const left = Date.parse(expiresAt) - Date.now();
+    if (stopped || until === null) return;
+    const left = Date.parse(until) - Date.now();
     renewTimer = setTimeout(() => void renew(), Math.max(1000, Math.floor((left * 2) / 3)));
     renewTimer.unref();
   }
 
   async function renew(): Promise<void> {
     try {
+      const before = expiresAt;
       const renewed = await api.renewToken();
       log.info('token renewed', { accessor: renewed.accessor, expires_at: renewed.expires_at });
+      // At its max TTL a renewal no longer extends the token: authenticate anew instead of
+      // renewing ever more often until it expires.
+      if (before !== null && renewed.expires_at !== null && Date.parse(renewed.expires_at) <= Date.parse(before)) {
+        if (await reauthenticate()) return;
+      }
       scheduleRenewal(renewed.expires_at);
     } catch (error) {
       log.warn('token renewal failed; authenticating again', { code: (error as { code?: string }).code ?? 'error' });
