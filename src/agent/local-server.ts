@@ -9,7 +9,7 @@
  * `Authorization` header (its signature is not checked: the key id is the credential).
  * Answers served from a value the server could not confirm carry `X-Custos-Stale: <seconds>`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { classifyError, CustosClientError } from '../sdk/client-errors.js';
 import type { ApiClient, SecretMetadataResponse, SecretValueResponse } from '../sdk/api-client.js';
@@ -19,6 +19,8 @@ import { cacheKey, type SecretCache, type Served } from './secret-cache.js';
 export const STALE_HEADER = 'x-custos-stale';
 const BODY_LIMIT = 1024 * 1024;
 const AWS_JSON = 'application/x-amz-json-1.1';
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const EMPTY_QUERY = new URLSearchParams();
 
 export interface LocalServerDeps {
   cache: SecretCache;
@@ -48,11 +50,16 @@ class LocalError extends Error {
   }
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export function createLocalHandler(deps: LocalServerDeps): http.RequestListener {
-  const expected = digest(deps.agentToken);
-  const matches = (presented: string | undefined) => presented !== undefined && timingSafeEqual(digest(presented), expected);
+  const expected = Buffer.from(deps.agentToken);
+  // Constant time for a presented token of the right length (the length is not the secret);
+  // no hash per request on the hot path.
+  const matches = (presented: string | undefined) => {
+    if (presented === undefined) return false;
+    const given = Buffer.from(presented);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
 
   function presentedToken(req: http.IncomingMessage, aws: boolean): string | undefined {
     const auth = req.headers.authorization;
@@ -71,18 +78,19 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
 
   // A cached answer is the same object on every hit: serialize it once.
   const serialized = new WeakMap<object, string>();
-  function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, memo = false): void {
+  function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = NO_HEADERS, memo = false): void {
     let text = memo ? serialized.get(body as object) : undefined;
     if (text === undefined) {
       text = JSON.stringify(body);
       if (memo) serialized.set(body as object, text);
     }
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, headers === NO_HEADERS ? { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) } : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }
   const staleHeaders = (...served: Served[]): Record<string, string> => {
-    const worst = Math.max(-1, ...served.map((s) => s.staleSeconds ?? -1));
-    return worst >= 0 ? { [STALE_HEADER]: String(worst) } : {};
+    let worst = -1;
+    for (const s of served) if (s.staleSeconds !== null && s.staleSeconds > worst) worst = s.staleSeconds;
+    return worst >= 0 ? { [STALE_HEADER]: String(worst) } : NO_HEADERS;
   };
 
   async function body(req: http.IncomingMessage): Promise<Record<string, unknown>> {
@@ -186,7 +194,7 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
     // name asked for. The SDK refuses dot segments, as the server does.
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
-    const url = { pathname: q === -1 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)) };
+    const url = { pathname: q === -1 ? raw : raw.slice(0, q), searchParams: q === -1 ? EMPTY_QUERY : new URLSearchParams(raw.slice(q + 1)) };
     const target = req.headers['x-amz-target'];
     const isAws = typeof target === 'string' && req.method === 'POST' && url.pathname === '/';
     const fail = (error: unknown) => {
