@@ -84,7 +84,9 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       text = JSON.stringify(body);
       if (memo) serialized.set(body as object, text);
     }
-    res.writeHead(status, headers === NO_HEADERS ? { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) } : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    // A flat header list is the cheapest form for Node to write (the cache-hit path).
+    if (headers === NO_HEADERS) res.writeHead(status, ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
+    else res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }
   const staleHeaders = (...served: Served[]): Record<string, string> => {
