@@ -5,6 +5,7 @@
  * "Engines" are every capability folder: services/, engines/<name>/, auth/<method>/,
  * leases/, alerts/. scan/ is the client-side scanner: it reads files and talks to the
  * server through the SDK only.
+ * agent/ (custos agent, on worker nodes) is a client too: SDK only.
  */
 const layer = (name) => `^dist/src/${name}/`;
 const ENGINES = '(services|engines|auth|leases|alerts)';
@@ -62,6 +63,13 @@ module.exports = {
       comment: 'custos scan runs on a developer machine or in CI: it reaches the server only through the SDK',
       severity: 'error',
       from: { path: layer('scan') },
+      to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http)')] },
+    },
+    {
+      name: 'agent-is-a-client',
+      comment: 'custos agent runs on worker nodes: it reaches the server only through the SDK',
+      severity: 'error',
+      from: { path: layer('agent') },
       to: { path: [layer(ENGINES), layer('(storage|barrier|audit|policy|http)')] },
     },
     {

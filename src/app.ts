@@ -89,6 +89,8 @@ import { createDatabaseService } from './engines/database/database-service.js';
 import { createDatabaseStore } from './storage/database-store.js';
 import { databaseRoutes } from './http/routes/database.js';
 import { leaseRoutes } from './http/routes/leases.js';
+import { createChangeFeed } from './engines/changes/change-feed.js';
+import { changeRoutes } from './http/routes/changes.js';
 
 export const VERSION = '0.1.0';
 
@@ -254,12 +256,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });
 
   const uiSession = createUiSession({ identity, auth });
+  // Change feed (GET /v1/changes): names and version ids of secret changes, for caching agents.
+  const changeFeed = createChangeFeed({ changes, authorizer, region: config.region, now });
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
     plugins: [
       operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
       metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
-      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now),
+      ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now), changeRoutes(changeFeed, identity, uiSession.tokenOf),
     ],
     sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,

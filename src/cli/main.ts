@@ -353,6 +353,10 @@ request.command('deny').description('deny (closes the request)').argument('<id>'
   .action(run(async () => (await import('./commands/request.js')).denyCommand));
 request.command('cancel').description('withdraw your own request').argument('<id>').option('--reason <text>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/request.js')).cancelCommand));
+// The caching agent of a worker node: see docs/agent.md.
+program.command('agent').description('run the caching agent of this node (local reads, AWS-compatible, survives outages)')
+  .option('-c, --config <file>', 'agent YAML config').option('--json', 'print where it listens as JSON')
+  .action(run(async () => (await import('./commands/agent.js')).agentCommand));
 
 // Dynamic database credentials and leases: see docs/database.md.
 const database = program.command('database').description('dynamic database users with leases: connections, roles, creds, rotate-root');

@@ -28,6 +28,8 @@ export interface BoundedCache<V> {
   readonly size: number;
   /** Keys, most recently used first; listing them does not count as a use. */
   keys(): string[];
+  /** Like get, but does not count as a use (iterating must not reorder the cache). */
+  peek(key: string): V | undefined;
 }
 
 export function createBoundedCache<V extends object>(options: BoundedCacheOptions<V>): BoundedCache<V> {
@@ -49,5 +51,6 @@ export function createBoundedCache<V extends object>(options: BoundedCacheOption
       return lru.size;
     },
     keys: () => [...lru.keys()],
+    peek: (key) => lru.peek(key),
   };
 }

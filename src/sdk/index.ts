@@ -18,3 +18,5 @@ export { createTransitClient, isItemError } from './transit-client.js';
 export type { TransitClient, TransitKeyResponse, TransitKeyType, TransitItem, TransitItemError, EncryptInput, DecryptInput, EncryptResult, DatakeyResult, AeadOptions, Bytes } from './transit-client.js';
 export { createAuthClient } from './auth-client.js';
 export type { AuthClient, LoginResponse, WrapInfo } from './auth-client.js';
+export { openChangeFeed, followChanges } from './change-feed.js';
+export type { ChangeFeedEvent, OpenChangeFeedOptions, FollowChangesOptions } from './change-feed.js';

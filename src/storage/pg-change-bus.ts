@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { ChangeBus, ChangeTopic } from '../lib/change-bus.js';
+import type { ChangeBus, ChangeDetail, ChangeTopic } from '../lib/change-bus.js';
 import { pgConnectionFields } from './database.js';
 
 /** Every node LISTENs on this one channel; payloads are small JSON objects (never values). */
@@ -48,7 +48,7 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
   const notifier = new pg.Pool({ ...fields, max: 2, idleTimeoutMillis: 10_000 });
   notifier.on('error', (err) => options.onError?.(err));
 
-  const deliver = (topic: ChangeTopic, key: string) => emitter.emit('change', topic, key);
+  const deliver = (topic: ChangeTopic, key: string, detail?: ChangeDetail) => emitter.emit('change', topic, key, detail);
   const dropEverything = () => {
     for (const topic of TOPICS) deliver(topic, '*');
   };
@@ -63,8 +63,8 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
     client.on('notification', (message) => {
       if (message.channel !== CHANGE_CHANNEL || !message.payload) return;
       try {
-        const { t, k, n } = JSON.parse(message.payload) as { t: ChangeTopic; k: string; n: string };
-        if (n !== options.nodeId && TOPICS.includes(t)) deliver(t, String(k));
+        const { t, k, n, d } = JSON.parse(message.payload) as { t: ChangeTopic; k: string; n: string; d?: ChangeDetail };
+        if (n !== options.nodeId && TOPICS.includes(t)) deliver(t, String(k), d);
       } catch {
         // not ours: ignore
       }
@@ -112,10 +112,10 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
   return {
     ready,
     isConnected: () => connected,
-    async publish(topic, key) {
-      deliver(topic, key);
+    async publish(topic, key, detail) {
+      deliver(topic, key, detail);
       if (closed) return;
-      const payload = JSON.stringify({ t: topic, k: key, n: options.nodeId });
+      const payload = JSON.stringify(detail ? { t: topic, k: key, n: options.nodeId, d: detail } : { t: topic, k: key, n: options.nodeId });
       await notifier.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, payload]).then(() => undefined, (err) => options.onError?.(err));
     },
     subscribe(fn) {

@@ -1,0 +1,129 @@
+/**
+ * The agent's own identity upstream (auto-auth): a token read from a file (re-read when the
+ * file changes, e.g. a rotated Kubernetes secret) or an AppRole login with a role id and a
+ * secret id file. The token is renewed at two thirds of its TTL; when renewal fails, the
+ * agent authenticates again from scratch. Everything upstream goes through the SDK.
+ */
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import { createApiClient, type ApiClient } from '../sdk/api-client.js';
+import { createAuthClient } from '../sdk/auth-client.js';
+import type { AgentConfig } from './config.js';
+import type { AgentLog } from './agent-log.js';
+
+export interface UpstreamAuth {
+  /** The current token, or undefined before the first successful authentication. */
+  token(): string | undefined;
+  /** A client carrying the current token (rebuilt when the token changes). */
+  client(): ApiClient;
+  /** Authenticates now (again); resolves false when it could not. */
+  reauthenticate(): Promise<boolean>;
+  start(): Promise<void>;
+  stop(): void;
+  /** Called whenever the token changes (the change feed reconnects with it). */
+  onChange(listener: () => void): void;
+}
+
+const readTrimmed = (file: string) => readFileSync(file, 'utf8').trim();
+
+export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl?: typeof fetch): UpstreamAuth {
+  const address = config.server.address;
+  const timeoutMs = config.server.timeout;
+  const anonymous = createApiClient({ address, timeoutMs, fetch: fetchImpl });
+  let current: string | undefined;
+  let api: ApiClient = anonymous;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let inFlight: Promise<boolean> | null = null;
+  let retryDelay = 500;
+  let expiresAt: string | null = null;
+  const listeners: (() => void)[] = [];
+
+  function use(token: string): void {
+    if (token === current) return;
+    current = token;
+    api = createApiClient({ address, token, timeoutMs, fetch: fetchImpl });
+    for (const listener of listeners) listener();
+  }
+
+  /** Schedules the next renewal at two thirds of what is left (nothing for a non-expiring token). */
+  function scheduleRenewal(until: string | null): void {
+    expiresAt = until;
+    if (renewTimer) clearTimeout(renewTimer);
+    if (stopped || until === null) return;
+    const left = Date.parse(until) - Date.now();
+    renewTimer = setTimeout(() => void renew(), Math.max(1000, Math.floor((left * 2) / 3)));
+    renewTimer.unref();
+  }
+
+  async function renew(): Promise<void> {
+    try {
+      const before = expiresAt;
+      const renewed = await api.renewToken();
+      log.info('token renewed', { accessor: renewed.accessor, expires_at: renewed.expires_at });
+      // At its max TTL a renewal no longer extends the token: authenticate anew instead of
+      // renewing ever more often until it expires.
+      if (before !== null && renewed.expires_at !== null && Date.parse(renewed.expires_at) <= Date.parse(before)) {
+        if (await reauthenticate()) return;
+      }
+      scheduleRenewal(renewed.expires_at);
+    } catch (error) {
+      log.warn('token renewal failed; authenticating again', { code: (error as { code?: string }).code ?? 'error' });
+      if (!(await reauthenticate())) scheduleRenewal(new Date(Date.now() + 15_000).toISOString());
+    }
+  }
+
+  async function login(): Promise<boolean> {
+    try {
+      if (config.auth.method === 'token_file') {
+        const token = readTrimmed(config.auth.token_file);
+        if (!token) throw Object.assign(new Error('the token file is empty'), { code: 'missing_token' });
+        const self = await createApiClient({ address, token, timeoutMs, fetch: fetchImpl }).lookupSelf();
+        use(token);
+        log.info('authenticated with the token file', { accessor: self.accessor, expires_at: self.expires_at });
+        scheduleRenewal(self.expires_at);
+      } else {
+        const roleId = config.auth.role_id ?? readTrimmed(config.auth.role_id_file!);
+        const secretId = readTrimmed(config.auth.secret_id_file);
+        const result = await createAuthClient(anonymous).login(config.auth.mount, { role_id: roleId, secret_id: secretId });
+        use(result.token);
+        log.info('logged in with AppRole', { accessor: result.accessor, expires_at: result.expires_at });
+        scheduleRenewal(result.expires_at);
+      }
+      return true;
+    } catch (error) {
+      // Never the token or secret id: only what kind of failure it was.
+      log.warn('authentication failed', { method: config.auth.method, code: (error as { code?: string }).code ?? 'error' });
+      // Never authenticated (started during an outage): keep trying, so the feed can start.
+      if (current === undefined && !stopped) {
+        retryDelay = Math.min(retryDelay * 2, 5_000);
+        if (renewTimer) clearTimeout(renewTimer);
+        renewTimer = setTimeout(() => void reauthenticate(), retryDelay);
+        renewTimer.unref();
+      }
+      return false;
+    }
+  }
+
+  function reauthenticate(): Promise<boolean> {
+    inFlight ??= login().finally(() => (inFlight = null));
+    return inFlight;
+  }
+
+  const watched = config.auth.method === 'token_file' ? config.auth.token_file : undefined;
+  return {
+    token: () => current,
+    client: () => api,
+    reauthenticate,
+    async start() {
+      await reauthenticate();
+      // Polling, not fs.watch: a Kubernetes secret volume swaps a symlink, which watchers miss.
+      if (watched) watchFile(watched, { interval: 500, persistent: false }, () => void reauthenticate());
+    },
+    stop() {
+      stopped = true;
+      if (renewTimer) clearTimeout(renewTimer);
+      if (watched) unwatchFile(watched);
+    },
+    onChange: (listener) => void listeners.push(listener),
+  };
+}
