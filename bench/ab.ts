@@ -52,6 +52,8 @@ function build(revision: string): Build {
     execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
   };
   try {
+    // A revision may carry a node_modules link of its own (one was committed once): use ours.
+    rmSync(path.join(dir, 'node_modules'), { force: true });
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
     execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
   } catch (error) {

@@ -54,6 +54,24 @@ describe('credentials expiring', () => {
     });
   });
 
+  test('an AWS access key expiring within N days fires; a later, revoked or non-expiring one does not', async () => {
+    await withKit(only('expiring'), async (kit) => {
+      const key = (id: string, expiresAt: number | null, revokedAt: number | null = null) => kit.db.insertInto('aws_access_keys').values({
+        access_key_id: id, secret_ciphertext: Buffer.from('sealed'), display_name: `key-${id}`, policies: '[]', env: null, is_root: 0, created_by: 'acc_creator',
+        created_at: NOW - DAY, revoked_at: revokedAt, expires_at: expiresAt,
+      }).execute();
+      await key('AKCUSOON', NOW + 5 * DAY);
+      await key('AKCULATER', NOW + 9 * DAY);
+      await key('AKCUGONE', NOW + 2 * DAY, NOW - 1);
+      await key('AKCUFOREVER', null);
+      await kit.evaluate();
+      const alerts = await kit.alerts('expiring');
+      assert.deepEqual(alerts.map((a) => a.principal), ['aws:AKCUSOON']);
+      const facts = JSON.parse(alerts[0]!.facts);
+      assert.deepEqual([facts.kind, facts.days_left, facts.created_by], ['aws_key', 5, 'acc_creator']);
+    });
+  });
+
   test('a rotation due within N days fires (info); one due later does not', async () => {
     await withKit(only('expiring', { within_days: 3 }), async (kit) => {
       const soon = await secret(kit, 'prod/etl/due-soon');

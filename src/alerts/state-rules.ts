@@ -29,6 +29,12 @@ export async function stateFindings(q: Queryable, store: AlertStore, config: Ale
         summary: `token ${t.display_name} (${t.accessor}) expires ${iso(t.expires_at)}, within ${rules.expiring.within_days} days`,
         facts: { kind: 'token', expires_at: iso(t.expires_at), days_left: Math.ceil((Number(t.expires_at) - now) / DAY), within_days: rules.expiring.within_days } });
     }
+    // An AWS key dies with its creator or at its own expiry: boto3 jobs on it fail from then on.
+    for (const k of await store.awsKeysExpiring(q, now, until)) {
+      add({ rule: 'expiring', key: `state:aws_key|${k.access_key_id}`, severity: 'warning', principal: `aws:${k.access_key_id}`, secret: null,
+        summary: `AWS access key ${k.display_name} (${k.access_key_id}) expires ${iso(k.expires_at)}, within ${rules.expiring.within_days} days`,
+        facts: { kind: 'aws_key', created_by: k.created_by, expires_at: iso(k.expires_at), days_left: Math.ceil((Number(k.expires_at) - now) / DAY), within_days: rules.expiring.within_days } });
+    }
     for (const s of await store.rotationsDue(q, until)) {
       if (s.overdue_since !== null || Number(s.next_due_at) <= now) continue; // overdue: the rotation rule says so
       add({ rule: 'expiring', key: `state:rotation_due|${s.name}`, severity: 'info', principal: s.owner, secret: s.name,

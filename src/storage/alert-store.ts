@@ -117,6 +117,11 @@ export function createAlertStore() {
       return q.selectFrom('tokens').select(['accessor', 'display_name', 'expires_at']).where('revoked_at', 'is', null)
         .where('expires_at', '>', now).where('expires_at', '<=', until).execute();
     },
+    /** AWS access keys that expire in (now, until]. */
+    async awsKeysExpiring(q: Queryable, now: number, until: number) {
+      return q.selectFrom('aws_access_keys').select(['access_key_id', 'display_name', 'expires_at', 'created_by']).where('revoked_at', 'is', null)
+        .where('expires_at', '>', now).where('expires_at', '<=', until).execute();
+    },
     /** Secrets whose next rotation is due before `until` (overdue ones included). */
     async rotationsDue(q: Queryable, until: number) {
       return q.selectFrom('rotation_schedules').innerJoin('secrets', 'secrets.id', 'rotation_schedules.secret_id')

@@ -59,7 +59,10 @@ test('a leader change on PostgreSQL storage continues the lease sweep', { timeou
   const rows = (await inspector.query(`SELECT id, state FROM leases WHERE id LIKE 'database/creds/job/%'`)).rows;
   assert.equal(rows.length, 4);
   for (const row of rows) assert.equal(row.state, 'revoked');
-  const events = (await inspector.query(`SELECT request_id, source FROM audit_events WHERE operation = 'lease.revoke' AND outcome = 'success' AND request_id LIKE 'lease:%'`)).rows;
+  const revocations = async () => (await inspector.query(`SELECT request_id, source FROM audit_events WHERE operation = 'lease.revoke' AND outcome = 'success' AND request_id LIKE 'lease:%'`)).rows;
+  // The sweeper's audit events are group-committed just after the rows change: wait for them, then count.
+  await eventually('every revocation is in the audit log', async () => new Set((await revocations()).map((e) => e.request_id)).size === issued.length, 30_000);
+  const events = await revocations();
   for (const u of issued) {
     const mine = events.filter((e) => e.request_id === `lease:${u.lease_id}`);
     assert.equal(mine.length, 1, `lease ${u.lease_id} revoked exactly once`);
