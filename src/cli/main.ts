@@ -247,6 +247,7 @@ awsKey.command('list').description('list access keys').option('--json', 'JSON ou
 awsKey.command('revoke').description('revoke an access key').argument('<access-key-id>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/aws-key.js')).revokeCommand));
 const rotation = program.command('rotation').description('rotation settings, status and history');
+const regionOpt = () => new Option('--region <region>', "a secret outside the server's default region (created through the AWS API)");
 rotation.command('set').description('configure rotation for a secret').argument('<name>')
   .addOption(new Option('--rotator <rotator>').choices(['postgres', 'postgres-alternating', 'command', 'webhook']).makeOptionMandatory())
   .option('--every <duration>', 'rotate every e.g. 30d').option('--cron <expr>', 'cron expression (UTC)').option('--window <HH:MM-HH:MM>', 'UTC window, e.g. 02:00-04:00')
@@ -256,18 +257,18 @@ rotation.command('set').description('configure rotation for a secret').argument(
   .option('--command <path>', 'command rotator executable').option('--command-arg <arg>', 'argument (repeatable)', collect).option('--command-timeout <duration>')
   .option('--webhook-url <url>').option('--hmac-secret <name>', 'secret holding the webhook HMAC key').option('--ca-file <file>', 'CA bundle for the webhook')
   .option('--generate-field <field>', 'command/webhook: JSON field filled with a new password at create ("none": the rotator writes PENDING)')
-  .option('--settings-file <file>', 'JSON settings document (flags override)').option('--json', 'JSON output')
+  .option('--settings-file <file>', 'JSON settings document (flags override)').addOption(regionOpt()).option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).setCommand));
-rotation.command('clear').description('remove rotation settings').argument('<name>').option('--json', 'JSON output')
+rotation.command('clear').description('remove rotation settings').argument('<name>').addOption(regionOpt()).option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).clearCommand));
-rotation.command('status').description('settings, schedule and the latest run').argument('<name>').option('--json', 'JSON output')
+rotation.command('status').description('settings, schedule and the latest run').argument('<name>').addOption(regionOpt()).option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).statusCommand));
-rotation.command('history').description('past rotation runs').argument('<name>').option('--limit <n>').option('--json', 'JSON output')
+rotation.command('history').description('past rotation runs').argument('<name>').option('--limit <n>').addOption(regionOpt()).option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).historyCommand));
 rotation.command('list').description('secrets with rotation schedules').option('--overdue', 'only overdue ones').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).listCommand));
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
-  .option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));
+  .addOption(regionOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));
 
 // Transit (encryption as a service): see docs/transit.md.
 const transit = program.command('transit').description('encryption as a service: named keys, encrypt/decrypt, sign, hmac');

@@ -251,11 +251,12 @@ export function createApiClient(options: ApiClientOptions) {
     auditCheckpointKey: () => call<{ public_key: string; fingerprint: string; algorithm: string }>('GET', '/v1/audit/checkpoint-key'),
     auditHashes: (seqs: number[]) => call<{ hashes: { seq: number; hash: string }[]; pruned_through: number }>('POST', '/v1/audit/hashes', { seqs }),
 
-    setRotation: (name: string, settings: Record<string, unknown> | null) => call<RotationStatusResponse>('PUT', `/v1/rotation/${enc(name)}`, { settings }),
+    // `region`: a secret outside the server's default region (absent: the default one).
+    setRotation: (name: string, settings: Record<string, unknown> | null, region?: string) => call<RotationStatusResponse>('PUT', `/v1/rotation/${enc(name)}`, { settings }, { region }),
     /** Starts a rotation; with `waitSeconds` the server answers once it ended (or is waiting to retry). */
-    rotate: (name: string, waitSeconds?: number) => call<RotationRunResponse>('POST', `/v1/rotate/${enc(name)}`, undefined, { wait: waitSeconds }),
-    rotationStatus: (name: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`),
-    rotationHistory: (name: string, limit?: number) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit }),
+    rotate: (name: string, waitSeconds?: number, region?: string) => call<RotationRunResponse>('POST', `/v1/rotate/${enc(name)}`, undefined, { wait: waitSeconds, region }),
+    rotationStatus: (name: string, region?: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`, undefined, { region }),
+    rotationHistory: (name: string, limit?: number, region?: string) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit, region }),
     listRotations: (query: { overdue?: boolean; limit?: number } = {}) => call<RotationListResponse>('GET', '/v1/rotations', undefined, { overdue: query.overdue, limit: query.limit }),
 
     /** Known-value matching (custos scan): the OPRF step over blinded points (hex), never candidates. */
@@ -358,6 +359,7 @@ export interface RotationRunResponse {
 
 export interface RotationStatusResponse {
   secret: string;
+  region: string;
   settings: Record<string, unknown> | null;
   last_rotated_at: string | null;
   next_due_at: string | null;
@@ -367,5 +369,5 @@ export interface RotationStatusResponse {
 }
 
 export interface RotationListResponse {
-  secrets: { secret: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string; overdue_since: string | null; overdue: boolean }[];
+  secrets: { secret: string; region: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string; overdue_since: string | null; overdue: boolean }[];
 }

@@ -21,7 +21,7 @@ after(async () => {
 });
 
 const run = (id: string, secretId: string, overrides: Partial<RotationRow> = {}): RotationRow => ({
-  id, secret_id: secretId, secret_name: 'prod/x', active_secret_id: secretId, token: `tok-${id}`, rotator: 'postgres', trigger: 'manual', requested_by: 'root',
+  id, secret_id: secretId, secret_name: 'prod/x', secret_region: null, active_secret_id: secretId, token: `tok-${id}`, rotator: 'postgres', trigger: 'manual', requested_by: 'root',
   step: 'create', status: 'running', attempts: 0, error: null, previous_version_id: null, owner_node: 'node-1', lease_until: 1000, next_attempt_at: null,
   grace_until: null, started_at: 1, updated_at: 1, finished_at: null, ...overrides,
 });

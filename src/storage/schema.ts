@@ -109,6 +109,8 @@ export interface Database {
     id: string;
     secret_id: string;
     secret_name: string;
+    /** The secret's region; NULL on runs recorded before regions were stored (the default region). */
+    secret_region: string | null;
     /** The secret id while the run is in flight, NULL after: unique, so one run per secret. */
     active_secret_id: string | null;
     /** The rotation token, also the PENDING version's id. */

@@ -86,3 +86,60 @@ test('RotateSecret with RotationRules schedules and rotates a real PostgreSQL pa
   assert.equal(after.body.settings.rotator, 'postgres', 'the rotator stays configured for rotate-now');
   assert.equal(after.body.next_due_at, null);
 });
+
+test('RotateSecret rotates a standalone secret in the region of the request, and only that secret', async () => {
+  const db = await cluster.createDatabase('aws_rotate_west');
+  const initial: PgCred = { host: cluster.host, port: cluster.port, dbname: db.database, username: db.user, password: db.password };
+  const west = awsClient(server, { region: 'eu-west-1' });
+  const east = awsClient(server, { region: 'us-east-1' });
+  const name = 'prod/aws-rot/regional';
+  const created = await west.send(new CreateSecretCommand({ Name: name, SecretString: credValue(initial) }));
+  assert.match(created.ARN!, /:eu-west-1:/);
+  // The same name in the default region is another secret; rotating the west one must not touch it.
+  await east.send(new CreateSecretCommand({ Name: name, SecretString: 'east-value' }));
+
+  const unconfigured = await awsError(west.send(new RotateSecretCommand({ SecretId: name })));
+  assert.equal(unconfigured.name, 'InvalidRequestException');
+  assert.match(unconfigured.message, /--region eu-west-1/, 'the hint names the region to configure');
+
+  const badRegion = await api(server, 'PUT', `/v1/rotation/${name}?region=not%20a%20region`, { token: server.token, body: { settings: { rotator: 'postgres', settle_seconds: 0 } } });
+  assert.equal(badRegion.status, 400);
+  const set = await api(server, 'PUT', `/v1/rotation/${name}?region=eu-west-1`, { token: server.token, body: { settings: { rotator: 'postgres', settle_seconds: 0 } } });
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+  assert.equal(set.body.region, 'eu-west-1');
+  const eastStatus = await api(server, 'GET', `/v1/rotation-status/${name}`, { token: server.token });
+  assert.equal(eastStatus.body.settings, null, 'configuring the west secret leaves the east one without a rotator');
+
+  const rotated = await west.send(new RotateSecretCommand({ SecretId: name, RotationRules: { AutomaticallyAfterDays: 30 } }));
+  assert.ok(rotated.VersionId);
+  assert.equal(rotated.ARN, created.ARN);
+  const status = await waitRotationDone(server, server.token, `${name}?region=eu-west-1`);
+  assert.equal(status.latest.status, 'succeeded', JSON.stringify(status.latest));
+  assert.equal(status.latest.token, rotated.VersionId);
+
+  const current = await west.send(new GetSecretValueCommand({ SecretId: name }));
+  assert.equal(current.VersionId, rotated.VersionId, 'AWSCURRENT in eu-west-1 is the rotated version');
+  const cred = JSON.parse(current.SecretString!) as PgCred;
+  assert.notEqual(cred.password, initial.password);
+  assert.equal(await canLogin(cred), true, 'the new password logs in');
+  assert.equal(await canLogin(initial), false, 'the old one no longer does');
+  const previous = await west.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }));
+  assert.equal(previous.VersionId, created.VersionId);
+
+  const eastNow = await east.send(new GetSecretValueCommand({ SecretId: name }));
+  assert.equal(eastNow.SecretString, 'east-value', 'the default-region secret of the same name is untouched');
+  const eastDescribed = await east.send(new DescribeSecretCommand({ SecretId: name }));
+  assert.equal(eastDescribed.RotationEnabled, undefined);
+  const westDescribed = await west.send(new DescribeSecretCommand({ SecretId: name }));
+  assert.equal(westDescribed.RotationEnabled, true);
+  assert.ok(westDescribed.LastRotatedDate instanceof Date);
+
+  // The listing names the region; Cancel works in that region too.
+  const listed = await api(server, 'GET', '/v1/rotations', { token: server.token });
+  assert.ok(listed.body.secrets.some((s: { secret: string; region: string }) => s.secret === name && s.region === 'eu-west-1'), JSON.stringify(listed.body));
+  await west.send(new CancelRotateSecretCommand({ SecretId: name }));
+  assert.equal((await west.send(new DescribeSecretCommand({ SecretId: name }))).RotationEnabled, undefined);
+  const history = await api(server, 'GET', `/v1/rotation-history/${name}?region=eu-west-1`, { token: server.token });
+  assert.equal(history.body.rotations.length, 1);
+  assert.equal((await api(server, 'GET', `/v1/rotation-history/${name}`, { token: server.token })).body.rotations.length, 0);
+});

@@ -23,6 +23,7 @@ export interface RotationSetOptions {
   caFile?: string;
   generateField?: string;
   settingsFile?: string;
+  region?: string;
   json?: boolean;
 }
 
@@ -48,7 +49,7 @@ function settingsFrom(o: RotationSetOptions): Record<string, unknown> {
 
 function printStatus(s: RotationStatusResponse): void {
   printTable(['KEY', 'VALUE'], [
-    ['secret', s.secret], ['rotator', (s.settings?.rotator as string | undefined) ?? null], ['last rotated', s.last_rotated_at], ['next due', s.next_due_at],
+    ['secret', s.secret], ['region', s.region], ['rotator', (s.settings?.rotator as string | undefined) ?? null], ['last rotated', s.last_rotated_at], ['next due', s.next_due_at],
     ['overdue since', s.overdue_since], ['latest run', s.latest?.id], ['latest status', s.latest ? `${s.latest.status} (step ${s.latest.step})` : null],
     ['latest error', s.latest?.error],
   ]);
@@ -63,42 +64,42 @@ export async function setCommand(name: string, options: RotationSetOptions): Pro
   const settings = settingsFrom(options);
   // No schedule given: use the one the inventory recorded (`custos import`, tag rotation_days).
   if (settings.every_seconds === undefined && settings.cron === undefined) {
-    const days = Number((await api.describe(name)).tags.rotation_days);
+    const days = options.region ? NaN : Number((await api.describe(name)).tags.rotation_days);
     if (Number.isInteger(days) && days > 0) {
       settings.every_seconds = days * 86_400;
       process.stderr.write(`schedule: every ${days} days, from the inventory's rotation_days (give --every or --cron for another)\n`);
     }
   }
-  const status = await api.setRotation(name, settings);
+  const status = await api.setRotation(name, settings, options.region);
   if (options.json) return printJson(status);
   printStatus(status);
 }
 
-export async function clearCommand(name: string, options: { json?: boolean }): Promise<void> {
-  const status = await apiClient().setRotation(name, null);
+export async function clearCommand(name: string, options: { region?: string; json?: boolean }): Promise<void> {
+  const status = await apiClient().setRotation(name, null, options.region);
   if (options.json) return printJson(status);
   process.stdout.write(`rotation settings of ${name} removed\n`);
 }
 
-export async function rotateCommand(name: string, options: { wait?: boolean; timeout?: string; json?: boolean }): Promise<void> {
+export async function rotateCommand(name: string, options: { wait?: boolean; timeout?: string; region?: string; json?: boolean }): Promise<void> {
   const waitSeconds = options.wait ? parseDurationSeconds(options.timeout ?? '120') : undefined;
   const api = createApiClient({ address: process.env.CUSTOS_ADDR || DEFAULT_ADDRESS, token: resolveToken(), timeoutMs: ((waitSeconds ?? 0) + 30) * 1000 });
   const progress = terminalProgress(`rotating ${name}`);
   if (options.wait) progress.elapsed();
-  const run = await api.rotate(name, waitSeconds).finally(() => progress.stop());
+  const run = await api.rotate(name, waitSeconds, options.region).finally(() => progress.stop());
   if (options.json) printJson(run);
   else process.stdout.write(`rotation ${run.id} of ${name}: ${run.status} (step ${run.step})${run.error ? `: ${run.error}` : ''}\n`);
   if (options.wait && run.status === 'failed') process.exit(1);
 }
 
-export async function statusCommand(name: string, options: { json?: boolean }): Promise<void> {
-  const status = await apiClient().rotationStatus(name);
+export async function statusCommand(name: string, options: { region?: string; json?: boolean }): Promise<void> {
+  const status = await apiClient().rotationStatus(name, options.region);
   if (options.json) return printJson(status);
   printStatus(status);
 }
 
-export async function historyCommand(name: string, options: { limit?: string; json?: boolean }): Promise<void> {
-  const result = await apiClient().rotationHistory(name, options.limit ? Number(options.limit) : undefined);
+export async function historyCommand(name: string, options: { limit?: string; region?: string; json?: boolean }): Promise<void> {
+  const result = await apiClient().rotationHistory(name, options.limit ? Number(options.limit) : undefined, options.region);
   if (options.json) return printJson(result);
   printRuns(result.rotations);
 }
@@ -106,5 +107,5 @@ export async function historyCommand(name: string, options: { limit?: string; js
 export async function listCommand(options: { overdue?: boolean; json?: boolean }): Promise<void> {
   const result = await apiClient().listRotations({ overdue: options.overdue });
   if (options.json) return printJson(result);
-  printTable(['SECRET', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE'], result.secrets.map((s) => [s.secret, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since]));
+  printTable(['SECRET', 'REGION', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE'], result.secrets.map((s) => [s.secret, s.region, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since]));
 }

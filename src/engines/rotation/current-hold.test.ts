@@ -14,30 +14,30 @@ const state = async (p: Promise<void> | null) => {
 
 test('nothing held: the read path gets null synchronously (no promise, no tick)', () => {
   const hold = createCurrentHold({ changes: createLocalChangeBus(), maxWaitMs: 2000 });
-  assert.equal(hold.waitIfHeld('prod/db'), null);
+  assert.equal(hold.waitIfHeld('us-east-1', 'prod/db'), null);
 });
 
 test('a held CURRENT read waits until the release, on this node and on one that only hears the bus', async () => {
   const changes = createLocalChangeBus();
   const driver = createCurrentHold({ changes, maxWaitMs: 60_000 });
   const reader = createCurrentHold({ changes, maxWaitMs: 60_000 }); // another node's view of the same bus
-  await driver.hold('prod/db');
-  const here = driver.waitIfHeld('prod/db');
-  const there = reader.waitIfHeld('prod/db');
-  assert.equal(reader.waitIfHeld('prod/other'), null, 'only the rotated secret is held');
+  await driver.hold('us-east-1', 'prod/db');
+  const here = driver.waitIfHeld('us-east-1', 'prod/db');
+  const there = reader.waitIfHeld('us-east-1', 'prod/db');
+  assert.equal(reader.waitIfHeld('us-east-1', 'prod/other'), null, 'only the rotated secret is held');
   assert.equal(await state(here), 'waiting');
   assert.equal(await state(there), 'waiting');
-  driver.release('prod/db');
+  driver.release('us-east-1', 'prod/db');
   assert.equal(await state(here), 'released');
   assert.equal(await state(there), 'released');
-  assert.equal(reader.waitIfHeld('prod/db'), null);
+  assert.equal(reader.waitIfHeld('us-east-1', 'prod/db'), null);
 });
 
 test('a bus reconnect (key *) drops every hold, so a missed release never leaves reads waiting', async () => {
   const changes = createLocalChangeBus();
   const hold = createCurrentHold({ changes, maxWaitMs: 60_000 });
-  await hold.hold('prod/db');
-  const waiting = hold.waitIfHeld('prod/db');
+  await hold.hold('us-east-1', 'prod/db');
+  const waiting = hold.waitIfHeld('us-east-1', 'prod/db');
   await changes.publish('rotation', '*');
   assert.equal(await state(waiting), 'released');
 });
@@ -45,14 +45,14 @@ test('a bus reconnect (key *) drops every hold, so a missed release never leaves
 test('the wait is bounded by maxWaitMs, and a hold nobody releases ends after maxHoldMs', async () => {
   let clock = 1_000;
   const hold = createCurrentHold({ changes: createLocalChangeBus(), maxWaitMs: 5, maxHoldMs: 100, now: () => clock });
-  await hold.hold('prod/db');
-  await hold.waitIfHeld('prod/db'); // resolves by its bound (the old CURRENT is read then)
+  await hold.hold('us-east-1', 'prod/db');
+  await hold.waitIfHeld('us-east-1', 'prod/db'); // resolves by its bound (the old CURRENT is read then)
   clock += 100;
-  assert.equal(hold.waitIfHeld('prod/db'), null, 'expired');
+  assert.equal(hold.waitIfHeld('us-east-1', 'prod/db'), null, 'expired');
 });
 
 test('maxWaitMs 0 turns holding off', async () => {
   const hold = createCurrentHold({ changes: createLocalChangeBus(), maxWaitMs: 0 });
-  await hold.hold('prod/db');
-  assert.equal(hold.waitIfHeld('prod/db'), null);
+  await hold.hold('us-east-1', 'prod/db');
+  assert.equal(hold.waitIfHeld('us-east-1', 'prod/db'), null);
 });

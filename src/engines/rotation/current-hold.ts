@@ -10,7 +10,8 @@ import type { ChangeBus } from '../../lib/change-bus.js';
  * of CURRENT of a held secret waits until the hold is released (then reads the new CURRENT),
  * or at most `maxWaitMs` (then reads the old CURRENT, which is what it would have got anyway).
  *
- * Holds travel over the change bus (topic `rotation`, key `hold:<name>` / `release:<name>`),
+ * A hold is per secret: a region and a name (the same name in another region is another secret).
+ * Holds travel over the change bus (topic `rotation`, key `hold:<region>|<name>` / `release:…`),
  * so a node serving a read learns of a rotation driven by another node. A bus that
  * reconnects (key `*`) drops every hold it knows: a missed release must not leave reads
  * waiting. A hold also ends by itself after `maxHoldMs`, should its driver die mid-run.
@@ -18,12 +19,12 @@ import type { ChangeBus } from '../../lib/change-bus.js';
  * The read path is hot: `waitIfHeld` is one Map lookup, and none at all when nothing is held.
  */
 export interface CurrentHold {
-  /** Null (synchronously) when reads of `name`'s CURRENT are not held; else resolves when they may go on. */
-  waitIfHeld(name: string): Promise<void> | null;
-  /** Holds reads of `name`'s CURRENT on every node; resolves once the other nodes have been told. */
-  hold(name: string): Promise<void>;
+  /** Null (synchronously) when reads of the secret's CURRENT are not held; else resolves when they may go on. */
+  waitIfHeld(region: string, name: string): Promise<void> | null;
+  /** Holds reads of the secret's CURRENT on every node; resolves once the other nodes have been told. */
+  hold(region: string, name: string): Promise<void>;
   /** Releases the hold everywhere; waiting reads go on at once. */
-  release(name: string): void;
+  release(region: string, name: string): void;
 }
 
 export interface CurrentHoldOptions {
@@ -39,6 +40,9 @@ interface Held {
   until: number;
   waiters: (() => void)[];
 }
+
+/** Regions never contain `|`, so the key names one secret. */
+const holdKey = (region: string, name: string) => `${region}|${name}`;
 
 export function createCurrentHold(options: CurrentHoldOptions): CurrentHold {
   const now = options.now ?? Date.now;
@@ -72,8 +76,9 @@ export function createCurrentHold(options: CurrentHoldOptions): CurrentHold {
   });
 
   return {
-    waitIfHeld(name) {
+    waitIfHeld(region, secretName) {
       if (held.size === 0) return null;
+      const name = holdKey(region, secretName);
       const entry = held.get(name);
       if (!entry) return null;
       const left = Math.min(entry.until - now(), options.maxWaitMs);
@@ -92,12 +97,12 @@ export function createCurrentHold(options: CurrentHoldOptions): CurrentHold {
         entry.waiters.push(done);
       });
     },
-    async hold(name) {
+    async hold(region, name) {
       if (options.maxWaitMs <= 0) return;
-      await options.changes.publish('rotation', `hold:${name}`);
+      await options.changes.publish('rotation', `hold:${holdKey(region, name)}`);
     },
-    release(name) {
-      void options.changes.publish('rotation', `release:${name}`);
+    release(region, name) {
+      void options.changes.publish('rotation', `release:${holdKey(region, name)}`);
     },
   };
 }

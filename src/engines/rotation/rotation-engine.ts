@@ -3,12 +3,13 @@ import { AppError } from '../../errors/app-error.js';
 import type { RotationRow } from '../../storage/rotation-store.js';
 import type { Identity } from '../../auth/identity.types.js';
 import type { RotationEngineDeps, RotationInfo, RotationStatus } from './rotation-engine.types.js';
-import { createRotationIo } from './rotation-io.js';
+import { createRotationIo, refOf, type RotationTarget } from './rotation-io.js';
 import { nextDueAt, parseSettings, type RotationSettings } from './rotation-settings.js';
 import { createRunMachine } from './run-machine.js';
 import { createRunScheduling } from './run-scheduling.js';
 
 export type { RotationEngineDeps, RotationInfo, RotationStatus } from './rotation-engine.types.js';
+export type { RotationTarget } from './rotation-io.js';
 export { parseRotationFault, type RotationFault } from './rotation-fault.js';
 
 /**
@@ -37,10 +38,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
   return {
     /** Stores rotation settings for a secret (null clears them) and (re)computes its schedule. */
-    async configure(caller: Identity, name: string, input: unknown | null): Promise<RotationStatus> {
+    async configure(caller: Identity, target: RotationTarget, input: unknown | null): Promise<RotationStatus> {
+      const { name } = refOf(target);
       await requireRotate(caller, name);
       const settings = input === null ? null : parseSettings(input);
-      const info = await settingsOf(name);
+      const info = await settingsOf(target);
       if (settings?.admin_secret) await authorizer.require(caller, 'read', settings.admin_secret);
       if (settings?.webhook) await authorizer.require(caller, 'read', settings.webhook.hmac_secret);
       // A command runs on the server and a webhook calls out from it: configuring either is an
@@ -55,30 +57,32 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         if (next === null) await store.removeSchedule(tx, info.id);
         else await store.upsertSchedule(tx, { secret_id: info.id, next_due_at: next, overdue_since: null, updated_at: at });
       });
-      return this.status(caller, name);
+      return this.status(caller, target);
     },
 
     /** Starts a rotation now; with `waitMs` resolves once it ended (or is waiting to retry). */
-    async rotateNow(caller: Identity, name: string, options: { waitMs?: number } = {}): Promise<RotationInfo> {
-      await requireRotate(caller, name);
-      const row = await runs.start(caller.accessor, name, 'manual');
+    async rotateNow(caller: Identity, target: RotationTarget, options: { waitMs?: number } = {}): Promise<RotationInfo> {
+      await requireRotate(caller, refOf(target).name);
+      const row = await runs.start(caller.accessor, target, 'manual');
       if (options.waitMs) await runs.waitFor(row.id, options.waitMs);
       return toInfo((await store.find(db, row.id))!);
     },
 
-    async status(caller: Identity, name: string): Promise<RotationStatus> {
+    async status(caller: Identity, target: RotationTarget): Promise<RotationStatus> {
+      const { name } = refOf(target);
       if (!(await authorizer.allows(caller, 'read', name))) await requireRotate(caller, name);
-      const info = await settingsOf(name);
+      const info = await settingsOf(target);
       const [latest, schedule] = await Promise.all([store.latest(db, info.id), store.findSchedule(db, info.id)]);
       return {
-        secretName: name, settings: info.settings, lastRotatedAt: info.lastRotatedAt, nextDueAt: schedule?.next_due_at ?? null,
+        secretName: name, region: info.region, settings: info.settings, lastRotatedAt: info.lastRotatedAt, nextDueAt: schedule?.next_due_at ?? null,
         overdueSince: schedule?.overdue_since ?? null, latest: latest ? toInfo(latest) : null,
       };
     },
 
-    async history(caller: Identity, name: string, limit = 50): Promise<RotationInfo[]> {
+    async history(caller: Identity, target: RotationTarget, limit = 50): Promise<RotationInfo[]> {
+      const { name } = refOf(target);
       if (!(await authorizer.allows(caller, 'read', name))) await requireRotate(caller, name);
-      const info = await settingsOf(name);
+      const info = await settingsOf(target);
       return (await store.history(db, info.id, Math.min(Math.max(limit, 1), 500))).map(toInfo);
     },
 
@@ -88,7 +92,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const visible = [];
       for (const r of rows) {
         if (!(await authorizer.allows(caller, 'list', r.name))) continue;
-        visible.push({ secretName: r.name, rotator: r.rotation ? (JSON.parse(r.rotation) as RotationSettings).rotator : null, lastRotatedAt: r.last_rotated_at, nextDueAt: r.next_due_at, overdueSince: r.overdue_since });
+        visible.push({ secretName: r.name, region: r.region, rotator: r.rotation ? (JSON.parse(r.rotation) as RotationSettings).rotator : null, lastRotatedAt: r.last_rotated_at, nextDueAt: r.next_due_at, overdueSince: r.overdue_since });
       }
       return visible;
     },

@@ -15,7 +15,7 @@ import type { Rotator } from './rotator.types.js';
 export interface RotationEngineDeps {
   db: Kysely<Database>;
   rotationStore: RotationStore;
-  secrets: Pick<SecretsService, 'describe' | 'getValue' | 'putValue' | 'moveLabel'>;
+  secrets: Pick<SecretsService, 'describe' | 'getValue' | 'putValue' | 'moveLabel' | 'defaultRegion'>;
   identity: Pick<IdentityService, 'create' | 'revoke'>;
   policies: Pick<PolicyService, 'write'>;
   authorizer: Authorizer;
@@ -60,6 +60,7 @@ export interface RotationInfo {
 
 export interface RotationStatus {
   secretName: string;
+  region: string;
   settings: RotationSettings | null;
   lastRotatedAt: number | null;
   nextDueAt: number | null;

@@ -9,6 +9,8 @@ export interface VersionPayload {
 /** What each rotator phase gets: the secret, the rotation token and the versions involved. */
 export interface RotationContext {
   secretName: string;
+  /** The secret's region when it is not the server's default one. */
+  secretRegion?: string;
   /** The rotation token, which is also the PENDING version's id. */
   token: string;
   settings: RotationSettings;

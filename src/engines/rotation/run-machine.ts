@@ -4,7 +4,8 @@ import type { RotationRow } from '../../storage/rotation-store.js';
 import { SYSTEM_IDENTITY } from '../../auth/identity.types.js';
 import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../secrets/secret-rules.js';
 import type { RotationEngineDeps } from './rotation-engine.types.js';
-import { errorText, LEASE_MS, TERMINAL, type AuditedRun, type RotationIo } from './rotation-io.js';
+import { errorText, LEASE_MS, runRef, TERMINAL, type AuditedRun, type RotationIo } from './rotation-io.js';
+import type { SecretRef } from '../secrets/secrets.types.js';
 import {
   backoffMs, defaultGraceSeconds, settleMs, MAX_ATTEMPTS, nextDueAt, passwordOptions,
   type RotationSettings, type RotationStep, type RotatorName,
@@ -29,7 +30,7 @@ const NEXT_STEP: Record<RotationStep, RotationStep | null> = { create: 'set', se
 export type RunMachineDeps = Pick<RotationEngineDeps, 'db' | 'rotationStore' | 'secrets' | 'identity' | 'policies' | 'logger' | 'now' | 'nodeId' | 'address' | 'fault' | 'crash' | 'rotators' | 'currentHold'>;
 
 /** The secret whose CURRENT reads this driver holds (single-user rotators, from `set` until CURRENT moved). */
-interface HeldReads { name: string | null }
+interface HeldReads { secret: { region: string; name: string } | null }
 
 export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   const { db, rotationStore: store, secrets, now } = deps;
@@ -63,15 +64,15 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
 
   async function contextFor(row: RotationRow, settings: RotationSettings): Promise<RotationContext> {
     const [current, pending, previous] = await Promise.all([
-      readVersion(row.secret_name, { label: LABEL_CURRENT }),
-      readVersion(row.secret_name, { versionId: row.token }),
-      readVersion(row.secret_name, { label: LABEL_PREVIOUS }),
+      readVersion(runRef(row), { label: LABEL_CURRENT }),
+      readVersion(runRef(row), { versionId: row.token }),
+      readVersion(runRef(row), { label: LABEL_PREVIOUS }),
     ]);
     if (!current) throw new PermanentRotationError('the secret has no CURRENT version to rotate');
     return {
-      secretName: row.secret_name, token: row.token, settings, current, pending, previous,
+      secretName: row.secret_name, ...(row.secret_region === null ? {} : { secretRegion: row.secret_region }), token: row.token, settings, current, pending, previous,
       readSecret: async (name) => {
-        const v = await readVersion(name, { label: LABEL_CURRENT });
+        const v = await readVersion({ name, region: runRef(row).region }, { label: LABEL_CURRENT });
         if (!v) throw new PermanentRotationError(`secret "${name}" has no CURRENT version`);
         return v.text;
       },
@@ -95,22 +96,22 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
           // PostgreSQL targets: no new PENDING (and so no password change) until `settle` after the
           // last rotation, so a client that just fetched CURRENT/PENDING is not overtaken (settle_seconds).
           const settle = settleMs(settings);
-          const last = settle > 0 ? (await settingsOf(row.secret_name)).lastRotatedAt : null;
+          const last = settle > 0 ? (await settingsOf(runRef(row))).lastRotatedAt : null;
           const wait = last === null ? 0 : Math.min(last + settle - now(), settle);
           if (wait > 0) {
             await new Promise((r) => setTimeout(r, wait));
             ctx = await contextFor(row, settings);
           }
           const value = rotator.generate(ctx);
-          if (value !== null) await secrets.putValue(SYSTEM_IDENTITY, { name: row.secret_name }, { value: { kind: 'string', text: value }, labels: [LABEL_PENDING], versionId: row.token });
+          if (value !== null) await secrets.putValue(SYSTEM_IDENTITY, runRef(row), { value: { kind: 'string', text: value }, labels: [LABEL_PENDING], versionId: row.token });
         } else {
           await ensurePendingLabel(row);
         }
         if (rotator.onCreate) {
-          await rotator.onCreate({ ...ctx, pending: ctx.pending ?? (await readVersion(row.secret_name, { versionId: row.token })) });
+          await rotator.onCreate({ ...ctx, pending: ctx.pending ?? (await readVersion(runRef(row), { versionId: row.token })) });
           ctx = await contextFor(row, settings);
         }
-        if (!(await readVersion(row.secret_name, { versionId: row.token }))) throw new PermanentRotationError('create did not store a PENDING version with the rotation token as its id');
+        if (!(await readVersion(runRef(row), { versionId: row.token }))) throw new PermanentRotationError('create did not store a PENDING version with the rotation token as its id');
         await ensurePendingLabel(row);
         return;
       }
@@ -122,7 +123,7 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
         const pendingCtx = needPending(ctx);
         if (rotator.onFinish && ctx.current.versionId !== row.token) await rotator.onFinish(pendingCtx);
         if (ctx.current.versionId !== row.token) {
-          await secrets.moveLabel(SYSTEM_IDENTITY, { name: row.secret_name }, { label: LABEL_CURRENT, moveToVersionId: row.token, removeFromVersionId: ctx.current.versionId });
+          await secrets.moveLabel(SYSTEM_IDENTITY, runRef(row), { label: LABEL_CURRENT, moveToVersionId: row.token, removeFromVersionId: ctx.current.versionId });
         }
         // CURRENT logs in again: held reads go on now, not after the bookkeeping below.
         releaseReads(held);
@@ -132,21 +133,21 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
     }
   }
 
-  async function pendingHolder(name: string): Promise<string | null> {
-    const described = await secrets.describe(SYSTEM_IDENTITY, { name });
+  async function pendingHolder(ref: SecretRef): Promise<string | null> {
+    const described = await secrets.describe(SYSTEM_IDENTITY, ref);
     return described.versions.find((v) => v.labels.includes(LABEL_PENDING))?.versionId ?? null;
   }
 
   async function ensurePendingLabel(row: RotationRow): Promise<void> {
-    const holder = await pendingHolder(row.secret_name);
+    const holder = await pendingHolder(runRef(row));
     if (holder === row.token) return;
-    await secrets.moveLabel(SYSTEM_IDENTITY, { name: row.secret_name }, { label: LABEL_PENDING, moveToVersionId: row.token, ...(holder ? { removeFromVersionId: holder } : {}) });
+    await secrets.moveLabel(SYSTEM_IDENTITY, runRef(row), { label: LABEL_PENDING, moveToVersionId: row.token, ...(holder ? { removeFromVersionId: holder } : {}) });
   }
 
   /** Removes PENDING if this rotation's version holds it (idempotent). */
   async function removePending(row: RotationRow): Promise<void> {
-    if ((await pendingHolder(row.secret_name)) !== row.token) return;
-    await secrets.moveLabel(SYSTEM_IDENTITY, { name: row.secret_name }, { label: LABEL_PENDING, removeFromVersionId: row.token });
+    if ((await pendingHolder(runRef(row))) !== row.token) return;
+    await secrets.moveLabel(SYSTEM_IDENTITY, runRef(row), { label: LABEL_PENDING, removeFromVersionId: row.token });
   }
 
   async function completeSuccess(row: RotationRow, settings: RotationSettings, rotator: Rotator, previousVersionId: string | null): Promise<boolean> {
@@ -170,12 +171,12 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   }
 
   async function revokeNow(row: AuditedRun, settings: RotationSettings, rotator: Rotator): Promise<void> {
-    const current = await readVersion(row.secret_name, { label: LABEL_CURRENT });
-    const previous = await readVersion(row.secret_name, { label: LABEL_PREVIOUS });
+    const current = await readVersion(runRef(row), { label: LABEL_CURRENT });
+    const previous = await readVersion(runRef(row), { label: LABEL_PREVIOUS });
     if (!current || !previous || !rotator.revokePrevious) return;
     await rotator.revokePrevious({
       settings, current, previous,
-      readSecret: async (name) => (await readVersion(name, { label: LABEL_CURRENT }))?.text ?? Promise.reject(new PermanentRotationError(`secret "${name}" has no CURRENT version`)),
+      readSecret: async (name) => (await readVersion({ name, region: runRef(row).region }, { label: LABEL_CURRENT }))?.text ?? Promise.reject(new PermanentRotationError(`secret "${name}" has no CURRENT version`)),
     });
     await audit(row, 'rotation.revoke_previous', 'success', { detail: { previous_version: previous.versionId } });
   }
@@ -186,14 +187,14 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   }
 
   function releaseReads(held: HeldReads): void {
-    if (held.name === null) return;
-    deps.currentHold?.release(held.name);
-    held.name = null;
+    if (held.secret === null) return;
+    deps.currentHold?.release(held.secret.region, held.secret.name);
+    held.secret = null;
   }
 
   /** Drives one run from its recorded phase until it ends, waits for a retry, or another driver owns it. */
   async function drive(id: string): Promise<void> {
-    const held: HeldReads = { name: null };
+    const held: HeldReads = { secret: null };
     try {
       await driveRun(id, held);
     } finally {
@@ -206,7 +207,7 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
   async function driveRun(id: string, held: HeldReads): Promise<void> {
     const first = await store.find(db, id);
     if (!first) return;
-    const settingsInfo = await settingsOf(first.secret_name).catch(() => null);
+    const settingsInfo = await settingsOf(runRef(first)).catch(() => null);
     // The lease outlives the longest phase, so no other node takes over a run that is merely slow.
     const leaseMs = Math.max(LEASE_MS, ((settingsInfo?.settings?.command?.timeout_seconds ?? 0) + 60) * 1000);
     if (!(await store.claim(db, id, deps.nodeId, now(), now() + leaseMs))) return;
@@ -227,15 +228,15 @@ export function createRunMachine(deps: RunMachineDeps, io: RotationIo) {
       const startedAt = now();
       // A single-user target accepts only PENDING from `set` on: CURRENT reads wait for `finish`
       // (or the rollback) instead of handing out a password that no longer logs in.
-      if (rotator.singleUser && row.step !== 'create' && held.name === null && deps.currentHold) {
-        await deps.currentHold.hold(row.secret_name);
-        held.name = row.secret_name;
+      if (rotator.singleUser && row.step !== 'create' && held.secret === null && deps.currentHold) {
+        held.secret = { region: settingsInfo.region, name: row.secret_name };
+        await deps.currentHold.hold(held.secret.region, held.secret.name);
       }
       if (row.status === 'running') {
         faultAt('before', row.step);
         let previousVersionId = row.previous_version_id;
         try {
-          if (row.step === 'create' && previousVersionId === null) previousVersionId = (await readVersion(row.secret_name, { label: LABEL_CURRENT }))?.versionId ?? null;
+          if (row.step === 'create' && previousVersionId === null) previousVersionId = (await readVersion(runRef(row), { label: LABEL_CURRENT }))?.versionId ?? null;
           await runPhase(row, row.step, settings, rotator, held);
         } catch (error) {
           const cause = errorText(error);

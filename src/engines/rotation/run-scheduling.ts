@@ -2,7 +2,7 @@ import { AppError, isAppError } from '../../errors/app-error.js';
 import { newId } from '../../lib/ids.js';
 import { isUniqueViolation, type RotationRow } from '../../storage/rotation-store.js';
 import type { RotationEngineDeps } from './rotation-engine.types.js';
-import { errorText, LEASE_MS, TERMINAL, type RotationIo } from './rotation-io.js';
+import { errorText, LEASE_MS, refOf, runRef, TERMINAL, type RotationIo, type RotationTarget } from './rotation-io.js';
 import { isDue, overdueAt, parseSettings, RETRY_FAILED_AFTER_MS, type RotationSettings } from './rotation-settings.js';
 import type { RunMachine } from './run-machine.js';
 
@@ -62,12 +62,13 @@ export function createRunScheduling(deps: RunSchedulingDeps, io: RotationIo, mac
     return p;
   }
 
-  async function start(requestedBy: string, name: string, trigger: 'manual' | 'schedule'): Promise<RotationRow> {
-    const info = await settingsOf(name);
+  async function start(requestedBy: string, target: RotationTarget, trigger: 'manual' | 'schedule'): Promise<RotationRow> {
+    const { name } = refOf(target);
+    const info = await settingsOf(target);
     if (!info.settings) throw new AppError('rotation_not_configured', `secret "${name}" has no rotation settings; set them with \`custos rotation set\``);
     const at = now();
     const row: RotationRow = {
-      id: newId(), secret_id: info.id, secret_name: name, active_secret_id: info.id, token: newId(), rotator: info.settings.rotator, trigger,
+      id: newId(), secret_id: info.id, secret_name: name, secret_region: info.regionColumn, active_secret_id: info.id, token: newId(), rotator: info.settings.rotator, trigger,
       requested_by: requestedBy, step: 'create', status: 'running', attempts: 0, error: null, previous_version_id: null, owner_node: deps.nodeId,
       lease_until: at + LEASE_MS, next_attempt_at: null, grace_until: null, started_at: at, updated_at: at, finished_at: null,
     };
@@ -142,14 +143,14 @@ export function createRunScheduling(deps: RunSchedulingDeps, io: RotationIo, mac
           continue;
         }
         if (due.overdue_since === null && at >= overdueAt(settings, due.next_due_at) && (await store.markOverdue(db, due.secret_id, at))) {
-          await audit({ id: `overdue-${due.secret_id}`, secret_name: due.name, token: null as never, rotator: settings.rotator, requested_by: 'system' }, 'rotation.overdue', 'failure', { errorCode: 'rotation_overdue' });
+          await audit({ id: `overdue-${due.secret_id}`, secret_name: due.name, secret_region: due.region, token: null as never, rotator: settings.rotator, requested_by: 'system' }, 'rotation.overdue', 'failure', { errorCode: 'rotation_overdue' });
           deps.logger.warn({ secret: due.name, dueAt: new Date(due.next_due_at).toISOString() }, 'rotation overdue');
         }
         if (!isDue(settings, due.next_due_at, at)) continue;
         // Provisional next due time: a run that fails for good is tried again later, not every tick.
         await store.upsertSchedule(db, { secret_id: due.secret_id, next_due_at: at + RETRY_FAILED_AFTER_MS, overdue_since: due.overdue_since, updated_at: at });
         try {
-          await start('system', due.name, 'schedule');
+          await start('system', { name: due.name, region: due.region }, 'schedule');
           started++;
         } catch (error) {
           if (!(isAppError(error) && error.code === 'rotation_in_progress')) deps.logger.error({ secret: due.name, cause: errorText(error) }, 'scheduled rotation did not start');
@@ -163,7 +164,7 @@ export function createRunScheduling(deps: RunSchedulingDeps, io: RotationIo, mac
       const rows = await store.listGraceEnded(db, now(), 100);
       for (const row of rows) {
         try {
-          const info = await settingsOf(row.secret_name);
+          const info = await settingsOf(runRef(row));
           const rotator = machine.rotatorFor(row.rotator);
           if (info.settings && rotator?.revokePrevious) await machine.revokeNow(row, info.settings, rotator);
           await store.advance(db, row.id, { status: 'grace', step: row.step }, { status: 'succeeded', updated_at: now() });

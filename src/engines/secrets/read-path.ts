@@ -53,7 +53,7 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
     if (selector.versionId === undefined) {
       const label = selector.label ?? LABEL_CURRENT;
       // The rotation engine itself reads as SYSTEM and must never wait for its own finish.
-      const held = label === LABEL_CURRENT && caller !== SYSTEM_IDENTITY ? deps.currentHold?.waitIfHeld(ref.name) : null;
+      const held = label === LABEL_CURRENT && caller !== SYSTEM_IDENTITY ? deps.currentHold?.waitIfHeld(region, ref.name) : null;
       if (held) await held;
       const hit = await readLabelled(region, ref.name, label);
       if (!hit) {

@@ -132,7 +132,7 @@ export interface SecretsServiceDeps {
    * held secret waits until the rotation's `finish` (bounded). Returns null, synchronously, when
    * nothing is held, so the read path pays nothing otherwise.
    */
-  currentHold?: { waitIfHeld(name: string): Promise<void> | null };
+  currentHold?: { waitIfHeld(region: string, name: string): Promise<void> | null };
   /** Keeps read-only replicas in step with their primary inside each write transaction. */
   replicator?: {
     sync(tx: Queryable, primaryId: string): Promise<void>;

@@ -12,8 +12,9 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs the executable once for a phase: JSON `{secretName, token, step}` on stdin, and
- * CUSTOS_ADDR + CUSTOS_TOKEN (a short-lived token limited to this secret) in the environment.
+ * Runs the executable once for a phase: JSON `{secretName, token, step}` (and `region` for a
+ * secret outside the default region) on stdin, and CUSTOS_ADDR + CUSTOS_TOKEN (a short-lived
+ * token limited to this secret) in the environment, with CUSTOS_SECRET_REGION when `region` is.
  * Exit code 0 is success. Output is discarded (it may hold credentials); only the exit code
  * or signal is reported.
  */
@@ -23,7 +24,7 @@ async function runStep(ctx: RotationContext, step: ExternalStep): Promise<void> 
   await ctx.withScopedToken(async (address, token) => {
     const result = await new Promise<{ code: number | null; signal: string | null; error?: Error }>((resolve) => {
       const child = spawn(command.path, command.args ?? [], {
-        env: childEnv({ CUSTOS_ADDR: address, CUSTOS_TOKEN: token, CUSTOS_SECRET_NAME: ctx.secretName, CUSTOS_ROTATION_TOKEN: ctx.token, CUSTOS_ROTATION_STEP: step }),
+        env: childEnv({ CUSTOS_ADDR: address, CUSTOS_TOKEN: token, CUSTOS_SECRET_NAME: ctx.secretName, CUSTOS_ROTATION_TOKEN: ctx.token, CUSTOS_ROTATION_STEP: step, ...(ctx.secretRegion ? { CUSTOS_SECRET_REGION: ctx.secretRegion } : {}) }),
         stdio: ['pipe', 'ignore', 'ignore'],
         timeout: timeoutMs,
         killSignal: 'SIGKILL',
@@ -31,7 +32,7 @@ async function runStep(ctx: RotationContext, step: ExternalStep): Promise<void> 
       child.on('error', (error) => resolve({ code: null, signal: null, error }));
       child.on('close', (code, signal) => resolve({ code, signal }));
       child.stdin.on('error', () => undefined);
-      child.stdin.end(JSON.stringify({ secretName: ctx.secretName, token: ctx.token, step }) + '\n');
+      child.stdin.end(JSON.stringify({ secretName: ctx.secretName, ...(ctx.secretRegion ? { region: ctx.secretRegion } : {}), token: ctx.token, step }) + '\n');
     });
     if (result.error) throw new PermanentRotationError(`cannot run the rotation command: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}`);
     if (result.code === 0) return;

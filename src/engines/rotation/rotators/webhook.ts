@@ -12,13 +12,13 @@ export function signBody(key: string, body: string): string {
 }
 
 /**
- * POSTs `{secretName, token, step, timestamp}` to the HTTPS endpoint, signed with the key
+ * POSTs `{secretName, token, step, timestamp}` (and `region` outside the default region) to the HTTPS endpoint, signed with the key
  * kept in the `hmac_secret` secret; a 2xx answer is success. Response bodies are ignored.
  */
 async function post(ctx: RotationContext, step: ExternalStep): Promise<void> {
   const hook = ctx.settings.webhook!;
   const key = await ctx.readSecret(hook.hmac_secret);
-  const body = JSON.stringify({ secretName: ctx.secretName, token: ctx.token, step, timestamp: Date.now() });
+  const body = JSON.stringify({ secretName: ctx.secretName, ...(ctx.secretRegion ? { region: ctx.secretRegion } : {}), token: ctx.token, step, timestamp: Date.now() });
   let ca: Buffer | undefined;
   if (hook.ca_file) {
     try {

@@ -2,6 +2,7 @@ import { AppError } from '../../../errors/app-error.js';
 import { bad, bool, int, str, type Input } from '../aws-input.js';
 import type { AwsCall, OperationContext, Operations } from '../aws-operations.js';
 import type { SecretRef } from '../../../engines/secrets/secrets-service.js';
+import type { RotationTarget } from '../../../engines/rotation/rotation-engine.js';
 import { scheduleFromRules } from '../aws-schedule.js';
 
 /**
@@ -12,33 +13,35 @@ import { scheduleFromRules } from '../aws-schedule.js';
  */
 export function rotationOperations({ secrets, rotation, resolve }: OperationContext): Operations {
   /**
-   * The rotation engine keeps its runs by secret name in the server's region. A replica elsewhere
-   * is rotated through its primary, as in AWS (the replica error); a standalone secret in another
-   * region cannot be rotated yet.
+   * Rotation runs in whichever region the secret lives in (the region of the request's
+   * signature). A replica is rotated through its primary, as in AWS (the replica error).
    */
-  const inRotationRegion = async (call: AwsCall, ref: SecretRef): Promise<void> => {
-    if (ref.region === undefined || ref.region === secrets.defaultRegion) return;
+  const rotatable = async (call: AwsCall, ref: SecretRef): Promise<RotationTarget> => {
+    if (ref.region === undefined || ref.region === secrets.defaultRegion) return ref.name;
     const described = await secrets.describe(call.identity, ref);
     if (described.primaryRegion !== null) throw new AppError('invalid_request', `secret "${ref.name}" is a replica`, { details: { primary_region: described.primaryRegion } });
-    throw new AppError('unsupported_operation', `Custos rotates secrets in its region ${secrets.defaultRegion}; this secret is in ${ref.region}`);
+    return { name: ref.name, region: ref.region };
   };
   return {
     async RotateSecret(call, input) {
       const ref = await resolve(call, input);
-      await inRotationRegion(call, ref);
+      const target = await rotatable(call, ref);
       if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
-      const status = await rotation.status(call.identity, ref.name);
-      if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
+      const status = await rotation.status(call.identity, target);
+      if (!status.settings) {
+        const where = typeof target === 'string' ? '' : ` --region ${target.region}`;
+        throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name}${where} --rotator ...\``);
+      }
       const rules = input.RotationRules as Input | undefined;
       if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
       if (rules) {
         const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
         const schedule = scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') });
-        await rotation.configure(call.identity, ref.name, { ...rest, ...schedule });
+        await rotation.configure(call.identity, target, { ...rest, ...schedule });
       }
       const described = await secrets.describe(call.identity, ref);
       if (bool(input, 'RotateImmediately') === false) return { ARN: described.arn, Name: described.name };
-      const run = await rotation.rotateNow(call.identity, ref.name);
+      const run = await rotation.rotateNow(call.identity, target);
       call.target(ref.name, run.token);
       return { ARN: described.arn, Name: described.name, VersionId: run.token };
     },
@@ -46,12 +49,12 @@ export function rotationOperations({ secrets, rotation, resolve }: OperationCont
     /** Turns automatic rotation off (the rotator stays configured); a run in flight finishes or rolls back. */
     async CancelRotateSecret(call, input) {
       const ref = await resolve(call, input);
-      await inRotationRegion(call, ref);
-      const status = await rotation.status(call.identity, ref.name);
+      const target = await rotatable(call, ref);
+      const status = await rotation.status(call.identity, target);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {
         const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
-        await rotation.configure(call.identity, ref.name, rest);
+        await rotation.configure(call.identity, target, rest);
       }
       const described = await secrets.describe(call.identity, ref);
       const running = status.latest && status.latest.status === 'running' ? status.latest.token : undefined;
