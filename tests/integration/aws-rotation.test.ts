@@ -4,7 +4,7 @@ import {
   CancelRotateSecretCommand, CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
-import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { awsClient, awsError } from '../support/aws.js';
 import { canLogin, credValue, waitRotationDone, type PgCred } from '../support/rotation-fixture.js';
 
@@ -139,6 +139,9 @@ test('RotateSecret rotates a standalone secret in the region of the request, and
   assert.ok(listed.body.secrets.some((s: { secret: string; region: string }) => s.secret === name && s.region === 'eu-west-1'), JSON.stringify(listed.body));
   await west.send(new CancelRotateSecretCommand({ SecretId: name }));
   assert.equal((await west.send(new DescribeSecretCommand({ SecretId: name }))).RotationEnabled, undefined);
+  const cli = await runCli(['rotation', 'history', name, '--region', 'eu-west-1', '--json'], { server, env: { CUSTOS_TOKEN: server.token } });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(JSON.parse(cli.stdout).rotations[0].token, rotated.VersionId, 'the CLI reaches the regional secret with --region');
   const history = await api(server, 'GET', `/v1/rotation-history/${name}?region=eu-west-1`, { token: server.token });
   assert.equal(history.body.rotations.length, 1);
   assert.equal((await api(server, 'GET', `/v1/rotation-history/${name}`, { token: server.token })).body.rotations.length, 0);
