@@ -74,6 +74,32 @@ describe('audit log retention and verification', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('retention prunes in bounded batches, each its own transaction, and appends made between batches chain on', async () => {
+    const start = clock;
+    for (let i = 0; i < 10; i++) await log.record(event(`batch-old-${i}`));
+    clock += 400 * DAY;
+    const batches: number[] = [];
+    const appended: Promise<void>[] = [];
+    const pruned = await log.prune(365, {
+      batchSize: 3,
+      onBatch: (deleted) => {
+        batches.push(deleted);
+        appended.push(log.record(event(`during-prune-${batches.length}`)));
+      },
+    });
+    await Promise.all(appended);
+    const remaining = await storage.db.selectFrom('audit_events').select(['operation', 'time']).orderBy('seq').execute();
+    assert.ok(remaining.every((r) => r.time >= start + 400 * DAY - 365 * DAY), 'nothing older than the retention period is left');
+    // The ten old events, and any left over from the tests before, went three at a time.
+    assert.ok(batches.length >= 4, JSON.stringify(batches));
+    assert.ok(batches.slice(0, -1).every((n) => n === 3) && batches.at(-1)! >= 1 && batches.at(-1)! <= 3, JSON.stringify(batches));
+    assert.equal(pruned, batches.reduce((a, b) => a + b, 0));
+    assert.deepEqual(remaining.slice(-batches.length).map((r) => r.operation), batches.map((_, i) => `during-prune-${i + 1}`), 'appends made between batches are kept');
+    const verified = await log.verify();
+    assert.equal(verified.ok, true, JSON.stringify(verified));
+    assert.deepEqual(errors, []);
+  });
+
   test('verify reports an altered event and a missing one; pruning does not hide tampering of what remains', async () => {
     for (let i = 0; i < 5; i++) await log.record(event(`t-${i}`));
     const rows = await storage.db.selectFrom('audit_events').select(['seq', 'outcome']).orderBy('seq').execute();

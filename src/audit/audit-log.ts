@@ -373,17 +373,35 @@ export function createAuditLog(deps: AuditLogDeps) {
      * Deletes events older than the retention period. The hash of the last deleted event
      * becomes the anchor, so what remains still verifies as one unbroken chain.
      */
-    async prune(retentionDays: number): Promise<number> {
+    /**
+     * Removes events older than the retention period, oldest first, in batches of `batchSize`:
+     * each batch is its own short transaction under the chain lock (moving the anchor to the
+     * batch's last event, then deleting up to it), and writers get the lock between batches, so
+     * pruning a year's backlog never holds appends up for longer than one batch takes.
+     */
+    async prune(retentionDays: number, options: { batchSize?: number; onBatch?: (deleted: number) => void } = {}): Promise<number> {
       const cutoff = deps.now() - retentionDays * 86_400_000;
+      const batchSize = Math.max(1, options.batchSize ?? 2000);
       // Never prune a tampered chain: what is left of it is the evidence.
       if (guard.state() === 'tampered') return 0;
-      return deps.db.transaction().execute(async (tx) => {
-        await deps.auditStore.lockChain(tx);
-        const last = await deps.auditStore.lastBefore(tx, cutoff);
-        if (!last) return 0;
-        await deps.auditStore.setAnchor(tx, { seq: last.seq, hash: last.hash, pruned_before: cutoff, mac: anchorMac(deps.chainKey(), last.seq, last.hash, cutoff) });
-        return deps.auditStore.deleteUpTo(tx, last.seq);
-      });
+      const last = await deps.auditStore.lastBefore(deps.db, cutoff);
+      if (!last) return 0;
+      let total = 0;
+      for (;;) {
+        if (guard.state() === 'tampered') return total;
+        const deleted = await deps.db.transaction().execute(async (tx) => {
+          await deps.auditStore.lockChain(tx);
+          const end = (await deps.auditStore.nthUpTo(tx, last.seq, batchSize)) ?? (await deps.auditStore.nthUpTo(tx, last.seq, 1) ? last : undefined);
+          if (!end) return 0;
+          await deps.auditStore.setAnchor(tx, { seq: end.seq, hash: end.hash, pruned_before: cutoff, mac: anchorMac(deps.chainKey(), end.seq, end.hash, cutoff) });
+          return deps.auditStore.deleteUpTo(tx, end.seq);
+        });
+        if (deleted === 0) return total;
+        total += deleted;
+        options.onBatch?.(deleted);
+        // Let queued appends and reads run before the next batch takes the lock again.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     },
 
     query: (query: Parameters<AuditStore['query']>[1]) => deps.auditStore.query(deps.db, query),

@@ -140,6 +140,10 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async lastBefore(q: Queryable, cutoff: number): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).where('time', '<', cutoff).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     },
+    /** The `n`-th oldest event with seq <= `lastSeq` (one retention batch's end), if there are that many. */
+    async nthUpTo(q: Queryable, lastSeq: number, n: number): Promise<{ seq: number; hash: string } | undefined> {
+      return q.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '<=', lastSeq).orderBy('seq').limit(1).offset(n - 1).executeTakeFirst();
+    },
     async deleteUpTo(q: Queryable, seq: number): Promise<number> {
       const result = await q.deleteFrom('audit_events').where('seq', '<=', seq).executeTakeFirst();
       return Number(result.numDeletedRows);

@@ -286,6 +286,8 @@ export function storageContract(engine: ContractEngine): void {
       const tail = await store.query(storage.db, { newestFirst: true, limit: 3 });
       assert.deepEqual(tail.map((r) => r.seq), [450, 449, 448]);
       assert.deepEqual(await store.lastBefore(storage.db, T0 + 10_500), { seq: 11, hash: 'h11' });
+      assert.deepEqual(await store.nthUpTo(storage.db, 11, 5), { seq: 5, hash: 'h5' }, 'a retention batch ends at its n-th oldest event');
+      assert.equal(await store.nthUpTo(storage.db, 11, 12), undefined, 'fewer events than a batch: none');
       assert.equal(await store.anchor(storage.db), undefined);
       await store.setAnchor(storage.db, { seq: 11, hash: 'h11', pruned_before: T0 + 10_500, mac: 'm11' });
       await store.setAnchor(storage.db, { seq: 12, hash: 'h12', pruned_before: T0 + 11_500, mac: 'm12' });
