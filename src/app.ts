@@ -250,7 +250,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const alertEngine = createAlertEngine({
     db, alertStore, auditStore, config: config.alerts, sinks: resolveSinks(config.alerts.sinks, (file) => readFileSync(file, 'utf8')), now,
     recordAudit: (event) => auditLog.record(event), isSealed: () => barrier.isSealed(), nodeId: leadership.nodeId,
-    verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify()),
+    verifyAudit: async () => (barrier.isSealed() ? { ok: true } : auditLog.verify({ fullEveryMs: config.alerts.rules.integrity.full_verify_every_hours * 3_600_000 })),
   });
   const alerts = createAlertService({ db, alertStore, authorizer, now });
   const reports = createReportService({ db, reportStore: createReportStore(), authorizer, now, verifyAudit: async () => { await auditLog.flush(); return auditLog.verify(); } });

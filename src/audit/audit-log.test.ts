@@ -214,3 +214,57 @@ describe('audit log retention and verification', () => {
     }
   });
 });
+
+describe('periodic verification walks only what is new, and the whole chain on its own period', () => {
+  test('an incremental verify starts after the last verified event, catches a change to it, and the full walk catches older tampering', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-inc-'));
+    const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    let clock = Date.UTC(2026, 0, 1);
+    const key = randomBytes(32);
+    const log = createAuditLog({ db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => key, isSealed: () => false, now: () => clock, onError: () => undefined });
+    try {
+      await log.initializeChain();
+      const record = (operation: string) => log.record({ time: clock, requestId: `req_${operation}`, accessor: 'acc', source: 'test', operation, secretName: 'dev/a', versionId: null, outcome: 'success', errorCode: null, status: 200, latencyUs: 1 });
+      for (let i = 0; i < 6; i++) await record(`first-${i}`);
+      const FULL = 24 * 3_600_000;
+      const first = await log.verify({ fullEveryMs: FULL });
+      assert.deepEqual([first.ok, first.checked, first.resumedAfter], [true, 6, undefined], 'the first periodic verify walks everything');
+
+      for (let i = 0; i < 3; i++) await record(`second-${i}`);
+      const second = await log.verify({ fullEveryMs: FULL });
+      assert.deepEqual([second.ok, second.checked, second.resumedAfter], [true, 3, 6], 'the next one walks only the three new events');
+
+      // Tampering with an event before the last verified one is out of the incremental walk's reach...
+      await storage.db.updateTable('audit_events').set({ outcome: 'failure' }).where('seq', '=', 2).execute();
+      await record('third');
+      const third = await log.verify({ fullEveryMs: FULL });
+      assert.deepEqual([third.ok, third.resumedAfter], [true, 9]);
+      // ...until the full walk, due once the period has passed.
+      clock += FULL;
+      const full = await log.verify({ fullEveryMs: FULL });
+      assert.equal(full.ok, false);
+      assert.deepEqual([full.problem?.seq, full.problem?.kind, full.resumedAfter], [2, 'altered', undefined]);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an incremental verify finds the last verified event altered', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-inc-'));
+    const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    const key = randomBytes(32);
+    const log = createAuditLog({ db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => key, isSealed: () => false, now: () => Date.UTC(2026, 0, 1), onError: () => undefined });
+    try {
+      await log.initializeChain();
+      for (let i = 0; i < 4; i++) await log.record({ time: Date.UTC(2026, 0, 1), requestId: `r${i}`, accessor: 'acc', source: 'test', operation: `op-${i}`, secretName: null, versionId: null, outcome: 'success', errorCode: null, status: 200, latencyUs: 1 });
+      assert.equal((await log.verify({ fullEveryMs: 3_600_000 })).ok, true);
+      await storage.db.updateTable('audit_events').set({ hash: 'f'.repeat(64) }).where('seq', '=', 4).execute();
+      const result = await log.verify({ fullEveryMs: 3_600_000 });
+      assert.deepEqual([result.ok, result.problem?.seq, result.problem?.kind, result.resumedAfter], [false, 4, 'altered', 4]);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -150,6 +150,8 @@ export interface RecordOptions {
  * extension the log is tampered and refuses appends until an operator acknowledges the break.
  */
 export function createAuditLog(deps: AuditLogDeps) {
+  /** The newest event a verify walk found good, and when the chain was last walked whole. */
+  let verified: { seq: number; hash: string; fullAt: number } | null = null;
   const appender = deps.appender ?? createInProcessAppender(deps.db, deps.auditStore);
   const guard = createChainGuard({ onTamper: (found) => deps.onTamper?.(found), onHead: (head) => deps.onHead?.(head) });
   let queue: Pending[] = [];
@@ -356,8 +358,13 @@ export function createAuditLog(deps: AuditLogDeps) {
      * event not covered by an acknowledged break. A break found here trips the log like one
      * found by an append: the verify request's own event is held, so it cannot heal the chain.
      */
-    async verify(): Promise<VerifyResult & { tampered: string | null }> {
-      const result = await verifyChain(deps.db, deps.auditStore, deps.chainKey());
+    async verify(options: { fullEveryMs?: number } = {}): Promise<VerifyResult & { tampered: string | null }> {
+      // With `fullEveryMs` (the periodic integrity check), the walk starts after the newest event
+      // verified before, and walks everything only once that long has passed since the last full walk.
+      const at = deps.now();
+      const full = options.fullEveryMs === undefined || !verified || at - verified.fullAt >= options.fullEveryMs;
+      const result = await verifyChain(deps.db, deps.auditStore, deps.chainKey(), full ? {} : { from: verified! });
+      if (result.ok) verified = { ...result.lastGood, fullAt: full ? at : verified!.fullAt };
       if (!result.ok && !deps.isSealed()) guard.trip(result.problem!.message);
       const tampered = guard.found();
       // A chain that walks cleanly can still be tampered: rolled back behind what this process wrote.

@@ -50,6 +50,8 @@ export interface VerifyResult {
   head?: StoredHead;
   /** The largest sequence number stored, verified or not. */
   maxStoredSeq: number;
+  /** Set when the walk started after an event verified before (`from`), not at the anchor. */
+  resumedAfter?: number;
 }
 
 interface AckDetail {
@@ -89,12 +91,15 @@ export function anchorIsGenuine(key: Buffer, anchor: AnchorRow): boolean {
  * `allowMissingHead` admits a store that has never had a head (one upgraded before heads were
  * written at initialization): only while it holds no events either.
  */
-export async function verifyChain(q: Queryable, store: AuditStore, key: Buffer, options: { allowMissingHead?: boolean } = {}): Promise<VerifyResult> {
+export async function verifyChain(q: Queryable, store: AuditStore, key: Buffer, options: { allowMissingHead?: boolean; from?: { seq: number; hash: string } } = {}): Promise<VerifyResult> {
   // The head is read first: events appended while we walk only extend the chain.
   const head = await store.headCheckpoint(q);
   const anchor = await store.anchor(q);
-  let prevHash = anchor?.hash ?? GENESIS_HASH;
-  let expectedSeq = (anchor?.seq ?? 0) + 1;
+  // `from`: an event this process verified before. The walk starts after it, once its row is
+  // found unchanged; if retention pruned it since, the walk starts at the anchor as usual.
+  const from = options.from && options.from.seq > (anchor?.seq ?? 0) ? options.from : undefined;
+  let prevHash = from?.hash ?? anchor?.hash ?? GENESIS_HASH;
+  let expectedSeq = (from?.seq ?? anchor?.seq ?? 0) + 1;
   let lastGood = { seq: expectedSeq - 1, hash: prevHash };
   let checked = 0;
   let firstSeq: number | null = null;
@@ -105,8 +110,14 @@ export async function verifyChain(q: Queryable, store: AuditStore, key: Buffer, 
   let skipped = 0;
   const done = (problem?: VerifyProblem): VerifyResult => ({
     ok: !problem, checked, firstSeq, lastSeq, headHash: prevHash, ...(problem ? { problem } : {}), acknowledgedBreaks, lastGood,
-    ...(head ? { head } : {}), maxStoredSeq: Math.max(maxStoredSeq, head?.seq ?? 0),
+    ...(head ? { head } : {}), maxStoredSeq: Math.max(maxStoredSeq, head?.seq ?? 0), ...(from ? { resumedAfter: from.seq } : {}),
   });
+  if (from) {
+    const [row] = await store.range(q, from.seq, from.seq);
+    if (!row || row.hash !== from.hash) {
+      return done({ seq: from.seq, kind: row ? 'altered' : 'missing', message: `event ${from.seq}, verified before, is ${row ? 'altered' : 'gone'}` });
+    }
+  }
 
   if (anchor && !anchorIsGenuine(key, anchor)) broken = { seq: anchor.seq, kind: 'altered', message: `the retention anchor (event ${anchor.seq}) was altered` };
   // A forged head is judged after the walk: the events themselves may all be intact.
@@ -130,7 +141,7 @@ export async function verifyChain(q: Queryable, store: AuditStore, key: Buffer, 
     checked += 1;
   };
 
-  for (let after = 0; ;) {
+  for (let after = from?.seq ?? 0; ;) {
     const page = await store.page(q, after, 1000);
     if (page.length === 0) break;
     for (const row of page) {

@@ -67,7 +67,9 @@ export const AlertsConfigSchema = z.object({
     rotation: rule({}).prefault({}),
     unused: rule({ days: z.number().int().min(1).max(3650).default(90) }).prefault({}),
     /** Flagged audit events (detail.alert), the seal, and a periodic audit chain verify. */
-    integrity: rule({ verify_every_minutes: z.number().min(1).max(10_080).default(360) }).prefault({}),
+    // Each periodic verify walks only the events since the last one; the whole chain (whose cost grows
+    // with the log) is walked every full_verify_every_hours.
+    integrity: rule({ verify_every_minutes: z.number().min(1).max(10_080).default(360), full_verify_every_hours: z.number().min(1).max(8_760).default(24) }).prefault({}),
   }).strict().prefault({}),
   sinks: z.array(Sink).default([]),
   delivery: z.object({
