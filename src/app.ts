@@ -140,6 +140,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     allowMissingHead: () => barrier.checkpointKeyWasAdded(),
     startupCheck: (q, acknowledged) => checkpointer.checkAgainstStore(q, auditStore, acknowledged),
     highestExternalSeq: () => checkpointer.lastCheckpointSeq(),
+    startupWalkMaxEvents: config.audit_startup_walk_max_events,
     onAcknowledged: () => checkpointer.flush(),
     appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })

@@ -76,3 +76,11 @@ export function headMac(key: Buffer, seq: number, hash: string): string {
 export function anchorMac(key: Buffer, seq: number, hash: string, prunedBefore: number): string {
   return createHmac('sha256', key).update(`custos:audit-anchor:${seq}:${hash}:${prunedBefore}`).digest('hex');
 }
+
+/**
+ * MAC of the verified mark: the newest event a verify walk found good and when the chain was
+ * last walked whole. A start-up that trusts it walks only what came after; forging one needs the key.
+ */
+export function verifiedMac(key: Buffer, seq: number, hash: string, fullAt: number): string {
+  return createHmac('sha256', key).update(`custos:audit-verified:${seq}:${hash}:${fullAt}`).digest('hex');
+}

@@ -268,3 +268,59 @@ describe('periodic verification walks only what is new, and the whole chain on i
     }
   });
 });
+
+describe('start-up verification of a long chain', () => {
+  const KEY = randomBytes(32);
+  const event = (operation: string): AuditEvent => ({
+    time: Date.UTC(2026, 0, 1), requestId: `req_${operation}`, accessor: 'acc', source: 'test', operation, secretName: 'dev/a', versionId: null,
+    outcome: 'success', errorCode: null, status: 200, latencyUs: 1,
+  });
+  /** A process's audit log over the store (a restart is a new one); chains over 3 events count as long. */
+  const open = (storage: Storage) => createAuditLog({
+    db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => KEY, isSealed: () => false, now: () => Date.UTC(2026, 0, 1),
+    onError: () => undefined, startupWalkMaxEvents: 3,
+  });
+  const waitTampered = async (log: ReturnType<typeof createAuditLog>) => {
+    while (!log.isTampered()) await new Promise((r) => setImmediate(r));
+  };
+
+  test('starts from the verified mark, serves, and trips when the background full walk finds older tampering', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-start-'));
+    const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    try {
+      const first = open(storage);
+      await first.initializeChain();
+      for (let i = 0; i < 6; i++) await first.record(event(`e${i}`));
+      assert.equal((await first.verify()).ok, true, 'a full walk writes the verified mark');
+      // At rest, an event before the mark is altered; the next start-up walks from the mark.
+      await storage.db.updateTable('audit_events').set({ outcome: 'failure' }).where('seq', '=', 2).execute();
+      const restarted = open(storage);
+      await restarted.record(event('after-restart'));
+      const stored = await storage.db.selectFrom('audit_events').select('operation').where('operation', '=', 'after-restart').executeTakeFirst();
+      assert.ok(stored, 'the restarted log appended without walking the whole chain first');
+      await waitTampered(restarted);
+      await assert.rejects(restarted.record(event('refused')), (e: { code?: string }) => e.code === 'audit_tampered');
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a forged mark is ignored: the whole chain is walked before the first append', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-start-'));
+    const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    try {
+      const first = open(storage);
+      await first.initializeChain();
+      for (let i = 0; i < 6; i++) await first.record(event(`e${i}`));
+      await storage.db.updateTable('audit_events').set({ outcome: 'failure' }).where('seq', '=', 2).execute();
+      const head = (await storage.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow());
+      await createAuditStore(storage.dialect).setVerifiedMark(storage.db, { seq: head.seq, hash: head.hash, fullAt: Date.UTC(2026, 0, 1), mac: 'f'.repeat(64) });
+      const restarted = open(storage);
+      await assert.rejects(restarted.record(event('refused')), (e: { code?: string }) => e.code === 'audit_tampered');
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

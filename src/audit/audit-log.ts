@@ -1,97 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { AuditStore } from '../storage/audit-store.js';
 import type { Database, Queryable } from '../storage/schema.js';
-import { anchorMac, chainRows, GENESIS_HASH, headMac, type AuditEvent } from './audit-chain.js';
-import type { AuditRow } from '../storage/audit-store.js';
-import { openSqliteAuditWriter } from '../storage/sqlite-audit-writer.js';
-import { createChainGuard, type ChainGuard } from './chain-guard.js';
-import { checkExtension, extensionProblem, verifyChain, type AcknowledgedBreak, type StoredHead, type VerifyResult } from './audit-verify.js';
+import { anchorMac, chainRows, GENESIS_HASH, headMac, verifiedMac, type AuditEvent } from './audit-chain.js';
+import { appendInTransaction, createInProcessAppender, type AuditAppender } from './audit-appenders.js';
+import { createChainGuard } from './chain-guard.js';
+import { verifyChain, type AcknowledgedBreak, type StoredHead, type VerifyResult } from './audit-verify.js';
 
 export { canonicalEvent, chainHash, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
 export { ACKNOWLEDGE_BREAK, type AcknowledgedBreak, type VerifyResult } from './audit-verify.js';
 
-/** Writes one chained batch durably (or throws). Implementations decide where the work runs. */
-export interface AuditAppender {
-  /**
-   * Appends after the stored head once `guard` accepts it (the head this process last saw, or
-   * a genuine extension of it); returns the new head. Throws `audit_tampered` otherwise.
-   */
-  append(events: AuditEvent[], key: Buffer, guard: ChainGuard): Promise<StoredHead>;
-  close(): Promise<void>;
-}
-
-/** Chains `events` after the verified head inside `tx` and moves the MAC'd head. */
-async function appendInTransaction(tx: Queryable, auditStore: AuditStore, key: Buffer, guard: ChainGuard, events: AuditEvent[]): Promise<StoredHead> {
-  await auditStore.lockChain(tx);
-  const stored = await auditStore.headCheckpoint(tx);
-  const expected = guard.expected();
-  if (!guard.matches(stored)) guard.accept(stored!, await checkExtension(tx, auditStore, key, expected, stored));
-  const rows: AuditRow[] = chainRows(key, stored!, events);
-  await auditStore.insertMany(tx, rows);
-  const last = rows[rows.length - 1]!;
-  const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
-  await auditStore.setHeadCheckpoint(tx, head);
-  return head;
-}
-
-/** Appends in this process through Kysely (PostgreSQL: the I/O is asynchronous anyway). */
-export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditStore): AuditAppender {
-  return {
-    append: (events, key, guard) => auditStore.appendTransaction(db, (tx) => appendInTransaction(tx, auditStore, key, guard, events)),
-    close: async () => undefined,
-  };
-}
-
-/**
- * Appends on the request thread through its own SQLite connection, with statements compiled
- * once and rows inserted in chunks. better-sqlite3 is synchronous, but a batch of a few dozen
- * events takes well under a millisecond. (A worker thread did this before: on this class of
- * 2-core VM, waking another thread twice per batch and passing the events across cost more
- * CPU than the inserts themselves, and reads were ~20% slower for it.)
- *
- * The request thread's own connection may hold a write transaction open across awaits, and
- * this connection must never block the thread waiting for it (the holder could not finish):
- * it does not wait on a busy database, and the batch is retried a moment later instead.
- *
- * The head check costs nothing extra: the head row is read in the append transaction anyway
- * and compared with the one this process last wrote; only when another writer (a write
- * request's transaction on the main connection) moved it are the events in between read.
- */
-export function createSqliteAppender(file: string, options: { fsyncEachBatch: boolean; busyRetryMs?: number }): AuditAppender {
-  const writer = openSqliteAuditWriter(file, { fsyncEachBatch: options.fsyncEachBatch });
-  const giveUpAfterMs = options.busyRetryMs ?? 5000;
-  return {
-    async append(events, key, guard) {
-      const startedAt = Date.now();
-      for (let attempt = 0; ; attempt++) {
-        try {
-          let head!: StoredHead;
-          writer.append((stored, reader) => {
-            if (!guard.matches(stored)) {
-              const expected = guard.expected();
-              const rows = stored && stored.seq > expected.seq ? reader.range(expected.seq, stored.seq) : [];
-              guard.accept(stored!, extensionProblem(key, expected, stored, rows, rows[0]?.seq === expected.seq ? undefined : reader.anchor()));
-            }
-            const rows = chainRows(key, stored!, events);
-            const last = rows[rows.length - 1]!;
-            head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
-            return { rows, headMac: () => head.mac };
-          });
-          return head;
-        } catch (error) {
-          const busy = String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY');
-          if (!busy || Date.now() - startedAt >= giveUpAfterMs) throw error;
-          await sleep(Math.min(1 + attempt, 10));
-        }
-      }
-    },
-    async close() {
-      writer.close();
-    },
-  };
-}
+export { createInProcessAppender, createSqliteAppender, type AuditAppender } from './audit-appenders.js';
 
 export interface AuditLogDeps {
   db: Kysely<Database>;
@@ -120,6 +39,8 @@ export interface AuditLogDeps {
   highestExternalSeq?: () => number;
   /** A new segment was opened (checkpoint it at once). */
   onAcknowledged?: () => void;
+  /** Start-up walks a chain of up to this many events whole; a longer one from the verified mark (default 1,000,000). */
+  startupWalkMaxEvents?: number;
 }
 
 const NO_OPTIONS: RecordOptions = Object.freeze({});
@@ -164,13 +85,41 @@ export function createAuditLog(deps: AuditLogDeps) {
   // The acknowledgement transaction in progress: its event opens the new segment.
   let segment: { tx: Queryable; after: { seq: number; hash: string }; written?: StoredHead } | null = null;
 
-  /** Walks the whole chain and sets the guard from the result (through `q`, or the pool). */
+  /** The stored verified mark, if its MAC verifies under `key`. */
+  async function genuineMark(q: Queryable, key: Buffer) {
+    const mark = await deps.auditStore.verifiedMark(q);
+    return mark && mark.mac === verifiedMac(key, mark.seq, mark.hash, mark.fullAt) ? mark : undefined;
+  }
+
+  async function saveMark(q: Queryable, key: Buffer): Promise<void> {
+    if (!verified) return;
+    const { seq, hash, fullAt } = verified;
+    await deps.auditStore.setVerifiedMark(q, { seq, hash, fullAt, mac: verifiedMac(key, seq, hash, fullAt) }).catch((error) => deps.onError(error));
+  }
+
+  /**
+   * Verifies the chain before the first append and sets the guard from the result (through
+   * `q`, or the pool). A chain of up to `startupWalkMaxEvents` events is walked whole. A longer
+   * one is walked from the verified mark (the newest event an earlier walk found good, MAC'd),
+   * so a restart does not stall for minutes on a year of events, and walked whole right after
+   * in the background: tampering before the mark trips the log then, not before serving.
+   */
   async function runVerification(q: Queryable): Promise<void> {
     const gen = guard.generation();
     const key = deps.chainKey();
-    const result = await verifyChain(q, deps.auditStore, key, { allowMissingHead: deps.allowMissingHead?.() });
+    const allowMissingHead = deps.allowMissingHead?.();
+    const [storedHead, anchor] = await Promise.all([deps.auditStore.headCheckpoint(q), deps.auditStore.anchor(q)]);
+    const long = (storedHead?.seq ?? 0) - (anchor?.seq ?? 0) > (deps.startupWalkMaxEvents ?? 1_000_000);
+    let mark = long ? await genuineMark(q, key) : undefined;
+    let result = await verifyChain(q, deps.auditStore, key, { allowMissingHead, ...(mark ? { from: mark } : {}) });
+    let extra = result.ok ? await deps.startupCheck?.(q, result.acknowledgedBreaks) : null;
+    if (mark && (!result.ok || extra)) {
+      // Judged on the whole chain only: an acknowledged break before the mark is seen by a full walk.
+      mark = undefined;
+      result = await verifyChain(q, deps.auditStore, key, { allowMissingHead });
+      extra = result.ok ? await deps.startupCheck?.(q, result.acknowledgedBreaks) : null;
+    }
     if (!result.ok) return guard.trip(result.problem!.message, gen);
-    const extra = await deps.startupCheck?.(q, result.acknowledgedBreaks);
     if (extra) return guard.trip(extra, gen);
     // Sealed and unsealed again: the chain may not have gone back meanwhile.
     if ((result.head?.seq ?? 0) < guard.highestSeen()) return guard.trip(`the head went back from event ${guard.highestSeen()} to ${result.head?.seq ?? 0} while sealed`, gen);
@@ -180,6 +129,9 @@ export function createAuditLog(deps: AuditLogDeps) {
       await deps.auditStore.setHeadCheckpoint(q, head); // the upgraded store's genesis, adopted once
     }
     guard.ready(head, gen);
+    verified = { ...result.lastGood, fullAt: mark ? mark.fullAt : deps.now() };
+    await saveMark(q, key);
+    if (mark) setImmediate(() => void api.verify().catch((error) => deps.onError(error)));
   }
 
   /** Resolves once the chain was verified since unseal (the guard is then ready or tampered). */
@@ -237,7 +189,7 @@ export function createAuditLog(deps: AuditLogDeps) {
     });
   }
 
-  return {
+  const api = {
     /** Resolves once the event is durably chained; rejects with `audit_unavailable` or `audit_tampered` otherwise. */
     record(event: AuditEvent, options: RecordOptions = NO_OPTIONS): Promise<void> {
       if (deps.isSealed()) {
@@ -363,8 +315,12 @@ export function createAuditLog(deps: AuditLogDeps) {
       // verified before, and walks everything only once that long has passed since the last full walk.
       const at = deps.now();
       const full = options.fullEveryMs === undefined || !verified || at - verified.fullAt >= options.fullEveryMs;
-      const result = await verifyChain(deps.db, deps.auditStore, deps.chainKey(), full ? {} : { from: verified! });
-      if (result.ok) verified = { ...result.lastGood, fullAt: full ? at : verified!.fullAt };
+      const key = deps.chainKey();
+      const result = await verifyChain(deps.db, deps.auditStore, key, full ? {} : { from: verified! });
+      if (result.ok) {
+        verified = { ...result.lastGood, fullAt: full ? at : verified!.fullAt };
+        await saveMark(deps.db, key);
+      }
       if (!result.ok && !deps.isSealed()) guard.trip(result.problem!.message);
       const tampered = guard.found();
       // A chain that walks cleanly can still be tampered: rolled back behind what this process wrote.
@@ -413,6 +369,7 @@ export function createAuditLog(deps: AuditLogDeps) {
 
     query: (query: Parameters<AuditStore['query']>[1]) => deps.auditStore.query(deps.db, query),
   };
+  return api;
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;

@@ -25,6 +25,8 @@ const ConfigSchema = z
     unseal_key_file: z.string().min(1).optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     audit_retention_days: z.coerce.number().int().min(1).max(3650).default(365),
+    /** Start-up walks an audit chain of up to this many events whole; a longer one from the verified mark, then whole in the background. */
+    audit_startup_walk_max_events: z.coerce.number().int().min(0).default(1_000_000),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
     account_id: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('123456789012'),
     body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
@@ -89,6 +91,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_UNSEAL_KEY_FILE: 'unseal_key_file',
   CUSTOS_LOG_LEVEL: 'log_level',
   CUSTOS_AUDIT_RETENTION_DAYS: 'audit_retention_days',
+  CUSTOS_AUDIT_STARTUP_WALK_MAX_EVENTS: 'audit_startup_walk_max_events',
   CUSTOS_REGION: 'region',
   CUSTOS_ACCOUNT_ID: 'account_id',
   CUSTOS_SQLITE_SYNCHRONOUS: 'sqlite_synchronous',

@@ -144,6 +144,21 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async nthUpTo(q: Queryable, lastSeq: number, n: number): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '<=', lastSeq).orderBy('seq').limit(1).offset(n - 1).executeTakeFirst();
     },
+    /** The verified mark (audit-log.ts), kept in system_state; undefined if never written or unreadable. */
+    async verifiedMark(q: Queryable): Promise<VerifiedMark | undefined> {
+      const row = await q.selectFrom('system_state').select('value').where('key', '=', VERIFIED_MARK_KEY).executeTakeFirst();
+      if (!row) return undefined;
+      try {
+        const mark = JSON.parse(row.value) as VerifiedMark;
+        return typeof mark.seq === 'number' && typeof mark.hash === 'string' && typeof mark.fullAt === 'number' && typeof mark.mac === 'string' ? mark : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async setVerifiedMark(q: Queryable, mark: VerifiedMark): Promise<void> {
+      const value = JSON.stringify(mark);
+      await q.insertInto('system_state').values({ key: VERIFIED_MARK_KEY, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    },
     async deleteUpTo(q: Queryable, seq: number): Promise<number> {
       const result = await q.deleteFrom('audit_events').where('seq', '<=', seq).executeTakeFirst();
       return Number(result.numDeletedRows);
@@ -152,3 +167,6 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
 }
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
+
+export interface VerifiedMark { seq: number; hash: string; fullAt: number; mac: string }
+const VERIFIED_MARK_KEY = 'audit_verified_mark';

@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import type { AuditRow, AuditStore } from '../storage/audit-store.js';
+import type { Database, Queryable } from '../storage/schema.js';
+import { openSqliteAuditWriter } from '../storage/sqlite-audit-writer.js';
+import { chainRows, headMac, type AuditEvent } from './audit-chain.js';
+import type { ChainGuard } from './chain-guard.js';
+import { checkExtension, extensionProblem, type StoredHead } from './audit-verify.js';
+
+/**
+ * Where the audit log's batches are written: in this process through Kysely (PostgreSQL, and
+ * SQLite in memory), or through the SQLite writer's own connection. Both append only after the
+ * chain guard accepted the stored head.
+ */
+
+/** Writes one chained batch durably (or throws). Implementations decide where the work runs. */
+export interface AuditAppender {
+  /**
+   * Appends after the stored head once `guard` accepts it (the head this process last saw, or
+   * a genuine extension of it); returns the new head. Throws `audit_tampered` otherwise.
+   */
+  append(events: AuditEvent[], key: Buffer, guard: ChainGuard): Promise<StoredHead>;
+  close(): Promise<void>;
+}
+
+/** Chains `events` after the verified head inside `tx` and moves the MAC'd head. */
+export async function appendInTransaction(tx: Queryable, auditStore: AuditStore, key: Buffer, guard: ChainGuard, events: AuditEvent[]): Promise<StoredHead> {
+  await auditStore.lockChain(tx);
+  const stored = await auditStore.headCheckpoint(tx);
+  const expected = guard.expected();
+  if (!guard.matches(stored)) guard.accept(stored!, await checkExtension(tx, auditStore, key, expected, stored));
+  const rows: AuditRow[] = chainRows(key, stored!, events);
+  await auditStore.insertMany(tx, rows);
+  const last = rows[rows.length - 1]!;
+  const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+  await auditStore.setHeadCheckpoint(tx, head);
+  return head;
+}
+
+/** Appends in this process through Kysely (PostgreSQL: the I/O is asynchronous anyway). */
+export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditStore): AuditAppender {
+  return {
+    append: (events, key, guard) => auditStore.appendTransaction(db, (tx) => appendInTransaction(tx, auditStore, key, guard, events)),
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Appends on the request thread through its own SQLite connection, with statements compiled
+ * once and rows inserted in chunks. better-sqlite3 is synchronous, but a batch of a few dozen
+ * events takes well under a millisecond. (A worker thread did this before: on this class of
+ * 2-core VM, waking another thread twice per batch and passing the events across cost more
+ * CPU than the inserts themselves, and reads were ~20% slower for it.)
+ *
+ * The request thread's own connection may hold a write transaction open across awaits, and
+ * this connection must never block the thread waiting for it (the holder could not finish):
+ * it does not wait on a busy database, and the batch is retried a moment later instead.
+ *
+ * The head check costs nothing extra: the head row is read in the append transaction anyway
+ * and compared with the one this process last wrote; only when another writer (a write
+ * request's transaction on the main connection) moved it are the events in between read.
+ */
+export function createSqliteAppender(file: string, options: { fsyncEachBatch: boolean; busyRetryMs?: number }): AuditAppender {
+  const writer = openSqliteAuditWriter(file, { fsyncEachBatch: options.fsyncEachBatch });
+  const giveUpAfterMs = options.busyRetryMs ?? 5000;
+  return {
+    async append(events, key, guard) {
+      const startedAt = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          let head!: StoredHead;
+          writer.append((stored, reader) => {
+            if (!guard.matches(stored)) {
+              const expected = guard.expected();
+              const rows = stored && stored.seq > expected.seq ? reader.range(expected.seq, stored.seq) : [];
+              guard.accept(stored!, extensionProblem(key, expected, stored, rows, rows[0]?.seq === expected.seq ? undefined : reader.anchor()));
+            }
+            const rows = chainRows(key, stored!, events);
+            const last = rows[rows.length - 1]!;
+            head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+            return { rows, headMac: () => head.mac };
+          });
+          return head;
+        } catch (error) {
+          const busy = String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY');
+          if (!busy || Date.now() - startedAt >= giveUpAfterMs) throw error;
+          await sleep(Math.min(1 + attempt, 10));
+        }
+      }
+    },
+    async close() {
+      writer.close();
+    },
+  };
+}
