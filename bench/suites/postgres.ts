@@ -3,12 +3,16 @@ import path from 'node:path';
 import { startPostgresCluster } from '../../tests/support/postgres-cluster.js';
 import { startServer, type RunningServer } from '../../tests/support/custos-server.js';
 import { repoRoot, runLoad, startDevServer, type BenchRow, type BenchSuite } from '../lib.js';
+import { mainThreadTicks, TICK_US } from '../read-load.js';
 
 /**
  * Reads/s and p99 for one node and for two nodes behind a round-robin TCP proxy, both
  * on PostgreSQL, next to the same read on SQLite. Every server, the proxy, PostgreSQL and the
  * load generator (autocannon) are separate processes on this machine. "1 node via proxy" shows
- * what the proxy hop itself costs, so the 2-node row can be compared fairly.
+ * what the proxy hop itself costs, so the 2-node row can be compared fairly. Each row also gives
+ * the serving nodes' main-thread CPU per read (from /proc), which does not depend on how the
+ * two cores are shared with the load generator; "read cache" is the opt-in per-node cache
+ * (read_cache_max_age_ms), which gives up immediate cross-node read-after-write.
  */
 const NAME = 'prod/analytics-pipeline/warehouse-db';
 const DURATION_SEC = 8;
@@ -36,15 +40,18 @@ async function createSecret(address: string, token: string): Promise<void> {
   if (!response.ok) throw new Error(`setup failed: ${response.status}`);
 }
 
-async function measure(label: string, base: string, token: string): Promise<BenchRow[]> {
+async function measure(label: string, base: string, token: string, pids: number[]): Promise<BenchRow[]> {
   const headers = { authorization: `Bearer ${token}` };
   const url = `${base}/v1/values/${NAME}`;
   await runLoad({ url, connections: 16, durationSec: 2, headers }); // warm-up
   const rows: BenchRow[] = [];
+  const ticks = () => pids.reduce((sum, pid) => sum + mainThreadTicks(pid), 0);
   for (const connections of CONNECTIONS) {
+    const before = ticks();
     const r = await runLoad({ url, connections, durationSec: DURATION_SEC, headers });
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx and ${r.errors} errors`);
-    rows.push({ suite: 'postgres', case: `${label} (${connections} conn)`, metrics: { connections, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, requests: r.requests } });
+    const cpuUs = ((ticks() - before) * TICK_US) / r.requests;
+    rows.push({ suite: 'postgres', case: `${label} (${connections} conn)`, metrics: { connections, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU µs/read': cpuUs.toFixed(1), requests: r.requests } });
   }
   return rows;
 }
@@ -57,7 +64,7 @@ export const postgresSuite: BenchSuite = {
     const sqlite = await startDevServer();
     try {
       await createSecret(sqlite.address, sqlite.token);
-      rows.push(...(await measure('SQLite, 1 node', sqlite.address, sqlite.token)));
+      rows.push(...(await measure('SQLite, 1 node', sqlite.address, sqlite.token, [sqlite.process.pid!])));
     } finally {
       await sqlite.stop();
     }
@@ -74,16 +81,24 @@ export const postgresSuite: BenchSuite = {
       await fetch(`${first.address}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: init.keys[0] }) });
       const token = init.root_token;
       await createSecret(first.address, token);
-      rows.push(...(await measure('PostgreSQL, 1 node', first.address, token)));
+      rows.push(...(await measure('PostgreSQL, 1 node', first.address, token, [first.process.pid!])));
 
       proxy = await startProxy([first.port]);
-      rows.push(...(await measure('PostgreSQL, 1 node via proxy', proxy.url, token)));
+      rows.push(...(await measure('PostgreSQL, 1 node via proxy', proxy.url, token, [first.process.pid!])));
       proxy.stop();
+
+      const cached = await startServer({ dev: false, args: ['--storage', db.url], env: { ...env, CUSTOS_UNSEAL_KEY: init.keys[0]!, CUSTOS_READ_CACHE_MAX_AGE_MS: '1000' }, logLevel: 'warn' });
+      try {
+        rows.push(...(await measure('PostgreSQL, 1 node, read cache 1 s', cached.address, token, [cached.process.pid!])));
+      } finally {
+        await cached.stop();
+        cached.cleanup();
+      }
 
       const second = await startServer({ dev: false, args: ['--storage', db.url], env: { ...env, CUSTOS_UNSEAL_KEY: init.keys[0]! }, logLevel: 'warn' });
       nodes.push(second);
       proxy = await startProxy([first.port, second.port]);
-      rows.push(...(await measure('PostgreSQL, 2 nodes round-robin', proxy.url, token)));
+      rows.push(...(await measure('PostgreSQL, 2 nodes round-robin', proxy.url, token, [first.process.pid!, second.process.pid!])));
     } finally {
       proxy?.stop();
       for (const node of nodes) {
