@@ -13,6 +13,8 @@ import type { BenchRow } from '../lib.js';
 const N = Number(process.env.BENCH_LEASES_SCALE ?? 100_000);
 const CLIENTS = 16;
 const WARMUP = 500;
+// The server inherits CUSTOS_* variables: e.g. CUSTOS_DATABASE_POOL_SIZE=8 CUSTOS_LEASE_SWEEP_CONCURRENCY=8.
+const SETTINGS = `pool ${process.env.CUSTOS_DATABASE_POOL_SIZE ?? 4}, sweep concurrency ${process.env.CUSTOS_LEASE_SWEEP_CONCURRENCY ?? 4}`;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 /** CPU seconds (user + system) the process has used, from /proc/PID/stat (clock ticks of 1/100 s). */
@@ -77,9 +79,9 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     const sweepCpuPct = ((cpuSeconds(server.process.pid!) - sweepCpu) / (sweepMs / 1000)) * 100;
     const rssSwept = rssMb(server.process.pid!);
     return [
-      { suite: 'leases', case: `server: issue ${N} leases over HTTP, fake target, ${CLIENTS} clients`, metrics: { leases: N, 'wall s': (issueMs / 1000).toFixed(1), 'leases/s': Math.round((N / issueMs) * 1000), 'RSS before MB': rssBefore.toFixed(1), 'RSS after MB': rssAfter.toFixed(1), 'RSS growth MB': (rssAfter - rssBefore).toFixed(1), 'server CPU %': issueCpuPct.toFixed(0) } },
-      { suite: 'leases', case: `server: restart with ${total} outstanding (spawn to listening)`, metrics: { 'restart ms': restartMs.toFixed(0), 'RSS after MB': rssRestarted.toFixed(1) } },
-      { suite: 'leases', case: `server: sweeper revokes ${total} expired leases`, metrics: { revoked: total, 'wall s': (sweepMs / 1000).toFixed(1), 'revocations/s': Math.round((total / sweepMs) * 1000), 'RSS after MB': rssSwept.toFixed(1), 'server CPU %': sweepCpuPct.toFixed(0) } },
+      { suite: 'leases', case: `server (${SETTINGS}): issue ${N} leases over HTTP, fake target, ${CLIENTS} clients`, metrics: { leases: N, 'wall s': (issueMs / 1000).toFixed(1), 'leases/s': Math.round((N / issueMs) * 1000), 'RSS before MB': rssBefore.toFixed(1), 'RSS after MB': rssAfter.toFixed(1), 'RSS growth MB': (rssAfter - rssBefore).toFixed(1), 'server CPU %': issueCpuPct.toFixed(0) } },
+      { suite: 'leases', case: `server (${SETTINGS}): restart with ${total} outstanding (spawn to listening)`, metrics: { 'restart ms': restartMs.toFixed(0), 'RSS after MB': rssRestarted.toFixed(1) } },
+      { suite: 'leases', case: `server (${SETTINGS}): sweeper revokes ${total} expired leases`, metrics: { revoked: total, 'wall s': (sweepMs / 1000).toFixed(1), 'revocations/s': Math.round((total / sweepMs) * 1000), 'RSS after MB': rssSwept.toFixed(1), 'server CPU %': sweepCpuPct.toFixed(0) } },
     ];
   } finally {
     await server.stop();
