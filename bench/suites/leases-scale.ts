@@ -37,6 +37,11 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
     return data;
   };
+  // V8's live heap (prom-client's default metric), beside RSS: RSS also holds heap the process grew and kept.
+  const heapUsedMb = async () => {
+    const text = await (await fetch(server.address + '/metrics', { headers: { authorization: `Bearer ${token}` } })).text();
+    return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)![1]) / 1024 / 1024;
+  };
   const outstanding = async () => (await call('GET', '/v1/leases?prefix=database/creds/scale/&limit=1')).leases.length as number;
   try {
     await call('POST', '/v1/secrets', { name: 'bench/fake-admin', value: JSON.stringify({ engine: 'postgres', host: fake.host, port: fake.port, dbname: 'postgres', username: 'bench', password: 'not-checked' }) });
@@ -54,6 +59,7 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     await sleep(1000);
     const pid = server.process.pid!;
     const rssBefore = rssMb(pid);
+    const heapBefore = await heapUsedMb();
     const issueCpu = cpuSeconds(pid);
     const issueStart = performance.now();
     await issue(N);
@@ -61,6 +67,7 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     const issueCpuPct = ((cpuSeconds(pid) - issueCpu) / (issueMs / 1000)) * 100;
     await sleep(1000);
     const rssAfter = rssMb(pid);
+    const heapAfter = await heapUsedMb();
     const total = WARMUP + N;
     if (fake.users.size !== total) throw new Error(`${fake.users.size} users on the target, expected ${total}`);
 
@@ -69,6 +76,7 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     server = await startServer({ env, logLevel: 'warn', dataDir: server.dataDir, home: server.home });
     const restartMs = performance.now() - restartStart;
     const rssRestarted = rssMb(server.process.pid!);
+    const heapRestarted = await heapUsedMb();
     if ((await outstanding()) !== 1) throw new Error('the leases did not survive the restart');
 
     await call('POST', '/v1/sys/testing/clock', { advance: '3h' }); // past every lease's max TTL
@@ -79,8 +87,8 @@ export async function leasesAtScale(): Promise<BenchRow[]> {
     const sweepCpuPct = ((cpuSeconds(server.process.pid!) - sweepCpu) / (sweepMs / 1000)) * 100;
     const rssSwept = rssMb(server.process.pid!);
     return [
-      { suite: 'leases', case: `server (${SETTINGS}): issue ${N} leases over HTTP, fake target, ${CLIENTS} clients`, metrics: { leases: N, 'wall s': (issueMs / 1000).toFixed(1), 'leases/s': Math.round((N / issueMs) * 1000), 'RSS before MB': rssBefore.toFixed(1), 'RSS after MB': rssAfter.toFixed(1), 'RSS growth MB': (rssAfter - rssBefore).toFixed(1), 'server CPU %': issueCpuPct.toFixed(0) } },
-      { suite: 'leases', case: `server (${SETTINGS}): restart with ${total} outstanding (spawn to listening)`, metrics: { 'restart ms': restartMs.toFixed(0), 'RSS after MB': rssRestarted.toFixed(1) } },
+      { suite: 'leases', case: `server (${SETTINGS}): issue ${N} leases over HTTP, fake target, ${CLIENTS} clients`, metrics: { leases: N, 'wall s': (issueMs / 1000).toFixed(1), 'leases/s': Math.round((N / issueMs) * 1000), 'RSS before MB': rssBefore.toFixed(1), 'RSS after MB': rssAfter.toFixed(1), 'RSS growth MB': (rssAfter - rssBefore).toFixed(1), 'heap used MB': `${heapBefore.toFixed(1)} → ${heapAfter.toFixed(1)}`, 'server CPU %': issueCpuPct.toFixed(0) } },
+      { suite: 'leases', case: `server (${SETTINGS}): restart with ${total} outstanding (spawn to listening)`, metrics: { 'restart ms': restartMs.toFixed(0), 'RSS after MB': rssRestarted.toFixed(1), 'heap used MB': heapRestarted.toFixed(1) } },
       { suite: 'leases', case: `server (${SETTINGS}): sweeper revokes ${total} expired leases`, metrics: { revoked: total, 'wall s': (sweepMs / 1000).toFixed(1), 'revocations/s': Math.round((total / sweepMs) * 1000), 'RSS after MB': rssSwept.toFixed(1), 'server CPU %': sweepCpuPct.toFixed(0) } },
     ];
   } finally {
