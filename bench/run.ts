@@ -10,7 +10,6 @@ import { scanSuite } from './suites/scan.js';
 import { alertsSuite } from './suites/alerts.js';
 import { webUiSuite } from './suites/web-ui.js';
 import { leasesSuite } from './suites/leases.js';
-import { leasesScaleSuite } from './suites/leases-scale.js';
 import { agentSuite } from './suites/agent.js';
 
 /**
@@ -18,7 +17,7 @@ import { agentSuite } from './suites/agent.js';
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
 
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite, leasesSuite, leasesScaleSuite, agentSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite, leasesSuite, agentSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

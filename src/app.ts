@@ -228,8 +228,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const transit = createTransitService({ db, store: createTransitStore(storage.dialect), barrier, authorizer, changes, now });
 
   // Leases (stored, swept by the leader) and the dynamic database credentials that use them.
-  const leases = createLeaseManager({ db, store: createLeaseStore(), authorizer, now, audit: (event) => auditLog.record(event), nodeId: leadership.nodeId, logger });
-  const database = createDatabaseService({ db, store: createDatabaseStore(), secrets, authorizer, leases, now, logger });
+  const leases = createLeaseManager({ db, store: createLeaseStore(), authorizer, now, audit: (event) => auditLog.record(event), nodeId: leadership.nodeId, logger, concurrency: config.lease_sweep_concurrency });
+  const database = createDatabaseService({ db, store: createDatabaseStore(), secrets, authorizer, leases, now, logger, poolSize: config.database_pool_size });
   metrics.setSources({ leases: () => leases.countByState() });
   const leaseSweeper = createLeaseSweeper({ leases, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.lease_sweep_seconds * 1000 });
 

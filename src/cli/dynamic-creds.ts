@@ -1,16 +1,21 @@
 /**
- * Dynamic database credentials inside `custos run`: a `secret://database/creds/ROLE[#field]`
- * reference (or `--secret database/creds/ROLE`) issues a new database user for this run, one
- * per role however often it is named. While the child runs, each lease is renewed at two thirds
- * of its duration (until its max TTL refuses); when the child exits the leases are revoked. If
- * this process is killed outright, the leases simply expire.
+ * Dynamic database credentials inside `custos run` and `custos render`: a
+ * `secret://database/creds/ROLE[#field]` reference (or `--secret database/creds/ROLE`) issues a
+ * new database user, one per role however often it is named, so `#username` and `#password`
+ * always belong together. `run` renews each lease at two thirds of its duration while the child
+ * runs (until its max TTL refuses) and revokes them when the child exits; if it is killed
+ * outright, the leases simply expire. `render` has no process to outlive: it reports the leases
+ * it took so the operator can revoke them, and they otherwise end at their TTL.
  */
 import { httpFetch } from '../sdk/http-transport.js';
 
 export const DYNAMIC_PREFIX = 'database/creds/';
 export const isDynamic = (name: string) => name.startsWith(DYNAMIC_PREFIX);
 
-interface Issued { text: string; leaseId: string; duration: number }
+interface Issued { text: string; leaseId: string; duration: number; expiresAt: string }
+
+/** A lease taken for a role reference: what an operator needs to revoke it or know when it ends. */
+export interface IssuedLease { role: string; leaseId: string; leaseDuration: number; expiresAt: string }
 
 export class DynamicCredsError extends Error {
   constructor(readonly code: string, message: string) {
@@ -18,7 +23,8 @@ export class DynamicCredsError extends Error {
   }
 }
 
-export function createDynamicCreds(options: { address: string; token: string; warn: (line: string) => void }) {
+export function createDynamicCreds(options: { address: string; token: string; warn: (line: string) => void; command?: string }) {
+  const who = options.command ?? 'custos run';
   const issued = new Map<string, Promise<Issued>>();
   const timers: NodeJS.Timeout[] = [];
 
@@ -38,12 +44,22 @@ export function createDynamicCreds(options: { address: string; token: string; wa
       let pending = issued.get(role);
       if (!pending) {
         pending = call('POST', `/v1/database/creds/${encodeURIComponent(role)}`, {}).then((data) => ({
-          text: JSON.stringify(data), leaseId: String(data.lease_id), duration: Number(data.lease_duration),
+          text: JSON.stringify(data), leaseId: String(data.lease_id), duration: Number(data.lease_duration), expiresAt: String(data.expires_at),
         }));
         pending.catch(() => undefined);
         issued.set(role, pending);
       }
       return pending.then((i) => i.text);
+    },
+
+    /** The leases issued so far (failed issuances left out), in the order their roles were first named. */
+    async leases(): Promise<IssuedLease[]> {
+      const out: IssuedLease[] = [];
+      for (const [role, pending] of issued) {
+        const lease = await pending.catch(() => null);
+        if (lease) out.push({ role, leaseId: lease.leaseId, leaseDuration: lease.duration, expiresAt: lease.expiresAt });
+      }
+      return out;
     },
 
     /** Renews every lease at two thirds of its duration while the child runs. */
@@ -56,7 +72,7 @@ export function createDynamicCreds(options: { address: string; token: string; wa
               const left = Number(data.lease_duration);
               if (left > 0) timers.push(setTimeout(() => void renew(), Math.max(1, left * 667)).unref());
             } catch (error) {
-              options.warn(`custos run: lease ${lease.leaseId} was not renewed (${(error as DynamicCredsError).code ?? 'error'}); it ends at its expiry`);
+              options.warn(`${who}: lease ${lease.leaseId} was not renewed (${(error as DynamicCredsError).code ?? 'error'}); it ends at its expiry`);
             }
           };
           timers.push(setTimeout(() => void renew(), Math.max(1, lease.duration * 667)).unref());
@@ -71,7 +87,7 @@ export function createDynamicCreds(options: { address: string; token: string; wa
         const lease = await pending.catch(() => null);
         if (!lease) return;
         await call('POST', '/v1/leases/revoke', { lease_id: lease.leaseId }).catch((error: DynamicCredsError) =>
-          options.warn(`custos run: revoking lease ${lease.leaseId} failed (${error.code}); it ends at its expiry`));
+          options.warn(`${who}: revoking lease ${lease.leaseId} failed (${error.code}); it ends at its expiry`));
       }));
     },
   };

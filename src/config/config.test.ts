@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     assert.equal(config.dev, false);
     assert.equal(config.audit_retention_days, 365);
     assert.equal(config.sqlite_synchronous, 'FULL');
+    assert.deepEqual([config.lease_sweep_concurrency, config.database_pool_size], [4, 4]);
     assert.ok(Object.isFrozen(config));
   });
 
@@ -35,6 +36,15 @@ describe('loadConfig', () => {
     const withFlags = loadConfig({ file: yamlFile, env: { CUSTOS_PORT: '9100', CUSTOS_LOG_LEVEL: 'warn' }, flags: { port: '9200', host: undefined } });
     assert.deepEqual([withFlags.port, withFlags.log_level, withFlags.host], [9200, 'warn', '0.0.0.0']);
     assert.equal(loadConfig({ env: { CUSTOS_PORT: '' } }).port, 8420, 'an empty env variable is unset');
+  });
+
+  test('lease sweep concurrency and database pool size: from CUSTOS_* variables, whole numbers 1-64', () => {
+    const config = loadConfig({ env: { CUSTOS_LEASE_SWEEP_CONCURRENCY: '8', CUSTOS_DATABASE_POOL_SIZE: '12' } });
+    assert.deepEqual([config.lease_sweep_concurrency, config.database_pool_size], [8, 12]);
+    for (const bad of ['0', '65', '2.5', 'many']) {
+      assert.throws(() => loadConfig({ env: { CUSTOS_DATABASE_POOL_SIZE: bad } }), ConfigError, bad);
+      assert.throws(() => loadConfig({ env: { CUSTOS_LEASE_SWEEP_CONCURRENCY: bad } }), ConfigError, bad);
+    }
   });
 
   test('unknown keys and bad values are rejected with clear messages', () => {

@@ -38,6 +38,10 @@ const ConfigSchema = z
     rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
     /** How often the leader revokes expired leases (dynamic database users). */
     lease_sweep_seconds: z.coerce.number().min(0.1).max(3600).default(5),
+    /** Revocations the lease sweeper runs at once. */
+    lease_sweep_concurrency: z.coerce.number().int().min(1).max(64).default(4),
+    /** Connections each dynamic-credentials database connection may open (its pool's bound). */
+    database_pool_size: z.coerce.number().int().min(1).max(64).default(4),
     /**
      * The longest a read of CURRENT waits while a single-user rotation is between `set` and
      * `finish` (then it returns the old CURRENT); 0 never waits.
@@ -98,6 +102,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_AUDIT_FSYNC: 'audit_fsync',
   CUSTOS_ROTATION_TICK_SECONDS: 'rotation_tick_seconds',
   CUSTOS_LEASE_SWEEP_SECONDS: 'lease_sweep_seconds',
+  CUSTOS_LEASE_SWEEP_CONCURRENCY: 'lease_sweep_concurrency',
+  CUSTOS_DATABASE_POOL_SIZE: 'database_pool_size',
   CUSTOS_ROTATION_READ_HOLD_MS: 'rotation_read_hold_ms',
   CUSTOS_READ_CACHE_MAX_AGE_MS: 'read_cache_max_age_ms',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',

@@ -99,8 +99,21 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
    * when `rethrow`, for a caller waiting on it).
    */
   async function finishRevocation(lease: Lease, reason: string, background: boolean, onFailure?: () => void): Promise<boolean> {
+    if (!(await attemptRevocation(lease, reason, background, onFailure))) return false;
+    const changed = await store.markRevoked(db, lease.id, now());
+    if (changed && background) await auditBackground(lease, 'success', { reason, attempts: lease.revokeAttempts + 1 });
+    return true;
+  }
+
+  /**
+   * The engine's revocation of a lease already marked `revoking`, without marking it revoked
+   * (the caller does, alone or in a batch). On failure the lease is rescheduled with backoff and
+   * false returned, or the error thrown when not `background`.
+   */
+  async function attemptRevocation(lease: Lease, reason: string, background: boolean, onFailure?: () => void): Promise<boolean> {
     try {
       await revokerOf(lease).revoke(lease);
+      return true;
     } catch (error) {
       onFailure?.(); // before any await: concurrent revocations of the same target see it at once
       const attempts = lease.revokeAttempts + 1;
@@ -111,9 +124,6 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
       if (!background) throw error instanceof AppError ? error : new AppError('database_statement_failed', `revoking lease "${lease.id}" failed (it stays revoking and is retried): ${errorText(error)}`);
       return false;
     }
-    const changed = await store.markRevoked(db, lease.id, now());
-    if (changed && background) await auditBackground(lease, 'success', { reason, attempts: lease.revokeAttempts + 1 });
-    return true;
   }
 
   return {
@@ -217,9 +227,11 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
      */
     async sweepBatch(): Promise<number> {
       const at = now();
-      for (const row of await store.expired(db, at, batchSize)) await store.markRevoking(db, row.id, at);
+      // Writes per batch, not per lease: on a synchronous (fsync per commit) store they dominate.
+      await store.markExpiredRevoking(db, at, batchSize);
       await store.markRevokingWithEndedTokens(db, at, batchSize);
       const due = (await store.revocationsDue(db, at, batchSize)).map(leaseOf);
+      const done: { lease: Lease; reason: string }[] = [];
       await eachLimited(due, concurrency, async (lease) => {
         const group = revokers.get(lease.engine)?.groupOf?.(lease);
         const waiting = group === undefined ? undefined : groupBackoff.get(group);
@@ -227,10 +239,15 @@ export function createLeaseManager(deps: LeaseManagerDeps) {
           await store.recordFailure(db, lease.id, lease.revokeAttempts, waiting.until, `not attempted: ${group} is failing`);
           return;
         }
-        const done = await finishRevocation(lease, lease.expiresAt <= at ? 'expired' : 'revoke', true,
-          () => group !== undefined && groupBackoff.set(group, { until: now() + backoffMs }));
-        if (done && group !== undefined) groupBackoff.delete(group);
+        const reason = lease.expiresAt <= at ? 'expired' : 'revoke';
+        const ok = await attemptRevocation(lease, reason, true, () => group !== undefined && groupBackoff.set(group, { until: now() + backoffMs }));
+        if (!ok) return;
+        done.push({ lease, reason });
+        if (group !== undefined) groupBackoff.delete(group);
       });
+      // A crash before this update leaves them `revoking`: retried, and found already gone.
+      const moved = new Set(await store.markRevokedMany(db, done.map((d) => d.lease.id), now()));
+      await Promise.all(done.filter((d) => moved.has(d.lease.id)).map((d) => auditBackground(d.lease, 'success', { reason: d.reason, attempts: d.lease.revokeAttempts + 1 })));
       return due.length;
     },
 

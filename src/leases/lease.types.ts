@@ -18,6 +18,8 @@ export interface Lease {
   renewable: boolean;
   state: LeaseState;
   revokeAttempts: number;
+  /** When a `revoking` lease is tried (next, after a failure: its backoff); null while active and once revoked. */
+  nextAttemptAt: number | null;
   lastError: string | null;
   revokedAt: number | null;
 }
@@ -62,6 +64,6 @@ export function leaseOf(row: LeaseRow): Lease {
   return {
     id: row.id, engine: row.engine, role: row.role, env: row.env, accessor: row.accessor, data: JSON.parse(row.data) as Record<string, string>,
     issuedAt: row.issued_at, expiresAt: row.expires_at, maxExpiresAt: row.max_expires_at, renewable: row.renewable === 1,
-    state: row.state, revokeAttempts: row.revoke_attempts, lastError: row.last_error, revokedAt: row.revoked_at,
+    state: row.state, revokeAttempts: row.revoke_attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error, revokedAt: row.revoked_at,
   };
 }

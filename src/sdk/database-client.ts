@@ -16,7 +16,7 @@ export interface DatabaseRoleResponse {
 export interface CredsResponse { username: string; password: string; lease_id: string; lease_duration: number; renewable: boolean; expires_at: string }
 export interface LeaseResponse {
   lease_id: string; engine: string; role: string; env: string | null; state: 'active' | 'revoking' | 'revoked'; issued_at: string; expires_at: string;
-  max_expires_at: string; renewable: boolean; revoke_attempts: number; last_error: string | null; revoked_at: string | null; lease_duration?: number;
+  max_expires_at: string; renewable: boolean; revoke_attempts: number; next_attempt_at: string | null; last_error: string | null; revoked_at: string | null; lease_duration?: number;
 }
 export interface RoleInputWire {
   connection: string; creation_statements: string[]; revocation_statements?: string[]; renew_statements?: string[]; rollback_statements?: string[];

@@ -35,6 +35,20 @@ export function createLeaseStore() {
         .where('id', '>=', prefix).where('id', '<', prefixEnd(prefix)).where('state', '=', 'active').executeTakeFirst();
       return Number(r.numUpdatedRows);
     },
+    /** Marks up to `limit` expired active leases `revoking` in one statement (oldest expiry first). */
+    async markExpiredRevoking(q: Queryable, now: number, limit: number): Promise<number> {
+      const r = await q.updateTable('leases').set({ state: 'revoking', next_attempt_at: now })
+        .where('id', 'in', (eb) => eb.selectFrom('leases as l').select('l.id').where('l.state', '=', 'active').where('l.expires_at', '<=', now).orderBy('l.expires_at').limit(limit))
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    },
+    /** Marks many leases revoked in one statement; returns the ids this call moved (not those already revoked). */
+    async markRevokedMany(q: Queryable, ids: readonly string[], at: number): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = await q.updateTable('leases').set({ state: 'revoked', revoked_at: at, next_attempt_at: null, last_error: null })
+        .where('id', 'in', ids).where('state', '!=', 'revoked').returning('id').execute();
+      return rows.map((r) => r.id);
+    },
     async markRevoked(q: Queryable, id: string, at: number): Promise<boolean> {
       const r = await q.updateTable('leases').set({ state: 'revoked', revoked_at: at, next_attempt_at: null, last_error: null })
         .where('id', '=', id).where('state', '!=', 'revoked').executeTakeFirst();
@@ -43,10 +57,6 @@ export function createLeaseStore() {
     async recordFailure(q: Queryable, id: string, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
       await q.updateTable('leases').set({ revoke_attempts: attempts, next_attempt_at: nextAttemptAt, last_error: error })
         .where('id', '=', id).where('state', '=', 'revoking').execute();
-    },
-    /** Expired active leases, oldest expiry first, at most `limit` (index leases_state_expiry). */
-    async expired(q: Queryable, now: number, limit: number): Promise<LeaseRow[]> {
-      return q.selectFrom('leases').selectAll().where('state', '=', 'active').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
     },
     /**
      * Marks up to `limit` active leases whose issuing token was revoked or has expired (a lease

@@ -28,6 +28,8 @@ process.stdin.on('data', (c) => (input += c)).on('end', () => {
   if (Object.keys(process.env).some((k) => k.startsWith('CUSTOS_'))) fs.writeFileSync(file + '.env-leak', 'yes');
   if (req.admin.api_key !== 'admin-key') process.exit(3);
   if (req.role === 'broken' && req.action === 'create') process.exit(1);
+  if (req.role === 'chatty' && req.action === 'create') process.stdout.write('TOPSECRET-not-json');
+  if (req.role === 'keyed' && req.action === 'create') process.stdout.write(JSON.stringify({ password: 'key-from-the-program' }));
   const users = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
   if (req.action === 'create') users[req.username] = { password: req.password, expiration: req.expiration };
   if (req.action === 'renew' && users[req.username]) users[req.username].expiration = req.expiration;
@@ -41,7 +43,7 @@ process.stdin.on('data', (c) => (input += c)).on('end', () => {
     assert.equal((await api(server, 'POST', '/v1/secrets', { token, body: { name: 'prod/kafka-admin', value: JSON.stringify({ api_key: 'admin-key' }) } })).status, 201);
     const c = await api(server, 'POST', '/v1/database/config/kafka', { token, body: { plugin: 'command', admin_secret: 'prod/kafka-admin', allowed_roles: ['*'], command: { path: program } } });
     assert.equal(c.status, 200, JSON.stringify(c.body));
-    for (const role of ['consumer', 'broken']) {
+    for (const role of ['consumer', 'broken', 'chatty', 'keyed']) {
       const r = await api(server, 'POST', `/v1/database/roles/${role}`, { token, body: { connection: 'kafka', creation_statements: [], username_template: 'svc-{{role}}-{{random}}', default_ttl: 600 } });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
@@ -73,6 +75,19 @@ process.stdin.on('data', (c) => (input += c)).on('end', () => {
     assert.equal(r.body.error.code, 'database_statement_failed');
     await eventually('the abandoned lease is revoked', async () =>
       (await api(server, 'GET', '/v1/leases?prefix=database/creds/broken/&include_revoked=true', { token })).body.leases[0]?.state === 'revoked');
+  });
+
+  test('create may answer the credential it issued ({"password": …}); other output on create is refused without being echoed', async () => {
+    const keyed = await api(server, 'POST', '/v1/database/creds/keyed', { token, body: {} });
+    assert.equal(keyed.status, 200, JSON.stringify(keyed.body));
+    assert.equal(keyed.body.password, 'key-from-the-program', 'the caller gets what the program issued');
+    const chatty = await api(server, 'POST', '/v1/database/creds/chatty', { token, body: {} });
+    assert.equal(chatty.status, 502);
+    assert.equal(chatty.body.error.code, 'database_statement_failed');
+    assert.ok(!JSON.stringify(chatty.body).includes('TOPSECRET'), 'the output is not echoed');
+    assert.ok(!server.output().includes('TOPSECRET'));
+    await eventually('the refused issuance is rolled back and its lease revoked', async () =>
+      (await api(server, 'GET', '/v1/leases?prefix=database/creds/chatty/&include_revoked=true', { token })).body.leases[0]?.state === 'revoked');
   });
 
   test('configuring a command connection needs update on sys:database/command, beyond database:config', async () => {

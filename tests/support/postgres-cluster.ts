@@ -36,6 +36,9 @@ export interface PostgresCluster {
   /** URL without password for the superuser, e.g. postgres://postgres@127.0.0.1:PORT/postgres */
   superuserUrl(database?: string): string;
   stop(): Promise<void>;
+  /** Shuts the server down (fast: sessions ended, data kept), as an outage would; `resume()` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
@@ -155,6 +158,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
 
   let port = 0;
   let started = false;
+  let serverOptions = '';
   let stopping: Promise<void> | undefined;
 
   const stopSync = (): void => {
@@ -196,7 +200,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
 
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      const serverOptions = [
+      serverOptions = [
         '-c', `listen_addresses=${HOST}`,
         '-c', `port=${port}`,
         '-c', `unix_socket_directories=${dir}`,
@@ -253,6 +257,14 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
         await client.end();
       }
       return { url: `postgres://${user}@${HOST}:${port}/${database}`, database, user, password };
+    },
+
+    async pause() {
+      await run(binDir, os.tmpdir(), 'pg_ctl', ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30'], 35_000);
+    },
+
+    async resume() {
+      await run(binDir, dir, 'pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions], 90_000);
     },
 
     stop() {

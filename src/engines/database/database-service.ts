@@ -54,12 +54,15 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
     return roleInfo(row);
   }
 
-  /** Runs rendered statements on a connection; a failure's message never carries the password. */
-  async function runOn(connection: string, action: CommandAction, templates: readonly string[], values: CommandValues): Promise<void> {
+  /**
+   * Runs rendered statements on a connection; a failure's message never carries the password.
+   * A command plugin's `create` may answer the credential it really issued.
+   */
+  async function runOn(connection: string, action: CommandAction, templates: readonly string[], values: CommandValues): Promise<{ password?: string }> {
     const { pool, plugin } = await connections.poolOf(connection);
     if (pool.perform) {
       try {
-        return await pool.perform(action, values);
+        return (await pool.perform(action, values)) ?? {};
       } catch (error) {
         throw new AppError('database_statement_failed', `database "${connection}": ${action}: ${scrubbed(error, values.password === undefined ? [] : [values.password])}`);
       }
@@ -67,6 +70,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
     const statements = templates.map((t) => renderStatement(plugin.dialect, t, values));
     try {
       await pool.run(statements);
+      return {};
     } catch (error) {
       const hidden = values.password === undefined ? [] : [values.password, plugin.dialect.passwordLiteral(values.password).slice(1, -1)];
       throw new AppError('database_statement_failed', `database "${connection}": ${scrubbed(error, hidden)}`);
@@ -173,7 +177,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
       if (!Number.isInteger(ttl) || ttl < 1) throw new AppError('validation_failed', 'ttl must be a positive number of seconds', { details: { field: 'ttl' } });
 
       const username = renderUsername(role.usernameTemplate, { role: roleName, displayName: caller.displayName, now: now() }, plugin.dialect.maxUsernameLength);
-      const password = generatePassword({ length: role.passwordLength });
+      let password = generatePassword({ length: role.passwordLength });
       const lease = await transaction(db, caller.audit, async (tx) => {
         const issued = await leases.issue(tx, {
           prefix: `database/creds/${roleName}`, engine: LEASE_ENGINE, role: roleName, env: role.env, accessor: caller.accessor,
@@ -183,7 +187,7 @@ export function createDatabaseService(deps: DatabaseServiceDeps) {
         return issued;
       });
       try {
-        await runOn(connection.name, 'create', role.creationStatements, { name: username, password, expiration: lease.expiresAt, role: roleName });
+        password = (await runOn(connection.name, 'create', role.creationStatements, { name: username, password, expiration: lease.expiresAt, role: roleName })).password ?? password;
       } catch (error) {
         // Undo what part of the creation ran; the lease then revokes a user that may not exist.
         await runOn(connection.name, 'rollback', statementsOf(role, plugin, 'rollback'), { name: username, role: roleName }).catch((e) => deps.logger.warn({ lease: lease.id, err: (e as Error).message }, 'database rollback statements failed'));

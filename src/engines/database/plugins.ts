@@ -37,8 +37,12 @@ function tlsOptions(c: AdminCredential): false | { rejectUnauthorized: boolean; 
 }
 
 export interface AdminPool {
-  /** Set by plugins that act per operation instead of running SQL (the `command` plugin). */
-  perform?(action: 'create' | 'revoke' | 'renew' | 'rollback', values: { name: string; password?: string; expiration?: number; role?: string }): Promise<void>;
+  /**
+   * Set by plugins that act per operation instead of running SQL (the `command` plugin). On
+   * `create` it may answer the credential the user really got (e.g. a private key whose public
+   * half it registered), which the caller receives instead of the generated password.
+   */
+  perform?(action: 'create' | 'revoke' | 'renew' | 'rollback', values: { name: string; password?: string; expiration?: number; role?: string }): Promise<{ password?: string } | void>;
   /** Runs statements in order (in one transaction where the database has transactional DDL). */
   run(statements: readonly string[]): Promise<void>;
   userExists(username: string): Promise<boolean>;

@@ -21,7 +21,7 @@ const ListQuery = Type.Object({
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 export const leaseJson = (l: Lease) => ({
   lease_id: l.id, engine: l.engine, role: l.role, env: l.env, state: l.state, issued_at: iso(l.issuedAt), expires_at: iso(l.expiresAt),
-  max_expires_at: iso(l.maxExpiresAt), renewable: l.renewable, revoke_attempts: l.revokeAttempts, last_error: l.lastError, revoked_at: iso(l.revokedAt),
+  max_expires_at: iso(l.maxExpiresAt), renewable: l.renewable, revoke_attempts: l.revokeAttempts, next_attempt_at: iso(l.nextAttemptAt), last_error: l.lastError, revoked_at: iso(l.revokedAt),
 });
 
 const mark = (request: FastifyRequest, id: string) => {
