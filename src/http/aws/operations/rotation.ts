@@ -10,7 +10,7 @@ import { scheduleFromRules } from '../aws-schedule.js';
  * accepted). RotationRules set the schedule; RotateImmediately (default true) starts a run whose
  * token is the new PENDING version id.
  */
-export function rotationOperations({ secrets, rotation, resolve }: OperationContext): Operations {
+export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }: OperationContext): Operations {
   /**
    * The rotation engine keeps its runs by secret name in the server's region. A replica elsewhere
    * is rotated through its primary, as in AWS (the replica error); a standalone secret in another
@@ -27,6 +27,8 @@ export function rotationOperations({ secrets, rotation, resolve }: OperationCont
       const ref = await resolve(call, input);
       await inRotationRegion(call, ref);
       if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
+      // Rotating now with the stored settings can be held; new RotationRules cannot yet (refused when they need approval).
+      if (input.RotationRules === undefined && bool(input, 'RotateImmediately') !== false) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name });
       const status = await rotation.status(call.identity, ref.name);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
       const rules = input.RotationRules as Input | undefined;
