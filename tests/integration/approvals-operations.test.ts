@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { CreateSecretCommand, TagResourceCommand, UntagResourceCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CancelRotateSecretCommand, CreateSecretCommand, RotateSecretCommand, TagResourceCommand, UntagResourceCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createToken, writePolicy } from '../support/http-helpers.js';
 import { advanceClock } from '../support/auth-helpers.js';
@@ -65,10 +65,10 @@ describe('change requests for creates, metadata, tags and rotation', () => {
     platform2 = await createToken(server, { policies: ['platform-read'], display_name: 'paula' });
     assert.equal((await root('PUT', '/v1/groups/platform', { policies: ['platform-read'] })).status, 200);
     for (const member of [platform, platform2]) assert.equal((await root('POST', '/v1/groups/platform/members', { kind: 'accessor', value: member.accessor })).status, 200);
-    for (const name of ['prod/app/meta', 'prod/app/tags', 'prod/rot/db', 'blind/x', 'prod/aws/upd', 'prod/aws/tags']) {
+    for (const name of ['prod/app/meta', 'prod/app/tags', 'prod/rot/db', 'prod/rot/aws', 'blind/x', 'prod/aws/upd', 'prod/aws/tags']) {
       assert.equal((await root('POST', '/v1/secrets', { name, value: 'v0', description: 'old', tags: { team: 'data', cost: 'c1' } })).status, 201);
     }
-    assert.equal((await root('PUT', '/v1/rotation/prod/rot/db', { settings: { rotator: 'postgres', every_seconds: 3600 } })).status, 200);
+    for (const name of ['prod/rot/db', 'prod/rot/aws']) assert.equal((await root('PUT', `/v1/rotation/${name}`, { settings: { rotator: 'postgres', every_seconds: 3600 } })).status, 200);
   });
   after(async () => {
     await server.stop();
@@ -174,6 +174,30 @@ describe('change requests for creates, metadata, tags and rotation', () => {
     assert.equal((await root('GET', '/v1/values/prod/aws/upd')).body.value, `${canary}-aws-update`);
     assert.equal((await describeSecret('prod/aws/upd')).description, 'upd');
     assert.deepEqual((await describeSecret('prod/aws/tags')).tags, { team: 'data', env: 'prod' });
+  });
+
+  test('over the AWS API: RotateSecret with RotationRules and CancelRotateSecret are held; approved, they change only the schedule', async () => {
+    const key = await api(server, 'POST', '/v1/aws/keys', { token: dataEng.token, body: { policies: ['data-eng'] } });
+    const client = awsClient(server, { accessKeyId: key.body.access_key_id, secretAccessKey: key.body.secret_access_key });
+    const requester = { token: dataEng.token, accessor: `aws:${key.body.access_key_id}` };
+    const status = async () => (await root('GET', '/v1/rotation-status/prod/rot/aws')).body.settings;
+    const runs = async () => (await root('GET', '/v1/rotation-history/prod/rot/aws')).body.rotations.length as number;
+    const runsBefore = await runs();
+    const rules = await awsError(client.send(new RotateSecretCommand({ SecretId: 'prod/rot/aws', RotationRules: { AutomaticallyAfterDays: 7 }, RotateImmediately: false })));
+    const rulesId = /held as change request (chr_[A-Za-z0-9_-]{22})/.exec(rules.message)?.[1];
+    assert.ok(rulesId, rules.message);
+    const cr = await show(rulesId);
+    assert.deepEqual([cr.operation, cr.summary], ['rotation.schedule', 'set the rotation schedule of prod/rot/aws (every 604800 s)']);
+    assert.deepEqual(cr.changes.find((c: any) => c.field === 'rotation.every_seconds'), { field: 'rotation.every_seconds', from: '3600', to: '604800' });
+    assert.equal((await status()).every_seconds, 3600);
+    await approvedOnce(rulesId, requester);
+    assert.deepEqual([(await status()).every_seconds, (await status()).rotator, await runs()], [604800, 'postgres', runsBefore]);
+
+    const cancel = await awsError(client.send(new CancelRotateSecretCommand({ SecretId: 'prod/rot/aws' })));
+    const cancelId = /held as change request (chr_[A-Za-z0-9_-]{22})/.exec(cancel.message)![1]!;
+    assert.equal((await show(cancelId)).summary, 'turn off automatic rotation of prod/rot/aws');
+    await approvedOnce(cancelId, requester);
+    assert.deepEqual([(await status()).every_seconds, (await status()).rotator], [undefined, 'postgres']);
   });
 
   const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;

@@ -52,9 +52,18 @@ export type ChangeOperation = { region?: string } & (
   | { kind: 'secret.untag'; name: string; keys: string[] }
   /** New rotation settings (validated when held), or null to remove them. */
   | { kind: 'rotation.configure'; name: string; settings: Record<string, unknown> | null }
-  /** Rotate now; over the AWS API (RotateSecret with RotationRules) after storing new settings. */
+  /** Rotate now with the stored settings. */
   | { kind: 'rotation.rotate'; name: string; settings?: Record<string, unknown> }
+  /**
+   * AWS RotateSecret with RotationRules (rotate: RotateImmediately) and CancelRotateSecret
+   * (schedule null): the stored settings keep their rotator, only the schedule changes.
+   */
+  | { kind: 'rotation.schedule'; name: string; schedule: RotationSchedule | null; rotate: boolean }
 );
+
+/** The schedule fields of rotation settings. */
+export interface RotationSchedule { every_seconds?: number; cron?: string; window?: string; aws_schedule_expression?: string }
+export const SCHEDULE_FIELDS = ['every_seconds', 'cron', 'window', 'aws_schedule_expression'] as const;
 
 /** One line of a request's metadata diff: a field, its value when the request was made, and the requested one. */
 export interface MetadataChange {
@@ -99,7 +108,7 @@ export interface ApprovalsServiceDeps {
   groupStore: Pick<GroupStore, 'groupsOf'>;
   authorizer: Authorizer;
   secrets: SecretsService;
-  rotation: Pick<RotationEngine, 'configure' | 'rotateNow'>;
+  rotation: Pick<RotationEngine, 'configure' | 'rotateNow' | 'status'>;
   /** The current metadata a request's diff starts from (read directly: the gate decides who may see it). */
   secretStore: Pick<SecretStore, 'findByName' | 'tags'>;
   /** The server's own region (a held operation without one is in it). */

@@ -33,6 +33,8 @@ test('each held kind names what it does and needs the capabilities its engine ch
     [{ kind: 'rotation.configure', name: 'prod/x', settings: null }, /remove the rotation settings of prod\/x/, ['rotate']],
     [{ kind: 'rotation.configure', name: 'prod/x', settings: { rotator: 'webhook', webhook: { url: 'https://h', hmac_secret: 'prod/hmac' } } }, /rotator webhook/, ['rotate', 'read', 'update']],
     [{ kind: 'rotation.rotate', name: 'prod/x' }, /rotate prod\/x now/, ['rotate']],
+    [{ kind: 'rotation.schedule', name: 'prod/x', schedule: { every_seconds: 86400, window: '02:00-04:00' }, rotate: true }, /schedule of prod\/x \(every 86400 s, window 02:00-04:00\) and rotate it now/, ['rotate']],
+    [{ kind: 'rotation.schedule', name: 'prod/x', schedule: null, rotate: false }, /^turn off automatic rotation of prod\/x$/, ['rotate']],
   ];
   for (const [op, summary, capabilities] of ops) {
     assert.match(summaryOf(op), summary);

@@ -8,7 +8,8 @@ import type { Capability } from '../../policy/policy.js';
 import { validateTags, type SecretValue } from '../secrets/secret-rules.js';
 import { parseSettings } from '../rotation/rotation-settings.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
-import type { ApprovalsServiceDeps, ChangeOperation, HeldValue } from './approvals.types.js';
+import { AppError } from '../../errors/app-error.js';
+import { SCHEDULE_FIELDS, type ApprovalsServiceDeps, type ChangeOperation, type HeldValue, type RotationSchedule } from './approvals.types.js';
 
 type Check = { capability: Capability; resource: string };
 
@@ -48,7 +49,14 @@ export function checksOf(op: ChangeOperation): Check[] {
     case 'rotation.configure':
     case 'rotation.rotate':
       return rotationChecks(op.name, op.settings);
+    case 'rotation.schedule':
+      return [{ capability: 'rotate', resource: op.name }];
   }
+}
+
+function scheduleText(schedule: RotationSchedule): string {
+  const when = schedule.aws_schedule_expression ?? (schedule.cron !== undefined ? `cron ${schedule.cron}` : schedule.every_seconds !== undefined ? `every ${schedule.every_seconds} s` : 'on demand');
+  return `${when}${schedule.window ? `, window ${schedule.window}` : ''}`;
 }
 
 /**
@@ -95,6 +103,8 @@ export function summaryOf(op: ChangeOperation): string {
       return op.settings === null ? `remove the rotation settings of ${op.name}` : `set the rotation of ${op.name} (rotator ${String(op.settings.rotator)})`;
     case 'rotation.rotate':
       return `rotate ${op.name} now${op.settings ? ` after setting its rotation (rotator ${String(op.settings.rotator)})` : ''}`;
+    case 'rotation.schedule':
+      return `${op.schedule ? `set the rotation schedule of ${op.name} (${scheduleText(op.schedule)})` : `turn off automatic rotation of ${op.name}`}${op.rotate ? ' and rotate it now' : ''}`;
   }
 }
 
@@ -150,6 +160,17 @@ export async function execute({ secrets, rotation }: Engines, caller: Identity, 
       return {};
     case 'rotation.rotate': {
       if (op.settings) await rotation.configure(caller, op.name, op.settings);
+      const run = await rotation.rotateNow(caller, op.name);
+      return { rotation: run.id, token: run.token };
+    }
+    case 'rotation.schedule': {
+      // The settings as they are when approved: only the schedule is the request's.
+      const { settings } = await rotation.status(caller, op.name);
+      if (!settings) throw new AppError('rotation_not_configured', `secret "${op.name}" has no rotator`);
+      const rest = Object.fromEntries(Object.entries(settings).filter(([key]) => !(SCHEDULE_FIELDS as readonly string[]).includes(key)));
+      const hadSchedule = SCHEDULE_FIELDS.some((key) => settings[key] !== undefined);
+      if (op.schedule || hadSchedule) await rotation.configure(caller, op.name, { ...rest, ...(op.schedule ?? {}) });
+      if (!op.rotate) return {};
       const run = await rotation.rotateNow(caller, op.name);
       return { rotation: run.id, token: run.token };
     }

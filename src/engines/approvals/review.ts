@@ -5,7 +5,7 @@
  * approver then sees what the requester saw), and only from metadata the requester may see.
  */
 import type { Queryable } from '../../storage/schema.js';
-import type { ApprovalsServiceDeps, ChangeOperation, MetadataChange, MetadataPatch } from './approvals.types.js';
+import { SCHEDULE_FIELDS, type ApprovalsServiceDeps, type ChangeOperation, type MetadataChange, type MetadataPatch } from './approvals.types.js';
 
 export const SEALED_VALUE = '(new value, sealed)';
 
@@ -86,6 +86,10 @@ export function changesOf(op: ChangeOperation, current: CurrentMetadata | null |
     case 'rotation.rotate':
       if (op.settings) rotation(op.settings);
       changes.push({ field: 'rotation run', to: 'starts once approved' });
+      break;
+    case 'rotation.schedule':
+      for (const key of SCHEDULE_FIELDS) add(`rotation.${key}`, json(current?.rotation?.[key]), json(op.schedule?.[key]));
+      if (op.rotate) changes.push({ field: 'rotation run', to: 'starts once approved' });
       break;
   }
   return changes;

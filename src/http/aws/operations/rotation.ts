@@ -27,15 +27,17 @@ export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }:
       const ref = await resolve(call, input);
       await inRotationRegion(call, ref);
       if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
-      // Rotating now with the stored settings can be held; new RotationRules cannot yet (refused when they need approval).
-      if (input.RotationRules === undefined && bool(input, 'RotateImmediately') !== false) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name });
-      const status = await rotation.status(call.identity, ref.name);
-      if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
       const rules = input.RotationRules as Input | undefined;
       if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
-      if (rules) {
+      const schedule = rules ? scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') }) : undefined;
+      const immediately = bool(input, 'RotateImmediately') !== false;
+      // Held before the settings are read: under approval the requester may not read them yet.
+      if (schedule) await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule, rotate: immediately });
+      else if (immediately) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name });
+      const status = await rotation.status(call.identity, ref.name);
+      if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name} --rotator ...\``);
+      if (schedule) {
         const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
-        const schedule = scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') });
         await rotation.configure(call.identity, ref.name, { ...rest, ...schedule });
       }
       const described = await secrets.describe(call.identity, ref);
@@ -49,6 +51,7 @@ export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }:
     async CancelRotateSecret(call, input) {
       const ref = await resolve(call, input);
       await inRotationRegion(call, ref);
+      await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule: null, rotate: false });
       const status = await rotation.status(call.identity, ref.name);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {
