@@ -198,6 +198,9 @@ describe('change requests for creates, metadata, tags and rotation', () => {
     assert.equal((await show(cancelId)).summary, 'turn off automatic rotation of prod/rot/aws');
     await approvedOnce(cancelId, requester);
     assert.deepEqual([(await status()).every_seconds, (await status()).rotator], [undefined, 'postgres']);
+    // Cancelling again changes nothing; the request still closes, once.
+    const noop = await awsError(client.send(new CancelRotateSecretCommand({ SecretId: 'prod/rot/aws' })));
+    await approvedOnce(/held as change request (chr_[A-Za-z0-9_-]{22})/.exec(noop.message)![1]!, requester);
   });
 
   const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;

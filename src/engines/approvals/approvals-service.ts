@@ -176,6 +176,8 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     event.operation = auditOperationOf(op);
     try {
       const outcome = await execute(deps, requester, op);
+      // An operation that turned out to change nothing (cancelling a schedule that is not set) still closes its request, once.
+      if (!written) await transaction(db, auditor, async () => {});
       // What only the whole operation knows (a rotation's run started after its settings committed).
       if (written) await store.transition(db, id, 'applied', { result: JSON.stringify({ version_id: event.versionId, ...event.detail, ...outcome }) });
     } catch (error) {
