@@ -146,12 +146,37 @@ describe('change requests for creates, metadata, tags and rotation', () => {
     assert.deepEqual([runs[0].id, runs[0].requested_by], [applied.result.rotation, dataEng.accessor]);
   });
 
+  test('denied, a request of each new kind changes nothing and cannot be approved afterwards', async () => {
+    const rotationNow = async () => (await root('GET', '/v1/rotation-status/prod/rot/db')).body.settings;
+    const runs = async () => (await root('GET', '/v1/rotation-history/prod/rot/db')).body.rotations.length as number;
+    const before = { meta: await describeSecret('prod/app/meta'), rotation: await rotationNow(), runs: await runs() };
+    const as = (method: string, url: string, body?: unknown) => api(server, method, url, { token: dataEng.token, body });
+    const requests = [
+      held(await as('POST', '/v1/secrets', { name: 'prod/new/denied', value: `${canary}-denied` }), 'secret.create'),
+      held(await as('PATCH', '/v1/secrets/prod/app/meta', { owner: 'nobody' }), 'secret.update'),
+      held(await as('POST', '/v1/tags/prod/app/meta', { tags: { denied: 'yes' } }), 'secret.tag'),
+      held(await as('DELETE', '/v1/tags/prod/app/meta?keys=team'), 'secret.untag'),
+      held(await as('PUT', '/v1/rotation/prod/rot/db', { settings: { rotator: 'postgres', every_seconds: 7200 } }), 'rotation.configure'),
+      held(await as('POST', '/v1/rotate/prod/rot/db'), 'rotation.rotate'),
+    ];
+    for (const cr of requests) {
+      assertErrorBody(await deny(dataEng.token, cr.id), 403, 'self_approval_denied');
+      assert.equal((await deny(platform.token, cr.id)).body.change_request.state, 'denied', cr.operation);
+      assertErrorBody(await approve(platform2.token, cr.id), 409, 'change_request_closed');
+    }
+    assertErrorBody(await root('GET', '/v1/secrets/prod/new/denied'), 404, 'secret_not_found');
+    const meta = await describeSecret('prod/app/meta');
+    assert.deepEqual([meta.owner, meta.tags, meta.updated_at], [before.meta.owner, before.meta.tags, before.meta.updated_at]);
+    assert.deepEqual([await rotationNow(), await runs()], [before.rotation, before.runs]);
+  });
+
   test('over the AWS API: CreateSecret, UpdateSecret with metadata, TagResource and UntagResource are held, named in the error', async () => {
     const key = await api(server, 'POST', '/v1/aws/keys', { token: dataEng.token, body: { policies: ['data-eng'] } });
     assert.equal(key.status, 201, JSON.stringify(key.body));
     const client = awsClient(server, { accessKeyId: key.body.access_key_id, secretAccessKey: key.body.secret_access_key });
     const idOf = (e: { name: string; message: string }) => {
       assert.equal(e.name, 'AccessDeniedException');
+      assert.ok(!e.message.includes(canary), 'the error names the request, never the value');
       const id = /held as change request (chr_[A-Za-z0-9_-]{22})/.exec(e.message)?.[1];
       assert.ok(id, e.message);
       return id;
