@@ -179,7 +179,7 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       // An operation that turned out to change nothing (cancelling a schedule that is not set) still closes its request, once.
       if (!written) await transaction(db, auditor, async () => {});
       // What only the whole operation knows (a rotation's run started after its settings committed).
-      if (written) await store.transition(db, id, 'applied', { result: JSON.stringify({ version_id: event.versionId, ...event.detail, ...outcome }) });
+      await store.transition(db, id, 'applied', { result: JSON.stringify({ version_id: event.versionId, ...event.detail, ...outcome }) });
     } catch (error) {
       const appError = error instanceof AppError ? error : null;
       if (written) return incomplete(id, event, appError, error);

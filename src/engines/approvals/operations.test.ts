@@ -47,6 +47,7 @@ test('each held kind names what it does and needs the capabilities its engine ch
 
 test('held operations are validated as their engine will: bad tags and bad rotation settings are refused before anyone reviews them', () => {
   assert.throws(() => validated({ kind: 'secret.tag', name: 'prod/x', tags: { 'aws:reserved': 'x' } }), /validation|aws:/i);
+  assert.throws(() => validated({ kind: 'secret.create', name: 'prod/a b' }), (e: any) => e.code === 'invalid_name');
   assert.throws(() => validated({ kind: 'rotation.configure', name: 'prod/x', settings: { rotator: 'nope' } }), (e: any) => e.code === 'validation_failed');
   const ok = validated({ kind: 'rotation.configure', name: 'prod/x', settings: { rotator: 'postgres', every_seconds: 3600 } });
   assert.equal(ok.kind === 'rotation.configure' && ok.settings?.every_seconds, 3600);

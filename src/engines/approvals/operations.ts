@@ -5,7 +5,7 @@
  */
 import type { Identity } from '../../auth/identity.types.js';
 import type { Capability } from '../../policy/policy.js';
-import { validateTags, type SecretValue } from '../secrets/secret-rules.js';
+import { validateSecretName, validateTags, type SecretValue } from '../secrets/secret-rules.js';
 import { parseSettings } from '../rotation/rotation-settings.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
 import { AppError } from '../../errors/app-error.js';
@@ -61,13 +61,16 @@ function scheduleText(schedule: RotationSchedule): string {
 
 /**
  * Checks what the engines would refuse once approved, so a request an approver reviews is one
- * that can apply: tags, and rotation settings (returned as the engine normalizes them).
+ * that can apply: a new secret's name, tags, and rotation settings (returned as the engine normalizes them).
  */
 export function validated(op: ChangeOperation): ChangeOperation {
   switch (op.kind) {
     case 'secret.create':
-    case 'secret.tag':
+      validateSecretName(op.name);
       if (op.tags) validateTags(op.tags);
+      return op;
+    case 'secret.tag':
+      validateTags(op.tags);
       return op;
     case 'rotation.configure':
     case 'rotation.rotate':
