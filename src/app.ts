@@ -210,7 +210,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   // Change requests: writes a policy grants only with approval wait for other people's approval.
   const approvals = createApprovalsService({
-    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, barrier, auditLog, now,
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, rotation, barrier, auditLog, now,
+    secretStore: createSecretStore(storage.dialect), region: config.region,
   });
 
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.

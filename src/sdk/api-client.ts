@@ -198,7 +198,7 @@ export function createApiClient(options: ApiClientOptions) {
         value: input.value, value_base64: input.valueBase64, labels: input.labels, idempotency_token: input.idempotencyToken, create_if_missing: input.createIfMissing,
       }, undefined, input.breakGlassReason === undefined ? undefined : { 'x-custos-break-glass': input.breakGlassReason }),
     createSecret: (input: { name: string; value?: string; valueBase64?: string; description?: string; owner?: string; tags?: Record<string, string>; labels?: string[]; idempotencyToken?: string }) =>
-      call<SecretMetadataResponse & { version_id: string | null }>('POST', '/v1/secrets', {
+      call<SecretMetadataResponse & { version_id: string | null; change_request?: ChangeRequestResponse }>('POST', '/v1/secrets', {
         name: input.name, value: input.value, value_base64: input.valueBase64, description: input.description, owner: input.owner,
         tags: input.tags, labels: input.labels, idempotency_token: input.idempotencyToken,
       }),
@@ -208,7 +208,7 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ name: string; arn: string; versions: NonNullable<SecretMetadataResponse['versions']>; next_cursor: string | null }>('GET', `/v1/versions/${enc(name)}`, undefined, {
         limit: query.limit, cursor: query.cursor,
       }),
-    updateSecret: (name: string, patch: { description?: string | null; owner?: string | null }) => call<SecretMetadataResponse>('PATCH', `/v1/secrets/${enc(name)}`, patch),
+    updateSecret: (name: string, patch: { description?: string | null; owner?: string | null }) => call<SecretMetadataResponse & { change_request?: ChangeRequestResponse }>('PATCH', `/v1/secrets/${enc(name)}`, patch),
     list: (query: { prefix?: string; includeDeleted?: boolean; limit?: number; cursor?: string } = {}) =>
       call<{ secrets: SecretMetadataResponse[]; next_cursor: string | null }>('GET', '/v1/secrets', undefined, {
         prefix: query.prefix, include_deleted: query.includeDeleted, limit: query.limit, cursor: query.cursor,
@@ -218,8 +218,8 @@ export function createApiClient(options: ApiClientOptions) {
     deleteSecret: (name: string, options: { recoveryDays?: number; force?: boolean } = {}) =>
       call<{ name: string; arn: string; deletion_date: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
     restore: (name: string) => call<{ name: string; arn: string }>('POST', `/v1/restore/${enc(name)}`),
-    tag: (name: string, tags: Record<string, string>) => call<{ name: string }>('POST', `/v1/tags/${enc(name)}`, { tags }),
-    untag: (name: string, keys: string[]) => call<{ name: string }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
+    tag: (name: string, tags: Record<string, string>) => call<{ name: string; change_request?: ChangeRequestResponse }>('POST', `/v1/tags/${enc(name)}`, { tags }),
+    untag: (name: string, keys: string[]) => call<{ name: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
     password: (options: Record<string, unknown> = {}) => call<{ password: string }>('POST', '/v1/password', options),
 
     createToken: (input: { policies: string[]; ttl?: string; maxTtl?: string; env?: string; displayName?: string; allowMissingPolicies?: boolean }) =>
@@ -252,9 +252,10 @@ export function createApiClient(options: ApiClientOptions) {
     auditHashes: (seqs: number[]) => call<{ hashes: { seq: number; hash: string }[]; pruned_through: number }>('POST', '/v1/audit/hashes', { seqs }),
 
     // `region`: a secret outside the server's default region (absent: the default one).
-    setRotation: (name: string, settings: Record<string, unknown> | null, region?: string) => call<RotationStatusResponse>('PUT', `/v1/rotation/${enc(name)}`, { settings }, { region }),
+    /** Under an approval rule the change is held: the answer (202) is then only `change_request` (so for `rotate`). */
+    setRotation: (name: string, settings: Record<string, unknown> | null, region?: string) => call<RotationStatusResponse & { change_request?: ChangeRequestResponse }>('PUT', `/v1/rotation/${enc(name)}`, { settings }, { region }),
     /** Starts a rotation; with `waitSeconds` the server answers once it ended (or is waiting to retry). */
-    rotate: (name: string, waitSeconds?: number, region?: string) => call<RotationRunResponse>('POST', `/v1/rotate/${enc(name)}`, undefined, { wait: waitSeconds, region }),
+    rotate: (name: string, waitSeconds?: number, region?: string) => call<RotationRunResponse & { change_request?: ChangeRequestResponse }>('POST', `/v1/rotate/${enc(name)}`, undefined, { wait: waitSeconds, region }),
     rotationStatus: (name: string, region?: string) => call<RotationStatusResponse>('GET', `/v1/rotation-status/${enc(name)}`, undefined, { region }),
     rotationHistory: (name: string, limit?: number, region?: string) => call<{ secret: string; rotations: RotationRunResponse[] }>('GET', `/v1/rotation-history/${enc(name)}`, undefined, { limit, region }),
     listRotations: (query: { overdue?: boolean; limit?: number } = {}) => call<RotationListResponse>('GET', '/v1/rotations', undefined, { overdue: query.overdue, limit: query.limit }),
@@ -300,6 +301,8 @@ export interface ChangeRequestResponse {
   closed_by: string | null;
   close_reason: string | null;
   error_code: string | null;
+  /** The metadata diff to review: `from` is absent when the requester could not see the current value; a value shows only as sealed. */
+  changes: { field: string; from?: string | null; to: string | null }[];
   result: Record<string, unknown> | null;
 }
 

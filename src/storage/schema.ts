@@ -247,6 +247,8 @@ export interface Database {
     close_reason: string | null;
     error_code: string | null;
     result: string | null;
+    /** JSON: the metadata diff approvers review (MetadataChange[]); never a value. */
+    changes: string | null;
   };
   change_request_approvals: { request_id: string; approver_key: string; approver_accessor: string; approver_name: string; approved_at: number };
   /** Generic leases (see src/leases/): the engine's handle in `data`, never a password. */

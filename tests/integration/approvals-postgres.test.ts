@@ -28,7 +28,7 @@ test('concurrent approvals on two PostgreSQL nodes apply a held write exactly on
   };
 
   const approval = { approvers: ['group:platform'], min: 1 };
-  await ok(call(a, 'PUT', '/v1/policies/data-eng', root, { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read', 'update'], approval }] }) }));
+  await ok(call(a, 'PUT', '/v1/policies/data-eng', root, { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read', 'create', 'update'], approval }] }) }));
   await ok(call(a, 'PUT', '/v1/policies/reader', root, { document: JSON.stringify({ rules: [{ path: 'prod/**', capabilities: ['read'] }] }) }));
   await ok(call(a, 'POST', '/v1/secrets', root, { name: 'prod/pg/db', value: 'v0' }), 201);
   const dataEng = await ok(call(a, 'POST', '/v1/tokens', root, { policies: ['data-eng'] }), 201);
@@ -56,4 +56,19 @@ test('concurrent approvals on two PostgreSQL nodes apply a held write exactly on
   }
   const applied = await inspector.query("SELECT count(*)::int AS n FROM audit_events WHERE detail LIKE '%approved_by%'");
   assert.equal(applied.rows[0].n, 3, 'one applied-write audit event per request');
+
+  // A held create (with a value) and a held metadata change race the same way.
+  const create = (await ok(call(b, 'POST', '/v1/secrets', dataEng.token, { name: 'prod/pg/new', value: `${canary}-create`, description: 'made' }), 202)).change_request.id as string;
+  const patch = (await ok(call(a, 'PATCH', '/v1/secrets/prod/pg/db', dataEng.token, { description: 'patched' }), 202)).change_request.id as string;
+  const sealed = await inspector.query('SELECT payload FROM change_requests WHERE id = $1', [create]);
+  assert.ok(!sealed.rows[0].payload.includes(Buffer.from(canary)), 'the held create value is stored sealed');
+  for (const id of [create, patch]) {
+    const results = await Promise.all(approvers.flatMap((token) => [a, b].map((node) => call(node, 'POST', `/v1/requests/${id}/approve`, token))));
+    for (const r of results) assert.ok(r.status === 200 || r.body.error.code === 'change_request_closed', JSON.stringify(r.body));
+    const events = await inspector.query("SELECT count(*)::int AS n FROM audit_events WHERE detail LIKE '%approved_by%' AND detail LIKE $1", [`%${id}%`]);
+    assert.equal(events.rows[0].n, 1, `${id}: applied exactly once`);
+  }
+  assert.equal((await ok(call(a, 'GET', '/v1/values/prod/pg/new', root))).value, `${canary}-create`);
+  assert.equal((await ok(call(b, 'GET', '/v1/versions/prod/pg/new', root))).versions.length, 1);
+  assert.equal((await ok(call(b, 'GET', '/v1/secrets/prod/pg/db', root))).description, 'patched');
 });

@@ -56,7 +56,8 @@ export async function importCommand(file: string, options: { values?: string; ge
     if (v !== undefined && typeof v !== 'string' && (typeof v !== 'object' || v === null)) throw new Error(`value for ${item.path} must be a string or a JSON object`);
   }
   const api = apiClient();
-  const results: { path: string; result: 'created' | 'updated'; value: 'provided' | 'generated' | 'unchanged' }[] = [];
+  // A create or metadata change under an approval rule is held: the result names the change request.
+  const results: { path: string; result: string; value: 'provided' | 'generated' | 'unchanged' }[] = [];
   const progress = terminalProgress('importing');
   for (const item of items) {
     progress.update(results.length, items.length, item.path);
@@ -65,14 +66,16 @@ export async function importCommand(file: string, options: { values?: string; ge
     const given = values[item.path];
     try {
       const value = given === undefined ? (await api.password({ length: options.length ? Number(options.length) : undefined })).password : typeof given === 'string' ? given : JSON.stringify(given);
-      await api.createSecret({ name: item.path, value, owner: item.owner ?? undefined, description: item.description ?? undefined, tags });
-      results.push({ path: item.path, result: 'created', value: given === undefined ? 'generated' : 'provided' });
+      const created = await api.createSecret({ name: item.path, value, owner: item.owner ?? undefined, description: item.description ?? undefined, tags });
+      results.push({ path: item.path, result: created.change_request ? `held: ${created.change_request.id}` : 'created', value: given === undefined ? 'generated' : 'provided' });
     } catch (error) {
       if (!(error instanceof CustosApiError && error.code === 'secret_exists')) throw error;
       // Existing secret: bring its metadata in line, never overwrite its value.
-      await api.updateSecret(item.path, { owner: item.owner ?? null, description: item.description ?? null });
-      await api.tag(item.path, tags);
-      results.push({ path: item.path, result: 'updated', value: 'unchanged' });
+      const held = [
+        (await api.updateSecret(item.path, { owner: item.owner ?? null, description: item.description ?? null })).change_request?.id,
+        (await api.tag(item.path, tags)).change_request?.id,
+      ].filter((id) => id !== undefined);
+      results.push({ path: item.path, result: held.length ? `held: ${held.join(', ')}` : 'updated', value: 'unchanged' });
     }
   }
   progress.update(results.length, items.length);

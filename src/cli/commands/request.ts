@@ -8,8 +8,20 @@ export async function listCommand(options: { state?: string; limit?: string; jso
   if (options.state !== undefined && !(STATES as readonly string[]).includes(options.state)) throw new CliError('validation_failed', `--state is one of ${STATES.join(', ')}`);
   const { requests } = await apiClient().listRequests({ state: options.state as ChangeRequestResponse['state'] | undefined, limit: options.limit ? Number(options.limit) : undefined });
   if (options.json) return printJson(requests);
-  printTable(['ID', 'STATE', 'REQUESTER', 'APPROVALS', 'EXPIRES', 'SUMMARY'],
-    requests.map((r) => [r.id, r.state, r.requester.name, `${r.approvals.length}/${r.min_approvals}`, r.expires_at, r.summary]));
+  printTable(['ID', 'STATE', 'OPERATION', 'REQUESTER', 'APPROVALS', 'EXPIRES', 'SUMMARY'],
+    requests.map((r) => [r.id, r.state, r.operation, r.requester.name, `${r.approvals.length}/${r.min_approvals}`, r.expires_at, r.summary]));
+}
+
+/** One diff line: `old → new`, or only the new value when the requester could not see the old one. */
+export function changeText(c: ChangeRequestResponse['changes'][number]): string {
+  const shown = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));
+  return c.from === undefined ? `→ ${shown(c.to)}` : `${shown(c.from)} → ${shown(c.to)}`;
+}
+
+/** A write a policy grants only with approval was held, not made: say so and how to follow it. */
+export function printHeld(request: ChangeRequestResponse, json?: boolean): void {
+  if (json) return printJson({ change_request: request });
+  process.stdout.write(`held for approval: change request ${request.id} (${request.min_approvals} of ${request.approvers.join(', ')}, expires ${request.expires_at}); follow it with \`custos request show ${request.id}\`\n`);
 }
 
 function printDetail(r: ChangeRequestResponse): void {
@@ -18,7 +30,7 @@ function printDetail(r: ChangeRequestResponse): void {
     ['requester', `${r.requester.name} (${r.requester.accessor})`], ['approvers', `${r.min_approvals} of ${r.approvers.join(', ')}`],
     ['approved by', r.approvals.map((a) => `${a.name} (${a.accessor})`).join(', ') || null], ['policy', r.policy],
     ['created at', r.created_at], ['expires at', r.expires_at], ['closed at', r.closed_at], ['closed by', r.closed_by], ['reason', r.close_reason],
-    ['error', r.error_code], ...Object.entries(r.result ?? {}).map(([k, v]): [string, string] => [`result: ${k}`, String(v)]),
+    ['error', r.error_code], ...(r.changes ?? []).map((c): [string, string] => [`change: ${c.field}`, changeText(c)]), ...Object.entries(r.result ?? {}).map(([k, v]): [string, string] => [`result: ${k}`, String(v)]),
   ]);
 }
 

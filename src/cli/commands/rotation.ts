@@ -1,4 +1,5 @@
 import { terminalProgress } from '../progress.js';
+import { printHeld } from './request.js';
 import { readFileSync } from 'node:fs';
 import { parseDurationSeconds } from '../../lib/duration.js';
 import { createApiClient, type RotationRunResponse, type RotationStatusResponse } from '../../sdk/api-client.js';
@@ -71,12 +72,14 @@ export async function setCommand(name: string, options: RotationSetOptions): Pro
     }
   }
   const status = await api.setRotation(name, settings, options.region);
+  if (status.change_request) return printHeld(status.change_request, options.json);
   if (options.json) return printJson(status);
   printStatus(status);
 }
 
 export async function clearCommand(name: string, options: { region?: string; json?: boolean }): Promise<void> {
   const status = await apiClient().setRotation(name, null, options.region);
+  if (status.change_request) return printHeld(status.change_request, options.json);
   if (options.json) return printJson(status);
   process.stdout.write(`rotation settings of ${name} removed\n`);
 }
@@ -87,6 +90,7 @@ export async function rotateCommand(name: string, options: { wait?: boolean; tim
   const progress = terminalProgress(`rotating ${name}`);
   if (options.wait) progress.elapsed();
   const run = await api.rotate(name, waitSeconds, options.region).finally(() => progress.stop());
+  if (run.change_request) return printHeld(run.change_request, options.json);
   if (options.json) printJson(run);
   else process.stdout.write(`rotation ${run.id} of ${name}: ${run.status} (step ${run.step})${run.error ? `: ${run.error}` : ''}\n`);
   if (options.wait && run.status === 'failed') process.exit(1);

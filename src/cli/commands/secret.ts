@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { apiClient, CliError, printJson, printTable, readStdin } from '../context.js';
 import { writePrivateFile } from '../../sdk/saved-tokens.js';
-import type { ChangeRequestResponse } from '../../sdk/api-client.js';
+import { printHeld } from './request.js';
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
   if (!tags) return undefined;
@@ -31,8 +31,12 @@ export async function putCommand(name: string, stdinMarker: string | undefined, 
   });
   if (written.change_request) return printHeld(written.change_request, options.json);
   if (!written.secret_created) {
-    if (options.description !== undefined || options.owner !== undefined) await api.updateSecret(name, { description: options.description, owner: options.owner });
-    if (tags) await api.tag(name, tags);
+    // The value was written; metadata under an approval rule is held (without break-glass, which covered the write only).
+    const held = [
+      options.description !== undefined || options.owner !== undefined ? (await api.updateSecret(name, { description: options.description, owner: options.owner })).change_request : undefined,
+      tags ? (await api.tag(name, tags)).change_request : undefined,
+    ];
+    for (const request of held) if (request) process.stderr.write(`metadata change held for approval: change request ${request.id}\n`);
   }
   if (options.json) return printJson(written);
   process.stdout.write(`${written.name}: version ${written.version_id}${written.labels.length ? ` (${written.labels.join(', ')})` : ''}${written.secret_created ? ', new secret' : ''}\n`);
@@ -145,8 +149,4 @@ export async function passwordCommand(options: { length?: string; excludeCharact
   process.stdout.write(result.password + '\n');
 }
 
-/** A write a policy grants only with approval was held, not made: say so and how to follow it. */
-function printHeld(request: ChangeRequestResponse, json?: boolean): void {
-  if (json) return printJson({ change_request: request });
-  process.stdout.write(`held for approval: change request ${request.id} (${request.min_approvals} of ${request.approvers.join(', ')}, expires ${request.expires_at}); follow it with \`custos request show ${request.id}\`\n`);
-}
+

@@ -19,9 +19,10 @@ import type { AuditEvent } from '../../audit/audit-chain.js';
 import type { ChangeRequestRow } from '../../storage/change-request-store.js';
 import type { Queryable } from '../../storage/schema.js';
 import { transaction } from '../../storage/transaction.js';
-import type { ApprovalsServiceDeps, ChangeOperation, ChangeRequestState, ChangeRequestView } from './approvals.types.js';
-import { auditOperationOf, checksOf, execute, summaryOf } from './operations.js';
+import type { ApprovalsServiceDeps, ChangeOperation, ChangeRequestState, ChangeRequestView, MetadataChange } from './approvals.types.js';
+import { auditOperationOf, checksOf, execute, summaryOf, validated } from './operations.js';
 import { groupsOf, principalOf, requesterIsLive, requesterKeyOf } from './requester.js';
+import { changesOf, currentMetadata } from './review.js';
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3600 * 1000;
 const PURPOSE = 'change-request';
@@ -55,12 +56,22 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
       requester: { accessor: row.requester_accessor, name: row.requester_name }, approvers: JSON.parse(row.approvers) as string[],
       minApprovals: row.min_approvals, approvals: approvals.map((a) => ({ accessor: a.approver_accessor, name: a.approver_name, approvedAt: Number(a.approved_at) })),
       policy: row.policy, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at), closedAt: row.closed_at === null ? null : Number(row.closed_at),
-      closedBy: row.closed_by, closeReason: row.close_reason, errorCode: row.error_code, result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : null,
+      closedBy: row.closed_by, closeReason: row.close_reason, errorCode: row.error_code, changes: row.changes ? (JSON.parse(row.changes) as MetadataChange[]) : [], result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : null,
     };
   }
 
   /** Requests past their expiry close (no audit event: nobody acted); called before any look at requests. */
   const expireDue = () => store.expire(db, now());
+
+  /**
+   * Whether the diff may show the secret's current metadata: the requester holds a grant (with
+   * approval or not) that shows it anyway — read or list, or rotate for rotation settings.
+   */
+  async function mayReview(caller: Identity, op: ChangeOperation): Promise<boolean> {
+    const capabilities = op.kind.startsWith('rotation.') ? (['read', 'list', 'rotate'] as const) : (['read', 'list'] as const);
+    for (const capability of capabilities) if ((await authorizer.decide(caller, capability, op.name)).allowed) return true;
+    return false;
+  }
 
   /** Who may see a request: its requester, its approvers (within their env binding), and readers of `sys:requests`. */
   async function maySee(caller: Identity, callerKey: string | null, callerGroups: Set<string>, row: ChangeRequestRow): Promise<boolean> {
@@ -95,6 +106,21 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
   function refuseClosed(row: ChangeRequestRow): void {
     if (row.state === 'expired') throw new AppError('change_request_expired', `change request ${row.id} expired`);
     if (row.state !== 'pending') throw new AppError('change_request_closed', `change request ${row.id} is ${row.state}`, { details: { state: row.state } });
+  }
+
+  /**
+   * The second step of a two-step operation failed after the first committed (and with it
+   * approved → applied): the request stays applied, its result and an audit event say what is missing.
+   */
+  async function incomplete(id: string, event: AuditEvent, appError: AppError | null, error: unknown): Promise<void> {
+    const code = appError?.code ?? 'internal_error';
+    const status = appError?.status ?? 500;
+    await transaction(db, undefined, async (tx) => {
+      const result = JSON.stringify({ version_id: event.versionId, ...event.detail, incomplete: code });
+      await store.transition(tx, id, 'applied', { result });
+      await deps.auditLog.appendWithin(tx, { ...event, requestId: newRequestId(), time: now(), outcome: status === 401 || status === 403 ? 'denied' : 'failure', errorCode: code, status, detail: { ...event.detail, incomplete: true } });
+    });
+    if (!appError) throw error;
   }
 
   /** Runs the approved operation as the requester; the write and approved → applied commit together. */
@@ -149,10 +175,14 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
     };
     event.operation = auditOperationOf(op);
     try {
-      await execute(deps.secrets, requester, op);
+      const outcome = await execute(deps, requester, op);
+      // An operation that turned out to change nothing (cancelling a schedule that is not set) still closes its request, once.
+      if (!written) await transaction(db, auditor, async () => {});
+      // What only the whole operation knows (a rotation's run started after its settings committed).
+      await store.transition(db, id, 'applied', { result: JSON.stringify({ version_id: event.versionId, ...event.detail, ...outcome }) });
     } catch (error) {
-      if (written) throw error;
       const appError = error instanceof AppError ? error : null;
+      if (written) return incomplete(id, event, appError, error);
       await fail(appError?.code ?? 'internal_error', appError?.status ?? 500);
       if (!appError) throw error;
     }
@@ -164,6 +194,17 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
      * no break-glass reason), the write is held as a new pending request and not carried out.
      * Null means "go ahead": no approval needed, or a refusal the engine itself will give.
      */
+    /** Whether `gate` would hold `op` for `caller` (nothing is created). */
+    async needsApproval(caller: Identity, op: ChangeOperation): Promise<boolean> {
+      if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return false;
+      for (const check of checksOf(op)) {
+        const decision = await authorizer.decide(caller, check.capability, check.resource);
+        if (!decision.allowed) return false;
+        if (decision.approval) return true;
+      }
+      return false;
+    },
+
     async gate(caller: Identity, op: ChangeOperation): Promise<ChangeRequestView | null> {
       if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return null;
       let requirement: ApprovalRequirement | undefined;
@@ -173,16 +214,18 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
         requirement ??= decision.approval;
       }
       if (!requirement) return null;
+      op = validated(op);
       const requesterKey = await requesterKeyOf(deps, db, caller.accessor);
       if (!requesterKey) throw new AppError('approval_required', `"${op.name}" needs approval, and only a token or access key can request it`);
       const id = `chr_${randomBytes(16).toString('base64url')}`;
+      const changes = changesOf(op, op.kind === 'secret.create' ? null : (await mayReview(caller, op)) ? await currentMetadata(deps, db, op) : undefined);
       const at = now();
       const snapshot: RequesterSnapshot = { displayName: caller.displayName, policies: caller.policies, groupPolicies: caller.groupPolicies ?? [], env: caller.env };
       const row: ChangeRequestRow = {
         id, state: 'pending', operation: op.kind, resource: op.name, summary: summaryOf(op), requester_accessor: caller.accessor, requester_key: requesterKey,
         requester_name: caller.displayName, requester: JSON.stringify(snapshot), approvers: JSON.stringify(requirement.approvers), min_approvals: requirement.min,
         policy: `${requirement.policy}:${requirement.rule}`, payload: deps.barrier.encryptSystemValue(PURPOSE, id, Buffer.from(JSON.stringify(op))),
-        created_at: at, expires_at: at + ttlMs, closed_at: null, closed_by: null, close_reason: null, error_code: null, result: null,
+        created_at: at, expires_at: at + ttlMs, closed_at: null, closed_by: null, close_reason: null, error_code: null, result: null, changes: JSON.stringify(changes),
       };
       caller.audit?.annotate({ detail: { change_request: id, approval_required: true, approval_policy: requirement.policy } });
       await transaction(db, caller.audit, (tx) => store.insert(tx, row));

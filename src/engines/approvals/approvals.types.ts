@@ -11,23 +11,67 @@ import type { Database, Queryable } from '../../storage/schema.js';
 import type { TokenStore } from '../../storage/token-store.js';
 import type { AwsKeyStore } from '../../storage/aws-key-store.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
+import type { RotationEngine } from '../rotation/rotation-engine.js';
+import type { SecretStore } from '../../storage/secret-store.js';
+
+/** A value as a held operation carries it: base64, so a binary value survives the JSON the barrier seals. */
+export interface HeldValue { kind: 'string' | 'binary'; base64: string }
+
+/** Metadata a create or update sets; `null` clears a field. */
+export interface MetadataPatch { description?: string | null; owner?: string | null; kmsKeyId?: string | null }
 
 /**
- * A held write. Values travel base64 so a binary value survives the JSON the barrier seals;
- * `region` is set for writes made over the AWS API in another region than the server's own.
+ * A held write. `region` is set for writes made over the AWS API in another region than the
+ * server's own. Everything but `value` is metadata and may be shown to the request's viewers.
  */
 export type ChangeOperation = { region?: string } & (
   | {
     kind: 'secret.write';
     name: string;
-    value: { kind: 'string' | 'binary'; base64: string };
+    value: HeldValue;
     labels?: string[];
     versionId?: string;
     createIfMissing?: { description?: string; owner?: string; tags?: Record<string, string> };
   }
   | { kind: 'secret.delete'; name: string; recoveryDays?: number; force?: boolean }
   | { kind: 'secret.label'; name: string; label: string; moveToVersionId?: string; removeFromVersionId?: string }
+  | {
+    kind: 'secret.create';
+    name: string;
+    description?: string;
+    owner?: string;
+    kmsKeyId?: string;
+    tags?: Record<string, string>;
+    value?: HeldValue;
+    labels?: string[];
+    versionId?: string;
+  }
+  /** Metadata and, over the AWS API (UpdateSecret), a new value too: the value is written first. */
+  | { kind: 'secret.update'; name: string; metadata: MetadataPatch; value?: HeldValue; versionId?: string }
+  | { kind: 'secret.tag'; name: string; tags: Record<string, string> }
+  | { kind: 'secret.untag'; name: string; keys: string[] }
+  /** New rotation settings (validated when held), or null to remove them. */
+  | { kind: 'rotation.configure'; name: string; settings: Record<string, unknown> | null }
+  /** Rotate now with the stored settings. */
+  | { kind: 'rotation.rotate'; name: string; settings?: Record<string, unknown> }
+  /**
+   * AWS RotateSecret with RotationRules (rotate: RotateImmediately) and CancelRotateSecret
+   * (schedule null): the stored settings keep their rotator, only the schedule changes.
+   */
+  | { kind: 'rotation.schedule'; name: string; schedule: RotationSchedule | null; rotate: boolean }
 );
+
+/** The schedule fields of rotation settings. */
+export interface RotationSchedule { every_seconds?: number; cron?: string; window?: string; aws_schedule_expression?: string }
+export const SCHEDULE_FIELDS = ['every_seconds', 'cron', 'window', 'aws_schedule_expression'] as const;
+
+/** One line of a request's metadata diff: a field, its value when the request was made, and the requested one. */
+export interface MetadataChange {
+  field: string;
+  /** Absent when the requester could not see the current metadata. */
+  from?: string | null;
+  to: string | null;
+}
 
 export type ChangeRequestState = 'pending' | 'approved' | 'applied' | 'failed' | 'denied' | 'cancelled' | 'expired';
 
@@ -49,6 +93,8 @@ export interface ChangeRequestView {
   closedBy: string | null;
   closeReason: string | null;
   errorCode: string | null;
+  /** What the operation changes in metadata (description, owner, tags, rotation settings, a sealed value): never a value. */
+  changes: MetadataChange[];
   /** Non-secret outcome of the applied operation (e.g. the version id written). */
   result: Record<string, unknown> | null;
 }
@@ -62,6 +108,11 @@ export interface ApprovalsServiceDeps {
   groupStore: Pick<GroupStore, 'groupsOf'>;
   authorizer: Authorizer;
   secrets: SecretsService;
+  rotation: Pick<RotationEngine, 'configure' | 'rotateNow' | 'status'>;
+  /** The current metadata a request's diff starts from (read directly: the gate decides who may see it). */
+  secretStore: Pick<SecretStore, 'findByName' | 'tags'>;
+  /** The server's own region (a held operation without one is in it). */
+  region: string;
   barrier: {
     encryptSystemValue(purpose: string, id: string, plaintext: Buffer): Buffer;
     decryptSystemValue(purpose: string, id: string, sealed: Buffer): Promise<Buffer>;

@@ -1,52 +1,134 @@
 /**
  * The writes a change request can hold: what each needs from policy (so the gate can tell that
  * it needs approval before anything happens), a one-line summary that never contains a value,
- * and how it is carried out through the secrets engine once approved.
+ * and how it is carried out through the secrets and rotation engines once approved.
  */
 import type { Identity } from '../../auth/identity.types.js';
 import type { Capability } from '../../policy/policy.js';
-import type { SecretValue } from '../secrets/secret-rules.js';
+import { validateSecretName, validateTags, type SecretValue } from '../secrets/secret-rules.js';
+import { parseSettings } from '../rotation/rotation-settings.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
-import type { ChangeOperation } from './approvals.types.js';
+import { AppError } from '../../errors/app-error.js';
+import { SCHEDULE_FIELDS, type ApprovalsServiceDeps, type ChangeOperation, type HeldValue, type RotationSchedule } from './approvals.types.js';
 
-/** The capabilities an operation needs, as the secrets engine will check them. */
-export function checksOf(op: ChangeOperation): { capability: Capability; resource: string }[] {
+type Check = { capability: Capability; resource: string };
+
+/** What a value write needs: `update`, and `stage` for labels other than CURRENT alone. */
+function writeChecks(name: string, labels: string[] | undefined): Check[] {
+  const checks: Check[] = [{ capability: 'update', resource: name }];
+  if (labels !== undefined && !(labels.length === 1 && labels[0] === 'CURRENT')) checks.push({ capability: 'stage', resource: name });
+  return checks;
+}
+
+/** What storing rotation settings needs, as the rotation engine checks it. */
+function rotationChecks(name: string, settings: Record<string, unknown> | null | undefined): Check[] {
+  const checks: Check[] = [{ capability: 'rotate', resource: name }];
+  if (!settings) return checks;
+  if (typeof settings.admin_secret === 'string') checks.push({ capability: 'read', resource: settings.admin_secret });
+  const webhook = settings.webhook as { hmac_secret?: unknown } | undefined;
+  if (typeof webhook?.hmac_secret === 'string') checks.push({ capability: 'read', resource: webhook.hmac_secret });
+  if (settings.rotator === 'command' || settings.rotator === 'webhook') checks.push({ capability: 'update', resource: `sys:rotation/${settings.rotator}` });
+  return checks;
+}
+
+/** The capabilities an operation needs, as the engines will check them. */
+export function checksOf(op: ChangeOperation): Check[] {
   switch (op.kind) {
-    case 'secret.write': {
-      const checks: { capability: Capability; resource: string }[] = [{ capability: 'update', resource: op.name }];
-      if (op.labels !== undefined && !(op.labels.length === 1 && op.labels[0] === 'CURRENT')) checks.push({ capability: 'stage', resource: op.name });
-      return checks;
-    }
+    case 'secret.write':
+      return writeChecks(op.name, op.labels);
     case 'secret.delete':
       return [{ capability: 'delete', resource: op.name }];
     case 'secret.label':
       return [{ capability: 'stage', resource: op.name }];
+    case 'secret.create':
+      return [{ capability: 'create', resource: op.name }, ...(op.value ? writeChecks(op.name, op.labels) : [])];
+    case 'secret.update':
+    case 'secret.tag':
+    case 'secret.untag':
+      return [{ capability: 'update', resource: op.name }];
+    case 'rotation.configure':
+    case 'rotation.rotate':
+      return rotationChecks(op.name, op.settings);
+    case 'rotation.schedule':
+      return [{ capability: 'rotate', resource: op.name }];
   }
 }
+
+function scheduleText(schedule: RotationSchedule): string {
+  const when = schedule.aws_schedule_expression ?? (schedule.cron !== undefined ? `cron ${schedule.cron}` : schedule.every_seconds !== undefined ? `every ${schedule.every_seconds} s` : 'on demand');
+  return `${when}${schedule.window ? `, window ${schedule.window}` : ''}`;
+}
+
+/**
+ * Checks what the engines would refuse once approved, so a request an approver reviews is one
+ * that can apply: a new secret's name, tags, and rotation settings (returned as the engine normalizes them).
+ */
+export function validated(op: ChangeOperation): ChangeOperation {
+  switch (op.kind) {
+    case 'secret.create':
+      validateSecretName(op.name);
+      if (op.tags) validateTags(op.tags);
+      return op;
+    case 'secret.tag':
+      validateTags(op.tags);
+      return op;
+    case 'rotation.configure':
+    case 'rotation.rotate':
+      return op.settings ? { ...op, settings: parseSettings(op.settings) as Record<string, unknown> } : op;
+    default:
+      return op;
+  }
+}
+
+const labelsText = (labels: string[] | undefined) => (labels ?? ['CURRENT']).join(',');
 
 /** What the request would do, for lists and audit: names, labels and options, never the value. */
 export function summaryOf(op: ChangeOperation): string {
   switch (op.kind) {
     case 'secret.write':
-      return `write a new version of ${op.name} (labels ${(op.labels ?? ['CURRENT']).join(',')}${op.versionId ? `, version ${op.versionId}` : ''}${op.createIfMissing ? ', create if missing' : ''})`;
+      return `write a new version of ${op.name} (labels ${labelsText(op.labels)}${op.versionId ? `, version ${op.versionId}` : ''}${op.createIfMissing ? ', create if missing' : ''})`;
     case 'secret.delete':
       return op.force ? `delete ${op.name} now, without recovery` : `schedule ${op.name} for deletion (recovery ${op.recoveryDays ?? 30} days)`;
     case 'secret.label':
       return `move label ${op.label} of ${op.name}${op.moveToVersionId ? ` to version ${op.moveToVersionId}` : ''}${op.removeFromVersionId ? ` from version ${op.removeFromVersionId}` : ''}`;
+    case 'secret.create':
+      return `create ${op.name}${op.value ? ` with a first value (labels ${labelsText(op.labels)}${op.versionId ? `, version ${op.versionId}` : ''})` : ' without a value'}`;
+    case 'secret.update': {
+      const fields = Object.keys(op.metadata).filter((k) => op.metadata[k as keyof typeof op.metadata] !== undefined).map((k) => (k === 'kmsKeyId' ? 'kms key' : k));
+      const parts = [...(op.value ? ['write a new version (labels CURRENT)'] : []), ...(fields.length ? [`update ${fields.join(', ')}`] : [])];
+      return `${parts.join(' and ')} of ${op.name}`;
+    }
+    case 'secret.tag':
+      return `set tag${Object.keys(op.tags).length === 1 ? '' : 's'} ${Object.keys(op.tags).join(', ')} on ${op.name}`;
+    case 'secret.untag':
+      return `remove tag${op.keys.length === 1 ? '' : 's'} ${op.keys.join(', ')} from ${op.name}`;
+    case 'rotation.configure':
+      return op.settings === null ? `remove the rotation settings of ${op.name}` : `set the rotation of ${op.name} (rotator ${String(op.settings.rotator)})`;
+    case 'rotation.rotate':
+      return `rotate ${op.name} now${op.settings ? ` after setting its rotation (rotator ${String(op.settings.rotator)})` : ''}`;
+    case 'rotation.schedule':
+      return `${op.schedule ? `set the rotation schedule of ${op.name} (${scheduleText(op.schedule)})` : `turn off automatic rotation of ${op.name}`}${op.rotate ? ' and rotate it now' : ''}`;
   }
 }
 
-function valueOf(op: ChangeOperation & { kind: 'secret.write' }): SecretValue {
-  const bytes = Buffer.from(op.value.base64, 'base64');
-  return op.value.kind === 'string' ? { kind: 'string', text: bytes.toString('utf8') } : { kind: 'binary', bytes };
+function valueOf(held: HeldValue): SecretValue {
+  const bytes = Buffer.from(held.base64, 'base64');
+  return held.kind === 'string' ? { kind: 'string', text: bytes.toString('utf8') } : { kind: 'binary', bytes };
 }
 
-/** Carries the operation out as `caller` (the requester, marked as approved); returns a non-secret result. */
-export async function execute(secrets: SecretsService, caller: Identity, op: ChangeOperation): Promise<Record<string, string | number | boolean | null>> {
+type Engines = { secrets: SecretsService; rotation: ApprovalsServiceDeps['rotation'] };
+type Result = Record<string, string | number | boolean | null>;
+
+/**
+ * Carries the operation out as `caller` (the requester, marked as approved); returns a non-secret
+ * result. An operation of two steps commits the first before the second runs: the step more
+ * likely to fail (a value write's idempotency check, storing rotation settings) comes first.
+ */
+export async function execute({ secrets, rotation }: Engines, caller: Identity, op: ChangeOperation): Promise<Result> {
   const ref = { name: op.name, region: op.region };
   switch (op.kind) {
     case 'secret.write': {
-      const input = { value: valueOf(op), labels: op.labels, versionId: op.versionId };
+      const input = { value: valueOf(op.value), labels: op.labels, versionId: op.versionId };
       const written = op.createIfMissing ? await secrets.putValueOrCreate(caller, ref, input, op.createIfMissing) : await secrets.putValue(caller, ref, input);
       return { version_id: written.versionId, labels: written.labels.join(','), created: written.created };
     }
@@ -57,6 +139,44 @@ export async function execute(secrets: SecretsService, caller: Identity, op: Cha
     case 'secret.label':
       await secrets.moveLabel(caller, ref, { label: op.label, moveToVersionId: op.moveToVersionId, removeFromVersionId: op.removeFromVersionId });
       return { label: op.label };
+    case 'secret.create': {
+      const created = await secrets.create(caller, {
+        name: op.name, region: op.region, description: op.description, owner: op.owner, kmsKeyId: op.kmsKeyId, tags: op.tags,
+        value: op.value ? valueOf(op.value) : undefined, labels: op.labels, versionId: op.versionId,
+      });
+      return { arn: created.metadata.arn, version_id: created.versionId };
+    }
+    case 'secret.update': {
+      const result: Result = {};
+      if (op.value) result.version_id = (await secrets.putValue(caller, ref, { value: valueOf(op.value), versionId: op.versionId })).versionId;
+      if (Object.values(op.metadata).some((v) => v !== undefined)) await secrets.updateMetadata(caller, ref, op.metadata);
+      return result;
+    }
+    case 'secret.tag':
+      await secrets.tag(caller, ref, op.tags);
+      return {};
+    case 'secret.untag':
+      await secrets.untag(caller, ref, op.keys);
+      return {};
+    case 'rotation.configure':
+      await rotation.configure(caller, op.name, op.settings);
+      return {};
+    case 'rotation.rotate': {
+      if (op.settings) await rotation.configure(caller, op.name, op.settings);
+      const run = await rotation.rotateNow(caller, op.name);
+      return { rotation: run.id, token: run.token };
+    }
+    case 'rotation.schedule': {
+      // The settings as they are when approved: only the schedule is the request's.
+      const { settings } = await rotation.status(caller, op.name);
+      if (!settings) throw new AppError('rotation_not_configured', `secret "${op.name}" has no rotator`);
+      const rest = Object.fromEntries(Object.entries(settings).filter(([key]) => !(SCHEDULE_FIELDS as readonly string[]).includes(key)));
+      const hadSchedule = SCHEDULE_FIELDS.some((key) => settings[key] !== undefined);
+      if (op.schedule || hadSchedule) await rotation.configure(caller, op.name, { ...rest, ...(op.schedule ?? {}) });
+      if (!op.rotate) return {};
+      const run = await rotation.rotateNow(caller, op.name);
+      return { rotation: run.id, token: run.token };
+    }
   }
 }
 

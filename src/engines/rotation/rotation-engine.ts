@@ -63,7 +63,9 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     /** Starts a rotation now; with `waitMs` resolves once it ended (or is waiting to retry). */
     async rotateNow(caller: Identity, target: RotationTarget, options: { waitMs?: number } = {}): Promise<RotationInfo> {
       await requireRotate(caller, refOf(target).name);
-      const row = await runs.start(caller.accessor, target, 'manual');
+      // A direct call's audit event is written after the response (its status depends on the run);
+      // an approved change request's commits with the run, so the request applies exactly once.
+      const row = await runs.start(caller.accessor, target, 'manual', caller.approvedChange ? caller.audit : undefined);
       if (options.waitMs) await runs.waitFor(row.id, options.waitMs);
       return toInfo((await store.find(db, row.id))!);
     },

@@ -1,5 +1,7 @@
 import { AppError, isAppError } from '../../errors/app-error.js';
 import { newId } from '../../lib/ids.js';
+import type { TransactionAuditor } from '../../lib/audit-scope.js';
+import { transaction } from '../../storage/transaction.js';
 import { isUniqueViolation, type RotationRow } from '../../storage/rotation-store.js';
 import type { RotationEngineDeps } from './rotation-engine.types.js';
 import { errorText, LEASE_MS, refOf, runRef, TERMINAL, type RotationIo, type RotationTarget } from './rotation-io.js';
@@ -62,7 +64,11 @@ export function createRunScheduling(deps: RunSchedulingDeps, io: RotationIo, mac
     return p;
   }
 
-  async function start(requestedBy: string, target: RotationTarget, trigger: 'manual' | 'schedule'): Promise<RotationRow> {
+  /**
+   * Starts a run. With `auditor` (an approved change request's), the run's row commits with the
+   * auditor's event, which carries the request's approved → applied: a run starts at most once.
+   */
+  async function start(requestedBy: string, target: RotationTarget, trigger: 'manual' | 'schedule', auditor?: TransactionAuditor): Promise<RotationRow> {
     const { name } = refOf(target);
     const info = await settingsOf(target);
     if (!info.settings) throw new AppError('rotation_not_configured', `secret "${name}" has no rotation settings; set them with \`custos rotation set\``);
@@ -73,7 +79,12 @@ export function createRunScheduling(deps: RunSchedulingDeps, io: RotationIo, mac
       lease_until: at + LEASE_MS, next_attempt_at: null, grace_until: null, started_at: at, updated_at: at, finished_at: null,
     };
     try {
-      await store.insert(db, row);
+      if (auditor) {
+        auditor.annotate({ versionId: row.token, detail: { rotation: row.id } });
+        await transaction(db, auditor, (tx) => store.insert(tx, row));
+      } else {
+        await store.insert(db, row);
+      }
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('rotation_in_progress', `a rotation of "${name}" is already in progress`);
       throw error;

@@ -41,12 +41,17 @@ function awsResponse(reply: import('fastify').FastifyReply, requestId: string, s
 function awsErrorResponse(appError: AppError, requestId: string): RenderedError {
   const { type, status, message: awsMessage } = awsErrorOf(appError);
   const message = appError.code === 'internal_error' ? `An internal error occurred (request ${requestId})` : awsMessage;
+  // A write held for approval: the request id also in a header and a body field, for scripts.
+  const held = appError.code === 'approval_pending' ? (appError.details?.change_request as string | undefined) : undefined;
   return {
     status,
-    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type },
-    body: JSON.stringify({ __type: type, message, Message: message }),
+    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...(held ? { [CHANGE_REQUEST_HEADER]: held } : {}) },
+    body: JSON.stringify({ __type: type, message, Message: message, ...(held ? { ChangeRequestId: held } : {}) }),
   };
 }
+
+/** Names the change request a held AWS write became (the error says so too). */
+export const CHANGE_REQUEST_HEADER = 'x-custos-change-request';
 
 /** An operation's view of its Fastify request: one object per call, its methods on the prototype. */
 class RequestCall implements AwsCall {

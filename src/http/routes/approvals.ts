@@ -7,7 +7,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApprovalsService } from '../../engines/approvals/approvals-service.js';
-import type { ChangeOperation, ChangeRequestState, ChangeRequestView } from '../../engines/approvals/approvals.types.js';
+import type { ChangeOperation, ChangeRequestState, ChangeRequestView, HeldValue } from '../../engines/approvals/approvals.types.js';
 import { AppError } from '../../errors/app-error.js';
 import { identityOf } from '../request-context.js';
 
@@ -20,7 +20,7 @@ export const changeRequestJson = (r: ChangeRequestView) => ({
   requester: r.requester, approvers: r.approvers, min_approvals: r.minApprovals,
   approvals: r.approvals.map((a) => ({ accessor: a.accessor, name: a.name, approved_at: iso(a.approvedAt) })),
   policy: r.policy, created_at: iso(r.createdAt), expires_at: iso(r.expiresAt), closed_at: iso(r.closedAt), closed_by: r.closedBy,
-  close_reason: r.closeReason, error_code: r.errorCode, result: r.result,
+  close_reason: r.closeReason, error_code: r.errorCode, changes: r.changes, result: r.result,
 });
 
 const strict = { additionalProperties: false };
@@ -35,16 +35,23 @@ const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 
 type Body = Record<string, unknown>;
 const wildcard = (request: FastifyRequest) => (request.params as { '*': string })['*'];
 
+/** The value of a body with `value` or `value_base64`; undefined for neither, null for both (the route explains). */
+function heldValueOf(body: Body): HeldValue | undefined | null {
+  const text = body.value as string | undefined;
+  const b64 = body.value_base64 as string | undefined;
+  if (text !== undefined && b64 !== undefined) return null;
+  if (text !== undefined) return { kind: 'string', base64: Buffer.from(text, 'utf8').toString('base64') };
+  return b64 !== undefined ? { kind: 'binary', base64: b64 } : undefined;
+}
+
 /** The held operation of each gated route, read from the validated request; null: let the route answer. */
 const OPERATIONS: Record<string, (request: FastifyRequest) => ChangeOperation | null> = {
   'secret.write': (request) => {
     const body = request.body as Body;
-    const text = body.value as string | undefined;
-    const b64 = body.value_base64 as string | undefined;
-    if ((text === undefined) === (b64 === undefined)) return null; // the route explains the mistake
+    const value = heldValueOf(body);
+    if (!value) return null; // the route explains the mistake
     return {
-      kind: 'secret.write', name: wildcard(request),
-      value: text !== undefined ? { kind: 'string', base64: Buffer.from(text, 'utf8').toString('base64') } : { kind: 'binary', base64: b64! },
+      kind: 'secret.write', name: wildcard(request), value,
       labels: body.labels as string[] | undefined, versionId: body.idempotency_token as string | undefined,
       createIfMissing: body.create_if_missing as { description?: string; owner?: string; tags?: Record<string, string> } | undefined,
     };
@@ -57,6 +64,24 @@ const OPERATIONS: Record<string, (request: FastifyRequest) => ChangeOperation | 
     const body = request.body as { label: string; move_to_version_id?: string; remove_from_version_id?: string };
     return { kind: 'secret.label', name: wildcard(request), label: body.label, moveToVersionId: body.move_to_version_id, removeFromVersionId: body.remove_from_version_id };
   },
+  'secret.create': (request) => {
+    const body = request.body as { name: string; description?: string; owner?: string; tags?: Record<string, string>; labels?: string[]; idempotency_token?: string };
+    const value = heldValueOf(body as Body);
+    if (value === null) return null;
+    return {
+      kind: 'secret.create', name: body.name, description: body.description, owner: body.owner, tags: body.tags, value,
+      labels: value ? body.labels : undefined, versionId: value ? body.idempotency_token : undefined,
+    };
+  },
+  'secret.update': (request) => {
+    const body = request.body as { description?: string | null; owner?: string | null };
+    if (body.description === undefined && body.owner === undefined) return null;
+    return { kind: 'secret.update', name: wildcard(request), metadata: { description: body.description, owner: body.owner } };
+  },
+  'secret.tag': (request) => ({ kind: 'secret.tag', name: wildcard(request), tags: (request.body as { tags: Record<string, string> }).tags }),
+  'secret.untag': (request) => ({ kind: 'secret.untag', name: wildcard(request), keys: (request.query as { keys: string }).keys.split(',') }),
+  'rotation.configure': (request) => ({ kind: 'rotation.configure', name: wildcard(request), settings: (request.body as { settings: Record<string, unknown> | null }).settings }),
+  'rotation.rotate': (request) => ({ kind: 'rotation.rotate', name: wildcard(request) }),
 };
 
 export function approvalRoutes(approvals: ApprovalsService) {

@@ -10,6 +10,8 @@ export interface ChangeRequest {
   id: string; state: string; operation: string; resource: string; summary: string; requester: { accessor: string; name: string };
   approvers: string[]; min_approvals: number; approvals: { accessor: string; name: string; approved_at: string }[];
   created_at: string; expires_at: string; closed_by: string | null; close_reason: string | null; error_code: string | null;
+  /** The server's diff for creates, metadata, tags and rotation (`from` absent when the requester could not see it). */
+  changes?: { field: string; from?: string | null; to: string | null }[];
 }
 type Described = SecretMeta & { versions: Version[] };
 interface Diff { before: string[]; after: string[] }
@@ -43,6 +45,13 @@ export function diffOf(r: ChangeRequest, secret: Described | null | undefined): 
   }
   if (r.operation === 'secret.delete') {
     return { before: now([`deleted: ${secret?.deleted_at ? when(secret.deleted_at) : 'no'}`]), after: [`deleted: ${/now, without recovery/.test(r.summary) ? 'now, without recovery' : 'scheduled'}`] };
+  }
+  if (r.changes?.length) {
+    const shown = (v: string | null | undefined) => (v === null || v === undefined ? '(none)' : v);
+    return {
+      before: r.changes.filter((c) => c.from !== undefined).map((c) => `${c.field}: ${shown(c.from)}`),
+      after: r.changes.map((c) => `${c.field}: ${shown(c.to)}`),
+    };
   }
   return { before: [], after: [r.summary] };
 }

@@ -8,7 +8,7 @@ import { metadataJson, stagesOf } from '../aws-shapes.js';
  * Metadata: DescribeSecret, ListSecrets (filters and sorting as AWS documents them, matched by
  * the secrets service), ListSecretVersionIds, and tags (TagResource / UntagResource).
  */
-export function catalogOperations({ secrets, resolve }: OperationContext): Operations {
+export function catalogOperations({ secrets, resolve, holdIfNeeded }: OperationContext): Operations {
   return {
     async DescribeSecret(call, input) {
       const ref = await resolve(call, input);
@@ -55,6 +55,7 @@ export function catalogOperations({ secrets, resolve }: OperationContext): Opera
       const ref = await resolve(call, input);
       const tags = tagsOf(input);
       if (!tags) bad('Tags is required');
+      await holdIfNeeded(call, { kind: 'secret.tag', name: ref.name, region: ref.region, tags });
       await secrets.tag(call.identity, ref, tags);
       return {};
     },
@@ -65,6 +66,7 @@ export function catalogOperations({ secrets, resolve }: OperationContext): Opera
       if (!keys) bad('TagKeys is required');
       // AWS reserves the aws: prefix: such tags cannot be edited or deleted by callers.
       if (keys.some((k) => k.toLowerCase().startsWith('aws:'))) bad('Tag keys with the aws: prefix are reserved for AWS use and cannot be removed.');
+      await holdIfNeeded(call, { kind: 'secret.untag', name: ref.name, region: ref.region, keys });
       await secrets.untag(call.identity, ref, keys);
       return {};
     },

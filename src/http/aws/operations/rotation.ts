@@ -11,7 +11,7 @@ import { scheduleFromRules } from '../aws-schedule.js';
  * accepted). RotationRules set the schedule; RotateImmediately (default true) starts a run whose
  * token is the new PENDING version id.
  */
-export function rotationOperations({ secrets, rotation, resolve }: OperationContext): Operations {
+export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }: OperationContext): Operations {
   /**
    * Rotation runs in whichever region the secret lives in (the region of the request's
    * signature). A replica is rotated through its primary, as in AWS (the replica error).
@@ -27,16 +27,21 @@ export function rotationOperations({ secrets, rotation, resolve }: OperationCont
       const ref = await resolve(call, input);
       const target = await rotatable(call, ref);
       if (input.RotationLambdaARN !== undefined) throw new AppError('unsupported_operation', 'Custos does not run Lambda functions; configure a rotator with `custos rotation set NAME --rotator ...` and call RotateSecret without RotationLambdaARN');
-      const status = await rotation.status(call.identity, target);
-      if (!status.settings) {
-        const where = typeof target === 'string' ? '' : ` --region ${target.region}`;
-        throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name}${where} --rotator ...\``);
-      }
       const rules = input.RotationRules as Input | undefined;
       if (rules !== undefined && (typeof rules !== 'object' || rules === null || Array.isArray(rules))) bad('RotationRules must be an object');
-      if (rules) {
+      const schedule = rules ? scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') }) : undefined;
+      const immediately = bool(input, 'RotateImmediately') !== false;
+      // Held before the settings are read: under approval the requester may not read them yet.
+      const region = typeof target === 'string' ? undefined : target.region;
+      if (schedule) await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule, rotate: immediately }, region);
+      else if (immediately) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name }, region);
+      const status = await rotation.status(call.identity, target);
+      if (!status.settings) {
+        const where = region === undefined ? '' : ` --region ${region}`;
+        throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator; configure one with \`custos rotation set ${ref.name}${where} --rotator ...\``);
+      }
+      if (schedule) {
         const { every_seconds: _every, cron: _cron, window: _window, aws_schedule_expression: _expression, ...rest } = status.settings;
-        const schedule = scheduleFromRules({ AutomaticallyAfterDays: int(rules, 'AutomaticallyAfterDays'), ScheduleExpression: str(rules, 'ScheduleExpression'), Duration: str(rules, 'Duration') });
         await rotation.configure(call.identity, target, { ...rest, ...schedule });
       }
       const described = await secrets.describe(call.identity, ref);
@@ -50,6 +55,7 @@ export function rotationOperations({ secrets, rotation, resolve }: OperationCont
     async CancelRotateSecret(call, input) {
       const ref = await resolve(call, input);
       const target = await rotatable(call, ref);
+      await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule: null, rotate: false }, typeof target === 'string' ? undefined : target.region);
       const status = await rotation.status(call.identity, target);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {

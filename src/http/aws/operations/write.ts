@@ -28,8 +28,15 @@ export function writeOperations({ secrets, replication, resolve, holdIfNeeded }:
       const value = valueOf(input);
       const replicas = replicaRegionsOf(input, 'AddReplicaRegions');
       const token = value ? str(input, 'ClientRequestToken') : undefined;
+      const description = str(input, 'Description');
+      const kmsKeyId = str(input, 'KmsKeyId');
+      const tags = tagsOf(input);
+      // Held without replicas only: replicating is a second write a request cannot carry yet (refused when it needs approval).
+      if (!replicas || replicas.length === 0) {
+        await holdIfNeeded(call, { kind: 'secret.create', name, region: call.region, description, kmsKeyId, tags, value: value ? heldValue(value) : undefined, versionId: token });
+      }
       const created = await secrets.create(call.identity, {
-        name, region: call.region, description: str(input, 'Description'), kmsKeyId: str(input, 'KmsKeyId'), tags: tagsOf(input), value, versionId: token,
+        name, region: call.region, description, kmsKeyId, tags, value, versionId: token,
       }).catch(async (error: unknown) => reworded(error, {
         secret_exists: `The operation failed because the secret ${name} already exists.`,
         secret_scheduled_for_deletion: "You can't create this secret because a secret with this name is already scheduled for deletion.",
@@ -65,19 +72,21 @@ export function writeOperations({ secrets, replication, resolve, holdIfNeeded }:
       const description = str(input, 'Description');
       const kmsKeyId = str(input, 'KmsKeyId');
       const value = valueOf(input);
-      let meta: { arn: string; name: string } | null = null;
-      // A value-only update is a version write and can be held; with metadata too it cannot (refused if it needs approval).
-      if (value && description === undefined && kmsKeyId === undefined) {
-        await holdIfNeeded(call, { kind: 'secret.write', name: ref.name, region: ref.region, versionId: str(input, 'ClientRequestToken'), value: heldValue(value) });
+      const token = value ? str(input, 'ClientRequestToken') : undefined;
+      const withMetadata = description !== undefined || kmsKeyId !== undefined;
+      // A value-only update is held as a version write; with metadata as one update (the value written first).
+      if (value && !withMetadata) await holdIfNeeded(call, { kind: 'secret.write', name: ref.name, region: ref.region, versionId: token, value: heldValue(value) });
+      if (withMetadata) {
+        await holdIfNeeded(call, { kind: 'secret.update', name: ref.name, region: ref.region, metadata: { description, kmsKeyId }, value: value ? heldValue(value) : undefined, versionId: token });
       }
-      if (description !== undefined || kmsKeyId !== undefined) meta = await secrets.updateMetadata(call.identity, ref, { description, kmsKeyId });
+      let written: { arn: string; name: string; versionId: string } | null = null;
       if (value) {
-        const token = str(input, 'ClientRequestToken');
-        const written = await secrets.putValue(call.identity, ref, { value, versionId: token })
+        written = await secrets.putValue(call.identity, ref, { value, versionId: token })
           .catch(async (error: unknown) => reworded(error, { idempotency_conflict: await tokenInUse(call, ref, token) }));
         call.target(ref.name, written.versionId);
-        return { ARN: written.arn, Name: written.name, VersionId: written.versionId };
       }
+      const meta = withMetadata ? await secrets.updateMetadata(call.identity, ref, { description, kmsKeyId }) : null;
+      if (written) return { ARN: written.arn, Name: written.name, VersionId: written.versionId };
       if (meta) return { ARN: meta.arn, Name: meta.name };
       const described = await secrets.describe(call.identity, ref);
       return { ARN: described.arn, Name: described.name };
