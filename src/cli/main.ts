@@ -132,8 +132,11 @@ audit.command('acknowledge-break').description('resume audited service after tam
   .action(run(async () => (await import('./commands/audit.js')).acknowledgeBreakCommand));
 audit.command('public-key').description('print the ed25519 public key that signs audit checkpoints (PEM)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).publicKeyCommand));
-audit.command('checkpoints').description('signed audit checkpoints')
-  .command('verify').description('offline: check a checkpoint file\'s signatures with the public key (no server)').argument('<file>')
+const checkpoints = audit.command('checkpoints').description('signed audit checkpoints: list this server node\'s (default), or verify a file offline');
+checkpoints.command('list', { isDefault: true }).description('this server node\'s signed checkpoints, newest first: seq, time, head hash, signature and chain check')
+  .option('--before-seq <seq>', 'only checkpoints below this sequence number (the next page)').option('--limit <n>', 'how many', '20').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/audit.js')).checkpointsListCommand));
+checkpoints.command('verify').description('offline: check a checkpoint file\'s signatures with the public key (no server)').argument('<file>')
   .requiredOption('--public-key <file>', 'checkpoint public key (PEM), from `custos audit public-key`').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).checkpointsVerifyCommand));
 
