@@ -267,7 +267,7 @@ rotation.command('status').description('settings, schedule and the latest run').
   .action(run(async () => (await import('./commands/rotation.js')).statusCommand));
 rotation.command('history').description('past rotation runs').argument('<name>').option('--limit <n>').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).historyCommand));
-rotation.command('list').description('secrets with rotation schedules').option('--overdue', 'only overdue ones').option('--json', 'JSON output')
+rotation.command('list').description('secrets with rotation settings: schedule, overdue, failing (latest run failed, rolling back, retrying or stuck)').option('--overdue', 'only overdue ones').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).listCommand));
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
   .option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));

@@ -378,5 +378,11 @@ export interface RotationStatusResponse {
 }
 
 export interface RotationListResponse {
-  secrets: { secret: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string; overdue_since: string | null; overdue: boolean }[];
+  secrets: {
+    secret: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string | null; overdue_since: string | null; overdue: boolean;
+    latest_status: string | null;
+    /** Why the rotation needs a person (latest run failed, rolling back, retrying after an error, or stuck); null when healthy. */
+    failing: 'failed' | 'rolling_back' | 'retrying' | 'stuck' | null;
+    error: string | null; failing_since: string | null;
+  }[];
 }

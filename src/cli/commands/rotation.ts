@@ -106,5 +106,6 @@ export async function historyCommand(name: string, options: { limit?: string; js
 export async function listCommand(options: { overdue?: boolean; json?: boolean }): Promise<void> {
   const result = await apiClient().listRotations({ overdue: options.overdue });
   if (options.json) return printJson(result);
-  printTable(['SECRET', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE'], result.secrets.map((s) => [s.secret, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since]));
+  printTable(['SECRET', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE', 'FAILING', 'ERROR'],
+    result.secrets.map((s) => [s.secret, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since, s.failing, s.error]));
 }
