@@ -20,6 +20,7 @@ import { changeRequests } from './migrations/019-change-requests.js';
 import { oidcStates } from './migrations/023-oidc-states.js';
 import { leases } from './migrations/020-leases.js';
 import { databaseEngine } from './migrations/021-database-engine.js';
+import { sessionOwnedLogins } from './migrations/026-session-owned-logins.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
 export interface StorageOptions {
@@ -68,6 +69,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '020-leases': leases(dialect),
     '021-database-engine': databaseEngine(dialect),
     '023-oidc-states': oidcStates(dialect),
+    '026-session-owned-logins': sessionOwnedLogins(dialect),
   };
 }
 
