@@ -7,7 +7,7 @@ import { when } from '../env';
 interface Checkpoint { seq: number; hash: string; time: string; node: string; key: string; signature_valid: boolean; chain: 'matches' | 'differs' | 'missing' | 'pruned' }
 interface Page { checkpoints: Checkpoint[]; next_before_seq: number | null }
 
-const PAGE = 10;
+const PAGE = 5;
 const CHAIN_TEXT: Record<Checkpoint['chain'], string> = { matches: 'in chain', differs: 'hash differs', missing: 'event missing', pruned: 'pruned' };
 
 /** `refresh` changes after a verify, so the list shows checkpoints written since. */
