@@ -139,7 +139,14 @@ describe('web UI: checkpoints, failing rotations, managing access', () => {
     await nav('Access');
     const create = page.getByRole('form', { name: 'Create a token' });
 
-    // Abuse first: a policy this session does not hold.
+    // Abuse first: page script without the CSRF header, then a policy this session does not hold.
+    const noCsrf = await page.evaluate(async () => {
+      const r = await fetch('/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ policies: ['dev-read'] }) });
+      return { status: r.status, body: await r.text() };
+    });
+    assert.equal(noCsrf.status, 403);
+    assert.match(noCsrf.body, /csrf_failed/);
+    assert.doesNotMatch(noCsrf.body, /cst_/, 'no token made');
     await create.getByLabel('Policies').fill('dev-read, prod-admin');
     await create.getByRole('button', { name: 'Create token' }).click();
     const refusal = page.getByRole('region', { name: 'Tokens' }).getByRole('alert');
@@ -264,6 +271,10 @@ describe('web UI: checkpoints, failing rotations, managing access', () => {
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Copy');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('region', { name: 'Auth methods and roles' }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('access-phone'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   test('logout after the userpass login revokes the login token as well as the session (and what it made)', async () => {
