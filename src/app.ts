@@ -178,7 +178,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
-  const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
+  const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes, checkpoints: checkpointer });
   changes.subscribe((topic) => {
     if (topic === 'keyring') void barrier.refreshKeyring();
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break

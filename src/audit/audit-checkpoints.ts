@@ -97,3 +97,41 @@ export function lastSignedCheckpoint(file: string, publicKeyPem: string): AuditC
     closeSync(fd);
   }
 }
+
+/**
+ * Up to `limit` checkpoints from `file` with a sequence number below `beforeSeq`, newest first,
+ * reading backwards from the end in chunks: the file grows for ever, and the newest pages are
+ * the ones people look at. Appends keep the file in ascending order, so the walk stops as soon
+ * as the page is full. Torn or foreign lines are skipped (the offline verify reports them).
+ */
+export function readCheckpointsBefore(file: string, beforeSeq: number, limit: number): AuditCheckpoint[] {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return [];
+  }
+  const CHUNK = 64 * 1024;
+  const found: AuditCheckpoint[] = [];
+  try {
+    let end = fstatSync(fd).size;
+    let carry = Buffer.alloc(0); // the start of a line whose beginning lies in an earlier chunk
+    while (end > 0 && found.length < limit) {
+      const start = Math.max(0, end - CHUNK);
+      const buffer = Buffer.alloc(end - start);
+      readSync(fd, buffer, 0, buffer.length, start);
+      let text = Buffer.concat([buffer, carry]);
+      const firstBreak = start === 0 ? -1 : text.indexOf(0x0a);
+      carry = firstBreak < 0 ? Buffer.alloc(0) : text.subarray(0, firstBreak);
+      text = firstBreak < 0 ? text : text.subarray(firstBreak + 1);
+      const { checkpoints } = parseCheckpoints(text.toString('utf8'));
+      for (let i = checkpoints.length - 1; i >= 0 && found.length < limit; i--) {
+        if (checkpoints[i]!.seq < beforeSeq) found.push(checkpoints[i]!);
+      }
+      end = start;
+    }
+    return found;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { AuditStore } from '../storage/audit-store.js';
 import type { Queryable } from '../storage/schema.js';
 import type { AcknowledgedBreak } from './audit-verify.js';
-import { createCheckpointer, fileSink, lastSignedCheckpoint } from './audit-checkpoints.js';
-import { publicKeyFingerprint, type AuditCheckpoint } from './checkpoint-format.js';
+import { createCheckpointer, fileSink, lastSignedCheckpoint, readCheckpointsBefore } from './audit-checkpoints.js';
+import { checkpointSignatureValid, publicKeyFingerprint, type AuditCheckpoint } from './checkpoint-format.js';
 
 /**
  * A checkpoint inside an acknowledged break: after the last event verified before it, and
@@ -47,6 +47,14 @@ export function createAuditCheckpointer(deps: AuditCheckpointerDeps) {
 
   return {
     ...checkpointer,
+    /**
+     * A page of this node's checkpoints (newest first, below `beforeSeq`), each with whether
+     * its signature verifies under the barrier's checkpoint key. Other nodes write their own files.
+     */
+    list(beforeSeq: number, limit: number): (AuditCheckpoint & { signatureValid: boolean })[] {
+      const pem = deps.barrier.checkpointPublicKey();
+      return readCheckpointsBefore(deps.file, beforeSeq, limit).map((c) => ({ ...c, signatureValid: checkpointSignatureValid(c, pem) }));
+    },
     /** The newest checkpointed sequence number (a new segment starts above it). */
     lastCheckpointSeq(): number {
       return lastSignedCheckpoint(deps.file, deps.barrier.checkpointPublicKey())?.seq ?? 0;

@@ -132,8 +132,11 @@ audit.command('acknowledge-break').description('resume audited service after tam
   .action(run(async () => (await import('./commands/audit.js')).acknowledgeBreakCommand));
 audit.command('public-key').description('print the ed25519 public key that signs audit checkpoints (PEM)').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).publicKeyCommand));
-audit.command('checkpoints').description('signed audit checkpoints')
-  .command('verify').description('offline: check a checkpoint file\'s signatures with the public key (no server)').argument('<file>')
+const checkpoints = audit.command('checkpoints').description('signed audit checkpoints: list this server node\'s (default), or verify a file offline');
+checkpoints.command('list', { isDefault: true }).description('this server node\'s signed checkpoints, newest first: seq, time, head hash, signature and chain check')
+  .option('--before-seq <seq>', 'only checkpoints below this sequence number (the next page)').option('--limit <n>', 'how many', '20').option('--json', 'JSON output')
+  .action(run(async () => (await import('./commands/audit.js')).checkpointsListCommand));
+checkpoints.command('verify').description('offline: check a checkpoint file\'s signatures with the public key (no server)').argument('<file>')
   .requiredOption('--public-key <file>', 'checkpoint public key (PEM), from `custos audit public-key`').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).checkpointsVerifyCommand));
 
@@ -265,7 +268,7 @@ rotation.command('status').description('settings, schedule and the latest run').
   .action(run(async () => (await import('./commands/rotation.js')).statusCommand));
 rotation.command('history').description('past rotation runs').argument('<name>').option('--limit <n>').addOption(regionOpt()).option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).historyCommand));
-rotation.command('list').description('secrets with rotation schedules').option('--overdue', 'only overdue ones').option('--json', 'JSON output')
+rotation.command('list').description('secrets with rotation settings: schedule, overdue, failing (latest run failed, rolling back, retrying or stuck)').option('--overdue', 'only overdue ones').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/rotation.js')).listCommand));
 program.command('rotate').description('rotate a secret now').argument('<name>').option('--wait', 'wait until the rotation ends').option('--timeout <duration>', 'with --wait, default 120s')
   .addOption(regionOpt()).option('--json', 'JSON output').action(run(async () => (await import('./commands/rotation.js')).rotateCommand));

@@ -101,6 +101,11 @@ export const AccessorBody = Type.Object({
 export const PolicyNameParam = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, strict);
 export const WritePolicyBody = Type.Object({ document: Type.String({ minLength: 1, maxLength: 65_536 }) }, strict);
 
+export const AuditCheckpointsQuery = Type.Object({
+  before_seq: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+}, strict);
+
 export const AuditQueryString = Type.Object({
   secret: Type.Optional(Type.String({ maxLength: 512 })),
   principal: Type.Optional(Type.String({ maxLength: 64 })),

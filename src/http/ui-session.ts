@@ -1,7 +1,8 @@
 /**
  * Browser sessions for the web UI: login (token, userpass or OIDC) sets an HttpOnly, SameSite=Strict
  * cookie holding a short-lived child token the browser never sees; cookie-authenticated writes
- * must echo a CSRF token in a header; logout revokes the child.
+ * must echo a CSRF token in a header; logout revokes the child, and the login token a userpass
+ * or OIDC login issued for the session (which also never outlives the session).
  *
  * The CSRF token is derived from the session token (SHA-256 under a fixed label), so every node
  * can check it without shared state, and knowing it reveals nothing about the session token.
@@ -120,7 +121,10 @@ export function createUiSession(deps: UiSessionDeps) {
     app.post('/v1/ui/session', { schema: { body: LoginBody, hide: true }, config: { operation: 'ui.login', anonymous: true } }, async (request, reply) => {
       const body = request.body as LoginInput;
       let parentToken: string;
+      // userpass and OIDC issue a login token for this session alone: it ends with the session.
+      let ownsParent = true;
       if ('token' in body) {
+        ownsParent = false;
         parentToken = body.token;
         request.audit.detail = { method: 'token' };
       } else if ('state' in body) {
@@ -139,7 +143,7 @@ export function createUiSession(deps: UiSessionDeps) {
       const parent = await deps.identity.authenticate(parentToken, (accessor) => {
         request.audit.accessor = accessor;
       }, request.ip);
-      const child = await deps.identity.createSessionChild(request.withTransactionAudit(parent), SESSION_TTL_SECONDS);
+      const child = await deps.identity.createSessionChild(request.withTransactionAudit(parent), SESSION_TTL_SECONDS, { ownsParent });
       const maxAge = child.info.expiresAt === null ? SESSION_TTL_SECONDS : Math.max(1, Math.floor((child.info.expiresAt - Date.now()) / 1000));
       setCookies(request, reply, child.token, Math.min(maxAge, SESSION_TTL_SECONDS));
       return sessionJson(child.info, csrfTokenFor(child.token));
@@ -163,7 +167,7 @@ export function createUiSession(deps: UiSessionDeps) {
 
     app.post('/v1/ui/logout', { schema: { hide: true }, config: { operation: 'ui.logout' } }, async (request, reply) => {
       if (!cookieAuthenticated.has(request)) throw new AppError('invalid_request', 'logout ends a browser session; revoke a token with POST /v1/tokens/revoke');
-      const revoked = await deps.identity.revoke(identityOf(request));
+      const revoked = await deps.identity.endSession(identityOf(request));
       setCookies(request, reply, '', 0);
       return { revoked };
     });

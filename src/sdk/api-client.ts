@@ -66,6 +66,14 @@ export interface TokenResponse {
   revoked: boolean;
 }
 
+export interface AuditCheckpointResponse {
+  seq: number; hash: string; time: string; node: string; key: string;
+  /** The signature verifies under the server's checkpoint key. */
+  signature_valid: boolean;
+  /** The named event is still in the chain with that hash, differs, is missing, or was pruned by retention. */
+  chain: 'matches' | 'differs' | 'missing' | 'pruned';
+}
+
 export interface AuditVerifyResponse {
   ok: boolean;
   checked: number;
@@ -249,6 +257,9 @@ export function createApiClient(options: ApiClientOptions) {
     auditVerify: () => call<AuditVerifyResponse>('POST', '/v1/audit/verify'),
     auditAcknowledgeBreak: (reason: string) => call<{ after_seq: number; after_hash: string; resumed_at: number; found: string }>('POST', '/v1/audit/acknowledge-break', { reason }),
     auditCheckpointKey: () => call<{ public_key: string; fingerprint: string; algorithm: string }>('GET', '/v1/audit/checkpoint-key'),
+    /** This node's signed checkpoints, newest first; `beforeSeq` (the previous page's next_before_seq) pages back. */
+    auditCheckpoints: (query: { beforeSeq?: number; limit?: number } = {}) =>
+      call<{ checkpoints: AuditCheckpointResponse[]; next_before_seq: number | null }>('GET', '/v1/audit/checkpoints', undefined, { before_seq: query.beforeSeq, limit: query.limit }),
     auditHashes: (seqs: number[]) => call<{ hashes: { seq: number; hash: string }[]; pruned_through: number }>('POST', '/v1/audit/hashes', { seqs }),
 
     // `region`: a secret outside the server's default region (absent: the default one).
@@ -372,5 +383,11 @@ export interface RotationStatusResponse {
 }
 
 export interface RotationListResponse {
-  secrets: { secret: string; region: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string; overdue_since: string | null; overdue: boolean }[];
+  secrets: {
+    secret: string; region: string; rotator: string | null; last_rotated_at: string | null; next_due_at: string | null; overdue_since: string | null; overdue: boolean;
+    latest_status: string | null;
+    /** Why the rotation needs a person (latest run failed, rolling back, retrying after an error, or stuck); null when healthy. */
+    failing: 'failed' | 'rolling_back' | 'retrying' | 'stuck' | null;
+    error: string | null; failing_since: string | null;
+  }[];
 }

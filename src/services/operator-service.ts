@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import { transaction } from '../storage/transaction.js';
 import type { AuditLog, VerifyResult } from '../audit/audit-log.js';
+import type { AuditCheckpoint } from '../audit/checkpoint-format.js';
+import { GENESIS_HASH } from '../audit/audit-chain.js';
 import type { Barrier, SealStatus } from '../barrier/barrier.js';
 import type { ChangeBus } from '../lib/change-bus.js';
 import type { AuditQuery, AuditRow } from '../storage/audit-store.js';
@@ -17,6 +19,16 @@ export interface OperatorServiceDeps {
   authorizer: Authorizer;
   auditLog: AuditLog;
   changes: ChangeBus;
+  /** This node's signed checkpoints (audit/checkpoint-sinks.ts); none listed without. */
+  checkpoints?: { list(beforeSeq: number, limit: number): (AuditCheckpoint & { signatureValid: boolean })[] };
+}
+
+/** Whether a checkpointed event is still in the chain with the hash that was signed. */
+export type CheckpointChainState = 'matches' | 'differs' | 'missing' | 'pruned';
+export interface CheckpointListing {
+  checkpoints: (AuditCheckpoint & { signatureValid: boolean; chain: CheckpointChainState })[];
+  /** Pass as `beforeSeq` for the next (older) page; null when this page was the last. */
+  nextBeforeSeq: number | null;
 }
 
 /** Initialization, seal/unseal, keyring rotation and the audit log's read side. */
@@ -94,6 +106,28 @@ export function createOperatorService(deps: OperatorServiceDeps) {
     /** The public key that verifies signed checkpoints (public: no permission beyond a token). */
     checkpointPublicKey(): string {
       return barrier.checkpointPublicKey();
+    },
+
+    /**
+     * A page of signed checkpoints, newest first (`read` on `sys:audit`, like verify), each
+     * compared with the event it names: a rollback or rewrite shows as `missing` or `differs`.
+     */
+    async listCheckpoints(caller: Identity, options: { beforeSeq?: number; limit: number }): Promise<CheckpointListing> {
+      await authorizer.require(caller, 'read', 'sys:audit');
+      await auditLog.flush();
+      const page = deps.checkpoints?.list(options.beforeSeq ?? Number.MAX_SAFE_INTEGER, options.limit + 1) ?? [];
+      const shown = page.slice(0, options.limit);
+      const [hashes, anchor] = await Promise.all([auditLog.hashes(shown.map((c) => c.seq)), auditLog.anchor()]);
+      const stored = new Map(hashes.map((h) => [h.seq, h.hash]));
+      const chainState = (c: AuditCheckpoint): CheckpointChainState => {
+        const hash = c.seq === 0 ? GENESIS_HASH : stored.get(c.seq); // seq 0: the chain's start, before any event
+        if (hash !== undefined) return hash === c.hash ? 'matches' : 'differs';
+        return anchor && anchor.seq >= c.seq ? 'pruned' : 'missing';
+      };
+      return {
+        checkpoints: shown.map((c) => ({ ...c, chain: chainState(c) })),
+        nextBeforeSeq: page.length > options.limit ? shown[shown.length - 1]!.seq : null,
+      };
     },
 
     /** Hashes of the given events, for checking external checkpoints (`read` on `sys:audit`). */

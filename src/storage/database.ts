@@ -21,6 +21,7 @@ import { oidcStates } from './migrations/023-oidc-states.js';
 import { leases } from './migrations/020-leases.js';
 import { databaseEngine } from './migrations/021-database-engine.js';
 import { changeRequestDiffs } from './migrations/024-change-request-diffs.js';
+import { sessionOwnedLogins } from './migrations/026-session-owned-logins.js';
 import { rotationRegion } from './migrations/034-rotation-region.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 
@@ -71,6 +72,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '021-database-engine': databaseEngine(dialect),
     '023-oidc-states': oidcStates(dialect),
     '024-change-request-diffs': changeRequestDiffs(dialect),
+    '026-session-owned-logins': sessionOwnedLogins(dialect),
     '034-rotation-region': rotationRegion(dialect),
   };
 }

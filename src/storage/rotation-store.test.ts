@@ -64,5 +64,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await store.find(storage.db, 'r3'))?.owner_node, 'node-2');
       assert.deepEqual((await store.listResumable(storage.db, 10, 10)).map((r) => r.id), ['r3']);
     });
+
+    test('listings: secrets with rotation settings, scheduled or not, and the latest run of each', async () => {
+      assert.deepEqual(await store.listSchedules(storage.db, { limit: 10 }), [], 'no settings, not listed');
+      await store.setSettings(storage.db, 's1', JSON.stringify({ rotator: 'command' }), 2);
+      assert.deepEqual((await store.listSchedules(storage.db, { limit: 10 })).map((r) => [r.name, r.next_due_at]), [['prod/x', null]], 'listed without a schedule');
+      assert.deepEqual(await store.listSchedules(storage.db, { limit: 10, overdueOnly: true }), []);
+      // Runs r1, r3, r4 started at the same moment: the tie goes to the larger id.
+      assert.equal((await store.latestRuns(storage.db, ['s1'])).get('s1')?.id, 'r4');
+      await store.insert(storage.db, run('r5', 's1', { active_secret_id: null, status: 'failed', error: 'boom', started_at: 5 }));
+      const latest = await store.latestRuns(storage.db, ['s1', 'unknown']);
+      assert.equal(latest.get('s1')?.id, 'r5');
+      assert.equal(latest.has('unknown'), false);
+    });
   });
 }

@@ -122,14 +122,32 @@ export function createRotationStore() {
         .orderBy('rotation_schedules.next_due_at').limit(limit).execute();
     },
 
-    /** Every scheduled secret (for listings), optionally only overdue ones. */
+    /**
+     * Every secret with rotation settings (for listings), scheduled or not (a secret rotated
+     * only by hand can still be failing), optionally only overdue ones.
+     */
     async listSchedules(q: Queryable, options: { overdueOnly?: boolean; limit: number }) {
-      let query = q.selectFrom('rotation_schedules').innerJoin('secrets', 'secrets.id', 'rotation_schedules.secret_id')
+      let query = q.selectFrom('secrets').leftJoin('rotation_schedules', 'secrets.id', 'rotation_schedules.secret_id')
         .select(['secrets.id as secret_id', 'secrets.name', 'secrets.region', 'secrets.rotation', 'secrets.last_rotated_at',
           'rotation_schedules.next_due_at', 'rotation_schedules.overdue_since'])
-        .where('secrets.deleted_at', 'is', null);
+        .where('secrets.rotation', 'is not', null).where('secrets.deleted_at', 'is', null);
       if (options.overdueOnly) query = query.where('rotation_schedules.overdue_since', 'is not', null);
       return query.orderBy('secrets.name').limit(options.limit).execute();
+    },
+
+    /** The latest run of each of these secrets (none for a secret never rotated). */
+    async latestRuns(q: Queryable, secretIds: string[]): Promise<Map<string, RotationRow>> {
+      const latest = new Map<string, RotationRow>();
+      for (let i = 0; i < secretIds.length; i += 500) {
+        const rows = await q.selectFrom('rotations as r').selectAll('r').where('r.secret_id', 'in', secretIds.slice(i, i + 500))
+          .where((eb) => eb('r.started_at', '=', eb.selectFrom('rotations as r2').select((e) => e.fn.max('r2.started_at').as('m')).whereRef('r2.secret_id', '=', 'r.secret_id')))
+          .execute();
+        for (const row of rows) {
+          const seen = latest.get(row.secret_id);
+          if (!seen || row.id > seen.id) latest.set(row.secret_id, row);
+        }
+      }
+      return latest;
     },
 
     async findSchedule(q: Queryable, secretId: string): Promise<ScheduleRow | undefined> {

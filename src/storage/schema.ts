@@ -68,6 +68,8 @@ export interface Database {
     auth_role?: string | null;
     /** JSON array of CIDRs the token may be presented from; null: anywhere. */
     bound_cidrs?: string | null;
+    /** 1: a web UI session whose parent is a login made for it alone; ending the session revokes the parent. */
+    owns_parent?: number | null;
   };
   audit_events: {
     seq: number;

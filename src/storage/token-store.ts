@@ -23,6 +23,11 @@ export function createTokenStore() {
     async setExpiry(q: Queryable, accessor: string, expiresAt: number): Promise<void> {
       await q.updateTable('tokens').set({ expires_at: expiresAt }).where('accessor', '=', accessor).execute();
     },
+    /** Shortens a token's life (and its renewal limit) to end by `at` at the latest. */
+    async capLife(q: Queryable, accessor: string, at: number): Promise<void> {
+      await q.updateTable('tokens').set({ expires_at: at }).where('accessor', '=', accessor).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)])).execute();
+      await q.updateTable('tokens').set({ max_expires_at: at }).where('accessor', '=', accessor).where((eb) => eb.or([eb('max_expires_at', 'is', null), eb('max_expires_at', '>', at)])).execute();
+    },
     /** Revokes a token and its whole subtree of child tokens; returns the accessors revoked. */
     async revokeTree(q: Queryable, accessor: string, now: number): Promise<string[]> {
       const revoked: string[] = [];

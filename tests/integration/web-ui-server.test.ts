@@ -121,6 +121,46 @@ describe('web UI server side', () => {
     assert.equal(after.status, 401);
   });
 
+  test('logout after a userpass login revokes that login\'s own token too, never another login of the same user', async () => {
+    const other = await api(server, 'POST', '/v1/auth/userpass/login', { body: { username: 'ana', password: PASSWORD } });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    const otherToken = other.body.token as string;
+    const { body, cookies } = await uiLogin({ mount: 'userpass', username: 'ana', password: PASSWORD });
+    const child = valueOf(cookies['custos_session']!);
+    const self = await api(server, 'GET', '/v1/tokens/self', { token: child });
+    const parentAccessor = self.body.parent_accessor as string;
+    const parentBefore = await api(server, 'POST', '/v1/tokens/lookup', { token: server.token, body: { accessor: parentAccessor } });
+    assert.equal(parentBefore.body.revoked, false);
+    assert.match(parentBefore.body.display_name, /^userpass-userpass-ana$/, 'the login token the session was made from');
+    // The login made for the session never outlives it, even if nobody logs out.
+    assert.ok(Date.parse(parentBefore.body.expires_at) <= Date.parse(self.body.expires_at), `${parentBefore.body.expires_at} <= ${self.body.expires_at}`);
+    assert.ok(Date.parse(parentBefore.body.max_expires_at) <= Date.parse(self.body.expires_at));
+
+    const out = await fetch(`${server.address}/v1/ui/logout`, { method: 'POST', headers: { cookie: `custos_session=${child}`, 'x-custos-csrf': body.csrf_token } });
+    assert.equal(out.status, 200);
+    const revoked = (await out.json() as { revoked: string[] }).revoked;
+    assert.ok(revoked.includes(parentAccessor) && revoked.includes(self.body.accessor), JSON.stringify(revoked));
+    const parentAfter = await api(server, 'POST', '/v1/tokens/lookup', { token: server.token, body: { accessor: parentAccessor } });
+    assert.equal(parentAfter.body.revoked, true, 'the login token is revoked');
+    assert.equal((await api(server, 'POST', '/v1/tokens/renew', { token: server.token, body: { accessor: parentAccessor } })).body.error.code, 'token_revoked');
+    assertErrorBody(await api(server, 'GET', '/v1/tokens/self', { token: child }), 401, 'token_revoked');
+    assert.equal((await api(server, 'GET', '/v1/tokens/self', { token: otherToken })).status, 200, 'another login of the same user is untouched');
+  });
+
+  test('logout after a token login leaves the typed token alone (it belongs to its owner)', async () => {
+    const typed = await api(server, 'POST', '/v1/tokens', { token: server.token, body: { policies: ['dev-rw'], ttl: '2h' } });
+    assert.equal(typed.status, 201);
+    const { body, cookies } = await uiLogin({ token: typed.body.token });
+    const child = valueOf(cookies['custos_session']!);
+    const typedBefore = await api(server, 'GET', '/v1/tokens/self', { token: typed.body.token });
+    const out = await fetch(`${server.address}/v1/ui/logout`, { method: 'POST', headers: { cookie: `custos_session=${child}`, 'x-custos-csrf': body.csrf_token } });
+    assert.equal(out.status, 200);
+    assertErrorBody(await api(server, 'GET', '/v1/tokens/self', { token: child }), 401, 'token_revoked');
+    const typedAfter = await api(server, 'GET', '/v1/tokens/self', { token: typed.body.token });
+    assert.equal(typedAfter.status, 200);
+    assert.equal(typedAfter.body.expires_at, typedBefore.body.expires_at, 'its life is not shortened either');
+  });
+
   test('login takes JSON only, so a cross-site form cannot log a browser in', async () => {
     const form = await fetch(`${server.address}/v1/ui/session`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ token: server.token }) });
     assert.ok(form.status >= 400 && form.status < 500, String(form.status));

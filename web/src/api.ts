@@ -13,6 +13,12 @@ function csrfToken(): string {
   return match?.[1] ?? '';
 }
 
+/** An error for the page: the server's `code: message` (never a value), or a fallback. */
+export const errorText = (e: unknown, fallback: string) => (e instanceof ApiError ? `${e.code}: ${e.message}` : fallback);
+
+/** "a, b c" → ["a", "b", "c"]: policy lists typed into one field. */
+export const listOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+
 export const enc = (name: string) => name.split('/').map(encodeURIComponent).join('/');
 
 export function query(params: Record<string, string | number | boolean | undefined>): string {

@@ -193,7 +193,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
      * never outliving its parent. No `sys:tokens` check: it grants nothing the caller lacks,
      * and revoking the parent revokes it.
      */
-    async createSessionChild(caller: Identity, ttlSeconds: number): Promise<{ token: string; info: TokenInfo }> {
+    async createSessionChild(caller: Identity, ttlSeconds: number, options: { ownsParent?: boolean } = {}): Promise<{ token: string; info: TokenInfo }> {
       const parent = await findByAccessor(caller.accessor);
       const { token, row } = buildToken({
         policies: JSON.parse(parent.policies) as string[], ttlSeconds, maxTtlSeconds: ttlSeconds, env: parent.env, displayName: `ui:${parent.display_name}`,
@@ -201,8 +201,32 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         authMount: parent.auth_mount ?? undefined, authRole: parent.auth_role ?? undefined,
       }, now(), deps.hashToken);
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
-      await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
+      await transaction(db, caller.audit, async (tx) => {
+        await tokenStore.insert(tx, options.ownsParent ? { ...row, owns_parent: 1 } : row);
+        // A login made for this session alone ends with it, even when nobody logs out.
+        if (options.ownsParent && row.expires_at !== null) await tokenStore.capLife(tx, parent.accessor, row.expires_at);
+      });
+      if (options.ownsParent) deps.changes.publish('token', parent.accessor);
       return { token, info: toInfo(row) };
+    },
+
+    /**
+     * Ends a web UI session: revokes the session token and what it created, and, when the
+     * session owns its parent (a userpass or OIDC login made for it), that login token too.
+     * A token typed at the login form is never revoked here.
+     */
+    async endSession(caller: Identity): Promise<string[]> {
+      const self = await findByAccessor(caller.accessor);
+      const target = self.owns_parent === 1 && self.parent_accessor ? self.parent_accessor : self.accessor;
+      const revoked = await transaction(db, caller.audit, async (tx) => {
+        const at = now();
+        const accessors = await tokenStore.revokeTree(tx, target, at);
+        const keys = await deps.awsKeys.revokeCreatedBy(tx, accessors, at);
+        caller.audit?.annotate({ detail: { revoked: accessors.length, aws_keys_revoked: keys, login_revoked: target !== self.accessor } });
+        return accessors;
+      });
+      deps.changes.publish('token', target);
+      return revoked;
     },
 
     async lookupSelf(caller: Identity): Promise<TokenInfo> {

@@ -62,7 +62,7 @@ export function buildToken(spec: TokenSpec, now: number, hashToken: (token: stri
     accessor: newAccessor(), token_hash: hashToken(token), parent_accessor: spec.parentAccessor,
     display_name: spec.displayName?.slice(0, 128) || 'token', policies: JSON.stringify(spec.policies), env: spec.env,
     is_root: spec.policies.includes('root') ? 1 : 0, created_at: now, ttl_seconds: grantedTtl, expires_at: expiresAt, max_expires_at: maxExpiresAt,
-    revoked_at: null, auth_mount: spec.authMount ?? null, auth_role: spec.authRole ?? null, bound_cidrs: boundCidrs,
+    revoked_at: null, auth_mount: spec.authMount ?? null, auth_role: spec.authRole ?? null, bound_cidrs: boundCidrs, owns_parent: null,
   };
   return { token, row };
 }

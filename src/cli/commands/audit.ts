@@ -100,6 +100,14 @@ export async function publicKeyCommand(options: { json?: boolean }): Promise<voi
   process.stdout.write(key.public_key.endsWith('\n') ? key.public_key : key.public_key + '\n');
 }
 
+export async function checkpointsListCommand(options: { beforeSeq?: string; limit: string; json?: boolean }): Promise<void> {
+  const page = await apiClient().auditCheckpoints({ beforeSeq: options.beforeSeq === undefined ? undefined : Number(options.beforeSeq), limit: Number(options.limit) });
+  if (options.json) return printJson(page);
+  printTable(['SEQ', 'TIME', 'HEAD HASH', 'NODE', 'SIGNATURE', 'CHAIN'],
+    page.checkpoints.map((c) => [c.seq, c.time, c.hash.slice(0, 16), c.node, c.signature_valid ? 'verified' : 'INVALID', c.chain]));
+  if (page.next_before_seq !== null) process.stdout.write(`(older: --before-seq ${page.next_before_seq})\n`);
+}
+
 /** Offline: signatures and consistency of a checkpoint file, with a public key file; no server. */
 export async function checkpointsVerifyCommand(file: string, options: { publicKey: string; json?: boolean }): Promise<void> {
   const report = checkCheckpointFile(readFileSync(file, 'utf8'), readFileSync(options.publicKey, 'utf8'));

@@ -111,5 +111,6 @@ export async function historyCommand(name: string, options: { limit?: string; re
 export async function listCommand(options: { overdue?: boolean; json?: boolean }): Promise<void> {
   const result = await apiClient().listRotations({ overdue: options.overdue });
   if (options.json) return printJson(result);
-  printTable(['SECRET', 'REGION', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE'], result.secrets.map((s) => [s.secret, s.region, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since]));
+  printTable(['SECRET', 'REGION', 'ROTATOR', 'LAST ROTATED', 'NEXT DUE', 'OVERDUE SINCE', 'FAILING', 'ERROR'],
+    result.secrets.map((s) => [s.secret, s.region, s.rotator, s.last_rotated_at, s.next_due_at, s.overdue_since, s.failing, s.error]));
 }

@@ -7,6 +7,7 @@ import { createRotationIo, refOf, type RotationTarget } from './rotation-io.js';
 import { nextDueAt, parseSettings, type RotationSettings } from './rotation-settings.js';
 import { createRunMachine } from './run-machine.js';
 import { createRunScheduling } from './run-scheduling.js';
+import { rotationHealth } from './rotation-health.js';
 
 export type { RotationEngineDeps, RotationInfo, RotationStatus } from './rotation-engine.types.js';
 export type { RotationTarget } from './rotation-io.js';
@@ -88,15 +89,17 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       return (await store.history(db, info.id, Math.min(Math.max(limit, 1), 500))).map(toInfo);
     },
 
-    /** Secrets with rotation schedules the caller may list (optionally only overdue ones). */
+    /** Secrets with rotation settings the caller may list (optionally only overdue ones), with what is failing. */
     async list(caller: Identity, options: { overdueOnly?: boolean; limit?: number } = {}) {
       const rows = await store.listSchedules(db, { overdueOnly: options.overdueOnly, limit: Math.min(options.limit ?? 1000, 5000) });
       const visible = [];
-      for (const r of rows) {
-        if (!(await authorizer.allows(caller, 'list', r.name))) continue;
-        visible.push({ secretName: r.name, region: r.region, rotator: r.rotation ? (JSON.parse(r.rotation) as RotationSettings).rotator : null, lastRotatedAt: r.last_rotated_at, nextDueAt: r.next_due_at, overdueSince: r.overdue_since });
-      }
-      return visible;
+      for (const r of rows) if (await authorizer.allows(caller, 'list', r.name)) visible.push(r);
+      const latest = await store.latestRuns(db, visible.map((r) => r.secret_id));
+      const at = now();
+      return visible.map((r) => ({
+        secretName: r.name, region: r.region, rotator: r.rotation ? (JSON.parse(r.rotation) as RotationSettings).rotator : null, lastRotatedAt: r.last_rotated_at,
+        nextDueAt: r.next_due_at, overdueSince: r.overdue_since, latestStatus: latest.get(r.secret_id)?.status ?? null, health: rotationHealth(latest.get(r.secret_id), at),
+      }));
     },
 
     // ---- singleton work, called by the scheduler on the leader ----

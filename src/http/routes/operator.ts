@@ -4,7 +4,7 @@ import { publicKeyFingerprint } from '../../audit/checkpoint-format.js';
 import { AppError } from '../../errors/app-error.js';
 import type { AuditEventRecord, OperatorService } from '../../services/operator-service.js';
 import { identityOf } from '../request-context.js';
-import { AcknowledgeBreakBody, AuditHashesBody, AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
+import { AcknowledgeBreakBody, AuditCheckpointsQuery, AuditHashesBody, AuditQueryString, InitBody, UnsealBody } from '../schemas.js';
 
 export const auditEventJson = (row: AuditEventRecord) => ({
   seq: row.seq, time: new Date(row.time).toISOString(), request_id: row.request_id, accessor: row.accessor, source: row.source,
@@ -90,6 +90,18 @@ export function operatorRoutes(operator: OperatorService, version: string) {
     app.get('/v1/audit/checkpoint-key', { schema: { tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.checkpoint_key' } }, async () => {
       const pem = operator.checkpointPublicKey();
       return { public_key: pem, fingerprint: publicKeyFingerprint(pem), algorithm: 'ed25519' };
+    });
+
+    // This node's signed checkpoints, newest first; `before_seq` pages back (next_before_seq).
+    app.get('/v1/audit/checkpoints', { schema: { querystring: AuditCheckpointsQuery, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.checkpoints' } }, async (request) => {
+      const q = request.query as { before_seq?: number; limit?: number };
+      const page = await operator.listCheckpoints(identityOf(request), { beforeSeq: q.before_seq, limit: q.limit ?? 50 });
+      return {
+        checkpoints: page.checkpoints.map((c) => ({
+          seq: c.seq, hash: c.hash, time: new Date(c.time).toISOString(), node: c.node, key: c.key, signature_valid: c.signatureValid, chain: c.chain,
+        })),
+        next_before_seq: page.nextBeforeSeq,
+      };
     });
 
     app.post('/v1/audit/hashes', { schema: { body: AuditHashesBody, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.hashes' } }, async (request) => {

@@ -73,7 +73,10 @@ export function rotationRoutes(engine: RotationEngine) {
       const query = request.query as { overdue?: boolean; limit?: number };
       const rows = await engine.list(identityOf(request), { overdueOnly: query.overdue, limit: query.limit });
       return {
-        secrets: rows.map((r) => ({ secret: r.secretName, region: r.region, rotator: r.rotator, last_rotated_at: iso(r.lastRotatedAt), next_due_at: iso(r.nextDueAt), overdue_since: iso(r.overdueSince), overdue: r.overdueSince !== null })),
+        secrets: rows.map((r) => ({
+          secret: r.secretName, region: r.region, rotator: r.rotator, last_rotated_at: iso(r.lastRotatedAt), next_due_at: iso(r.nextDueAt), overdue_since: iso(r.overdueSince), overdue: r.overdueSince !== null,
+          latest_status: r.latestStatus, failing: r.health.failing, error: r.health.error, failing_since: r.health.failing ? iso(r.health.since) : null,
+        })),
       };
     });
   };

@@ -1,5 +1,5 @@
 // Access: policies with an editor (YAML or JSON, validated by the server on save) and a check
-// of which loaded policies grant what on a path; plus the current session's own token.
+// of which loaded policies grant what on a path; plus tokens, AWS keys and auth roles (Identities).
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError } from '../api';
 import { Identities } from './Identities';
@@ -103,7 +103,7 @@ export function AccessPage() {
           </ul>
         )}
       </form>
-      <Identities />
+      <Identities knownPolicies={names} />
     </section>
   );
 }

@@ -1,8 +1,9 @@
 // The audit log: filters (since, principal, secret, operation, outcome), pages of events by
-// sequence number, the chain's verify status, and a CSV of the page shown.
+// sequence number, the chain's verify status with the signed checkpoints, and a CSV of the page shown.
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError, query } from '../api';
 import { when } from '../env';
+import { AuditCheckpoints } from './AuditCheckpoints';
 
 interface AuditEvent {
   seq: number; time: string; request_id: string; accessor: string | null; source: string; operation: string; secret: string | null;
@@ -26,6 +27,7 @@ export function AuditPage() {
   const [error, setError] = useState('');
   const [verify, setVerify] = useState<Verify | null>(null);
   const [checkpointKey, setCheckpointKey] = useState<{ fingerprint: string; algorithm: string } | null>(null);
+  const [verifications, setVerifications] = useState(0);
 
   const load = useCallback(async () => {
     setError('');
@@ -56,6 +58,7 @@ export function AuditPage() {
     try {
       setVerify(await api<Verify>('POST', '/v1/audit/verify'));
       setCheckpointKey(await api<{ fingerprint: string; algorithm: string }>('GET', '/v1/audit/checkpoint-key').catch(() => null));
+      setVerifications((n) => n + 1);
     } catch (e) {
       setError(e instanceof ApiError ? `${e.code}: ${e.message}` : 'verify failed');
     }
@@ -86,6 +89,7 @@ export function AuditPage() {
         )}
         {checkpointKey && <span className="muted" title="Signed checkpoints, written outside the database, catch a rollback of the whole database; check them with `custos audit verify --checkpoints FILE`.">checkpoints: {checkpointKey.algorithm} key {checkpointKey.fingerprint}</span>}
       </div>
+      <AuditCheckpoints refresh={verifications} />
       <form className="filters" aria-label="Filter audit events" onSubmit={apply}>
         <label>Since<select name="since" defaultValue=""><option value="">all time</option><option value="1h">1 hour</option><option value="24h">24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option><option value="365d">1 year</option></select></label>
         <label>Principal<input name="principal" placeholder="acc_…" /></label>

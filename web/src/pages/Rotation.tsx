@@ -1,10 +1,22 @@
-// Rotation: an overview of configured secrets (due, overdue), and for one secret its settings
+// Rotation: an overview of configured secrets (failing, overdue, due), and for one secret its settings
 // (JSON, validated by the server), history of runs, and "rotate now" with progress by polling.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, enc } from '../api';
 import { when } from '../env';
 
-interface Overview { secret: string; rotator: string; last_rotated_at: string | null; next_due_at: string | null; overdue: boolean }
+interface Overview {
+  secret: string; rotator: string; last_rotated_at: string | null; next_due_at: string | null; overdue: boolean;
+  failing: 'failed' | 'rolling_back' | 'retrying' | 'stuck' | null; error: string | null; failing_since: string | null;
+}
+type Filter = 'all' | 'failing' | 'overdue' | 'due';
+const FAILING_TEXT = { failed: 'failed', rolling_back: 'rolling back', retrying: 'retrying', stuck: 'stuck' } as const;
+/** Failing first: it needs a person; then overdue, then due (its time has come, the scheduler will start it). */
+function stateOf(r: Overview, now: number): Exclude<Filter, 'all'> | 'scheduled' | 'manual' {
+  if (r.failing) return 'failing';
+  if (r.overdue) return 'overdue';
+  if (r.next_due_at && Date.parse(r.next_due_at) <= now) return 'due';
+  return r.next_due_at ? 'scheduled' : 'manual';
+}
 interface Run { id: string; step: string; status: string; attempts: number; error: string | null; trigger: string; started_at: string | null; updated_at: string | null; finished_at: string | null }
 interface Status { secret: string; settings: Record<string, unknown> | null; last_rotated_at: string | null; next_due_at: string | null; overdue: boolean; latest: Run | null }
 
@@ -18,10 +30,12 @@ export function RotationPage() {
   const [rows, setRows] = useState<Overview[] | null>(null);
   const [selected, setSelected] = useState('');
   const [error, setError] = useState('');
+  const [filter, setFilter] = useState<Filter>('all');
   const reload = useCallback(() => {
     api<{ secrets: Overview[] }>('GET', '/v1/rotations?limit=5000').then((r) => setRows(r.secrets), (e) => setError(message(e, 'could not list rotations')));
   }, []);
   useEffect(reload, [reload]);
+  const now = Date.now();
 
   return (
     <section aria-labelledby="rotation-title">
@@ -33,16 +47,34 @@ export function RotationPage() {
         </form>
       </div>
       {error && <p role="alert" className="error">{error}</p>}
-      <table>
-        <thead><tr><th scope="col">Secret</th><th scope="col">Rotator</th><th scope="col">Last rotated</th><th scope="col">Next due</th><th scope="col">State</th></tr></thead>
+      <div className="tabs" role="group" aria-label="Show rotations">
+        {(['all', 'failing', 'overdue', 'due'] as const).map((f) => (
+          <button key={f} type="button" aria-pressed={filter === f} onClick={() => setFilter(f)}>
+            {f}{f === 'all' ? '' : ` (${(rows ?? []).filter((r) => stateOf(r, now) === f).length})`}
+          </button>
+        ))}
+      </div>
+      <table aria-label="Rotation overview">
+        <thead><tr><th scope="col">Secret</th><th scope="col">Rotator</th><th scope="col">Last rotated</th><th scope="col">Next due</th><th scope="col">State</th><th scope="col">Error</th></tr></thead>
         <tbody>
-          {(rows ?? []).map((r) => (
-            <tr key={r.secret}>
-              <td><button type="button" className="linklike" onClick={() => setSelected(r.secret)}>{r.secret}</button></td>
-              <td>{r.rotator}</td><td>{when(r.last_rotated_at)}</td><td>{when(r.next_due_at)}</td>
-              <td>{r.overdue ? <span className="badge bad">overdue</span> : <span className="badge good">scheduled</span>}</td>
-            </tr>
-          ))}
+          {(rows ?? []).filter((r) => filter === 'all' || stateOf(r, now) === filter).map((r) => {
+            const state = stateOf(r, now);
+            return (
+              <tr key={r.secret} className={state === 'failing' ? 'outcome-failure' : ''}>
+                <td><button type="button" className="linklike" onClick={() => setSelected(r.secret)}>{r.secret}</button></td>
+                <td>{r.rotator}</td><td>{when(r.last_rotated_at)}</td><td>{when(r.next_due_at)}</td>
+                <td data-testid="rotation-state">
+                  {state === 'failing' && <span className="badge bad">failing: {FAILING_TEXT[r.failing!]}</span>}
+                  {state === 'overdue' && <span className="badge bad">overdue</span>}
+                  {state === 'due' && <span className="badge warn">due</span>}
+                  {state === 'scheduled' && <span className="badge good">scheduled</span>}
+                  {state === 'manual' && <span className="badge">by hand</span>}
+                  {r.failing && r.overdue && <span className="badge bad">overdue</span>}
+                </td>
+                <td>{r.error ?? ''}{r.failing_since && <span className="muted"> (since {when(r.failing_since)})</span>}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
       {rows?.length === 0 && <p className="muted">No secret has rotation configured.</p>}
