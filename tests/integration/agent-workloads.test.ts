@@ -131,6 +131,14 @@ describe('custos agent for workloads (JWT auto-auth, templates, caller audit, re
     writeFileSync(jwtFile(), await saToken({ expiresIn: 1200 }), { mode: 0o600 });
     accessor = await loginLine(mark);
     assert.equal((await agentRequest({ address: agent.address }, 'GET', '/agent/health')).body.auth_error, undefined);
+    // Its token revoked (renewal would fail too): the agent logs in again with the JWT file.
+    const revoked = agent.output().length;
+    assert.equal((await api(server, 'POST', '/v1/tokens/revoke', { token: server.token, body: { accessor } })).status, 200);
+    const fresh = await loginLine(revoked);
+    assert.notEqual(fresh, accessor);
+    accessor = fresh;
+    await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: 'dev/wl/after-revoke', value: `${canary}-revoke` } });
+    assert.equal((await read('dev/wl/after-revoke')).body.value, `${canary}-revoke`);
   });
 
   test('an agent started with an expired token file says why it cannot authenticate, stays up, and logs in once the file is good', { timeout: 60_000 }, async () => {
