@@ -8,7 +8,8 @@
  * `X-Custos-Agent-Token`), or, for AWS-shaped calls, as the access key id of a SigV4
  * `Authorization` header (its signature is not checked: the key id is the credential).
  * Answers served from a value the server could not confirm carry `X-Custos-Stale: <seconds>`.
- * A caller may name itself in `X-Custos-Caller` (a pod, a uid, a job): a read the agent makes
+ * A caller may name itself in `X-Custos-Caller` (a pod, a uid, a job), or, through an AWS SDK,
+ * with its application id (`AWS_SDK_UA_APP_ID`, sent as `app/<id>` in the User-Agent): a read the agent makes
  * upstream for it carries that name to the server's audit event (`on_behalf_of`), beside the
  * agent's own identity as principal. It is an annotation only: it never changes what is served.
  */
@@ -37,8 +38,19 @@ export interface LocalServerDeps {
 }
 
 export const CALLER_HEADER = 'x-custos-caller';
-/** The caller's tag, read only when the agent goes upstream for it (never on a cache hit). */
-const callerOf = (req: http.IncomingMessage) => cleanCallerTag(req.headers[CALLER_HEADER]) ?? undefined;
+// AWS SDKs put the application id (AWS_SDK_UA_APP_ID, e.g. the pod name) in the User-Agent as `app/<id>`.
+const UA_APP_ID = /(?:^|\s)app\/(\S+)/;
+/**
+ * The caller's tag, read only when the agent goes upstream for it (never on a cache hit):
+ * `X-Custos-Caller`, else the AWS SDK application id, so boto3 jobs name themselves with an
+ * environment variable and no code change.
+ */
+const callerOf = (req: http.IncomingMessage) => {
+  const header = req.headers[CALLER_HEADER];
+  if (header !== undefined) return cleanCallerTag(header) ?? undefined;
+  const appId = UA_APP_ID.exec(req.headers['user-agent'] ?? '')?.[1];
+  return appId === undefined ? undefined : cleanCallerTag(appId) ?? undefined;
+};
 
 /** The agent's counters in Prometheus text format (no names: no label ever carries a secret name). */
 function prometheusText(stats: ReturnType<SecretCache['stats']>, live: boolean): string {

@@ -2,6 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from 'jose';
@@ -19,6 +20,9 @@ import { kubernetesClaims, startIssuer, type LocalIssuer } from '../support/oidc
  * when the agent reaches the server again after serving stale values. Real server and agent
  * processes; waits are on log lines and file contents (events), never on sleeps.
  */
+
+const hasBoto3 = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
+const skipBoto3 = hasBoto3 || process.env.CI ? false : 'python3 boto3 is not installed (CI installs python3-boto3)';
 
 /** Polls `check` until it returns a value (bounded by the test's own timeout, not a timing assertion). */
 async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
@@ -218,6 +222,23 @@ describe('custos agent for workloads (JWT auto-auth, templates, caller audit, re
     assert.equal(aws.body.SecretString, `${canary}-boto`);
     const awsEvent = (await auditAfter(server, awsHead)).find((e) => e.operation === 'secret.read' && e.secret === 'dev/wl/for-boto');
     assert.deepEqual([awsEvent.accessor, awsEvent.detail.on_behalf_of], [accessor, 'uid=1000']);
+  });
+
+  test('a boto3 job names itself with AWS_SDK_UA_APP_ID (no code change): the server\'s audit has it as on_behalf_of', { skip: skipBoto3, timeout: 60_000 }, async () => {
+    await api(server, 'POST', '/v1/secrets', { token: server.token, body: { name: 'dev/wl/for-app-id', value: `${canary}-app` } });
+    const head = await auditHead(server);
+    const child = spawnSync('python3', ['-c', "import boto3; print(boto3.client('secretsmanager').get_secret_value(SecretId='dev/wl/for-app-id')['SecretString'])"], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH, HOME: dir, AWS_ENDPOINT_URL: agent.address, AWS_ACCESS_KEY_ID: agent.token, AWS_SECRET_ACCESS_KEY: 'unused',
+        AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_UA_APP_ID: 'airflow-worker-3',
+        ...(process.env.PYENV_ROOT ? { PYENV_ROOT: process.env.PYENV_ROOT } : {}),
+      },
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), `${canary}-app`);
+    const event = (await auditAfter(server, head)).find((e) => e.operation === 'secret.read' && e.secret === 'dev/wl/for-app-id');
+    assert.deepEqual([event.accessor, event.detail.on_behalf_of], [accessor, 'airflow-worker-3']);
   });
 
   test('abuse: on_behalf_of sent straight to the server never changes the principal or what is allowed', { timeout: 60_000 }, async () => {
