@@ -91,6 +91,8 @@ import { databaseRoutes } from './http/routes/database.js';
 import { leaseRoutes } from './http/routes/leases.js';
 import { createChangeFeed } from './engines/changes/change-feed.js';
 import { changeRoutes } from './http/routes/changes.js';
+import { createAgentReports } from './engines/changes/agent-reports.js';
+import { agentReportRoutes } from './http/routes/agent-reports.js';
 
 export const VERSION = '0.1.0';
 
@@ -259,13 +261,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const uiSession = createUiSession({ identity, auth });
   // Change feed (GET /v1/changes): names and version ids of secret changes, for caching agents.
-  const changeFeed = createChangeFeed({ changes, authorizer, region: config.region, now });
+  const changeFeed = createChangeFeed({ changes, authorizer, region: config.region, now, maxSubscribers: config.change_feed_max_subscribers, maxPerToken: config.change_feed_max_subscribers_per_token });
   const http = await createHttpServer({
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
     plugins: [
       operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
       metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
       ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now), changeRoutes(changeFeed, identity, uiSession.tokenOf),
+      agentReportRoutes(createAgentReports({ now })),
     ],
     sessionToken: uiSession.tokenOf,
     nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,

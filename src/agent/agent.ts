@@ -13,8 +13,9 @@ import type { AgentConfig } from './config.js';
 import { createAgentLog, type AgentLog } from './agent-log.js';
 import { createDiskCache, loadCacheKey } from './disk-cache.js';
 import { createLocalHandler } from './local-server.js';
-import { createSecretCache } from './secret-cache.js';
-import { createUpstreamAuth } from './upstream-auth.js';
+import { cacheKey, createSecretCache, type SecretCache } from './secret-cache.js';
+import { createTemplateRunner } from './templates.js';
+import { createUpstreamAuth, type UpstreamAuth } from './upstream-auth.js';
 
 export class AgentTokenFileError extends Error {
   override name = 'AgentTokenFileError';
@@ -42,7 +43,9 @@ export function loadAgentToken(file: string): string {
 }
 
 function identityBinding(config: AgentConfig): string {
-  const auth = config.auth.method === 'token_file' ? `token_file\0${config.auth.token_file}` : `approle\0${config.auth.mount}\0${config.auth.role_id ?? config.auth.role_id_file}`;
+  const auth = config.auth.method === 'token_file' ? `token_file\0${config.auth.token_file}`
+    : config.auth.method === 'jwt' ? `jwt\0${config.auth.mount}\0${config.auth.role}`
+      : `approle\0${config.auth.mount}\0${config.auth.role_id ?? config.auth.role_id_file}`;
   return `${config.server.address}\0${auth}`;
 }
 
@@ -63,6 +66,30 @@ function listen(server: http.Server, where: { port: number; host: string } | { p
   });
 }
 
+/**
+ * Tells the server when the agent reaches it again after serving stale answers (an
+ * `agent_recovered` alert there): how long it was cut off and how many answers were stale.
+ * An agent started during an outage counts from its start.
+ */
+function recoveryReporter(cache: SecretCache, auth: UpstreamAuth, log: AgentLog, now: () => number = Date.now) {
+  let outage: { since: number; staleBefore: number } | null = { since: now(), staleBefore: 0 };
+  return (connected: boolean) => {
+    if (!connected) {
+      outage ??= { since: now(), staleBefore: cache.stats().stale };
+      return;
+    }
+    if (!outage) return;
+    const staleAnswers = cache.stats().stale - outage.staleBefore;
+    const outageSeconds = Math.max(0, Math.round((now() - outage.since) / 1000));
+    outage = null;
+    if (staleAnswers <= 0) return;
+    auth.client().reportAgentRecovered({ outageSeconds, staleAnswers }).then(
+      () => log.info('reported the recovery to the server', { outage_seconds: outageSeconds, stale_answers: staleAnswers }),
+      (error: unknown) => log.warn('could not report the recovery', { code: (error as { code?: string }).code ?? 'error' }),
+    );
+  };
+}
+
 export async function startAgent(config: AgentConfig, log: AgentLog = createAgentLog(config.log_level)): Promise<RunningAgent> {
   const agentToken = loadAgentToken(config.agent_token_file);
   const auth = createUpstreamAuth(config, log);
@@ -81,6 +108,16 @@ export async function startAgent(config: AgentConfig, log: AgentLog = createAgen
     if (saved.length) log.info('restored the disk cache', { entries: saved.length });
   }
 
+  // Templates read through the cache like any local caller; the audit names them as the caller.
+  const templates = createTemplateRunner(config.templates, async (name, label, versionId) => {
+    const selector = versionId ? `v:${versionId}` : `l:${label ?? 'CURRENT'}`;
+    const served = await cache.read(cacheKey('v', name, selector), name, async () =>
+      (await auth.client().getValue(name, { label, versionId, onBehalfOf: 'custos-agent-template' })) as unknown as Record<string, unknown>);
+    if (typeof served.body.value !== 'string') throw Object.assign(new Error(`${name} holds bytes (value_base64), which a template cannot insert`), { code: 'not_text' });
+    return served.body.value;
+  }, log);
+  const reportRecovery = recoveryReporter(cache, auth, log);
+
   // The feed keeps the cache current; losing it makes every entry need confirmation.
   let feed: ReturnType<typeof followChanges> | undefined;
   const startFeed = (lastEventId?: string) => {
@@ -91,14 +128,19 @@ export async function startAgent(config: AgentConfig, log: AgentLog = createAgen
           if (event.kind === 'deleted') cache.drop(event.name);
           else cache.invalidate(event.name);
           log.debug('change', { name: event.name, kind: event.kind ?? null });
+          void templates.changed(event.name);
         } else if (event.type === 'reset') {
           cache.invalidateAll();
           log.info('reset: every cached value is confirmed with the server before use', { reason: event.reason ?? null });
+          void templates.renderAll();
+        } else if (event.type === 'ready') {
+          cache.setLive(true);
+          void templates.retryFailed();
         }
-        else if (event.type === 'ready') cache.setLive(true);
         else if (event.type === 'error' && event.code && /token/.test(event.code)) void auth.reauthenticate();
       },
       onState: (connected, error) => {
+        reportRecovery(connected);
         if (!connected) {
           cache.setLive(false);
           log.warn('change feed lost; cached values are confirmed with the server before use', { code: (error as { code?: string } | undefined)?.code ?? 'error' });
@@ -116,8 +158,9 @@ export async function startAgent(config: AgentConfig, log: AgentLog = createAgen
   });
   await auth.start();
   startFeed();
+  if (config.templates.length) void templates.renderAll();
 
-  const handler = createLocalHandler({ cache, client: auth.client, agentToken, live: cache.isLive });
+  const handler = createLocalHandler({ cache, client: auth.client, agentToken, live: cache.isLive, authError: auth.lastError });
   const servers: http.Server[] = [];
   const running: RunningAgent = { stop: async () => undefined };
   if (config.listen.tcp) {
@@ -148,6 +191,7 @@ export async function startAgent(config: AgentConfig, log: AgentLog = createAgen
     running.socket = socketPath;
   }
   running.stop = async () => {
+    templates.stop();
     feed?.stop();
     auth.stop();
     disk?.flush();

@@ -32,8 +32,22 @@ test('refused: a non-loopback listener, no listener, unknown keys, both role_id 
     base.replace('auth: { method: token_file, token_file: token }', 'auth: { method: approle, role_id: r, role_id_file: f, secret_id_file: s }'),
     base + 'cache: { max_stale: soon }\n',
     'server: [',
+    base.replace('auth: { method: token_file, token_file: token }', 'auth: { method: jwt, jwt_file: f }'),
+    base + 'templates: [{ source: a, destination: b, mode: "0800" }]\n',
+    base + 'templates: [{ source: a, destination: b, surprise: 1 }]\n',
   ];
   for (const text of bad) assert.throws(() => parseAgentConfig(text, '/etc'), AgentConfigError, text);
+});
+
+test('JWT auto-auth and templates: paths resolved, mode as octal digits (quoted or not), 0600 by default', () => {
+  const config = parseAgentConfig(base.replace('auth: { method: token_file, token_file: token }', 'auth: { method: jwt, mount: k8s, role: etl }')
+    + 'templates:\n  - { source: profiles.yml.tmpl, destination: out/profiles.yml, command: "touch reloaded" }\n  - { source: e.tmpl, destination: /srv/.env, mode: 0640 }\n', '/etc/custos');
+  assert.deepEqual(config.auth, { method: 'jwt', mount: 'k8s', role: 'etl', jwt_file: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+  assert.equal(config.templates[0]!.source, '/etc/custos/profiles.yml.tmpl');
+  assert.equal(config.templates[0]!.destination, '/etc/custos/out/profiles.yml');
+  assert.equal(config.templates[0]!.mode, 0o600);
+  assert.equal(config.templates[1]!.mode, 0o640);
+  assert.equal(config.templates[0]!.command_timeout, 30_000);
 });
 
 test('the Kubernetes examples carry configs the agent accepts', () => {
@@ -43,5 +57,6 @@ test('the Kubernetes examples carry configs the agent accepts', () => {
     assert.ok(configMap?.data?.['agent.yaml'], file);
     const config = parseAgentConfig(configMap.data['agent.yaml'], '/');
     assert.equal(config.listen.socket, '/run/custos/agent.sock', file);
+    assert.equal(config.auth.method, 'jwt', `${file} authenticates with the pod's service-account token`);
   }
 });

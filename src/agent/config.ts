@@ -39,6 +39,36 @@ const AppRoleAuth = z.object({
   secret_id_file: z.string().min(1),
 }).strict().refine((a) => (a.role_id === undefined) !== (a.role_id_file === undefined), { message: 'give role_id or role_id_file' });
 
+/** Kubernetes-style workload identity: a JWT from a file (a projected service-account token), re-read when it changes. */
+const JwtAuth = z.object({
+  method: z.literal('jwt'),
+  mount: z.string().min(1).default('jwt'),
+  role: z.string().min(1),
+  jwt_file: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+}).strict();
+
+/** File permissions as octal digits ('0600', '640'; YAML reads an unquoted 0600 as the number 600). */
+const fileMode = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+  const text = String(v).replace(/^0o/, '');
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: `invalid file mode "${v}" (use octal digits such as "0600")` });
+    return z.NEVER;
+  }
+  return parseInt(text, 8);
+});
+
+const Template = z.object({
+  /** A file with `secret://` references (the same syntax and escaping rules as `custos render`). */
+  source: z.string().min(1),
+  destination: z.string().min(1),
+  mode: fileMode.default(0o600),
+  /** Escaping rules; by default from the destination's name (.json, .yaml/.yml, .env, else text). */
+  format: z.enum(['json', 'yaml', 'env', 'text']).optional(),
+  /** Run with /bin/sh -c after the file changed (e.g. a reload); its output is not logged. */
+  command: z.string().min(1).optional(),
+  command_timeout: duration.default(30_000),
+}).strict();
+
 /** A TCP address the agent may listen on: loopback only (local callers only). */
 const loopback = z.string().regex(/^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):\d{1,5}$/, 'listen.tcp must be a loopback address such as 127.0.0.1:8300');
 
@@ -48,7 +78,7 @@ export const AgentConfigSchema = z.object({
     /** Timeout of each upstream request. */
     timeout: duration.default(10_000),
   }).strict(),
-  auth: z.discriminatedUnion('method', [TokenFileAuth, AppRoleAuth]),
+  auth: z.discriminatedUnion('method', [TokenFileAuth, AppRoleAuth, JwtAuth]),
   listen: z.object({
     tcp: loopback.optional(),
     socket: z.string().min(1).optional(),
@@ -60,6 +90,8 @@ export const AgentConfigSchema = z.object({
     max_stale: duration.default(24 * 3600 * 1000),
     disk: z.object({ path: z.string().min(1), key_file: z.string().min(1) }).strict().optional(),
   }).strict().default({ max_bytes: 64 * 1024 * 1024, max_stale: 24 * 3600 * 1000 }),
+  /** Files rendered from `secret://` references, re-rendered when a secret they name changes. */
+  templates: z.array(Template).max(100).default([]),
   /** Region reported in AWS-shaped answers (ARNs come from the server). */
   region: z.string().min(1).default('us-east-1'),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -87,12 +119,17 @@ export function parseAgentConfig(text: string, baseDir: string): AgentConfig {
   const config = parsed.data;
   const at = (p: string) => path.resolve(baseDir, p);
   if (config.auth.method === 'token_file') config.auth.token_file = at(config.auth.token_file);
+  else if (config.auth.method === 'jwt') config.auth.jwt_file = at(config.auth.jwt_file);
   else {
     config.auth.secret_id_file = at(config.auth.secret_id_file);
     if (config.auth.role_id_file) config.auth.role_id_file = at(config.auth.role_id_file);
   }
   if (config.listen.socket) config.listen.socket = at(config.listen.socket);
   config.agent_token_file = at(config.agent_token_file);
+  for (const t of config.templates) {
+    t.source = at(t.source);
+    t.destination = at(t.destination);
+  }
   if (config.cache.disk) config.cache.disk = { path: at(config.cache.disk.path), key_file: at(config.cache.disk.key_file) };
   return config;
 }

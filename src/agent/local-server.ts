@@ -8,9 +8,14 @@
  * `X-Custos-Agent-Token`), or, for AWS-shaped calls, as the access key id of a SigV4
  * `Authorization` header (its signature is not checked: the key id is the credential).
  * Answers served from a value the server could not confirm carry `X-Custos-Stale: <seconds>`.
+ * A caller may name itself in `X-Custos-Caller` (a pod, a uid, a job), or, through an AWS SDK,
+ * with its application id (`AWS_SDK_UA_APP_ID`, sent as `app/<id>` in the User-Agent): a read the agent makes
+ * upstream for it carries that name to the server's audit event (`on_behalf_of`), beside the
+ * agent's own identity as principal. It is an annotation only: it never changes what is served.
  */
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { cleanCallerTag } from '../lib/caller-tag.js';
 import { classifyError, CustosClientError } from '../sdk/client-errors.js';
 import type { ApiClient, SecretMetadataResponse, SecretValueResponse } from '../sdk/api-client.js';
 import { awsDescription, awsError, awsValue, labelToNative, nameOfSecretId } from './aws-shapes.js';
@@ -28,7 +33,24 @@ export interface LocalServerDeps {
   agentToken: string;
   /** Whether the change feed is live (health only). */
   live: () => boolean;
+  /** Why the agent's last authentication upstream failed, or null (health only). */
+  authError?: () => string | null;
 }
+
+export const CALLER_HEADER = 'x-custos-caller';
+// AWS SDKs put the application id (AWS_SDK_UA_APP_ID, e.g. the pod name) in the User-Agent as `app/<id>`.
+const UA_APP_ID = /(?:^|\s)app\/(\S+)/;
+/**
+ * The caller's tag, read only when the agent goes upstream for it (never on a cache hit):
+ * `X-Custos-Caller`, else the AWS SDK application id, so boto3 jobs name themselves with an
+ * environment variable and no code change.
+ */
+const callerOf = (req: http.IncomingMessage) => {
+  const header = req.headers[CALLER_HEADER];
+  if (header !== undefined) return cleanCallerTag(header) ?? undefined;
+  const appId = UA_APP_ID.exec(req.headers['user-agent'] ?? '')?.[1];
+  return appId === undefined ? undefined : cleanCallerTag(appId) ?? undefined;
+};
 
 /** The agent's counters in Prometheus text format (no names: no label ever carries a secret name). */
 function prometheusText(stats: ReturnType<SecretCache['stats']>, live: boolean): string {
@@ -69,12 +91,12 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
     return typeof custom === 'string' ? custom.trim() : undefined;
   }
 
-  const readValue = (name: string, label?: string, versionId?: string): Promise<Served> => {
+  const readValue = (req: http.IncomingMessage, name: string, label?: string, versionId?: string): Promise<Served> => {
     const selector = versionId ? `v:${versionId}` : `l:${label ?? 'CURRENT'}`;
-    return deps.cache.read(cacheKey('v', name, selector), name, async () => (await deps.client().getValue(name, { label, versionId })) as unknown as Record<string, unknown>);
+    return deps.cache.read(cacheKey('v', name, selector), name, async () => (await deps.client().getValue(name, { label, versionId, onBehalfOf: callerOf(req) })) as unknown as Record<string, unknown>);
   };
-  const readDescription = (name: string): Promise<Served> =>
-    deps.cache.read(cacheKey('d', name), name, async () => (await deps.client().describe(name)) as unknown as Record<string, unknown>);
+  const readDescription = (req: http.IncomingMessage, name: string): Promise<Served> =>
+    deps.cache.read(cacheKey('d', name), name, async () => (await deps.client().describe(name, { onBehalfOf: callerOf(req) })) as unknown as Record<string, unknown>);
 
   // A cached answer is the same object on every hit: serialize it once.
   const serialized = new WeakMap<object, string>();
@@ -127,7 +149,7 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       } catch {
         throw new LocalError(400, 'invalid_request', 'the URL is malformed (invalid percent-encoding)', 'ValidationException');
       }
-      const served = await readValue(name, url.searchParams.get('label') ?? undefined, url.searchParams.get('version_id') ?? undefined);
+      const served = await readValue(req, name, url.searchParams.get('label') ?? undefined, url.searchParams.get('version_id') ?? undefined);
       return send(res, 200, served.body, staleHeaders(served), true);
     }
     if (req.method === 'POST' && url.pathname === '/v1/batch/values') {
@@ -140,7 +162,7 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       await Promise.all(items.map(async (item: Record<string, unknown>, index) => {
         const name = str(item ?? {}, 'name', true)!;
         try {
-          const one = await readValue(name, str(item, 'label'), str(item, 'version_id'));
+          const one = await readValue(req, name, str(item, 'label'), str(item, 'version_id'));
           served.push(one);
           values.push({ index, ...one.body });
         } catch (error) {
@@ -162,11 +184,11 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
     const reply = (payload: unknown, ...served: Served[]) => send(res, 200, payload, { 'content-type': AWS_JSON, ...staleHeaders(...served) });
     if (operation === 'GetSecretValue') {
       const stage = str(input, 'VersionStage');
-      const served = await readValue(nameOfSecretId(str(input, 'SecretId', true)!), stage ? labelToNative(stage) : undefined, str(input, 'VersionId'));
+      const served = await readValue(req, nameOfSecretId(str(input, 'SecretId', true)!), stage ? labelToNative(stage) : undefined, str(input, 'VersionId'));
       return reply(awsValue(served.body as unknown as SecretValueResponse), served);
     }
     if (operation === 'DescribeSecret') {
-      const served = await readDescription(nameOfSecretId(str(input, 'SecretId', true)!));
+      const served = await readDescription(req, nameOfSecretId(str(input, 'SecretId', true)!));
       return reply(awsDescription(served.body as unknown as SecretMetadataResponse), served);
     }
     if (operation === 'BatchGetSecretValue') {
@@ -178,7 +200,7 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       const served: Served[] = [];
       const results = await Promise.all((ids as string[]).map(async (id) => {
         try {
-          const one = await readValue(nameOfSecretId(id));
+          const one = await readValue(req, nameOfSecretId(id));
           served.push(one);
           return { value: awsValue(one.body as unknown as SecretValueResponse) };
         } catch (error) {
@@ -213,7 +235,10 @@ export function createLocalHandler(deps: LocalServerDeps): http.RequestListener 
       }
       send(res, failure.transient ? 503 : failure.options.status ?? 500, { error: { code: failure.code, message: failure.message } });
     };
-    if (req.method === 'GET' && url.pathname === '/agent/health') return send(res, 200, { status: 'ok', feed: deps.live() ? 'live' : 'disconnected' });
+    if (req.method === 'GET' && url.pathname === '/agent/health') {
+      const authError = deps.authError?.() ?? null;
+      return send(res, 200, { status: 'ok', feed: deps.live() ? 'live' : 'disconnected', ...(authError ? { auth_error: authError } : {}) });
+    }
     if (!matches(presentedToken(req, isAws))) {
       req.resume();
       const missing = presentedToken(req, isAws) === undefined;

@@ -1,11 +1,12 @@
 /**
  * The agent's own identity upstream (auto-auth): a token read from a file (re-read when the
- * file changes, e.g. a rotated Kubernetes secret) or an AppRole login with a role id and a
- * secret id file. The token is renewed at two thirds of its TTL; when renewal fails, the
+ * file changes, e.g. a rotated Kubernetes secret), an AppRole login with a role id and a
+ * secret id file, or a JWT login with a token from a file (a Kubernetes projected
+ * service-account token, which the kubelet rotates: a changed file means a new login). The token is renewed at two thirds of its TTL; when renewal fails, the
  * agent authenticates again from scratch. Everything upstream goes through the SDK.
  */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
-import { createApiClient, type ApiClient } from '../sdk/api-client.js';
+import { createApiClient, CustosApiError, type ApiClient } from '../sdk/api-client.js';
 import { createAuthClient } from '../sdk/auth-client.js';
 import type { AgentConfig } from './config.js';
 import type { AgentLog } from './agent-log.js';
@@ -21,6 +22,8 @@ export interface UpstreamAuth {
   stop(): void;
   /** Called whenever the token changes (the change feed reconnects with it). */
   onChange(listener: () => void): void;
+  /** Why the last authentication failed (a stable code), or null after a success. */
+  lastError(): string | null;
 }
 
 const readTrimmed = (file: string) => readFileSync(file, 'utf8').trim();
@@ -36,6 +39,7 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
   let inFlight: Promise<boolean> | null = null;
   let retryDelay = 500;
   let expiresAt: string | null = null;
+  let lastError: string | null = null;
   const listeners: (() => void)[] = [];
 
   function use(token: string): void {
@@ -81,6 +85,13 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
         use(token);
         log.info('authenticated with the token file', { accessor: self.accessor, expires_at: self.expires_at });
         scheduleRenewal(self.expires_at);
+      } else if (config.auth.method === 'jwt') {
+        const jwt = readTrimmed(config.auth.jwt_file);
+        if (!jwt) throw Object.assign(new Error('the JWT file is empty'), { code: 'missing_jwt' });
+        const result = await createAuthClient(anonymous).login(config.auth.mount, { role: config.auth.role, jwt });
+        use(result.token);
+        log.info('logged in with a JWT', { mount: config.auth.mount, role: config.auth.role, accessor: result.accessor, expires_at: result.expires_at });
+        scheduleRenewal(result.expires_at);
       } else {
         const roleId = config.auth.role_id ?? readTrimmed(config.auth.role_id_file!);
         const secretId = readTrimmed(config.auth.secret_id_file);
@@ -89,10 +100,14 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
         log.info('logged in with AppRole', { accessor: result.accessor, expires_at: result.expires_at });
         scheduleRenewal(result.expires_at);
       }
+      lastError = null;
       return true;
     } catch (error) {
-      // Never the token or secret id: only what kind of failure it was.
-      log.warn('authentication failed', { method: config.auth.method, code: (error as { code?: string }).code ?? 'error' });
+      // Never the token, secret id or JWT: what kind of failure it was, and the server's
+      // message (which names the reason, e.g. "the JWT has expired", never the credential).
+      lastError = (error as { code?: string }).code ?? 'error';
+      const reason = error instanceof CustosApiError ? error.message : (error as NodeJS.ErrnoException).code ? `cannot read ${(error as NodeJS.ErrnoException).path ?? 'the credential file'}` : (error as Error).message;
+      log.warn('authentication failed', { method: config.auth.method, code: lastError, reason, still_using_previous_token: current !== undefined });
       // Never authenticated (started during an outage): keep trying, so the feed can start.
       if (current === undefined && !stopped) {
         retryDelay = Math.min(retryDelay * 2, 5_000);
@@ -109,7 +124,7 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
     return inFlight;
   }
 
-  const watched = config.auth.method === 'token_file' ? config.auth.token_file : undefined;
+  const watched = config.auth.method === 'token_file' ? config.auth.token_file : config.auth.method === 'jwt' ? config.auth.jwt_file : undefined;
   return {
     token: () => current,
     client: () => api,
@@ -125,5 +140,6 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
       if (watched) unwatchFile(watched);
     },
     onChange: (listener) => void listeners.push(listener),
+    lastError: () => lastError,
   };
 }

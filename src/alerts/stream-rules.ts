@@ -184,13 +184,24 @@ export function createStreamRules(config: AlertsConfig) {
   function flagged(e: AuditRecord): Finding | undefined {
     // Cheap test first: almost no event carries the flag, and parsing every detail would cost.
     if (!e.detail || !e.detail.includes('"alert"')) return undefined;
-    let kind: unknown;
+    let detail: Record<string, unknown>;
     try {
-      kind = (JSON.parse(e.detail) as Record<string, unknown>).alert;
+      detail = JSON.parse(e.detail) as Record<string, unknown>;
     } catch {
       return undefined;
     }
+    const kind = detail.alert;
     if (typeof kind !== 'string' || kind === '') return undefined;
+    if (kind === 'agent_recovered') {
+      // Good news with a cost: the outage's length and how many answers were stale.
+      const outage = Number(detail.outage_seconds);
+      const stale = Number(detail.stale_answers);
+      return {
+        rule: 'integrity', key: `${kind}|${e.seq}`, severity: 'warning', principal: e.accessor, secret: null,
+        summary: `agent_recovered: the agent of ${e.accessor ?? 'unknown'} reaches the server again after ${outage} s, having served ${stale} stale answer(s)`,
+        facts: { kind, operation: e.operation, outcome: e.outcome, outage_seconds: outage, stale_answers: stale }, seqs: [e.seq], time: e.time,
+      };
+    }
     return {
       rule: 'integrity', key: `${kind}|${e.seq}`, severity: 'critical', principal: e.accessor, secret: e.secret_name,
       summary: `${kind}: ${e.operation} by ${e.accessor ?? 'unknown'}${e.secret_name ? ` on ${e.secret_name}` : ''}`,

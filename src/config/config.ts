@@ -73,6 +73,10 @@ const ConfigSchema = z
     /** Environments that get their own label in custos_secret_reads_total; the rest count as "other" (bounded cardinality). */
     metrics_environments: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
       z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).max(32)).default(['dev', 'staging', 'prod']),
+    /** Open change feed subscriptions (GET /v1/changes) a node serves at most; more get 503 too_many_subscribers. */
+    change_feed_max_subscribers: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    /** ... and one token holds at most on a node. */
+    change_feed_max_subscribers_per_token: z.coerce.number().int().min(1).max(1_000_000).default(20),
     /** Alert rules over the audit stream and where alerts go (see docs/monitoring.md). */
     alerts: AlertsConfigSchema.prefault({}),
   })
@@ -115,6 +119,8 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_TESTING_CLOCK: 'testing_clock',
   CUSTOS_METRICS_PUBLIC: 'metrics_public',
   CUSTOS_METRICS_ENVIRONMENTS: 'metrics_environments',
+  CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS: 'change_feed_max_subscribers',
+  CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS_PER_TOKEN: 'change_feed_max_subscribers_per_token',
 };
 
 export interface ConfigSources {

@@ -145,6 +145,9 @@ export const ERROR_STATUS = {
   database_connection_failed: 502,
   database_statement_failed: 502,
   invalid_template: 400,
+  // the change feed and custos agent
+  too_many_subscribers: 503,
+  agent_report_rate_limited: 429,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

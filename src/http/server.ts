@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { AppError, ERROR_STATUS, isAppError, isErrorCode } from '../errors/app-error.js';
 import { newRequestId } from '../lib/ids.js';
+import { cleanCallerTag } from '../lib/caller-tag.js';
 import type { TransactionAuditor } from '../lib/audit-scope.js';
 import type { Identity } from '../auth/identity.types.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
@@ -93,6 +94,9 @@ export function errorBody(error: AppError, requestId: string): ErrorBody {
 const deniedCode = (code: string | null) => code !== null && isErrorCode(code) && (ERROR_STATUS[code] === 401 || ERROR_STATUS[code] === 403);
 const outcomeOf = (status: number, code: string | null = null) => (status < 400 ? 'success' : status === 401 || status === 403 || deniedCode(code) ? 'denied' : 'failure');
 
+/** Header a client sets to name the workload it acts for (recorded as `detail.on_behalf_of`). */
+export const ON_BEHALF_OF_HEADER = 'x-custos-on-behalf-of';
+
 // Per-event record options, shared (the read path allocates nothing for them).
 const HOLD_IF_TAMPERED = Object.freeze({ tamperedOk: true });
 const REFUSE_IF_TAMPERED = Object.freeze({});
@@ -171,6 +175,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
     const target = (request.params as Record<string, unknown> | undefined)?.['*'];
     if (typeof target === 'string' && target !== '') request.audit.secretName = (config.auditResourcePrefix ?? '') + target;
+    // The workload a client (the agent) acts for: an annotation of the event, never a principal
+    // and never read by authorization (lib/caller-tag.ts).
+    const onBehalfOf = request.headers[ON_BEHALF_OF_HEADER];
+    if (onBehalfOf !== undefined) {
+      const tag = cleanCallerTag(onBehalfOf);
+      if (tag !== null) request.audit.detail = { on_behalf_of: tag };
+    }
     if (closing) throw new AppError('shutting_down', 'Custos is shutting down; retry shortly');
     if (!config.sealedOk && deps.isSealed()) {
       // A server nobody initialized yet is sealed too, but the step the user needs is init.
@@ -225,8 +236,14 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   const itemEventOf = (request: FastifyRequest, item: AuditItem): AuditEvent => ({
     ...eventOf(request, item.status), operation: item.operation, secretName: item.secretName, versionId: item.versionId,
-    outcome: outcomeOf(item.status, item.errorCode), errorCode: item.errorCode, detail: deps.nodeId ? { batch: true, node: deps.nodeId } : { batch: true },
+    outcome: outcomeOf(item.status, item.errorCode), errorCode: item.errorCode, detail: itemDetail(request.audit.detail?.on_behalf_of),
   });
+  const itemDetail = (onBehalfOf: unknown) => {
+    const detail: Record<string, string | boolean> = { batch: true };
+    if (deps.nodeId) detail.node = deps.nodeId;
+    if (typeof onBehalfOf === 'string') detail.on_behalf_of = onBehalfOf;
+    return detail;
+  };
 
   // Fail closed for writes: a mutating request's identity carries an auditor, services pass
   // it to storage's transaction(), and the first transaction committed for the request

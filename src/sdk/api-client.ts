@@ -138,6 +138,7 @@ export interface ApiClientOptions {
 }
 
 const enc = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+const onBehalfOfHeader = (tag: string | undefined) => (tag === undefined ? undefined : { 'x-custos-on-behalf-of': tag });
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 export function createApiClient(options: ApiClientOptions) {
@@ -194,8 +195,9 @@ export function createApiClient(options: ApiClientOptions) {
     /** Several reads in one request; each item succeeds or fails on its own (`index` is its position in `secrets`). */
     batchGetValues: (secrets: { name: string; label?: string; versionId?: string }[]) =>
       call<BatchValuesResponse>('POST', '/v1/batch/values', { secrets: secrets.map((s) => ({ name: s.name, label: s.label, version_id: s.versionId })) }),
-    getValue: (name: string, selector: { label?: string; versionId?: string } = {}) =>
-      call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }),
+    /** `onBehalfOf` names the workload a proxy (the agent) reads for: recorded in the audit event, never used to authorize. */
+    getValue: (name: string, selector: { label?: string; versionId?: string; onBehalfOf?: string } = {}) =>
+      call<SecretValueResponse>('GET', `/v1/values/${enc(name)}`, undefined, { label: selector.label, version_id: selector.versionId }, onBehalfOfHeader(selector.onBehalfOf)),
     /** With `createIfMissing`, a missing secret is created with that metadata (`secret_created` says so) instead of failing. */
     /**
      * A write a policy grants only with approval is held: the answer (202) is then only
@@ -210,7 +212,10 @@ export function createApiClient(options: ApiClientOptions) {
         name: input.name, value: input.value, value_base64: input.valueBase64, description: input.description, owner: input.owner,
         tags: input.tags, labels: input.labels, idempotency_token: input.idempotencyToken,
       }),
-    describe: (name: string) => call<SecretMetadataResponse>('GET', `/v1/secrets/${enc(name)}`),
+    describe: (name: string, options: { onBehalfOf?: string } = {}) => call<SecretMetadataResponse>('GET', `/v1/secrets/${enc(name)}`, undefined, undefined, onBehalfOfHeader(options.onBehalfOf)),
+    /** A caching agent reached the server again after serving stale answers (becomes an `agent_recovered` alert). */
+    reportAgentRecovered: (report: { outageSeconds: number; staleAnswers: number }) =>
+      call<{ accepted: boolean }>('POST', '/v1/agent/recovered', { outage_seconds: report.outageSeconds, stale_answers: report.staleAnswers }),
     /** One page of a secret's versions, newest first; pass `next_cursor` back for the next. */
     versions: (name: string, query: { limit?: number; cursor?: string } = {}) =>
       call<{ name: string; arn: string; versions: NonNullable<SecretMetadataResponse['versions']>; next_cursor: string | null }>('GET', `/v1/versions/${enc(name)}`, undefined, {

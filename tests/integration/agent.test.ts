@@ -117,7 +117,7 @@ describe('custos agent with a token file', () => {
     const dotted = await agentRequest({ address: agent.address }, 'GET', '/v1/values/dev/agent/%2e%2e/other/forbidden', { headers: bearer() });
     assert.equal(dotted.status, 400, 'a dot segment never reaches the server as another name');
     const health = await agentRequest({ address: agent.address }, 'GET', '/agent/health');
-    assert.deepEqual(health.body, { status: 'ok', feed: 'live' });
+    assert.deepEqual(health.body, { status: 'ok', feed: 'live' }, 'no auth_error while authenticated');
   });
 
   test('1,000 simultaneous local reads of one secret make one upstream request', { timeout: 120_000 }, async () => {
@@ -141,9 +141,10 @@ describe('custos agent with a token file', () => {
     assert.deepEqual([...(await upstreamReads(server, head, accessor, root))], [[name, 1]]);
   });
 
-  test('many short-lived boto3 processes reading the same 5 secrets: at most 5 upstream requests', { skip: skipBoto3, timeout: 300_000 }, async () => {
+  test('200 short-lived boto3 processes reading the same 5 secrets: at most 5 upstream requests', { skip: skipBoto3, timeout: 300_000 }, async () => {
     const head = await auditHead(server);
-    const processes = 40;
+    // As many task starts as the issue asks for, 8 at a time: what a 2-core worker runs at once.
+    const processes = 200;
     let done = 0;
     const worker = async () => {
       while (done < processes) {
@@ -153,7 +154,8 @@ describe('custos agent with a token file', () => {
         for (const name of names) assert.ok(result.stdout.includes(`${name}=${values.get(name)}\n`), result.stdout);
       }
     };
-    await Promise.all(Array.from({ length: 6 }, worker));
+    await Promise.all(Array.from({ length: 8 }, worker));
+    assert.equal(done, processes);
     const reads = await upstreamReads(server, head, accessor, root);
     const total = [...reads.values()].reduce((a, b) => a + b, 0);
     assert.ok(total <= names.length, `upstream reads: ${JSON.stringify([...reads])}`);

@@ -130,6 +130,54 @@ describe('change feed on one node', () => {
   });
 });
 
+describe('change feed subscriber caps', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer({ env: { CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS: '2', CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS_PER_TOKEN: '1' } });
+    await writePolicy(server, 'feed-visible', JSON.stringify({ rules: [{ path: 'dev/feed/**', capabilities: ['list'] }] }));
+  });
+  after(async () => {
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  /** A subscription attempt the server refuses: its status, Retry-After and error body. */
+  async function refusedSubscription(token: string) {
+    const response = await fetch(`${server.address}/v1/changes`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } });
+    const body = response.status === 200 ? null : await response.json() as { error: { code: string; details?: { scope: string; limit: number } } };
+    if (response.status === 200) await response.body?.cancel();
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+  }
+
+  test('over the per-token or per-node cap: 503 too_many_subscribers with Retry-After; a closed subscription frees its slot', { timeout: 60_000 }, async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => createToken(server, { policies: ['feed-visible'] })));
+    const first = subscribe(server, a!.token);
+    await first.waitFor('ready', (e) => e.type === 'ready');
+    const sameToken = await refusedSubscription(a!.token);
+    assert.deepEqual([sameToken.status, sameToken.retryAfter, sameToken.body?.error.code, sameToken.body?.error.details?.scope], [503, '5', 'too_many_subscribers', 'token']);
+    const second = subscribe(server, b!.token);
+    await second.waitFor('ready', (e) => e.type === 'ready');
+    const full = await refusedSubscription(c!.token);
+    assert.deepEqual([full.status, full.retryAfter, full.body?.error.code, full.body?.error.details], [503, '5', 'too_many_subscribers', { limit: 2, scope: 'node' }]);
+    // The SDK client sees the stable code (the agent retries with backoff and resumes).
+    const viaSdk = subscribe(server, c!.token);
+    assert.equal(((await viaSdk.ended) as { code?: string }).code, 'too_many_subscribers');
+    first.stop();
+    // The server notices the closed connection on its own time: poll for the freed slot.
+    const deadline = Date.now() + 30_000;
+    let third: Feed | undefined;
+    while (!third) {
+      const attempt = subscribe(server, c!.token);
+      const outcome = await Promise.race([attempt.waitFor('ready', (e) => e.type === 'ready').then(() => 'ready'), attempt.ended]);
+      if (outcome === 'ready') third = attempt;
+      else if (Date.now() > deadline) assert.fail('the slot of a closed subscription was never freed');
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    third.stop();
+    second.stop();
+  });
+});
+
 test('multi-node PostgreSQL: a write on node A reaches a subscriber of node B', { timeout: 180_000 }, async (t) => {
   const { database, servers } = await sharedDatabaseForNodes(t);
   const env = { CUSTOS_STORAGE_PASSWORD: database.password };

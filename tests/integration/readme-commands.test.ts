@@ -71,7 +71,7 @@ const NOT_RUN: Record<string, string> = {
   'custos request deny': 'needs a held request and an approver (approvals.test.ts)',
   'custos request cancel': 'needs a request held for the caller (approvals.test.ts)',
   'custos database rotate-root': "would change the shared cluster's superuser password (database-postgres.test.ts rotates a dedicated admin user)",
-  'custos agent': 'runs until stopped, with a config naming files on a worker node (agent.test.ts runs it with token-file and AppRole configs)',
+  'custos agent': 'runs until stopped, with a config naming files on a worker node (agent.test.ts runs it with token-file and AppRole configs, agent-workloads.test.ts with JWT auto-auth and templates)',
 };
 
 /**

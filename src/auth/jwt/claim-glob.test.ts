@@ -13,6 +13,12 @@ test('globs: * spans any characters, everything else is literal', () => {
   assert.equal(globMatches('(x)+', 'xx'), false);
   assert.equal(globMatches('acme/wf/.github/workflows/*.yml@refs/heads/main', 'acme/wf/.github/workflows/deploy.yml@refs/heads/main'), true);
   assert.equal(globMatches('*', ''), true);
+  // Hyphens are everywhere in Kubernetes names (a service account custos-agent).
+  assert.equal(globMatches('system:serviceaccount:custos:custos-agent', 'system:serviceaccount:custos:custos-agent'), true);
+  assert.equal(globMatches('system:serviceaccount:*:etl-*', 'system:serviceaccount:data:etl-job'), true);
+  assert.equal(globMatches('a-b', 'a_b'), false);
+  assert.equal(globMatches('[a-z]', 'b'), false, 'brackets are literal');
+  assert.equal(globMatches('[a-z]', '[a-z]'), true);
 });
 
 test('claims: names, JSON pointers, arrays; objects and missing claims never match', () => {

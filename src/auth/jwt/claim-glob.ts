@@ -8,7 +8,9 @@ const compiled = new Map<string, RegExp>();
 export function globMatches(pattern: string, value: string): boolean {
   let re = compiled.get(pattern);
   if (!re) {
-    re = new RegExp('^' + pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('[\\s\\S]*') + '$', 'u');
+    // Only regex syntax characters are escaped: with the `u` flag any other escape (`\-`) is a
+    // syntax error, and a hyphen outside a class is literal anyway.
+    re = new RegExp('^' + pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('[\\s\\S]*') + '$', 'u');
     if (compiled.size > 10_000) compiled.clear();
     compiled.set(pattern, re);
   }

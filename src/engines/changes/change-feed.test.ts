@@ -100,4 +100,21 @@ describe('change feed', () => {
     assert.deepEqual(sub.live.map((e) => e.type === 'reset' && e.reason), ['rights_changed']);
     sub.sub.close();
   });
+
+  test('subscribers are capped per node and per token; a closed subscription frees its slot', async () => {
+    const capped = createChangeFeed({ changes, authorizer: { allows: async () => true }, region: 'us-east-1', maxSubscribers: 3, maxPerToken: 2 });
+    const other: Identity = { ...nobody, accessor: 'acc_other' };
+    const refusal = (scope: string) => (e: unknown) => (e as { code?: string }).code === 'too_many_subscribers' && (e as { details?: { scope?: string } }).details?.scope === scope;
+    const a1 = await capped.open(() => nobody, undefined, () => undefined);
+    const a2 = await capped.open(() => nobody, undefined, () => undefined);
+    await assert.rejects(capped.open(() => nobody, undefined, () => undefined), refusal('token'));
+    const b1 = await capped.open(() => other, undefined, () => undefined);
+    await assert.rejects(capped.open(() => ({ ...nobody, accessor: 'acc_third' }), undefined, () => undefined), refusal('node'));
+    a1.close();
+    a1.close(); // closing twice frees one slot, not two
+    const a3 = await capped.open(() => nobody, undefined, () => undefined);
+    await assert.rejects(capped.open(() => other, undefined, () => undefined), refusal('node'));
+    for (const s of [a2, b1, a3]) s.close();
+    assert.equal(capped.subscriberCount(), 0);
+  });
 });

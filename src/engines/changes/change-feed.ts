@@ -14,6 +14,7 @@
  * decides.
  */
 import { randomBytes } from 'node:crypto';
+import { AppError } from '../../errors/app-error.js';
 import type { ChangeBus, ChangeDetail } from '../../lib/change-bus.js';
 import type { Identity } from '../../auth/identity.types.js';
 import type { Authorizer } from '../../services/authorizer.js';
@@ -43,7 +44,14 @@ export interface ChangeFeedDeps {
   ringSize?: number;
   /** The server's clock: a subscriber whose token has expired learns nothing more. */
   now?: () => number;
+  /** Open subscriptions this node holds at most (default 1,000); each is a connection and a filter per event. */
+  maxSubscribers?: number;
+  /** Open subscriptions one token holds at most on this node (default 20): one runaway client cannot take them all. */
+  maxPerToken?: number;
 }
+
+/** Seconds a refused subscriber is asked to wait (it resumes by Last-Event-ID and misses nothing). */
+export const SUBSCRIBER_RETRY_AFTER_SECONDS = 5;
 
 export interface FeedSubscription {
   /** Id of the newest event now: the client resumes after it if nothing else arrives. */
@@ -85,6 +93,25 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
     push({ type: 'secret', name: detail.name, kind: detail.kind, versionId: detail.versionId ?? null });
   });
 
+  const maxSubscribers = deps.maxSubscribers ?? 1000;
+  const maxPerToken = deps.maxPerToken ?? 20;
+  let open_ = 0;
+  const perToken = new Map<string, number>();
+  /** Takes a subscriber slot for `accessor`, or refuses with `too_many_subscribers` (503). */
+  function admit(accessor: string): void {
+    const held = perToken.get(accessor) ?? 0;
+    if (open_ >= maxSubscribers) throw new AppError('too_many_subscribers', `this node serves at most ${maxSubscribers} change feed subscribers; retry later or on another node`, { details: { limit: maxSubscribers, scope: 'node' } });
+    if (held >= maxPerToken) throw new AppError('too_many_subscribers', `a token may hold at most ${maxPerToken} change feed subscriptions on a node; close one first`, { details: { limit: maxPerToken, scope: 'token' } });
+    open_ += 1;
+    perToken.set(accessor, held + 1);
+  }
+  function release(accessor: string): void {
+    open_ -= 1;
+    const held = (perToken.get(accessor) ?? 1) - 1;
+    if (held <= 0) perToken.delete(accessor);
+    else perToken.set(accessor, held);
+  }
+
   /** Whether `identity` may learn of this event at all. */
   async function visible(identity: Identity, event: ChangeEvent): Promise<boolean> {
     if (event.type === 'reset') return true;
@@ -109,6 +136,9 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
    * arrive before `start()` are queued, so none is lost or overtakes the backlog.
    */
   async function open(who: () => Identity, lastEventId: string | undefined, deliver: (event: ChangeEvent) => void, onIdentityChange?: () => void): Promise<FeedSubscription> {
+    // Counted by the accessor the subscription was opened with (a token renewed in place keeps it).
+    const holder = who().accessor;
+    admit(holder);
     // Live events wait behind the backlog: the caller writes the backlog, then calls start().
     let start!: () => void;
     let chain = new Promise<void>((resolve) => (start = resolve));
@@ -133,13 +163,22 @@ export function createChangeFeed(deps: ChangeFeedDeps) {
     listeners.add(listener);
     identityListeners.add(identityListener);
     const backlog: ChangeEvent[] = [];
-    if (missed === null) backlog.push({ id: headId, type: 'reset', reason: 'resume_unknown' });
-    else for (const event of missed) if (await visible(who(), event)) backlog.push(event);
+    try {
+      if (missed === null) backlog.push({ id: headId, type: 'reset', reason: 'resume_unknown' });
+      else for (const event of missed) if (await visible(who(), event)) backlog.push(event);
+    } catch (error) {
+      closed = true;
+      listeners.delete(listener);
+      identityListeners.delete(identityListener);
+      release(holder);
+      throw error;
+    }
     return {
       headId,
       backlog,
       start,
       close() {
+        if (!closed) release(holder);
         closed = true;
         listeners.delete(listener);
         identityListeners.delete(identityListener);

@@ -119,6 +119,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   lease_max_ttl_reached: internal, lease_revoked: internal, database_connection_not_found: internal,
   database_connection_exists: internal, database_role_not_found: internal, database_role_not_allowed: internal,
   database_connection_failed: internal, database_statement_failed: internal, invalid_template: internal,
+  // The change feed and agent reports have no Secrets Manager operation
+  too_many_subscribers: internal, agent_report_rate_limited: internal,
   // Offline CLI only
   snapshot_invalid: internal,
   snapshot_schema_mismatch: internal,

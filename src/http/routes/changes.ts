@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Identity } from '../../auth/identity.types.js';
 import type { IdentityService } from '../../auth/tokens/identity-service.js';
-import type { ChangeEvent, ChangeFeed } from '../../engines/changes/change-feed.js';
+import { SUBSCRIBER_RETRY_AFTER_SECONDS, type ChangeEvent, type ChangeFeed } from '../../engines/changes/change-feed.js';
 import { isAppError } from '../../errors/app-error.js';
 import { identityOf } from '../request-context.js';
 
@@ -62,7 +62,11 @@ export function changeRoutes(feed: ChangeFeed, identity: IdentityService, sessio
           (error: unknown) => end(isAppError(error) ? error.code : 'invalid_token'),
         ).finally(() => (checking = false));
       };
-      const subscription = await feed.open(() => current, typeof lastEventId === 'string' ? lastEventId : undefined, (event) => write(frame(event)), recheck);
+      const subscription = await feed.open(() => current, typeof lastEventId === 'string' ? lastEventId : undefined, (event) => write(frame(event)), recheck).catch((error: unknown) => {
+        // Full: the client retries after this long and resumes by Last-Event-ID, missing nothing.
+        if (isAppError(error) && error.code === 'too_many_subscribers') reply.header('retry-after', String(SUBSCRIBER_RETRY_AFTER_SECONDS));
+        throw error;
+      });
       const heartbeat = setInterval(() => {
         write(': ping\n\n');
         recheck();
