@@ -46,6 +46,7 @@ import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
 import { createResourcePolicyIndex, createResourcePolicyService } from './engines/secrets/resource-policy-service.js';
 import { createResourcePolicyStore } from './storage/resource-policy-store.js';
 import { createClock } from './lib/clock.js';
+import { retryUntilDone } from './lib/retry.js';
 import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
@@ -116,6 +117,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({
     url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
+    pgPool: {
+      max: config.storage_pool_max, acquireTimeoutMs: config.storage_pool_wait_ms, maxWaiting: config.storage_pool_queue_max, statementTimeoutMs: config.storage_statement_timeout_ms,
+      onReachability: (change) => (change.reachable ? logger.warn('PostgreSQL is reachable again')
+        : logger.error({ err: change.error }, `PostgreSQL is unreachable; requests get 503 storage_unavailable, reconnecting with backoff (first retry in ${change.retryInMs} ms)`)),
+    },
   });
   const { db } = storage;
   const clock = createClock(config.testing_clock);
@@ -179,7 +185,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
   changes.subscribe((topic) => {
-    if (topic === 'keyring') void barrier.refreshKeyring();
+    // Also sent when the change bus reconnects, which may be while PostgreSQL is still restarting.
+    if (topic === 'keyring') retryUntilDone(() => barrier.refreshKeyring(), { onError: (err) => logger.warn({ err }, 'keyring reload failed; retrying') });
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });
   // Scan fingerprint index: follows secret changes on the bus; rebuilt once unsealed at start.

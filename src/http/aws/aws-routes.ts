@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../auth/aws-keys/aws-credentials-service.js';
-import { auditError, toAppError } from '../server.js';
+import { auditError, retryAfterHeader, toAppError } from '../server.js';
 import { auditTarget, type RenderedError } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
 import type { Identity } from '../../auth/identity.types.js';
@@ -43,7 +43,7 @@ function awsErrorResponse(appError: AppError, requestId: string): RenderedError 
   const message = appError.code === 'internal_error' ? `An internal error occurred (request ${requestId})` : awsMessage;
   return {
     status,
-    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type },
+    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...retryAfterHeader(appError) },
     body: JSON.stringify({ __type: type, message, Message: message }),
   };
 }
