@@ -274,7 +274,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       // reason: the refusal (no data in it) already says what to do, with its Retry-After.
       if (status === 503 && request.audit.errorCode?.startsWith('storage_')) return payload;
       const failure = toAppError(error);
-      request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
+      // A database busy or restarting is logged once where it is noticed, not once per request.
+      if (failure.retryAfterSeconds === undefined) request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
       const rendered = config.renderError?.(failure, request.id);
       if (rendered) {
         reply.code(rendered.status).headers(rendered.headers);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { awsClient, awsError } from '../support/aws.js';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
 
@@ -144,8 +146,13 @@ describe('PostgreSQL connection hygiene', () => {
     const blocked = call(server, 'GET', '/v1/values/slow/one').finally(() => (blockedDone = true));
     // The pool's only connection now waits on the lock.
     await waitFor('the read waiting on the lock', async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [database])).rows[0].n === 1);
-    const refused = await Promise.all(Array.from({ length: 6 }, () => call(server, 'GET', '/v1/values/slow/one')));
+    const [refused, awsRefusal] = await Promise.all([
+      Promise.all(Array.from({ length: 6 }, () => call(server, 'GET', '/v1/values/slow/one'))),
+      awsError(awsClient(server).send(new GetSecretValueCommand({ SecretId: 'slow/one' }))),
+    ]);
     assert.equal(blockedDone, false, 'the refusals came back while the lock is still held');
+    // The AWS SDKs retry a 503 ServiceUnavailableException by themselves.
+    assert.deepEqual([awsRefusal.name, awsRefusal.status], ['ServiceUnavailableException', 503]);
     for (const r of refused) assert.equal(r.code, 'storage_busy', JSON.stringify(r));
     assertCleanRefusals(refused);
     await admin.query('COMMIT');
