@@ -192,8 +192,10 @@ function openPostgres(options: StorageOptions): Storage {
     connectionTimeoutMillis: limits.acquireTimeoutMs,
     // Sent in the startup packet, so every connection of the pool has it from its first statement.
     ...(limits.statementTimeoutMs > 0 ? { statement_timeout: limits.statementTimeoutMs } : {}),
-    // A dead peer (PostgreSQL's host gone without a FIN) is noticed instead of waited on forever.
+    // TCP keepalive probes after 10 s idle, so a connection to a host that vanished without
+    // closing it is eventually noticed (how soon after that depends on the OS's probe settings).
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // Without a listener an idle client's lost connection would crash the process; pg-pool
   // drops that client, and the next query opens a new connection.
