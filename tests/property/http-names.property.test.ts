@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { rawRequest } from '../support/http-helpers.js';
 
 /**
  * Secret names over HTTP: any string is either accepted, and then reads back exactly (value and
@@ -55,5 +56,15 @@ test('reading any name: 200, 404 secret_not_found or a stable 4xx refusal, never
     const read = await api(server, 'GET', `/v1/values/${pathOf(n)}`, { token: server.token });
     assert.ok(read.status < 500, `5xx for ${JSON.stringify(n)}: ${JSON.stringify(read.body)}`);
     if (read.status !== 200) assert.ok(read.body.error.code === 'secret_not_found' || REFUSALS.has(read.body.error.code), `${read.status} ${JSON.stringify(read.body)}`);
+  }), RUNS);
+});
+
+test('any raw request path under /v1/values/ (malformed percent-encoding, dot segments, ...) gets an answer below 500', async () => {
+  // Visible ASCII as a client may put it on the request line, unescaped.
+  const rawPath = fc.string({ unit: fc.oneof(fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), fc.constantFrom('%', '%2', '%zz', '%2F', '%00', '/..', '/.', '//')), maxLength: 24 });
+  await fc.assert(fc.asyncProperty(rawPath, async (p) => {
+    const response = await rawRequest(server, 'GET', `/v1/values/${p}`, { headers: { authorization: `Bearer ${server.token}` } });
+    assert.ok(response.status < 500, `${response.status} for ${JSON.stringify(p)}: ${response.text.slice(0, 200)}`);
+    if (response.status >= 400) assert.equal(typeof response.body?.error?.code, 'string', `a stable code for ${JSON.stringify(p)}: ${response.text.slice(0, 200)}`);
   }), RUNS);
 });
