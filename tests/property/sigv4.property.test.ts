@@ -65,12 +65,13 @@ const queryText = fc.string({ unit: 'binary', maxLength: 12 });
 
 interface Input {
   headers: Record<string, string>;
-  query: Record<string, string>;
+  /** A repeated parameter is an array, as the SDK's request objects hold it. */
+  query: Record<string, string | string[]>;
   body: Uint8Array;
 }
 const input: fc.Arbitrary<Input> = fc.record({
   headers: fc.dictionary(fc.constantFrom('x-pipeline', 'x-custom-a', 'x-custom-b', 'content-type'), headerValue, { maxKeys: 3 }),
-  query: fc.dictionary(queryText, queryText, { maxKeys: 3 }),
+  query: fc.dictionary(queryText, fc.oneof(queryText, fc.array(queryText, { minLength: 1, maxLength: 3 })), { maxKeys: 3 }),
   body: fc.uint8Array({ maxLength: 64 }),
 });
 
@@ -82,10 +83,13 @@ async function signedRequest({ headers, query, body }: Input): Promise<SignedReq
   );
   const lowered: Record<string, string> = {};
   for (const [name, value] of Object.entries(signed.headers)) lowered[name.toLowerCase()] = value;
-  // The query string as the SDK's HTTP handler writes it.
-  const wireQuery = Object.entries(query).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&');
+  const wireQuery = queryString(query);
   return { method: 'POST', path: '/', query: wireQuery, headers: lowered, body: Buffer.from(body) };
 }
+
+/** The query string as the SDK's HTTP handler writes it (a repeated parameter once per value). */
+const queryString = (query: Input['query']): string =>
+  Object.entries(query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((one) => `${uriEncode(k)}=${uriEncode(one)}`)).join('&');
 
 const rejection = async (request: SignedRequest): Promise<string> => {
   try {
@@ -150,14 +154,16 @@ test('changing one signed character or byte of a signed request makes it fail wi
         const keys = Object.keys(i.query);
         if (keys.length === 0) return;
         const key = keys[at % keys.length]!;
-        const value = i.query[key]!;
+        const values = [i.query[key]!].flat();
+        const which = at % values.length;
         // By code point: the values are any Unicode text.
-        const points = [...value];
+        const points = [...values[which]!];
         const index = at % Math.max(points.length, 1);
         points[index] = points[index] === 'x' || points.length === 0 ? 'y' : 'x';
-        const changed = { ...i.query, [key]: points.join('') };
-        if (changed[key] === value) return;
-        mutated = { ...request, query: Object.entries(changed).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&') };
+        const changedValues = values.map((v, k) => (k === which ? points.join('') : v));
+        // Swapping two equal repeated values changes nothing: only a real change must be refused.
+        if ([...changedValues].sort().join('\u0000') === [...values].sort().join('\u0000')) return;
+        mutated = { ...request, query: queryString({ ...i.query, [key]: changedValues }) };
         break;
       }
       case 'date': {
