@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { createAuditLog, createInProcessAppender, createSqliteAppender } from './audit/audit-log.js';
 import { createAuditCheckpointer } from './audit/checkpoint-sinks.js';
 import { createBarrier } from './barrier/barrier.js';
-import { storagePassword, type Config } from './config/config.js';
+import { pgPoolSettings, storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
 import { createUiSession } from './http/ui-session.js';
@@ -117,11 +117,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({
     url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
-    pgPool: {
-      max: config.storage_pool_max, acquireTimeoutMs: config.storage_pool_wait_ms, maxWaiting: config.storage_pool_queue_max, statementTimeoutMs: config.storage_statement_timeout_ms,
-      onReachability: (change) => (change.reachable ? logger.warn('PostgreSQL is reachable again')
-        : logger.error({ err: change.error }, `PostgreSQL is unreachable; requests get 503 storage_unavailable, reconnecting with backoff (first retry in ${change.retryInMs} ms)`)),
-    },
+    pgPool: { ...pgPoolSettings(config), onReachability: (change) => (change.reachable ? logger.warn('PostgreSQL is reachable again')
+      : logger.error({ err: change.error }, `PostgreSQL is unreachable; requests get 503 storage_unavailable, reconnecting with backoff (first retry in ${change.retryInMs} ms)`)) },
   });
   const { db } = storage;
   const clock = createClock(config.testing_clock);
@@ -185,7 +182,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes });
   changes.subscribe((topic) => {
-    // Also sent when the change bus reconnects, which may be while PostgreSQL is still restarting.
+    // Retried: also sent when the change bus reconnects, maybe before PostgreSQL is back.
     if (topic === 'keyring') retryUntilDone(() => barrier.refreshKeyring(), { onError: (err) => logger.warn({ err }, 'keyring reload failed; retrying') });
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });

@@ -183,3 +183,8 @@ export function storagePassword(config: Config): string | undefined {
   if (config.storage_password_file) return readFileSync(config.storage_password_file, 'utf8').trim();
   return undefined;
 }
+
+/** The PostgreSQL request pool's limits (storage/pg-pool-guard.ts) from their settings. */
+export function pgPoolSettings(config: Config) {
+  return { max: config.storage_pool_max, acquireTimeoutMs: config.storage_pool_wait_ms, maxWaiting: config.storage_pool_queue_max, statementTimeoutMs: config.storage_statement_timeout_ms };
+}
