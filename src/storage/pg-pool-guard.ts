@@ -34,6 +34,9 @@ export interface PgPoolGuardOptions {
 
 const RETRY_BUSY_SECONDS = 1;
 const ignoreClientError = () => undefined;
+const translateAndThrow = (error: unknown): never => {
+  throw storageErrorOf(error) ?? error;
+};
 
 // Node socket errors and PostgreSQL SQLSTATEs that mean "the server is not there (right now)":
 // class 08 (connection exception), 57P01-57P03 (shutting down, crashed, starting up).
@@ -95,17 +98,16 @@ export function createPgPoolGuard(pool: pg.Pool, limits: PgPoolLimits, options: 
       // connection due to administrator command") would otherwise emit an unhandled 'error'
       // and crash the process. Its next query fails instead, and the pool discards it.
       client.on('error', ignoreClientError);
-      wrapper = new Proxy(client, {
-        get(target, property) {
-          const value = Reflect.get(target, property, target) as unknown;
-          if (property !== 'query' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
-          return (...args: unknown[]) => {
-            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-            // A submittable (a cursor) is returned as is; promises get their errors translated.
-            return result instanceof Promise ? result.catch((error: unknown) => { throw storageErrorOf(error) ?? error; }) : result;
-          };
-        },
-      }) as unknown as PostgresPoolClient;
+      // Kysely uses only query and release: a plain object built once per client (no Proxy on the hot path).
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      wrapper = {
+        query: ((...args: unknown[]) => {
+          const result = query(...args);
+          // A submittable (a cursor) is returned as is; promises get their errors translated.
+          return result instanceof Promise ? result.catch(translateAndThrow) : result;
+        }) as PostgresPoolClient['query'],
+        release: () => client.release(),
+      };
       wrappers.set(client, wrapper);
     }
     return wrapper;
