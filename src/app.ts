@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { createAuditLog, createInProcessAppender, createSqliteAppender } from './audit/audit-log.js';
 import { createAuditCheckpointer } from './audit/checkpoint-sinks.js';
 import { createBarrier } from './barrier/barrier.js';
-import { storagePassword, type Config } from './config/config.js';
+import { pgPoolSettings, storagePassword, type Config } from './config/config.js';
 import type { ChangeBus } from './lib/change-bus.js';
 import { createHttpServer } from './http/server.js';
 import { createUiSession } from './http/ui-session.js';
@@ -46,6 +46,7 @@ import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
 import { createResourcePolicyIndex, createResourcePolicyService } from './engines/secrets/resource-policy-service.js';
 import { createResourcePolicyStore } from './storage/resource-policy-store.js';
 import { createClock } from './lib/clock.js';
+import { retryUntilDone } from './lib/retry.js';
 import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
@@ -118,6 +119,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const storage = await openStorage({
     url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
     backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
+    pgPool: { ...pgPoolSettings(config), onReachability: (change) => (change.reachable ? logger.warn('PostgreSQL is reachable again')
+      : logger.error({ err: change.error }, `PostgreSQL is unreachable; requests get 503 storage_unavailable, reconnecting with backoff (first retry in ${change.retryInMs} ms)`)) },
   });
   const { db } = storage;
   const clock = createClock(config.testing_clock);
@@ -182,7 +185,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
   const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes, checkpoints: checkpointer });
   changes.subscribe((topic) => {
-    if (topic === 'keyring') void barrier.refreshKeyring();
+    // Retried: also sent when the change bus reconnects, maybe before PostgreSQL is back.
+    if (topic === 'keyring') retryUntilDone(() => barrier.refreshKeyring(), { onError: (err) => logger.warn({ err }, 'keyring reload failed; retrying') });
     if (topic === 'audit') auditLog.recheck(); // another node acknowledged a break
   });
   // Scan fingerprint index: follows secret changes on the bus; rebuilt once unsealed at start.

@@ -176,7 +176,7 @@ export function createAuditLog(deps: AuditLogDeps) {
         } catch (error) {
           const tampered = (error as AppError).code === 'audit_tampered';
           if (!tampered) deps.onError(error);
-          const failure = tampered ? tamperedError() : new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld', { cause: error });
+          const failure = tampered ? tamperedError() : new AppError('audit_unavailable', 'the audit log could not be written, so the response was withheld', { cause: error, retryAfterSeconds: (error as AppError).retryAfterSeconds });
           for (const p of batch) {
             if (tampered && p.tamperedOk && hold(p.event)) p.resolve();
             else p.reject(failure);

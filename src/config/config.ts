@@ -54,6 +54,14 @@ const ConfigSchema = z
      * age bounds a lost notification. 0 (the default): every read goes to the database.
      */
     read_cache_max_age_ms: z.coerce.number().int().min(0).max(60_000).default(0),
+    /** PostgreSQL: connections in this node's request pool. */
+    storage_pool_max: z.coerce.number().int().min(1).max(1000).default(10),
+    /** PostgreSQL: the longest a request waits for a free connection; then 503 storage_busy with Retry-After. */
+    storage_pool_wait_ms: z.coerce.number().int().min(1).max(60_000).default(2000),
+    /** PostgreSQL: requests already waiting for a connection beyond which another is refused at once (storage_busy). */
+    storage_pool_queue_max: z.coerce.number().int().min(0).max(100_000).default(500),
+    /** PostgreSQL: statements running longer are cancelled (503 storage_timeout, the transaction rolled back); 0 for none. */
+    storage_statement_timeout_ms: z.coerce.number().int().min(0).max(3_600_000).default(5000),
     /** Testing aid only: crash-before:<step> / crash-after:<step> kills the process with SIGKILL at that rotation phase. */
     rotation_fault: z.string().regex(/^crash-(before|after):(create|set|test|finish)$/).optional(),
     /** This node's name in logs and audit details (several nodes on PostgreSQL); hostname plus a random suffix by default. */
@@ -110,6 +118,10 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_DATABASE_POOL_SIZE: 'database_pool_size',
   CUSTOS_ROTATION_READ_HOLD_MS: 'rotation_read_hold_ms',
   CUSTOS_READ_CACHE_MAX_AGE_MS: 'read_cache_max_age_ms',
+  CUSTOS_STORAGE_POOL_MAX: 'storage_pool_max',
+  CUSTOS_STORAGE_POOL_WAIT_MS: 'storage_pool_wait_ms',
+  CUSTOS_STORAGE_POOL_QUEUE_MAX: 'storage_pool_queue_max',
+  CUSTOS_STORAGE_STATEMENT_TIMEOUT_MS: 'storage_statement_timeout_ms',
   CUSTOS_ROTATION_FAULT: 'rotation_fault',
   CUSTOS_NODE_ID: 'node_id',
   CUSTOS_MAINTENANCE_INTERVAL_SECONDS: 'maintenance_interval_seconds',
@@ -185,4 +197,9 @@ export function storagePassword(config: Config): string | undefined {
   if (config.storage_password) return config.storage_password;
   if (config.storage_password_file) return readFileSync(config.storage_password_file, 'utf8').trim();
   return undefined;
+}
+
+/** The PostgreSQL request pool's limits (storage/pg-pool-guard.ts) from their settings. */
+export function pgPoolSettings(config: Config) {
+  return { max: config.storage_pool_max, acquireTimeoutMs: config.storage_pool_wait_ms, maxWaiting: config.storage_pool_queue_max, statementTimeoutMs: config.storage_statement_timeout_ms };
 }

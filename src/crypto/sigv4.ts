@@ -29,7 +29,31 @@ export interface CanonicalInput {
   /** signedHeaders joined with ';', when the caller keeps it (it repeats on every request). */
   signedHeaderList?: string;
   payloadHash: string;
+  /** How header values are folded: see HeaderFolding (default 'unicode'). */
+  folding?: HeaderFolding;
 }
+
+/**
+ * SigV4 says "trim and fold sequential spaces", and clients read it two ways. 'unicode': any
+ * whitespace JavaScript's `\s` knows (the aws-sdk v2, aws4 and most signers). 'space-tab': only
+ * spaces and tabs, CR and LF becoming spaces (the JS SDK v3, @smithy/signature-v4). They differ
+ * only for a value holding other whitespace, such as a no-break space.
+ */
+export type HeaderFolding = 'unicode' | 'space-tab';
+
+// Whitespace that the two foldings treat differently.
+const FOLDING_SENSITIVE = /[^\S \t\r\n]/;
+
+/** Whether the signed header values hold whitespace on which the two foldings disagree. */
+export function foldingMatters(headers: CanonicalInput['headers'], signedHeaders: readonly string[]): boolean {
+  for (const name of signedHeaders) {
+    const raw = headers[name];
+    if (raw !== undefined && FOLDING_SENSITIVE.test(Array.isArray(raw) ? raw.join(',') : raw)) return true;
+  }
+  return false;
+}
+
+const foldSpaceTab = (value: string): string => value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
 
 export { sha256Hex };
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
@@ -138,7 +162,12 @@ export function canonicalRequest(input: CanonicalInput): string {
   let headerLines = '';
   for (const name of input.signedHeaders) {
     const raw = input.headers[name];
-    const value = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).trim();
+    const joined = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+    if (input.folding === 'space-tab') {
+      headerLines += `${name}:${foldSpaceTab(joined)}\n`;
+      continue;
+    }
+    const value = joined.trim();
     // Sequential spaces fold to one; most values have none, so test before rewriting.
     headerLines += `${name}:${INNER_WHITESPACE.test(value) ? value.replace(/\s+/g, ' ') : value}\n`;
   }

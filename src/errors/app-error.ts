@@ -47,7 +47,10 @@ export const ERROR_STATUS = {
   sealed: 503,
   audit_unavailable: 503,
   shutting_down: 503,
+  // PostgreSQL: unreachable (restarting), every connection busy past the wait bound, a statement past statement_timeout
   storage_unavailable: 503,
+  storage_busy: 503,
+  storage_timeout: 503,
   not_implemented: 501,
   internal_error: 500,
   // AWS-compatible API (SigV4 authentication, unsupported operations)
@@ -158,13 +161,16 @@ export class AppError extends Error {
   readonly details?: Record<string, unknown>;
   /** Detail for the request's audit event only, never sent to the client (e.g. which rule denied). */
   readonly auditDetail?: Record<string, string>;
+  /** A transient failure: when a retry may succeed (sent as Retry-After). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; auditDetail?: Record<string, string> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; auditDetail?: Record<string, string>; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.details = options.details;
     this.auditDetail = options.auditDetail;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

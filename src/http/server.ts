@@ -86,6 +86,11 @@ export function auditError(request: FastifyRequest, error: AppError): void {
   if (error.auditDetail) request.audit.detail = { ...request.audit.detail, ...error.auditDetail };
 }
 
+/** Retry-After for a transient failure (the database busy or restarting), nothing otherwise. */
+export function retryAfterHeader(error: AppError): Record<string, string> {
+  return error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) };
+}
+
 export function errorBody(error: AppError, requestId: string): ErrorBody {
   return { error: { code: error.code, message: error.message, request_id: requestId, ...(error.details ? { details: error.details } : {}) } };
 }
@@ -204,7 +209,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const appError = toAppError(error);
     if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? error, reqId: request.id }, 'request failed');
     auditError(request, appError);
-    reply.code(appError.status).send(errorBody(appError, request.id));
+    reply.code(appError.status).headers(retryAfterHeader(appError)).send(errorBody(appError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -282,14 +287,18 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       else await deps.auditLog.record(eventOf(request, status), options);
       return payload;
     } catch (error) {
+      // Refused because the database is busy or gone, and its event failed for the same
+      // reason: the refusal (no data in it) already says what to do, with its Retry-After.
+      if (status === 503 && request.audit.errorCode?.startsWith('storage_')) return payload;
       const failure = toAppError(error);
-      request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
+      // A database busy or restarting is logged once where it is noticed, not once per request.
+      if (failure.retryAfterSeconds === undefined) request.log.error({ err: failure.cause ?? error, reqId: request.id }, 'audit write failed; response withheld');
       const rendered = config.renderError?.(failure, request.id);
       if (rendered) {
         reply.code(rendered.status).headers(rendered.headers);
         return rendered.body;
       }
-      reply.code(failure.status).header('content-type', 'application/json; charset=utf-8');
+      reply.code(failure.status).headers(retryAfterHeader(failure)).header('content-type', 'application/json; charset=utf-8');
       return JSON.stringify(errorBody(failure, request.id));
     }
   });

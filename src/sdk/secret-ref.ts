@@ -82,6 +82,24 @@ export function parseSecretRef(raw: string): SecretRef {
   return ref;
 }
 
+// Percent-encodes every character outside `keep` (UTF-8 bytes), so the text stays inside the
+// reference pattern and decodes back to exactly `value`.
+const encodeOutside = (value: string, keep: RegExp): string =>
+  Array.from(value, (ch) => (keep.test(ch) ? ch : Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''))).join('');
+const NAME_KEEP = /^[A-Za-z0-9/_+=.@-]$/;
+const QUERY_VALUE_KEEP = /^[A-Za-z0-9_.@:-]$/;
+const FIELD_KEEP = /^[A-Za-z0-9_.-]$/;
+
+/** The reference text for `ref` (the inverse of parseSecretRef: parsing it gives `ref` back). */
+export function formatSecretRef(ref: Omit<SecretRef, 'raw'>): string {
+  const query = [
+    ref.label !== undefined ? `label=${encodeOutside(ref.label, QUERY_VALUE_KEEP)}` : '',
+    ref.versionId !== undefined ? `version=${encodeOutside(ref.versionId, QUERY_VALUE_KEEP)}` : '',
+    ref.url !== undefined ? `url=${encodeOutside(ref.url, QUERY_VALUE_KEEP)}` : '',
+  ].filter(Boolean).join('&');
+  return `${SECRET_REF_PREFIX}${encodeOutside(ref.name, NAME_KEEP)}${query ? `?${query}` : ''}${ref.field !== undefined ? `#${encodeOutside(ref.field, FIELD_KEEP)}` : ''}`;
+}
+
 export function isSecretRef(value: string): boolean {
   return value.startsWith(SECRET_REF_PREFIX);
 }

@@ -24,14 +24,21 @@ import { changeRequestDiffs } from './migrations/024-change-request-diffs.js';
 import { sessionOwnedLogins } from './migrations/026-session-owned-logins.js';
 import { rotationRegion } from './migrations/034-rotation-region.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
+import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
 export interface StorageOptions {
   /** `sqlite:PATH` or `postgres://user@host:port/db`. */
   url: string;
   password?: string;
   sqliteSynchronous?: 'FULL' | 'NORMAL';
-  /** PostgreSQL pool size per node. */
+  /** PostgreSQL pool size per node (shorthand for `pgPool.max`). */
   poolSize?: number;
+  /**
+   * PostgreSQL: how the request pool behaves when the database is slow, saturated or restarting
+   * (pg-pool-guard.ts). Unset fields keep the defaults below; the offline tools set none, so
+   * their long copies run without a statement timeout.
+   */
+  pgPool?: Partial<PgPoolLimits> & { onReachability?: (change: PgReachability) => void };
   /**
    * SQLite: checkpoint the WAL on a worker thread instead of on the committing connection
    * (see sqlite-checkpointer.ts). For the server; short-lived commands do without.
@@ -79,15 +86,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
 /** Opens storage and applies pending migrations (safe when several nodes start at once: Kysely takes a lock). */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  const storage = options.url.startsWith('sqlite:') ? openSqlite(options) : openPostgres(options);
-  const provider: MigrationProvider = { getMigrations: async () => migrations(storage.dialect) };
-  const { error, results } = await new Migrator({ db: storage.db, provider, allowUnorderedMigrations: true }).migrateToLatest();
+  if (options.url.startsWith('sqlite:')) {
+    const storage = openSqlite(options);
+    await migrate(storage.db, storage.dialect).catch(async (error: unknown) => {
+      await storage.close();
+      throw error;
+    });
+    return storage;
+  }
+  // Migrations run on a connection of their own, without the request pool's statement
+  // timeout: rebuilding an index on a large table may take longer than any request should.
+  const migrator = openPostgres({ url: options.url, password: options.password, pgPool: { max: 2, acquireTimeoutMs: 60_000 } });
+  try {
+    await migrate(migrator.db, 'postgres');
+  } finally {
+    await migrator.close();
+  }
+  return openPostgres(options);
+}
+
+async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const { error, results } = await new Migrator({ db, provider, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) {
-    await storage.close();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`storage migration ${failed} failed`, { cause: error });
   }
-  return storage;
 }
 
 function openSqlite(options: StorageOptions): Storage {
@@ -162,10 +186,26 @@ export function pgConnectionFields(urlText: string, password?: string): pg.Clien
   };
 }
 
+/** The request pool's limits unless configured otherwise (docs/postgresql.md, "Connections"). */
+export const DEFAULT_PG_POOL_LIMITS: PgPoolLimits = { max: 10, acquireTimeoutMs: 2000, maxWaiting: 500, statementTimeoutMs: 0 };
+
 function openPostgres(options: StorageOptions): Storage {
-  const pool = new pg.Pool({ ...pgConnectionFields(options.url, options.password), max: options.poolSize ?? 10 });
-  // Without a listener an idle client's lost connection would crash the process.
+  const { onReachability, ...configured } = options.pgPool ?? {};
+  const limits: PgPoolLimits = { ...DEFAULT_PG_POOL_LIMITS, ...(options.poolSize === undefined ? {} : { max: options.poolSize }), ...configured };
+  const pool = new pg.Pool({
+    ...pgConnectionFields(options.url, options.password),
+    max: limits.max,
+    connectionTimeoutMillis: limits.acquireTimeoutMs,
+    // Sent in the startup packet, so every connection of the pool has it from its first statement.
+    ...(limits.statementTimeoutMs > 0 ? { statement_timeout: limits.statementTimeoutMs } : {}),
+    // TCP keepalive probes after 10 s idle, so a connection to a host that vanished without
+    // closing it is eventually noticed (how soon after that depends on the OS's probe settings).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+  // Without a listener an idle client's lost connection would crash the process; pg-pool
+  // drops that client, and the next query opens a new connection.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPgPoolGuard(pool, limits, { onReachability }) }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

@@ -35,6 +35,12 @@ export interface PostgresCluster {
   createDatabase(name?: string): Promise<{ url: string; database: string; user: string; password: string }>;
   /** URL without password for the superuser, e.g. postgres://postgres@127.0.0.1:PORT/postgres */
   superuserUrl(database?: string): string;
+  /**
+   * Stops the server (`fast`: sessions get "terminating connection due to administrator
+   * command"; `immediate`: killed like a crash) and starts it again on the same port and data.
+   * `whileDown` runs between the two, while nothing listens.
+   */
+  restart(mode: 'fast' | 'immediate', whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
   /** Shuts the server down (fast: sessions ended, data kept), as an outage would; `resume()` starts it again on the same port. */
   pause(): Promise<void>;
@@ -157,6 +163,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const superPassword = randomPassword();
 
   let port = 0;
+  let serverOptions = '';
   let started = false;
   let serverOptions = '';
   let stopping: Promise<void> | undefined;
@@ -264,6 +271,12 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     },
 
     async resume() {
+      await run(binDir, dir, 'pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions], 90_000);
+    },
+
+    async restart(mode, whileDown) {
+      await run(binDir, os.tmpdir(), 'pg_ctl', ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60'], 65_000);
+      await whileDown?.();
       await run(binDir, dir, 'pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions], 90_000);
     },
 

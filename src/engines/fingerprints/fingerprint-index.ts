@@ -8,6 +8,9 @@ import type { FingerprintRow, FingerprintStore } from '../../storage/fingerprint
 import type { Database } from '../../storage/schema.js';
 import type { SecretStore } from '../../storage/secret-store.js';
 import { transaction } from '../../storage/transaction.js';
+import { AppError } from '../../errors/app-error.js';
+
+const DRAIN_RETRY_MS = 1000;
 
 /** The labels whose values a leak of would matter: the live one and the one rotation keeps valid for a grace period. */
 export const INDEXED_LABELS = ['CURRENT', 'PREVIOUS'] as const;
@@ -86,22 +89,27 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
     wasLeader = leader;
     drained = true;
     if (!checkedBuilt && !barrier.isSealed() && leader) {
-      checkedBuilt = true;
       if (!(await fingerprintStore.isBuilt(db))) rebuildAll = true;
+      checkedBuilt = true;
     }
     while (dirty.size > 0 || rebuildAll) {
       if (barrier.isSealed() || !deps.isLeader()) return;
       const full = rebuildAll;
       if (rebuildAll) {
-        rebuildAll = false;
         for (const id of await fingerprintStore.secretIds(db)) dirty.add(id);
+        rebuildAll = false;
       }
       const batch = [...dirty];
       dirty.clear();
-      for (const id of batch) {
+      for (const [i, id] of batch.entries()) {
         try {
           await reindex(id);
         } catch (error) {
+          if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+            // The database is busy or gone, not this secret's fault: keep the rest for the retry.
+            for (const left of batch.slice(i)) dirty.add(left);
+            throw error;
+          }
           // Never the value: only which secret could not be indexed, and why.
           deps.logger.error({ err: error, secretId: id }, 'scan fingerprint index update failed');
         }
@@ -112,9 +120,15 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
 
   function schedule(): void {
     if (running || barrier.isSealed()) return;
-    running = drain().finally(() => {
+    let failed = false;
+    running = drain().catch((error: unknown) => {
+      // The store is unreachable (PostgreSQL restarting): what is left to do stays marked.
+      failed = true;
+      deps.logger.warn({ err: error }, 'scan fingerprint index: the store could not be read; retrying');
+    }).finally(() => {
       running = null;
-      if ((dirty.size > 0 || rebuildAll) && !barrier.isSealed() && deps.isLeader()) schedule();
+      if (failed) setTimeout(schedule, DRAIN_RETRY_MS).unref();
+      else if ((dirty.size > 0 || rebuildAll) && !barrier.isSealed() && deps.isLeader()) schedule();
     });
   }
 

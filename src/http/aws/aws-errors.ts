@@ -73,7 +73,10 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   // Server state
   sealed: { type: 'ServiceUnavailableException', status: 503 },
   audit_unavailable: internal,
-  storage_unavailable: internal,
+  // Transient: SDKs retry a 503 by themselves
+  storage_unavailable: { type: 'ServiceUnavailableException', status: 503 },
+  storage_busy: { type: 'ServiceUnavailableException', status: 503 },
+  storage_timeout: { type: 'ServiceUnavailableException', status: 503 },
   shutting_down: internal,
   internal_error: internal,
   // The audit chain is broken: nothing audited runs until an operator acknowledges it.

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { AwsCredentialsService } from '../../auth/aws-keys/aws-credentials-service.js';
-import { auditError, toAppError } from '../server.js';
+import { auditError, retryAfterHeader, toAppError } from '../server.js';
 import { auditTarget, type RenderedError } from '../request-context.js';
 import { awsOperations, type AwsCall, type AwsServices } from './aws-operations.js';
 import type { Identity } from '../../auth/identity.types.js';
@@ -45,7 +45,7 @@ function awsErrorResponse(appError: AppError, requestId: string): RenderedError 
   const held = appError.code === 'approval_pending' ? (appError.details?.change_request as string | undefined) : undefined;
   return {
     status,
-    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...(held ? { [CHANGE_REQUEST_HEADER]: held } : {}) },
+    headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...retryAfterHeader(appError), ...(held ? { [CHANGE_REQUEST_HEADER]: held } : {}) },
     body: JSON.stringify({ __type: type, message, Message: message, ...(held ? { ChangeRequestId: held } : {}) }),
   };
 }
