@@ -165,7 +165,6 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   let port = 0;
   let serverOptions = '';
   let started = false;
-  let serverOptions = '';
   let stopping: Promise<void> | undefined;
 
   const stopSync = (): void => {
