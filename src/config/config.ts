@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -67,6 +68,11 @@ const ConfigSchema = z
     /** Environments that get their own label in custos_secret_reads_total; the rest count as "other" (bounded cardinality). */
     metrics_environments: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
       z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/)).max(32)).default(['dev', 'staging', 'prod']),
+    /**
+     * Server processes sharing the listener (`custos server --workers N`): a whole number, or
+     * `auto` for one per CPU core. 1 (the default) serves from this one process.
+     */
+    workers: z.preprocess((v) => (v === 'auto' ? os.availableParallelism() : v), z.coerce.number().int().min(1).max(256)).default(1),
     /** Alert rules over the audit stream and where alerts go (see docs/monitoring.md). */
     alerts: AlertsConfigSchema.prefault({}),
   })
@@ -106,6 +112,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_TESTING_CLOCK: 'testing_clock',
   CUSTOS_METRICS_PUBLIC: 'metrics_public',
   CUSTOS_METRICS_ENVIRONMENTS: 'metrics_environments',
+  CUSTOS_WORKERS: 'workers',
 };
 
 export interface ConfigSources {
