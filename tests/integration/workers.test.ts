@@ -178,3 +178,22 @@ test('--workers 2 without --dev: unseal key shares given to different workers ad
   assert.equal((await again.get('0')!.request('GET', '/v1/secrets', { token: init.body.root_token })).status, 200);
   for (const key of keys) assert.ok(!server.output().includes(key));
 });
+
+test('--workers 2: a worker that keeps dying stops the server with exit code 1 and says why; a taken port fails at once', { timeout: 240_000 }, async (t) => {
+  const server = await startServer({ args: ['--workers', '2'] });
+  t.after(async () => {
+    await server.kill();
+    server.cleanup();
+  });
+  const taken = await runCli(['server', '--dev', '--workers', '2', '--port', String(server.port), '--data-dir', path.join(server.dataDir, 'other')], { env: { HOME: server.home } });
+  assert.equal(taken.code, 1);
+  assert.match(taken.stderr, /error: port_in_use: /);
+
+  const exited = new Promise<number | null>((resolve) => server.process.once('exit', (code) => resolve(code)));
+  for (let killed = 1; killed <= 5; killed++) {
+    await eventually(`worker 1 running (start ${killed})`, () => workerPids(server, 1).length === killed, 60_000);
+    process.kill(workerPids(server, 1)[killed - 1]!, 'SIGKILL');
+  }
+  assert.equal(await exited, 1);
+  assert.match(server.output(), /worker 1 died 5 times within 60 s; giving up/);
+});
