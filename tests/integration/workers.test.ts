@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { eventually, uniqueName } from '../support/http-helpers.js';
@@ -68,6 +68,38 @@ test('--workers 2 on SQLite: both serve, reads see every write at once, seal and
       await ok(mover.request('POST', `/v1/labels/${name}`, { token: root, body: { label: 'CURRENT', move_to_version_id: to, remove_from_version_id: from } }));
       assert.equal((await reader.request('GET', `/v1/values/${name}`, { token: root })).body.version_id, to);
       [from, to] = [to, from];
+    }
+  });
+
+  await t.test('a rotation finished through one worker is what every worker serves next', async () => {
+    // A command rotator whose target system is a file: `set` fetches PENDING through whichever worker takes the connection.
+    const dir = path.join(server.home, 'rotator');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'rotator.mjs'), `
+      import { readFileSync, writeFileSync } from 'node:fs';
+      const event = JSON.parse(readFileSync(0, 'utf8'));
+      if (event.step === 'set') {
+        const r = await fetch(process.env.CUSTOS_ADDR + '/v1/values/' + event.secretName + '?version_id=' + event.token, { headers: { authorization: 'Bearer ' + process.env.CUSTOS_TOKEN } });
+        if (!r.ok) process.exit(10);
+        writeFileSync(process.argv[2] + '/target.txt', (await r.json()).value);
+      }
+      process.exit(0);`);
+    const rotated = uniqueName('prod/workers-rotated');
+    await ok(a.request('POST', '/v1/secrets', { token: root, body: { name: rotated, value: 'before-rotation' } }));
+    for (const c of [a, b]) assert.equal((await c.request('GET', `/v1/values/${rotated}`, { token: root })).body.value, 'before-rotation');
+    const cli = (args: string[]) => runCli(args, { server, env: { CUSTOS_TOKEN: root } });
+    const set = await cli(['rotation', 'set', rotated, '--rotator', 'command', '--command', process.execPath, '--command-arg', path.join(dir, 'rotator.mjs'), '--command-arg', dir, '--json']);
+    assert.equal(set.code, 0, set.stderr);
+    for (let i = 0; i < 2; i++) {
+      const run = await cli(['rotate', rotated, '--wait', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const { status, token: versionId } = JSON.parse(run.stdout);
+      assert.equal(status, 'succeeded', run.stdout);
+      for (const c of [a, b]) {
+        const read = await c.request('GET', `/v1/values/${rotated}`, { token: root });
+        assert.equal(read.body.version_id, versionId, `worker ${c.worker} serves the rotated version`);
+        assert.equal(read.body.value, readFileSync(path.join(dir, 'target.txt'), 'utf8'));
+      }
     }
   });
 
