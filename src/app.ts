@@ -132,7 +132,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
-  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
+  // SQLite: one node, in-process bus (--workers: relayed across workers, worker 0 leads). PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
   const coordinationOptions = { dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
     leaderEligible: () => !barrier.isSealed() }; // singleton work (rotation) needs keys
   const coordination = worker ? await worker.coordination(coordinationOptions) : await openCoordination(coordinationOptions);
