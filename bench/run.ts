@@ -11,13 +11,14 @@ import { alertsSuite } from './suites/alerts.js';
 import { webUiSuite } from './suites/web-ui.js';
 import { leasesSuite } from './suites/leases.js';
 import { agentSuite } from './suites/agent.js';
+import { workersSuite } from './suites/workers.js';
 
 /**
  * `npm run bench [suite...]`: runs each suite (server and load generator in separate
  * processes), prints one table per suite and saves everything as JSON in bench/results/.
  */
 
-const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite, leasesSuite, agentSuite];
+const suites: BenchSuite[] = [nativeReadSuite, awsReadSuite, rotationSuite, clientSuite, postgresSuite, transitSuite, loginsSuite, scanSuite, alertsSuite, webUiSuite, leasesSuite, agentSuite, workersSuite];
 
 const only = process.argv.slice(2);
 const selected = only.length ? suites.filter((s) => only.includes(s.name)) : suites;

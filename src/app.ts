@@ -3,8 +3,10 @@ import { metricsRoutes } from './http/routes/metrics.js';
 import { operatorRoutes } from './http/routes/operator.js';
 import { secretRoutes } from './http/routes/secrets.js';
 import { createSnapshotService, type SnapshotProgress } from './services/snapshot-service.js';
-import { existsSync, readFileSync, writeSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { readFileSync, writeSync } from 'node:fs';
+import { ensurePortFree } from './lib/port-check.js';
+import { devInitAndUnseal, unsealFromConfig } from './start-up-unseal.js';
+import type { WorkerLink } from './cluster/worker-link.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -42,7 +44,7 @@ import { createRotationStore } from './storage/rotation-store.js';
 import { createTransitService } from './engines/transit/transit-service.js';
 import { transitRoutes } from './http/routes/transit.js';
 import { createTransitStore } from './storage/transit-store.js';
-import { saveToken, tokensPath, writePrivateFile } from './sdk/saved-tokens.js';
+import { saveToken, tokensPath } from './sdk/saved-tokens.js';
 import { createResourcePolicyIndex, createResourcePolicyService } from './engines/secrets/resource-policy-service.js';
 import { createResourcePolicyStore } from './storage/resource-policy-store.js';
 import { createClock } from './lib/clock.js';
@@ -105,6 +107,11 @@ export function createOfflineTools(options: { onProgress?: SnapshotProgress } = 
   return { snapshots: createSnapshotService({ openStorage, onProgress: options.onProgress }) };
 }
 
+export interface StartOptions {
+  /** Set in a worker of `custos server --workers N`: the link to the primary and the other workers. */
+  worker?: WorkerLink;
+}
+
 export interface CustosServer {
   readonly http: FastifyInstance;
   readonly storage: Storage;
@@ -114,11 +121,13 @@ export interface CustosServer {
 }
 
 /** Composition root: config -> storage -> barrier -> services -> http, then start-up and background jobs. */
-export async function startServer(config: Config, logger: Logger, output: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<CustosServer> {
-  await ensurePortFree(config.host, config.port);
+export async function startServer(config: Config, logger: Logger, output: (line: string) => void = (l) => process.stdout.write(l + '\n'), options: StartOptions = {}): Promise<CustosServer> {
+  const { worker } = options;
+  if (!worker) await ensurePortFree(config.host, config.port); // workers share the primary's listener
   const storage = await openStorage({
     url: config.storage, password: storagePassword(config), sqliteSynchronous: config.sqlite_synchronous,
-    backgroundCheckpoints: { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
+    // One WAL checkpointer per database file is enough: worker 0's.
+    backgroundCheckpoints: worker && worker.index > 0 ? undefined : { onError: (error) => logger.error({ err: error }, 'SQLite WAL checkpoint failed') },
     pgPool: { ...pgPoolSettings(config), onReachability: (change) => (change.reachable ? logger.warn('PostgreSQL is reachable again')
       : logger.error({ err: change.error }, `PostgreSQL is unreachable; requests get 503 storage_unavailable, reconnecting with backoff (first retry in ${change.retryInMs} ms)`)) },
   });
@@ -128,9 +137,10 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
-  // SQLite: one node, in-process bus. PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
-  const coordination = await openCoordination({ dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
-    leaderEligible: () => !barrier.isSealed() }); // singleton work (rotation) needs keys
+  // SQLite: one node, in-process bus (--workers: relayed across workers, worker 0 leads). PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
+  const coordinationOptions = { dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
+    leaderEligible: () => !barrier.isSealed() }; // singleton work (rotation) needs keys
+  const coordination = worker ? await worker.coordination(coordinationOptions) : await openCoordination(coordinationOptions);
   const changes: ChangeBus = coordination.changes;
   const { leadership } = coordination;
   const metrics = createMetrics({ environments: config.metrics_environments, isKnownCode: isErrorCode });
@@ -183,7 +193,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     replicator, currentHold,
   });
   const policies = createPolicyService({ db, policyStore: createPolicyStore(), authorizer, changes, now });
-  const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes, checkpoints: checkpointer });
+  const operator = createOperatorService({ db, barrier, identity, authorizer, auditLog, changes, checkpoints: checkpointer, peers: worker?.sealPeers });
   changes.subscribe((topic) => {
     // Retried: also sent when the change bus reconnects, maybe before PostgreSQL is back.
     if (topic === 'keyring') retryUntilDone(() => barrier.refreshKeyring(), { onError: (err) => logger.warn({ err }, 'keyring reload failed; retrying') });
@@ -195,8 +205,11 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     db, secretStore: createSecretStore(storage.dialect), fingerprintStore, barrier, changes, isLeader: () => leadership.isLeader(), logger,
   });
 
-  const devRootToken = config.dev ? await devInitAndUnseal(config, operator, logger, output) : null;
-  if (!config.dev) await unsealFromConfig(config, operator, logger);
+  // A (re)started worker takes the unseal shares the other workers were given, and stays sealed if an operator sealed them.
+  const peerSeal = worker ? await worker.joinSeal(operator) : null;
+  for (const share of peerSeal?.shares ?? []) await operator.applyPeerShare(share);
+  const devRootToken = config.dev && !peerSeal?.sealedByOperator ? await devInitAndUnseal(config, operator, logger, output) : null;
+  if (!config.dev && !peerSeal?.sealedByOperator) await unsealFromConfig(config, operator, logger);
   fingerprintIndex.start();
   const scan = createScanService({ db, fingerprintStore, index: fingerprintIndex, barrier, authorizer, auditLog, now });
 
@@ -270,12 +283,14 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     logger, bodyLimit: config.body_limit_bytes, version: VERSION, isSealed: () => barrier.isSealed(), auditLog: requestAuditLog, identity, operator, wrapping, metrics,
     plugins: [
       operatorRoutes(operator, VERSION), secretRoutes(secrets), identityRoutes(identity, policies),
-      metricsRoutes(createMetricsService({ metrics, authorizer, public: config.metrics_public })),
+      metricsRoutes(createMetricsService({ metrics: worker ? worker.clusterMetrics(() => metrics.collect()) : metrics, authorizer, public: config.metrics_public })),
       ...awsPlugins, rotationRoutes(rotation), transitRoutes(transit), ...identityPlugins, scanRoutes(scan), alertRoutes(alerts), reportRoutes(reports), approvalRoutes(approvals), uiSession.routes, uiStaticRoutes(), databaseRoutes(database), leaseRoutes(leases, now), changeRoutes(changeFeed, identity, uiSession.tokenOf),
       agentReportRoutes(createAgentReports({ now })),
     ],
     sessionToken: uiSession.tokenOf,
-    nodeId: storage.dialect === 'postgres' ? coordination.nodeId : undefined,
+    nodeId: storage.dialect === 'postgres' || worker ? coordination.nodeId : undefined,
+    beforeReply: worker ? () => worker.settled() : undefined,
+    workerIndex: worker?.index,
   });
   await http.listen({ host: config.host, port: config.port });
   const { port } = http.server.address() as { port: number };
@@ -345,66 +360,4 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       return closing;
     },
   };
-}
-
-/**
- * Fails before anything is created when the port is taken (another server, often another
- * Custos): a new store and a new root token for a server that cannot listen would only lock
- * the user out of the one that is running.
- */
-async function ensurePortFree(host: string, port: number): Promise<void> {
-  if (port === 0) return;
-  await new Promise<void>((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EADDRINUSE') return reject(error);
-      reject(new PortInUseError(`${host}:${port} is already in use (another Custos server?); choose another port with --port or CUSTOS_PORT (config key \`port\`)`));
-    });
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
-  });
-}
-
-export class PortInUseError extends Error {
-  override name = 'PortInUseError';
-  readonly code = 'port_in_use';
-}
-
-/**
- * --dev: initialize on first start with one unseal key kept beside the data, and unseal from it.
- * Returns the new root token on the first start, to be saved once the server listens.
- */
-async function devInitAndUnseal(config: Config, operator: ReturnType<typeof createOperatorService>, logger: Logger, output: (line: string) => void): Promise<string | null> {
-  const keyFile = path.join(config.data_dir, 'unseal.key');
-  const status = await operator.status();
-  let rootToken: string | null = null;
-  if (!status.initialized) {
-    const init = await operator.initialize(1, 1);
-    rootToken = init.rootToken;
-    writePrivateFile(keyFile, init.keys[0]! + '\n');
-    output(`Root token: ${rootToken}`);
-  }
-  if (!existsSync(keyFile)) throw new Error(`dev mode: the unseal key file ${keyFile} is missing`);
-  // Once, on stdout beside the root token (not also as a log line: the same terminal shows both).
-  output(`WARNING: dev mode keeps the unseal key in ${keyFile}; for one machine only, never for production.`);
-  await operator.unseal(readFileSync(keyFile, 'utf8').trim());
-  return rootToken;
-}
-
-async function unsealFromConfig(config: Config, operator: ReturnType<typeof createOperatorService>, logger: Logger): Promise<void> {
-  const source = config.unseal_key ?? (config.unseal_key_file ? readFileSync(config.unseal_key_file, 'utf8') : undefined);
-  if (!source) {
-    logger.info('starting sealed; unseal with `custos operator unseal`');
-    return;
-  }
-  if (!(await operator.status()).initialized) {
-    logger.warn('an unseal key is configured but Custos is not initialized; run `custos operator init`');
-    return;
-  }
-  for (const share of source.split(/[\s,]+/).filter(Boolean)) {
-    const status = await operator.unseal(share);
-    if (!status.sealed) break;
-  }
-  const status = await operator.status();
-  if (status.sealed) logger.error({ progress: status.progress, threshold: status.threshold }, 'configured unseal keys did not unseal');
-  else logger.info('unsealed from configured key');
 }

@@ -29,8 +29,9 @@ export function canonicalEvent(row: Omit<AuditRow, 'hash' | 'prev_hash'>): strin
   ]);
 }
 
-export function chainHash(key: Buffer, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
-  return macLink(hmacSha256Key(key), prevHash, canonicalEvent(row));
+/** `key` as raw bytes, or already made a KeyObject once for many links (hmacSha256Key). */
+export function chainHash(key: Buffer | HmacSha256Key, prevHash: string, row: Omit<AuditRow, 'hash' | 'prev_hash'>): string {
+  return macLink(Buffer.isBuffer(key) ? hmacSha256Key(key) : key, prevHash, canonicalEvent(row));
 }
 
 /** One link: HMAC-SHA256(key, prevHash + "\n" + canonical event), once per audited request. */

@@ -1,5 +1,6 @@
 import type { AnchorRow, AuditRow, AuditStore } from '../storage/audit-store.js';
 import type { Queryable } from '../storage/schema.js';
+import { hmacSha256Key, type HmacSha256Key } from '../crypto/hmac.js';
 import { anchorMac, chainHash, GENESIS_HASH, headMac } from './audit-chain.js';
 
 /** The operation of the event that opens a new segment after an acknowledged break. */
@@ -71,7 +72,7 @@ function ackDetail(row: AuditRow): AckDetail | null {
 }
 
 /** True when `row` is a genuine link after `prev` (right predecessor hash, valid MAC). */
-function links(key: Buffer, prevHash: string, row: AuditRow): boolean {
+function links(key: Buffer | HmacSha256Key, prevHash: string, row: AuditRow): boolean {
   const { hash, prev_hash, ...base } = row;
   return prev_hash === prevHash && chainHash(key, prevHash, base) === hash;
 }
@@ -198,6 +199,8 @@ export function extensionProblem(key: Buffer, expected: StoredHead, stored: Stor
   if (stored.seq <= expected.seq) return `the head checkpoint went back from event ${expected.seq} to ${stored.seq}`;
   let prev: { seq: number; hash: string } = expected;
   let i = 0;
+  // One KeyObject for the whole walk: with several writers (nodes, --workers) this runs before most batches.
+  const linkKey = hmacSha256Key(key);
   if (rows[0]?.seq === expected.seq) {
     if (rows[0].hash !== expected.hash) return `event ${expected.seq} was altered`;
     i = 1;
@@ -210,7 +213,7 @@ export function extensionProblem(key: Buffer, expected: StoredHead, stored: Stor
   }
   for (; i < rows.length; i++) {
     const row = rows[i]!;
-    if (row.seq !== prev.seq + 1 || !links(key, prev.hash, row)) return `event ${prev.seq + 1} is missing or altered`;
+    if (row.seq !== prev.seq + 1 || !links(linkKey, prev.hash, row)) return `event ${prev.seq + 1} is missing or altered`;
     prev = row;
   }
   if (prev.seq !== stored.seq || prev.hash !== stored.hash) return `events ${prev.seq + 1}..${stored.seq} are missing`;

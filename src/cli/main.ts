@@ -35,6 +35,7 @@ program
   .option('--data-dir <dir>', 'data directory (default ./.custos)')
   .option('--storage <url>', 'sqlite:PATH or postgres://user@host:port/db (password via CUSTOS_STORAGE_PASSWORD or a file)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+  .option('--workers <n>', 'server processes sharing the port: a number, or auto for one per CPU core (default 1)')
   .action(run(async () => (await import('./commands/server.js')).serverCommand));
 
 const operator = program.command('operator').description('initialize, seal and unseal the server');

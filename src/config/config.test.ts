@@ -72,4 +72,16 @@ describe('loadConfig', () => {
     writeFileSync(brokenJson, '{"storage_password": "very-secret-pw", ');
     assert.throws(() => loadConfig({ file: brokenJson }), (e: Error) => e instanceof ConfigError && !e.message.includes('very-secret-pw'));
   });
+
+  test('workers: one process by default, a count from flag, env or file, auto for one per core; nothing else', () => {
+    assert.equal(loadConfig({}).workers, 1);
+    assert.equal(loadConfig({ flags: { workers: '3' } }).workers, 3);
+    assert.equal(loadConfig({ env: { CUSTOS_WORKERS: 'auto' } }).workers, os.availableParallelism());
+    const file = path.join(dir, 'workers.yaml');
+    writeFileSync(file, 'workers: 2\n');
+    assert.equal(loadConfig({ file, env: { CUSTOS_WORKERS: '4' } }).workers, 4); // env over file
+    for (const bad of ['0', '-1', '1.5', 'many', '257']) {
+      assert.throws(() => loadConfig({ flags: { workers: bad } }), (e: Error) => e instanceof ConfigError && /workers/.test(e.message), bad);
+    }
+  });
 });

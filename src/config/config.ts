@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -85,6 +86,11 @@ const ConfigSchema = z
     change_feed_max_subscribers: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     /** ... and one token holds at most on a node. */
     change_feed_max_subscribers_per_token: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    /**
+     * Server processes sharing the listener (`custos server --workers N`): a whole number, or
+     * `auto` for one per CPU core. 1 (the default) serves from this one process.
+     */
+    workers: z.preprocess((v) => (v === 'auto' ? os.availableParallelism() : v), z.coerce.number().int().min(1).max(256)).default(1),
     /** Alert rules over the audit stream and where alerts go (see docs/monitoring.md). */
     alerts: AlertsConfigSchema.prefault({}),
   })
@@ -133,6 +139,7 @@ const ENV_KEYS: Record<string, keyof z.infer<typeof ConfigSchema>> = {
   CUSTOS_METRICS_ENVIRONMENTS: 'metrics_environments',
   CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS: 'change_feed_max_subscribers',
   CUSTOS_CHANGE_FEED_MAX_SUBSCRIBERS_PER_TOKEN: 'change_feed_max_subscribers_per_token',
+  CUSTOS_WORKERS: 'workers',
 };
 
 export interface ConfigSources {

@@ -38,6 +38,13 @@ export interface HttpDeps {
   plugins: ((app: FastifyInstance) => void)[];
   /** The token of a browser session's cookie when no header carries one (CSRF-checked: http/ui-session.ts). */
   sessionToken?: (request: FastifyRequest) => string | undefined;
+  /**
+   * With `--workers`: null, or a promise for the changes this process announced reaching every
+   * other worker. Each response waits for it, so the next request finds them on any worker.
+   */
+  beforeReply?: () => Promise<void> | null;
+  /** With `--workers`: this worker's index, sent as `x-custos-worker` (which process answered). */
+  workerIndex?: number;
 }
 
 export interface ErrorBody {
@@ -164,6 +171,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.decorateRequest('audit', null as never);
   app.decorateRequest('identity', undefined);
 
+  const workerHeader = deps.workerIndex === undefined ? undefined : String(deps.workerIndex);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -176,6 +184,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const config = route.config;
     request.audit = { operation: config.operation ?? 'http.unknown', secretName: null, versionId: null, accessor: null, errorCode: null, status: () => reply.statusCode };
     reply.header('x-request-id', request.id);
+    if (workerHeader !== undefined) reply.header('x-custos-worker', workerHeader);
     // Secret routes name the secret in their wildcard: record it before authentication, so a
     // refused attempt (bad token, sealed, draining) still says which secret it was aimed at.
     const target = (request.params as Record<string, unknown> | undefined)?.['*'];
@@ -271,6 +280,16 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     };
     return { ...identity, audit: auditor };
   });
+
+  if (deps.beforeReply) {
+    const settled = deps.beforeReply;
+    // Registered first, so it runs before the audit hook below: what the request changed reaches the other workers first.
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      const pending = settled();
+      if (pending) await pending;
+      return payload;
+    });
+  }
 
   // Fail closed: the response leaves only after its audit event is durable.
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {

@@ -51,12 +51,15 @@ export function createMetrics(options: MetricsOptions) {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
   });
   const auditBatchEvents = new Counter({ name: 'custos_audit_events_written_total', help: 'Audit events written', registers: [registry] });
-  new Gauge({ name: 'custos_audit_pending_events', help: 'Audit events recorded but not yet durable (the audit queue)', registers: [registry], collect() { this.set(sources.auditPending?.() ?? 0); } });
-  new Gauge({ name: 'custos_sealed', help: '1 while the server is sealed, 0 when unsealed', registers: [registry], collect() { this.set(sources.sealed?.() ? 1 : 0); } });
-  const rotationRuns = new Gauge({ name: 'custos_rotation_runs', help: 'Rotation runs kept in the database by status', labelNames: ['status'] as const, registers: [registry] });
-  const rotationOverdue = new Gauge({ name: 'custos_rotation_overdue_secrets', help: 'Secrets whose scheduled rotation is overdue', registers: [registry] });
-  const alertsFiring = new Gauge({ name: 'custos_alerts_firing', help: 'Alerts currently firing (not resolved) by rule', labelNames: ['rule'] as const, registers: [registry] });
-  const leases = new Gauge({ name: 'custos_leases', help: 'Leases not yet revoked, by state (revoking: due or being retried)', labelNames: ['state'] as const, registers: [registry] });
+  // Aggregators say how worker processes' values combine (`--workers`): per-process counts add
+  // up, the seal gauge reports 1 if any worker is sealed, and gauges read from the database are
+  // the same in every worker, so one worker's value stands for all.
+  new Gauge({ name: 'custos_audit_pending_events', help: 'Audit events recorded but not yet durable (the audit queue)', registers: [registry], aggregator: 'sum', collect() { this.set(sources.auditPending?.() ?? 0); } });
+  new Gauge({ name: 'custos_sealed', help: '1 while the server is sealed, 0 when unsealed', registers: [registry], aggregator: 'max', collect() { this.set(sources.sealed?.() ? 1 : 0); } });
+  const rotationRuns = new Gauge({ name: 'custos_rotation_runs', help: 'Rotation runs kept in the database by status', labelNames: ['status'] as const, registers: [registry], aggregator: 'first' });
+  const rotationOverdue = new Gauge({ name: 'custos_rotation_overdue_secrets', help: 'Secrets whose scheduled rotation is overdue', registers: [registry], aggregator: 'first' });
+  const alertsFiring = new Gauge({ name: 'custos_alerts_firing', help: 'Alerts currently firing (not resolved) by rule', labelNames: ['rule'] as const, registers: [registry], aggregator: 'first' });
+  const leases = new Gauge({ name: 'custos_leases', help: 'Leases not yet revoked, by state (revoking: due or being retried)', labelNames: ['state'] as const, registers: [registry], aggregator: 'first' });
 
   async function refreshSampled(): Promise<void> {
     if (sources.rotation) {
@@ -107,10 +110,17 @@ export function createMetrics(options: MetricsOptions) {
       await refreshSampled();
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
+    /** This process's samples as prom-client JSON, for a primary that adds up its workers' (`--workers`). */
+    async collect(): Promise<MetricsSnapshot> {
+      await refreshSampled();
+      return registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
+    },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+/** One process's metrics as prom-client's `getMetricsAsJSON` returns them (plain data: crosses process boundaries). */
+export type MetricsSnapshot = unknown[];
 
 type Labels = Record<string, string>;
 type Exposed = { name: string; help: string; type: string; aggregator: string; values: { metricName?: string; labels: Labels; value: number }[] };

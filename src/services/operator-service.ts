@@ -21,6 +21,12 @@ export interface OperatorServiceDeps {
   changes: ChangeBus;
   /** This node's signed checkpoints (audit/checkpoint-sinks.ts); none listed without. */
   checkpoints?: { list(beforeSeq: number, limit: number): (AuditCheckpoint & { signatureValid: boolean })[] };
+  /**
+   * The other processes serving this store (`--workers`): told of every unseal share this one
+   * accepted and of every seal, so that unsealing or sealing any worker does it to all.
+   * Resolves once every worker applied it. Absent with one process.
+   */
+  peers?: { shareSubmitted(share: string): Promise<void>; unsealReset(): Promise<void>; sealed(): Promise<void> };
 }
 
 /** Whether a checkpointed event is still in the chain with the hash that was signed. */
@@ -34,6 +40,11 @@ export interface CheckpointListing {
 /** Initialization, seal/unseal, keyring rotation and the audit log's read side. */
 export function createOperatorService(deps: OperatorServiceDeps) {
   const { db, barrier, authorizer, auditLog } = deps;
+  async function sealHere(): Promise<void> {
+    await auditLog.flush();
+    barrier.seal();
+    auditLog.reset();
+  }
 
   return {
     status: (): Promise<SealStatus> => barrier.status(),
@@ -59,17 +70,39 @@ export function createOperatorService(deps: OperatorServiceDeps) {
 
     async unseal(share: string): Promise<SealStatus> {
       const wasSealed = barrier.isSealed();
-      const status = await barrier.submitUnsealShare(share);
+      let status: SealStatus;
+      try {
+        status = await barrier.submitUnsealShare(share);
+      } catch (error) {
+        // Shares that did not combine were all dropped here: the other workers drop theirs too.
+        if (wasSealed && deps.peers && (await barrier.status()).progress === 0) await deps.peers.unsealReset();
+        throw error;
+      }
+      if (wasSealed) await deps.peers?.shareSubmitted(share);
       if (wasSealed && !status.sealed) await auditLog.verifyAtUnseal();
       return status;
     },
 
     async seal(caller: Identity): Promise<void> {
       await authorizer.require(caller, 'update', 'sys:operator');
-      await auditLog.flush();
-      barrier.seal();
-      auditLog.reset();
+      await sealHere();
+      await deps.peers?.sealed();
     },
+
+    /** A share another worker accepted (never re-announced); unseals here too once enough arrived. */
+    async applyPeerShare(share: string): Promise<void> {
+      const wasSealed = barrier.isSealed();
+      const status = await barrier.submitUnsealShare(share).catch(() => null); // a bad set fails on the worker that was given it
+      if (wasSealed && status && !status.sealed) await auditLog.verifyAtUnseal();
+    },
+
+    /** Another worker's shares did not combine: drop the ones given so far. */
+    applyPeerReset(): void {
+      if (barrier.isSealed()) barrier.seal();
+    },
+
+    /** Another worker was sealed by an operator. */
+    sealFromPeer: () => sealHere(),
 
     async rotateKey(caller: Identity): Promise<number> {
       await authorizer.require(caller, 'update', 'sys:operator');
