@@ -124,6 +124,18 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
     return inFlight;
   }
 
+  // A login in flight may have read the file just before it changed: log in once more after it,
+  // or the new credential would wait for the next change of the file.
+  let afterInFlight: Promise<boolean> | null = null;
+  function credentialFileChanged(): Promise<boolean> {
+    if (!inFlight) return reauthenticate();
+    afterInFlight ??= inFlight.then(() => {
+      afterInFlight = null;
+      return reauthenticate();
+    });
+    return afterInFlight;
+  }
+
   const watched = config.auth.method === 'token_file' ? config.auth.token_file : config.auth.method === 'jwt' ? config.auth.jwt_file : undefined;
   return {
     token: () => current,
@@ -132,7 +144,7 @@ export function createUpstreamAuth(config: AgentConfig, log: AgentLog, fetchImpl
     async start() {
       await reauthenticate();
       // Polling, not fs.watch: a Kubernetes secret volume swaps a symlink, which watchers miss.
-      if (watched) watchFile(watched, { interval: 500, persistent: false }, () => void reauthenticate());
+      if (watched) watchFile(watched, { interval: 500, persistent: false }, () => void credentialFileChanged());
     },
     stop() {
       stopped = true;

@@ -36,7 +36,7 @@ describe('alerts end to end', () => {
     const config = {
       alerts: {
         evaluate_interval_seconds: 0.1,
-        rules: { off_hours: { enabled: false }, failure_burst: { threshold: 3 } },
+        rules: { off_hours: { enabled: false }, expiring: { enabled: false }, failure_burst: { threshold: 3 } },
         sinks: [{ name: 'ops', type: 'webhook', url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`, secret_file: path.join(dir, 'hook.key') }],
       },
     };
