@@ -22,7 +22,7 @@ import { transaction } from '../../storage/transaction.js';
 import type { ApprovalsServiceDeps, ChangeOperation, ChangeRequestState, ChangeRequestView, MetadataChange } from './approvals.types.js';
 import { auditOperationOf, checksOf, execute, summaryOf, validated } from './operations.js';
 import { groupsOf, principalOf, requesterIsLive, requesterKeyOf } from './requester.js';
-import { changesOf, currentMetadata } from './review.js';
+import { changesOf, currentMetadata, withPreconditions } from './review.js';
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3600 * 1000;
 const PURPOSE = 'change-request';
@@ -214,7 +214,7 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
         requirement ??= decision.approval;
       }
       if (!requirement) return null;
-      op = validated(op);
+      op = await withPreconditions(deps, db, validated(op));
       const requesterKey = await requesterKeyOf(deps, db, caller.accessor);
       if (!requesterKey) throw new AppError('approval_required', `"${op.name}" needs approval, and only a token or access key can request it`);
       const id = `chr_${randomBytes(16).toString('base64url')}`;

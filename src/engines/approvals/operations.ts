@@ -7,8 +7,9 @@ import type { Identity } from '../../auth/identity.types.js';
 import type { Capability } from '../../policy/policy.js';
 import { validateSecretName, validateTags, type SecretValue } from '../secrets/secret-rules.js';
 import { parseSettings } from '../rotation/rotation-settings.js';
-import type { SecretsService } from '../secrets/secrets-service.js';
 import { AppError } from '../../errors/app-error.js';
+import { grantedCapabilities, isPublic, parseResourcePolicy } from '../../policy/resource-policy.js';
+import { REGION_PATTERN } from '../secrets/replication-service.js';
 import { SCHEDULE_FIELDS, type ApprovalsServiceDeps, type ChangeOperation, type HeldValue, type RotationSchedule } from './approvals.types.js';
 
 type Check = { capability: Capability; resource: string };
@@ -51,6 +52,24 @@ export function checksOf(op: ChangeOperation): Check[] {
       return rotationChecks(op.name, op.settings);
     case 'rotation.schedule':
       return [{ capability: 'rotate', resource: op.name }];
+    case 'secret.restore':
+      return [{ capability: 'delete', resource: op.name }];
+    case 'replication.add':
+    case 'replication.remove':
+    case 'replication.promote':
+    case 'policy.delete':
+      return [{ capability: 'update', resource: op.name }];
+    case 'policy.put':
+      return [{ capability: 'update', resource: op.name }, ...grantsOf(op.document).map((capability) => ({ capability, resource: op.name }))];
+  }
+}
+
+/** What a resource policy grants, as the policy engine checks it (a malformed one is refused by `validated` or the engine). */
+function grantsOf(document: string): Capability[] {
+  try {
+    return grantedCapabilities(parseResourcePolicy(document));
+  } catch {
+    return [];
   }
 }
 
@@ -75,6 +94,16 @@ export function validated(op: ChangeOperation): ChangeOperation {
     case 'rotation.configure':
     case 'rotation.rotate':
       return op.settings ? { ...op, settings: parseSettings(op.settings) as Record<string, unknown> } : op;
+    case 'replication.add':
+      if (op.regions.length === 0) throw new AppError('validation_failed', 'name at least one region');
+      for (const r of op.regions) if (!REGION_PATTERN.test(r.region)) throw new AppError('validation_failed', `"${r.region.slice(0, 32)}" is not a region name`);
+      return op;
+    case 'policy.put':
+      // Parsed even without BlockPublicPolicy: a malformed document is refused now, not after approval.
+      if (isPublic(parseResourcePolicy(op.document)) && op.blockPublic) {
+        throw new AppError('invalid_policy', 'BlockPublicPolicy is set and the policy allows access to every principal ("*")', { details: { reason: 'public' } });
+      }
+      return op;
     default:
       return op;
   }
@@ -108,6 +137,18 @@ export function summaryOf(op: ChangeOperation): string {
       return `rotate ${op.name} now${op.settings ? ` after setting its rotation (rotator ${String(op.settings.rotator)})` : ''}`;
     case 'rotation.schedule':
       return `${op.schedule ? `set the rotation schedule of ${op.name} (${scheduleText(op.schedule)})` : `turn off automatic rotation of ${op.name}`}${op.rotate ? ' and rotate it now' : ''}`;
+    case 'secret.restore':
+      return `restore ${op.name} (cancel its scheduled deletion)`;
+    case 'replication.add':
+      return `replicate ${op.name} to ${op.regions.map((r) => r.region).join(', ')}${op.overwrite ? ', replacing a secret of that name there' : ''}`;
+    case 'replication.remove':
+      return `delete the replica${op.regions.length === 1 ? '' : 's'} of ${op.name} in ${op.regions.join(', ')}`;
+    case 'replication.promote':
+      return `promote the replica ${op.name} in ${op.region ?? 'the default region'} to a standalone secret`;
+    case 'policy.put':
+      return `attach a resource policy to ${op.name}`;
+    case 'policy.delete':
+      return `remove the resource policy of ${op.name}`;
   }
 }
 
@@ -116,7 +157,7 @@ function valueOf(held: HeldValue): SecretValue {
   return held.kind === 'string' ? { kind: 'string', text: bytes.toString('utf8') } : { kind: 'binary', bytes };
 }
 
-type Engines = { secrets: SecretsService; rotation: ApprovalsServiceDeps['rotation'] };
+type Engines = Pick<ApprovalsServiceDeps, 'secrets' | 'rotation' | 'replication' | 'resourcePolicies'>;
 type Result = Record<string, string | number | boolean | null>;
 
 /**
@@ -124,7 +165,7 @@ type Result = Record<string, string | number | boolean | null>;
  * result. An operation of two steps commits the first before the second runs: the step more
  * likely to fail (a value write's idempotency check, storing rotation settings) comes first.
  */
-export async function execute({ secrets, rotation }: Engines, caller: Identity, op: ChangeOperation): Promise<Result> {
+export async function execute({ secrets, rotation, replication, resourcePolicies }: Engines, caller: Identity, op: ChangeOperation): Promise<Result> {
   const ref = { name: op.name, region: op.region };
   switch (op.kind) {
     case 'secret.write': {
@@ -177,6 +218,26 @@ export async function execute({ secrets, rotation }: Engines, caller: Identity, 
       const run = await rotation.rotateNow(caller, op.name);
       return { rotation: run.id, token: run.token };
     }
+    case 'secret.restore':
+      await secrets.restore(caller, ref);
+      return {};
+    case 'replication.add': {
+      const { statuses } = await replication.replicate(caller, ref, op.regions, op.overwrite, true);
+      return { replicas: statuses.map((s) => s.region).join(',') };
+    }
+    case 'replication.remove': {
+      const { statuses } = await replication.removeRegions(caller, ref, op.regions);
+      return { replicas: statuses.map((s) => s.region).join(',') };
+    }
+    case 'replication.promote':
+      await replication.promote(caller, ref);
+      return {};
+    case 'policy.put':
+      await resourcePolicies.put(caller, ref, op.document, op.blockPublic, op.expected);
+      return {};
+    case 'policy.delete':
+      await resourcePolicies.remove(caller, ref, op.expected);
+      return {};
   }
 }
 

@@ -117,6 +117,14 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     return row;
   }
 
+  /** An approved change request applies only over the document its approvers reviewed. */
+  async function unchangedSince(q: Parameters<SecretStore['findByName']>[0], row: SecretRow, expected: string | null | undefined): Promise<void> {
+    if (expected === undefined) return;
+    if (((await store.find(q, row.id)) ?? null) !== expected) {
+      throw new AppError('resource_policy_changed', `the resource policy of "${row.name}" changed after the change request was made`);
+    }
+  }
+
   function writable(row: SecretRow): void {
     if (row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${row.name}" is scheduled for deletion; restore it first`);
     if (row.primary_region !== null) {
@@ -145,13 +153,14 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     },
 
     /** Attaches (or replaces) the secret's policy. Needs `update`, plus every capability an Allow in it grants. */
-    async put(caller: Identity, ref: SecretRef, document: string, blockPublic = false): Promise<{ arn: string; name: string }> {
+    async put(caller: Identity, ref: SecretRef, document: string, blockPublic = false, expected?: string | null): Promise<{ arn: string; name: string }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       await checked(caller, ref.name, document, blockPublic);
       const row = await transaction(db, caller.audit, async (tx) => {
         const row = await rowOf(tx, ref, true);
         writable(row);
+        await unchangedSince(tx, row, expected);
         await store.put(tx, row.id, document, deps.now());
         return row;
       });
@@ -160,12 +169,13 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     },
 
     /** Removes the secret's policy (none attached is not an error). Needs `update`. */
-    async remove(caller: Identity, ref: SecretRef): Promise<{ arn: string; name: string }> {
+    async remove(caller: Identity, ref: SecretRef, expected?: string | null): Promise<{ arn: string; name: string }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       const row = await transaction(db, caller.audit, async (tx) => {
         const row = await rowOf(tx, ref, true);
         writable(row);
+        await unchangedSince(tx, row, expected);
         await store.remove(tx, row.id);
         return row;
       });
