@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CreateSecretCommand, DeleteResourcePolicyCommand, DeleteSecretCommand, DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, PutResourcePolicyCommand,
-  RemoveRegionsFromReplicationCommand, ReplicateSecretToRegionsCommand, RestoreSecretCommand, StopReplicationToReplicaCommand, type SecretsManagerClient,
+  RemoveRegionsFromReplicationCommand, ReplicateSecretToRegionsCommand, RestoreSecretCommand, StopReplicationToReplicaCommand, ValidateResourcePolicyCommand, type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createToken, eventually, writePolicy } from '../support/http-helpers.js';
@@ -181,6 +181,11 @@ describe('change requests for replication, resource policies and restore', () =>
 
   test('PutResourcePolicy and DeleteResourcePolicy: held with the document diffed; a policy changed meanwhile fails the request', async () => {
     const doc = policyDoc('secretsmanager:DeleteSecret');
+    // Validating changes nothing: the requester may check a document before asking for it, nothing is held.
+    const pending = (await root('GET', '/v1/requests?state=pending')).body.requests.length;
+    const checked = await east.send(new ValidateResourcePolicyCommand({ SecretId: 'prod/pol/a', ResourcePolicy: doc }));
+    assert.deepEqual([checked.PolicyValidationPassed, checked.ValidationErrors], [true, []]);
+    assert.equal((await root('GET', '/v1/requests?state=pending')).body.requests.length, pending);
     const put = await heldAws(east.send(new PutResourcePolicyCommand({ SecretId: 'prod/pol/a', ResourcePolicy: doc })), 'policy.put');
     assert.deepEqual(put.changes, [{ field: 'resource_policy', from: null, to: doc }]);
     assert.equal((await rootEast.send(new GetResourcePolicyCommand({ SecretId: 'prod/pol/a' }))).ResourcePolicy, undefined);

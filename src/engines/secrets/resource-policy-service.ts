@@ -132,13 +132,22 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     }
   }
 
+  /**
+   * `require`, or with `approvable` also a grant that needs approval: validating a document
+   * changes nothing, so a caller who could request the change may check it first.
+   */
+  async function requireGrant(caller: Identity, capability: Capability, name: string, approvable: boolean): Promise<void> {
+    if (approvable && (await authorizer.decide(caller, capability, name)).allowed) return;
+    await authorizer.require(caller, capability, name);
+  }
+
   /** Parses and checks a document for `caller`: it may only grant capabilities it holds itself. */
-  async function checked(caller: Identity, name: string, document: string, blockPublic: boolean): Promise<void> {
+  async function checked(caller: Identity, name: string, document: string, blockPublic: boolean, approvable = false): Promise<void> {
     const policy = parseResourcePolicy(document);
     if (blockPublic && isPublic(policy)) {
       throw new AppError('invalid_policy', 'BlockPublicPolicy is set and the policy allows access to every principal ("*")', { details: { reason: 'public' } });
     }
-    for (const capability of grantedCapabilities(policy)) await authorizer.require(caller, capability, name);
+    for (const capability of grantedCapabilities(policy)) await requireGrant(caller, capability, name, approvable);
   }
 
   return {
@@ -188,11 +197,11 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
       const errors = validateResourcePolicy(document);
       if (!ref) return errors;
       validateSecretName(ref.name);
-      await authorizer.require(caller, 'update', ref.name);
+      await requireGrant(caller, 'update', ref.name, true);
       await rowOf(db, ref);
       if (errors.length === 0) {
         try {
-          await checked(caller, ref.name, document, false);
+          await checked(caller, ref.name, document, false, true);
         } catch (error) {
           if (!(error instanceof AppError) || (error.code !== 'permission_denied' && error.code !== 'environment_denied')) throw error;
           errors.push({ CheckName: 'GRANT_CHECK', ErrorMessage: 'The policy allows actions the caller may not perform on this secret itself.' });
