@@ -156,6 +156,19 @@ describe('change requests for replication, resource policies and restore', () =>
     assert.deepEqual(await replicaRegions('prod/rep/a'), []);
   });
 
+  test('CreateSecret with AddReplicaRegions: held as one request; approved, the secret is created and then replicated', async () => {
+    const cr = await heldAws(east.send(new CreateSecretCommand({ Name: 'prod/rep/created', SecretString: `${canary}-created`, AddReplicaRegions: [{ Region: 'eu-west-1' }] })), 'secret.create');
+    assert.match(cr.summary, /^create prod\/rep\/created with a first value \(labels CURRENT, version [0-9a-f-]{36}\), replicated to eu-west-1$/);
+    assert.deepEqual(cr.changes, [{ field: 'value', to: '(new value, sealed), labels CURRENT' }, { field: 'replica:eu-west-1', from: null, to: 'replica' }]);
+    assertErrorBody(await root('GET', '/v1/secrets/prod/rep/created'), 404, 'secret_not_found');
+    assert.equal((await applied(cr.id)).result.replicas, 'eu-west-1');
+    assert.deepEqual(await replicaRegions('prod/rep/created'), ['eu-west-1']);
+    assert.equal((await rootWest.send(new GetSecretValueCommand({ SecretId: 'prod/rep/created' }))).SecretString, `${canary}-created`);
+    // Replicating to its own region is refused at once, nothing held.
+    const own = await awsError(east.send(new CreateSecretCommand({ Name: 'prod/rep/own', SecretString: 'x', AddReplicaRegions: [{ Region: 'us-east-1' }] })));
+    assert.equal(own.name, 'InvalidParameterException', own.message);
+  });
+
   test('replication requests whose secret changed meanwhile fail with a stable code and write nothing, not even half', async () => {
     // One of two regions gained a replica meanwhile: neither is added.
     const add = await heldAws(east.send(new ReplicateSecretToRegionsCommand({ SecretId: 'prod/rep/stale', AddReplicaRegions: [{ Region: 'ap-south-1' }, { Region: 'eu-north-1' }] })), 'replication.add');

@@ -48,6 +48,9 @@ export type ChangeOperation = { region?: string } & (
     value?: HeldValue;
     labels?: string[];
     versionId?: string;
+    /** AWS CreateSecret with AddReplicaRegions: replicated once created (a second step, as `exact` replication). */
+    replicas?: { region: string; kmsKeyId?: string }[];
+    overwriteReplicas?: boolean;
   }
   /** Metadata and, over the AWS API (UpdateSecret), a new value too: the value is written first. */
   | { kind: 'secret.update'; name: string; metadata: MetadataPatch; value?: HeldValue; versionId?: string }

@@ -42,7 +42,10 @@ export function checksOf(op: ChangeOperation): Check[] {
     case 'secret.label':
       return [{ capability: 'stage', resource: op.name }];
     case 'secret.create':
-      return [{ capability: 'create', resource: op.name }, ...(op.value ? writeChecks(op.name, op.labels) : [])];
+      return [
+        { capability: 'create', resource: op.name }, ...(op.value ? writeChecks(op.name, op.labels) : []),
+        ...(op.replicas?.length ? [{ capability: 'update' as const, resource: op.name }] : []),
+      ];
     case 'secret.update':
     case 'secret.tag':
     case 'secret.untag':
@@ -78,6 +81,10 @@ function scheduleText(schedule: RotationSchedule): string {
   return `${when}${schedule.window ? `, window ${schedule.window}` : ''}`;
 }
 
+function validateRegions(regions: { region: string }[]): void {
+  for (const r of regions) if (!REGION_PATTERN.test(r.region)) throw new AppError('validation_failed', `"${r.region.slice(0, 32)}" is not a region name`);
+}
+
 /**
  * Checks what the engines would refuse once approved, so a request an approver reviews is one
  * that can apply: a new secret's name, tags, and rotation settings (returned as the engine normalizes them).
@@ -87,6 +94,8 @@ export function validated(op: ChangeOperation): ChangeOperation {
     case 'secret.create':
       validateSecretName(op.name);
       if (op.tags) validateTags(op.tags);
+      validateRegions(op.replicas ?? []);
+      if (op.replicas?.some((r) => r.region === op.region)) throw new AppError('validation_failed', 'a secret cannot be replicated to its own region');
       return op;
     case 'secret.tag':
       validateTags(op.tags);
@@ -96,7 +105,7 @@ export function validated(op: ChangeOperation): ChangeOperation {
       return op.settings ? { ...op, settings: parseSettings(op.settings) as Record<string, unknown> } : op;
     case 'replication.add':
       if (op.regions.length === 0) throw new AppError('validation_failed', 'name at least one region');
-      for (const r of op.regions) if (!REGION_PATTERN.test(r.region)) throw new AppError('validation_failed', `"${r.region.slice(0, 32)}" is not a region name`);
+      validateRegions(op.regions);
       return op;
     case 'policy.put':
       // Parsed even without BlockPublicPolicy: a malformed document is refused now, not after approval.
@@ -121,7 +130,8 @@ export function summaryOf(op: ChangeOperation): string {
     case 'secret.label':
       return `move label ${op.label} of ${op.name}${op.moveToVersionId ? ` to version ${op.moveToVersionId}` : ''}${op.removeFromVersionId ? ` from version ${op.removeFromVersionId}` : ''}`;
     case 'secret.create':
-      return `create ${op.name}${op.value ? ` with a first value (labels ${labelsText(op.labels)}${op.versionId ? `, version ${op.versionId}` : ''})` : ' without a value'}`;
+      return `create ${op.name}${op.value ? ` with a first value (labels ${labelsText(op.labels)}${op.versionId ? `, version ${op.versionId}` : ''})` : ' without a value'}${
+        op.replicas?.length ? `, replicated to ${op.replicas.map((r) => r.region).join(', ')}` : ''}`;
     case 'secret.update': {
       const fields = Object.keys(op.metadata).filter((k) => op.metadata[k as keyof typeof op.metadata] !== undefined).map((k) => (k === 'kmsKeyId' ? 'kms key' : k));
       const parts = [...(op.value ? ['write a new version (labels CURRENT)'] : []), ...(fields.length ? [`update ${fields.join(', ')}`] : [])];
@@ -185,7 +195,9 @@ export async function execute({ secrets, rotation, replication, resourcePolicies
         name: op.name, region: op.region, description: op.description, owner: op.owner, kmsKeyId: op.kmsKeyId, tags: op.tags,
         value: op.value ? valueOf(op.value) : undefined, labels: op.labels, versionId: op.versionId,
       });
-      return { arn: created.metadata.arn, version_id: created.versionId };
+      // The second step: the create has committed (with approved → applied); a failure here marks the request incomplete.
+      if (op.replicas?.length) await replication.replicate(caller, ref, op.replicas, op.overwriteReplicas ?? false, true);
+      return { arn: created.metadata.arn, version_id: created.versionId, ...(op.replicas?.length ? { replicas: op.replicas.map((r) => r.region).join(',') } : {}) };
     }
     case 'secret.update': {
       const result: Result = {};

@@ -97,6 +97,7 @@ export function changesOf(op: ChangeOperation, current: CurrentMetadata | null |
       if (op.value) changes.push({ field: 'value', to: `${SEALED_VALUE}, labels ${(op.labels ?? ['CURRENT']).join(',')}` });
       metadata({ description: op.description, owner: op.owner, kmsKeyId: op.kmsKeyId });
       tags(op.tags ?? {});
+      for (const r of op.replicas ?? []) always(`replica:${r.region}`, null, `replica${r.kmsKeyId ? ` (kms key ${r.kmsKeyId})` : ''}`);
       break;
     case 'secret.update':
       if (op.value) changes.push({ field: 'value', to: `${SEALED_VALUE}, labels CURRENT` });
