@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CreateSecretCommand, DeleteResourcePolicyCommand, DeleteSecretCommand, DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, PutResourcePolicyCommand,
-  RemoveRegionsFromReplicationCommand, ReplicateSecretToRegionsCommand, RestoreSecretCommand, StopReplicationToReplicaCommand, ValidateResourcePolicyCommand, type SecretsManagerClient,
+  RemoveRegionsFromReplicationCommand, ReplicateSecretToRegionsCommand, RestoreSecretCommand, RotateSecretCommand, StopReplicationToReplicaCommand, ValidateResourcePolicyCommand, type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createToken, eventually, writePolicy } from '../support/http-helpers.js';
@@ -167,6 +167,27 @@ describe('change requests for replication, resource policies and restore', () =>
     // Replicating to its own region is refused at once, nothing held.
     const own = await awsError(east.send(new CreateSecretCommand({ Name: 'prod/rep/own', SecretString: 'x', AddReplicaRegions: [{ Region: 'us-east-1' }] })));
     assert.equal(own.name, 'InvalidParameterException', own.message);
+  });
+
+  test('rotation of a secret outside the default region: held for that region\'s secret, natively and over the AWS API', async () => {
+    const status = async (region?: string) => (await root('GET', `/v1/rotation-status/prod/rot/regional${region ? `?region=${region}` : ''}`)).body.settings;
+    await create('prod/rot/regional');
+    await rootWest.send(new CreateSecretCommand({ Name: 'prod/rot/regional', SecretString: 'west' }));
+    for (const query of ['', '?region=eu-west-1']) assert.equal((await root('PUT', `/v1/rotation/prod/rot/regional${query}`, { settings: { rotator: 'postgres', every_seconds: 3600 } })).status, 200);
+    const native = await api(server, 'PUT', '/v1/rotation/prod/rot/regional?region=eu-west-1', { token: dataEng.token, body: { settings: { rotator: 'postgres', every_seconds: 7200 } } });
+    assert.equal(native.status, 202, JSON.stringify(native.body));
+    assert.deepEqual(native.body.change_request.changes, [{ field: 'rotation.every_seconds', from: '3600', to: '7200' }]);
+    assert.equal((await approve(platform.token, native.body.change_request.id)).body.change_request.state, 'applied');
+    assert.deepEqual([(await status('eu-west-1')).every_seconds, (await status()).every_seconds], [7200, 3600]);
+    const viaAws = await heldAws(west.send(new RotateSecretCommand({ SecretId: 'prod/rot/regional', RotationRules: { AutomaticallyAfterDays: 7 }, RotateImmediately: false })), 'rotation.schedule');
+    assert.deepEqual(viaAws.changes.find((c: any) => c.field === 'rotation.every_seconds'), { field: 'rotation.every_seconds', from: '7200', to: '604800' });
+    await applied(viaAws.id);
+    assert.deepEqual([(await status('eu-west-1')).every_seconds, (await status()).every_seconds], [604800, 3600]);
+    // A replica is rotated through its primary: refused at once, nothing held.
+    const pending = (await root('GET', '/v1/requests?state=pending')).body.requests.length;
+    const replica = await awsError(west.send(new RotateSecretCommand({ SecretId: 'prod/critical/rep', RotationRules: { AutomaticallyAfterDays: 7 } })));
+    assert.deepEqual([replica.name, replica.message], ['InvalidParameterException', "Operation not permitted on a replica secret. Call must be made in primary secret's region."]);
+    assert.equal((await root('GET', '/v1/requests?state=pending')).body.requests.length, pending);
   });
 
   test('replication requests whose secret changed meanwhile fail with a stable code and write nothing, not even half', async () => {

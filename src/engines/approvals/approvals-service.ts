@@ -194,17 +194,6 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
      * no break-glass reason), the write is held as a new pending request and not carried out.
      * Null means "go ahead": no approval needed, or a refusal the engine itself will give.
      */
-    /** Whether `gate` would hold `op` for `caller` (nothing is created). */
-    async needsApproval(caller: Identity, op: ChangeOperation): Promise<boolean> {
-      if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return false;
-      for (const check of checksOf(op)) {
-        const decision = await authorizer.decide(caller, check.capability, check.resource);
-        if (!decision.allowed) return false;
-        if (decision.approval) return true;
-      }
-      return false;
-    },
-
     async gate(caller: Identity, op: ChangeOperation): Promise<ChangeRequestView | null> {
       if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return null;
       let requirement: ApprovalRequirement | undefined;

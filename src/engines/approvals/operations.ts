@@ -177,6 +177,8 @@ type Result = Record<string, string | number | boolean | null>;
  */
 export async function execute({ secrets, rotation, replication, resourcePolicies }: Engines, caller: Identity, op: ChangeOperation): Promise<Result> {
   const ref = { name: op.name, region: op.region };
+  // A rotation in another region than the server's names it (a RotateSecret signed for that region).
+  const target = op.region === undefined ? op.name : { name: op.name, region: op.region };
   switch (op.kind) {
     case 'secret.write': {
       const input = { value: valueOf(op.value), labels: op.labels, versionId: op.versionId };
@@ -212,22 +214,22 @@ export async function execute({ secrets, rotation, replication, resourcePolicies
       await secrets.untag(caller, ref, op.keys);
       return {};
     case 'rotation.configure':
-      await rotation.configure(caller, op.name, op.settings);
+      await rotation.configure(caller, target, op.settings);
       return {};
     case 'rotation.rotate': {
-      if (op.settings) await rotation.configure(caller, op.name, op.settings);
-      const run = await rotation.rotateNow(caller, op.name);
+      if (op.settings) await rotation.configure(caller, target, op.settings);
+      const run = await rotation.rotateNow(caller, target);
       return { rotation: run.id, token: run.token };
     }
     case 'rotation.schedule': {
       // The settings as they are when approved: only the schedule is the request's.
-      const { settings } = await rotation.status(caller, op.name);
+      const { settings } = await rotation.status(caller, target);
       if (!settings) throw new AppError('rotation_not_configured', `secret "${op.name}" has no rotator`);
       const rest = Object.fromEntries(Object.entries(settings).filter(([key]) => !(SCHEDULE_FIELDS as readonly string[]).includes(key)));
       const hadSchedule = SCHEDULE_FIELDS.some((key) => settings[key] !== undefined);
-      if (op.schedule || hadSchedule) await rotation.configure(caller, op.name, { ...rest, ...(op.schedule ?? {}) });
+      if (op.schedule || hadSchedule) await rotation.configure(caller, target, { ...rest, ...(op.schedule ?? {}) });
       if (!op.rotate) return {};
-      const run = await rotation.rotateNow(caller, op.name);
+      const run = await rotation.rotateNow(caller, target);
       return { rotation: run.id, token: run.token };
     }
     case 'secret.restore':

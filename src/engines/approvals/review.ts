@@ -4,6 +4,7 @@
  * "(new value, sealed)". Taken when the request is made (the secret may change meanwhile: the
  * approver then sees what the requester saw), and only from metadata the requester may see.
  */
+import { AppError } from '../../errors/app-error.js';
 import type { Queryable } from '../../storage/schema.js';
 import { SCHEDULE_FIELDS, type ApprovalsServiceDeps, type ChangeOperation, type MetadataChange, type MetadataPatch } from './approvals.types.js';
 
@@ -45,8 +46,14 @@ export async function currentMetadata(deps: MetadataDeps, q: Queryable, op: Chan
 /**
  * What an operation must find unchanged when it applies, recorded when it is held: the resource
  * policy a policy change replaces (whether or not the requester may see it; it stays sealed).
+ * Refuses a regional rotation of a replica at once.
  */
 export async function withPreconditions(deps: MetadataDeps, q: Queryable, op: ChangeOperation): Promise<ChangeOperation> {
+  if (op.kind.startsWith('rotation.') && op.region !== undefined) {
+    // A replica rotates through its primary (the AWS API checks this itself when the caller may read).
+    const row = await deps.secretStore.findByName(q, op.region, op.name);
+    if (row?.primary_region) throw new AppError('invalid_request', `secret "${op.name}" is a replica`, { details: { primary_region: row.primary_region } });
+  }
   if (op.kind !== 'policy.put' && op.kind !== 'policy.delete') return op;
   const row = await deps.secretStore.findByName(q, op.region ?? deps.region, op.name);
   return { ...op, expected: row ? ((await deps.resourcePolicyStore.find(q, row.id)) ?? null) : null };

@@ -43,6 +43,7 @@ export function breakGlassReasonOf(request: FastifyRequest): string | undefined 
 
 type Body = Record<string, unknown>;
 const wildcard = (request: FastifyRequest) => (request.params as { '*': string })['*'];
+const regionOf = (request: FastifyRequest) => (request.query as { region?: string } | undefined)?.region;
 
 /** The value of a body with `value` or `value_base64`; undefined for neither, null for both (the route explains). */
 function heldValueOf(body: Body): HeldValue | undefined | null {
@@ -89,8 +90,9 @@ const OPERATIONS: Record<string, (request: FastifyRequest) => ChangeOperation | 
   },
   'secret.tag': (request) => ({ kind: 'secret.tag', name: wildcard(request), tags: (request.body as { tags: Record<string, string> }).tags }),
   'secret.untag': (request) => ({ kind: 'secret.untag', name: wildcard(request), keys: (request.query as { keys: string }).keys.split(',') }),
-  'rotation.configure': (request) => ({ kind: 'rotation.configure', name: wildcard(request), settings: (request.body as { settings: Record<string, unknown> | null }).settings }),
-  'rotation.rotate': (request) => ({ kind: 'rotation.rotate', name: wildcard(request) }),
+  // The rotation routes take `?region=` (a secret outside the server's region): the request must name it too.
+  'rotation.configure': (request) => ({ kind: 'rotation.configure', name: wildcard(request), region: regionOf(request), settings: (request.body as { settings: Record<string, unknown> | null }).settings }),
+  'rotation.rotate': (request) => ({ kind: 'rotation.rotate', name: wildcard(request), region: regionOf(request) }),
   'secret.restore': (request) => ({ kind: 'secret.restore', name: wildcard(request) }),
 };
 
