@@ -8,7 +8,7 @@ import {
   CreateSecretCommand, DeleteResourcePolicyCommand, DeleteSecretCommand, DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, PutResourcePolicyCommand,
   RemoveRegionsFromReplicationCommand, ReplicateSecretToRegionsCommand, RestoreSecretCommand, RotateSecretCommand, StopReplicationToReplicaCommand, ValidateResourcePolicyCommand, type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { api, startServer, type RunningServer } from '../support/custos-server.js';
+import { api, runCli, startServer, type RunningServer } from '../support/custos-server.js';
 import { assertErrorBody, createToken, eventually, writePolicy } from '../support/http-helpers.js';
 import { awsClient, awsError, createAwsKey } from '../support/aws.js';
 
@@ -262,6 +262,12 @@ describe('change requests for replication, resource policies and restore', () =>
     await applied(viaAws.id);
     assert.equal((await approve(platform.token, native.body.change_request.id)).body.change_request.state, 'applied');
     for (const name of ['prod/del/aws', 'prod/del/native']) assert.equal((await root('GET', `/v1/values/${name}`)).body.value, `${canary}-${name}`);
+    // The CLI says it is held, and the secret stays deleted.
+    assert.equal((await root('DELETE', '/v1/secrets/prod/del/native?recovery_days=7')).status, 200);
+    const cli = await runCli(['secret', 'restore', 'prod/del/native'], { server, env: { CUSTOS_TOKEN: dataEng.token } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^held for approval: change request chr_/);
+    assertErrorBody(await root('GET', '/v1/values/prod/del/native'), 409, 'secret_scheduled_for_deletion');
     // Restored meanwhile, or purged meanwhile: the request fails, nothing changes.
     const restoredMeanwhile = await heldAws(east.send(new RestoreSecretCommand({ SecretId: 'prod/del/stale' })), 'secret.restore');
     assert.equal((await root('POST', '/v1/restore/prod/del/stale')).status, 200);
