@@ -77,7 +77,7 @@ export type ChangeOperation = { region?: string } & (
   /** AWS StopReplicationToReplica: the replica named by `name` in `region` becomes a standalone secret. */
   | { kind: 'replication.promote'; name: string }
   /**
-   * AWS PutResourcePolicy / DeleteResourcePolicy (document null). `expected` is the document
+   * AWS PutResourcePolicy / DeleteResourcePolicy. `expected` is the document
    * attached when the request was made: a policy changed meanwhile fails the request, since the
    * approvers reviewed a change from that document.
    */

@@ -17,7 +17,7 @@ export interface CurrentMetadata {
   kmsKeyId: string | null;
   tags: Record<string, string>;
   rotation: Record<string, unknown> | null;
-  /** Regions holding a replica of it (a primary), or the primary's region (a replica). */
+  /** Regions holding a replica of it (none when it is a replica itself), and the region of its primary when it is one. */
   replicaRegions: string[];
   primaryRegion: string | null;
   resourcePolicy: string | null;
