@@ -227,17 +227,17 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   });
   const rotationScheduler = createRotationScheduler({ engine: rotation, leadership, isSealed: () => barrier.isSealed(), logger, tickMs: config.rotation_tick_seconds * 1000 });
 
-  // Change requests: writes a policy grants only with approval wait for other people's approval.
-  const approvals = createApprovalsService({
-    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, rotation, barrier, auditLog, now,
-    secretStore: createSecretStore(storage.dialect), region: config.region,
-  });
-
   // AWS Secrets Manager-compatible API (SigV4 keys, replication); `test`/`test` is root in --dev only.
   const replication = createReplicationService({ db, secretStore: createSecretStore(storage.dialect), replicator, authorizer, changes, now, region: config.region });
   const awsCredentials = createAwsCredentialsService({ db, keyStore: createAwsKeyStore(), barrier, authorizer, changes, now, devRootKey: config.dev, groupPolicies: groups.policiesOfAwsKey });
   const resourcePolicies = createResourcePolicyService({
     db, secretStore: createSecretStore(storage.dialect), store: resourcePolicyStore, authorizer, changes, region: config.region, arnOf: secrets.arnOf, now,
+  });
+
+  // Change requests: writes a policy grants only with approval wait for other people's approval.
+  const approvals = createApprovalsService({
+    db, store: createChangeRequestStore(storage.dialect), tokenStore: createTokenStore(), awsKeyStore: createAwsKeyStore(), groupStore: createGroupStore(), authorizer, secrets, rotation, barrier, auditLog, now,
+    secretStore: createSecretStore(storage.dialect), resourcePolicyStore, replication, resourcePolicies, region: config.region,
   });
   const awsPlugins = [awsRoutes({ secrets, replication, rotation, resourcePolicies, credentials: awsCredentials, approvals }), awsKeyRoutes(awsCredentials)];
   if (awsCredentials.devRootKeyEnabled) {

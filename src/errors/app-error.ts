@@ -35,6 +35,8 @@ export const ERROR_STATUS = {
   secret_exists: 409,
   secret_scheduled_for_deletion: 409,
   secret_not_deleted: 409,
+  replication_conflict: 409,
+  resource_policy_changed: 409,
   idempotency_conflict: 409,
   label_conflict: 409,
   already_initialized: 409,

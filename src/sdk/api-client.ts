@@ -230,7 +230,7 @@ export function createApiClient(options: ApiClientOptions) {
       call<{ name: string; arn: string; change_request?: ChangeRequestResponse }>('POST', `/v1/labels/${enc(name)}`, { label: input.label, move_to_version_id: input.moveTo, remove_from_version_id: input.removeFrom }),
     deleteSecret: (name: string, options: { recoveryDays?: number; force?: boolean } = {}) =>
       call<{ name: string; arn: string; deletion_date: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/secrets/${enc(name)}`, undefined, { recovery_days: options.recoveryDays, force: options.force }),
-    restore: (name: string) => call<{ name: string; arn: string }>('POST', `/v1/restore/${enc(name)}`),
+    restore: (name: string) => call<{ name: string; arn: string; change_request?: ChangeRequestResponse }>('POST', `/v1/restore/${enc(name)}`),
     tag: (name: string, tags: Record<string, string>) => call<{ name: string; change_request?: ChangeRequestResponse }>('POST', `/v1/tags/${enc(name)}`, { tags }),
     untag: (name: string, keys: string[]) => call<{ name: string; change_request?: ChangeRequestResponse }>('DELETE', `/v1/tags/${enc(name)}`, undefined, { keys: keys.join(',') }),
     password: (options: Record<string, unknown> = {}) => call<{ password: string }>('POST', '/v1/password', options),

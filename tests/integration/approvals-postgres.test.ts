@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sharedDatabaseForNodes } from '../support/shared-database.js';
 import { api, startServer } from '../support/custos-server.js';
+import { ReplicateSecretToRegionsCommand } from '@aws-sdk/client-secrets-manager';
+import { awsClient, awsError } from '../support/aws.js';
 
 /**
  * Change requests on PostgreSQL, where writers really run at once: approvals racing on two
@@ -71,4 +73,28 @@ test('concurrent approvals on two PostgreSQL nodes apply a held write exactly on
   assert.equal((await ok(call(a, 'GET', '/v1/values/prod/pg/new', root))).value, `${canary}-create`);
   assert.equal((await ok(call(b, 'GET', '/v1/versions/prod/pg/new', root))).versions.length, 1);
   assert.equal((await ok(call(b, 'GET', '/v1/secrets/prod/pg/db', root))).description, 'patched');
+
+  // A held restore and a held replication (over the AWS API) race the same way; a replication
+  // whose region gained a replica meanwhile fails once, replicating nothing.
+  await ok(call(a, 'PUT', '/v1/policies/data-eng', root, { document: JSON.stringify({ rules: [
+    { path: 'prod/**', capabilities: ['read', 'create', 'update', 'delete'], approval }, { path: 'sys:aws-keys', capabilities: ['create'] },
+  ] }) }));
+  await ok(call(a, 'DELETE', '/v1/secrets/prod/pg/new?recovery_days=7', root));
+  const restore = (await ok(call(b, 'POST', '/v1/restore/prod/pg/new', dataEng.token), 202)).change_request.id as string;
+  const key = await ok(call(a, 'POST', '/v1/aws/keys', dataEng.token, { policies: ['data-eng'] }), 201);
+  const client = awsClient(a, { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key });
+  const heldId = async (promise: Promise<unknown>) => /held as change request (chr_[A-Za-z0-9_-]{22})/.exec((await awsError(promise)).message)![1]!;
+  const replicate = await heldId(client.send(new ReplicateSecretToRegionsCommand({ SecretId: 'prod/pg/db', AddReplicaRegions: [{ Region: 'eu-west-1' }] })));
+  const stale = await heldId(client.send(new ReplicateSecretToRegionsCommand({ SecretId: 'prod/pg/db', AddReplicaRegions: [{ Region: 'eu-north-1' }, { Region: 'ap-south-1' }] })));
+  const rootKey = await ok(call(a, 'POST', '/v1/aws/keys', root, { policies: ['root'] }), 201);
+  await awsClient(b, { accessKeyId: rootKey.access_key_id, secretAccessKey: rootKey.secret_access_key }).send(new ReplicateSecretToRegionsCommand({ SecretId: 'prod/pg/db', AddReplicaRegions: [{ Region: 'eu-north-1' }] }));
+  for (const id of [restore, replicate, stale]) {
+    const results = await Promise.all(approvers.flatMap((token) => [a, b].map((node) => call(node, 'POST', `/v1/requests/${id}/approve`, token))));
+    for (const r of results) assert.ok(r.status === 200 || r.body.error.code === 'change_request_closed', JSON.stringify(r.body));
+    const events = await inspector.query("SELECT outcome, error_code FROM audit_events WHERE detail LIKE '%approved_by%' AND detail LIKE $1", [`%${id}%`]);
+    assert.deepEqual(events.rows.map((e) => [e.outcome, e.error_code]), id === stale ? [['failure', 'replication_conflict']] : [['success', null]], `${id}: applied (or failed) exactly once`);
+  }
+  assert.equal((await ok(call(a, 'GET', '/v1/values/prod/pg/new', root))).value, `${canary}-create`);
+  const replicas = await inspector.query("SELECT region FROM secrets WHERE name = 'prod/pg/db' AND primary_region IS NOT NULL ORDER BY region");
+  assert.deepEqual(replicas.rows.map((r) => r.region), ['eu-north-1', 'eu-west-1']);
 });

@@ -136,6 +136,7 @@ export async function deleteCommand(name: string, options: { recoveryDays?: stri
 
 export async function restoreCommand(name: string, options: { json?: boolean }): Promise<void> {
   const result = await apiClient().restore(name);
+  if (result.change_request) return printHeld(result.change_request, options.json);
   if (options.json) return printJson(result);
   process.stdout.write(`${name} restored.\n`);
 }

@@ -22,7 +22,7 @@ import { transaction } from '../../storage/transaction.js';
 import type { ApprovalsServiceDeps, ChangeOperation, ChangeRequestState, ChangeRequestView, MetadataChange } from './approvals.types.js';
 import { auditOperationOf, checksOf, execute, summaryOf, validated } from './operations.js';
 import { groupsOf, principalOf, requesterIsLive, requesterKeyOf } from './requester.js';
-import { changesOf, currentMetadata } from './review.js';
+import { changesOf, currentMetadata, withPreconditions } from './review.js';
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3600 * 1000;
 const PURPOSE = 'change-request';
@@ -194,17 +194,6 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
      * no break-glass reason), the write is held as a new pending request and not carried out.
      * Null means "go ahead": no approval needed, or a refusal the engine itself will give.
      */
-    /** Whether `gate` would hold `op` for `caller` (nothing is created). */
-    async needsApproval(caller: Identity, op: ChangeOperation): Promise<boolean> {
-      if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return false;
-      for (const check of checksOf(op)) {
-        const decision = await authorizer.decide(caller, check.capability, check.resource);
-        if (!decision.allowed) return false;
-        if (decision.approval) return true;
-      }
-      return false;
-    },
-
     async gate(caller: Identity, op: ChangeOperation): Promise<ChangeRequestView | null> {
       if (caller.isRoot || caller.approvedChange || caller.breakGlassReason !== undefined) return null;
       let requirement: ApprovalRequirement | undefined;
@@ -214,7 +203,7 @@ export function createApprovalsService(deps: ApprovalsServiceDeps) {
         requirement ??= decision.approval;
       }
       if (!requirement) return null;
-      op = validated(op);
+      op = await withPreconditions(deps, db, validated(op));
       const requesterKey = await requesterKeyOf(deps, db, caller.accessor);
       if (!requesterKey) throw new AppError('approval_required', `"${op.name}" needs approval, and only a token or access key can request it`);
       const id = `chr_${randomBytes(16).toString('base64url')}`;

@@ -13,6 +13,9 @@ import type { AwsKeyStore } from '../../storage/aws-key-store.js';
 import type { SecretsService } from '../secrets/secrets-service.js';
 import type { RotationEngine } from '../rotation/rotation-engine.js';
 import type { SecretStore } from '../../storage/secret-store.js';
+import type { ReplicationService } from '../secrets/replication-service.js';
+import type { ResourcePolicyService } from '../secrets/resource-policy-service.js';
+import type { ResourcePolicyStore } from '../../storage/resource-policy-store.js';
 
 /** A value as a held operation carries it: base64, so a binary value survives the JSON the barrier seals. */
 export interface HeldValue { kind: 'string' | 'binary'; base64: string }
@@ -45,6 +48,9 @@ export type ChangeOperation = { region?: string } & (
     value?: HeldValue;
     labels?: string[];
     versionId?: string;
+    /** AWS CreateSecret with AddReplicaRegions: replicated once created (a second step, as `exact` replication). */
+    replicas?: { region: string; kmsKeyId?: string }[];
+    overwriteReplicas?: boolean;
   }
   /** Metadata and, over the AWS API (UpdateSecret), a new value too: the value is written first. */
   | { kind: 'secret.update'; name: string; metadata: MetadataPatch; value?: HeldValue; versionId?: string }
@@ -59,6 +65,24 @@ export type ChangeOperation = { region?: string } & (
    * (schedule null): the stored settings keep their rotator, only the schedule changes.
    */
   | { kind: 'rotation.schedule'; name: string; schedule: RotationSchedule | null; rotate: boolean }
+  /** Undoes a scheduled deletion (native restore, AWS RestoreSecret). */
+  | { kind: 'secret.restore'; name: string }
+  /**
+   * AWS ReplicateSecretToRegions: adds replicas. Held, it applies only if no target region holds
+   * a replica or (without `overwrite`) another secret of the name by then: see `exact` in replication-service.
+   */
+  | { kind: 'replication.add'; name: string; regions: { region: string; kmsKeyId?: string }[]; overwrite: boolean }
+  /** AWS RemoveRegionsFromReplication: deletes the replicas in `regions`. */
+  | { kind: 'replication.remove'; name: string; regions: string[] }
+  /** AWS StopReplicationToReplica: the replica named by `name` in `region` becomes a standalone secret. */
+  | { kind: 'replication.promote'; name: string }
+  /**
+   * AWS PutResourcePolicy / DeleteResourcePolicy. `expected` is the document
+   * attached when the request was made: a policy changed meanwhile fails the request, since the
+   * approvers reviewed a change from that document.
+   */
+  | { kind: 'policy.put'; name: string; document: string; blockPublic: boolean; expected?: string | null }
+  | { kind: 'policy.delete'; name: string; expected?: string | null }
 );
 
 /** The schedule fields of rotation settings. */
@@ -110,7 +134,11 @@ export interface ApprovalsServiceDeps {
   secrets: SecretsService;
   rotation: Pick<RotationEngine, 'configure' | 'rotateNow' | 'status'>;
   /** The current metadata a request's diff starts from (read directly: the gate decides who may see it). */
-  secretStore: Pick<SecretStore, 'findByName' | 'tags'>;
+  secretStore: Pick<SecretStore, 'findByName' | 'tags' | 'findReplicas'>;
+  /** The attached resource policy a request's diff (and its `expected` document) starts from. */
+  resourcePolicyStore: Pick<ResourcePolicyStore, 'find'>;
+  replication: Pick<ReplicationService, 'replicate' | 'removeRegions' | 'promote'>;
+  resourcePolicies: Pick<ResourcePolicyService, 'put' | 'remove'>;
   /** The server's own region (a held operation without one is in it). */
   region: string;
   barrier: {

@@ -52,3 +52,19 @@ test('held operations are validated as their engine will: bad tags and bad rotat
   const ok = validated({ kind: 'rotation.configure', name: 'prod/x', settings: { rotator: 'postgres', every_seconds: 3600 } });
   assert.equal(ok.kind === 'rotation.configure' && ok.settings?.every_seconds, 3600);
 });
+
+test('replication, resource policies and restore: the capabilities their engines check, and a malformed request refused before it is held', () => {
+  const grantRead = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'secretsmanager:GetSecretValue', Resource: '*' }] });
+  assert.deepEqual(checksOf({ kind: 'policy.put', name: 'prod/x', document: grantRead, blockPublic: false }).map((c) => c.capability), ['update', 'read']);
+  assert.deepEqual(checksOf({ kind: 'policy.put', name: 'prod/x', document: 'not json', blockPublic: false }).map((c) => c.capability), ['update']);
+  assert.deepEqual(checksOf({ kind: 'secret.restore', name: 'prod/x' }).map((c) => c.capability), ['delete']);
+  for (const kind of ['replication.remove', 'replication.promote', 'policy.delete'] as const) {
+    const op = (kind === 'replication.remove' ? { kind, name: 'prod/x', regions: ['eu-west-1'] } : { kind, name: 'prod/x' }) as ChangeOperation;
+    assert.deepEqual(checksOf(op).map((c) => c.capability), ['update'], kind);
+  }
+  assert.throws(() => validated({ kind: 'replication.add', name: 'prod/x', regions: [{ region: 'Mars' }], overwrite: false }), { code: 'validation_failed' });
+  const open = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] });
+  assert.throws(() => validated({ kind: 'policy.put', name: 'prod/x', document: open, blockPublic: true }), { code: 'invalid_policy' });
+  assert.match(summaryOf({ kind: 'replication.add', name: 'prod/x', regions: [{ region: 'eu-west-1' }], overwrite: true }), /replicate prod\/x to eu-west-1, replacing/);
+  assert.match(summaryOf({ kind: 'replication.promote', name: 'prod/x', region: 'eu-west-1' }), /promote the replica prod\/x in eu-west-1/);
+});

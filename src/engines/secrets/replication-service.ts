@@ -11,7 +11,7 @@ import type { Identity } from '../../auth/identity.types.js';
 import { validateSecretName } from './secret-rules.js';
 import type { ReplicaStatus, SecretRef } from './secrets-service.js';
 
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 
 export interface ReplicatorDeps {
@@ -97,8 +97,12 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
   }
 
   return {
-    /** Creates read-only replicas in `regions`; an existing standalone secret there is replaced only with `overwrite`. */
-    async replicate(caller: Identity, ref: SecretRef, regions: { region: string; kmsKeyId?: string }[], overwrite = false): Promise<{ arnRow: SecretRow; statuses: ReplicaStatus[] }> {
+    /**
+     * Creates read-only replicas in `regions`; an existing standalone secret there is replaced only
+     * with `overwrite`. `exact` (an approved change request) refuses, writing nothing, when a region
+     * already holds a replica or a secret that would not be replaced: the approvers reviewed new replicas.
+     */
+    async replicate(caller: Identity, ref: SecretRef, regions: { region: string; kmsKeyId?: string }[], overwrite = false, exact = false): Promise<{ arnRow: SecretRow; statuses: ReplicaStatus[] }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       if (regions.length === 0) throw new AppError('validation_failed', 'name at least one region');
@@ -109,6 +113,10 @@ export function createReplicationService(deps: ReplicationServiceDeps) {
         for (const target of regions) {
           if (target.region === primary.region) throw new AppError('validation_failed', 'a secret cannot be replicated to its own region');
           const existing = await store.findByName(tx, target.region, primary.name, { forUpdate: true });
+          if (exact && existing && (existing.primary_region === primary.region || !overwrite)) {
+            const what = existing.primary_region === primary.region ? 'already holds a replica of it' : 'holds another secret of that name';
+            throw new AppError('replication_conflict', `${target.region} ${what}`, { details: { region: target.region } });
+          }
           if (existing && existing.primary_region === primary.region) {
             statuses.push({ region: target.region, kmsKeyId: existing.kms_key_id, status: 'InSync', statusMessage: 'Replication succeeded', lastAccessedAt: existing.last_accessed_at });
             continue;

@@ -117,6 +117,14 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     return row;
   }
 
+  /** An approved change request applies only over the document its approvers reviewed. */
+  async function unchangedSince(q: Parameters<SecretStore['findByName']>[0], row: SecretRow, expected: string | null | undefined): Promise<void> {
+    if (expected === undefined) return;
+    if (((await store.find(q, row.id)) ?? null) !== expected) {
+      throw new AppError('resource_policy_changed', `the resource policy of "${row.name}" changed after the change request was made`);
+    }
+  }
+
   function writable(row: SecretRow): void {
     if (row.deleted_at !== null) throw new AppError('secret_scheduled_for_deletion', `secret "${row.name}" is scheduled for deletion; restore it first`);
     if (row.primary_region !== null) {
@@ -124,13 +132,22 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     }
   }
 
+  /**
+   * `require`, or with `approvable` also a grant that needs approval: validating a document
+   * changes nothing, so a caller who could request the change may check it first.
+   */
+  async function requireGrant(caller: Identity, capability: Capability, name: string, approvable: boolean): Promise<void> {
+    if (approvable && (await authorizer.decide(caller, capability, name)).allowed) return;
+    await authorizer.require(caller, capability, name);
+  }
+
   /** Parses and checks a document for `caller`: it may only grant capabilities it holds itself. */
-  async function checked(caller: Identity, name: string, document: string, blockPublic: boolean): Promise<void> {
+  async function checked(caller: Identity, name: string, document: string, blockPublic: boolean, approvable = false): Promise<void> {
     const policy = parseResourcePolicy(document);
     if (blockPublic && isPublic(policy)) {
       throw new AppError('invalid_policy', 'BlockPublicPolicy is set and the policy allows access to every principal ("*")', { details: { reason: 'public' } });
     }
-    for (const capability of grantedCapabilities(policy)) await authorizer.require(caller, capability, name);
+    for (const capability of grantedCapabilities(policy)) await requireGrant(caller, capability, name, approvable);
   }
 
   return {
@@ -145,13 +162,14 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     },
 
     /** Attaches (or replaces) the secret's policy. Needs `update`, plus every capability an Allow in it grants. */
-    async put(caller: Identity, ref: SecretRef, document: string, blockPublic = false): Promise<{ arn: string; name: string }> {
+    async put(caller: Identity, ref: SecretRef, document: string, blockPublic = false, expected?: string | null): Promise<{ arn: string; name: string }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       await checked(caller, ref.name, document, blockPublic);
       const row = await transaction(db, caller.audit, async (tx) => {
         const row = await rowOf(tx, ref, true);
         writable(row);
+        await unchangedSince(tx, row, expected);
         await store.put(tx, row.id, document, deps.now());
         return row;
       });
@@ -160,12 +178,13 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
     },
 
     /** Removes the secret's policy (none attached is not an error). Needs `update`. */
-    async remove(caller: Identity, ref: SecretRef): Promise<{ arn: string; name: string }> {
+    async remove(caller: Identity, ref: SecretRef, expected?: string | null): Promise<{ arn: string; name: string }> {
       validateSecretName(ref.name);
       await authorizer.require(caller, 'update', ref.name);
       const row = await transaction(db, caller.audit, async (tx) => {
         const row = await rowOf(tx, ref, true);
         writable(row);
+        await unchangedSince(tx, row, expected);
         await store.remove(tx, row.id);
         return row;
       });
@@ -178,11 +197,11 @@ export function createResourcePolicyService(deps: ResourcePolicyServiceDeps) {
       const errors = validateResourcePolicy(document);
       if (!ref) return errors;
       validateSecretName(ref.name);
-      await authorizer.require(caller, 'update', ref.name);
+      await requireGrant(caller, 'update', ref.name, true);
       await rowOf(db, ref);
       if (errors.length === 0) {
         try {
-          await checked(caller, ref.name, document, false);
+          await checked(caller, ref.name, document, false, true);
         } catch (error) {
           if (!(error instanceof AppError) || (error.code !== 'permission_denied' && error.code !== 'environment_denied')) throw error;
           errors.push({ CheckName: 'GRANT_CHECK', ErrorMessage: 'The policy allows actions the caller may not perform on this secret itself.' });

@@ -55,6 +55,8 @@ export const AWS_ERRORS: Record<ErrorCode, AwsErrorShape> = {
   idempotency_conflict: { type: 'ResourceExistsException', status: 400 },
   secret_scheduled_for_deletion: invalidRequest,
   secret_not_deleted: invalidRequest,
+  replication_conflict: invalidRequest,
+  resource_policy_changed: invalidRequest,
   label_conflict: invalidParameter,
   already_initialized: internal,
   not_initialized: internal,

@@ -41,7 +41,7 @@ export interface AwsServices {
   rotation: Pick<RotationEngine, 'status' | 'configure' | 'rotateNow'>;
   resourcePolicies: ResourcePolicyService;
   /** Writes a policy grants only with approval are held as change requests (native API to approve). */
-  approvals?: Pick<ApprovalsService, 'gate' | 'needsApproval'>;
+  approvals?: Pick<ApprovalsService, 'gate'>;
 }
 
 export type Operation = (call: AwsCall, input: Input) => Promise<Record<string, unknown>>;
@@ -56,9 +56,9 @@ export interface OperationContext extends AwsServices {
   /**
    * Holds a write that needs approval as a change request and refuses the call as AccessDenied
    * naming the request (an AWS client has no "accepted" answer); returns when no approval is needed.
+   * The operation names its secret's region when it is not the server's default.
    */
-  /** `region`: the secret is outside the default region (such changes are refused, not held). */
-  holdIfNeeded(call: AwsCall, op: ChangeOperation, region?: string): Promise<void>;
+  holdIfNeeded(call: AwsCall, op: ChangeOperation): Promise<void>;
 }
 
 export function awsOperations(services: AwsServices): Operations {
@@ -70,15 +70,7 @@ export function awsOperations(services: AwsServices): Operations {
       call.target(ref.name);
       return ref;
     },
-    async holdIfNeeded(call, op, region) {
-      // A change request names a secret by name, which means the default region: a write to a
-      // secret in another region that needs approval is refused rather than held for the wrong one.
-      if (region !== undefined) {
-        if (await services.approvals?.needsApproval(call.identity, op)) {
-          throw new AppError('approval_required', `"${op.name}" in ${region} needs approval, and change requests are for secrets in the server's default region; rotate it from the default region or with a break-glass reason`);
-        }
-        return;
-      }
+    async holdIfNeeded(call, op) {
       // No auditor: the call fails (AccessDenied), so its one audit event is written as a refusal, naming the request.
       const held = await services.approvals?.gate({ ...call.identity, audit: undefined }, op);
       if (!held) return;

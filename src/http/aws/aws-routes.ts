@@ -9,6 +9,7 @@ import type { Identity } from '../../auth/identity.types.js';
 import { readRawBody } from './aws-body.js';
 import { AWS_JSON_CONTENT_TYPE, TARGET_PREFIX } from './aws-protocol.js';
 import { awsErrorOf } from './aws-errors.js';
+import { BREAK_GLASS_HEADER, breakGlassReasonOf } from '../routes/approvals.js';
 
 export interface AwsRoutesDeps extends AwsServices {
   credentials: AwsCredentialsService;
@@ -48,6 +49,20 @@ function awsErrorResponse(appError: AppError, requestId: string): RenderedError 
     headers: { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...retryAfterHeader(appError), ...(held ? { [CHANGE_REQUEST_HEADER]: held } : {}) },
     body: JSON.stringify({ __type: type, message, Message: message, ...(held ? { ChangeRequestId: held } : {}) }),
   };
+}
+
+/**
+ * The break-glass header of a write, honoured only when SigV4 signed it: a reason that skips
+ * approval must come from the key's holder, not from anything between it and the server.
+ */
+function signedBreakGlassReason(request: FastifyRequest): string | undefined {
+  const reason = breakGlassReasonOf(request);
+  if (reason === undefined) return undefined;
+  const authorization = request.headers.authorization;
+  const query = new URLSearchParams((request.raw.url ?? '').split('?')[1] ?? '');
+  const signed = (typeof authorization === 'string' ? /SignedHeaders=([^,\s]+)/.exec(authorization)?.[1] : undefined) ?? query.get('X-Amz-SignedHeaders') ?? '';
+  if (!signed.split(';').includes(BREAK_GLASS_HEADER)) throw new AppError('validation_failed', `${BREAK_GLASS_HEADER} must be one of the headers SigV4 signs`);
+  return reason;
 }
 
 /** Names the change request a held AWS write became (the error says so too). */
@@ -106,7 +121,8 @@ export function awsRoutes(deps: AwsRoutesDeps) {
         const { identity, region } = await deps.credentials.authenticate({
           method: request.method, path: q < 0 ? rawUrl : rawUrl.slice(0, q), query: q < 0 ? '' : rawUrl.slice(q + 1), headers: request.headers, body,
         });
-        request.identity = READ_ONLY_OPERATIONS.has(name) ? identity : request.withTransactionAudit(identity);
+        const breakGlassReason = READ_ONLY_OPERATIONS.has(name) ? undefined : signedBreakGlassReason(request);
+        request.identity = READ_ONLY_OPERATIONS.has(name) ? identity : request.withTransactionAudit(breakGlassReason === undefined ? identity : { ...identity, breakGlassReason });
         request.audit.accessor = identity.accessor;
         if (!operation) throw new AppError('not_found', `Operation ${String(target ?? '').slice(0, 80)} is not supported.`);
         // Decoding would turn bytes that are not UTF-8 into U+FFFD, inside a SecretString too.

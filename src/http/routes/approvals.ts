@@ -32,8 +32,18 @@ const ListQuery = Type.Object({
 }, strict);
 const ReasonBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: MAX_REASON })) }, strict);
 
+/** The caller's break-glass reason (native API and AWS API alike), checked; undefined without the header. */
+export function breakGlassReasonOf(request: FastifyRequest): string | undefined {
+  const header = request.headers[BREAK_GLASS_HEADER];
+  if (header === undefined) return undefined;
+  const reason = (Array.isArray(header) ? header.join(' ') : header).trim();
+  if (reason === '' || reason.length > MAX_REASON) throw new AppError('validation_failed', `${BREAK_GLASS_HEADER} is a reason of 1-${MAX_REASON} characters`);
+  return reason;
+}
+
 type Body = Record<string, unknown>;
 const wildcard = (request: FastifyRequest) => (request.params as { '*': string })['*'];
+const regionOf = (request: FastifyRequest) => (request.query as { region?: string } | undefined)?.region;
 
 /** The value of a body with `value` or `value_base64`; undefined for neither, null for both (the route explains). */
 function heldValueOf(body: Body): HeldValue | undefined | null {
@@ -80,20 +90,18 @@ const OPERATIONS: Record<string, (request: FastifyRequest) => ChangeOperation | 
   },
   'secret.tag': (request) => ({ kind: 'secret.tag', name: wildcard(request), tags: (request.body as { tags: Record<string, string> }).tags }),
   'secret.untag': (request) => ({ kind: 'secret.untag', name: wildcard(request), keys: (request.query as { keys: string }).keys.split(',') }),
-  'rotation.configure': (request) => ({ kind: 'rotation.configure', name: wildcard(request), settings: (request.body as { settings: Record<string, unknown> | null }).settings }),
-  'rotation.rotate': (request) => ({ kind: 'rotation.rotate', name: wildcard(request) }),
+  // The rotation routes take `?region=` (a secret outside the server's region): the request must name it too.
+  'rotation.configure': (request) => ({ kind: 'rotation.configure', name: wildcard(request), region: regionOf(request), settings: (request.body as { settings: Record<string, unknown> | null }).settings }),
+  'rotation.rotate': (request) => ({ kind: 'rotation.rotate', name: wildcard(request), region: regionOf(request) }),
+  'secret.restore': (request) => ({ kind: 'secret.restore', name: wildcard(request) }),
 };
 
 export function approvalRoutes(approvals: ApprovalsService) {
   return (app: FastifyInstance): void => {
     /** Reason header, then the gate; true when the request was answered here (held). */
     async function hold(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-      const header = request.headers[BREAK_GLASS_HEADER];
-      if (header !== undefined) {
-        const reason = (Array.isArray(header) ? header.join(' ') : header).trim();
-        if (reason === '' || reason.length > MAX_REASON) throw new AppError('validation_failed', `${BREAK_GLASS_HEADER} is a reason of 1-${MAX_REASON} characters`);
-        request.identity = { ...request.identity!, breakGlassReason: reason };
-      }
+      const reason = breakGlassReasonOf(request);
+      if (reason !== undefined) request.identity = { ...request.identity!, breakGlassReason: reason };
       const build = OPERATIONS[request.routeOptions.config.operation ?? ''];
       if (!build || !request.url.startsWith('/v1/')) return false;
       const op = build(request);

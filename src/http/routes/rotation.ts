@@ -51,7 +51,7 @@ export function rotationRoutes(engine: RotationEngine) {
       const wait = (request.query as { wait?: number }).wait ?? 0;
       const run = await engine.rotateNow(identityOf(request), target, { waitMs: wait * 1000 });
       auditTarget(request, name, run.token);
-      request.audit.detail = { rotation: run.id };
+      request.audit.detail = { ...request.audit.detail, rotation: run.id }; // keeps what the engine noted (a break-glass reason)
       reply.code(run.status === 'running' || run.status === 'rolling_back' ? 202 : 200);
       return runJson(run);
     });

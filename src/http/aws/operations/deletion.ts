@@ -36,6 +36,7 @@ export function deletionOperations({ secrets, resolve, holdIfNeeded }: Operation
 
     async RestoreSecret(call, input) {
       const ref = await resolve(call, input);
+      await holdIfNeeded(call, { kind: 'secret.restore', name: ref.name, region: ref.region });
       try {
         const result = await secrets.restore(call.identity, ref);
         return { ARN: result.arn, Name: result.name };

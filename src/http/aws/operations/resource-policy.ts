@@ -6,7 +6,7 @@ import type { OperationContext, Operations } from '../aws-operations.js';
  * a secret (a replica answers with its primary's); ValidateResourcePolicy checks one without
  * storing it. The authorizer evaluates stored policies on every call (engines/secrets/resource-policy-service.ts).
  */
-export function resourcePolicyOperations({ resourcePolicies, resolve }: OperationContext): Operations {
+export function resourcePolicyOperations({ resourcePolicies, resolve, holdIfNeeded }: OperationContext): Operations {
   return {
     async GetResourcePolicy(call, input) {
       const ref = await resolve(call, input);
@@ -17,12 +17,15 @@ export function resourcePolicyOperations({ resourcePolicies, resolve }: Operatio
     async PutResourcePolicy(call, input) {
       const ref = await resolve(call, input);
       const document = str(input, 'ResourcePolicy', true);
-      const result = await resourcePolicies.put(call.identity, ref, document, bool(input, 'BlockPublicPolicy') ?? false);
+      const blockPublic = bool(input, 'BlockPublicPolicy') ?? false;
+      await holdIfNeeded(call, { kind: 'policy.put', name: ref.name, region: ref.region, document, blockPublic });
+      const result = await resourcePolicies.put(call.identity, ref, document, blockPublic);
       return { ARN: result.arn, Name: result.name };
     },
 
     async DeleteResourcePolicy(call, input) {
       const ref = await resolve(call, input);
+      await holdIfNeeded(call, { kind: 'policy.delete', name: ref.name, region: ref.region });
       const result = await resourcePolicies.remove(call.identity, ref);
       return { ARN: result.arn, Name: result.name };
     },

@@ -18,8 +18,12 @@ export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }:
    */
   const rotatable = async (call: AwsCall, ref: SecretRef): Promise<RotationTarget> => {
     if (ref.region === undefined || ref.region === secrets.defaultRegion) return ref.name;
-    const described = await secrets.describe(call.identity, ref);
-    if (described.primaryRegion !== null) throw new AppError('invalid_request', `secret "${ref.name}" is a replica`, { details: { primary_region: described.primaryRegion } });
+    const described = await secrets.describe(call.identity, ref).catch((error: unknown) => {
+      // Under an approval rule reads need approval too: the change-request gate refuses a replica instead.
+      if (error instanceof AppError && error.code === 'approval_required') return null;
+      throw error;
+    });
+    if (described && described.primaryRegion !== null) throw new AppError('invalid_request', `secret "${ref.name}" is a replica`, { details: { primary_region: described.primaryRegion } });
     return { name: ref.name, region: ref.region };
   };
   return {
@@ -33,8 +37,8 @@ export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }:
       const immediately = bool(input, 'RotateImmediately') !== false;
       // Held before the settings are read: under approval the requester may not read them yet.
       const region = typeof target === 'string' ? undefined : target.region;
-      if (schedule) await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule, rotate: immediately }, region);
-      else if (immediately) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name }, region);
+      if (schedule) await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, region, schedule, rotate: immediately });
+      else if (immediately) await holdIfNeeded(call, { kind: 'rotation.rotate', name: ref.name, region });
       const status = await rotation.status(call.identity, target);
       if (!status.settings) {
         const where = region === undefined ? '' : ` --region ${region}`;
@@ -55,7 +59,7 @@ export function rotationOperations({ secrets, rotation, resolve, holdIfNeeded }:
     async CancelRotateSecret(call, input) {
       const ref = await resolve(call, input);
       const target = await rotatable(call, ref);
-      await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, schedule: null, rotate: false }, typeof target === 'string' ? undefined : target.region);
+      await holdIfNeeded(call, { kind: 'rotation.schedule', name: ref.name, region: typeof target === 'string' ? undefined : target.region, schedule: null, rotate: false });
       const status = await rotation.status(call.identity, target);
       if (!status.settings) throw new AppError('rotation_not_configured', `secret "${ref.name}" has no rotator, so there is no rotation to cancel`);
       if (status.settings.every_seconds !== undefined || status.settings.cron !== undefined) {

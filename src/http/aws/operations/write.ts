@@ -31,10 +31,11 @@ export function writeOperations({ secrets, replication, resolve, holdIfNeeded }:
       const description = str(input, 'Description');
       const kmsKeyId = str(input, 'KmsKeyId');
       const tags = tagsOf(input);
-      // Held without replicas only: replicating is a second write a request cannot carry yet (refused when it needs approval).
-      if (!replicas || replicas.length === 0) {
-        await holdIfNeeded(call, { kind: 'secret.create', name, region: call.region, description, kmsKeyId, tags, value: value ? heldValue(value) : undefined, versionId: token });
-      }
+      const overwriteReplicas = bool(input, 'ForceOverwriteReplicaSecret') ?? false;
+      await holdIfNeeded(call, {
+        kind: 'secret.create', name, region: call.region, description, kmsKeyId, tags, value: value ? heldValue(value) : undefined, versionId: token,
+        ...(replicas?.length ? { replicas, overwriteReplicas } : {}),
+      });
       const created = await secrets.create(call.identity, {
         name, region: call.region, description, kmsKeyId, tags, value, versionId: token,
       }).catch(async (error: unknown) => reworded(error, {
@@ -45,7 +46,7 @@ export function writeOperations({ secrets, replication, resolve, holdIfNeeded }:
       call.target(name, created.versionId);
       let statuses: ReplicaStatus[] = [];
       if (replicas && replicas.length > 0) {
-        statuses = (await replication.replicate(call.identity, { name, region: call.region }, replicas, bool(input, 'ForceOverwriteReplicaSecret') ?? false)).statuses;
+        statuses = (await replication.replicate(call.identity, { name, region: call.region }, replicas, overwriteReplicas)).statuses;
       }
       return {
         ARN: created.metadata.arn, Name: created.metadata.name, ...(created.versionId ? { VersionId: created.versionId } : {}),
