@@ -137,6 +137,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
   const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
+  await auditStore.months.ensure(db, now());
   // SQLite: one node, in-process bus (--workers: relayed across workers, worker 0 leads). PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
   const coordinationOptions = { dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
     leaderEligible: () => !barrier.isSealed() }; // singleton work (rotation) needs keys
@@ -323,7 +324,13 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       const purged = await secrets.purgeExpired();
       if (purged > 0) logger.info({ nodeId: leadership.nodeId, purged }, 'purged secrets past their recovery window');
     }),
-    leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, () => auditLog.prune(config.audit_retention_days)),
+    leaderOnly('audit prune', maintenanceMs ?? 6 * 3_600_000, async () => {
+      // PostgreSQL: next months' partitions exist well before the month turns (audit-partitions.ts).
+      const created = await auditStore.months.ensure(db, now());
+      if (created.length > 0) logger.info({ partitions: created }, 'created audit partitions');
+      const pruned = await auditLog.prune(config.audit_retention_days);
+      if (pruned > 0) logger.info({ pruned, retentionDays: config.audit_retention_days }, 'pruned audit events past retention');
+    }),
     leaderOnly('wrapping cleanup', 60_000, () => wrapping.dropExpired()),
     leaderOnly('change request expiry', 60_000, () => approvals.expireDue()),
   ];

@@ -333,14 +333,14 @@ export function createAuditLog(deps: AuditLogDeps) {
     anchor: () => deps.auditStore.anchor(deps.db),
 
     /**
-     * Deletes events older than the retention period. The hash of the last deleted event
-     * becomes the anchor, so what remains still verifies as one unbroken chain.
-     */
-    /**
-     * Removes events older than the retention period, oldest first, in batches of `batchSize`:
-     * each batch is its own short transaction under the chain lock (moving the anchor to the
-     * batch's last event, then deleting up to it), and writers get the lock between batches, so
-     * pruning a year's backlog never holds appends up for longer than one batch takes.
+     * Removes events older than the retention period, oldest first; the hash of the last
+     * removed event becomes the anchor, so what remains verifies as one unbroken chain.
+     * On PostgreSQL a month wholly past retention is dropped as a partition: one short
+     * transaction moves the anchor to the month's newest event, drops the month and deletes
+     * the few events of other months that precede it in the chain (nodes' clocks differ a
+     * little). The rest goes in batches of `batchSize`, each its own short transaction under
+     * the chain lock (anchor to the batch's last event, then delete up to it); writers get the
+     * lock between steps, so pruning a year's backlog never holds appends up for long.
      */
     async prune(retentionDays: number, options: { batchSize?: number; onBatch?: (deleted: number) => void } = {}): Promise<number> {
       const cutoff = deps.now() - retentionDays * 86_400_000;
@@ -350,6 +350,19 @@ export function createAuditLog(deps: AuditLogDeps) {
       const last = await deps.auditStore.lastBefore(deps.db, cutoff);
       if (!last) return 0;
       let total = 0;
+      for (const month of await deps.auditStore.months.before(deps.db, cutoff)) {
+        if (guard.state() === 'tampered') return total;
+        const deleted = await deps.db.transaction().execute(async (tx) => {
+          await deps.auditStore.lockChain(tx);
+          const { last: newest, events } = await deps.auditStore.months.summary(tx, month);
+          if (newest) await deps.auditStore.setAnchor(tx, { seq: newest.seq, hash: newest.hash, pruned_before: cutoff, mac: anchorMac(deps.chainKey(), newest.seq, newest.hash, cutoff) });
+          await deps.auditStore.months.drop(tx, month);
+          return events + (newest ? await deps.auditStore.deleteUpTo(tx, newest.seq) : 0);
+        });
+        total += deleted;
+        options.onBatch?.(deleted);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       for (;;) {
         if (guard.state() === 'tampered') return total;
         const deleted = await deps.db.transaction().execute(async (tx) => {

@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
+import { dropPartition, ensureMonthPartitions, monthsBefore, partitionSummary, upcomingMonths } from './audit-partitions.js';
 
 export type AuditRow = Selectable<Database['audit_events']>;
 export type AnchorRow = Selectable<Database['audit_anchor']>;
@@ -158,6 +159,16 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async setVerifiedMark(q: Queryable, mark: VerifiedMark): Promise<void> {
       const value = JSON.stringify(mark);
       await q.insertInto('system_state').values({ key: VERIFIED_MARK_KEY, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    },
+    /**
+     * PostgreSQL's month partitions (audit-partitions.ts); SQLite has none, and these answer
+     * nothing there. `ensureMonths` takes the database (each creation commits on its own).
+     */
+    months: {
+      ensure: async (db: Kysely<Database>, now: number): Promise<string[]> => (dialect === 'postgres' ? ensureMonthPartitions(db, upcomingMonths(now)) : []),
+      before: async (q: Queryable, cutoff: number): Promise<string[]> => (dialect === 'postgres' ? monthsBefore(q, cutoff) : []),
+      summary: partitionSummary,
+      drop: dropPartition,
     },
     async deleteUpTo(q: Queryable, seq: number): Promise<number> {
       const result = await q.deleteFrom('audit_events').where('seq', '<=', seq).executeTakeFirst();
