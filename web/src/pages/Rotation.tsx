@@ -102,7 +102,8 @@ function SecretRotation(props: { name: string; onChange: () => void }) {
   }, [props.name]);
 
   useEffect(() => {
-    load().then((s) => setText(s.settings ? JSON.stringify(s.settings, null, 2) : TEMPLATE), (e) => setError(message(e, 'could not load')));
+    // What the user typed before the settings arrived is kept, not replaced by them.
+    load().then((s) => setText((typed) => typed || (s.settings ? JSON.stringify(s.settings, null, 2) : TEMPLATE)), (e) => setError(message(e, 'could not load')));
     return () => window.clearTimeout(timer.current);
   }, [load]);
 
