@@ -1,5 +1,5 @@
 import { requireHeldPolicies } from '../policy/grants.js';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/app-error.js';
 import type { TransactionAuditor } from '../lib/audit-scope.js';
@@ -21,6 +21,13 @@ export interface AuthServiceDeps {
   changes: ChangeBus;
   methods: AuthMethod[];
   now: () => number;
+  /**
+   * Runs a login that only issues a token (nothing else consumed, unlike an AppRole secret id's
+   * use) durable against a process crash but not fsynced (SQLite synchronous=NORMAL, as audit
+   * batches are): an OS crash may lose the last moments' logins, whose callers log in again,
+   * and a login no longer waits for a disk flush of its own. Absent: a full transaction.
+   */
+  tokenOnlyTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
 }
 
 export interface MountInfo {
@@ -214,7 +221,15 @@ export function createAuthService(deps: AuthServiceDeps) {
       audit?.annotate({ detail: { method: mount.type, mount: path } });
       const grant = await method.login(mount, { body, source }, (detail) => audit?.annotate({ detail }));
       audit?.annotate({ detail: { role: grant.role.name, matched: JSON.stringify(grant.matched) } });
-      const issued = await transaction(db, audit, async (tx) => {
+      const light = grant.withinIssue === undefined ? deps.tokenOnlyTransaction : undefined;
+      const run = <T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> => (light
+        ? light(async (tx) => {
+          const result = await fn(tx);
+          await audit?.beforeCommit(tx);
+          return result;
+        })
+        : transaction(db, audit, fn));
+      const issued = await run(async (tx) => {
         await grant.withinIssue?.(tx);
         const t = grant.token;
         const result = await deps.identity.issueWithin(tx, {
