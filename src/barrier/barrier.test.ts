@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isAppError } from '../errors/app-error.js';
 import { openStorage, type Storage } from '../storage/database.js';
 import { createSystemStore } from '../storage/system-store.js';
-import { createBarrier, type BarrierDeps } from './barrier.js';
+import { createBarrier, valueCacheEntryBytes, type BarrierDeps } from './barrier.js';
 
 /** An initialized, unsealed barrier on a fresh SQLite file in `dir`. */
 async function openBarrier(dir: string, cacheLimits?: BarrierDeps['cacheLimits']) {
@@ -78,7 +78,8 @@ describe('barrier: cache bounds', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'custos-barrier-lru-'));
-    opened = await openBarrier(dir, { dataKeys: 2, valueBytes: 10 });
+    // Room for two small values but not three: each costs its bytes plus a fixed overhead.
+    opened = await openBarrier(dir, { dataKeys: 2, valueBytes: 2 * valueCacheEntryBytes(4, 64) + 1 });
   });
   after(async () => {
     await opened.storage.close();
@@ -94,7 +95,8 @@ describe('barrier: cache bounds', () => {
     await read('a', sealed.a!);
     await read('b', sealed.b!);
     await read('a', sealed.a!);
-    await read('c', sealed.c!); // 12 bytes would not fit in 10: b, least recently used, goes
+    for (const v of ['a', 'b', 'c']) assert.ok(sealed[v]!.ciphertext.length <= 64, 'precondition: the bound above fits two entries');
+    await read('c', sealed.c!); // a third entry does not fit: b, least recently used, goes
     assert.deepEqual(barrier.cachedVersions().values, ['sec_lru:c', 'sec_lru:a']);
     // A memo hit needs only the authenticated ciphertext, so a wrapped key that opens nothing
     // still answers for a and c, while b has to be opened again and fails.
@@ -127,5 +129,33 @@ describe('barrier: cache bounds', () => {
     await barrier.submitUnsealShare(unsealKey);
     assert.equal(await read('d', sealed), 'dddd');
     assert.deepEqual(barrier.cachedVersions(), { dataKeys: ['sec_lru:d'], values: ['sec_lru:d'] });
+  });
+});
+
+describe('barrier: opens that are not remembered', () => {
+  let dir: string;
+  let opened: Awaited<ReturnType<typeof openBarrier>>;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'custos-barrier-remember-'));
+    opened = await openBarrier(dir);
+  });
+  after(async () => {
+    await opened.storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('background opens (remember: false) return the value and leave both caches as they were', async () => {
+    const { barrier } = opened;
+    const hot = barrier.encryptValue('sec_bg', 'hot', Buffer.from('hot-value'));
+    await barrier.decryptValue('sec_bg', 'hot', hot);
+    const before = barrier.cachedVersions();
+    for (const v of ['v1', 'v2', 'v3']) {
+      const sealed = barrier.encryptValue('sec_bg', v, Buffer.from(`value-${v}`));
+      assert.equal((await barrier.decryptValue('sec_bg', v, sealed, { remember: false })).toString(), `value-${v}`);
+    }
+    assert.deepEqual(barrier.cachedVersions(), before);
+    // An entry that is already cached still answers a background open.
+    assert.equal((await barrier.decryptValue('sec_bg', 'hot', hot, { remember: false })).toString(), 'hot-value');
   });
 });

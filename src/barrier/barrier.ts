@@ -4,6 +4,7 @@ import { open, seal, newKey, KEY_BYTES } from '../crypto/aead.js';
 import { keyedHash } from '../crypto/tokens.js';
 import { AppError } from '../errors/app-error.js';
 import { createBoundedCache } from '../lib/bounded-cache.js';
+import { ownedCopy } from '../lib/owned-bytes.js';
 import type { Queryable } from '../storage/schema.js';
 import type { SystemStore } from '../storage/system-store.js';
 
@@ -58,6 +59,15 @@ const systemValueAad = (purpose: string, id: string) => Buffer.from(`custos:v1:s
 
 type KeyPurpose = 'data' | 'audit' | 'token' | 'checkpoint' | 'fingerprint';
 
+/**
+ * What one value-memo entry costs in memory, as its byte bound counts it: both buffers plus a
+ * fixed share for the entry object, its key string, two buffer objects and the LRU's slots.
+ * Counting only the plaintext let a memo of small values hold hundreds of thousands of entries.
+ */
+export const VALUE_CACHE_ENTRY_OVERHEAD_BYTES = 512;
+export const valueCacheEntryBytes = (plaintextBytes: number, ciphertextBytes: number): number =>
+  plaintextBytes + ciphertextBytes + VALUE_CACHE_ENTRY_OVERHEAD_BYTES;
+
 export interface BarrierDeps {
   db: Queryable;
   systemStore: SystemStore;
@@ -75,6 +85,8 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
   // Unwrapped per-version data keys, so a hot secret costs one AES-GCM open per read instead
   // of two. Bounded (the least recently used go first), keyed by the wrapped key's own bytes
   // (so a changed row never hits), and zeroed when evicted and on seal like every other key.
+  // Cached keys and values are owned copies (see ownedCopy): a 32-byte slice of a shared slab
+  // would keep 8 KiB alive per entry.
   const dataKeyCache = createBoundedCache<Buffer>({ maxEntries: cacheLimits.dataKeys ?? 10_000, onEvict: (key) => key.fill(0) });
   // Opened values of small hot versions: a memo of decryptValue, hit only when the ciphertext
   // just read from storage is byte-for-byte the one that was authenticated. It holds nothing a
@@ -85,7 +97,7 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
   const VALUE_CACHE_ENTRY_MAX = 8 * 1024;
   const valueCache = createBoundedCache<{ ciphertext: Buffer; plaintext: Buffer }>({
     maxBytes: cacheLimits.valueBytes ?? 16 * 1024 * 1024,
-    sizeOf: (entry) => entry.plaintext.length,
+    sizeOf: (entry) => valueCacheEntryBytes(entry.plaintext.length, entry.ciphertext.length),
     onEvict: (entry) => entry.plaintext.fill(0),
   });
   // Engines that keep unsealed key material in memory (transit) drop it when the barrier seals.
@@ -284,19 +296,29 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       return { keyTerm: term, wrappedKey, ciphertext };
     },
 
-    async decryptValue(secretId: string, versionId: string, value: Pick<EncryptedValue, 'wrappedKey' | 'ciphertext'>): Promise<Buffer> {
+    /**
+     * Opens a stored version. `remember: false` is for background work (indexing, replication)
+     * that opens each version once: it uses the caches but adds nothing to them, so one-off
+     * opens of every written version never push hot reads' entries out.
+     */
+    async decryptValue(secretId: string, versionId: string, value: Pick<EncryptedValue, 'wrappedKey' | 'ciphertext'>, options: { remember?: boolean } = {}): Promise<Buffer> {
+      const remember = options.remember !== false;
       const versionKey = `${secretId}:${versionId}`;
       const opened = valueCache.get(versionKey);
       if (opened && keyring && opened.ciphertext.equals(value.ciphertext)) return Buffer.from(opened.plaintext);
       const cacheKey = `${versionKey}:${value.wrappedKey.toString('base64')}`;
       let dataKey = dataKeyCache.get(cacheKey);
+      let ownsKey = false; // opened here for this call only: zeroed when done
       let plaintext: Buffer;
       try {
         if (!dataKey) {
           const key = await termKey(readHeader(value.wrappedKey));
           const header = value.wrappedKey.subarray(0, HEADER_BYTES);
-          dataKey = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
-          if (keyring) dataKeyCache.set(cacheKey, dataKey);
+          const unwrapped = open(key, value.wrappedKey.subarray(HEADER_BYTES), Buffer.concat([header, dataKeyAad(secretId, versionId)]));
+          dataKey = ownedCopy(unwrapped);
+          unwrapped.fill(0);
+          if (keyring && remember) dataKeyCache.set(cacheKey, dataKey);
+          else ownsKey = true;
         }
         const valueHeader = value.ciphertext.subarray(0, HEADER_BYTES);
         readHeader(valueHeader);
@@ -304,11 +326,13 @@ export function createBarrier({ db, systemStore, now, cacheLimits = {} }: Barrie
       } catch (cause) {
         // A swapped or altered row fails authentication here: report it, never return garbage.
         throw new AppError('internal_error', 'a stored secret version failed its integrity check', { cause });
+      } finally {
+        if (ownsKey) dataKey!.fill(0);
       }
-      if (keyring && plaintext.length <= VALUE_CACHE_ENTRY_MAX) {
+      if (keyring && remember && plaintext.length <= VALUE_CACHE_ENTRY_MAX) {
         // Copies: the caller owns what it is given, and the cache owns what it keeps (a
         // replaced entry's plaintext is zeroed as it leaves).
-        valueCache.set(versionKey, { ciphertext: Buffer.from(value.ciphertext), plaintext: Buffer.from(plaintext) });
+        valueCache.set(versionKey, { ciphertext: ownedCopy(value.ciphertext), plaintext: ownedCopy(plaintext) });
       }
       return plaintext;
     },

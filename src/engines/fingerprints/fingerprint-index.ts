@@ -62,7 +62,7 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
     for (const label of labels) {
       const version = await secretStore.findVersion(db, secretId, label.version_id);
       if (!version || version.value_kind !== 'string') continue;
-      const bytes = await barrier.decryptValue(secretId, version.version_id, { wrappedKey: version.wrapped_key, ciphertext: version.ciphertext });
+      const bytes = await barrier.decryptValue(secretId, version.version_id, { wrappedKey: version.wrapped_key, ciphertext: version.ciphertext }, { remember: false });
       const text = bytes.toString('utf8');
       bytes.fill(0);
       const seen = new Set<string>();

@@ -32,7 +32,7 @@ export function createReplicator({ secretStore: store, barrier, now }: Replicato
     const want = new Set(source.map((v) => v.version_id));
     for (const version of source) {
       if (have.has(version.version_id)) continue;
-      const plain = await barrier.decryptValue(primary.id, version.version_id, { wrappedKey: version.wrapped_key, ciphertext: version.ciphertext });
+      const plain = await barrier.decryptValue(primary.id, version.version_id, { wrappedKey: version.wrapped_key, ciphertext: version.ciphertext }, { remember: false });
       const encrypted = barrier.encryptValue(replica.id, version.version_id, plain);
       plain.fill(0);
       await store.insertVersion(tx, {
