@@ -23,6 +23,7 @@ import { databaseEngine } from './migrations/021-database-engine.js';
 import { changeRequestDiffs } from './migrations/024-change-request-diffs.js';
 import { sessionOwnedLogins } from './migrations/026-session-owned-logins.js';
 import { rotationRegion } from './migrations/034-rotation-region.js';
+import { auditOutcomeIndex } from './migrations/037-audit-outcome-index.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -81,6 +82,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '024-change-request-diffs': changeRequestDiffs(dialect),
     '026-session-owned-logins': sessionOwnedLogins(dialect),
     '034-rotation-region': rotationRegion(dialect),
+    '037-audit-outcome-index': auditOutcomeIndex(dialect),
   };
 }
 
