@@ -122,6 +122,7 @@ const audit = program.command('audit').description('read and verify the audit lo
 audit.command('tail').description('the newest events').option('-n <count>', 'how many', '20').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).tailCommand));
 audit.command('query').description('search events').option('--secret <name>').option('--principal <accessor>').option('--since <time>', 'ISO time or 15m / 24h / 7d')
+  .option('--until <time>', 'before this ISO time or 15m / 24h / 7d ago')
   .addOption(new Option('--outcome <outcome>').choices(['success', 'denied', 'failure'])).option('--operation <op>').option('--limit <n>', 'max events', '100').option('--json', 'JSON output')
   .action(run(async () => (await import('./commands/audit.js')).queryCommand));
 audit.command('verify').description('check the hash chain; reports the first altered or missing event').option('--json', 'JSON output')

@@ -110,6 +110,7 @@ export const AuditQueryString = Type.Object({
   secret: Type.Optional(Type.String({ maxLength: 512 })),
   principal: Type.Optional(Type.String({ maxLength: 64 })),
   since: Type.Optional(Type.String({ maxLength: 64 })),
+  until: Type.Optional(Type.String({ maxLength: 64 })),
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')])),
   operation: Type.Optional(Type.String({ maxLength: 64 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),

@@ -249,9 +249,9 @@ export function createApiClient(options: ApiClientOptions) {
     listPolicies: () => call<{ policies: string[] }>('GET', '/v1/policies'),
     deletePolicy: (name: string) => call<{ deleted: string }>('DELETE', `/v1/policies/${encodeURIComponent(name)}`),
 
-    auditEvents: (query: { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: 'asc' | 'desc'; afterSeq?: number } = {}) =>
+    auditEvents: (query: { secret?: string; principal?: string; since?: string; until?: string; outcome?: string; operation?: string; limit?: number; order?: 'asc' | 'desc'; afterSeq?: number } = {}) =>
       call<{ events: AuditEventResponse[] }>('GET', '/v1/audit/events', undefined, {
-        secret: query.secret, principal: query.principal, since: query.since, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
+        secret: query.secret, principal: query.principal, since: query.since, until: query.until, outcome: query.outcome, operation: query.operation, limit: query.limit, order: query.order, after_seq: query.afterSeq,
       }),
     createAwsKey: (input: { policies: string[]; env?: string; displayName?: string; ttl?: string; allowMissingPolicies?: boolean }) =>
       call<AwsKeyResponse & { secret_access_key: string }>('POST', '/v1/aws/keys', {

@@ -10,6 +10,8 @@ export interface AuditQuery {
   secretName?: string;
   accessor?: string;
   since?: number;
+  /** Exclusive upper bound on `time` (epoch ms): since <= time < until. */
+  until?: number;
   outcome?: string;
   operation?: string;
   /** Newest first when true (tail); oldest first otherwise. */
@@ -128,14 +130,7 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
       return q.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
     },
     async query(q: Queryable, query: AuditQuery): Promise<AuditRow[]> {
-      let select = q.selectFrom('audit_events').selectAll();
-      if (query.secretName !== undefined) select = select.where('secret_name', '=', query.secretName);
-      if (query.accessor !== undefined) select = select.where('accessor', '=', query.accessor);
-      if (query.since !== undefined) select = select.where('time', '>=', query.since);
-      if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
-      if (query.operation !== undefined) select = select.where('operation', '=', query.operation);
-      if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
-      return select.orderBy('seq', query.newestFirst ? 'desc' : 'asc').limit(query.limit).execute();
+      return buildAuditQuery(q, query).execute();
     },
     /** The newest event strictly older than `cutoff`, i.e. the last one retention removes. */
     async lastBefore(q: Queryable, cutoff: number): Promise<{ seq: number; hash: string } | undefined> {
@@ -178,6 +173,19 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
 }
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
+
+/** The audit search as a query builder (also compiled on its own to check its plan uses an index). */
+export function buildAuditQuery(q: Queryable, query: AuditQuery) {
+  let select = q.selectFrom('audit_events').selectAll();
+  if (query.secretName !== undefined) select = select.where('secret_name', '=', query.secretName);
+  if (query.accessor !== undefined) select = select.where('accessor', '=', query.accessor);
+  if (query.since !== undefined) select = select.where('time', '>=', query.since);
+  if (query.until !== undefined) select = select.where('time', '<', query.until);
+  if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+  if (query.operation !== undefined) select = select.where('operation', '=', query.operation);
+  if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
+  return select.orderBy('seq', query.newestFirst ? 'desc' : 'asc').limit(query.limit);
+}
 
 export interface VerifiedMark { seq: number; hash: string; fullAt: number; mac: string }
 const VERIFIED_MARK_KEY = 'audit_verified_mark';

@@ -118,6 +118,31 @@ describe('audit log', () => {
     assert.match(bad.stderr, /^error: validation_failed: /);
   });
 
+  test('audit query --until bounds the time range from above (exclusive), through the API, SDK and CLI', async () => {
+    const name = uniqueName('dev/audit-until');
+    await createSecret(server, name, 'v');
+    assert.equal((await api(server, 'GET', `/v1/values/${name}`, { token: server.token })).status, 200);
+    assert.equal((await api(server, 'POST', `/v1/values/${name}`, { token: server.token, body: { value: 'w' } })).status, 201);
+    const all = JSON.parse((await runCli(['audit', 'query', '--secret', name, '--json'], { server })).stdout) as { seq: number; time: string }[];
+    assert.equal(all.length, 3);
+    // The newest event's own time as the bound: it and anything in the same millisecond are left out.
+    const until = all[2]!.time;
+    const expected = all.filter((e) => Date.parse(e.time) < Date.parse(until)).map((e) => e.seq);
+    const bounded = await runCli(['audit', 'query', '--secret', name, '--since', all[0]!.time, '--until', until, '--json'], { server });
+    assert.equal(bounded.code, 0, bounded.stderr);
+    assert.deepEqual(JSON.parse(bounded.stdout).map((e: { seq: number }) => e.seq), expected);
+    assert.ok(!expected.includes(all[2]!.seq));
+    const viaApi = await api(server, 'GET', `/v1/audit/events?secret=${encodeURIComponent(name)}&until=${encodeURIComponent(new Date(Date.parse(until) + 1).toISOString())}`, { token: server.token });
+    assert.equal(viaApi.status, 200);
+    assert.deepEqual((viaApi.body as { events: { seq: number }[] }).events.map((e) => e.seq), all.map((e) => e.seq));
+
+    const reversed = await api(server, 'GET', `/v1/audit/events?since=${encodeURIComponent(until)}&until=${encodeURIComponent(all[0]!.time)}`, { token: server.token });
+    assertErrorBody(reversed, 400, 'validation_failed');
+    const bad = await runCli(['audit', 'query', '--until', 'next friday'], { server });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /^error: validation_failed: until is an ISO-8601 time/);
+  });
+
   test('audit verify passes, then reports an altered event and a deleted one (CLI exits non-zero)', async () => {
     const ok = await runCli(['audit', 'verify'], { server });
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);

@@ -15,9 +15,9 @@ export async function tailCommand(options: { n: string; json?: boolean }): Promi
   printEvents(events);
 }
 
-export async function queryCommand(options: { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit: string; json?: boolean }): Promise<void> {
+export async function queryCommand(options: { secret?: string; principal?: string; since?: string; until?: string; outcome?: string; operation?: string; limit: string; json?: boolean }): Promise<void> {
   const { events } = await apiClient().auditEvents({
-    secret: options.secret, principal: options.principal, since: options.since, outcome: options.outcome, operation: options.operation, limit: Number(options.limit),
+    secret: options.secret, principal: options.principal, since: options.since, until: options.until, outcome: options.outcome, operation: options.operation, limit: Number(options.limit),
   });
   if (options.json) return printJson(events);
   printEvents(events);

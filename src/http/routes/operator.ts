@@ -12,12 +12,13 @@ export const auditEventJson = (row: AuditEventRecord) => ({
   status: row.status, latency_ms: row.latency_us / 1000, detail: row.detail ? JSON.parse(row.detail) : null, hash: row.hash,
 });
 
-function parseSince(since: string | undefined, now: number): number | undefined {
-  if (since === undefined) return undefined;
-  const relative = /^(\d+)([smhd])$/.exec(since);
+/** `since` / `until`: an ISO-8601 time, or a duration back from now like 15m, 24h, 7d. */
+function parseTime(field: 'since' | 'until', text: string | undefined, now: number): number | undefined {
+  if (text === undefined) return undefined;
+  const relative = /^(\d+)([smhd])$/.exec(text);
   if (relative) return now - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as 's' | 'm' | 'h' | 'd'];
-  const time = Date.parse(since);
-  if (Number.isNaN(time)) throw new AppError('validation_failed', 'since is an ISO-8601 time or a duration like 15m, 24h, 7d');
+  const time = Date.parse(text);
+  if (Number.isNaN(time)) throw new AppError('validation_failed', `${field} is an ISO-8601 time or a duration like 15m, 24h, 7d`);
   return time;
 }
 
@@ -61,9 +62,13 @@ export function operatorRoutes(operator: OperatorService, version: string) {
     });
 
     app.get('/v1/audit/events', { schema: { querystring: AuditQueryString, tags: ['audit'] }, config: { tamperedOk: true, operation: 'audit.query' } }, async (request) => {
-      const q = request.query as { secret?: string; principal?: string; since?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
+      const q = request.query as { secret?: string; principal?: string; since?: string; until?: string; outcome?: string; operation?: string; limit?: number; order?: string; after_seq?: number };
+      const now = Date.now();
+      const since = parseTime('since', q.since, now);
+      const until = parseTime('until', q.until, now);
+      if (since !== undefined && until !== undefined && until <= since) throw new AppError('validation_failed', 'until must be later than since');
       const rows = await operator.queryAudit(identityOf(request), {
-        secretName: q.secret, accessor: q.principal, since: parseSince(q.since, Date.now()), outcome: q.outcome, operation: q.operation,
+        secretName: q.secret, accessor: q.principal, since, until, outcome: q.outcome, operation: q.operation,
         limit: q.limit ?? 100, newestFirst: q.order === 'desc', afterSeq: q.after_seq,
       });
       return { events: rows.map(auditEventJson) };
