@@ -136,7 +136,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const now = clock.now;
 
   const barrier = createBarrier({ db, systemStore: createSystemStore(), now });
-  const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: config.audit_fsync, sqliteSynchronous: config.sqlite_synchronous });
+  const auditFsync = config.audit_fsync ?? storage.dialect === 'postgres';
+  const auditStore = createAuditStore(storage.dialect, { fsyncEachBatch: auditFsync, sqliteSynchronous: config.sqlite_synchronous });
   await auditStore.months.ensure(db, now());
   // SQLite: one node, in-process bus (--workers: relayed across workers, worker 0 leads). PostgreSQL: LISTEN/NOTIFY bus and an advisory-lock leader.
   const coordinationOptions = { dialect: storage.dialect, url: config.storage, password: storagePassword(config), nodeId: config.node_id, log: logger,
@@ -159,7 +160,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     startupWalkMaxEvents: config.audit_startup_walk_max_events,
     onAcknowledged: () => checkpointer.flush(),
     appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
-      ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: config.audit_fsync })
+      ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: auditFsync })
       : createInProcessAppender(db, auditStore), metrics),
   });
   // The audit queue as requests see it: events recorded and not yet durable.

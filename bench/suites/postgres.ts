@@ -13,6 +13,9 @@ import { mainThreadTicks, TICK_US } from '../read-load.js';
  * the serving nodes' main-thread CPU per read (from /proc), which does not depend on how the
  * two cores are shared with the load generator; "read cache" is the opt-in per-node cache
  * (read_cache_max_age_ms), which gives up immediate cross-node read-after-write.
+ * The cluster runs without fsync, as in the tests; the last two rows start a durable one
+ * (PostgreSQL's defaults) to show what committing each read's audit batch synchronously costs
+ * (`audit_fsync`, on by default with PostgreSQL) against `audit_fsync: false`.
  */
 const NAME = 'prod/analytics-pipeline/warehouse-db';
 const DURATION_SEC = 8;
@@ -52,6 +55,36 @@ async function measure(label: string, base: string, token: string, pids: number[
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx and ${r.errors} errors`);
     const cpuUs = ((ticks() - before) * TICK_US) / r.requests;
     rows.push({ suite: 'postgres', case: `${label} (${connections} conn)`, metrics: { connections, 'req/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU µs/read': cpuUs.toFixed(1), requests: r.requests } });
+  }
+  return rows;
+}
+
+async function measureAuditFsync(): Promise<BenchRow[]> {
+  const cluster = await startPostgresCluster({ durable: true });
+  const rows: BenchRow[] = [];
+  try {
+    const db = await cluster.createDatabase();
+    const env = { CUSTOS_STORAGE_PASSWORD: db.password };
+    let unsealKey: string | undefined;
+    let token = '';
+    for (const auditFsync of ['true', 'false']) {
+      const node = await startServer({ dev: false, args: ['--storage', db.url], env: { ...env, CUSTOS_AUDIT_FSYNC: auditFsync, ...(unsealKey ? { CUSTOS_UNSEAL_KEY: unsealKey } : {}) }, logLevel: 'warn' });
+      try {
+        if (!unsealKey) {
+          const init = (await (await fetch(`${node.address}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ shares: 1, threshold: 1 }) })).json()) as { root_token: string; keys: string[] };
+          await fetch(`${node.address}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: init.keys[0] }) });
+          unsealKey = init.keys[0]!;
+          token = init.root_token;
+          await createSecret(node.address, token);
+        }
+        rows.push(...(await measure(`PostgreSQL durable, 1 node, audit_fsync ${auditFsync}`, node.address, token, [node.process.pid!])));
+      } finally {
+        await node.stop();
+        node.cleanup();
+      }
+    }
+  } finally {
+    await cluster.stop();
   }
   return rows;
 }
@@ -107,6 +140,7 @@ export const postgresSuite: BenchSuite = {
       }
       await cluster.stop();
     }
+    rows.push(...(await measureAuditFsync()));
     return rows;
   },
 };

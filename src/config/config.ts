@@ -33,8 +33,12 @@ const ConfigSchema = z
     body_limit_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
     /** FULL fsyncs every commit (acknowledged writes survive power loss); NORMAL survives process crashes only. */
     sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
-    /** fsync each audit batch too (by default audit commits survive a process crash, not power loss). */
-    audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+    /**
+     * fsync each audit batch too. Unset: on with PostgreSQL, where a database crash that loses the
+     * last batches leaves the node's chain head behind and stops audited requests until an operator
+     * acknowledges it; off with SQLite, where the events and the head roll back together.
+     */
+    audit_fsync: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).optional(),
     /** How often the rotation scheduler looks for due work. */
     rotation_tick_seconds: z.coerce.number().min(0.1).max(3600).default(10),
     /** How often the leader revokes expired leases (dynamic database users). */

@@ -77,10 +77,10 @@ describe('PostgreSQL connection hygiene', () => {
   };
 
   test('PostgreSQL restarts (clean and crash) under writes and reads: the node recovers by itself and loses no acknowledged write', async () => {
-    // audit_fsync: read events are committed synchronously too. Without it, a PostgreSQL crash
-    // can lose the last audit batches, and the node then sees its chain's head go back
-    // (docs/postgresql.md, "Connections").
-    const { server } = await start({ CUSTOS_STORAGE_POOL_MAX: '4', CUSTOS_AUDIT_FSYNC: 'true' });
+    // With the default settings: audit_fsync is on with PostgreSQL, so read events are committed
+    // synchronously too. Without it, a PostgreSQL crash can lose the last audit batches, and the
+    // node then sees its chain's head go back (docs/postgresql.md, "Connections").
+    const { server } = await start({ CUSTOS_STORAGE_POOL_MAX: '4' });
     assert.equal((await call(server, 'POST', '/v1/secrets', { name: 'load/fixed', value: 'fixed-value' })).status, 201);
 
     const acknowledged = new Map<string, string>();

@@ -153,8 +153,12 @@ function installExitHandlers(): void {
 
 const NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Starts a fresh PostgreSQL cluster; call `stop()` when done (an exit handler covers forgotten ones). */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/**
+ * Starts a fresh PostgreSQL cluster; call `stop()` when done (an exit handler covers forgotten ones).
+ * Tests run it without fsync for speed; `durable` keeps PostgreSQL's own defaults (fsync,
+ * synchronous_commit, full_page_writes on), for benchmarks of what a commit costs in production.
+ */
+export async function startPostgresCluster(options: { durable?: boolean } = {}): Promise<PostgresCluster> {
   const binDir = findPgBinDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-pg-'));
   const dataDir = path.join(dir, 'data');
@@ -210,9 +214,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
         '-c', `listen_addresses=${HOST}`,
         '-c', `port=${port}`,
         '-c', `unix_socket_directories=${dir}`,
-        '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off',
-        '-c', 'full_page_writes=off',
+        ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
         '-c', 'max_connections=200',
       ].map(shellQuote).join(' ');
       started = true; // from here on a server may be running, so stopSync must try pg_ctl stop
