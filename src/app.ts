@@ -53,6 +53,7 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createLoginLookups } from './auth/login-lookups.js';
 import { createOidcMethod } from './auth/oidc/oidc-method.js';
 import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
@@ -257,11 +258,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   // Auth methods (AppRole, JWT/OIDC): logins end in ordinary tokens issued by the identity service.
   const authStore = createAuthStore();
+  const loginLookups = createLoginLookups({ db, authStore, changes, now });
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
-    db, authStore, authorizer, identity, changes, now,
+    db, authStore, authorizer, identity, changes, now, lookups: loginLookups,
     tokenOnlyTransaction: storage.dialect === 'sqlite' ? (fn) => auditStore.appendTransaction(db, fn) : undefined,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now }),
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now, lookups: loginLookups }), createUserpassMethod({ db, authStore, now }),
       createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });

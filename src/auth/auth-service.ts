@@ -11,6 +11,7 @@ import type { AuthMountRow, AuthRoleRow, AuthStore } from '../storage/auth-store
 import type { Database } from '../storage/schema.js';
 import { transaction } from '../storage/transaction.js';
 import type { AuthMethod } from './auth-method.types.js';
+import type { LoginLookups } from './login-lookups.js';
 import { MOUNT_PATTERN, NAME_PATTERN, tokenFieldsJson, type RoleTokenFields } from './role-common.js';
 
 export interface AuthServiceDeps {
@@ -28,6 +29,8 @@ export interface AuthServiceDeps {
    * and a login no longer waits for a disk flush of its own. Absent: a full transaction.
    */
   tokenOnlyTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  /** Mount rows for logins, reused briefly (dropped on every `auth` change this service publishes). */
+  lookups?: Pick<LoginLookups, 'findMount'>;
 }
 
 export interface MountInfo {
@@ -77,7 +80,9 @@ export function createAuthService(deps: AuthServiceDeps) {
   const methods = new Map(deps.methods.map((m) => [m.type, m]));
   deps.changes.subscribe((topic, key) => {
     if (topic !== 'auth') return;
-    // '*': another node's notifications may have been lost, so forget every mount.
+    // '*': another node's notifications may have been lost, so forget every mount. A role's
+    // change (`<mount>/role/<name>`) leaves the mount's key material alone.
+    if (key.includes('/role/')) return;
     for (const method of methods.values()) method.forget?.(key);
   });
 
@@ -87,9 +92,9 @@ export function createAuthService(deps: AuthServiceDeps) {
     return method;
   }
 
-  async function mountOf(path: string): Promise<AuthMountRow> {
+  async function mountOf(path: string, forLogin = false): Promise<AuthMountRow> {
     checkMountName(path);
-    const row = await authStore.findMount(db, path);
+    const row = forLogin && deps.lookups ? await deps.lookups.findMount(path) : await authStore.findMount(db, path);
     if (!row) throw new AppError('auth_mount_not_found', `no auth method is mounted at "${path}"`);
     return row;
   }
@@ -175,6 +180,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         await authStore.upsertRole(tx, { mount: path, name, role_id: roleId, config, created_at: existing?.created_at ?? at, updated_at: at });
         return { mount: path, name, role_id: roleId, config, created_at: existing?.created_at ?? at, updated_at: at };
       });
+      deps.changes.publish('auth', `${path}/role/${name}`);
       return roleInfo(mount, row);
     },
 
@@ -208,6 +214,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       caller.audit?.annotate({ detail: { mount: path, role: name } });
       const deleted = await transaction(db, caller.audit, (tx) => authStore.deleteRole(tx, path, name));
       if (!deleted) throw new AppError('role_not_found', `no role "${name}" on mount "${path}"`);
+      deps.changes.publish('auth', `${path}/role/${name}`);
     },
 
     /**
@@ -216,7 +223,7 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async login(path: string, body: unknown, source: string, audit: TransactionAuditor | undefined): Promise<LoginResult> {
       checkMountName(path);
-      const mount = await mountOf(path);
+      const mount = await mountOf(path, true);
       const method = methodOf(mount.type);
       audit?.annotate({ detail: { method: mount.type, mount: path } });
       const grant = await method.login(mount, { body, source }, (detail) => audit?.annotate({ detail }));
