@@ -54,6 +54,7 @@ import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
 import { createLoginLookups } from './auth/login-lookups.js';
+import { createGroupCommit } from './storage/group-commit.js';
 import { createOidcMethod } from './auth/oidc/oidc-method.js';
 import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
@@ -171,6 +172,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       return auditLog.record(...args).finally(() => auditPending--);
     },
     appendWithin: (...args: Parameters<typeof auditLog.appendWithin>) => auditLog.appendWithin(...args),
+    committed: (...args: Parameters<typeof auditLog.committed>) => auditLog.committed(...args),
     isTampered: () => auditLog.isTampered(),
   };
   const alertStore = createAlertStore();
@@ -262,7 +264,9 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now, lookups: loginLookups,
-    tokenOnlyTransaction: storage.dialect === 'sqlite' ? (fn) => auditStore.appendTransaction(db, fn) : undefined,
+    // SQLite runs one transaction at a time: concurrent logins share commits (PostgreSQL batches its WAL flushes itself).
+    tokenOnlyTransaction: storage.dialect === 'sqlite' ? createGroupCommit((fn) => auditStore.appendTransaction(db, fn)) : undefined,
+    loginTransaction: storage.dialect === 'sqlite' ? createGroupCommit((fn) => db.transaction().execute(fn)) : undefined,
     methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now, lookups: loginLookups }), createUserpassMethod({ db, authStore, now }),
       createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });

@@ -47,18 +47,25 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
 
     /**
      * True when the stored head is exactly the expected one (the common case: a string compare),
-     * or the head this process chained onto the expected one in a request's transaction, which
-     * has therefore committed: it becomes the expected head without reading the event back.
+     * or one this process chained onto it, one or more appends deep, in request transactions (a
+     * group commit's earlier units, or commits not confirmed through `wrote` yet): then the
+     * events in between are ours and need not be read back. Only `wrote` (after a commit)
+     * moves the expected head, so a transaction that rolls back leaves it where it was.
      */
     matches(stored: StoredHead | undefined): boolean {
       if (state !== 'ready' || !expected) throw new AppError('audit_tampered', found ?? 'the audit chain has not been verified');
       if (stored === undefined) return false;
       // The head row is the one this process last saw, and its event is still stored (genesis has none).
       if (storedIsHead(stored, expected)) return true;
-      const written = writtenInTransaction.get(stored.seq);
-      if (!written || !sameHead(written.after, expected) || !storedIsHead(stored, written.head)) return false;
-      advance(written.head);
-      return true;
+      let written = writtenInTransaction.get(stored.seq);
+      if (!written || !storedIsHead(stored, written.head)) return false;
+      for (let steps = 0; steps < MAX_WRITTEN_IN_TRANSACTION; steps++) {
+        if (sameHead(written.after, expected)) return true;
+        const before = writtenInTransaction.get(written.after.seq);
+        if (!before || !sameHead(before.head, written.after)) return false;
+        written = before;
+      }
+      return false;
     },
 
     /** This process appended `head` after `after` inside a transaction that may still roll back. */

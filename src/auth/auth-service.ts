@@ -26,9 +26,16 @@ export interface AuthServiceDeps {
    * Runs a login that only issues a token (nothing else consumed, unlike an AppRole secret id's
    * use) durable against a process crash but not fsynced (SQLite synchronous=NORMAL, as audit
    * batches are): an OS crash may lose the last moments' logins, whose callers log in again,
-   * and a login no longer waits for a disk flush of its own. Absent: a full transaction.
+   * and a login no longer waits for a disk flush of its own. Concurrent logins may share one
+   * commit (SQLite's group commit). Absent: a full transaction.
    */
   tokenOnlyTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  /**
+   * Runs any other login's transaction (one that also consumes or updates something) with full
+   * durability, possibly sharing its commit with concurrent logins (SQLite's group commit).
+   * Absent: a transaction of its own.
+   */
+  loginTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
   /** Mount rows for logins, reused briefly (dropped on every `auth` change this service publishes). */
   lookups?: Pick<LoginLookups, 'findMount'>;
 }
@@ -228,15 +235,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       audit?.annotate({ detail: { method: mount.type, mount: path } });
       const grant = await method.login(mount, { body, source }, (detail) => audit?.annotate({ detail }));
       audit?.annotate({ detail: { role: grant.role.name, matched: JSON.stringify(grant.matched) } });
-      const light = grant.withinIssue === undefined ? deps.tokenOnlyTransaction : undefined;
-      const run = <T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> => (light
-        ? light(async (tx) => {
-          const result = await fn(tx);
-          await audit?.beforeCommit(tx);
-          return result;
-        })
-        : transaction(db, audit, fn));
-      const issued = await run(async (tx) => {
+      const issue = async (tx: Transaction<Database>) => {
         await grant.withinIssue?.(tx);
         const t = grant.token;
         const result = await deps.identity.issueWithin(tx, {
@@ -244,8 +243,12 @@ export function createAuthService(deps: AuthServiceDeps) {
           displayName: grant.displayName, authMount: path, authRole: grant.role.name,
         });
         audit?.annotate({ detail: { created_accessor: result.info.accessor } });
+        await audit?.beforeCommit(tx);
         return result;
-      });
+      };
+      const inTransaction = grant.withinIssue === undefined ? deps.tokenOnlyTransaction : deps.loginTransaction;
+      const issued = inTransaction ? await inTransaction(issue) : await db.transaction().execute(issue);
+      audit?.committed?.();
       return { ...issued, role: grant.role.name, mount: path, method: mount.type };
     },
 

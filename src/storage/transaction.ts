@@ -8,9 +8,11 @@ import type { Database } from './schema.js';
  * use this for every write they make on behalf of a request; background work passes none.
  */
 export async function transaction<T>(db: Kysely<Database>, auditor: TransactionAuditor | undefined, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    const result = await fn(tx);
+  const result = await db.transaction().execute(async (tx) => {
+    const value = await fn(tx);
     await auditor?.beforeCommit(tx);
-    return result;
+    return value;
   });
+  auditor?.committed?.();
+  return result;
 }
