@@ -11,7 +11,7 @@ export const isLoadMode = (m: string | undefined): m is LoadMode => isReadMode(m
 export const LOAD_MODES = 'aws, native, jwt, approle or token';
 
 type Server = Awaited<ReturnType<typeof startDevServer>>;
-export type Load = ((durationSec: number) => Promise<LoadResult>) & { close?: () => Promise<void> };
+export type Load = ((durationSec: number) => Promise<LoadResult>) & { close?: () => Promise<void>; jwksFetches?: () => number };
 
 /**
  * Sets up one login path on a dev server, as the logins suite does: a `bench` policy, an AppRole
@@ -44,6 +44,7 @@ export async function prepareLoginLoad(server: Server, mode: LoginMode, connecti
   const jwt = await issuer.sign(githubClaims(), { expiresIn: 3600 });
   const load: Load = post('/v1/auth/github/login', { role: 'deploy', jwt }, false);
   load.close = () => issuer.close();
+  load.jwksFetches = () => issuer.jwksFetches();
   return load;
 }
 
