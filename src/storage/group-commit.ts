@@ -16,8 +16,8 @@ export const MAX_GROUP = 64;
  * that arrive while a transaction is running wait and then share the next one, each inside its
  * own savepoint, so a unit that throws is rolled back alone and the others still commit. Each
  * caller's promise settles only after the shared commit, with the durability of `transaction`
- * (an fsynced one stays fsynced: one flush per group instead of one per unit). A lone unit
- * runs at once: nothing waits for company.
+ * (an fsynced one stays fsynced: one flush per group instead of one per unit). A group starts
+ * one event-loop turn after its first unit arrives, never later: nothing waits on a timer.
  *
  * A unit must only use the transaction it is given (as everything run on SQLite's single
  * connection must), and it runs after the units queued before it, in order.
@@ -58,7 +58,6 @@ export function createGroupCommit(transaction: <T>(work: Work<T>) => Promise<T>)
   }
 
   async function drain(): Promise<void> {
-    running = true;
     try {
       while (queue.length > 0) await runGroup(queue.splice(0, MAX_GROUP));
     } finally {
@@ -69,7 +68,11 @@ export function createGroupCommit(transaction: <T>(work: Work<T>) => Promise<T>)
   return function inGroup<T>(work: Work<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       queue.push({ work: work as Work<unknown>, resolve: resolve as (value: unknown) => void, reject });
-      if (!running) void drain();
+      if (running) return;
+      running = true;
+      // One turn of the event loop first: logins whose own reads (a secret id, a role) were
+      // waiting for the connection finish them and join this group instead of the next.
+      setImmediate(() => void drain());
     });
   };
 }
