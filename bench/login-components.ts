@@ -7,7 +7,8 @@
 export const LOGIN_COMPONENTS: [string, RegExp][] = [
   ['idle (epoll_wait)', /epoll_wait|ep_poll/],
   ['garbage collection', /Heap::|Scavenger|MarkCompact|GCTracer|MinorGC/],
-  ['JWT signature check (WebCrypto, libuv pool thread)', /uv__worker|uv_thread_start/],
+  // libuv's pool thread function is `worker`; OpenSSL's RSA arithmetic shows as bn_*/BN_*/RSA_*.
+  ['JWT signature check (WebCrypto, libuv pool thread)', /(^|\n)worker(\n|$)|uv__worker|\bbn_|\bBN_|RSA_|rsa_ossl|EVP_PKEY_verify|EVP_DigestVerify/],
   ['JWT verify in jose (parse, header, key lookup, claims)', /jose\/dist|rsaSignVerify|webcrypto/],
   ['JWT claim matching (bound claims, globs)', /claim-glob/],
   ['audit event: hash chain, head check, insert', /audit-appenders|audit-log\.js|audit-chain|audit-verify|audit-store|server\.js:\d+:\d+.*beforeCommit/],

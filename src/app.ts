@@ -181,8 +181,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
   const groups = createGroupService({ db, store: createGroupStore(), authorizer, changes, now });
+  // SQLite runs one transaction at a time: token writes that queue share commits (group commit),
+  // fully durable; PostgreSQL batches concurrent commits' WAL flushes itself.
+  const sharedCommit = storage.dialect === 'sqlite' ? createGroupCommit((fn) => db.transaction().execute(fn)) : undefined;
   const identity = createIdentityService({
     db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now, groupPolicies: groups.policiesOf,
+    sharedCommit,
   });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
@@ -264,9 +268,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
     db, authStore, authorizer, identity, changes, now, lookups: loginLookups,
-    // SQLite runs one transaction at a time: concurrent logins share commits (PostgreSQL batches its WAL flushes itself).
     tokenOnlyTransaction: storage.dialect === 'sqlite' ? createGroupCommit((fn) => auditStore.appendTransaction(db, fn)) : undefined,
-    loginTransaction: storage.dialect === 'sqlite' ? createGroupCommit((fn) => db.transaction().execute(fn)) : undefined,
+    loginTransaction: sharedCommit,
     methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now, lookups: loginLookups }), createUserpassMethod({ db, authStore, now }),
       createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });

@@ -9,7 +9,7 @@ import type { IdentityService, TokenInfo } from './tokens/identity-service.js';
 import type { Identity } from './identity.types.js';
 import type { AuthMountRow, AuthRoleRow, AuthStore } from '../storage/auth-store.js';
 import type { Database } from '../storage/schema.js';
-import { transaction } from '../storage/transaction.js';
+import { auditedTransaction, transaction, type TransactionRunner } from '../storage/transaction.js';
 import type { AuthMethod } from './auth-method.types.js';
 import type { LoginLookups } from './login-lookups.js';
 import { MOUNT_PATTERN, NAME_PATTERN, tokenFieldsJson, type RoleTokenFields } from './role-common.js';
@@ -29,13 +29,13 @@ export interface AuthServiceDeps {
    * and a login no longer waits for a disk flush of its own. Concurrent logins may share one
    * commit (SQLite's group commit). Absent: a full transaction.
    */
-  tokenOnlyTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  tokenOnlyTransaction?: TransactionRunner;
   /**
    * Runs any other login's transaction (one that also consumes or updates something) with full
    * durability, possibly sharing its commit with concurrent logins (SQLite's group commit).
    * Absent: a transaction of its own.
    */
-  loginTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  loginTransaction?: TransactionRunner;
   /** Mount rows for logins, reused briefly (dropped on every `auth` change this service publishes). */
   lookups?: Pick<LoginLookups, 'findMount'>;
 }
@@ -243,12 +243,10 @@ export function createAuthService(deps: AuthServiceDeps) {
           displayName: grant.displayName, authMount: path, authRole: grant.role.name,
         });
         audit?.annotate({ detail: { created_accessor: result.info.accessor } });
-        await audit?.beforeCommit(tx);
         return result;
       };
-      const inTransaction = grant.withinIssue === undefined ? deps.tokenOnlyTransaction : deps.loginTransaction;
-      const issued = inTransaction ? await inTransaction(issue) : await db.transaction().execute(issue);
-      audit?.committed?.();
+      const run: TransactionRunner = (grant.withinIssue === undefined ? deps.tokenOnlyTransaction : deps.loginTransaction) ?? ((work) => db.transaction().execute(work));
+      const issued = await auditedTransaction(run, audit, issue);
       return { ...issued, role: grant.role.name, mount: path, method: mount.type };
     },
 
