@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { positiveOption, printTable, repoRoot, saveResults, startDevServer, type BenchRow } from './lib.js';
-import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
+import { TICK_US, checkedLoad, mainThreadTicks } from './read-load.js';
+import { LOAD_MODES, isLoadMode, prepareLoad, processTicks, type Load } from './login-load.js';
 
 /**
- * `npm run bench:ab -- <A> <B> [--mode aws|native|native:aws] [--connections 64] [--rounds 7] [--seconds 6]`
+ * `npm run bench:ab -- <A> <B> [--mode aws|native|jwt|approle|token|native:aws] [--connections 64] [--rounds 7] [--seconds 6]`
  *
  * Compares two builds of Custos (git revisions, or `.` for this checkout's build), or with
  * `--mode native:aws` the two read paths of one build, by loading both servers at the same time:
@@ -18,18 +19,20 @@ import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } fr
  *   between the two servers from one round to the next.
  * - A/B µs: the ratio of main-thread CPU per request (that thread is what saturates), which does
  *   not depend on that split; above 1 means B costs less.
+ * - A/B process µs: the same for the whole process (every thread), which is what counts where
+ *   work leaves the main thread (WebCrypto's signature checks in a JWT login).
  * Two builds of the same revision measure the method's own noise.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { mode: { type: 'string', default: 'aws' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '6' } },
 });
-const usage = 'usage: npm run bench:ab -- <revision A> <revision B> [--mode aws|native|native:aws] [--connections N] [--rounds N] [--seconds N]  (a revision is anything git names, or . for this build)';
+const usage = 'usage: npm run bench:ab -- <revision A> <revision B> [--mode aws|native|jwt|approle|token|native:aws] [--connections N] [--rounds N] [--seconds N]  (a revision is anything git names, or . for this build)';
 const positive = (name: string, text: string | undefined) => positiveOption(name, text, usage);
 if (positionals.length !== 2) throw new Error(usage);
 // One mode for both, or A's and B's: `native:aws` compares the two read paths of one build.
 const [modeA, modeB = modeA] = (values.mode ?? '').split(':');
-if (!isReadMode(modeA) || !isReadMode(modeB)) throw new Error(`--mode is aws, native, or A:B such as native:aws\n${usage}`);
+if (!isLoadMode(modeA) || !isLoadMode(modeB)) throw new Error(`--mode is ${LOAD_MODES}, or A:B such as native:aws\n${usage}`);
 const mode = values.mode!;
 const connections = positive('connections', values.connections);
 const rounds = positive('rounds', values.rounds);
@@ -68,6 +71,7 @@ const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.len
 
 const builds: Build[] = [];
 const servers: Server[] = [];
+const loads: Load[] = [];
 // Interrupted (Ctrl-C): no `finally` runs on a signal, so stop the servers and remove the
 // worktrees here, or they would stay registered with git and on disk.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -80,32 +84,40 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   for (const revision of positionals) builds.push(build(revision));
   for (const b of builds) servers.push(await startDevServer([], {}, b.cli));
-  const [loadA, loadB] = [await prepareReadLoad(servers[0]!, modeA, connections), await prepareReadLoad(servers[1]!, modeB, connections)];
-  await loadA(2); // warm-up, each alone, then together
-  await loadB(2);
-  await Promise.all([loadA(2), loadB(2)]);
+  const [loadA, loadB]: Load[] = [await prepareLoad(servers[0]!, modeA, connections), await prepareLoad(servers[1]!, modeB, connections)];
+  loads.push(loadA!, loadB!);
+  await loadA!(2); // warm-up, each alone, then together
+  await loadB!(2);
+  await Promise.all([loadA!(2), loadB!(2)]);
   const rows: BenchRow[] = [];
   const throughput: number[] = [];
   const cost: number[] = [];
+  const processCost: number[] = [];
   const [pidA, pidB] = servers.map((s) => s.process.pid!) as [number, number];
   for (let i = 1; i <= rounds; i++) {
     const before = [mainThreadTicks(pidA), mainThreadTicks(pidB)];
-    const [a, b] = await Promise.all([loadA(seconds), loadB(seconds)]);
+    const processBefore = [processTicks(pidA), processTicks(pidB)];
+    const [a, b] = await Promise.all([loadA!(seconds), loadB!(seconds)]);
     const usA = ((mainThreadTicks(pidA) - before[0]!) * TICK_US) / checkedLoad(a, 'A').requests;
     const usB = ((mainThreadTicks(pidB) - before[1]!) * TICK_US) / checkedLoad(b, 'B').requests;
+    const processUsA = ((processTicks(pidA) - processBefore[0]!) * TICK_US) / a.requests;
+    const processUsB = ((processTicks(pidB) - processBefore[1]!) * TICK_US) / b.requests;
     throughput.push(b.rps / a.rps);
     cost.push(usA / usB);
+    processCost.push(processUsA / processUsB);
     rows.push({ suite: 'ab', case: `round ${i}`, metrics: {
       'A req/s': Math.round(a.rps), 'B req/s': Math.round(b.rps), 'B/A req/s': (b.rps / a.rps).toFixed(3),
       'A µs/req': usA.toFixed(1), 'B µs/req': usB.toFixed(1), 'A/B µs': (usA / usB).toFixed(3),
+      'A process µs/req': processUsA.toFixed(1), 'B process µs/req': processUsB.toFixed(1), 'A/B process µs': (processUsA / processUsB).toFixed(3),
     } });
   }
   const range = (xs: number[]) => `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
-  rows.push({ suite: 'ab', case: `median of ${rounds} (range)`, metrics: { 'B/A req/s': range(throughput), 'A/B µs': range(cost) } });
+  rows.push({ suite: 'ab', case: `median of ${rounds} (range)`, metrics: { 'B/A req/s': range(throughput), 'A/B µs': range(cost), 'A/B process µs': range(processCost) } });
   printTable(`A: ${builds[0]!.label}  B: ${builds[1]!.label}  (${mode}, ${connections} connections, ${rounds} × ${seconds} s side by side)`, rows);
   const file = saveResults('ab', { a: builds[0]!.label, b: builds[1]!.label, mode, connections, rounds, seconds, rows });
   process.stdout.write(`\nsaved ${file}\n`);
 } finally {
+  for (const l of loads) await l.close?.();
   for (const s of servers) await s.stop();
   for (const b of builds) b.remove();
 }

@@ -3,12 +3,16 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { positiveOption, printTable, saveResults, startDevServer, type BenchRow } from './lib.js';
-import { TICK_US, checkedLoad, isReadMode, mainThreadTicks, prepareReadLoad } from './read-load.js';
+import { TICK_US, checkedLoad, mainThreadTicks } from './read-load.js';
+import { LOGIN_COMPONENTS } from './login-components.js';
+import { LOAD_MODES, isLoadMode, isLoginMode, prepareLoad, processTicks } from './login-load.js';
 
 /**
- * `npm run bench:profile -- <native|aws> [--connections 64] [--seconds 9]`
+ * `npm run bench:profile -- <native|aws|jwt|approle|token> [--connections 64] [--seconds 9]`
  *
- * Where one read path's time goes: loads it alone and samples the server's main thread with
+ * Where one read or login path's time goes: loads it alone and samples the server's main thread
+ * (a login path: every thread of the process, since WebCrypto verifies signatures in libuv's
+ * pool) with
  * Linux `perf` (`perf record -g`, Debian package `linux-perf`, as root or with
  * kernel.perf_event_paranoid <= 1), the server started with V8's `--perf-basic-prof` so that
  * JavaScript frames have names. Prints, in µs per request:
@@ -25,10 +29,11 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '9' }, top: { type: 'string', default: '30' } },
 });
-const usage = 'usage: npm run bench:profile -- <native|aws> [--connections N] [--seconds N] [--top N]';
+const usage = `usage: npm run bench:profile -- <${LOAD_MODES.replace(/, | or /g, '|')}> [--connections N] [--seconds N] [--top N]`;
 const positive = (name: string, text: string | undefined) => positiveOption(name, text, usage);
 const mode = positionals[0];
-if (positionals.length !== 1 || !isReadMode(mode)) throw new Error(usage);
+if (positionals.length !== 1 || !isLoadMode(mode)) throw new Error(usage);
+const wholeProcess = isLoginMode(mode);
 const connections = positive('connections', values.connections);
 const seconds = positive('seconds', values.seconds);
 const top = positive('top', values.top);
@@ -38,6 +43,7 @@ const WARM_UP_SEC = 3;
 /** Which libuv phase a sample's stack was in; the first rule whose frame is on the stack wins. */
 const PHASES: [string, RegExp][] = [
   ['idle (epoll_wait)', /epoll_wait|ep_poll/],
+  ['libuv pool thread (WebCrypto, scrypt, fs)', /uv__worker|worker \(|uv_thread_start/],
   ['garbage collection', /Heap::|Scavenger|MarkCompact|GCTracer/],
   ['setImmediate: audit batch, sending answers', /uv__run_check/],
   ['timers', /uv__run_timers/],
@@ -53,6 +59,7 @@ const PHASES: [string, RegExp][] = [
 interface Profile {
   samples: number;
   phases: Map<string, number>;
+  components: Map<string, number>;
   inclusive: Map<string, number>;
   self: Map<string, number>;
 }
@@ -61,7 +68,7 @@ const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(ke
 
 /** `perf script` prints each sample as a header line and one `address symbol (object)` line per frame, leaf first, then a blank line. */
 async function readProfile(dataFile: string): Promise<Profile> {
-  const profile: Profile = { samples: 0, phases: new Map(), inclusive: new Map(), self: new Map() };
+  const profile: Profile = { samples: 0, phases: new Map(), components: new Map(), inclusive: new Map(), self: new Map() };
   const script = spawn('perf', ['script', '-i', dataFile], { stdio: ['ignore', 'pipe', 'ignore'] });
   let frames: string[] = [];
   const endSample = () => {
@@ -71,6 +78,7 @@ async function readProfile(dataFile: string): Promise<Profile> {
     for (const frame of new Set(frames)) bump(profile.inclusive, frame);
     const stack = frames.join('\n');
     bump(profile.phases, PHASES.find(([, rule]) => rule.test(stack))![0]);
+    bump(profile.components, LOGIN_COMPONENTS.find(([, rule]) => rule.test(stack))![0]);
     frames = [];
   };
   let header = true;
@@ -98,20 +106,24 @@ try {
 const server = await startDevServer([], { NODE_OPTIONS: '--perf-basic-prof' });
 const pid = server.process.pid!;
 const dataFile = `/tmp/custos-profile-${pid}.data`;
+let closeLoad: (() => Promise<void>) | undefined;
 try {
-  const load = await prepareReadLoad(server, mode, connections);
+  const load = await prepareLoad(server, mode, connections);
+  closeLoad = load.close;
   await load(2); // warm-up: V8 optimizes the hot path before anything is sampled
   const running = load(WARM_UP_SEC + seconds + 2);
   // If perf fails, its error is the one to report, not the load's end as the server stops.
   running.catch(() => undefined);
   await new Promise((r) => setTimeout(r, WARM_UP_SEC * 1000));
   const ticksBefore = mainThreadTicks(pid);
-  const perf = spawn('perf', ['record', '-F', String(SAMPLE_HZ), '-g', '-t', String(pid), '-o', dataFile, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
+  const processBefore = processTicks(pid);
+  const perf = spawn('perf', ['record', '-F', String(SAMPLE_HZ), '-g', wholeProcess ? '-p' : '-t', String(pid), '-o', dataFile, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
   const perfExit = await new Promise<number | null>((resolve, reject) => {
     perf.on('error', (error) => reject(new Error(`could not run perf: ${error.message}`)));
     perf.on('exit', resolve);
   });
   const ticks = mainThreadTicks(pid) - ticksBefore;
+  const processTime = processTicks(pid) - processBefore;
   const result = checkedLoad(await running, mode);
   if (perfExit !== 0) throw new Error(`perf record exited with ${perfExit} (root, or sysctl kernel.perf_event_paranoid=1, is needed)`);
   const requests = result.rps * seconds;
@@ -121,23 +133,30 @@ try {
   const rows = (map: Map<string, number>, suite: string, limit: number): BenchRow[] =>
     [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([frame, samples]) => ({ suite, case: frame.slice(0, 110), metrics: { 'µs/req': perRequest(samples).toFixed(2) } }));
   const totals: BenchRow[] = [
-    { suite: 'totals', case: 'reads/s during the load', metrics: { value: Math.round(result.rps) } },
-    { suite: 'totals', case: 'main-thread CPU per read (/proc), µs', metrics: { value: ((ticks * TICK_US) / requests).toFixed(1) } },
-    { suite: 'totals', case: 'sampled time per read (perf), µs', metrics: { value: perRequest(profile.samples).toFixed(1) } },
+    { suite: 'totals', case: 'requests/s during the load', metrics: { value: Math.round(result.rps) } },
+    { suite: 'totals', case: 'main-thread CPU per request (/proc), µs', metrics: { value: ((ticks * TICK_US) / requests).toFixed(1) } },
+    { suite: 'totals', case: 'process CPU per request, all threads (/proc), µs', metrics: { value: ((processTime * TICK_US) / requests).toFixed(1) } },
+    { suite: 'totals', case: `sampled time per request (perf, ${wholeProcess ? 'all threads' : 'main thread'}), µs`, metrics: { value: perRequest(profile.samples).toFixed(1) } },
   ];
   const phases = rows(profile.phases, 'phase', PHASES.length);
+  const share = (samples: number) => `${((100 * samples) / profile.samples).toFixed(1)} %`;
+  const components: BenchRow[] = wholeProcess
+    ? [...profile.components].sort((a, b) => b[1] - a[1]).map(([name, samples]) => ({ suite: 'component', case: name, metrics: { 'µs/login': perRequest(samples).toFixed(1), share: share(samples) } }))
+    : [];
   // JavaScript and regular expressions are where Custos's own code shows; native frames are in `self`.
   const javascript = new Map([...profile.inclusive].filter(([frame]) => frame.startsWith('JS:') || frame.startsWith('RegExp:')));
   const inclusive = rows(javascript, 'inclusive', top);
   const self = rows(profile.self, 'self', top);
-  const title = `${mode} read, ${connections} connections, ${seconds} s sampled at ${SAMPLE_HZ} Hz`;
+  const title = `${mode}, ${connections} connections, ${seconds} s sampled at ${SAMPLE_HZ} Hz`;
   printTable(`${title}: totals`, totals);
   printTable(`${title}: libuv phase`, phases);
+  if (components.length > 0) printTable(`${title}: component (first matching frame on the stack)`, components);
   printTable(`${title}: JavaScript frames, inclusive`, inclusive);
   printTable(`${title}: frames, self`, self);
-  const file = saveResults(`profile-${mode}`, { mode, connections, seconds, rows: [...totals, ...phases, ...inclusive, ...self] });
+  const file = saveResults(`profile-${mode}`, { mode, connections, seconds, rows: [...totals, ...phases, ...components, ...inclusive, ...self] });
   process.stdout.write(`\nsaved ${file}\n`);
 } finally {
+  await closeLoad?.();
   await server.stop();
   rmSync(dataFile, { force: true });
   rmSync(`/tmp/perf-${pid}.map`, { force: true });

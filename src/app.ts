@@ -53,6 +53,8 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAppRoleMethod } from './auth/approle/approle-method.js';
 import { createAppRoleService } from './auth/approle/approle-service.js';
 import { createJwtMethod } from './auth/jwt/jwt-method.js';
+import { createLoginLookups } from './auth/login-lookups.js';
+import { createGroupCommit } from './storage/group-commit.js';
 import { createOidcMethod } from './auth/oidc/oidc-method.js';
 import { createOidcStateStore } from './storage/oidc-state-store.js';
 import { createUserpassMethod } from './auth/userpass/userpass-method.js';
@@ -171,6 +173,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
       return auditLog.record(...args).finally(() => auditPending--);
     },
     appendWithin: (...args: Parameters<typeof auditLog.appendWithin>) => auditLog.appendWithin(...args),
+    committed: (...args: Parameters<typeof auditLog.committed>) => auditLog.committed(...args),
     isTampered: () => auditLog.isTampered(),
   };
   const alertStore = createAlertStore();
@@ -179,8 +182,12 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const resourcePolicyIndex = createResourcePolicyIndex({ db, store: resourcePolicyStore, changes, accountId: config.account_id });
   const authorizer = createAuthorizer({ db, policyStore: createPolicyStore(), changes, resourcePolicies: resourcePolicyIndex });
   const groups = createGroupService({ db, store: createGroupStore(), authorizer, changes, now });
+  // SQLite runs one transaction at a time: token writes that queue share commits (group commit),
+  // fully durable; PostgreSQL batches concurrent commits' WAL flushes itself.
+  const sharedCommit = storage.dialect === 'sqlite' ? createGroupCommit((fn) => db.transaction().execute(fn)) : undefined;
   const identity = createIdentityService({
     db, tokenStore: createTokenStore(), authorizer, hashToken: (t) => barrier.hashToken(t), awsKeys: createAwsKeyStore(), changes, now, groupPolicies: groups.policiesOf,
+    sharedCommit,
   });
   const replicator = createReplicator({ secretStore: createSecretStore(storage.dialect), barrier, now });
   const cursors = createPageCursors(barrier);
@@ -258,11 +265,13 @@ export async function startServer(config: Config, logger: Logger, output: (line:
 
   // Auth methods (AppRole, JWT/OIDC): logins end in ordinary tokens issued by the identity service.
   const authStore = createAuthStore();
+  const loginLookups = createLoginLookups({ db, authStore, changes, now });
   const hashSecretId = (secretId: string) => barrier.hashToken(`approle-secret-id:${secretId}`);
   const auth = createAuthService({
-    db, authStore, authorizer, identity, changes, now,
-    tokenOnlyTransaction: storage.dialect === 'sqlite' ? (fn) => auditStore.appendTransaction(db, fn) : undefined,
-    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now }), createUserpassMethod({ db, authStore, now }),
+    db, authStore, authorizer, identity, changes, now, lookups: loginLookups,
+    tokenOnlyTransaction: storage.dialect === 'sqlite' ? createGroupCommit((fn) => auditStore.appendTransaction(db, fn)) : undefined,
+    loginTransaction: sharedCommit,
+    methods: [createAppRoleMethod({ db, authStore, hashSecretId, now }), createJwtMethod({ db, authStore, now, lookups: loginLookups }), createUserpassMethod({ db, authStore, now }),
       createOidcMethod({ db, authStore, stateStore: createOidcStateStore(), keyedHash: (text) => barrier.hashToken(text), now })],
   });
   const approle = createAppRoleService({ db, authStore, authorizer, auth, hashSecretId, now });

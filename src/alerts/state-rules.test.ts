@@ -19,9 +19,9 @@ async function secret(kit: AlertKit, name: string, fields: { last_accessed_at?: 
   return id;
 }
 
-async function token(kit: AlertKit, accessor: string, expiresAt: number | null) {
+async function token(kit: AlertKit, accessor: string, expiresAt: number | null, createdAt = NOW - DAY) {
   await kit.db.insertInto('tokens').values({
-    accessor, token_hash: `hash_${accessor}`, parent_accessor: null, display_name: `svc-${accessor}`, policies: '[]', env: null, is_root: 0, created_at: NOW - DAY,
+    accessor, token_hash: `hash_${accessor}`, parent_accessor: null, display_name: `svc-${accessor}`, policies: '[]', env: null, is_root: 0, created_at: createdAt,
     ttl_seconds: null, expires_at: expiresAt, max_expires_at: null, revoked_at: null,
   }).execute();
 }
@@ -41,6 +41,9 @@ describe('credentials expiring', () => {
       await token(kit, 'acc_soon', NOW + 6 * DAY);
       await token(kit, 'acc_later', NOW + 8 * DAY);
       await token(kit, 'acc_forever', null);
+      // Short-lived by design (a login's, a CI job's): always within the window, never an alert.
+      await token(kit, 'acc_login', NOW + 5 * 60_000, NOW - 5 * 60_000);
+      await token(kit, 'acc_six_day_ttl', NOW + 5 * DAY, NOW - DAY);
       await kit.evaluate();
       kit.now = NOW + 2000;
       await kit.evaluate();

@@ -24,7 +24,8 @@ export async function stateFindings(q: Queryable, store: AlertStore, config: Ale
   if (rules.expiring.enabled) {
     found.set('expiring', []);
     const until = now + rules.expiring.within_days * DAY;
-    for (const t of await store.tokensExpiring(q, now, until)) {
+    // Only tokens meant to outlive the warning window: one that lives less is always within it.
+    for (const t of await store.tokensExpiring(q, now, until, rules.expiring.within_days * DAY)) {
       add({ rule: 'expiring', key: `state:token|${t.accessor}`, severity: 'warning', principal: t.accessor, secret: null,
         summary: `token ${t.display_name} (${t.accessor}) expires ${iso(t.expires_at)}, within ${rules.expiring.within_days} days`,
         facts: { kind: 'token', expires_at: iso(t.expires_at), days_left: Math.ceil((Number(t.expires_at) - now) / DAY), within_days: rules.expiring.within_days } });

@@ -34,6 +34,8 @@ export async function appendInTransaction(tx: Queryable, auditStore: AuditStore,
   const last = rows[rows.length - 1]!;
   const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
   await auditStore.setHeadCheckpoint(tx, head);
+  // The next append (in this transaction, or after it committed) need not read the event back.
+  guard.wroteInTransaction(stored!, head);
   return head;
 }
 

@@ -240,7 +240,7 @@ export function createAuditLog(deps: AuditLogDeps) {
      * Appends one event inside the caller's transaction (a request's write), so the change
      * and its audit event commit together. The chain lock and head check happen in `tx`.
      */
-    async appendWithin(tx: Queryable, event: AuditEvent): Promise<void> {
+    async appendWithin(tx: Queryable, event: AuditEvent): Promise<StoredHead> {
       const key = deps.chainKey();
       if (segment && segment.tx === tx) {
         const rows = chainRows(key, segment.after, [event]);
@@ -248,11 +248,16 @@ export function createAuditLog(deps: AuditLogDeps) {
         const last = rows[0]!;
         segment.written = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
         await deps.auditStore.setHeadCheckpoint(tx, segment.written);
-        return;
+        return segment.written;
       }
       await ensureVerified(tx);
       if (guard.state() === 'tampered') throw tamperedError();
-      await appendInTransaction(tx, deps.auditStore, key, guard, [event]);
+      return appendInTransaction(tx, deps.auditStore, key, guard, [event]);
+    },
+
+    /** The transaction that `appendWithin` wrote `head` in has committed: it is the head to expect. */
+    committed(head: StoredHead): void {
+      guard.wrote(head);
     },
 
     /**

@@ -16,13 +16,23 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
   let highestSeen = 0;
   // Bumped on reset: a verification that started before a seal or a recheck must not decide after it.
   let generation = 0;
+  // Heads this process wrote inside a request's transaction, by sequence number, each with the
+  // head it extended. Whether that transaction committed is only known when its head shows up
+  // as the stored one; until then (or if it rolled back) `expected` stays where it was.
+  const writtenInTransaction = new Map<number, { after: StoredHead; head: StoredHead }>();
+  const MAX_WRITTEN_IN_TRANSACTION = 1024;
+  const sameHead = (a: StoredHead, b: StoredHead) => a.seq === b.seq && a.hash === b.hash && a.mac === b.mac;
 
   const advance = (head: StoredHead) => {
     if (expected && head.seq <= expected.seq) return;
     expected = head;
     highestSeen = Math.max(highestSeen, head.seq);
+    for (const seq of writtenInTransaction.keys()) if (seq <= head.seq) writtenInTransaction.delete(seq);
     deps.onHead(head);
   };
+
+  const storedIsHead = (stored: StoredHead & { event_hash?: string | null }, head: StoredHead) => sameHead(stored, head)
+    && (stored.event_hash === head.hash || (head.seq === 0 && stored.event_hash == null));
 
   return {
     state: () => state,
@@ -35,12 +45,34 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
       return expected;
     },
 
-    /** True when the stored head is exactly the expected one (the common case: a string compare). */
+    /**
+     * True when the stored head is exactly the expected one (the common case: a string compare),
+     * or one this process chained onto it, one or more appends deep, in request transactions (a
+     * group commit's earlier units, or commits not confirmed through `wrote` yet): then the
+     * events in between are ours and need not be read back. Only `wrote` (after a commit)
+     * moves the expected head, so a transaction that rolls back leaves it where it was.
+     */
     matches(stored: StoredHead | undefined): boolean {
       if (state !== 'ready' || !expected) throw new AppError('audit_tampered', found ?? 'the audit chain has not been verified');
+      if (stored === undefined) return false;
       // The head row is the one this process last saw, and its event is still stored (genesis has none).
-      return stored !== undefined && stored.seq === expected.seq && stored.hash === expected.hash && stored.mac === expected.mac
-        && (stored.event_hash === expected.hash || (stored.seq === 0 && stored.event_hash == null));
+      if (storedIsHead(stored, expected)) return true;
+      let written = writtenInTransaction.get(stored.seq);
+      if (!written || !storedIsHead(stored, written.head)) return false;
+      for (let steps = 0; steps < MAX_WRITTEN_IN_TRANSACTION; steps++) {
+        if (sameHead(written.after, expected)) return true;
+        const before = writtenInTransaction.get(written.after.seq);
+        if (!before || !sameHead(before.head, written.after)) return false;
+        written = before;
+      }
+      return false;
+    },
+
+    /** This process appended `head` after `after` inside a transaction that may still roll back. */
+    wroteInTransaction(after: StoredHead, head: StoredHead): void {
+      if (state !== 'ready') return;
+      if (writtenInTransaction.size >= MAX_WRITTEN_IN_TRANSACTION) writtenInTransaction.clear();
+      writtenInTransaction.set(head.seq, { after, head });
     },
 
     /** Takes `stored` as the new expected head if `problem` is null; trips and throws otherwise. */
@@ -70,6 +102,7 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
 
     /** An operator acknowledged the break: the new segment starts at `head`. */
     resume(head: StoredHead): void {
+      writtenInTransaction.clear();
       state = 'ready';
       found = null;
       expected = null;
@@ -93,6 +126,7 @@ export function createChainGuard(deps: { onTamper: (found: string) => void; onHe
       state = 'unverified';
       expected = null;
       found = null;
+      writtenInTransaction.clear();
     },
   };
 }

@@ -9,8 +9,9 @@ import type { IdentityService, TokenInfo } from './tokens/identity-service.js';
 import type { Identity } from './identity.types.js';
 import type { AuthMountRow, AuthRoleRow, AuthStore } from '../storage/auth-store.js';
 import type { Database } from '../storage/schema.js';
-import { transaction } from '../storage/transaction.js';
+import { auditedTransaction, transaction, type TransactionRunner } from '../storage/transaction.js';
 import type { AuthMethod } from './auth-method.types.js';
+import type { LoginLookups } from './login-lookups.js';
 import { MOUNT_PATTERN, NAME_PATTERN, tokenFieldsJson, type RoleTokenFields } from './role-common.js';
 
 export interface AuthServiceDeps {
@@ -25,9 +26,18 @@ export interface AuthServiceDeps {
    * Runs a login that only issues a token (nothing else consumed, unlike an AppRole secret id's
    * use) durable against a process crash but not fsynced (SQLite synchronous=NORMAL, as audit
    * batches are): an OS crash may lose the last moments' logins, whose callers log in again,
-   * and a login no longer waits for a disk flush of its own. Absent: a full transaction.
+   * and a login no longer waits for a disk flush of its own. Concurrent logins may share one
+   * commit (SQLite's group commit). Absent: a full transaction.
    */
-  tokenOnlyTransaction?: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  tokenOnlyTransaction?: TransactionRunner;
+  /**
+   * Runs any other login's transaction (one that also consumes or updates something) with full
+   * durability, possibly sharing its commit with concurrent logins (SQLite's group commit).
+   * Absent: a transaction of its own.
+   */
+  loginTransaction?: TransactionRunner;
+  /** Mount rows for logins, reused briefly (dropped on every `auth` change this service publishes). */
+  lookups?: Pick<LoginLookups, 'findMount'>;
 }
 
 export interface MountInfo {
@@ -77,7 +87,9 @@ export function createAuthService(deps: AuthServiceDeps) {
   const methods = new Map(deps.methods.map((m) => [m.type, m]));
   deps.changes.subscribe((topic, key) => {
     if (topic !== 'auth') return;
-    // '*': another node's notifications may have been lost, so forget every mount.
+    // '*': another node's notifications may have been lost, so forget every mount. A role's
+    // change (`<mount>/role/<name>`) leaves the mount's key material alone.
+    if (key.includes('/role/')) return;
     for (const method of methods.values()) method.forget?.(key);
   });
 
@@ -87,9 +99,9 @@ export function createAuthService(deps: AuthServiceDeps) {
     return method;
   }
 
-  async function mountOf(path: string): Promise<AuthMountRow> {
+  async function mountOf(path: string, forLogin = false): Promise<AuthMountRow> {
     checkMountName(path);
-    const row = await authStore.findMount(db, path);
+    const row = forLogin && deps.lookups ? await deps.lookups.findMount(path) : await authStore.findMount(db, path);
     if (!row) throw new AppError('auth_mount_not_found', `no auth method is mounted at "${path}"`);
     return row;
   }
@@ -175,6 +187,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         await authStore.upsertRole(tx, { mount: path, name, role_id: roleId, config, created_at: existing?.created_at ?? at, updated_at: at });
         return { mount: path, name, role_id: roleId, config, created_at: existing?.created_at ?? at, updated_at: at };
       });
+      deps.changes.publish('auth', `${path}/role/${name}`);
       return roleInfo(mount, row);
     },
 
@@ -208,6 +221,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       caller.audit?.annotate({ detail: { mount: path, role: name } });
       const deleted = await transaction(db, caller.audit, (tx) => authStore.deleteRole(tx, path, name));
       if (!deleted) throw new AppError('role_not_found', `no role "${name}" on mount "${path}"`);
+      deps.changes.publish('auth', `${path}/role/${name}`);
     },
 
     /**
@@ -216,20 +230,12 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async login(path: string, body: unknown, source: string, audit: TransactionAuditor | undefined): Promise<LoginResult> {
       checkMountName(path);
-      const mount = await mountOf(path);
+      const mount = await mountOf(path, true);
       const method = methodOf(mount.type);
       audit?.annotate({ detail: { method: mount.type, mount: path } });
       const grant = await method.login(mount, { body, source }, (detail) => audit?.annotate({ detail }));
       audit?.annotate({ detail: { role: grant.role.name, matched: JSON.stringify(grant.matched) } });
-      const light = grant.withinIssue === undefined ? deps.tokenOnlyTransaction : undefined;
-      const run = <T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> => (light
-        ? light(async (tx) => {
-          const result = await fn(tx);
-          await audit?.beforeCommit(tx);
-          return result;
-        })
-        : transaction(db, audit, fn));
-      const issued = await run(async (tx) => {
+      const issue = async (tx: Transaction<Database>) => {
         await grant.withinIssue?.(tx);
         const t = grant.token;
         const result = await deps.identity.issueWithin(tx, {
@@ -238,7 +244,9 @@ export function createAuthService(deps: AuthServiceDeps) {
         });
         audit?.annotate({ detail: { created_accessor: result.info.accessor } });
         return result;
-      });
+      };
+      const run: TransactionRunner = (grant.withinIssue === undefined ? deps.tokenOnlyTransaction : deps.loginTransaction) ?? ((work) => db.transaction().execute(work));
+      const issued = await auditedTransaction(run, audit, issue);
       return { ...issued, role: grant.role.name, mount: path, method: mount.type };
     },
 

@@ -23,7 +23,7 @@ export interface HttpDeps {
   bodyLimit: number;
   version: string;
   isSealed: () => boolean;
-  auditLog: Pick<AuditLog, 'record' | 'appendWithin' | 'isTampered'>;
+  auditLog: Pick<AuditLog, 'record' | 'appendWithin' | 'committed' | 'isTampered'>;
   /** Authenticates every request's token. */
   identity: IdentityService;
   /** Says whether the store was initialized (a sealed, uninitialized server answers `not_initialized`). */
@@ -266,11 +266,16 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.decorateRequest('withTransactionAudit', function withTransactionAudit(this: FastifyRequest, identity: Identity): Identity {
     const request = this;
     if (request.method === 'GET' || request.method === 'HEAD') return identity;
+    let head: Awaited<ReturnType<AuditLog['appendWithin']>> | undefined;
     const auditor: TransactionAuditor = {
       async beforeCommit(tx) {
         if (request.audit.recordedInTransaction || request.audit.closed || deps.isSealed()) return;
-        await deps.auditLog.appendWithin(tx as never, eventOf(request, request.audit.status()));
+        head = await deps.auditLog.appendWithin(tx as never, eventOf(request, request.audit.status()));
         request.audit.recordedInTransaction = true;
+      },
+      committed() {
+        if (head) deps.auditLog.committed(head);
+        head = undefined;
       },
       annotate(fields) {
         if (fields.operation !== undefined) request.audit.operation = fields.operation;

@@ -11,6 +11,11 @@ export interface TransactionAuditor {
   /** Appends the request's audit event inside `tx` (once per request). */
   beforeCommit(tx: unknown): Promise<void>;
   /**
+   * The transaction `beforeCommit` appended in has committed (so the audit log may expect its
+   * head without reading the event back). Optional: without it the next append checks it.
+   */
+  committed?(): void;
+  /**
    * Adds what only the service knows (the version id or token it created, the key term it
    * added) to the event, or the operation when the service decides which one the request
    * turned out to be (a write that creates its secret). Call it before the write commits: the

@@ -112,10 +112,15 @@ export function createAlertStore() {
       const overdue = await q.selectFrom('rotation_schedules').select((eb) => eb.fn.countAll<number>().as('n')).where('overdue_since', 'is not', null).executeTakeFirst();
       return { runs: Object.fromEntries(runs.map((r) => [r.status, Number(r.n)])), overdue: Number(overdue?.n ?? 0) };
     },
-    /** Live tokens that expire before `until` (root and non-expiring tokens have no expiry). */
-    async tokensExpiring(q: Queryable, now: number, until: number) {
+    /**
+     * Live tokens that expire before `until` (root and non-expiring tokens have no expiry) and
+     * were granted at least `minLifeMs` from creation to expiry: a short-lived token (every
+     * login's, a 10-minute CI token) is always "expiring soon" and is replaced, not renewed.
+     */
+    async tokensExpiring(q: Queryable, now: number, until: number, minLifeMs: number) {
       return q.selectFrom('tokens').select(['accessor', 'display_name', 'expires_at']).where('revoked_at', 'is', null)
-        .where('expires_at', '>', now).where('expires_at', '<=', until).execute();
+        .where('expires_at', '>', now).where('expires_at', '<=', until)
+        .where((eb) => eb(eb('expires_at', '-', eb.ref('created_at')), '>=', minLifeMs)).execute();
     },
     /** AWS access keys that expire in (now, until]. */
     async awsKeysExpiring(q: Queryable, now: number, until: number) {

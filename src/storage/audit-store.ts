@@ -38,6 +38,14 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
   // inserts of power-of-two sizes (1..64), each compiled once, instead of rebuilding a
   // many-row insert for every batch.
   const CHUNK_SIZES = [64, 32, 16, 8, 4, 2, 1];
+  // Read and moved by every audit append (each login's, each write's): compiled once.
+  const readHeadCheckpoint = preparedQuery<{ seq: number; hash: string; mac: string; event_hash: string | null }, Record<string, never>>((q) =>
+    q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
+      .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1));
+  const writeHeadCheckpoint = preparedQuery<never, { seq: number; hash: string; mac: string }>((q, p) => q
+    .insertInto('audit_head')
+    .values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ seq: p('seq'), hash: p('hash'), mac: p('mac') })));
   const insertChunk = new Map(CHUNK_SIZES.map((size) => [size, preparedQuery<never, Record<string, unknown>>((q, p) =>
     q.insertInto('audit_events').values(Array.from({ length: size }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${i}.${c}`)])) as AuditInsert)))]));
   return {
@@ -79,16 +87,10 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
      * one query tells an append both whether the head moved and whether its event is still there.
      */
     async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string; event_hash: string | null } | undefined> {
-      return q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
-        .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1).executeTakeFirst();
+      return (await readHeadCheckpoint(q, {}))[0];
     },
     async setHeadCheckpoint(q: Queryable, { seq, hash, mac }: { seq: number; hash: string; mac: string }): Promise<void> {
-      const head = { seq, hash, mac };
-      await q
-        .insertInto('audit_head')
-        .values({ id: 1, ...head })
-        .onConflict((oc) => oc.column('id').doUpdateSet(head))
-        .execute();
+      await writeHeadCheckpoint(q, { seq, hash, mac });
     },
     async anchor(q: Queryable): Promise<AnchorRow | undefined> {
       return q.selectFrom('audit_anchor').selectAll().where('id', '=', 1).executeTakeFirst();

@@ -4,11 +4,20 @@ import { preparedQuery } from './prepared.js';
 
 export type TokenRow = Selectable<Database['tokens']>;
 
+const TOKEN_COLUMNS = ['accessor', 'token_hash', 'parent_accessor', 'display_name', 'policies', 'env', 'is_root', 'created_at', 'ttl_seconds',
+  'expires_at', 'max_expires_at', 'revoked_at', 'auth_mount', 'auth_role', 'bound_cidrs', 'owns_parent'] as const satisfies readonly (keyof Database['tokens'])[];
+
 export function createTokenStore() {
   const byHash = preparedQuery<TokenRow, { hash: string }>((q, p) => q.selectFrom('tokens').selectAll().where('token_hash', '=', p('hash')));
+  // Every login and token creation inserts one row: compiled once (unset optional columns are null).
+  const insertRow = preparedQuery<never, Record<string, unknown>>((q, p) =>
+    q.insertInto('tokens').values(Object.fromEntries(TOKEN_COLUMNS.map((c) => [c, p(c)])) as Insertable<Database['tokens']>));
   return {
     async insert(q: Queryable, row: Insertable<Database['tokens']>): Promise<void> {
-      await q.insertInto('tokens').values(row).execute();
+      const values = row as Record<string, unknown>;
+      const params: Record<string, unknown> = {};
+      for (const c of TOKEN_COLUMNS) params[c] = values[c] ?? null;
+      await insertRow(q, params);
     },
     async findByHash(q: Queryable, tokenHash: string): Promise<TokenRow | undefined> {
       return (await byHash(q, { hash: tokenHash }))[0];

@@ -8,9 +8,18 @@ import type { Database } from './schema.js';
  * use this for every write they make on behalf of a request; background work passes none.
  */
 export async function transaction<T>(db: Kysely<Database>, auditor: TransactionAuditor | undefined, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    const result = await fn(tx);
+  return auditedTransaction((work) => db.transaction().execute(work), auditor, fn);
+}
+
+export type TransactionRunner = <T>(work: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
+/** `transaction`, run by `run` (a group commit, a transaction with another durability). */
+export async function auditedTransaction<T>(run: TransactionRunner, auditor: TransactionAuditor | undefined, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+  const result = await run(async (tx) => {
+    const value = await fn(tx);
     await auditor?.beforeCommit(tx);
-    return result;
+    return value;
   });
+  auditor?.committed?.();
+  return result;
 }

@@ -7,6 +7,7 @@ import type { Database } from '../../storage/schema.js';
 import type { AuthMethod } from '../auth-method.types.js';
 import { parseOrThrow, tokenFieldsOf, tokenFieldsShape, type RoleTokenFields } from '../role-common.js';
 import { claimAt, globMatches, matchClaim } from './claim-glob.js';
+import type { LoginLookups } from '../login-lookups.js';
 import { checkKeyUrl, createKeySource, pemKeySet, type KeySource } from './jwt-keys.js';
 
 /** Asymmetric algorithms only: `none` and HMAC (where a public key could be abused as the secret) are never accepted. */
@@ -40,6 +41,8 @@ export interface JwtMethodDeps {
   db: Kysely<Database>;
   authStore: AuthStore;
   now: () => number;
+  /** Role rows reused briefly across logins (a JWT login changes nothing in them). */
+  lookups?: Pick<LoginLookups, 'findRole'>;
 }
 
 /** Maps jose's failures to our stable codes; each refusal class has its own. */
@@ -112,7 +115,7 @@ export function createJwtMethod(deps: JwtMethodDeps): AuthMethod & { keySource(m
     },
     async login(mount, request, note) {
       const body = parseOrThrow(LoginSchema, request.body, 'jwt login');
-      const role = await authStore.findRole(db, mount.path, body.role);
+      const role = deps.lookups ? await deps.lookups.findRole(mount.path, body.role) : await authStore.findRole(db, mount.path, body.role);
       if (!role) throw new AppError('role_not_found', `no role "${body.role}" on mount "${mount.path}"`);
       note({ role: role.name });
       const stored = JSON.parse(role.config) as { token: RoleTokenFields; config: JwtRoleConfig };

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { transaction } from '../../storage/transaction.js';
+import { auditedTransaction, transaction, type TransactionRunner } from '../../storage/transaction.js';
 import { newAccessor, newToken, TOKEN_PATTERN } from '../../crypto/tokens.js';
 import { parseCidrs, type CidrSet } from '../../lib/cidr.js';
 import { AppError } from '../../errors/app-error.js';
@@ -54,6 +54,8 @@ export interface IdentityServiceDeps {
   now: () => number;
   /** Policies a token gets through group membership (groups service); none when absent. */
   groupPolicies?: (token: { accessor: string; authMount: string | null; authRole: string | null }) => Promise<string[]>;
+  /** Runs a new token's transaction, possibly sharing its commit with others (SQLite's group commit); absent: its own. */
+  sharedCommit?: TransactionRunner;
 }
 
 function toIdentity(row: TokenRow): Identity {
@@ -183,7 +185,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         parentAccessor: caller.accessor === 'system' ? null : caller.accessor, notAfter: caller.expiresAt,
       }, now(), deps.hashToken);
       caller.audit?.annotate({ detail: { created_accessor: row.accessor } });
-      await transaction(db, caller.audit, (tx) => tokenStore.insert(tx, row));
+      const insert = (tx: Queryable) => tokenStore.insert(tx, row);
+      await (deps.sharedCommit ? auditedTransaction(deps.sharedCommit, caller.audit, insert) : transaction(db, caller.audit, insert));
       return { token, info: toInfo(row) };
     },
 

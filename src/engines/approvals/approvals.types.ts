@@ -146,7 +146,7 @@ export interface ApprovalsServiceDeps {
     decryptSystemValue(purpose: string, id: string, sealed: Buffer): Promise<Buffer>;
   };
   /** Appends the applied operation's own audit event inside its transaction. */
-  auditLog: { appendWithin(tx: Queryable, event: AuditEvent): Promise<void> };
+  auditLog: { appendWithin(tx: Queryable, event: AuditEvent): Promise<unknown> };
   now: () => number;
   /** How long a request waits for approval (default 24 h). */
   ttlMs?: number;
