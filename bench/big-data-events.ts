@@ -3,6 +3,9 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { chainRows, type AuditEvent } from '../src/audit/audit-chain.js';
 import type { AuditRow } from '../src/storage/audit-store.js';
+import { prng } from '../tests/support/prng.js';
+
+export { prng };
 
 /**
  * Audit events for the big-data benchmark: a realistic mix (mostly reads that succeed, some
@@ -23,17 +26,6 @@ export interface EventShape {
   total: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same event mix. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Events number `from` .. `from + count - 1` of `shape.total`, oldest first. */
 export function makeEvents(shape: EventShape, from: number, count: number, random: () => number): AuditEvent[] {

@@ -5,6 +5,7 @@ import { createAuditLog } from '../../src/audit/audit-log.js';
 import { buildAuditQuery, createAuditStore, type AuditQuery, type AuditRow } from '../../src/storage/audit-store.js';
 import { markAuditTimeOrder } from '../../src/storage/migrations/038-audit-time-order.js';
 import type { Storage } from '../../src/storage/database.js';
+import { prng } from './prng.js';
 
 /**
  * Audit searches bounded by time answer exactly what they answered before the seq bounds
@@ -16,17 +17,6 @@ import type { Storage } from '../../src/storage/database.js';
 const HOUR = 3_600_000;
 export const SEARCH_START = Date.UTC(2025, 0, 20);
 
-/** mulberry32: the same seed, the same scenario. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function checkSearchesMatch(storage: Storage, options: { upgraded: boolean; seed: number; queries?: number }): Promise<{ compared: number; nonEmpty: number }> {
   const random = prng(options.seed);
