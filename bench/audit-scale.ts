@@ -5,11 +5,9 @@ import path from 'node:path';
 import { CompiledQuery, sql } from 'kysely';
 import { GENESIS_HASH, headMac } from '../src/audit/audit-chain.js';
 import { verifyChain } from '../src/audit/audit-verify.js';
-import * as auditStoreModule from '../src/storage/audit-store.js';
-import { createAuditStore, type AuditQuery } from '../src/storage/audit-store.js';
+import { compileAuditQuery, createAuditStore, type AuditQuery } from '../src/storage/audit-store.js';
 import { ensureMonthPartitions } from '../src/storage/audit-partitions.js';
 import { openStorage, pgConnectionFields, type Storage } from '../src/storage/database.js';
-import type { Queryable } from '../src/storage/schema.js';
 import { startPostgresCluster, type PostgresCluster } from '../tests/support/postgres-cluster.js';
 import { AUDIT_SPAN_MS, postgresRowWriter, seedEvents, sqliteRowWriter } from './big-data-events.js';
 import { ACCESSORS, AUDITED_SECRETS, seededAccessor, seededName } from './big-data-seed.js';
@@ -31,8 +29,7 @@ const PARTITIONS = process.env.AUDIT_SCALE_PARTITIONS !== '0';
 const DAY = 86_400_000;
 
 async function plan(storage: Storage, query: AuditQuery): Promise<string> {
-  const compile = (auditStoreModule as { compileAuditQuery?: (q: Queryable, query: AuditQuery) => Promise<{ sql: string; parameters: readonly unknown[] } | null> }).compileAuditQuery;
-  const compiled = compile ? await compile(storage.db, query) : auditStoreModule.buildAuditQuery(storage.db, query).compile();
+  const compiled = await compileAuditQuery(storage.db, query);
   if (!compiled) return '(no rows can match: not run)';
   const prefix = ENGINE === 'sqlite' ? 'explain query plan ' : 'explain ';
   const { rows } = await storage.db.executeQuery<Record<string, string>>(CompiledQuery.raw(prefix + compiled.sql, [...compiled.parameters]));
