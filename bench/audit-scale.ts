@@ -5,19 +5,19 @@ import path from 'node:path';
 import { CompiledQuery, sql } from 'kysely';
 import { GENESIS_HASH, headMac } from '../src/audit/audit-chain.js';
 import { verifyChain } from '../src/audit/audit-verify.js';
-import { compileAuditQuery, createAuditStore, type AuditQuery } from '../src/storage/audit-store.js';
+import { buildAuditQuery, compileAuditQuery, createAuditStore, type AuditQuery } from '../src/storage/audit-store.js';
 import { ensureMonthPartitions } from '../src/storage/audit-partitions.js';
 import { openStorage, pgConnectionFields, type Storage } from '../src/storage/database.js';
 import { startPostgresCluster, type PostgresCluster } from '../tests/support/postgres-cluster.js';
 import { AUDIT_SPAN_MS, postgresRowWriter, seedEvents, sqliteRowWriter } from './big-data-events.js';
 import { ACCESSORS, AUDITED_SECRETS, seededAccessor, seededName } from './big-data-seed.js';
-import { timed } from './big-data-measure.js';
 import { printTable, saveResults, type BenchRow } from './lib.js';
 
 /**
  * The audit log alone at scale, store-level (no server): seeds N chained events into a fresh
  * store (SQLite file or a throwaway PostgreSQL cluster), then times the searches `custos audit
- * query` runs (median of 5 after a warm-up, with the plan) and the whole-chain verify walk.
+ * query` runs (median of 5 after a warm-up, with the plan), each beside the same search without
+ * its seq range (as it ran before migration 038), and the whole-chain verify walk.
  *
  *   AUDIT_SCALE_ENGINE=postgres|sqlite AUDIT_SCALE_EVENTS=1000000 AUDIT_SCALE_DIR=/big/disk node dist/bench/audit-scale.js
  */
@@ -27,6 +27,7 @@ const BASE_DIR = process.env.AUDIT_SCALE_DIR ?? os.tmpdir();
 /** 0: no month partitions, every event in the default one (a store seeded without them). */
 const PARTITIONS = process.env.AUDIT_SCALE_PARTITIONS !== '0';
 const DAY = 86_400_000;
+const median = (values: number[]) => Number([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!.toFixed(1));
 
 async function plan(storage: Storage, query: AuditQuery): Promise<string> {
   const compiled = await compileAuditQuery(storage.db, query);
@@ -81,9 +82,23 @@ async function main(): Promise<void> {
       ['one month, no other filter, oldest first (100)', { ...month, limit: 100 }],
       ['only until (6 months ago), newest first (100)', { until: end - 182 * DAY, newestFirst: true, limit: 100 }],
     ];
+    // Side by side under the same load: the search as the store runs it (a seq range from two
+    // time seeks, then the range) and the same search without the range, as it ran before.
     for (const [name, query] of queries) {
-      const { ms, result } = await timed(5, () => auditStore.query(storage.db, query));
-      rows.push({ suite: 'audit-scale', case: `${ENGINE}: ${name}`, metrics: { ms, rows: result.length, load: load(), plan: await plan(storage, query) } });
+      const bounded: number[] = [];
+      const unbounded: number[] = [];
+      let found = 0;
+      for (let round = 0; round < 6; round++) {
+        let start = performance.now();
+        const result = await auditStore.query(storage.db, query);
+        if (round > 0) bounded.push(performance.now() - start);
+        start = performance.now();
+        const before = await buildAuditQuery(storage.db, query).execute();
+        if (round > 0) unbounded.push(performance.now() - start);
+        if (result.length !== before.length) throw new Error(`${name}: ${result.length} events with the seq range, ${before.length} without`);
+        found = result.length;
+      }
+      rows.push({ suite: 'audit-scale', case: `${ENGINE}: ${name}`, metrics: { ms: median(bounded), 'ms without seq range': median(unbounded), rows: found, load: load(), plan: await plan(storage, query) } });
     }
 
     const walkStart = performance.now();
