@@ -195,9 +195,10 @@ export interface TimeOrder {
   maxTimeBefore: number | null;
 }
 
+/** The mark of migration 038; none means the whole log is in order (a store created with it). Undefined: unreadable, use no bounds. */
 export async function readTimeOrder(q: Queryable): Promise<TimeOrder | undefined> {
   const row = await q.selectFrom('system_state').select('value').where('key', '=', AUDIT_TIME_ORDER_KEY).executeTakeFirst();
-  if (!row) return undefined;
+  if (!row) return { monotonicAfter: 0, maxTimeBefore: null };
   try {
     const mark = JSON.parse(row.value) as TimeOrder;
     return Number.isSafeInteger(mark.monotonicAfter) && (mark.maxTimeBefore === null || Number.isFinite(mark.maxTimeBefore)) ? mark : undefined;
@@ -216,7 +217,7 @@ export interface SeqRange { from?: number; to?: number }
  * the first of them in time order (ties by seq) is the smallest seq, and those before `until` a
  * prefix. Events up to `monotonicAfter` (stored before the upgrade, in any time order) are all
  * at or before `maxTimeBefore`: a `since` after it excludes them, and otherwise the range starts
- * at the oldest event, as before; `until` never cuts them off. Without the mark, no bounds.
+ * at the oldest event, as before; `until` never cuts them off. With an unreadable mark, no bounds.
  */
 export async function auditSeqRange(q: Queryable, query: Pick<AuditQuery, 'since' | 'until'>, order: TimeOrder | undefined): Promise<SeqRange | null> {
   if (!order || (query.since === undefined && query.until === undefined)) return {};
