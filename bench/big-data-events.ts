@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { chainRows, type AuditEvent } from '../src/audit/audit-chain.js';
-import type { AuditRow } from '../src/storage/audit-store.js';
+import { chainRows, GENESIS_HASH, type AuditEvent } from '../src/audit/audit-chain.js';
+import type { AuditRow, AuditStore } from '../src/storage/audit-store.js';
+import type { Queryable } from '../src/storage/schema.js';
+import { prng } from '../tests/support/prng.js';
+
+export { prng };
 
 /**
  * Audit events for the big-data benchmark: a realistic mix (mostly reads that succeed, some
@@ -23,17 +27,6 @@ export interface EventShape {
   total: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same event mix. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Events number `from` .. `from + count - 1` of `shape.total`, oldest first. */
 export function makeEvents(shape: EventShape, from: number, count: number, random: () => number): AuditEvent[] {
@@ -133,4 +126,27 @@ export async function seedEvents(writer: RowWriter, key: Buffer, head: { seq: nu
     onProgress(from + count);
   }
   return current;
+}
+
+/**
+ * Re-stamps the few events a freshly initialized store holds (init, unseal) as if they had
+ * happened just before `time`, re-chained with the chain key: the seeded history that follows
+ * them starts months in the past, and appends keep time in chain order (chainRows), which
+ * time-bounded searches rely on. Returns the new head.
+ */
+export async function restampStoreEvents(q: Queryable, auditStore: AuditStore, key: Buffer, time: number): Promise<{ seq: number; hash: string }> {
+  if (await auditStore.anchor(q)) throw new Error('the store was pruned: seed a freshly initialized store');
+  const rows = await auditStore.page(q, 0, 1001);
+  if (rows.length > 1000) throw new Error('the store already holds many events: seed a freshly initialized store');
+  if (rows.some((r, i) => Number(r.seq) !== i + 1)) throw new Error('the store\'s events are not numbered 1..n');
+  const events: AuditEvent[] = rows.map((r, i) => ({
+    time: time - rows.length + i, requestId: r.request_id, accessor: r.accessor, source: r.source, operation: r.operation, secretName: r.secret_name,
+    versionId: r.version_id, outcome: r.outcome as AuditEvent['outcome'], errorCode: r.error_code, status: r.status, latencyUs: Number(r.latency_us),
+    ...(r.detail ? { detail: JSON.parse(r.detail) as AuditEvent['detail'] } : {}),
+  }));
+  const restamped = chainRows(key, { seq: 0, hash: GENESIS_HASH }, events);
+  await auditStore.deleteUpTo(q, rows.length);
+  await auditStore.insertMany(q, restamped);
+  const last = restamped[restamped.length - 1];
+  return last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
-import { buildAuditQuery, type AuditQuery } from '../src/storage/audit-store.js';
+import { compileAuditQuery, type AuditQuery } from '../src/storage/audit-store.js';
 import { pgConnectionFields } from '../src/storage/database.js';
 import type { Database } from '../src/storage/schema.js';
 import { cliPath } from '../tests/support/custos-server.js';
@@ -66,12 +66,13 @@ export async function cliAuditQuery(address: string, token: string, args: string
   return (JSON.parse(out) as unknown[]).length;
 }
 
-/** The plan each engine picks for the audit store's own query (EXPLAIN QUERY PLAN / EXPLAIN), flattened to one line. */
+/** The plan each engine picks for the audit store's own query, within the seq range its seeks found (EXPLAIN QUERY PLAN / EXPLAIN), flattened to one line. */
 export async function explainAuditQuery(url: string, password: string | undefined, query: AuditQuery): Promise<string> {
   if (url.startsWith('sqlite:')) {
     const sqlite = new SqliteDatabase(url.slice('sqlite:'.length), { readonly: true });
     try {
-      const compiled = buildAuditQuery(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), query).compile();
+      const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), query);
+      if (!compiled) return 'no event can match (not run)';
       const rows = sqlite.prepare(`explain query plan ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[];
       return rows.map((r) => r.detail).join('; ');
     } finally {
@@ -80,7 +81,8 @@ export async function explainAuditQuery(url: string, password: string | undefine
   }
   const pool = new pg.Pool({ ...pgConnectionFields(url, password), max: 1 });
   try {
-    const compiled = buildAuditQuery(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), query).compile();
+    const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), query);
+    if (!compiled) return 'no event can match (not run)';
     const result = await pool.query(`explain ${compiled.sql}`, compiled.parameters as unknown[]);
     return result.rows.map((r: Record<string, string>) => r['QUERY PLAN']!.trim()).filter((l) => /Scan|Index/.test(l)).join('; ');
   } finally {

@@ -8,7 +8,8 @@ import { createBarrier } from '../src/barrier/barrier.js';
 import { createAuditStore } from '../src/storage/audit-store.js';
 import { openStorage, pgConnectionFields } from '../src/storage/database.js';
 import { createSystemStore } from '../src/storage/system-store.js';
-import { AUDIT_SPAN_MS, postgresRowWriter, prng, seedEvents, sqliteRowWriter } from './big-data-events.js';
+import { AUDIT_SPAN_MS, postgresRowWriter, prng, restampStoreEvents, seedEvents, sqliteRowWriter } from './big-data-events.js';
+import { ensureMonthPartitions } from '../src/storage/audit-partitions.js';
 import { positiveOption } from './lib.js';
 
 /**
@@ -119,13 +120,17 @@ export async function seedBigData(options: SeedOptions): Promise<SeedResult> {
   // Audit events, continuing the chain from the store's current head (the init/unseal events).
   const auditStore = createAuditStore(dialect);
   const key = barrier.auditKey();
-  const head = (await auditStore.head(db)) ?? { seq: 0, hash: '0'.repeat(64) };
+  const stored = (await auditStore.head(db)) ?? { seq: 0, hash: '0'.repeat(64) };
   const checkpoint = await auditStore.headCheckpoint(db);
-  if (checkpoint && (Number(checkpoint.seq) !== Number(head.seq) || checkpoint.hash !== head.hash)) throw new Error('the stored head checkpoint does not match the last event: seed a store that verifies');
+  if (checkpoint && (Number(checkpoint.seq) !== Number(stored.seq) || checkpoint.hash !== stored.hash)) throw new Error('the stored head checkpoint does not match the last event: seed a store that verifies');
   const auditedSecrets = Array.from({ length: Math.min(AUDITED_SECRETS, options.secrets) }, (_, k) => seededName(Math.floor((k * options.secrets) / Math.min(AUDITED_SECRETS, options.secrets)), options.secrets));
   const accessors = Array.from({ length: ACCESSORS }, (_, k) => seededAccessor(k));
   const startTime = Date.now() - AUDIT_SPAN_MS;
   const shape = { secretNames: auditedSecrets, accessors, startTime, total: options.events };
+  // The store's own events (init, unseal) go just before the seeded history, and on PostgreSQL
+  // each month of it gets its partition, as a server running through those months would have made.
+  if (dialect === 'postgres') await ensureMonthPartitions(db, Array.from({ length: Math.ceil(AUDIT_SPAN_MS / (28 * 86_400_000)) + 2 }, (_, i) => startTime + (i - 1) * 28 * 86_400_000));
+  const head = await restampStoreEvents(db, auditStore, key, startTime);
   if (dialect === 'sqlite') await storage.close();
   const writer = dialect === 'sqlite' ? sqliteRowWriter(storage.sqlitePath!) : postgresRowWriter(pgConnectionFields(options.url, options.password));
   const eventsStart = performance.now();

@@ -20,14 +20,17 @@ async function withKit(config: Record<string, unknown>, fn: (kit: AlertKit) => P
 describe('off-hours access', () => {
   test('a prod read before 07:00 on a weekday fires once per principal and day; reads inside the window and in dev do not', async () => {
     await withKit(only('off_hours'), async (kit) => {
+      // Recorded in time order, as the log stamps them (an event is never earlier than the one before).
       const tuesday = Date.UTC(2026, 8, 1);
+      await kit.read('acc_alice', 'dev/etl/db', tuesday + 3 * HOUR); // no window for dev
       await kit.read('acc_alice', 'prod/etl/db', tuesday + 7 * HOUR); // first minute of the window
       await kit.read('acc_alice', 'prod/etl/db', tuesday + 20 * HOUR - 1); // last ms of the window
-      await kit.read('acc_alice', 'dev/etl/db', tuesday + 3 * HOUR); // no window for dev
       kit.now = tuesday + 21 * HOUR;
       assert.equal((await kit.evaluate()).fired, 0);
-      await kit.read('acc_alice', 'prod/etl/db', tuesday + 7 * HOUR - 1); // 06:59:59.999
-      await kit.read('acc_alice', 'prod/etl/other', tuesday + 6 * HOUR);
+      const wednesday = tuesday + DAY;
+      await kit.read('acc_alice', 'prod/etl/other', wednesday + 6 * HOUR);
+      await kit.read('acc_alice', 'prod/etl/db', wednesday + 7 * HOUR - 1); // 06:59:59.999
+      kit.now = wednesday + 8 * HOUR;
       await kit.evaluate();
       const alerts = await kit.alerts('off_hours');
       assert.equal(alerts.length, 1);
@@ -168,10 +171,14 @@ describe('failure bursts', () => {
   const now = Date.UTC(2026, 8, 1, 10, 10);
   test('10 denials from one principal in 5 minutes fire once; 9, or 10 spread over 10 minutes, do not', async () => {
     await withKit(only('failure_burst'), async (kit) => {
-      for (let i = 0; i < 9; i++) await kit.fail({ accessor: 'acc_nine', code: 'permission_denied', time: now - 4 * MINUTE + i * 1000 });
-      for (let i = 0; i < 10; i++) await kit.fail({ accessor: 'acc_slow', code: 'environment_denied', time: now - 10 * MINUTE + i * MINUTE });
-      for (let i = 0; i < 12; i++) await kit.fail({ accessor: 'acc_burst', code: i % 2 ? 'secret_not_found' : 'permission_denied', time: now - 2 * MINUTE + i * 1000 });
-      await kit.fail({ accessor: 'acc_other', code: 'validation_failed', time: now }); // not a configured code
+      const failures = [
+        ...Array.from({ length: 9 }, (_, i) => ({ accessor: 'acc_nine', code: 'permission_denied', time: now - 4 * MINUTE + i * 1000 })),
+        ...Array.from({ length: 10 }, (_, i) => ({ accessor: 'acc_slow', code: 'environment_denied', time: now - 10 * MINUTE + i * MINUTE })),
+        ...Array.from({ length: 12 }, (_, i) => ({ accessor: 'acc_burst', code: i % 2 ? 'secret_not_found' : 'permission_denied', time: now - 2 * MINUTE + i * 1000 })),
+        { accessor: 'acc_other', code: 'validation_failed', time: now }, // not a configured code
+      ];
+      // In time order, as the log stamps them.
+      for (const failure of failures.sort((a, b) => a.time - b.time)) await kit.fail(failure);
       await kit.evaluate();
       const alerts = await kit.alerts('failure_burst');
       assert.deepEqual(alerts.map((a) => a.dedupe_key), ['principal:acc_burst']);

@@ -29,7 +29,7 @@ export async function appendInTransaction(tx: Queryable, auditStore: AuditStore,
   const stored = await auditStore.headCheckpoint(tx);
   const expected = guard.expected();
   if (!guard.matches(stored)) guard.accept(stored!, await checkExtension(tx, auditStore, key, expected, stored));
-  const rows: AuditRow[] = chainRows(key, stored!, events);
+  const rows: AuditRow[] = chainRows(key, { seq: stored!.seq, hash: stored!.hash, time: stored!.event_time }, events);
   await auditStore.insertMany(tx, rows);
   const last = rows[rows.length - 1]!;
   const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
@@ -77,7 +77,7 @@ export function createSqliteAppender(file: string, options: { fsyncEachBatch: bo
               const rows = stored && stored.seq > expected.seq ? reader.range(expected.seq, stored.seq) : [];
               guard.accept(stored!, extensionProblem(key, expected, stored, rows, rows[0]?.seq === expected.seq ? undefined : reader.anchor()));
             }
-            const rows = chainRows(key, stored!, events);
+            const rows = chainRows(key, { seq: stored!.seq, hash: stored!.hash, time: stored!.event_time }, events);
             const last = rows[rows.length - 1]!;
             head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
             return { rows, headMac: () => head.mac };

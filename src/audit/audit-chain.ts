@@ -43,10 +43,16 @@ function macLink(key: HmacSha256Key, prevHash: string, canonical: string): strin
  * Turns events into chained rows that follow `head` (the last stored event, or the anchor).
  * Runs on the request thread for every audited request, so it builds each row once and the
  * hash input directly (the same string canonicalEvent makes: verification uses that).
+ *
+ * A row's time is never earlier than the time before it in the chain (`head.time`, then each
+ * row's): time grows with seq, so a search bounded by time is a range of seq found by one index
+ * seek (audit-store.ts). An event recorded late in a batch, a clock stepped back, or a node whose
+ * clock is behind another's is stamped with the head's time until its own clock catches up.
  */
-export function chainRows(key: Buffer, head: { seq: number; hash: string }, events: AuditEvent[]): AuditRow[] {
+export function chainRows(key: Buffer, head: { seq: number; hash: string; time?: number | null }, events: AuditEvent[]): AuditRow[] {
   let seq = head.seq;
   let prevHash = head.hash;
+  let floor = head.time ?? -Infinity;
   const mac = hmacSha256Key(key);
   const rows = new Array<AuditRow>(events.length);
   for (let i = 0; i < events.length; i++) {
@@ -54,12 +60,14 @@ export function chainRows(key: Buffer, head: { seq: number; hash: string }, even
     seq += 1;
     const latency = Math.round(event.latencyUs);
     const detail = event.detail ? JSON.stringify(event.detail) : null;
+    const time = event.time < floor ? floor : event.time;
+    floor = time;
     const hash = macLink(mac, prevHash, JSON.stringify([
-      seq, event.time, event.requestId, event.accessor, event.source, event.operation, event.secretName,
+      seq, time, event.requestId, event.accessor, event.source, event.operation, event.secretName,
       event.versionId, event.outcome, event.errorCode, event.status, latency, detail,
     ]));
     rows[i] = {
-      seq, time: event.time, request_id: event.requestId, accessor: event.accessor, source: event.source, operation: event.operation,
+      seq, time, request_id: event.requestId, accessor: event.accessor, source: event.source, operation: event.operation,
       secret_name: event.secretName, version_id: event.versionId, outcome: event.outcome, error_code: event.errorCode,
       status: event.status, latency_us: latency, detail, prev_hash: prevHash, hash,
     };

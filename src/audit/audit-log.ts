@@ -83,7 +83,7 @@ export function createAuditLog(deps: AuditLogDeps) {
   const MAX_HELD = 10_000;
   let verifying: Promise<void> | null = null;
   // The acknowledgement transaction in progress: its event opens the new segment.
-  let segment: { tx: Queryable; after: { seq: number; hash: string }; written?: StoredHead } | null = null;
+  let segment: { tx: Queryable; after: { seq: number; hash: string; time: number | null }; written?: StoredHead } | null = null;
 
   /** The stored verified mark, if its MAC verifies under `key`. */
   async function genuineMark(q: Queryable, key: Buffer) {
@@ -277,7 +277,8 @@ export function createAuditLog(deps: AuditLogDeps) {
         const after = result.lastGood;
         const nextSeq = Math.max(result.maxStoredSeq, guard.highestSeen(), deps.highestExternalSeq?.() ?? 0, after.seq) + 1;
         annotate({ after_seq: after.seq, after_hash: after.hash, found: found.slice(0, 300), reason });
-        segment = { tx, after: { seq: nextSeq - 1, hash: after.hash } };
+        // Not earlier than any stored event, verified or not: time keeps growing with seq.
+        segment = { tx, after: { seq: nextSeq - 1, hash: after.hash, time: await deps.auditStore.latestTime(tx) } };
         try {
           await writeEvent(tx);
           if (!segment.written) throw new AppError('internal_error', 'the acknowledgement was not written');

@@ -1,37 +1,82 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
-import { buildAuditQuery, type AuditQuery } from './audit-store.js';
-import { openStorage } from './database.js';
+import { CompiledQuery, sql } from 'kysely';
+import { chainRows, GENESIS_HASH } from '../audit/audit-chain.js';
+import { compileAuditQuery, createAuditStore, readTimeOrder, timeSeek, type AuditQuery } from './audit-store.js';
+import { openStorage, type Storage } from './database.js';
 
 /**
  * The audit searches `custos audit query` runs must read through an index on a large log, never
- * scan the table: checked on the plan SQLite picks for the store's own compiled query.
+ * scan the table from one end: checked on the plan SQLite picks for the store's own compiled
+ * queries (the seeks that turn the time bounds into a range of seq, then the search in it).
  */
-test('audit searches by secret, principal and outcome over a time range use an index (SQLite plan)', async () => {
+const DAY = 86_400_000;
+const start = Date.UTC(2025, 0, 1);
+
+async function withStore(fn: (storage: Storage) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-plan-'));
   const storage = await openStorage({ url: `sqlite:${path.join(dir, 'custos.db')}` });
   try {
-    const plan = async (query: AuditQuery) => {
-      const compiled = buildAuditQuery(storage.db, query).compile();
-      const rows = await storage.db.executeQuery<{ detail: string }>({ ...compiled, sql: `explain query plan ${compiled.sql}`, query: compiled.query });
-      return rows.rows.map((r) => r.detail).join('; ');
-    };
-    const year = { since: Date.UTC(2025, 0, 1), until: Date.UTC(2026, 0, 1), limit: 100 };
-    assert.match(await plan({ ...year, secretName: 'prod/pipeline-7/warehouse-db' }), /USING INDEX audit_by_secret \(secret_name=\?\)/);
-    assert.match(await plan({ ...year, secretName: 'prod/pipeline-7/warehouse-db', newestFirst: true }), /USING INDEX audit_by_secret/);
-    assert.match(await plan({ ...year, accessor: 'acc1' }), /USING INDEX audit_by_accessor \(accessor=\?\)/);
-    // Without the (outcome, time) index this was a range over every event of the period.
-    assert.match(await plan({ ...year, outcome: 'denied' }), /USING INDEX audit_by_outcome_time \(outcome=\? AND time>\? AND time<\?\)/);
-    for (const query of [{ ...year, outcome: 'failure' }, { ...year, accessor: 'a', outcome: 'denied' }]) {
-      assert.doesNotMatch(await plan(query), /SCAN audit_events(?! USING)/, JSON.stringify(query));
-    }
-    assert.equal((await sql<{ name: string }>`select name from sqlite_master where type = 'index' and name = 'audit_by_outcome_time'`.execute(storage.db)).rows.length, 1);
+    // A year of events, one every few hours, so every seek has something to find.
+    const events = Array.from({ length: 3000 }, (_, i) => ({
+      time: start + i * 3 * 3_600_000, requestId: `r${i}`, accessor: `acc${i % 7}`, source: null, operation: 'secret.read', secretName: `prod/s${i % 11}`,
+      versionId: null, outcome: (['success', 'denied', 'failure'] as const)[i % 3]!, errorCode: null, status: 200, latencyUs: 1,
+    }));
+    await createAuditStore('sqlite').insertMany(storage.db, chainRows(randomBytes(32), { seq: 0, hash: GENESIS_HASH }, events));
+    await fn(storage);
   } finally {
     await storage.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function explain(storage: Storage, compiled: { sql: string; parameters: readonly unknown[] }): Promise<string> {
+  const { rows } = await storage.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]));
+  return rows.map((r) => r.detail).join('; ');
+}
+
+const planOf = async (storage: Storage, query: AuditQuery) => {
+  const compiled = await compileAuditQuery(storage.db, query);
+  assert.ok(compiled, `${JSON.stringify(query)} finds a range`);
+  return explain(storage, compiled);
+};
+
+test('the seeks that bound seq by time read the time index from the bound, without sorting (SQLite plan)', async () => {
+  await withStore(async (storage) => {
+    const order = await readTimeOrder(storage.db);
+    assert.deepEqual(order, { monotonicAfter: 0, maxTimeBefore: null }, 'a new store is in time order from its first event');
+    for (const upgraded of [order!, { monotonicAfter: 1234, maxTimeBefore: start }]) {
+      const first = await explain(storage, timeSeek(storage.db, upgraded, 'first at or after', start + 100 * DAY).compile());
+      assert.match(first, /^SEARCH audit_events USING (COVERING )?INDEX audit_by_time \(time>\?\)$/, JSON.stringify(upgraded));
+      const last = await explain(storage, timeSeek(storage.db, upgraded, 'last before', start + 100 * DAY).compile());
+      assert.match(last, /^SEARCH audit_events USING (COVERING )?INDEX audit_by_time \(time<\?\)$/, JSON.stringify(upgraded));
+    }
+  });
+});
+
+test('audit searches by secret, principal, outcome or time alone read a range of seq through an index (SQLite plan)', async () => {
+  await withStore(async (storage) => {
+    const year = { since: start + 30 * DAY, until: start + 330 * DAY, limit: 100 };
+    const month = { since: start + 200 * DAY, until: start + 230 * DAY, limit: 100 };
+    const seqRange = /(seq|rowid)>\? AND (seq|rowid)<\?/;
+    assert.match(await planOf(storage, { ...year, secretName: 'prod/s7' }), /USING INDEX audit_by_secret \(secret_name=\? AND seq>\? AND seq<\?\)/);
+    assert.match(await planOf(storage, { ...year, secretName: 'prod/s7', newestFirst: true }), /USING INDEX audit_by_secret \(secret_name=\? AND seq>\? AND seq<\?\)/);
+    assert.match(await planOf(storage, { ...month, accessor: 'acc1' }), /USING INDEX audit_by_accessor \(accessor=\? AND seq>\? AND seq<\?\)/);
+    // (outcome, seq): the matching events of the period in seq order, no sort.
+    const denied = await planOf(storage, { ...month, outcome: 'denied' });
+    assert.match(denied, /USING INDEX audit_by_outcome_seq \(outcome=\? AND seq>\? AND seq<\?\)/);
+    assert.doesNotMatch(denied, /TEMP B-TREE/);
+    for (const query of [{ ...year, outcome: 'failure', accessor: 'acc2' }, { since: start + 300 * DAY, limit: 100 }, { since: start + 300 * DAY, newestFirst: true, limit: 100 }, { ...month }, { until: start + 100 * DAY, newestFirst: true, limit: 100 }]) {
+      const plan = await planOf(storage, query);
+      const expected = query.since === undefined ? /(seq|rowid)<\?/ : query.until === undefined ? /(seq|rowid)>\?/ : seqRange;
+      assert.match(plan, expected, JSON.stringify(query));
+      assert.doesNotMatch(plan, /SCAN audit_events(?! USING)|TEMP B-TREE/, JSON.stringify(query));
+    }
+    const indexes = await sql<{ name: string }>`select name from sqlite_master where type = 'index' and name like 'audit_by_outcome%'`.execute(storage.db);
+    assert.deepEqual(indexes.rows.map((r) => r.name), ['audit_by_outcome_seq'], 'migration 038 replaced (outcome, time)');
+  });
 });

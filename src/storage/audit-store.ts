@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
+import { AUDIT_TIME_ORDER_KEY } from './migrations/038-audit-time-order.js';
 import { dropPartition, ensureMonthPartitions, monthsBefore, partitionSummary, upcomingMonths } from './audit-partitions.js';
 
 export type AuditRow = Selectable<Database['audit_events']>;
@@ -39,13 +40,14 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
   // many-row insert for every batch.
   const CHUNK_SIZES = [64, 32, 16, 8, 4, 2, 1];
   // Read and moved by every audit append (each login's, each write's): compiled once.
-  const readHeadCheckpoint = preparedQuery<{ seq: number; hash: string; mac: string; event_hash: string | null }, Record<string, never>>((q) =>
+  const readHeadCheckpoint = preparedQuery<{ seq: number; hash: string; mac: string; event_hash: string | null; event_time: number | null }, Record<string, never>>((q) =>
     q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
-      .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1));
+      .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash', 'audit_events.time as event_time']).where('audit_head.id', '=', 1));
   const writeHeadCheckpoint = preparedQuery<never, { seq: number; hash: string; mac: string }>((q, p) => q
     .insertInto('audit_head')
     .values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
     .onConflict((oc) => oc.column('id').doUpdateSet({ seq: p('seq'), hash: p('hash'), mac: p('mac') })));
+  let timeOrder: Promise<TimeOrder | undefined> | undefined;
   const insertChunk = new Map(CHUNK_SIZES.map((size) => [size, preparedQuery<never, Record<string, unknown>>((q, p) =>
     q.insertInto('audit_events').values(Array.from({ length: size }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${i}.${c}`)])) as AuditInsert)))]));
   return {
@@ -86,7 +88,7 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
      * The head row, with the stored hash of the event it names (null if that event is gone):
      * one query tells an append both whether the head moved and whether its event is still there.
      */
-    async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string; event_hash: string | null } | undefined> {
+    async headCheckpoint(q: Queryable): Promise<{ seq: number; hash: string; mac: string; event_hash: string | null; event_time: number | null } | undefined> {
       return (await readHeadCheckpoint(q, {}))[0];
     },
     async setHeadCheckpoint(q: Queryable, { seq, hash, mac }: { seq: number; hash: string; mac: string }): Promise<void> {
@@ -119,6 +121,11 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async range(q: Queryable, fromSeq: number, toSeq: number): Promise<AuditRow[]> {
       return q.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).where('seq', '<=', toSeq).orderBy('seq').execute();
     },
+    /** The latest time stored (an index seek on audit_by_time); null when there are no events. */
+    async latestTime(q: Queryable): Promise<number | null> {
+      const row = await q.selectFrom('audit_events').select('time').orderBy('time', 'desc').limit(1).executeTakeFirst();
+      return row ? Number(row.time) : null;
+    },
     async maxSeq(q: Queryable): Promise<number | null> {
       const row = await q.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
       return row ? Number(row.seq) : null;
@@ -131,8 +138,15 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     async page(q: Queryable, afterSeq: number, limit: number): Promise<AuditRow[]> {
       return q.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
     },
+    /** Matching events: time bounds become a range of seq first (auditSeqRange), so a page reads only its rows. */
     async query(q: Queryable, query: AuditQuery): Promise<AuditRow[]> {
-      return buildAuditQuery(q, query).execute();
+      // The mark is written once by migration 038 and never changes: read it once.
+      timeOrder ??= readTimeOrder(q).catch((error: unknown) => {
+        timeOrder = undefined;
+        throw error;
+      });
+      const range = await auditSeqRange(q, query, await timeOrder);
+      return range ? buildAuditQuery(q, query, range).execute() : [];
     },
     /** The newest event strictly older than `cutoff`, i.e. the last one retention removes. */
     async lastBefore(q: Queryable, cutoff: number): Promise<{ seq: number; hash: string } | undefined> {
@@ -176,8 +190,68 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
 
-/** The audit search as a query builder (also compiled on its own to check its plan uses an index). */
-export function buildAuditQuery(q: Queryable, query: AuditQuery) {
+/** Where audit time starts growing with seq (migration 038): events after `monotonicAfter` are in time order. */
+export interface TimeOrder {
+  monotonicAfter: number;
+  /** The latest time among the events up to `monotonicAfter`; null if there were none. */
+  maxTimeBefore: number | null;
+}
+
+/** The mark of migration 038; none means the whole log is in order (a store created with it). Undefined: unreadable, use no bounds. */
+export async function readTimeOrder(q: Queryable): Promise<TimeOrder | undefined> {
+  const row = await q.selectFrom('system_state').select('value').where('key', '=', AUDIT_TIME_ORDER_KEY).executeTakeFirst();
+  if (!row) return { monotonicAfter: 0, maxTimeBefore: null };
+  try {
+    const mark = JSON.parse(row.value) as TimeOrder;
+    return Number.isSafeInteger(mark.monotonicAfter) && (mark.maxTimeBefore === null || Number.isFinite(mark.maxTimeBefore)) ? mark : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Inclusive bounds on seq that every event matching a search lies within. */
+export interface SeqRange { from?: number; to?: number }
+
+/**
+ * The range of seq holding every event with since <= time < until, found by an index seek on
+ * (time) at each end; null when no event can match. Exact because time never decreases along
+ * the chain after `order.monotonicAfter`: the events at or after `since` are a suffix of it, so
+ * the first of them in time order (ties by seq) is the smallest seq, and those before `until` a
+ * prefix. Events up to `monotonicAfter` (stored before the upgrade, in any time order) are all
+ * at or before `maxTimeBefore`: a `since` after it excludes them, and otherwise the range starts
+ * at the oldest event, as before; `until` never cuts them off. With an unreadable mark, no bounds.
+ */
+export async function auditSeqRange(q: Queryable, query: Pick<AuditQuery, 'since' | 'until'>, order: TimeOrder | undefined): Promise<SeqRange | null> {
+  if (!order || (query.since === undefined && query.until === undefined)) return {};
+  const range: SeqRange = {};
+  if (query.since !== undefined && (order.maxTimeBefore === null || query.since > order.maxTimeBefore)) {
+    const first = await timeSeek(q, order, 'first at or after', query.since).executeTakeFirst();
+    if (!first) return null;
+    range.from = Number(first.seq);
+  }
+  if (query.until !== undefined) {
+    const last = await timeSeek(q, order, 'last before', query.until).executeTakeFirst();
+    if (last) range.to = Number(last.seq);
+    else if (order.monotonicAfter > 0) range.to = order.monotonicAfter;
+    else return null;
+  }
+  return range.from !== undefined && range.to !== undefined && range.from > range.to ? null : range;
+}
+
+/** The seek at one end of auditSeqRange: the first event at or after `time`, or the last one before it, among those in time order. */
+export function timeSeek(q: Queryable, order: TimeOrder, which: 'first at or after' | 'last before', time: number) {
+  let select = q.selectFrom('audit_events').select('seq');
+  if (order.monotonicAfter > 0) select = select.where('seq', '>', order.monotonicAfter);
+  if (which === 'first at or after') return select.where('time', '>=', time).orderBy('time').orderBy('seq').limit(1);
+  return select.where('time', '<', time).orderBy('time', 'desc').orderBy('seq', 'desc').limit(1);
+}
+
+/**
+ * The audit search as a query builder (also compiled on its own to check its plan uses an index).
+ * The time conditions stay beside the seq range: they decide for the events before the upgrade,
+ * and on PostgreSQL they let the planner skip months.
+ */
+export function buildAuditQuery(q: Queryable, query: AuditQuery, range: SeqRange = {}) {
   let select = q.selectFrom('audit_events').selectAll();
   if (query.secretName !== undefined) select = select.where('secret_name', '=', query.secretName);
   if (query.accessor !== undefined) select = select.where('accessor', '=', query.accessor);
@@ -185,8 +259,16 @@ export function buildAuditQuery(q: Queryable, query: AuditQuery) {
   if (query.until !== undefined) select = select.where('time', '<', query.until);
   if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
   if (query.operation !== undefined) select = select.where('operation', '=', query.operation);
-  if (query.afterSeq !== undefined) select = select.where('seq', '>', query.afterSeq);
+  const from = Math.max(range.from ?? -Infinity, query.afterSeq === undefined ? -Infinity : query.afterSeq + 1);
+  if (from !== -Infinity) select = select.where('seq', '>=', from);
+  if (range.to !== undefined) select = select.where('seq', '<=', range.to);
   return select.orderBy('seq', query.newestFirst ? 'desc' : 'asc').limit(query.limit);
+}
+
+/** The search as the store runs it, compiled (to look at its plan); null when it would not run. */
+export async function compileAuditQuery(q: Queryable, query: AuditQuery) {
+  const range = await auditSeqRange(q, query, await readTimeOrder(q));
+  return range ? buildAuditQuery(q, query, range).compile() : null;
 }
 
 export interface VerifiedMark { seq: number; hash: string; fullAt: number; mac: string }

@@ -13,6 +13,8 @@ export interface StoredHeadRow {
   mac: string;
   /** The stored hash of the event the head names; null if it is gone. */
   event_hash: string | null;
+  /** The time of that event (appends never stamp an earlier one); null if it is gone. */
+  event_time: number | null;
 }
 
 /** Synchronous reads inside the append transaction, for checking another writer's appends. */
@@ -39,7 +41,7 @@ export function openSqliteAuditWriter(file: string, options: { fsyncEachBatch: b
   // Used only to compile SQL; statements run on `sqlite` directly.
   const compiler = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const checkpoint = compileTemplate(compiler, (q) => q.selectFrom('audit_head').leftJoin('audit_events', 'audit_events.seq', 'audit_head.seq')
-    .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash']).where('audit_head.id', '=', 1));
+    .select(['audit_head.seq', 'audit_head.hash', 'audit_head.mac', 'audit_events.hash as event_hash', 'audit_events.time as event_time']).where('audit_head.id', '=', 1));
   const range = compileTemplate(compiler, (q, p) => q.selectFrom('audit_events').selectAll().where('seq', '>=', p('from')).where('seq', '<=', p('to')).orderBy('seq'));
   const anchor = compileTemplate(compiler, (q) => q.selectFrom('audit_anchor').selectAll().where('id', '=', 1));
   // Many-row inserts in chunks of 16, 4 and 1 rows: fewer statement executions per batch.

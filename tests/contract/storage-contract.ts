@@ -296,7 +296,7 @@ export function storageContract(engine: ContractEngine): void {
       await store.setHeadCheckpoint(storage.db, { seq: 449, hash: 'h449', mac: 'm449' });
       await store.setHeadCheckpoint(storage.db, { seq: 450, hash: 'h450', mac: 'm450' });
       // The head comes with the hash of the event it names (here, event 450 is stored).
-      assert.deepEqual(await store.headCheckpoint(storage.db), { seq: 450, hash: 'h450', mac: 'm450', event_hash: 'h450' });
+      assert.deepEqual(await store.headCheckpoint(storage.db), { seq: 450, hash: 'h450', mac: 'm450', event_hash: 'h450', event_time: T0 + 449 * 1000 });
       assert.equal(await store.deleteUpTo(storage.db, 12), 12);
       assert.equal((await store.page(storage.db, 0, 1))[0]!.seq, 13);
       // Leave an empty log (no anchor, no checkpoint) for the chain test below.

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startServer, type RunningServer } from '../support/custos-server.js';
 import { describeSecret, uniqueName } from '../support/http-helpers.js';
+import { prng } from '../support/prng.js';
 
 /**
  * Staging-label invariants under a randomized sequence of puts, label moves and removals,
@@ -11,17 +12,6 @@ import { describeSecret, uniqueName } from '../support/http-helpers.js';
  *  - moving CURRENT (by a put or a move) demotes the old CURRENT to PREVIOUS.
  */
 
-/** mulberry32: a tiny seeded PRNG so a failing sequence can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LABELS = ['CURRENT', 'PENDING', 'PREVIOUS', 'blue', 'green'];
 
