@@ -46,6 +46,37 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
 }
 
 /**
+ * PostgreSQL: each batch is one statement (`custos_audit_append`, migration 038) that appends
+ * only if the stored head is still the one this node expects; the lock it takes is held only
+ * while the server runs it. When another node appended in between, the statement appends nothing
+ * and returns the stored head: the node checks the events in between as the locked path does
+ * (their links, and the head's MAC), accepts or trips, and chains the batch again after the new
+ * head. Nodes that keep overtaking each other fall back, after a few tries, to the locked
+ * transaction (`appendInTransaction`), which cannot lose the race.
+ */
+export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, options: { optimisticTries?: number } = {}): AuditAppender {
+  const tries = options.optimisticTries ?? 3;
+  const locked = createInProcessAppender(db, auditStore);
+  return {
+    async append(events, key, guard) {
+      for (let attempt = 0; attempt < tries; attempt++) {
+        const expected = guard.expected();
+        const rows = chainRows(key, expected, events);
+        const last = rows[rows.length - 1]!;
+        const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+        const result = await auditStore.appendIfHead(db, { seq: expected.seq, hash: expected.hash, mac: expected.mac, event_hash: expected.event_hash ?? null }, rows, head);
+        if (result.appended) return head;
+        // No head row yet (a new store): the locked path writes the first one.
+        if (!result.stored) break;
+        if (!guard.matches(result.stored)) guard.accept(result.stored, await checkExtension(db, auditStore, key, expected, result.stored));
+      }
+      return locked.append(events, key, guard);
+    },
+    close: async () => undefined,
+  };
+}
+
+/**
  * Appends on the request thread through its own SQLite connection, with statements compiled
  * once and rows inserted in chunks. better-sqlite3 is synchronous, but a batch of a few dozen
  * events takes well under a millisecond. (A worker thread did this before: on this class of

@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
 import { dropPartition, ensureMonthPartitions, monthsBefore, partitionSummary, upcomingMonths } from './audit-partitions.js';
@@ -70,6 +70,20 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
      */
     async lockChain(tx: Queryable): Promise<void> {
       if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_ID})`.execute(tx);
+    },
+    /**
+     * PostgreSQL only: appends `rows` and moves the head to `head` in one statement (migration
+     * 038), if the stored head is still `expected`. Returns whether it appended, and the head
+     * stored when it did not (undefined if there is none yet).
+     */
+    async appendIfHead(db: Kysely<Database>, expected: StoredHeadRow, rows: AuditInsert[], head: { seq: number; hash: string; mac: string }): Promise<{ appended: true } | { appended: false; stored: StoredHeadRow | undefined }> {
+      const result = await appendIfHeadQuery(db, {
+        expectedSeq: expected.seq, expectedHash: expected.hash, expectedMac: expected.mac, batch: JSON.stringify(rows),
+        newSeq: head.seq, newHash: head.hash, newMac: head.mac, durable: options.fsyncEachBatch === true,
+      });
+      const row = result.rows[0];
+      if (row?.appended) return { appended: true };
+      return { appended: false, stored: row ? { seq: Number(row.seq), hash: row.hash, mac: row.mac, event_hash: row.event_hash } : undefined };
     },
     async head(q: Queryable): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -173,6 +187,13 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
 }
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
+
+type StoredHeadRow = { seq: number; hash: string; mac: string; event_hash: string | null };
+type AppendParams = { expectedSeq: number; expectedHash: string; expectedMac: string; batch: string; newSeq: number; newHash: string; newMac: string; durable: boolean };
+// Fixed SQL text: the hot path builds no query tree per batch.
+const APPEND_IF_HEAD_SQL = 'select * from custos_audit_append($1, $2, $3, $4::jsonb, $5, $6, $7, $8)';
+const appendIfHeadQuery = (db: Kysely<Database>, p: AppendParams) => db.executeQuery<{ appended: boolean; seq: string; hash: string; mac: string; event_hash: string | null }>(
+  CompiledQuery.raw(APPEND_IF_HEAD_SQL, [p.expectedSeq, p.expectedHash, p.expectedMac, p.batch, p.newSeq, p.newHash, p.newMac, p.durable]));
 
 /** The audit search as a query builder (also compiled on its own to check its plan uses an index). */
 export function buildAuditQuery(q: Queryable, query: AuditQuery) {

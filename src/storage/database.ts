@@ -25,6 +25,7 @@ import { sessionOwnedLogins } from './migrations/026-session-owned-logins.js';
 import { rotationRegion } from './migrations/034-rotation-region.js';
 import { auditPartitions } from './migrations/035-audit-partitions.js';
 import { auditOutcomeIndex } from './migrations/037-audit-outcome-index.js';
+import { auditAppendFunction } from './migrations/038-audit-append-function.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -85,6 +86,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '034-rotation-region': rotationRegion(dialect),
     '035-audit-partitions': auditPartitions(dialect),
     '037-audit-outcome-index': auditOutcomeIndex(dialect),
+    '038-audit-append-function': auditAppendFunction(dialect),
   };
 }
 

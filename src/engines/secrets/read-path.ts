@@ -32,10 +32,8 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
     const cached = readCache?.get(key);
     if (cached) return cached;
     const startGeneration = generation;
-    const row = await store.readByLabel(db, region, name, label);
-    if (!row) return undefined;
-    const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === row.version_id).map((l) => l.label);
-    const entry = { row, labels };
+    const entry = await store.readLabelled(db, region, name, label);
+    if (!entry) return undefined;
     if (readCache && generation === startGeneration) readCache.set(key, entry);
     return entry;
   }

@@ -1,0 +1,54 @@
+import { sql, type Kysely } from 'kysely';
+import type { Dialect } from '../schema.js';
+
+/**
+ * PostgreSQL: one audit batch in one round trip. `custos_audit_append` takes the chain lock,
+ * and appends the given rows and moves the head only if the stored head is still the one the
+ * node chained them after (the same test as chain-guard.ts's `matches`); otherwise it appends
+ * nothing and returns the stored head, so the node verifies what other nodes appended and chains
+ * again. Each statement inside a volatile function takes a new snapshot, so the head is read
+ * after the lock is held (a CTE would read it from a snapshot taken before waiting for the lock).
+ * The lock is held only while the server runs the function, never across network round trips.
+ * SQLite has one writer and needs none of this.
+ */
+export function auditAppendFunction(dialect: Dialect) {
+  return {
+    async up(db: Kysely<any>): Promise<void> {
+      if (dialect !== 'postgres') return;
+      await sql`
+        create or replace function custos_audit_append(
+          expected_seq bigint, expected_hash text, expected_mac text, batch jsonb,
+          new_seq bigint, new_hash text, new_mac text, durable boolean
+        ) returns table (appended boolean, seq bigint, hash text, mac text, event_hash text)
+        language plpgsql volatile as $fn$
+        #variable_conflict use_column
+        declare
+          head record;
+        begin
+          if not durable then
+            perform set_config('synchronous_commit', 'off', true);
+          end if;
+          perform pg_advisory_xact_lock(7236001);
+          select h.seq, h.hash, h.mac, e.hash as event_hash into head
+            from audit_head h left join audit_events e on e.seq = h.seq
+            where h.id = 1;
+          if not found then
+            return;
+          end if;
+          if head.seq <> expected_seq or head.hash <> expected_hash or head.mac <> expected_mac
+            or not (head.event_hash is not distinct from expected_hash or (head.seq = 0 and head.event_hash is null)) then
+            return query select false, head.seq, head.hash, head.mac, head.event_hash;
+            return;
+          end if;
+          insert into audit_events (seq, time, request_id, accessor, source, operation, secret_name, version_id,
+                                    outcome, error_code, status, latency_us, detail, prev_hash, hash)
+            select r.seq, r.time, r.request_id, r.accessor, r.source, r.operation, r.secret_name, r.version_id,
+                   r.outcome, r.error_code, r.status, r.latency_us, r.detail, r.prev_hash, r.hash
+            from jsonb_populate_recordset(null::audit_events, batch) r;
+          update audit_head set seq = new_seq, hash = new_hash, mac = new_mac where id = 1;
+          return query select true, new_seq, new_hash, new_mac, new_hash;
+        end
+        $fn$`.execute(db);
+    },
+  };
+}
