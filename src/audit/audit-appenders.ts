@@ -49,8 +49,8 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
  * PostgreSQL: each batch is one statement (`custos_audit_append`, migration 038) that appends
  * only if the stored head is still the one this node expects; the lock it takes is held only
  * while the server runs it. When another node appended in between, the statement appends nothing
- * and returns the stored head: the node checks the events in between as the locked path does
- * (their links, and the head's MAC), accepts or trips, and chains the batch again after the new
+ * and returns the stored head with the events in between: the node checks them as the locked
+ * path does (their links, and the head's MAC), accepts or trips, and chains the batch again after the new
  * head. Nodes that keep overtaking each other fall back, after a few tries, to the locked
  * transaction (`appendInTransaction`), which cannot lose the race.
  */
@@ -68,7 +68,7 @@ export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, o
         if (result.appended) return head;
         // No head row yet (a new store): the locked path writes the first one.
         if (!result.stored) break;
-        if (!guard.matches(result.stored)) guard.accept(result.stored, await checkExtension(db, auditStore, key, expected, result.stored));
+        if (!guard.matches(result.stored)) guard.accept(result.stored, await checkExtension(db, auditStore, key, expected, result.stored, result.between));
       }
       return locked.append(events, key, guard);
     },

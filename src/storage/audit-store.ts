@@ -73,17 +73,18 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     },
     /**
      * PostgreSQL only: appends `rows` and moves the head to `head` in one statement (migration
-     * 038), if the stored head is still `expected`. Returns whether it appended, and the head
-     * stored when it did not (undefined if there is none yet).
+     * 038), if the stored head is still `expected`. Returns whether it appended, and when it did
+     * not the stored head (undefined if there is none yet) and, if it is not far ahead, the events
+     * from `expected` to it (oldest first) for the caller to check.
      */
-    async appendIfHead(db: Kysely<Database>, expected: StoredHeadRow, rows: AuditInsert[], head: { seq: number; hash: string; mac: string }): Promise<{ appended: true } | { appended: false; stored: StoredHeadRow | undefined }> {
+    async appendIfHead(db: Kysely<Database>, expected: StoredHeadRow, rows: AuditInsert[], head: { seq: number; hash: string; mac: string }): Promise<{ appended: true } | { appended: false; stored: StoredHeadRow | undefined; between?: AuditRow[] }> {
       const result = await appendIfHeadQuery(db, {
         expectedSeq: expected.seq, expectedHash: expected.hash, expectedMac: expected.mac, batch: JSON.stringify(rows),
         newSeq: head.seq, newHash: head.hash, newMac: head.mac, durable: options.fsyncEachBatch === true,
       });
       const row = result.rows[0];
       if (row?.appended) return { appended: true };
-      return { appended: false, stored: row ? { seq: Number(row.seq), hash: row.hash, mac: row.mac, event_hash: row.event_hash } : undefined };
+      return { appended: false, stored: row ? { seq: Number(row.seq), hash: row.hash, mac: row.mac, event_hash: row.event_hash } : undefined, between: row?.between_events ?? undefined };
     },
     async head(q: Queryable): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -192,7 +193,7 @@ type StoredHeadRow = { seq: number; hash: string; mac: string; event_hash: strin
 type AppendParams = { expectedSeq: number; expectedHash: string; expectedMac: string; batch: string; newSeq: number; newHash: string; newMac: string; durable: boolean };
 // Fixed SQL text: the hot path builds no query tree per batch.
 const APPEND_IF_HEAD_SQL = 'select * from custos_audit_append($1, $2, $3, $4::jsonb, $5, $6, $7, $8)';
-const appendIfHeadQuery = (db: Kysely<Database>, p: AppendParams) => db.executeQuery<{ appended: boolean; seq: string; hash: string; mac: string; event_hash: string | null }>(
+const appendIfHeadQuery = (db: Kysely<Database>, p: AppendParams) => db.executeQuery<{ appended: boolean; seq: string; hash: string; mac: string; event_hash: string | null; between_events: AuditRow[] | null }>(
   CompiledQuery.raw(APPEND_IF_HEAD_SQL, [p.expectedSeq, p.expectedHash, p.expectedMac, p.batch, p.newSeq, p.newHash, p.newMac, p.durable]));
 
 /** The audit search as a query builder (also compiled on its own to check its plan uses an index). */

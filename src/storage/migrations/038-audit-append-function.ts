@@ -5,8 +5,9 @@ import type { Dialect } from '../schema.js';
  * PostgreSQL: one audit batch in one round trip. `custos_audit_append` takes the chain lock,
  * and appends the given rows and moves the head only if the stored head is still the one the
  * node chained them after (the same test as chain-guard.ts's `matches`); otherwise it appends
- * nothing and returns the stored head, so the node verifies what other nodes appended and chains
- * again. Each statement inside a volatile function takes a new snapshot, so the head is read
+ * nothing and returns the stored head with the events from the expected head to it (up to 1,000;
+ * none when further behind), so the node verifies what other nodes appended and chains again
+ * without another round trip. Each statement inside a volatile function takes a new snapshot, so the head is read
  * after the lock is held (a CTE would read it from a snapshot taken before waiting for the lock).
  * The lock is held only while the server runs the function, never across network round trips.
  * SQLite has one writer and needs none of this.
@@ -19,7 +20,7 @@ export function auditAppendFunction(dialect: Dialect) {
         create or replace function custos_audit_append(
           expected_seq bigint, expected_hash text, expected_mac text, batch jsonb,
           new_seq bigint, new_hash text, new_mac text, durable boolean
-        ) returns table (appended boolean, seq bigint, hash text, mac text, event_hash text)
+        ) returns table (appended boolean, seq bigint, hash text, mac text, event_hash text, between_events jsonb)
         language plpgsql volatile as $fn$
         #variable_conflict use_column
         declare
@@ -37,7 +38,10 @@ export function auditAppendFunction(dialect: Dialect) {
           end if;
           if head.seq <> expected_seq or head.hash <> expected_hash or head.mac <> expected_mac
             or not (head.event_hash is not distinct from expected_hash or (head.seq = 0 and head.event_hash is null)) then
-            return query select false, head.seq, head.hash, head.mac, head.event_hash;
+            return query select false, head.seq, head.hash, head.mac, head.event_hash,
+              case when head.seq > expected_seq and head.seq - expected_seq <= 1000 then
+                (select jsonb_agg(to_jsonb(e) order by e.seq) from audit_events e where e.seq >= expected_seq and e.seq <= head.seq)
+              end;
             return;
           end if;
           insert into audit_events (seq, time, request_id, accessor, source, operation, secret_name, version_id,
@@ -46,7 +50,7 @@ export function auditAppendFunction(dialect: Dialect) {
                    r.outcome, r.error_code, r.status, r.latency_us, r.detail, r.prev_hash, r.hash
             from jsonb_populate_recordset(null::audit_events, batch) r;
           update audit_head set seq = new_seq, hash = new_hash, mac = new_mac where id = 1;
-          return query select true, new_seq, new_hash, new_mac, new_hash;
+          return query select true, new_seq, new_hash, new_mac, new_hash, null::jsonb;
         end
         $fn$`.execute(db);
     },
