@@ -363,6 +363,32 @@ export function storageContract(engine: ContractEngine): void {
         assert.equal(rows.length, 1);
       });
 
+      test('one-statement appends fail closed: a head whose MAC does not verify is refused, and nothing is appended', async (t) => {
+        if (storage.dialect !== 'postgres') return t.skip('the function is PostgreSQL only');
+        await storage.db.deleteFrom('audit_events').execute();
+        await storage.db.deleteFrom('audit_head').execute();
+        const store = createAuditStore(storage.dialect);
+        const found: string[] = [];
+        const log = createAuditLog({
+          db: storage.db, auditStore: store, appender: createPgAppender(storage.db, store), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now,
+          onError: () => undefined, onTamper: (problem) => found.push(problem), allowMissingHead: () => true,
+        });
+        const event = (i: number) => ({
+          time: Date.now(), requestId: `req-${i}`, accessor: 'node-a', source: null, operation: 'test.append', secretName: null, versionId: null,
+          outcome: 'success' as const, errorCode: null, status: 200, latencyUs: 10,
+        });
+        await Promise.all([1, 2, 3].map((i) => log.record(event(i))));
+        await log.record(event(4)); // the head row exists now: this batch takes the one-statement path
+        assert.equal((await log.verify()).ok, true);
+        // The head moved to a seq beyond the stored events, with a MAC forged without the key.
+        await storage.db.updateTable('audit_head').set({ seq: 9, mac: 'f'.repeat(64) }).where('id', '=', 1).execute();
+        await assert.rejects(log.record(event(5)), (error: { code?: string }) => error.code === 'audit_tampered');
+        assert.equal(log.isTampered(), true);
+        assert.match(found[0] ?? '', /MAC does not verify/);
+        const seqs = (await storage.db.selectFrom('audit_events').select('seq').orderBy('seq').execute()).map((r) => r.seq);
+        assert.deepEqual(seqs, [1, 2, 3, 4]);
+      });
+
       // PostgreSQL's one-statement appender, also with one optimistic try so that most batches
       // that lose the race take the locked path; and the locked transaction alone.
       const appenders = [
