@@ -10,7 +10,7 @@ import type { WorkerLink } from './cluster/worker-link.js';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createAuditLog, createInProcessAppender, createSqliteAppender } from './audit/audit-log.js';
+import { createAuditLog, createInProcessAppender, createPgAppender, createSqliteAppender } from './audit/audit-log.js';
 import { createAuditCheckpointer } from './audit/checkpoint-sinks.js';
 import { createBarrier } from './barrier/barrier.js';
 import { pgPoolSettings, storagePassword, type Config } from './config/config.js';
@@ -163,7 +163,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     onAcknowledged: () => checkpointer.flush(),
     appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: auditFsync })
-      : createInProcessAppender(db, auditStore), metrics),
+      : storage.dialect === 'postgres' ? createPgAppender(db, auditStore) : createInProcessAppender(db, auditStore), metrics),
   });
   // The audit queue as requests see it: events recorded and not yet durable.
   let auditPending = 0;

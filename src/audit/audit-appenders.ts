@@ -48,6 +48,46 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
 }
 
 /**
+ * PostgreSQL: each batch is one statement (`custos_audit_append`, migration 039) that appends
+ * only if the stored head is still the one this node expects; the lock it takes is held only
+ * while the server runs it. When another node appended in between, the statement appends nothing
+ * and returns the stored head with the events in between: the node checks them as the locked
+ * path does (their links, and the head's MAC), accepts or trips, and chains the batch again after the new
+ * head. Nodes that keep overtaking each other fall back, after a few tries, to the locked
+ * transaction (`appendInTransaction`), which cannot lose the race.
+ */
+export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, options: { optimisticTries?: number } = {}): AuditAppender {
+  const tries = options.optimisticTries ?? 3;
+  const locked = createInProcessAppender(db, auditStore);
+  // The time of the head's event, for the head it belongs to: a batch's times start there
+  // (time never goes back along the chain). Unknown after start-up or after a write's own
+  // transaction moved the head; the function then refuses the batch and answers it.
+  let headTime: { seq: number; hash: string; time: number | null } | undefined;
+  return {
+    async append(events, key, guard) {
+      for (let attempt = 0; attempt < tries; attempt++) {
+        const expected = guard.expected();
+        const time = headTime && headTime.seq === expected.seq && headTime.hash === expected.hash ? headTime.time : null;
+        const rows = chainRows(key, { seq: expected.seq, hash: expected.hash, time }, events);
+        const last = rows[rows.length - 1]!;
+        const head = { seq: last.seq, hash: last.hash, mac: headMac(key, last.seq, last.hash) };
+        const result = await auditStore.appendIfHead(db, { seq: expected.seq, hash: expected.hash, mac: expected.mac, event_hash: expected.event_hash ?? null, event_time: time }, rows, head);
+        if (result.appended) {
+          headTime = { seq: head.seq, hash: head.hash, time: last.time };
+          return head;
+        }
+        // No head row yet (a new store): the locked path writes the first one.
+        if (!result.stored) break;
+        if (!guard.matches(result.stored)) guard.accept(result.stored, await checkExtension(db, auditStore, key, expected, result.stored, result.between));
+        headTime = { seq: result.stored.seq, hash: result.stored.hash, time: result.stored.event_time };
+      }
+      return locked.append(events, key, guard);
+    },
+    close: async () => undefined,
+  };
+}
+
+/**
  * Appends on the request thread through its own SQLite connection, with statements compiled
  * once and rows inserted in chunks. better-sqlite3 is synchronous, but a batch of a few dozen
  * events takes well under a millisecond. (A worker thread did this before: on this class of

@@ -10,7 +10,7 @@ import { verifyChain, type AcknowledgedBreak, type StoredHead, type VerifyResult
 export { canonicalEvent, chainHash, GENESIS_HASH, type AuditEvent } from './audit-chain.js';
 export { ACKNOWLEDGE_BREAK, type AcknowledgedBreak, type VerifyResult } from './audit-verify.js';
 
-export { createInProcessAppender, createSqliteAppender, type AuditAppender } from './audit-appenders.js';
+export { createInProcessAppender, createPgAppender, createSqliteAppender, type AuditAppender } from './audit-appenders.js';
 
 export interface AuditLogDeps {
   db: Kysely<Database>;

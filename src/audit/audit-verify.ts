@@ -231,10 +231,10 @@ export function extensionProblem(key: Buffer, expected: StoredHead, stored: Stor
 }
 
 /** The rows `extensionProblem` needs, read through `q` (asynchronous stores). */
-export async function checkExtension(q: Queryable, store: AuditStore, key: Buffer, expected: StoredHead, stored: StoredHead | undefined): Promise<string | null> {
+export async function checkExtension(q: Queryable, store: AuditStore, key: Buffer, expected: StoredHead, stored: StoredHead | undefined, between?: AuditRow[]): Promise<string | null> {
   if (stored?.seq === expected.seq) return extensionProblem(key, expected, stored, [], await store.anchor(q));
   if (!stored || !headIsGenuine(key, stored) || stored.seq < expected.seq) return extensionProblem(key, expected, stored, [], undefined);
-  const rows = await store.range(q, expected.seq, stored.seq);
+  const rows = between ?? await store.range(q, expected.seq, stored.seq);
   const anchor = rows[0]?.seq === expected.seq ? undefined : await store.anchor(q);
   return extensionProblem(key, expected, stored, rows, anchor);
 }

@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
 import { AUDIT_TIME_ORDER_KEY } from './migrations/038-audit-time-order.js';
@@ -80,6 +80,21 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
      */
     async lockChain(tx: Queryable): Promise<void> {
       if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_ID})`.execute(tx);
+    },
+    /**
+     * PostgreSQL only: appends `rows` and moves the head to `head` in one statement (migration
+     * 038), if the stored head is still `expected`. Returns whether it appended, and when it did
+     * not the stored head (undefined if there is none yet) and, if it is not far ahead, the events
+     * from `expected` to it (oldest first) for the caller to check.
+     */
+    async appendIfHead(db: Kysely<Database>, expected: StoredHeadRow, rows: AuditInsert[], head: { seq: number; hash: string; mac: string }): Promise<{ appended: true } | { appended: false; stored: StoredHeadRow | undefined; between?: AuditRow[] }> {
+      const result = await appendIfHeadQuery(db, {
+        expectedSeq: expected.seq, expectedHash: expected.hash, expectedMac: expected.mac, expectedTime: expected.event_time, batch: JSON.stringify(rows),
+        newSeq: head.seq, newHash: head.hash, newMac: head.mac, durable: options.fsyncEachBatch === true,
+      });
+      const row = result.rows[0];
+      if (row?.appended) return { appended: true };
+      return { appended: false, stored: row ? { seq: Number(row.seq), hash: row.hash, mac: row.mac, event_hash: row.event_hash, event_time: row.event_time === null ? null : Number(row.event_time) } : undefined, between: row?.between_events ?? undefined };
     },
     async head(q: Queryable): Promise<{ seq: number; hash: string } | undefined> {
       return q.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -189,6 +204,13 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
 }
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
+
+type StoredHeadRow = { seq: number; hash: string; mac: string; event_hash: string | null; event_time: number | null };
+type AppendParams = { expectedSeq: number; expectedHash: string; expectedMac: string; expectedTime: number | null; batch: string; newSeq: number; newHash: string; newMac: string; durable: boolean };
+// Fixed SQL text: the hot path builds no query tree per batch.
+const APPEND_IF_HEAD_SQL = 'select * from custos_audit_append($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)';
+const appendIfHeadQuery = (db: Kysely<Database>, p: AppendParams) => db.executeQuery<{ appended: boolean; seq: string; hash: string; mac: string; event_hash: string | null; event_time: string | null; between_events: AuditRow[] | null }>(
+  CompiledQuery.raw(APPEND_IF_HEAD_SQL, [p.expectedSeq, p.expectedHash, p.expectedMac, p.expectedTime, p.batch, p.newSeq, p.newHash, p.newMac, p.durable]));
 
 /** Where audit time starts growing with seq (migration 038): events after `monotonicAfter` are in time order. */
 export interface TimeOrder {

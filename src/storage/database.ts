@@ -26,6 +26,7 @@ import { rotationRegion } from './migrations/034-rotation-region.js';
 import { auditPartitions } from './migrations/035-audit-partitions.js';
 import { auditOutcomeIndex } from './migrations/037-audit-outcome-index.js';
 import { auditTimeOrder } from './migrations/038-audit-time-order.js';
+import { auditAppendFunction } from './migrations/039-audit-append-function.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -87,6 +88,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '035-audit-partitions': auditPartitions(dialect),
     '037-audit-outcome-index': auditOutcomeIndex(dialect),
     '038-audit-time-order': auditTimeOrder(dialect),
+    '039-audit-append-function': auditAppendFunction(dialect),
   };
 }
 

@@ -1,13 +1,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createAuditLog } from '../../src/audit/audit-log.js';
+import { createAuditLog, createInProcessAppender, createPgAppender } from '../../src/audit/audit-log.js';
 import { createBarrier } from '../../src/barrier/barrier.js';
 import { createLocalChangeBus } from '../../src/lib/change-bus.js';
 import { createAuthorizer } from '../../src/services/authorizer.js';
 import { SYSTEM_IDENTITY } from '../../src/auth/identity.types.js';
 import { createSecretsService } from '../../src/engines/secrets/secrets-service.js';
-import { createAuditStore } from '../../src/storage/audit-store.js';
+import { createAuditStore, type AuditStore } from '../../src/storage/audit-store.js';
 import type { Storage } from '../../src/storage/database.js';
 import { createPolicyStore } from '../../src/storage/policy-store.js';
 import { createSecretStore } from '../../src/storage/secret-store.js';
@@ -110,7 +110,7 @@ export function storageContract(engine: ContractEngine): void {
       assert.equal((await store.findById(storage.db, row.id))?.last_accessed_at, T0 - (T0 % DAY));
     });
 
-    test('secret store: versions, labels, readByLabel, deleteVersions, tags, remove cascades', async () => {
+    test('secret store: versions, labels, readByLabel, readLabelled, deleteVersions, tags, remove cascades', async () => {
       const store = secrets();
       const s = secretRow('app/versions');
       await store.insert(storage.db, s);
@@ -132,6 +132,13 @@ export function storageContract(engine: ContractEngine): void {
       assert.equal(current?.id, s.id);
       assert.ok(Buffer.isBuffer(current?.wrapped_key));
       assert.equal(await store.readByLabel(storage.db, 'us-east-1', 'app/versions', 'PENDING'), undefined);
+      await store.setLabel(storage.db, s.id, 'AWSCURRENT', 'v2');
+      const labelled = await store.readLabelled(storage.db, 'us-east-1', 'app/versions', 'CURRENT');
+      assert.equal(labelled?.row.version_id, 'v2');
+      assert.ok(labelled?.row.ciphertext.equals(Buffer.from([0, 1, 2, 0xff, 0x00, 0x80])));
+      assert.deepEqual(labelled?.labels, ['AWSCURRENT', 'CURRENT']); // the version's labels only, ordered
+      assert.equal(await store.readLabelled(storage.db, 'us-east-1', 'app/versions', 'PENDING'), undefined);
+      await store.removeLabel(storage.db, s.id, 'AWSCURRENT');
       await store.removeLabel(storage.db, s.id, 'PREVIOUS');
       assert.deepEqual((await store.labels(storage.db, s.id)).map((l) => l.label), ['CURRENT']);
       await store.deleteVersions(storage.db, s.id, ['v1', 'v3']);
@@ -356,11 +363,47 @@ export function storageContract(engine: ContractEngine): void {
         assert.equal(rows.length, 1);
       });
 
-      test('concurrent audit appends from three connections (like three nodes) keep one gapless chain', async () => {
+      test('one-statement appends fail closed: a head whose MAC does not verify is refused, and nothing is appended', async (t) => {
+        if (storage.dialect !== 'postgres') return t.skip('the function is PostgreSQL only');
+        await storage.db.deleteFrom('audit_events').execute();
+        await storage.db.deleteFrom('audit_head').execute();
+        const store = createAuditStore(storage.dialect);
+        const found: string[] = [];
+        const log = createAuditLog({
+          db: storage.db, auditStore: store, appender: createPgAppender(storage.db, store), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now,
+          onError: () => undefined, onTamper: (problem) => found.push(problem), allowMissingHead: () => true,
+        });
+        const event = (i: number) => ({
+          time: Date.now(), requestId: `req-${i}`, accessor: 'node-a', source: null, operation: 'test.append', secretName: null, versionId: null,
+          outcome: 'success' as const, errorCode: null, status: 200, latencyUs: 10,
+        });
+        await Promise.all([1, 2, 3].map((i) => log.record(event(i))));
+        await log.record(event(4)); // the head row exists now: this batch takes the one-statement path
+        assert.equal((await log.verify()).ok, true);
+        // The head moved to a seq beyond the stored events, with a MAC forged without the key.
+        await storage.db.updateTable('audit_head').set({ seq: 9, mac: 'f'.repeat(64) }).where('id', '=', 1).execute();
+        await assert.rejects(log.record(event(5)), (error: { code?: string }) => error.code === 'audit_tampered');
+        assert.equal(log.isTampered(), true);
+        assert.match(found[0] ?? '', /MAC does not verify/);
+        const seqs = (await storage.db.selectFrom('audit_events').select('seq').orderBy('seq').execute()).map((r) => r.seq);
+        assert.deepEqual(seqs, [1, 2, 3, 4]);
+      });
+
+      // PostgreSQL's one-statement appender, also with one optimistic try so that most batches
+      // that lose the race take the locked path; and the locked transaction alone.
+      const appenders = [
+        { name: 'one-statement appends', postgresOnly: true, make: (s: Storage, store: AuditStore) => createPgAppender(s.db, store) },
+        { name: 'one optimistic try, then the lock', postgresOnly: true, make: (s: Storage, store: AuditStore) => createPgAppender(s.db, store, { optimisticTries: 1 }) },
+        { name: 'locked transactions', postgresOnly: false, make: (s: Storage, store: AuditStore) => createInProcessAppender(s.db, store) },
+      ];
+      for (const variant of appenders) test(`concurrent audit appends from three connections (like three nodes) keep one gapless chain: ${variant.name}`, async (t) => {
+        if (variant.postgresOnly && storage.dialect !== 'postgres') return t.skip('the function is PostgreSQL only');
+        await storage.db.deleteFrom('audit_events').execute();
+        await storage.db.deleteFrom('audit_head').execute();
         const others = [await openAnother(), await openAnother()];
         extra.push(...others);
         const logs = [storage, ...others].map((s) => createAuditLog({
-          db: s.db, auditStore: createAuditStore(s.dialect), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now, onError: () => undefined,
+          db: s.db, auditStore: createAuditStore(s.dialect), appender: variant.make(s, createAuditStore(s.dialect)), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now, onError: () => undefined,
           // A fresh store with no head yet: the first batch of any node writes it.
           allowMissingHead: () => true,
         }));

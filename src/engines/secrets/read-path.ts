@@ -27,17 +27,28 @@ export function createReadPath(deps: SecretsServiceDeps, refs: SecretRefs, acces
     readCache?.clear();
   });
 
+  // With the cache on, concurrent misses of one key share one query (when an entry expires under
+  // load, every request in flight would otherwise miss at once), unless a change came in between.
+  const loading = new Map<string, { generation: number; promise: Promise<CachedRead | undefined> }>();
+
   async function readLabelled(region: string, name: string, label: string): Promise<CachedRead | undefined> {
+    if (!readCache) return store.readLabelled(db, region, name, label);
     const key = `${region}\u0000${name}\u0000${label}`;
-    const cached = readCache?.get(key);
+    const cached = readCache.get(key);
     if (cached) return cached;
+    const inFlight = loading.get(key);
+    if (inFlight && inFlight.generation === generation) return inFlight.promise;
     const startGeneration = generation;
-    const row = await store.readByLabel(db, region, name, label);
-    if (!row) return undefined;
-    const labels = (await store.labels(db, row.id)).filter((l) => l.version_id === row.version_id).map((l) => l.label);
-    const entry = { row, labels };
-    if (readCache && generation === startGeneration) readCache.set(key, entry);
-    return entry;
+    const promise = store.readLabelled(db, region, name, label).then((entry) => {
+      if (entry && generation === startGeneration) readCache.set(key, entry);
+      return entry;
+    });
+    loading.set(key, { generation: startGeneration, promise });
+    const forget = () => {
+      if (loading.get(key)?.promise === promise) loading.delete(key);
+    };
+    promise.then(forget, forget);
+    return promise;
   }
 
   /** Reads the version a label (default CURRENT) or a version id names. */
