@@ -20,7 +20,7 @@ export interface AlertEngineDeps {
   db: Kysely<Database>;
   alertStore: AlertStore;
   /** Audit events are only read, by seq, through the store (never through the append path). */
-  auditStore: Pick<AuditStore, 'page'>;
+  auditStore: Pick<AuditStore, 'rulesPage'>;
   config: AlertsConfig;
   sinks: readonly Sink[];
   now: () => number;
@@ -120,7 +120,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   }
 
   async function consumeBatch(after: number, backfillBefore: number, result: EvaluationResult): Promise<number | undefined> {
-    const rows = (await deps.auditStore.page(db, after, BATCH)) as AuditRecord[];
+    const rows = (await deps.auditStore.rulesPage(db, after, BATCH)) as AuditRecord[];
     if (rows.length === 0) return undefined;
     const history = await historyFor(rows);
     const findings: Finding[] = [];

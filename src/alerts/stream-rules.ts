@@ -1,5 +1,5 @@
 import type { AlertsConfig } from '../config/alerts-config.js';
-import { environmentOf, READ_OPERATIONS, type AuditRecord, type Finding } from './alert.types.js';
+import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding, type Severity } from './alert.types.js';
 
 /**
  * The rules that read the audit stream, event by event, in seq order. They keep short
@@ -27,6 +27,26 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const MAX_SEQS = 20;
 const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+type Described = Pick<Finding, 'summary' | 'facts'>;
+
+/**
+ * A finding whose summary and facts are written only when read. While an alert fires, every
+ * matching event (a weekend's prod reads, a busy principal's spike) refreshes it, and the ledger
+ * reads the text of the batch's last occurrence only: formatting dates and strings for each
+ * event cost more than the rest of the rules together.
+ */
+class LazyFinding implements Finding {
+  private described: Described | undefined;
+  constructor(readonly rule: AlertRule, readonly key: string, readonly severity: Severity, readonly principal: string | null, readonly secret: string | null,
+    readonly seqs: number[], readonly time: number, private readonly describe: () => Described) {}
+  get summary(): string {
+    return (this.described ??= this.describe()).summary;
+  }
+  get facts(): Finding['facts'] {
+    return (this.described ??= this.describe()).facts;
+  }
+}
 
 /** An exact sliding window of event times and seqs (oldest first); dropped entries are compacted lazily. */
 class Window {
@@ -96,12 +116,13 @@ export function createStreamRules(config: AlertsConfig) {
     const weekday = local.getUTCDay() === 0 ? 7 : local.getUTCDay();
     if (window.weekdays.includes(weekday) && hour >= window.start_hour && hour < window.end_hour) return undefined;
     const day = local.toISOString().slice(0, 10);
-    const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
-    return {
-      rule: 'off_hours', key: `${e.accessor}|${env}|${day}`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
-      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
-      facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours }, seqs: [e.seq], time: e.time,
-    };
+    return new LazyFinding('off_hours', `${e.accessor}|${env}|${day}`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+      const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
+      return {
+        summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
+        facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours },
+      };
+    });
   }
 
   /** A read in an hour of day in which this principal has not read for weeks (given enough history to know). */
@@ -113,14 +134,14 @@ export function createStreamRules(config: AlertsConfig) {
     const local = new Date(e.time + offsetMs);
     const hour = local.getUTCHours();
     for (let d = -learned.margin_hours; d <= learned.margin_hours; d++) if (profile.byHour[(hour + d + 24) % 24]! > 0) return undefined;
-    const usual = profile.byHour.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
     const day = local.toISOString().slice(0, 10);
-    return {
-      rule: 'off_hours', key: `${e.accessor}|${env}|${day}|learned`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
-      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}), an hour it has not read in for ${learned.days} days (usually ${hourRanges(usual)})`,
-      facts: { environment: env, local_time: local.toISOString().slice(0, 16), learned: true, usual_hours: hourRanges(usual), lookback_days: learned.days, reads_in_lookback: profile.reads },
-      seqs: [e.seq], time: e.time,
-    };
+    return new LazyFinding('off_hours', `${e.accessor}|${env}|${day}|learned`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+      const usual = profile.byHour.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
+      return {
+        summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}), an hour it has not read in for ${learned.days} days (usually ${hourRanges(usual)})`,
+        facts: { environment: env, local_time: local.toISOString().slice(0, 16), learned: true, usual_hours: hourRanges(usual), lookback_days: learned.days, reads_in_lookback: profile.reads },
+      };
+    });
   }
 
   function firstTime(e: AuditRecord, env: string, history: StreamHistory): Finding | undefined {
@@ -151,12 +172,10 @@ export function createStreamRules(config: AlertsConfig) {
     const baseline = baselineTotal / (rule.baseline_days * (60 / rule.window_minutes));
     const threshold = Math.max(rule.min_reads - 1, rule.factor * baseline);
     if (reads <= threshold) return undefined;
-    return {
-      rule: 'volume_spike', key: principal, severity: 'warning', principal, secret: null,
+    return new LazyFinding('volume_spike', principal, 'warning', principal, null, window.recentSeqs(MAX_SEQS), e.time, () => ({
       summary: `${principal} read ${reads} secrets in ${rule.window_minutes} min; baseline for this hour is ${baseline.toFixed(1)} per ${rule.window_minutes} min (factor ${rule.factor})`,
       facts: { reads, window_minutes: rule.window_minutes, baseline: Number(baseline.toFixed(3)), factor: rule.factor, baseline_days: rule.baseline_days, min_reads: rule.min_reads },
-      seqs: window.recentSeqs(MAX_SEQS), time: e.time,
-    };
+    }));
   }
 
   function failures(e: AuditRecord): Finding[] {
@@ -170,12 +189,10 @@ export function createStreamRules(config: AlertsConfig) {
       let window = failureWindows.get(key);
       if (!window) failureWindows.set(key, (window = new Window()));
       const count = window.push(e.time, e.seq, rule.window_minutes * MINUTE);
-      if (count >= rule.threshold) found.push({
-        rule: 'failure_burst', key, severity: 'warning', principal: kind === 'principal' ? who : e.accessor, secret: e.secret_name,
+      if (count >= rule.threshold) found.push(new LazyFinding('failure_burst', key, 'warning', kind === 'principal' ? who : e.accessor, e.secret_name, window.recentSeqs(MAX_SEQS), e.time, () => ({
         summary: `${count} denied or failed requests from ${kind} ${who} in ${rule.window_minutes} min (threshold ${rule.threshold}); last: ${e.error_code}`,
         facts: { [kind]: who, failures: count, window_minutes: rule.window_minutes, threshold: rule.threshold, last_code: e.error_code },
-        seqs: window.recentSeqs(MAX_SEQS), time: e.time,
-      });
+      })));
     }
     if (failureWindows.size > 50_000) failureWindows.clear();
     return found;
