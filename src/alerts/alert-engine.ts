@@ -143,7 +143,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     const now = deps.now();
     const audits = await db.transaction().execute(async (tx) => {
       const events: AuditEvent[] = [];
-      for (const f of findings) events.push(...(await ledger.apply(tx, f, now)));
+      for (const f of findings) if (!ledger.refresh(f)) events.push(...(await ledger.apply(tx, f, now)));
       await ledger.flush(tx);
       await alertStore.addReadCounts(tx, [...readCounts].map(([k, n]) => {
         const [principal, hour] = k.split('\u0000') as [string, string];

@@ -53,6 +53,26 @@ export function createAlertLedger(deps: LedgerDeps) {
     }
   }
 
+  /**
+   * Counts one more occurrence of `finding` if its key already fires (true), without a
+   * promise: while an alert fires, every matching event of a batch comes here.
+   */
+  function refresh(f: Finding): boolean {
+    const activeKey = `${f.rule}|${f.key}`;
+    const current = active.get(activeKey);
+    if (!current) return false;
+    current.occurrences += 1;
+    current.lastSeen = Math.max(current.lastSeen, f.time);
+    for (const seq of f.seqs) {
+      if (current.seqSet.has(seq)) continue;
+      current.seqs.push(seq);
+      current.seqSet.add(seq);
+    }
+    if (current.seqs.length > MAX_SEQS) for (const dropped of current.seqs.splice(0, current.seqs.length - MAX_SEQS)) current.seqSet.delete(dropped);
+    dirty.set(activeKey, f);
+    return true;
+  }
+
   return {
     /** Reloads the firing alerts (call at the start of each run: another node may have led before). */
     async load(): Promise<void> {
@@ -61,6 +81,7 @@ export function createAlertLedger(deps: LedgerDeps) {
       dirty.clear();
     },
     isFiring: (rule: string, key: string) => active.has(`${rule}|${key}`),
+    refresh,
     firingKeys(rule: string): string[] {
       return [...active.values()].filter((a) => a.rule === rule).map((a) => a.key);
     },
@@ -71,20 +92,8 @@ export function createAlertLedger(deps: LedgerDeps) {
 
     /** Fires `finding` unless its key already fires, in which case it counts one more occurrence. Returns the audit events to record after commit. */
     async apply(tx: Queryable, f: Finding, now: number): Promise<AuditEvent[]> {
+      if (refresh(f)) return [];
       const activeKey = `${f.rule}|${f.key}`;
-      const current = active.get(activeKey);
-      if (current) {
-        current.occurrences += 1;
-        current.lastSeen = Math.max(current.lastSeen, f.time);
-        for (const seq of f.seqs) {
-          if (current.seqSet.has(seq)) continue;
-          current.seqs.push(seq);
-          current.seqSet.add(seq);
-        }
-        if (current.seqs.length > MAX_SEQS) for (const dropped of current.seqs.splice(0, current.seqs.length - MAX_SEQS)) current.seqSet.delete(dropped);
-        dirty.set(activeKey, f);
-        return [];
-      }
       const silencedUntil = await alertStore.silencedUntil(tx, f.rule, f.key);
       const silenced = silencedUntil !== undefined && silencedUntil > now;
       const row: AlertRow = {

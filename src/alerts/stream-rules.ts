@@ -100,6 +100,14 @@ class MinuteCounts {
   }
 }
 
+// The last day formatted: events come in time order, so nearly every call is a hit.
+let lastDay = { number: NaN, iso: '' };
+/** `YYYY-MM-DD` of a day counted from 1970-01-01. */
+function isoDay(dayNumber: number): string {
+  if (lastDay.number !== dayNumber) lastDay = { number: dayNumber, iso: new Date(dayNumber * DAY).toISOString().slice(0, 10) };
+  return lastDay.iso;
+}
+
 export function createStreamRules(config: AlertsConfig) {
   const rules = config.rules;
   const offsetMs = config.utc_offset_minutes * MINUTE;
@@ -111,12 +119,14 @@ export function createStreamRules(config: AlertsConfig) {
   function offHours(e: AuditRecord, env: string): Finding | undefined {
     const window = rules.off_hours.environments[env];
     if (!window) return undefined;
-    const local = new Date(e.time + offsetMs);
-    const hour = local.getUTCHours();
-    const weekday = local.getUTCDay() === 0 ? 7 : local.getUTCDay();
+    // By arithmetic, not a Date per event: every read of a covered environment passes here.
+    const localMs = e.time + offsetMs;
+    const dayNumber = Math.floor(localMs / DAY);
+    const hour = Math.floor((localMs - dayNumber * DAY) / HOUR);
+    const weekday = ((((dayNumber + 3) % 7) + 7) % 7) + 1; // ISO: day 0 (1970-01-01) was a Thursday
     if (window.weekdays.includes(weekday) && hour >= window.start_hour && hour < window.end_hour) return undefined;
-    const day = local.toISOString().slice(0, 10);
-    return new LazyFinding('off_hours', `${e.accessor}|${env}|${day}`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+    return new LazyFinding('off_hours', `${e.accessor}|${env}|${isoDay(dayNumber)}`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+      const local = new Date(localMs);
       const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
       return {
         summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
