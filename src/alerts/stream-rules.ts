@@ -1,4 +1,5 @@
 import type { AlertsConfig } from '../config/alerts-config.js';
+import { keyMemo } from './key-memo.js';
 import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding, type Severity } from './alert.types.js';
 
 /**
@@ -115,6 +116,7 @@ export function createStreamRules(config: AlertsConfig) {
   const failureWindows = new Map<string, Window>();
   // Reads seen in this process, so a second read in the same batch is not "first" again.
   const seenReads = new Map<string, number>();
+  const seenPairKey = keyMemo();
 
   function offHours(e: AuditRecord, env: string): Finding | undefined {
     const window = rules.off_hours.environments[env];
@@ -157,7 +159,7 @@ export function createStreamRules(config: AlertsConfig) {
   function firstTime(e: AuditRecord, env: string, history: StreamHistory): Finding | undefined {
     const rule = rules.first_time_access;
     if (!rule.environments.includes(env)) return undefined;
-    const pair = `${e.accessor}\u0000${e.secret_name}`;
+    const pair = seenPairKey(e.accessor!, e.secret_name!);
     const before = seenReads.get(pair) ?? history.lastRead(e.accessor!, e.secret_name!);
     if (seenReads.size > 200_000) seenReads.clear();
     seenReads.set(pair, e.time);
