@@ -55,7 +55,8 @@ const PHASES: [string, RegExp][] = [
  * Which part of Custos a sample's time belongs to. Owners are features: the one nearest the leaf
  * wins (the read path calling the barrier is the barrier's time). Shared layers (storage,
  * Kysely, the server's hooks, route handlers) count only when no owner is on the stack, so the
- * alert evaluator's queries are the evaluator's, not storage's.
+ * alert evaluator's queries are the evaluator's, not storage's, as far as its frames are on the
+ * stack: a query resumed from a promise has only Kysely's frames, and counts as storage.
  */
 const OWNERS: [string, RegExp][] = [
   ['alerts: evaluator (stream rules over the audit log)', /\/src\/alerts\/|alert-store\.js/],
@@ -78,8 +79,8 @@ const LAYERS: [string, RegExp][] = [
   ['request hooks (server.ts: start, audit event, headers)', /\/src\/http\//],
   ['other Custos code', /\/dist\/src\//],
   ['garbage collection', /Heap::|Scavenger|MarkCompact|GCTracer/],
-  ['Node HTTP and Fastify (no Custos frame)', /./],
 ];
+const NO_CUSTOS_FRAME = 'Node HTTP and Fastify (no Custos frame)';
 
 interface Profile {
   samples: number;
@@ -97,7 +98,7 @@ function componentOf(frames: string[]): string {
       if (hit) return hit[0];
     }
   }
-  return 'unattributed';
+  return NO_CUSTOS_FRAME;
 }
 
 const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
