@@ -8,7 +8,7 @@ import { LOGIN_COMPONENTS } from './login-components.js';
 import { LOAD_MODES, isLoadMode, isLoginMode, prepareLoad, processTicks } from './login-load.js';
 
 /**
- * `npm run bench:profile -- <native|aws|jwt|approle|token> [--connections 64] [--seconds 9]`
+ * `npm run bench:profile -- <native|aws|jwt|approle|token> [--connections 64] [--seconds 9] [--cli <build>/dist/src/cli/main.js]`
  *
  * Where one read or login path's time goes: loads it alone and samples the server's main thread
  * (a login path: every thread of the process, since WebCrypto verifies signatures in libuv's
@@ -20,6 +20,7 @@ import { LOAD_MODES, isLoadMode, isLoginMode, prepareLoad, processTicks } from '
  * - the libuv phase each sample was in: reading and parsing requests (and, as far as it runs in
  *   the parser's callbacks, the handler), or `setImmediate` (where Custos writes the audit batch
  *   and sends the answers), ...;
+ * - the part of Custos each busy sample belongs to (OWNERS and LAYERS below), with its share;
  * - the frames with the most time, inclusive (the frame and what it calls) and self.
  * Requests are counted as the load's average rate times the sampled seconds, so the figures
  * hold for a steady load. On a VM whose speed drifts, profiles of two paths taken one after
@@ -27,9 +28,9 @@ import { LOAD_MODES, isLoadMode, isLoginMode, prepareLoad, processTicks } from '
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '9' }, top: { type: 'string', default: '30' } },
+  options: { cli: { type: 'string' }, connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '9' }, top: { type: 'string', default: '30' } },
 });
-const usage = `usage: npm run bench:profile -- <${LOAD_MODES.replace(/, | or /g, '|')}> [--connections N] [--seconds N] [--top N]`;
+const usage = `usage: npm run bench:profile -- <${LOAD_MODES.replace(/, | or /g, '|')}> [--connections N] [--seconds N] [--top N] [--cli <another build>/dist/src/cli/main.js]`;
 const positive = (name: string, text: string | undefined) => positiveOption(name, text, usage);
 const mode = positionals[0];
 if (positionals.length !== 1 || !isLoadMode(mode)) throw new Error(usage);
@@ -56,12 +57,54 @@ const PHASES: [string, RegExp][] = [
   ['other', /./],
 ];
 
+/**
+ * Which part of Custos a sample's time belongs to. Owners are features: the one nearest the leaf
+ * wins (the read path calling the barrier is the barrier's time). Shared layers (storage,
+ * Kysely, the server's hooks, route handlers) count only when no owner is on the stack, so the
+ * alert evaluator's queries are the evaluator's, not storage's, as far as its frames are on the
+ * stack: a query resumed from a promise has only Kysely's frames, and counts as storage.
+ */
+const OWNERS: [string, RegExp][] = [
+  ['alerts: evaluator (stream rules over the audit log)', /\/src\/alerts\/|alert-store\.js/],
+  ['audit: chain verify (periodic integrity, extensions)', /\/src\/audit\/audit-verify\.js/],
+  ['audit: record and batch append (chain HMAC, SQLite)', /\/src\/audit\/|sqlite-audit-writer\.js|audit-store\.js/],
+  ['metrics (onResponse hook, counters)', /\/src\/lib\/metrics\.js|JS:\*?observeRequestMetrics /],
+  ['approvals gate (preHandler)', /\/src\/http\/routes\/approvals\.js|\/src\/engines\/approvals\//],
+  ['web UI session and CSRF', /\/src\/http\/ui-session\.js/],
+  ['change feed, agent', /\/src\/engines\/changes\/|change-bus\.js/],
+  ['workers (cluster relay)', /\/src\/cluster\//],
+  ['authentication (token lookup)', /\/src\/auth\//],
+  ['policy (grants, resource policy)', /\/src\/policy\//],
+  ['barrier (decrypt, caches)', /\/src\/barrier\/|owned-bytes\.js|bounded-cache\.js/],
+  ['AWS API (SigV4, operation dispatch)', /\/src\/http\/aws\//],
+  ['secrets read path (lookup, labels)', /\/src\/engines\/secrets\//],
+];
+const LAYERS: [string, RegExp][] = [
+  ['storage (Kysely, better-sqlite3)', /\/src\/storage\/|\/kysely\/|better-sqlite3/],
+  ['route handlers', /\/src\/http\/routes\//],
+  ['request hooks (server.ts: start, audit event, headers)', /\/src\/http\//],
+  ['other Custos code', /\/dist\/src\//],
+  ['garbage collection', /Heap::|Scavenger|MarkCompact|GCTracer/],
+];
+const NO_CUSTOS_FRAME = 'Node HTTP and Fastify (no Custos frame)';
+
 interface Profile {
   samples: number;
   phases: Map<string, number>;
   components: Map<string, number>;
   inclusive: Map<string, number>;
   self: Map<string, number>;
+}
+
+/** The owner nearest the leaf, else the layer nearest the leaf; `frames` are leaf first. */
+function componentOf(frames: string[]): string {
+  for (const rules of [OWNERS, LAYERS]) {
+    for (const frame of frames) {
+      const hit = rules.find(([, rule]) => rule.test(frame));
+      if (hit) return hit[0];
+    }
+  }
+  return NO_CUSTOS_FRAME;
 }
 
 const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
@@ -78,7 +121,8 @@ async function readProfile(dataFile: string): Promise<Profile> {
     for (const frame of new Set(frames)) bump(profile.inclusive, frame);
     const stack = frames.join('\n');
     bump(profile.phases, PHASES.find(([, rule]) => rule.test(stack))![0]);
-    bump(profile.components, LOGIN_COMPONENTS.find(([, rule]) => rule.test(stack))![0]);
+    if (wholeProcess) bump(profile.components, LOGIN_COMPONENTS.find(([, rule]) => rule.test(stack))![0]);
+    else if (!/epoll_wait|ep_poll/.test(stack)) bump(profile.components, componentOf(frames));
     frames = [];
   };
   let header = true;
@@ -103,7 +147,8 @@ try {
   throw new Error('bench:profile needs Linux perf on the PATH (Debian: apt-get install linux-perf)');
 }
 
-const server = await startDevServer([], { NODE_OPTIONS: '--perf-basic-prof' });
+// --cli profiles another build's server (an older revision built elsewhere) with this profiler.
+const server = await startDevServer([], { NODE_OPTIONS: '--perf-basic-prof' }, values.cli);
 const pid = server.process.pid!;
 const dataFile = `/tmp/custos-profile-${pid}.data`;
 let closeLoad: (() => Promise<void>) | undefined;
@@ -139,10 +184,12 @@ try {
     { suite: 'totals', case: `sampled time per request (perf, ${wholeProcess ? 'all threads' : 'main thread'}), µs`, metrics: { value: perRequest(profile.samples).toFixed(1) } },
   ];
   const phases = rows(profile.phases, 'phase', PHASES.length);
-  const share = (samples: number) => `${((100 * samples) / profile.samples).toFixed(1)} %`;
-  const components: BenchRow[] = wholeProcess
-    ? [...profile.components].sort((a, b) => b[1] - a[1]).map(([name, samples]) => ({ suite: 'component', case: name, metrics: { 'µs/login': perRequest(samples).toFixed(1), share: share(samples) } }))
-    : [];
+  // Logins: shares of every sampled thread; reads: shares of the main thread's busy samples.
+  const busy = wholeProcess ? profile.samples : [...profile.components.values()].reduce((a, b) => a + b, 0);
+  const unit = wholeProcess ? 'µs/login' : 'µs/req';
+  const components: BenchRow[] = [...profile.components].sort((a, b) => b[1] - a[1]).map(([name, samples]) => ({
+    suite: 'component', case: name, metrics: { [unit]: perRequest(samples).toFixed(2), share: `${((100 * samples) / busy).toFixed(1)} %` },
+  }));
   // JavaScript and regular expressions are where Custos's own code shows; native frames are in `self`.
   const javascript = new Map([...profile.inclusive].filter(([frame]) => frame.startsWith('JS:') || frame.startsWith('RegExp:')));
   const inclusive = rows(javascript, 'inclusive', top);
@@ -150,7 +197,7 @@ try {
   const title = `${mode}, ${connections} connections, ${seconds} s sampled at ${SAMPLE_HZ} Hz`;
   printTable(`${title}: totals`, totals);
   printTable(`${title}: libuv phase`, phases);
-  if (components.length > 0) printTable(`${title}: component (first matching frame on the stack)`, components);
+  printTable(`${title}: component (${wholeProcess ? 'first matching frame on the stack' : 'busy samples'})`, components);
   printTable(`${title}: JavaScript frames, inclusive`, inclusive);
   printTable(`${title}: frames, self`, self);
   const file = saveResults(`profile-${mode}`, { mode, connections, seconds, rows: [...totals, ...phases, ...components, ...inclusive, ...self] });

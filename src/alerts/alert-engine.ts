@@ -6,6 +6,7 @@ import type { AuditStore } from '../storage/audit-store.js';
 import type { Database } from '../storage/schema.js';
 import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding } from './alert.types.js';
 import { createAlertLedger } from './alert-ledger.js';
+import { keyMemo } from './key-memo.js';
 import { createAlertDelivery } from './alert-delivery.js';
 import type { Sink } from './alert-sinks.js';
 import { stateFindings } from './state-rules.js';
@@ -20,7 +21,7 @@ export interface AlertEngineDeps {
   db: Kysely<Database>;
   alertStore: AlertStore;
   /** Audit events are only read, by seq, through the store (never through the append path). */
-  auditStore: Pick<AuditStore, 'page'>;
+  auditStore: Pick<AuditStore, 'rulesPage'>;
   config: AlertsConfig;
   sinks: readonly Sink[];
   now: () => number;
@@ -68,6 +69,11 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   let lastVerifyAt = -Infinity;
   let lastVerify: Awaited<ReturnType<NonNullable<AlertEngineDeps['verifyAudit']>>> | undefined;
   let streamPrimed = false;
+  const historyHourKey = keyMemo();
+  const baselineKey = keyMemo();
+  const profileKey = keyMemo();
+  const countHourKey = keyMemo();
+  const readPairKey = keyMemo();
 
   async function historyFor(rows: AuditRecord[]): Promise<StreamHistory> {
     const lastReads = new Map<string, Map<string, number>>();
@@ -82,9 +88,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         if (!set) wanted.set(e.accessor, (set = new Set()));
         set.add(e.secret_name);
       }
-      if (rules.volume_spike.enabled) hours.add(`${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`);
+      if (rules.volume_spike.enabled) hours.add(historyHourKey(e.accessor, Math.floor(e.time / HOUR) * HOUR));
       if (rules.off_hours.enabled && rules.off_hours.learned.enabled && env && rules.off_hours.learned.environments.includes(env)) {
-        profiles.add(`${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`);
+        profiles.add(historyHourKey(e.accessor, Math.floor(e.time / HOUR) * HOUR));
       }
     }
     for (const key of profiles) {
@@ -114,13 +120,13 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     }
     return {
       lastRead: (principal, secret) => lastReads.get(principal)?.get(secret),
-      baselineReads: (principal, hourStart) => baselineCache.get(`${principal}\u0000${hourStart}`) ?? 0,
-      readingHours: (principal, hourStart) => profileCache.get(`${principal}\u0000${hourStart}`),
+      baselineReads: (principal, hourStart) => baselineCache.get(baselineKey(principal, hourStart)) ?? 0,
+      readingHours: (principal, hourStart) => profileCache.get(profileKey(principal, hourStart)),
     };
   }
 
   async function consumeBatch(after: number, backfillBefore: number, result: EvaluationResult): Promise<number | undefined> {
-    const rows = (await deps.auditStore.page(db, after, BATCH)) as AuditRecord[];
+    const rows = (await deps.auditStore.rulesPage(db, after, BATCH)) as AuditRecord[];
     if (rows.length === 0) return undefined;
     const history = await historyFor(rows);
     const findings: Finding[] = [];
@@ -129,11 +135,11 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     for (const e of rows) {
       for (const f of stream.evaluate(e, history)) if (f.time >= backfillBefore) findings.push(f);
       if (e.outcome === 'success' && e.accessor && e.secret_name && READ_OPERATIONS.has(e.operation)) {
-        const hourKey = `${e.accessor}\u0000${Math.floor(e.time / HOUR) * HOUR}`;
+        const hourKey = countHourKey(e.accessor, Math.floor(e.time / HOUR) * HOUR);
         readCounts.set(hourKey, (readCounts.get(hourKey) ?? 0) + 1);
         const env = environmentOf(e.secret_name);
         if (env && rules.first_time_access.environments.includes(env)) {
-          const pair = `${e.accessor}\u0000${e.secret_name}`;
+          const pair = readPairKey(e.accessor, e.secret_name);
           const persisted = persistedReads.get(pair) ?? history.lastRead(e.accessor, e.secret_name);
           if (persisted === undefined || e.time - persisted >= HOUR || reads.has(pair)) reads.set(pair, { principal: e.accessor, secret_name: e.secret_name, last_read_at: e.time });
         }
@@ -143,7 +149,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     const now = deps.now();
     const audits = await db.transaction().execute(async (tx) => {
       const events: AuditEvent[] = [];
-      for (const f of findings) events.push(...(await ledger.apply(tx, f, now)));
+      for (const f of findings) if (!ledger.refresh(f)) events.push(...(await ledger.apply(tx, f, now)));
       await ledger.flush(tx);
       await alertStore.addReadCounts(tx, [...readCounts].map(([k, n]) => {
         const [principal, hour] = k.split('\u0000') as [string, string];

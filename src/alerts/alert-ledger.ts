@@ -23,7 +23,12 @@ interface Active {
   occurrences: number;
   lastSeen: number;
   seqs: number[];
+  /** The same seqs as a set: a busy alert is refreshed by every event, each naming up to 20 seqs. */
+  seqSet: Set<number>;
 }
+
+const activeOf = (id: string, rule: string, key: string, occurrences: number, lastSeen: number, seqs: number[]): Active =>
+  ({ id, rule, key, occurrences, lastSeen, seqs, seqSet: new Set(seqs) });
 
 /**
  * The persisted alert states: fire once per (rule, key) while firing, refresh with later
@@ -33,7 +38,8 @@ interface Active {
 export function createAlertLedger(deps: LedgerDeps) {
   const { alertStore } = deps;
   let active = new Map<string, Active>();
-  const dirty = new Map<string, { facts: string; summary: string }>();
+  // The latest finding of each refreshed alert; its text is written at flush (once per batch, not per event).
+  const dirty = new Map<string, Finding>();
 
   const auditEvent = (operation: string, alert: Pick<AlertRow, 'id' | 'rule' | 'severity' | 'principal' | 'secret_name'>, now: number, extra: Record<string, string | number | boolean | null> = {}): AuditEvent => ({
     time: now, requestId: alert.id, accessor: null, source: null, operation, secretName: alert.secret_name, versionId: null, outcome: 'success',
@@ -47,14 +53,35 @@ export function createAlertLedger(deps: LedgerDeps) {
     }
   }
 
+  /**
+   * Counts one more occurrence of `finding` if its key already fires (true), without a
+   * promise: while an alert fires, every matching event of a batch comes here.
+   */
+  function refresh(f: Finding): boolean {
+    const activeKey = `${f.rule}|${f.key}`;
+    const current = active.get(activeKey);
+    if (!current) return false;
+    current.occurrences += 1;
+    current.lastSeen = Math.max(current.lastSeen, f.time);
+    for (const seq of f.seqs) {
+      if (current.seqSet.has(seq)) continue;
+      current.seqs.push(seq);
+      current.seqSet.add(seq);
+    }
+    if (current.seqs.length > MAX_SEQS) for (const dropped of current.seqs.splice(0, current.seqs.length - MAX_SEQS)) current.seqSet.delete(dropped);
+    dirty.set(activeKey, f);
+    return true;
+  }
+
   return {
     /** Reloads the firing alerts (call at the start of each run: another node may have led before). */
     async load(): Promise<void> {
       const rows = await alertStore.firing(deps.db, ['off_hours', 'volume_spike', 'first_time_access', 'failure_burst', 'expiring', 'rotation', 'unused', 'integrity']);
-      active = new Map(rows.map((r) => [`${r.rule}|${r.dedupe_key}`, { id: r.id, rule: r.rule, key: r.dedupe_key, occurrences: r.occurrences, lastSeen: Number(r.last_seen_at), seqs: JSON.parse(r.event_seqs) as number[] }]));
+      active = new Map(rows.map((r) => [`${r.rule}|${r.dedupe_key}`, activeOf(r.id, r.rule, r.dedupe_key, r.occurrences, Number(r.last_seen_at), JSON.parse(r.event_seqs) as number[])]));
       dirty.clear();
     },
     isFiring: (rule: string, key: string) => active.has(`${rule}|${key}`),
+    refresh,
     firingKeys(rule: string): string[] {
       return [...active.values()].filter((a) => a.rule === rule).map((a) => a.key);
     },
@@ -65,16 +92,8 @@ export function createAlertLedger(deps: LedgerDeps) {
 
     /** Fires `finding` unless its key already fires, in which case it counts one more occurrence. Returns the audit events to record after commit. */
     async apply(tx: Queryable, f: Finding, now: number): Promise<AuditEvent[]> {
+      if (refresh(f)) return [];
       const activeKey = `${f.rule}|${f.key}`;
-      const current = active.get(activeKey);
-      if (current) {
-        current.occurrences += 1;
-        current.lastSeen = Math.max(current.lastSeen, f.time);
-        for (const seq of f.seqs) if (!current.seqs.includes(seq)) current.seqs.push(seq);
-        if (current.seqs.length > MAX_SEQS) current.seqs.splice(0, current.seqs.length - MAX_SEQS);
-        dirty.set(activeKey, { facts: JSON.stringify(f.facts), summary: f.summary });
-        return [];
-      }
       const silencedUntil = await alertStore.silencedUntil(tx, f.rule, f.key);
       const silenced = silencedUntil !== undefined && silencedUntil > now;
       const row: AlertRow = {
@@ -84,16 +103,16 @@ export function createAlertLedger(deps: LedgerDeps) {
       };
       await alertStore.insertAlert(tx, row);
       if (!silenced) await queueDeliveries(tx, row, 'fired', now);
-      active.set(activeKey, { id: row.id, rule: f.rule, key: f.key, occurrences: 1, lastSeen: f.time, seqs: f.seqs.slice(-MAX_SEQS) });
+      active.set(activeKey, activeOf(row.id, f.rule, f.key, 1, f.time, f.seqs.slice(-MAX_SEQS)));
       return [auditEvent('alert.fired', row, now, silenced ? { silenced: true } : {})];
     },
 
     /** Writes the occurrences counted since the last flush (one update per alert). */
     async flush(tx: Queryable): Promise<void> {
-      for (const [activeKey, change] of dirty) {
+      for (const [activeKey, latest] of dirty) {
         const a = active.get(activeKey);
         if (!a) continue;
-        await alertStore.updateAlert(tx, a.id, { occurrences: a.occurrences, last_seen_at: a.lastSeen, event_seqs: JSON.stringify(a.seqs), facts: change.facts, summary: change.summary });
+        await alertStore.updateAlert(tx, a.id, { occurrences: a.occurrences, last_seen_at: a.lastSeen, event_seqs: JSON.stringify(a.seqs), facts: JSON.stringify(latest.facts), summary: latest.summary });
       }
       dirty.clear();
     },

@@ -55,6 +55,29 @@ describe('off-hours access', () => {
   });
 });
 
+describe('a firing alert refreshed by many events', () => {
+  test('counts every occurrence, keeps the latest event\'s summary and facts, and at most 50 distinct seqs, across batches', async () => {
+    const sunday = Date.UTC(2026, 8, 6);
+    await withKit(only('off_hours'), async (kit) => {
+      await kit.read('acc_carol', 'prod/etl/db', sunday + 9 * HOUR);
+      kit.now = sunday + 9 * HOUR + MINUTE;
+      await kit.evaluate();
+      for (let i = 1; i <= 70; i++) await kit.read('acc_carol', 'prod/etl/db', sunday + 10 * HOUR + i * MINUTE);
+      kit.now = sunday + 12 * HOUR;
+      await kit.evaluate();
+      const [alert] = await kit.alerts('off_hours');
+      assert.equal(alert!.occurrences, 71);
+      assert.match(alert!.summary, /at 11:10 .*on Sun/, 'the last read (10:00 + 70 min) names the alert');
+      assert.equal(JSON.parse(alert!.facts).local_time, '2026-09-06T11:10');
+      const seqs = JSON.parse(alert!.event_seqs) as number[];
+      assert.equal(seqs.length, 50);
+      assert.equal(new Set(seqs).size, 50);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'oldest first, the newest kept');
+      assert.equal((await kit.auditOps('alert.fired')).length, 1);
+    }, sunday + 9 * HOUR);
+  });
+});
+
 describe('off-hours access learned per principal', () => {
   test('a read in an hour the principal has not read in for 14 days fires, inside the configured window too; its usual hours and thin histories do not', async () => {
     const monday = Date.UTC(2026, 7, 17); // two weeks of history before Tuesday 1 September

@@ -1,5 +1,6 @@
 import type { AlertsConfig } from '../config/alerts-config.js';
-import { environmentOf, READ_OPERATIONS, type AuditRecord, type Finding } from './alert.types.js';
+import { keyMemo } from './key-memo.js';
+import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding, type Severity } from './alert.types.js';
 
 /**
  * The rules that read the audit stream, event by event, in seq order. They keep short
@@ -27,6 +28,26 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const MAX_SEQS = 20;
 const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+type Described = Pick<Finding, 'summary' | 'facts'>;
+
+/**
+ * A finding whose summary and facts are written only when read. While an alert fires, every
+ * matching event (a weekend's prod reads, a busy principal's spike) refreshes it, and the ledger
+ * reads the text of the batch's last occurrence only: formatting dates and strings for each
+ * event cost more than the rest of the rules together.
+ */
+class LazyFinding implements Finding {
+  private described: Described | undefined;
+  constructor(readonly rule: AlertRule, readonly key: string, readonly severity: Severity, readonly principal: string | null, readonly secret: string | null,
+    readonly seqs: number[], readonly time: number, private readonly describe: () => Described) {}
+  get summary(): string {
+    return (this.described ??= this.describe()).summary;
+  }
+  get facts(): Finding['facts'] {
+    return (this.described ??= this.describe()).facts;
+  }
+}
 
 /** An exact sliding window of event times and seqs (oldest first); dropped entries are compacted lazily. */
 class Window {
@@ -80,6 +101,14 @@ class MinuteCounts {
   }
 }
 
+// The last day formatted: events come in time order, so nearly every call is a hit.
+let lastDay = { number: NaN, iso: '' };
+/** `YYYY-MM-DD` of a day counted from 1970-01-01. */
+function isoDay(dayNumber: number): string {
+  if (lastDay.number !== dayNumber) lastDay = { number: dayNumber, iso: new Date(dayNumber * DAY).toISOString().slice(0, 10) };
+  return lastDay.iso;
+}
+
 export function createStreamRules(config: AlertsConfig) {
   const rules = config.rules;
   const offsetMs = config.utc_offset_minutes * MINUTE;
@@ -87,21 +116,25 @@ export function createStreamRules(config: AlertsConfig) {
   const failureWindows = new Map<string, Window>();
   // Reads seen in this process, so a second read in the same batch is not "first" again.
   const seenReads = new Map<string, number>();
+  const seenPairKey = keyMemo();
 
   function offHours(e: AuditRecord, env: string): Finding | undefined {
     const window = rules.off_hours.environments[env];
     if (!window) return undefined;
-    const local = new Date(e.time + offsetMs);
-    const hour = local.getUTCHours();
-    const weekday = local.getUTCDay() === 0 ? 7 : local.getUTCDay();
+    // By arithmetic, not a Date per event: every read of a covered environment passes here.
+    const localMs = e.time + offsetMs;
+    const dayNumber = Math.floor(localMs / DAY);
+    const hour = Math.floor((localMs - dayNumber * DAY) / HOUR);
+    const weekday = ((((dayNumber + 3) % 7) + 7) % 7) + 1; // ISO: day 0 (1970-01-01) was a Thursday
     if (window.weekdays.includes(weekday) && hour >= window.start_hour && hour < window.end_hour) return undefined;
-    const day = local.toISOString().slice(0, 10);
-    const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
-    return {
-      rule: 'off_hours', key: `${e.accessor}|${env}|${day}`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
-      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
-      facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours }, seqs: [e.seq], time: e.time,
-    };
+    return new LazyFinding('off_hours', `${e.accessor}|${env}|${isoDay(dayNumber)}`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+      const local = new Date(localMs);
+      const hours = `${String(window.start_hour).padStart(2, '0')}:00-${String(window.end_hour).padStart(2, '0')}:00 ${window.weekdays.map((d) => WEEKDAYS[d]).join(',')}`;
+      return {
+        summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}) on ${WEEKDAYS[weekday]}, outside ${env} hours ${hours}`,
+        facts: { environment: env, local_time: local.toISOString().slice(0, 16), allowed_hours: hours },
+      };
+    });
   }
 
   /** A read in an hour of day in which this principal has not read for weeks (given enough history to know). */
@@ -113,20 +146,20 @@ export function createStreamRules(config: AlertsConfig) {
     const local = new Date(e.time + offsetMs);
     const hour = local.getUTCHours();
     for (let d = -learned.margin_hours; d <= learned.margin_hours; d++) if (profile.byHour[(hour + d + 24) % 24]! > 0) return undefined;
-    const usual = profile.byHour.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
     const day = local.toISOString().slice(0, 10);
-    return {
-      rule: 'off_hours', key: `${e.accessor}|${env}|${day}|learned`, severity: env === 'prod' ? 'warning' : 'info', principal: e.accessor, secret: e.secret_name,
-      summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}), an hour it has not read in for ${learned.days} days (usually ${hourRanges(usual)})`,
-      facts: { environment: env, local_time: local.toISOString().slice(0, 16), learned: true, usual_hours: hourRanges(usual), lookback_days: learned.days, reads_in_lookback: profile.reads },
-      seqs: [e.seq], time: e.time,
-    };
+    return new LazyFinding('off_hours', `${e.accessor}|${env}|${day}|learned`, env === 'prod' ? 'warning' : 'info', e.accessor, e.secret_name, [e.seq], e.time, () => {
+      const usual = profile.byHour.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
+      return {
+        summary: `${e.accessor} read ${e.secret_name} at ${local.toISOString().slice(11, 16)} (UTC${offsetLabel(config.utc_offset_minutes)}), an hour it has not read in for ${learned.days} days (usually ${hourRanges(usual)})`,
+        facts: { environment: env, local_time: local.toISOString().slice(0, 16), learned: true, usual_hours: hourRanges(usual), lookback_days: learned.days, reads_in_lookback: profile.reads },
+      };
+    });
   }
 
   function firstTime(e: AuditRecord, env: string, history: StreamHistory): Finding | undefined {
     const rule = rules.first_time_access;
     if (!rule.environments.includes(env)) return undefined;
-    const pair = `${e.accessor}\u0000${e.secret_name}`;
+    const pair = seenPairKey(e.accessor!, e.secret_name!);
     const before = seenReads.get(pair) ?? history.lastRead(e.accessor!, e.secret_name!);
     if (seenReads.size > 200_000) seenReads.clear();
     seenReads.set(pair, e.time);
@@ -151,12 +184,10 @@ export function createStreamRules(config: AlertsConfig) {
     const baseline = baselineTotal / (rule.baseline_days * (60 / rule.window_minutes));
     const threshold = Math.max(rule.min_reads - 1, rule.factor * baseline);
     if (reads <= threshold) return undefined;
-    return {
-      rule: 'volume_spike', key: principal, severity: 'warning', principal, secret: null,
+    return new LazyFinding('volume_spike', principal, 'warning', principal, null, window.recentSeqs(MAX_SEQS), e.time, () => ({
       summary: `${principal} read ${reads} secrets in ${rule.window_minutes} min; baseline for this hour is ${baseline.toFixed(1)} per ${rule.window_minutes} min (factor ${rule.factor})`,
       facts: { reads, window_minutes: rule.window_minutes, baseline: Number(baseline.toFixed(3)), factor: rule.factor, baseline_days: rule.baseline_days, min_reads: rule.min_reads },
-      seqs: window.recentSeqs(MAX_SEQS), time: e.time,
-    };
+    }));
   }
 
   function failures(e: AuditRecord): Finding[] {
@@ -170,12 +201,10 @@ export function createStreamRules(config: AlertsConfig) {
       let window = failureWindows.get(key);
       if (!window) failureWindows.set(key, (window = new Window()));
       const count = window.push(e.time, e.seq, rule.window_minutes * MINUTE);
-      if (count >= rule.threshold) found.push({
-        rule: 'failure_burst', key, severity: 'warning', principal: kind === 'principal' ? who : e.accessor, secret: e.secret_name,
+      if (count >= rule.threshold) found.push(new LazyFinding('failure_burst', key, 'warning', kind === 'principal' ? who : e.accessor, e.secret_name, window.recentSeqs(MAX_SEQS), e.time, () => ({
         summary: `${count} denied or failed requests from ${kind} ${who} in ${rule.window_minutes} min (threshold ${rule.threshold}); last: ${e.error_code}`,
         facts: { [kind]: who, failures: count, window_minutes: rule.window_minutes, threshold: rule.threshold, last_code: e.error_code },
-        seqs: window.recentSeqs(MAX_SEQS), time: e.time,
-      });
+      })));
     }
     if (failureWindows.size > 50_000) failureWindows.clear();
     return found;

@@ -43,6 +43,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     startedAt: bigint;
     audit: AuditContext;
+    /**
+     * The route's config and URL pattern, read once in onRequest: `request.routeOptions` builds a
+     * new object of a dozen fields on every access, and the later hooks need only these two.
+     */
+    routeConfig: import('fastify').FastifyContextConfig | null;
+    routeUrl: string | undefined;
     identity?: Identity;
     /** Gives a mutating request's identity the auditor that commits its event with its write. */
     withTransactionAudit(identity: Identity): Identity;

@@ -36,7 +36,13 @@ export interface MetricSources {
 export function createMetrics(options: MetricsOptions) {
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
-  const environments = new Set(options.environments);
+  // A secret's environment is its first path segment; one with a slash could never be one.
+  const environments = options.environments.filter((env) => env !== '' && !env.includes('/'));
+  const environmentOf = (secretName: string | null): string => {
+    if (secretName === null) return 'other';
+    for (const env of environments) if (secretName.charCodeAt(env.length) === 0x2f && secretName.startsWith(env)) return env;
+    return 'other';
+  };
   const sources: MetricSources = {};
 
   // The per-request families are plain numbers updated on the hot path and handed to
@@ -60,6 +66,33 @@ export function createMetrics(options: MetricsOptions) {
   const rotationOverdue = new Gauge({ name: 'custos_rotation_overdue_secrets', help: 'Secrets whose scheduled rotation is overdue', registers: [registry], aggregator: 'first' });
   const alertsFiring = new Gauge({ name: 'custos_alerts_firing', help: 'Alerts currently firing (not resolved) by rule', labelNames: ['rule'] as const, registers: [registry], aggregator: 'first' });
   const leases = new Gauge({ name: 'custos_leases', help: 'Leases not yet revoked, by state (revoking: due or being retried)', labelNames: ['state'] as const, registers: [registry], aggregator: 'first' });
+
+  // Series handles by route pattern, method and outcome (and by environment and outcome): a
+  // request finds its series through maps keyed by strings that already exist, instead of
+  // building and hashing a key string and a labels closure per request.
+  type RequestSeries = { count: CounterSeries; latency: HistogramSeries };
+  const requestSeries = new Map<string | undefined, Map<string, Map<Outcome, RequestSeries>>>();
+  const readSeries = new Map<string, Map<Outcome, CounterSeries>>();
+  const requestSeriesOf = (route: string | undefined, method: string, outcome: Outcome): RequestSeries => {
+    let byMethod = requestSeries.get(route);
+    if (!byMethod) requestSeries.set(route, (byMethod = new Map()));
+    let byOutcome = byMethod.get(method);
+    if (!byOutcome) byMethod.set(method, (byOutcome = new Map()));
+    let series = byOutcome.get(outcome);
+    if (!series) {
+      const key = `${route}\u0000${method}\u0000${outcome}`;
+      const labels = () => ({ route: route ?? 'unmatched', method: METHODS.has(method) ? method : 'other', outcome });
+      byOutcome.set(outcome, (series = { count: requests.seriesOf(key, labels), latency: duration.seriesOf(key, labels) }));
+    }
+    return series;
+  };
+  const readSeriesOf = (environment: string, outcome: Outcome): CounterSeries => {
+    let byOutcome = readSeries.get(environment);
+    if (!byOutcome) readSeries.set(environment, (byOutcome = new Map()));
+    let series = byOutcome.get(outcome);
+    if (!series) byOutcome.set(outcome, (series = reads.seriesOf(`${environment}\u0000${outcome}`, () => ({ environment, outcome }))));
+    return series;
+  };
 
   async function refreshSampled(): Promise<void> {
     if (sources.rotation) {
@@ -86,19 +119,15 @@ export function createMetrics(options: MetricsOptions) {
     },
     /** One finished HTTP request. `route` must be a route pattern, never a concrete URL. */
     observeRequest(route: string | undefined, method: string, outcome: Outcome, seconds: number, errorCode: string | null): void {
-      const key = `${route}\u0000${method}\u0000${outcome}`;
-      const labels = () => ({ route: route ?? 'unmatched', method: METHODS.has(method) ? method : 'other', outcome });
-      requests.inc(key, labels);
-      duration.observe(key, labels, seconds);
+      const series = requestSeriesOf(route, method, outcome);
+      series.count.value += 1;
+      duration.observeIn(series.latency, seconds);
       if (errorCode !== null && outcome !== 'success') errors.inc(`${errorCode}\u0000${outcome}`, () => ({ code: options.isKnownCode(errorCode) ? errorCode : 'other', outcome }));
     },
     /** A read of a secret value (counted when `operation` is a value read); `secretName` only yields its environment. */
     observeRead(operation: string, secretName: string | null, outcome: Outcome): void {
       if (!READ_OPERATIONS.has(operation)) return;
-      const slash = secretName?.indexOf('/') ?? -1;
-      const first = secretName && slash > 0 ? secretName.slice(0, slash) : '';
-      const environment = environments.has(first) ? first : 'other';
-      reads.inc(`${environment}\u0000${outcome}`, () => ({ environment, outcome }));
+      readSeriesOf(environmentOf(secretName), outcome).value += 1;
     },
     /** One audit batch written durably. */
     observeAuditWrite(seconds: number, events: number): void {
@@ -125,34 +154,47 @@ export type MetricsSnapshot = unknown[];
 type Labels = Record<string, string>;
 type Exposed = { name: string; help: string; type: string; aggregator: string; values: { metricName?: string; labels: Labels; value: number }[] };
 
-/** A counter family: a map lookup and an addition per event; labels built once per series. */
+type CounterSeries = { labels: Labels; value: number };
+type HistogramSeries = { labels: Labels; counts: number[]; sum: number; count: number };
+
+/**
+ * A counter family: a map lookup and an addition per event; labels built once per series.
+ * Series are never removed (reset zeroes them), so a caller may keep one and add to it.
+ */
 class FastCounter {
-  private series = new Map<string, { labels: Labels; value: number }>();
+  private series = new Map<string, CounterSeries>();
   constructor(registry: Registry, private name: string, private help: string) {
     registry.registerMetric(this as never);
   }
+  seriesOf(key: string, labels: () => Labels): CounterSeries {
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels: labels(), value: 0 }));
+    return s;
+  }
   inc(key: string, labels: () => Labels): void {
-    const s = this.series.get(key);
-    if (s) s.value += 1;
-    else this.series.set(key, { labels: labels(), value: 1 });
+    this.seriesOf(key, labels).value += 1;
   }
   async get(): Promise<Exposed> {
     return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
   }
   reset(): void {
-    this.series.clear();
+    for (const s of this.series.values()) s.value = 0;
   }
 }
 
 /** A histogram family with fixed buckets: per observation, a short scan and three additions. */
 class FastHistogram {
-  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private series = new Map<string, HistogramSeries>();
   constructor(registry: Registry, private name: string, private help: string, private buckets: number[]) {
     registry.registerMetric(this as never);
   }
-  observe(key: string, labels: () => Labels, value: number): void {
+  /** As FastCounter.seriesOf: kept for good once made. */
+  seriesOf(key: string, labels: () => Labels): HistogramSeries {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }));
+    return s;
+  }
+  observeIn(s: HistogramSeries, value: number): void {
     let i = 0;
     while (i < this.buckets.length && value > this.buckets[i]!) i++;
     if (i < this.buckets.length) s.counts[i]! += 1;
@@ -174,7 +216,11 @@ class FastHistogram {
     return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
   }
   reset(): void {
-    this.series.clear();
+    for (const s of this.series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
   }
 }
 
