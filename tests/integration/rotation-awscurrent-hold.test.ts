@@ -79,12 +79,15 @@ function check(t: TestContext, counts: Counts, output: string): void {
 }
 
 /**
- * settle_seconds 1: a client released from the hold at one rotation's finish needs a moment to
- * connect before the next rotation's `set`; back-to-back rotations are otherwise immediate.
+ * settle_seconds 3: a client released from the hold at one rotation's finish needs a moment to
+ * connect before the next rotation's `set`; back-to-back rotations are otherwise immediate. With
+ * 32 Python clients opening a connection per query on two shared cores (CI runs another test file
+ * beside this one), a connect took over a second, so 1 s let the next `set` overtake a client
+ * twice. What is tested is the window between `set` and `finish`, not how close rotations follow.
  */
-const settings = { rotator: 'postgres', admin_secret: 'prod/pg-admin', settle_seconds: 1 };
+const settings = { rotator: 'postgres', admin_secret: 'prod/pg-admin', settle_seconds: 3 };
 
-test('SQLite: 32 boto3 clients reading AWSCURRENT see zero failed queries across 20 single-user rotations', { skip, timeout: 120_000 }, async (t) => {
+test('SQLite: 32 boto3 clients reading AWSCURRENT see zero failed queries across 20 single-user rotations', { skip, timeout: 240_000 }, async (t) => {
   let cluster: PostgresCluster | undefined;
   let server: RunningServer | undefined;
   t.after(async () => {
@@ -93,7 +96,7 @@ test('SQLite: 32 boto3 clients reading AWSCURRENT see zero failed queries across
     await cluster?.stop();
   });
   cluster = await startPostgresCluster();
-  server = await startServer({ logLevel: 'warn' });
+  server = await startServer({ logLevel: 'warn', env: HOLD_ENV });
   const { token } = server;
   const db = await cluster.createDatabase('hold_sqlite');
   const cred: PgCred = { host: cluster.host, port: cluster.port, dbname: db.database, username: db.user, password: db.password };
@@ -134,7 +137,7 @@ test('PostgreSQL, two nodes: reads on one node wait for a rotation driven by the
   await api(a, 'POST', '/v1/secrets', { token, body: { name: 'prod/hold/db', value: credValue(cred) } });
   // Reads through another node add a hop to every client's fetch-connect: settle as the
   // existing single-user zero-downtime test does (3 s, above a loaded machine's slowest client).
-  assert.equal((await api(a, 'PUT', '/v1/rotation/prod/hold/db', { token, body: { settings: { ...settings, settle_seconds: 3 } } })).status, 200);
+  assert.equal((await api(a, 'PUT', '/v1/rotation/prod/hold/db', { token, body: { settings } })).status, 200);
   const key = await createAwsKey({ address: b.address, token }, ['root']);
 
   // Clients read through B; A drives every rotation (rotateNow runs on the node that was asked).
