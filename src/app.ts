@@ -196,7 +196,8 @@ export async function startServer(config: Config, logger: Logger, output: (line:
   const secrets = createSecretsService({
     db, secretStore: createSecretStore(storage.dialect), barrier, authorizer, changes, cursors, now, region: config.region, accountId: config.account_id,
     // One writer (SQLite): cached until a change. Several nodes: other nodes' writes arrive
-    // through LISTEN/NOTIFY, and the age bound covers a notification that never arrives.
+    // through LISTEN/NOTIFY (in publish order, so a rotation's CURRENT move empties the cache
+    // before its hold is released), and the age bound covers a notification that never arrives.
     readCache: storage.dialect === 'sqlite' || config.read_cache_max_age_ms > 0,
     readCacheMaxAgeMs: storage.dialect === 'sqlite' ? undefined : config.read_cache_max_age_ms,
     replicator, currentHold,

@@ -56,9 +56,9 @@ const ConfigSchema = z
      * PostgreSQL only: cache label lookups (ciphertext, never plaintext) on each node, for at most
      * this long. Another node's write empties the cache through LISTEN/NOTIFY within milliseconds
      * (so a read right after a write elsewhere may still see the old value for that long); the
-     * age bounds a lost notification. 0 (the default): every read goes to the database.
+     * age bounds a lost notification. 0: no cache, every read goes to the database.
      */
-    read_cache_max_age_ms: z.coerce.number().int().min(0).max(60_000).default(0),
+    read_cache_max_age_ms: z.coerce.number().int().min(0).max(60_000).default(1000),
     /** PostgreSQL: connections in this node's request pool. */
     storage_pool_max: z.coerce.number().int().min(1).max(1000).default(10),
     /** PostgreSQL: the longest a request waits for a free connection; then 503 storage_busy with Retry-After. */

@@ -16,6 +16,8 @@ export interface PgChangeBusOptions {
   onError?: (error: unknown) => void;
   /** First reconnect delay; doubles up to 5 s. */
   reconnectDelayMs?: number;
+  /** How often a NOTIFY that failed is sent again before it is given up (default 5, 100 ms apart, doubling). */
+  notifyAttempts?: number;
 }
 
 export interface PgChangeBus extends ChangeBus {
@@ -33,6 +35,13 @@ export interface PgChangeBus extends ChangeBus {
  * Notifications sent while a node's LISTEN connection is down are lost, so after every
  * (re)connect and on every disconnect subscribers receive `(topic, '*')` for each topic:
  * "drop everything you cached under this topic".
+ *
+ * Other nodes receive this node's notifications in the order they were published: they are
+ * sent one batch at a time over one connection, and PostgreSQL delivers NOTIFYs in commit
+ * order (and in order within one transaction). Order matters: a rotation's CURRENT move must
+ * empty other nodes' read caches before its hold release lets their waiting reads through.
+ * A NOTIFY that fails is sent again (later ones wait behind it, keeping the order); one that
+ * still fails is given up, and caches fall back on their age bound.
  */
 export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
   const emitter = new EventEmitter();
@@ -44,9 +53,44 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
   let connected = false;
   let listener: pg.Client | null = null;
   let timer: NodeJS.Timeout | null = null;
-  // NOTIFY goes through its own small pool so publishing never waits behind request queries.
-  const notifier = new pg.Pool({ ...fields, max: 2, idleTimeoutMillis: 10_000 });
+  // NOTIFY goes through its own connection so publishing never waits behind request queries;
+  // one connection, so notifications leave in the order they were published.
+  const notifier = new pg.Pool({ ...fields, max: 1, idleTimeoutMillis: 10_000, application_name: `custos-notify ${options.nodeId}`.slice(0, 63) });
   notifier.on('error', (err) => options.onError?.(err));
+  const attempts = Math.max(1, options.notifyAttempts ?? 5);
+  const outbox: { payload: string; sent: () => void }[] = [];
+  let sending = false;
+  // PostgreSQL folds identical payloads within one transaction into one, which would lose a
+  // repeated hold after its release: a counter keeps every payload distinct.
+  let published = 0;
+
+  async function sendBatch(payloads: string[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // One statement, one transaction: the NOTIFYs are delivered in array order.
+        await notifier.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [CHANGE_CHANNEL, payloads]);
+        return;
+      } catch (err) {
+        options.onError?.(err);
+        if (closed || attempt >= attempts) return;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)).unref());
+      }
+    }
+  }
+
+  async function drainOutbox(): Promise<void> {
+    sending = true;
+    try {
+      while (outbox.length > 0 && !closed) {
+        const batch = outbox.splice(0, 200);
+        await sendBatch(batch.map((m) => m.payload));
+        for (const m of batch) m.sent();
+      }
+    } finally {
+      sending = false;
+      for (const m of outbox.splice(0)) m.sent();
+    }
+  }
 
   const deliver = (topic: ChangeTopic, key: string, detail?: ChangeDetail) => emitter.emit('change', topic, key, detail);
   const dropEverything = () => {
@@ -115,8 +159,11 @@ export function createPgChangeBus(options: PgChangeBusOptions): PgChangeBus {
     async publish(topic, key, detail) {
       deliver(topic, key, detail);
       if (closed) return;
-      const payload = JSON.stringify(detail ? { t: topic, k: key, n: options.nodeId, d: detail } : { t: topic, k: key, n: options.nodeId });
-      await notifier.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, payload]).then(() => undefined, (err) => options.onError?.(err));
+      published += 1;
+      const message = { t: topic, k: key, n: options.nodeId, s: published, ...(detail ? { d: detail } : {}) };
+      const sent = new Promise<void>((resolve) => outbox.push({ payload: JSON.stringify(message), sent: resolve }));
+      if (!sending) void drainOutbox();
+      await sent;
     },
     subscribe(fn) {
       emitter.on('change', fn);

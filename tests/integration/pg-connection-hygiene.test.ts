@@ -136,9 +136,10 @@ describe('PostgreSQL connection hygiene', () => {
   });
 
   test('PostgreSQL too slow for a tiny pool: callers get 503 storage_busy with Retry-After instead of queueing', async () => {
-    const { server, admin, database } = await start({ CUSTOS_STORAGE_POOL_MAX: '1', CUSTOS_STORAGE_POOL_WAIT_MS: '300', CUSTOS_STORAGE_POOL_QUEUE_MAX: '2', CUSTOS_STORAGE_STATEMENT_TIMEOUT_MS: '0' });
+    // The read cache off: every read below must reach PostgreSQL (a cached label would not).
+    const { server, admin, database } = await start({ CUSTOS_STORAGE_POOL_MAX: '1', CUSTOS_STORAGE_POOL_WAIT_MS: '300', CUSTOS_STORAGE_POOL_QUEUE_MAX: '2', CUSTOS_STORAGE_STATEMENT_TIMEOUT_MS: '0', CUSTOS_READ_CACHE_MAX_AGE_MS: '0' });
     assert.equal((await call(server, 'POST', '/v1/secrets', { name: 'slow/one', value: 'slow-value' })).status, 201);
-    assert.equal((await call(server, 'GET', '/v1/values/slow/one')).status, 200); // token and value caches warm
+    assert.equal((await call(server, 'GET', '/v1/values/slow/one')).status, 200); // token and key caches warm
 
     await admin.query('BEGIN');
     await admin.query('LOCK TABLE version_labels IN ACCESS EXCLUSIVE MODE');

@@ -65,6 +65,39 @@ test('PostgreSQL change bus and leadership', { timeout: 90_000 }, async (t) => {
     await eventually('B gets changes after reconnecting', () => seenB.includes('token:acc-1'));
   });
 
+  await t.test('other nodes receive one node\'s notifications in publish order, repeats included, even when its NOTIFY connection dies', async () => {
+    const a = createPgChangeBus({ ...options, nodeId: 'ordered-a' });
+    const b = createPgChangeBus({ ...options, nodeId: 'ordered-b' });
+    closers.push(() => a.close(), () => b.close());
+    await Promise.all([a.ready, b.ready]);
+    const seenB: string[] = [];
+    b.subscribe((topic: ChangeTopic, key: string) => {
+      if (key !== '*') seenB.push(`${topic}:${key}`);
+    });
+    // A rotation's CURRENT move, then its hold release, over and over: the same payloads repeat,
+    // and publishes overlap (nobody awaits them), as on a busy node.
+    const sent: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      sent.push(`secret:s-${i % 3}`, `rotation:release:us-east-1|prod/db`, `rotation:hold:us-east-1|prod/db`);
+    }
+    const published = sent.map((m) => {
+      const [topic, ...rest] = m.split(':');
+      return a.publish(topic as ChangeTopic, rest.join(':'));
+    });
+    await Promise.all(published);
+    await eventually('B received everything', () => seenB.length >= sent.length, 10_000);
+    assert.deepEqual(seenB, sent);
+
+    // The NOTIFY connection dies: the next publish fails once, is sent again on a new
+    // connection, and what was published after it still arrives after it.
+    seenB.length = 0;
+    const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'custos-notify ordered-a'`);
+    assert.equal(killed.rowCount, 1);
+    await Promise.all([a.publish('secret', 'after-kill'), a.publish('rotation', 'release:us-east-1|prod/after-kill')]);
+    await eventually('B received both', () => seenB.length >= 2, 10_000);
+    assert.deepEqual(seenB, ['secret:after-kill', 'rotation:release:us-east-1|prod/after-kill']);
+  });
+
   await t.test('exactly one leader; losing its connection hands leadership to another node', async () => {
     const changes: string[] = [];
     const nodes = ['x', 'y', 'z'].map((nodeId) => createPgLeadership({ ...options, nodeId, pollMs: 200, onChange: (leader) => changes.push(`${nodeId}:${leader}`) }));

@@ -15,7 +15,8 @@ import { adminValue, credValue, labelsOf, type PgCred } from '../support/rotatio
  * per query and re-fetch once after an authentication failure, never PENDING. Between `set`
  * and `finish` the server holds their reads of CURRENT until `finish`, so the re-fetch gets
  * the password that logs in. 20 back-to-back `postgres` rotations on one SQLite node, and 10 on
- * two PostgreSQL nodes (reads on one node, rotations driven by the other).
+ * two PostgreSQL nodes (reads on one node, rotations driven by the other, with the reading
+ * node's label cache on as by default: the CURRENT move must empty it before the hold ends).
  */
 
 const CLIENTS = Number(process.env.HOLD_TEST_CLIENTS ?? 32);

@@ -65,7 +65,7 @@ export function createCatalog(deps: SecretsServiceDeps, refs: SecretRefs, versio
       if (error instanceof CreateRaceLost) throw new AppError('secret_exists', `a secret named "${input.name}" already exists`);
       throw error;
     });
-    deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'written', versionId: result.versionId });
+    await deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'written', versionId: result.versionId });
     const tags = (await store.tags(db, [result.row.id])).get(result.row.id) ?? {};
     return { metadata: toMetadata(result.row, tags), versionId: result.versionId, labels: result.labels };
   }
@@ -118,7 +118,7 @@ export function createCatalog(deps: SecretsServiceDeps, refs: SecretRefs, versio
       await syncReplicas(tx, row.id);
       return (await store.findById(tx, row.id))!;
     });
-    deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind: 'metadata' });
+    await deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind: 'metadata' });
     return toMetadata(row, (await store.tags(db, [row.id])).get(row.id) ?? {});
   }
 
@@ -145,7 +145,7 @@ export function createCatalog(deps: SecretsServiceDeps, refs: SecretRefs, versio
       await store.update(tx, row.id, { deleted_at: at, delete_after: deleteAfter, updated_at: at });
       return { row, deletionDate: deleteAfter };
     });
-    deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'deleted' });
+    await deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'deleted' });
     return { arn: arnOf(result.row), name: result.row.name, deletionDate: result.deletionDate };
   }
 
@@ -158,7 +158,7 @@ export function createCatalog(deps: SecretsServiceDeps, refs: SecretRefs, versio
       await store.update(tx, row.id, { deleted_at: null, delete_after: null, updated_at: now() });
       return row;
     });
-    deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind: 'restored' });
+    await deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind: 'restored' });
     return { arn: arnOf(row), name: row.name };
   }
 

@@ -115,8 +115,9 @@ export interface SecretsServiceDeps {
   accountId: string;
   /**
    * Cache label lookups (ciphertext rows, never plaintext) in memory, cleared on every secret
-   * change this process publishes. Only safe when this process is the only writer (SQLite);
-   * with several nodes a write elsewhere would not be seen at once, so it stays off there.
+   * change published on the change bus. With one writer (SQLite) that is every change; with
+   * several nodes another node's write arrives a few milliseconds after it committed, and
+   * `readCacheMaxAgeMs` bounds a notification that never arrives.
    */
   readCache?: boolean;
   /** Label lookups the read cache keeps (default 10,000). */

@@ -100,7 +100,7 @@ export function createVersions(deps: SecretsServiceDeps, refs: SecretRefs) {
       if (written.created) await syncReplicas(tx, row.id);
       return { row, ...written };
     });
-    deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'written', versionId: result.versionId });
+    await deps.changes.publish('secret', result.row.id, { name: result.row.name, region: result.row.region, kind: 'written', versionId: result.versionId });
     return { arn: arnOf(result.row), name: result.row.name, versionId: result.versionId, labels: result.labels, created: result.created };
   }
 
@@ -140,7 +140,7 @@ export function createVersions(deps: SecretsServiceDeps, refs: SecretRefs) {
     });
     // CURRENT moving to another version is what every rotation's last step does: the value changed.
     const kind = input.label === LABEL_CURRENT && input.moveToVersionId !== undefined ? 'rotated' : 'label_moved';
-    deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind, versionId: input.moveToVersionId ?? input.removeFromVersionId ?? null });
+    await deps.changes.publish('secret', row.id, { name: row.name, region: row.region, kind, versionId: input.moveToVersionId ?? input.removeFromVersionId ?? null });
     return { arn: arnOf(row), name: row.name };
   }
 
