@@ -64,12 +64,19 @@ export interface RowWriter {
 /**
  * SQLite: a connection of its own with a prepared insert, one transaction per batch.
  * synchronous=OFF while seeding only: a crash mid-seed means seeding again, nothing else.
+ * The audit table's secondary indexes are dropped for the seed and built again at `close`:
+ * rows arrive in seq order, so the table itself grows at its end, while inserting into indexes
+ * keyed by secret, accessor or outcome touches pages all over them, which is what slowed the
+ * 20M-event seed from 46,000 to 22,000 events/s once they no longer fitted in the cache.
+ * Building an index sorts once. Whatever happens, `close` puts the indexes back.
  */
 export function sqliteRowWriter(file: string): RowWriter {
   const db = new SqliteDatabase(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
-  db.pragma('cache_size = -262144'); // 256 MiB: the three secondary indexes stay mostly in memory
+  db.pragma('cache_size = -1048576'); // 1 GiB: index builds sort in memory as far as they can
+  const indexes = db.prepare(`select name, sql from sqlite_master where type = 'index' and tbl_name = 'audit_events' and sql is not null`).all() as { name: string; sql: string }[];
+  for (const index of indexes) db.exec(`drop index "${index.name}"`);
   const insert = db.prepare(`insert into audit_events (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`);
   const writeAll = db.transaction((rows: AuditRow[]) => {
     for (const r of rows) insert.run(r.seq, r.time, r.request_id, r.accessor, r.source, r.operation, r.secret_name, r.version_id, r.outcome, r.error_code, r.status, r.latency_us, r.detail, r.prev_hash, r.hash);
@@ -79,6 +86,7 @@ export function sqliteRowWriter(file: string): RowWriter {
       writeAll(rows);
     },
     async close() {
+      for (const index of indexes) db.exec(index.sql);
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     },

@@ -135,15 +135,20 @@ export async function seedBigData(options: SeedOptions): Promise<SeedResult> {
   const writer = dialect === 'sqlite' ? sqliteRowWriter(storage.sqlitePath!) : postgresRowWriter(pgConnectionFields(options.url, options.password));
   const eventsStart = performance.now();
   let lastLog = eventsStart;
-  const newHead = await seedEvents(writer, key, { seq: Number(head.seq), hash: head.hash }, shape, (written) => {
-    if (performance.now() - lastLog > 15_000) {
-      lastLog = performance.now();
-      log(`events: ${written} (${Math.round(written / ((lastLog - eventsStart) / 1000))}/s)`);
-    }
-  });
-  await writer.close();
+  let newHead: { seq: number; hash: string };
+  try {
+    newHead = await seedEvents(writer, key, { seq: Number(head.seq), hash: head.hash }, shape, (written) => {
+      if (performance.now() - lastLog > 15_000) {
+        lastLog = performance.now();
+        log(`events: ${written} (${Math.round(written / ((lastLog - eventsStart) / 1000))}/s)`);
+      }
+    });
+    log(`events: ${options.events} written in ${((performance.now() - eventsStart) / 1000).toFixed(1)} s; building indexes`);
+  } finally {
+    await writer.close();
+  }
   const eventsSeconds = (performance.now() - eventsStart) / 1000;
-  log(`events: ${options.events} in ${eventsSeconds.toFixed(1)} s`);
+  log(`events: ${options.events} in ${eventsSeconds.toFixed(1)} s, indexes included`);
 
   // The head checkpoint and the verified mark, MAC'd with the chain key as the server does.
   const after = dialect === 'sqlite' ? await openStorage({ url: options.url }) : storage;
