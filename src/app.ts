@@ -160,6 +160,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     startupCheck: (q, acknowledged) => checkpointer.checkAgainstStore(q, auditStore, acknowledged),
     highestExternalSeq: () => checkpointer.lastCheckpointSeq(),
     startupWalkMaxEvents: config.audit_startup_walk_max_events,
+    periodicFullWalkMs: config.alerts.enabled && config.alerts.rules.integrity.enabled ? config.alerts.rules.integrity.full_verify_every_hours * 3_600_000 : undefined,
     onAcknowledged: () => checkpointer.flush(),
     appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: auditFsync })

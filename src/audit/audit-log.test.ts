@@ -306,6 +306,45 @@ describe('start-up verification of a long chain', () => {
     }
   });
 
+  test('with a periodic whole walk not yet due, a restart leaves the older events to it; once due, the restart walks them', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-start-'));
+    const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });
+    const DAY = 86_400_000;
+    let clock = Date.UTC(2026, 0, 1);
+    const openWithPeriodicWalk = () => createAuditLog({
+      db: storage.db, auditStore: createAuditStore(storage.dialect), chainKey: () => KEY, isSealed: () => false, now: () => clock,
+      onError: () => undefined, startupWalkMaxEvents: 3, periodicFullWalkMs: DAY,
+    });
+    try {
+      const first = openWithPeriodicWalk();
+      await first.initializeChain();
+      for (let i = 0; i < 6; i++) await first.record(event(`e${i}`));
+      assert.equal((await first.verify()).ok, true, 'a full walk writes the verified mark');
+      await storage.db.updateTable('audit_events').set({ outcome: 'failure' }).where('seq', '=', 2).execute();
+
+      clock += DAY / 2;
+      const soon = openWithPeriodicWalk();
+      await soon.record(event('half-a-day-later'));
+      assert.equal(soon.backgroundWalk(), null, 'no whole walk at start-up');
+      // The periodic check walks from the mark until a whole walk is due: nothing before it was read.
+      assert.equal((await soon.verify({ fullEveryMs: DAY })).ok, true);
+      assert.equal(soon.isTampered(), false);
+      clock += DAY / 2 + 1;
+      const due = await soon.verify({ fullEveryMs: DAY });
+      assert.deepEqual([due.ok, due.problem?.seq], [false, 2], 'the periodic whole walk finds it');
+
+      // A restart once the whole walk is due (the mark's last whole walk is a day old) walks it in the background at once.
+      const late = openWithPeriodicWalk();
+      await late.record(event('before-the-walk-ends'));
+      assert.ok(late.backgroundWalk(), 'a whole walk runs');
+      await late.backgroundWalk();
+      assert.equal(late.isTampered(), true);
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a forged mark is ignored: the whole chain is walked before the first append', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'custos-audit-start-'));
     const storage = await openStorage({ url: `sqlite:${path.join(dir, 'audit.db')}` });

@@ -41,6 +41,12 @@ export interface AuditLogDeps {
   onAcknowledged?: () => void;
   /** Start-up walks a chain of up to this many events whole; a longer one from the verified mark (default 1,000,000). */
   startupWalkMaxEvents?: number;
+  /**
+   * When a periodic check walks the whole chain this often (the alerts' integrity rule), a
+   * start-up that walked from the mark skips its background whole walk if the last one is more
+   * recent than this: the periodic check walks it whole when due. Unset: always walk it.
+   */
+  periodicFullWalkMs?: number;
 }
 
 const NO_OPTIONS: RecordOptions = Object.freeze({});
@@ -102,8 +108,13 @@ export function createAuditLog(deps: AuditLogDeps) {
    * `q`, or the pool). A chain of up to `startupWalkMaxEvents` events is walked whole. A longer
    * one is walked from the verified mark (the newest event an earlier walk found good, MAC'd),
    * so a restart does not stall for minutes on a year of events, and walked whole right after
-   * in the background: tampering before the mark trips the log then, not before serving.
+   * in the background: tampering before the mark trips the log then, not before serving. With a
+   * periodic whole walk (`periodicFullWalkMs`) that is not yet due, that walk is left to it:
+   * at 10^8 events a whole walk takes a core for many minutes, and a restart does not make
+   * events before the mark any more likely to have changed than the hours before it did.
    */
+  let backgroundWalk: Promise<void> | null = null;
+
   async function runVerification(q: Queryable): Promise<void> {
     const gen = guard.generation();
     const key = deps.chainKey();
@@ -131,7 +142,13 @@ export function createAuditLog(deps: AuditLogDeps) {
     guard.ready(head, gen);
     verified = { ...result.lastGood, fullAt: mark ? mark.fullAt : deps.now() };
     await saveMark(q, key);
-    if (mark) setImmediate(() => void api.verify().catch((error) => deps.onError(error)));
+    const periodicWalkDue = deps.periodicFullWalkMs === undefined || deps.now() - (mark?.fullAt ?? 0) >= deps.periodicFullWalkMs;
+    if (mark && periodicWalkDue) {
+      backgroundWalk = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => api.verify())
+        .then(() => undefined, (error) => deps.onError(error))
+        .finally(() => (backgroundWalk = null));
+    }
   }
 
   /** Resolves once the chain was verified since unseal (the guard is then ready or tampered). */
@@ -232,6 +249,9 @@ export function createAuditLog(deps: AuditLogDeps) {
 
     /** True while appends are refused until an operator acknowledges the break (a cheap check). */
     isTampered: () => guard.state() === 'tampered',
+
+    /** The whole walk a start-up from the verified mark began in the background, while it runs. */
+    backgroundWalk: (): Promise<void> | null => backgroundWalk,
 
     /** 'unverified' | 'ready' | 'tampered', and what was found. */
     status: () => ({ state: guard.state(), found: guard.found() }),
