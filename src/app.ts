@@ -164,7 +164,7 @@ export async function startServer(config: Config, logger: Logger, output: (line:
     onAcknowledged: () => checkpointer.flush(),
     appender: timedAppender(storage.sqlitePath && storage.sqlitePath !== ':memory:'
       ? createSqliteAppender(storage.sqlitePath, { fsyncEachBatch: auditFsync })
-      : storage.dialect === 'postgres' ? createPgAppender(db, auditStore) : createInProcessAppender(db, auditStore), metrics),
+      : storage.dialect === 'postgres' ? createPgAppender(db, auditStore, { onHeadRace: (outcome) => metrics.observeAuditHeadRace(outcome) }) : createInProcessAppender(db, auditStore), metrics),
   });
   // The audit queue as requests see it: events recorded and not yet durable.
   let auditPending = 0;

@@ -43,6 +43,19 @@ async function createSecret(address: string, token: string): Promise<void> {
   if (!response.ok) throw new Error(`setup failed: ${response.status}`);
 }
 
+/** Audit batches written and head races lost, summed over the nodes (from their /metrics). */
+async function auditRaces(addresses: string[], token: string): Promise<{ batches: number; rechained: number; locked: number }> {
+  const total = { batches: 0, rechained: 0, locked: 0 };
+  for (const address of addresses) {
+    const text = await (await fetch(`${address}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    total.batches += value(/^custos_audit_write_duration_seconds_count(?:\{[^}]*\})? (\d+)/m);
+    total.rechained += value(/^custos_audit_head_races_total\{outcome="rechained"\} (\d+)/m);
+    total.locked += value(/^custos_audit_head_races_total\{outcome="locked"\} (\d+)/m);
+  }
+  return total;
+}
+
 async function measure(label: string, base: string, token: string, pids: number[]): Promise<BenchRow[]> {
   const headers = { authorization: `Bearer ${token}` };
   const url = `${base}/v1/values/${NAME}`;
@@ -132,7 +145,15 @@ export const postgresSuite: BenchSuite = {
       const second = await startServer({ dev: false, args: ['--storage', db.url], env: { ...env, CUSTOS_UNSEAL_KEY: init.keys[0]! }, logLevel: 'warn' });
       nodes.push(second);
       proxy = await startProxy([first.port, second.port]);
+      const racesBefore = await auditRaces([first.address, second.address], token);
       rows.push(...(await measure('PostgreSQL, 2 nodes round-robin', proxy.url, token, [first.process.pid!, second.process.pid!])));
+      const racesAfter = await auditRaces([first.address, second.address], token);
+      const batches = racesAfter.batches - racesBefore.batches;
+      const lost = racesAfter.rechained - racesBefore.rechained + racesAfter.locked - racesBefore.locked;
+      // How often a batch found the other node's events at the chain head, per batch written.
+      rows.push({ suite: 'postgres', case: 'PostgreSQL, 2 nodes: audit head races (all runs)', metrics: {
+        batches, 'lost tries per batch': batches ? (lost / batches).toFixed(2) : '0', 'locked per batch': batches ? ((racesAfter.locked - racesBefore.locked) / batches).toFixed(2) : '0',
+      } });
     } finally {
       proxy?.stop();
       for (const node of nodes) {

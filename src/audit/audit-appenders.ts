@@ -56,7 +56,7 @@ export function createInProcessAppender(db: Kysely<Database>, auditStore: AuditS
  * head. Nodes that keep overtaking each other fall back, after a few tries, to the locked
  * transaction (`appendInTransaction`), which cannot lose the race.
  */
-export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, options: { optimisticTries?: number } = {}): AuditAppender {
+export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, options: { optimisticTries?: number; onHeadRace?: (outcome: 'rechained' | 'locked') => void } = {}): AuditAppender {
   const tries = options.optimisticTries ?? 3;
   const locked = createInProcessAppender(db, auditStore);
   // The time of the head's event, for the head it belongs to: a batch's times start there
@@ -77,9 +77,10 @@ export function createPgAppender(db: Kysely<Database>, auditStore: AuditStore, o
           return head;
         }
         // No head row yet (a new store): the locked path writes the first one.
-        if (!result.stored) break;
+        if (!result.stored) return locked.append(events, key, guard);
         if (!guard.matches(result.stored)) guard.accept(result.stored, await checkExtension(db, auditStore, key, expected, result.stored, result.between));
         headTime = { seq: result.stored.seq, hash: result.stored.hash, time: result.stored.event_time };
+        options.onHeadRace?.(attempt + 1 < tries ? 'rechained' : 'locked');
       }
       return locked.append(events, key, guard);
     },

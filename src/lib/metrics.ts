@@ -57,6 +57,10 @@ export function createMetrics(options: MetricsOptions) {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
   });
   const auditBatchEvents = new Counter({ name: 'custos_audit_events_written_total', help: 'Audit events written', registers: [registry] });
+  const auditHeadRaces = new Counter({
+    name: 'custos_audit_head_races_total', registers: [registry], labelNames: ['outcome'] as const,
+    help: 'Audit batches another node appended before (PostgreSQL, several nodes): rechained and sent again, or written under the chain lock after repeated losses',
+  });
   // Aggregators say how worker processes' values combine (`--workers`): per-process counts add
   // up, the seal gauge reports 1 if any worker is sealed, and gauges read from the database are
   // the same in every worker, so one worker's value stands for all.
@@ -133,6 +137,10 @@ export function createMetrics(options: MetricsOptions) {
     observeAuditWrite(seconds: number, events: number): void {
       auditWrite.observe(seconds);
       auditBatchEvents.inc(events);
+    },
+    /** An audit batch found another node's events at the head: `rechained` and sent again, or `locked` (written under the chain lock). */
+    observeAuditHeadRace(outcome: 'rechained' | 'locked'): void {
+      auditHeadRaces.inc({ outcome });
     },
     /** The exposition text (samples the gauges backed by the database first). */
     async render(): Promise<{ contentType: string; body: string }> {

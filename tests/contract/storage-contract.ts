@@ -391,10 +391,11 @@ export function storageContract(engine: ContractEngine): void {
 
       // PostgreSQL's one-statement appender, also with one optimistic try so that most batches
       // that lose the race take the locked path; and the locked transaction alone.
+      type Race = 'rechained' | 'locked';
       const appenders = [
-        { name: 'one-statement appends', postgresOnly: true, make: (s: Storage, store: AuditStore) => createPgAppender(s.db, store) },
-        { name: 'one optimistic try, then the lock', postgresOnly: true, make: (s: Storage, store: AuditStore) => createPgAppender(s.db, store, { optimisticTries: 1 }) },
-        { name: 'locked transactions', postgresOnly: false, make: (s: Storage, store: AuditStore) => createInProcessAppender(s.db, store) },
+        { name: 'one-statement appends', postgresOnly: true, tries: 3, make: (s: Storage, store: AuditStore, onHeadRace: (r: Race) => void) => createPgAppender(s.db, store, { onHeadRace }) },
+        { name: 'one optimistic try, then the lock', postgresOnly: true, tries: 1, make: (s: Storage, store: AuditStore, onHeadRace: (r: Race) => void) => createPgAppender(s.db, store, { optimisticTries: 1, onHeadRace }) },
+        { name: 'locked transactions', postgresOnly: false, tries: 0, make: (s: Storage, store: AuditStore) => createInProcessAppender(s.db, store) },
       ];
       for (const variant of appenders) test(`concurrent audit appends from three connections (like three nodes) keep one gapless chain: ${variant.name}`, async (t) => {
         if (variant.postgresOnly && storage.dialect !== 'postgres') return t.skip('the function is PostgreSQL only');
@@ -402,8 +403,9 @@ export function storageContract(engine: ContractEngine): void {
         await storage.db.deleteFrom('audit_head').execute();
         const others = [await openAnother(), await openAnother()];
         extra.push(...others);
+        const races: Race[] = [];
         const logs = [storage, ...others].map((s) => createAuditLog({
-          db: s.db, auditStore: createAuditStore(s.dialect), appender: variant.make(s, createAuditStore(s.dialect)), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now, onError: () => undefined,
+          db: s.db, auditStore: createAuditStore(s.dialect), appender: variant.make(s, createAuditStore(s.dialect), (r) => races.push(r)), chainKey: () => barrier.auditKey(), isSealed: () => false, now: Date.now, onError: () => undefined,
           // A fresh store with no head yet: the first batch of any node writes it.
           allowMissingHead: () => true,
         }));
@@ -422,6 +424,10 @@ export function storageContract(engine: ContractEngine): void {
         assert.deepEqual(seqs, Array.from({ length: 150 }, (_, i) => i + 1));
         const nodes = new Set((await storage.db.selectFrom('audit_events').select('accessor').execute()).map((r) => r.accessor));
         assert.equal(nodes.size, 3);
+        // Whatever the interleaving: a batch goes to the lock only after losing every optimistic try.
+        const count = (r: Race) => races.filter((x) => x === r).length;
+        assert.ok(count('rechained') >= count('locked') * (variant.tries - 1), JSON.stringify({ races: { rechained: count('rechained'), locked: count('locked') } }));
+        if (variant.tries === 1) assert.equal(count('rechained'), 0);
       });
     });
   });
