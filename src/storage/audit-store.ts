@@ -48,6 +48,11 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     .values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
     .onConflict((oc) => oc.column('id').doUpdateSet({ seq: p('seq'), hash: p('hash'), mac: p('mac') })));
   let timeOrder: Promise<TimeOrder | undefined> | undefined;
+  // The mark is written once by migration 038 and never changes: read it once.
+  const readOrder = (q: Queryable) => (timeOrder ??= readTimeOrder(q).catch((error: unknown) => {
+    timeOrder = undefined;
+    throw error;
+  }));
   const insertChunk = new Map(CHUNK_SIZES.map((size) => [size, preparedQuery<never, Record<string, unknown>>((q, p) =>
     q.insertInto('audit_events').values(Array.from({ length: size }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${i}.${c}`)])) as AuditInsert)))]));
   return {
@@ -160,13 +165,18 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     },
     /** Matching events: time bounds become a range of seq first (auditSeqRange), so a page reads only its rows. */
     async query(q: Queryable, query: AuditQuery): Promise<AuditRow[]> {
-      // The mark is written once by migration 038 and never changes: read it once.
-      timeOrder ??= readTimeOrder(q).catch((error: unknown) => {
-        timeOrder = undefined;
-        throw error;
-      });
-      const range = await auditSeqRange(q, query, await timeOrder);
+      const range = await auditSeqRange(q, query, await readOrder(q));
       return range ? buildAuditQuery(q, query, range).execute() : [];
+    },
+    /**
+     * A cursor for `rulesPage` before every event at or after `time` (found by the seek on the
+     * time index that bounds searches); undefined when no event is that recent. Reaching back
+     * before migration 038's mark, it is 0: those events are in no time order.
+     */
+    async cursorBefore(q: Queryable, time: number): Promise<number | undefined> {
+      const range = await auditSeqRange(q, { since: time }, await readOrder(q));
+      if (range === null) return undefined;
+      return range.from === undefined ? 0 : range.from - 1;
     },
     /** The newest event strictly older than `cutoff`, i.e. the last one retention removes. */
     async lastBefore(q: Queryable, cutoff: number): Promise<{ seq: number; hash: string } | undefined> {
