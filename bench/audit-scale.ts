@@ -4,12 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { CompiledQuery, sql } from 'kysely';
 import { GENESIS_HASH, headMac } from '../src/audit/audit-chain.js';
+import { createPgAppender, createSqliteAppender, type AuditAppender } from '../src/audit/audit-appenders.js';
+import { createChainGuard } from '../src/audit/chain-guard.js';
 import { verifyChain } from '../src/audit/audit-verify.js';
 import { buildAuditQuery, compileAuditQuery, createAuditStore, type AuditQuery } from '../src/storage/audit-store.js';
 import { ensureMonthPartitions } from '../src/storage/audit-partitions.js';
 import { openStorage, pgConnectionFields, type Storage } from '../src/storage/database.js';
 import { startPostgresCluster, type PostgresCluster } from '../tests/support/postgres-cluster.js';
-import { AUDIT_SPAN_MS, postgresRowWriter, seedEvents, sqliteRowWriter } from './big-data-events.js';
+import { AUDIT_SPAN_MS, makeEvents, postgresRowWriter, prng, seedEvents, sqliteRowWriter, type EventShape } from './big-data-events.js';
 import { ACCESSORS, AUDITED_SECRETS, seededAccessor, seededName } from './big-data-seed.js';
 import { printTable, saveResults, type BenchRow } from './lib.js';
 
@@ -17,7 +19,8 @@ import { printTable, saveResults, type BenchRow } from './lib.js';
  * The audit log alone at scale, store-level (no server): seeds N chained events into a fresh
  * store (SQLite file or a throwaway PostgreSQL cluster), then times the searches `custos audit
  * query` runs (median of 5 after a warm-up, with the plan), each beside the same search without
- * its seq range (as it ran before migration 038), and the whole-chain verify walk.
+ * its seq range (as it ran before migration 038), the whole-chain verify walk, and appends
+ * through the server's own appender at that size (each index of audit_events costs every append).
  *
  *   AUDIT_SCALE_ENGINE=postgres|sqlite AUDIT_SCALE_EVENTS=1000000 AUDIT_SCALE_DIR=/big/disk node dist/bench/audit-scale.js
  */
@@ -27,14 +30,55 @@ const BASE_DIR = process.env.AUDIT_SCALE_DIR ?? os.tmpdir();
 /** 0: no month partitions, every event in the default one (a store seeded without them). */
 const PARTITIONS = process.env.AUDIT_SCALE_PARTITIONS !== '0';
 const DAY = 86_400_000;
+/** Appended after the seed in rounds of this many, in batches of 64 (the most group commit puts in one batch). */
+const APPENDS = Number(process.env.AUDIT_SCALE_APPENDS ?? 10_000);
+const APPEND_ROUNDS = 5;
+
+/**
+ * The outcome indexes of audit_events before migration 040 and since, so that the same appends
+ * and the same outcome + principal search are timed under each on the one seeded store,
+ * alternating (every index costs every append; side by side, the machine's swings cancel out).
+ */
+const OUTCOME_INDEX_LAYOUTS: Record<string, string[]> = {
+  'before 040': ['create index if not exists audit_by_outcome_seq on audit_events (outcome, seq)'],
+  '040': [
+    "create index if not exists audit_unsuccessful_by_accessor on audit_events (accessor, outcome, seq) where outcome <> 'success'",
+    "create index if not exists audit_unsuccessful_by_outcome on audit_events (outcome, seq) where outcome <> 'success'",
+  ],
+};
+const OUTCOME_INDEXES = ['audit_by_outcome_seq', 'audit_unsuccessful_by_accessor', 'audit_unsuccessful_by_outcome'];
+
+async function useLayout(storage: Storage, layout: string): Promise<void> {
+  const wanted = OUTCOME_INDEX_LAYOUTS[layout]!;
+  for (const index of OUTCOME_INDEXES) if (!wanted.some((ddl) => ddl.includes(` ${index} `))) await sql.raw(`drop index if exists ${index}`).execute(storage.db);
+  for (const ddl of wanted) await sql.raw(ddl).execute(storage.db);
+  if (ENGINE === 'postgres') await sql`analyze audit_events`.execute(storage.db);
+}
+const APPEND_BATCH = 64;
 const median = (values: number[]) => Number([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!.toFixed(1));
 
 async function plan(storage: Storage, query: AuditQuery): Promise<string> {
-  const compiled = await compileAuditQuery(storage.db, query);
+  const compiled = await compileAuditQuery(storage.db, ENGINE, query);
   if (!compiled) return '(no rows can match: not run)';
   const prefix = ENGINE === 'sqlite' ? 'explain query plan ' : 'explain ';
   const { rows } = await storage.db.executeQuery<Record<string, string>>(CompiledQuery.raw(prefix + compiled.sql, [...compiled.parameters]));
   return rows.map((r) => (ENGINE === 'sqlite' ? r.detail : r['QUERY PLAN'])!.trim()).join('; ').slice(0, 400);
+}
+
+/**
+ * Events per second through the appender the server uses (SQLite: its own connection, statements
+ * compiled once; PostgreSQL: one custos_audit_append call per batch), one batch after another,
+ * continuing the seeded chain with the seeded mix of outcomes, stamped after the seeded span.
+ */
+async function appendRate(appender: AuditAppender, storage: Storage, key: Buffer, shape: EventShape, after: number, round: number): Promise<number> {
+  const stored = await createAuditStore(ENGINE).headCheckpoint(storage.db);
+  if (!stored) throw new Error('no head after seeding');
+  const guard = createChainGuard({ onTamper: (found) => { throw new Error(found); }, onHead: () => undefined });
+  guard.ready({ seq: stored.seq, hash: stored.hash, mac: stored.mac }, guard.generation());
+  const events = makeEvents({ ...shape, total: APPENDS }, 0, APPENDS, prng(31 + round)).map((e, i) => ({ ...e, time: after + round * APPENDS + i }));
+  const started = performance.now();
+  for (let from = 0; from < events.length; from += APPEND_BATCH) guard.wrote(await appender.append(events.slice(from, from + APPEND_BATCH), key, guard));
+  return Math.round(events.length / ((performance.now() - started) / 1000));
 }
 
 async function main(): Promise<void> {
@@ -93,7 +137,7 @@ async function main(): Promise<void> {
         const result = await auditStore.query(storage.db, query);
         if (round > 0) bounded.push(performance.now() - start);
         start = performance.now();
-        const before = await buildAuditQuery(storage.db, query).execute();
+        const before = await buildAuditQuery(storage.db, ENGINE, query).execute();
         if (round > 0) unbounded.push(performance.now() - start);
         if (result.length !== before.length) throw new Error(`${name}: ${result.length} events with the seq range, ${before.length} without`);
         found = result.length;
@@ -106,6 +150,30 @@ async function main(): Promise<void> {
     const walkSeconds = (performance.now() - walkStart) / 1000;
     if (!verified.ok) throw new Error(`the seeded chain does not verify: ${verified.problem?.message}`);
     rows.push({ suite: 'audit-scale', case: `${ENGINE}: verify walk, ${verified.checked.toLocaleString('en')} events`, metrics: { seconds: walkSeconds.toFixed(1), 'per s': Math.round(verified.checked / walkSeconds), load: load() } });
+
+    const appender = ENGINE === 'postgres' ? createPgAppender(storage.db, auditStore) : createSqliteAppender(url.slice('sqlite:'.length), { fsyncEachBatch: false });
+    const layouts = Object.keys(OUTCOME_INDEX_LAYOUTS);
+    const rates = new Map(layouts.map((layout) => [layout, [] as number[]]));
+    const searchMs = new Map(layouts.map((layout) => [layout, [] as number[]]));
+    const plans = new Map<string, string>();
+    const both: AuditQuery = { ...year, outcome: 'failure', accessor, limit: 100 };
+    let round = 0;
+    for (let r = 0; r < APPEND_ROUNDS; r++) {
+      for (const layout of r % 2 === 0 ? layouts : [...layouts].reverse()) {
+        await useLayout(storage, layout);
+        rates.get(layout)!.push(await appendRate(appender, storage, key, shape, end + 1, round++));
+        const started = performance.now();
+        await auditStore.query(storage.db, both);
+        searchMs.get(layout)!.push(performance.now() - started);
+        plans.set(layout, await plan(storage, both));
+      }
+    }
+    await appender.close();
+    for (const layout of layouts) {
+      const perSecond = rates.get(layout)!;
+      rows.push({ suite: 'audit-scale', case: `${ENGINE}: outcome indexes ${layout}: append ${APPEND_ROUNDS} × ${APPENDS.toLocaleString('en')} events (batches of ${APPEND_BATCH}); outcome failure + principal, one year`,
+        metrics: { 'per s': median(perSecond), range: `${Math.min(...perSecond)}-${Math.max(...perSecond)}`, ms: median(searchMs.get(layout)!), load: load(), plan: plans.get(layout)! } });
+    }
     await storage.close();
   } finally {
     await cluster?.stop();

@@ -71,7 +71,7 @@ export async function explainAuditQuery(url: string, password: string | undefine
   if (url.startsWith('sqlite:')) {
     const sqlite = new SqliteDatabase(url.slice('sqlite:'.length), { readonly: true });
     try {
-      const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), query);
+      const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', query);
       if (!compiled) return 'no event can match (not run)';
       const rows = sqlite.prepare(`explain query plan ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[];
       return rows.map((r) => r.detail).join('; ');
@@ -81,7 +81,7 @@ export async function explainAuditQuery(url: string, password: string | undefine
   }
   const pool = new pg.Pool({ ...pgConnectionFields(url, password), max: 1 });
   try {
-    const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), query);
+    const compiled = await compileAuditQuery(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', query);
     if (!compiled) return 'no event can match (not run)';
     const result = await pool.query(`explain ${compiled.sql}`, compiled.parameters as unknown[]);
     return result.rows.map((r: Record<string, string>) => r['QUERY PLAN']!.trim()).filter((l) => /Scan|Index/.test(l)).join('; ');

@@ -10,18 +10,20 @@ import { keyMemo } from './key-memo.js';
 import { createAlertDelivery } from './alert-delivery.js';
 import type { Sink } from './alert-sinks.js';
 import { stateFindings } from './state-rules.js';
-import { createStreamRules, type ReadingHours, type StreamHistory } from './stream-rules.js';
+import { createStreamRules, historySpanMs, type ReadingHours, type StreamHistory } from './stream-rules.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const CURSOR = 'audit';
+/** Where the first run started reading (seq) and when it ran (updated_at): it fires only for the hour before. */
+const BACKFILL = 'audit_backfill';
 const BATCH = 2000;
 
 export interface AlertEngineDeps {
   db: Kysely<Database>;
   alertStore: AlertStore;
   /** Audit events are only read, by seq, through the store (never through the append path). */
-  auditStore: Pick<AuditStore, 'rulesPage'>;
+  auditStore: Pick<AuditStore, 'rulesPage' | 'cursorBefore'>;
   config: AlertsConfig;
   sinks: readonly Sink[];
   now: () => number;
@@ -32,6 +34,12 @@ export interface AlertEngineDeps {
   nodeId: string;
   /** Stop after this many events per run, so one run stays short; the next run continues. */
   maxEventsPerRun?: number;
+}
+
+/** From when the findings of a run fire, and the record of the first run (written with its first batch). */
+interface Backfill {
+  firesFrom: number;
+  start?: { seq: number; at: number };
 }
 
 export interface EvaluationResult {
@@ -125,7 +133,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     };
   }
 
-  async function consumeBatch(after: number, backfillBefore: number, result: EvaluationResult): Promise<number | undefined> {
+  async function consumeBatch(after: number, backfill: Backfill, result: EvaluationResult): Promise<number | undefined> {
     const rows = (await deps.auditStore.rulesPage(db, after, BATCH)) as AuditRecord[];
     if (rows.length === 0) return undefined;
     const history = await historyFor(rows);
@@ -133,7 +141,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     const readCounts = new Map<string, number>();
     const reads = new Map<string, { principal: string; secret_name: string; last_read_at: number }>();
     for (const e of rows) {
-      for (const f of stream.evaluate(e, history)) if (f.time >= backfillBefore) findings.push(f);
+      for (const f of stream.evaluate(e, history)) if (f.time >= backfill.firesFrom) findings.push(f);
       if (e.outcome === 'success' && e.accessor && e.secret_name && READ_OPERATIONS.has(e.operation)) {
         const hourKey = countHourKey(e.accessor, Math.floor(e.time / HOUR) * HOUR);
         readCounts.set(hourKey, (readCounts.get(hourKey) ?? 0) + 1);
@@ -158,13 +166,47 @@ export function createAlertEngine(deps: AlertEngineDeps) {
       await alertStore.recordReads(tx, [...reads.values()]);
       if (persistedReads.size > 200_000) persistedReads.clear();
       await alertStore.setCursor(tx, CURSOR, last, now);
+      if (backfill.start) await alertStore.setCursor(tx, BACKFILL, backfill.start.seq, backfill.start.at);
       return events;
     });
     for (const [pair, r] of reads) persistedReads.set(pair, r.last_read_at);
+    backfill.start = undefined;
     result.events += rows.length;
     result.fired += audits.length;
     await Promise.all(audits.map((e) => deps.recordAudit(e)));
     return last;
+  }
+
+  /**
+   * Where this run reads from, and from when its findings fire. After the first run: from the
+   * stored cursor, firing for events from the hour before the first run on (every event, for a
+   * store whose first run predates that record), so a backlog longer than one run is not
+   * replayed by the runs after the first either. The first run ever learns from the recent
+   * past (last reads, hourly counts) but fires only for the last hour, so enabling alerts on an
+   * old install does not replay history.
+   *
+   * The first run starts at the first event at or after the start of the hour before the last
+   * one less historySpanMs (the longest span an enabled stream rule looks back over), found by
+   * one seek on the time index. Older events can change no finding of an event that may fire:
+   * audit time never decreases along the chain, so everything a rule reads to judge an event of
+   * the last hour (or a later one) is at or after that point. All they could add is a last read
+   * beyond every lookback (a first-time access fires either way; its `previous_read` fact is then
+   * null, as for a pair never read) and hourly counts of hours no baseline or usual-hours profile
+   * reaches. Reading from seq 0 took a log of 10^8 events a thousand runs to catch up.
+   */
+  async function startingPoint(): Promise<{ cursor: number; backfill: Backfill } | undefined> {
+    const stored = await alertStore.cursors(db, [CURSOR, BACKFILL]);
+    const cursor = stored.get(CURSOR);
+    if (cursor) {
+      const firstRun = stored.get(BACKFILL);
+      return { cursor: cursor.seq, backfill: { firesFrom: firstRun ? firstRun.updatedAt - HOUR : -Infinity } };
+    }
+    const now = deps.now();
+    const firesFrom = now - HOUR;
+    const from = await deps.auditStore.cursorBefore(db, Math.floor(firesFrom / HOUR) * HOUR - historySpanMs(config));
+    // No event that recent: nothing to learn from yet; the next run looks again.
+    if (from === undefined) return undefined;
+    return { cursor: from, backfill: { firesFrom, start: { seq: from, at: now } } };
   }
 
   async function checkState(now: number, result: EvaluationResult): Promise<void> {
@@ -210,18 +252,15 @@ export function createAlertEngine(deps: AlertEngineDeps) {
       const result: EvaluationResult = { events: 0, fired: 0, resolved: 0, delivered: 0, dead: 0 };
       if (!config.enabled) return result;
       await ledger.load();
-      const stored = await alertStore.cursor(db, CURSOR);
-      // First run ever: read the retained log to learn (last reads, hourly counts) but fire
-      // only for the last hour, so enabling alerts on an old install does not replay history.
-      const backfillBefore = stored === undefined ? deps.now() - HOUR : -Infinity;
+      const start = await startingPoint();
       if (!streamPrimed) {
         stream.reset();
         streamPrimed = true;
       }
-      let cursor = stored ?? 0;
+      let cursor = start?.cursor;
       const limit = deps.maxEventsPerRun ?? 100_000;
-      while (result.events < limit) {
-        const next = await consumeBatch(cursor, backfillBefore, result);
+      while (cursor !== undefined && result.events < limit) {
+        const next = await consumeBatch(cursor, start!.backfill, result);
         if (next === undefined) break;
         cursor = next;
       }

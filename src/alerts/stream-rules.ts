@@ -109,6 +109,23 @@ function isoDay(dayNumber: number): string {
   return lastDay.iso;
 }
 
+/**
+ * How far before an event the enabled stream rules look: first-time access over its lookback,
+ * the volume spike over its baseline days (whole hours of day) and its window, learned off-hours
+ * over its days (whole hours), a failure burst over its window. A flagged event and the
+ * configured off-hours window judge the event alone. Whether an event fires depends on no
+ * event older than this (and, for the hourly histories, the start of the event's hour).
+ */
+export function historySpanMs(config: AlertsConfig): number {
+  const rules = config.rules;
+  const spans = [0];
+  if (rules.first_time_access.enabled) spans.push(rules.first_time_access.lookback_days * DAY);
+  if (rules.volume_spike.enabled) spans.push(rules.volume_spike.baseline_days * DAY, rules.volume_spike.window_minutes * MINUTE);
+  if (rules.off_hours.enabled && rules.off_hours.learned.enabled) spans.push(rules.off_hours.learned.days * DAY);
+  if (rules.failure_burst.enabled) spans.push(rules.failure_burst.window_minutes * MINUTE);
+  return Math.max(...spans);
+}
+
 export function createStreamRules(config: AlertsConfig) {
   const rules = config.rules;
   const offsetMs = config.utc_offset_minutes * MINUTE;

@@ -7,9 +7,10 @@ export type AlertDeliveryRow = Selectable<Database['alert_deliveries']>;
 /** Alert engine state, and the read-only inventory queries its time-based rules need. */
 export function createAlertStore() {
   return {
-    async cursor(q: Queryable, name: string): Promise<number | undefined> {
-      const row = await q.selectFrom('alert_cursor').select('seq').where('name', '=', name).executeTakeFirst();
-      return row === undefined ? undefined : Number(row.seq);
+    /** The named cursors that exist: the seq each holds and when it was set. */
+    async cursors(q: Queryable, names: readonly string[]): Promise<Map<string, { seq: number; updatedAt: number }>> {
+      const rows = await q.selectFrom('alert_cursor').select(['name', 'seq', 'updated_at']).where('name', 'in', names).execute();
+      return new Map(rows.map((r) => [r.name, { seq: Number(r.seq), updatedAt: Number(r.updated_at) }]));
     },
     async setCursor(q: Queryable, name: string, seq: number, now: number): Promise<void> {
       await q.insertInto('alert_cursor').values({ name, seq, updated_at: now })

@@ -2,6 +2,7 @@ import { CompiledQuery, sql, type Insertable, type Kysely, type Selectable, type
 import type { Database, Dialect, Queryable } from './schema.js';
 import { preparedQuery } from './prepared.js';
 import { AUDIT_TIME_ORDER_KEY } from './migrations/038-audit-time-order.js';
+import { UNSUCCESSFUL } from './migrations/040-audit-unsuccessful-indexes.js';
 import { dropPartition, ensureMonthPartitions, monthsBefore, partitionSummary, upcomingMonths } from './audit-partitions.js';
 
 export type AuditRow = Selectable<Database['audit_events']>;
@@ -48,6 +49,11 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     .values({ id: 1, seq: p('seq'), hash: p('hash'), mac: p('mac') })
     .onConflict((oc) => oc.column('id').doUpdateSet({ seq: p('seq'), hash: p('hash'), mac: p('mac') })));
   let timeOrder: Promise<TimeOrder | undefined> | undefined;
+  // The mark is written once by migration 038 and never changes: read it once.
+  const readOrder = (q: Queryable) => (timeOrder ??= readTimeOrder(q).catch((error: unknown) => {
+    timeOrder = undefined;
+    throw error;
+  }));
   const insertChunk = new Map(CHUNK_SIZES.map((size) => [size, preparedQuery<never, Record<string, unknown>>((q, p) =>
     q.insertInto('audit_events').values(Array.from({ length: size }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${i}.${c}`)])) as AuditInsert)))]));
   return {
@@ -160,13 +166,18 @@ export function createAuditStore(dialect: Dialect, options: AuditStoreOptions = 
     },
     /** Matching events: time bounds become a range of seq first (auditSeqRange), so a page reads only its rows. */
     async query(q: Queryable, query: AuditQuery): Promise<AuditRow[]> {
-      // The mark is written once by migration 038 and never changes: read it once.
-      timeOrder ??= readTimeOrder(q).catch((error: unknown) => {
-        timeOrder = undefined;
-        throw error;
-      });
-      const range = await auditSeqRange(q, query, await timeOrder);
-      return range ? buildAuditQuery(q, query, range).execute() : [];
+      const range = await auditSeqRange(q, query, await readOrder(q));
+      return range ? buildAuditQuery(q, dialect, query, range).execute() : [];
+    },
+    /**
+     * A cursor for `rulesPage` before every event at or after `time` (found by the seek on the
+     * time index that bounds searches); undefined when no event is that recent. Reaching back
+     * before migration 038's mark, it is 0: those events are in no time order.
+     */
+    async cursorBefore(q: Queryable, time: number): Promise<number | undefined> {
+      const range = await auditSeqRange(q, { since: time }, await readOrder(q));
+      if (range === null) return undefined;
+      return range.from === undefined ? 0 : range.from - 1;
     },
     /** The newest event strictly older than `cutoff`, i.e. the last one retention removes. */
     async lastBefore(q: Queryable, cutoff: number): Promise<{ seq: number; hash: string } | undefined> {
@@ -278,13 +289,18 @@ export function timeSeek(q: Queryable, order: TimeOrder, which: 'first at or aft
  * The time conditions stay beside the seq range: they decide for the events before the upgrade,
  * and on PostgreSQL they let the planner skip months.
  */
-export function buildAuditQuery(q: Queryable, query: AuditQuery, range: SeqRange = {}) {
+export function buildAuditQuery(q: Queryable, dialect: Dialect, query: AuditQuery, range: SeqRange = {}) {
   let select = q.selectFrom('audit_events').selectAll();
   if (query.secretName !== undefined) select = select.where('secret_name', '=', query.secretName);
   if (query.accessor !== undefined) select = select.where('accessor', '=', query.accessor);
   if (query.since !== undefined) select = select.where('time', '>=', query.since);
   if (query.until !== undefined) select = select.where('time', '<', query.until);
   if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+  // SQLite: implied by the outcome, and spelled as the partial indexes' condition so that it uses
+  // them. PostgreSQL proves it from the outcome itself, and would count it as a second filter
+  // (estimating a few rows where thousands match, it then sorts them all instead of reading
+  // the index in order).
+  if (dialect === 'sqlite' && query.outcome !== undefined && query.outcome !== 'success') select = select.where(UNSUCCESSFUL);
   if (query.operation !== undefined) select = select.where('operation', '=', query.operation);
   const from = Math.max(range.from ?? -Infinity, query.afterSeq === undefined ? -Infinity : query.afterSeq + 1);
   if (from !== -Infinity) select = select.where('seq', '>=', from);
@@ -293,9 +309,9 @@ export function buildAuditQuery(q: Queryable, query: AuditQuery, range: SeqRange
 }
 
 /** The search as the store runs it, compiled (to look at its plan); null when it would not run. */
-export async function compileAuditQuery(q: Queryable, query: AuditQuery) {
+export async function compileAuditQuery(q: Queryable, dialect: Dialect, query: AuditQuery) {
   const range = await auditSeqRange(q, query, await readTimeOrder(q));
-  return range ? buildAuditQuery(q, query, range).compile() : null;
+  return range ? buildAuditQuery(q, dialect, query, range).compile() : null;
 }
 
 export interface VerifiedMark { seq: number; hash: string; fullAt: number; mac: string }

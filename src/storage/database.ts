@@ -27,6 +27,7 @@ import { auditPartitions } from './migrations/035-audit-partitions.js';
 import { auditOutcomeIndex } from './migrations/037-audit-outcome-index.js';
 import { auditTimeOrder } from './migrations/038-audit-time-order.js';
 import { auditAppendFunction } from './migrations/039-audit-append-function.js';
+import { auditUnsuccessfulIndexes } from './migrations/040-audit-unsuccessful-indexes.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -89,6 +90,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '037-audit-outcome-index': auditOutcomeIndex(dialect),
     '038-audit-time-order': auditTimeOrder(dialect),
     '039-audit-append-function': auditAppendFunction(dialect),
+    '040-audit-unsuccessful-indexes': auditUnsuccessfulIndexes(dialect),
   };
 }
 

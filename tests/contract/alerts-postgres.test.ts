@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStorage } from '../../src/storage/database.js';
 import { alertKit, DAY, MINUTE, type AlertKit } from '../support/alert-kit.js';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
+import { backlogFiresOnlyTheLastHourInEveryRun, firstRunReadsFromTheHorizon, firstRunWithNothingRecentWaits } from '../support/alert-first-run.js';
 
 /**
  * The alert engine's queries on PostgreSQL (upserts with excluded, sums returned as numeric,
@@ -51,4 +52,13 @@ describe('alert engine on PostgreSQL', () => {
     assert.equal((await kit.alerts()).length, 5);
     assert.equal((await kit.auditOps('alert.fired')).length, 5);
   });
+
+  // The first run's scripts of src/alerts/alert-first-run.test.ts, each on a database of its own.
+  const fresh = async () => {
+    const { url, password } = await cluster.createDatabase();
+    return openStorage({ url, password });
+  };
+  test('first run: reads from the longest span the enabled rules look back over, learns from it, fires only for the last hour', async () => firstRunReadsFromTheHorizon(await fresh()));
+  test('first run: a backlog longer than one run fires only for the last hour in the runs after the first, across a restart', async () => backlogFiresOnlyTheLastHourInEveryRun(await fresh()));
+  test('first run: with no event since the horizon it reads nothing, and the next run finds new events', async () => firstRunWithNothingRecentWaits(await fresh()));
 });

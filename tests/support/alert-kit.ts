@@ -11,7 +11,7 @@ import type { Sink } from '../../src/alerts/alert-sinks.js';
  * A real alert engine over in-memory SQLite and the real audit log, with a clock the test
  * sets, for the engine's own tests (scripted audit histories; nothing is mocked).
  */
-export async function alertKit(config: Record<string, unknown> = {}, options: { sinks?: Sink[]; start?: number; verifyAudit?: AlertEngineDeps['verifyAudit']; storage?: Storage } = {}) {
+export async function alertKit(config: Record<string, unknown> = {}, options: { sinks?: Sink[]; start?: number; verifyAudit?: AlertEngineDeps['verifyAudit']; storage?: Storage; maxEventsPerRun?: number } = {}) {
   // In-memory SQLite unless given a storage (the PostgreSQL contract run passes one).
   const storage = options.storage ?? (await openStorage({ url: 'sqlite::memory:' }));
   const key = randomBytes(32);
@@ -24,7 +24,7 @@ export async function alertKit(config: Record<string, unknown> = {}, options: { 
   const parsed: AlertsConfig = AlertsConfigSchema.parse(config);
   const engineFor = () => createAlertEngine({
     db: storage.db, alertStore, auditStore, config: parsed, sinks: options.sinks ?? [], now: () => clock, recordAudit: (e) => auditLog.record(e),
-    isSealed: () => sealed, verifyAudit: options.verifyAudit, nodeId: 'test-node',
+    isSealed: () => sealed, verifyAudit: options.verifyAudit, nodeId: 'test-node', maxEventsPerRun: options.maxEventsPerRun,
   });
   let engine = engineFor();
   let request = 0;

@@ -76,7 +76,7 @@ export async function checkSearchesMatch(storage: Storage, options: { upgraded: 
     if (random() < 0.2) query.afterSeq = pick(all).seq;
     const seqs = (rows: AuditRow[]) => rows.map((r) => Number(r.seq));
     const got = seqs(await auditStore.query(storage.db, query));
-    const before = seqs(await buildAuditQuery(storage.db, query).execute());
+    const before = seqs(await buildAuditQuery(storage.db, storage.dialect, query).execute());
     const matching = all.filter((r) => (query.since === undefined || r.time >= query.since) && (query.until === undefined || r.time < query.until)
       && (query.outcome === undefined || r.outcome === query.outcome) && (query.accessor === undefined || r.accessor === query.accessor)
       && (query.secretName === undefined || r.secret_name === query.secretName) && (query.operation === undefined || r.operation === query.operation)
