@@ -118,7 +118,7 @@ async function main(): Promise<void> {
         if (round === 0) cold = performance.now() - started;
         else times.push(performance.now() - started);
       }
-      const compiled = await compileAuditQuery(storage.db, query);
+      const compiled = await compileAuditQuery(storage.db, 'sqlite', query);
       const plan = compiled
         ? (await storage.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]))).rows.map((r) => r.detail).join('; ')
         : '(no rows can match)';
