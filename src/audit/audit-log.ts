@@ -1,3 +1,9 @@
+/**
+ * The audit log: recording, batching, start-up verification and the tamper guard. It stays one
+ * file a little over 400 lines on purpose: when an append is allowed (verified, ready, tampered)
+ * is decided by these pieces together, and the fail-closed rules are reviewed in one place.
+ * Chaining, appenders, verification walks and the guard's state live in their own files.
+ */
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors/app-error.js';
 import type { AuditStore } from '../storage/audit-store.js';
