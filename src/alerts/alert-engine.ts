@@ -7,6 +7,7 @@ import type { Database } from '../storage/schema.js';
 import { environmentOf, READ_OPERATIONS, type AlertRule, type AuditRecord, type Finding } from './alert.types.js';
 import { createAlertLedger } from './alert-ledger.js';
 import { keyMemo } from './key-memo.js';
+import { newId } from '../lib/ids.js';
 import { createAlertDelivery } from './alert-delivery.js';
 import type { Sink } from './alert-sinks.js';
 import { stateFindings } from './state-rules.js';
@@ -18,6 +19,9 @@ const CURSOR = 'audit';
 /** Where the first run started reading (seq) and when it ran (updated_at): it fires only for the hour before. */
 const BACKFILL = 'audit_backfill';
 const BATCH = 2000;
+/** Rows of read history one prune statement deletes, and statements per run. */
+const PRUNE_BATCH = 2000;
+const PRUNE_CALLS_PER_RUN = 10;
 
 export interface AlertEngineDeps {
   db: Kysely<Database>;
@@ -40,6 +44,12 @@ export interface AlertEngineDeps {
 interface Backfill {
   firesFrom: number;
   start?: { seq: number; at: number };
+}
+
+/** Where a run reads from: after `cursor`, firing for events from `backfill.firesFrom` on. */
+interface StartingPoint {
+  cursor: number;
+  backfill: Backfill;
 }
 
 export interface EvaluationResult {
@@ -77,6 +87,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   let lastVerifyAt = -Infinity;
   let lastVerify: Awaited<ReturnType<NonNullable<AlertEngineDeps['verifyAudit']>>> | undefined;
   let streamPrimed = false;
+  // Time of the newest event consumed: the evaluator's "now" in the log, which read history is pruned against.
+  let newestEventTime: number | undefined;
+  let lastPruneAt = -Infinity;
   const historyHourKey = keyMemo();
   const baselineKey = keyMemo();
   const profileKey = keyMemo();
@@ -154,6 +167,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
       }
     }
     const last = Number(rows[rows.length - 1]!.seq);
+    newestEventTime = Number(rows[rows.length - 1]!.time);
     const now = deps.now();
     const audits = await db.transaction().execute(async (tx) => {
       const events: AuditEvent[] = [];
@@ -194,19 +208,60 @@ export function createAlertEngine(deps: AlertEngineDeps) {
    * null, as for a pair never read) and hourly counts of hours no baseline or usual-hours profile
    * reaches. Reading from seq 0 took a log of 10^8 events a thousand runs to catch up.
    */
-  async function startingPoint(): Promise<{ cursor: number; backfill: Backfill } | undefined> {
+  async function startingPoint(): Promise<StartingPoint | undefined> {
     const stored = await alertStore.cursors(db, [CURSOR, BACKFILL]);
     const cursor = stored.get(CURSOR);
     if (cursor) {
       const firstRun = stored.get(BACKFILL);
-      return { cursor: cursor.seq, backfill: { firesFrom: firstRun ? firstRun.updatedAt - HOUR : -Infinity } };
+      return catchUp({ cursor: cursor.seq, backfill: { firesFrom: firstRun ? firstRun.updatedAt - HOUR : -Infinity } });
     }
     const now = deps.now();
     const firesFrom = now - HOUR;
-    const from = await deps.auditStore.cursorBefore(db, Math.floor(firesFrom / HOUR) * HOUR - historySpanMs(config));
+    const from = await horizonBefore(firesFrom);
     // No event that recent: nothing to learn from yet; the next run looks again.
     if (from === undefined) return undefined;
     return { cursor: from, backfill: { firesFrom, start: { seq: from, at: now } } };
+  }
+
+  /** The cursor before every event that can matter to one at or after `firesFrom` (the longest lookback before the start of its hour). */
+  const horizonBefore = (firesFrom: number) => deps.auditStore.cursorBefore(db, Math.floor(firesFrom / HOUR) * HOUR - historySpanMs(config));
+
+  /**
+   * A backlog older than `catch_up_hours` (alerts disabled for weeks, a leader down for days, an
+   * evaluator that cannot keep up) is not replayed: its events fire nothing, and those older than
+   * the rules' lookback before it are not read at all. The skipped range is audited, so the gap
+   * in alerting is on record. Without the bound, re-enabling alerts after a month fires a month of
+   * stale alerts, at 100,000 events a run.
+   */
+  async function catchUp(point: StartingPoint): Promise<StartingPoint> {
+    const now = deps.now();
+    const catchUpFrom = now - config.catch_up_hours * HOUR;
+    const backfill = { firesFrom: Math.max(point.backfill.firesFrom, catchUpFrom) };
+    const horizon = await horizonBefore(catchUpFrom);
+    if (horizon === undefined || horizon <= point.cursor) return { cursor: point.cursor, backfill };
+    await alertStore.setCursor(db, CURSOR, horizon, now);
+    await deps.recordAudit({
+      time: now, requestId: newId(), accessor: null, source: null, operation: 'alert.backlog_skipped', secretName: null, versionId: null,
+      outcome: 'success', errorCode: null, status: 200, latencyUs: 0,
+      detail: { after_seq: point.cursor, through_seq: horizon, fires_from: new Date(catchUpFrom).toISOString(), node: deps.nodeId },
+    });
+    return { cursor: horizon, backfill };
+  }
+
+  /**
+   * Drops read history no rule can look at any more: older, by a day, than the longest lookback
+   * before the newest event consumed (events after it are no older). At most once an hour once
+   * caught up; a large first prune goes in bounded statements over several runs.
+   */
+  async function pruneHistory(now: number): Promise<void> {
+    if (newestEventTime === undefined || now - lastPruneAt < HOUR) return;
+    const before = newestEventTime - historySpanMs(config) - DAY;
+    for (let call = 0; call < PRUNE_CALLS_PER_RUN; call++) {
+      if ((await alertStore.pruneReadHistory(db, before, PRUNE_BATCH)) < PRUNE_BATCH) {
+        lastPruneAt = now;
+        return;
+      }
+    }
   }
 
   async function checkState(now: number, result: EvaluationResult): Promise<void> {
@@ -265,6 +320,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         cursor = next;
       }
       const now = deps.now();
+      await pruneHistory(now);
       await checkState(now, result);
       await resolveQuiet(now, result);
       const delivered = await delivery.deliverDue();

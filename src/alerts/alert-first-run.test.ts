@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AlertsConfigSchema } from '../config/alerts-config.js';
 import { openStorage } from '../storage/database.js';
-import { backlogFiresOnlyTheLastHourInEveryRun, firstRunReadsFromTheHorizon, firstRunWithNothingRecentWaits } from '../../tests/support/alert-first-run.js';
+import { backlogFiresOnlyTheLastHourInEveryRun, firstRunReadsFromTheHorizon, firstRunWithNothingRecentWaits, pausedBacklogIsNotReplayed, readHistoryIsPrunedPastTheLookback } from '../../tests/support/alert-first-run.js';
 import { historySpanMs } from './stream-rules.js';
 
 /** The evaluator's first run over a long log, on SQLite (the same scripts run on PostgreSQL in tests/contract/alerts-postgres.test.ts). */
@@ -11,6 +11,8 @@ describe('the alert evaluator\'s first run on SQLite', () => {
   test('reads from the longest span the enabled rules look back over, learns from it, fires only for the last hour', async () => firstRunReadsFromTheHorizon(await memory()));
   test('a backlog longer than one run fires only for the last hour in the runs after the first, across a restart', async () => backlogFiresOnlyTheLastHourInEveryRun(await memory()));
   test('with no event since the horizon it reads nothing, and the next run finds new events', async () => firstRunWithNothingRecentWaits(await memory()));
+  test('a backlog older than catch_up_hours fires nothing, is read only as far back as the rules look, and the skip is audited once', async () => pausedBacklogIsNotReplayed(await memory()));
+  test('read history older than the longest lookback is pruned in bounded statements, at most hourly once caught up', async () => readHistoryIsPrunedPastTheLookback(await memory()));
 });
 
 describe('how far back the enabled stream rules look', () => {

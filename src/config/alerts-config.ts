@@ -33,6 +33,8 @@ export const AlertsConfigSchema = z.object({
   /** How often the inventory rules (expiring, rotation, unused, seal) look at the database. */
   state_check_seconds: z.number().min(1).max(86_400).default(60),
   utc_offset_minutes: z.number().int().min(-720).max(840).default(0),
+  /** A backlog of audit events older than this (alerts paused, leader down) is not replayed: it fires nothing, and the skip is audited. */
+  catch_up_hours: z.number().min(1).max(8_760).default(24),
   rules: z.object({
     off_hours: rule({
       environments: z.record(z.string(), HourWindow).default({ prod: { start_hour: 7, end_hour: 20, weekdays: [1, 2, 3, 4, 5] } }),

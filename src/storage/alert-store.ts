@@ -102,9 +102,21 @@ export function createAlertStore() {
         .where('hour_start', '>=', from).where('hour_start', '<', to).execute();
       return rows.map((r) => ({ hour_start: Number(r.hour_start), reads: Number(r.reads) }));
     },
-    async pruneReadHistory(q: Queryable, before: number): Promise<void> {
-      await q.deleteFrom('alert_read_counts').where('hour_start', '<', before).execute();
-      await q.deleteFrom('alert_access').where('last_read_at', '<', before).execute();
+    /**
+     * Deletes at most `limit` hourly counts and `limit` last reads older than `before`, oldest
+     * first (one statement each, through the age indexes of migration 041), so a large first
+     * prune is spread over calls instead of holding the writer; returns how many rows went.
+     */
+    async pruneReadHistory(q: Queryable, before: number, limit: number): Promise<number> {
+      const counts = await q.deleteFrom('alert_read_counts')
+        .where(({ eb, refTuple, selectFrom }) => eb(refTuple('principal', 'hour_start'), 'in',
+          selectFrom('alert_read_counts').select(['principal', 'hour_start']).where('hour_start', '<', before).orderBy('hour_start').limit(limit).$asTuple('principal', 'hour_start')))
+        .executeTakeFirst();
+      const reads = await q.deleteFrom('alert_access')
+        .where(({ eb, refTuple, selectFrom }) => eb(refTuple('principal', 'secret_name'), 'in',
+          selectFrom('alert_access').select(['principal', 'secret_name']).where('last_read_at', '<', before).orderBy('last_read_at').limit(limit).$asTuple('principal', 'secret_name')))
+        .executeTakeFirst();
+      return Number(counts.numDeletedRows) + Number(reads.numDeletedRows);
     },
 
     /** Rotation runs by status and the number of secrets whose rotation is overdue. */

@@ -28,6 +28,7 @@ import { auditOutcomeIndex } from './migrations/037-audit-outcome-index.js';
 import { auditTimeOrder } from './migrations/038-audit-time-order.js';
 import { auditAppendFunction } from './migrations/039-audit-append-function.js';
 import { auditUnsuccessfulIndexes } from './migrations/040-audit-unsuccessful-indexes.js';
+import { alertHistoryAge } from './migrations/041-alert-history-age.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -91,6 +92,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '038-audit-time-order': auditTimeOrder(dialect),
     '039-audit-append-function': auditAppendFunction(dialect),
     '040-audit-unsuccessful-indexes': auditUnsuccessfulIndexes(dialect),
+    '041-alert-history-age': alertHistoryAge(dialect),
   };
 }
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { openStorage } from '../../src/storage/database.js';
 import { alertKit, DAY, MINUTE, type AlertKit } from '../support/alert-kit.js';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres-cluster.js';
-import { backlogFiresOnlyTheLastHourInEveryRun, firstRunReadsFromTheHorizon, firstRunWithNothingRecentWaits } from '../support/alert-first-run.js';
+import { backlogFiresOnlyTheLastHourInEveryRun, firstRunReadsFromTheHorizon, firstRunWithNothingRecentWaits, pausedBacklogIsNotReplayed, readHistoryIsPrunedPastTheLookback } from '../support/alert-first-run.js';
 
 /**
  * The alert engine's queries on PostgreSQL (upserts with excluded, sums returned as numeric,
@@ -61,4 +61,6 @@ describe('alert engine on PostgreSQL', () => {
   test('first run: reads from the longest span the enabled rules look back over, learns from it, fires only for the last hour', async () => firstRunReadsFromTheHorizon(await fresh()));
   test('first run: a backlog longer than one run fires only for the last hour in the runs after the first, across a restart', async () => backlogFiresOnlyTheLastHourInEveryRun(await fresh()));
   test('first run: with no event since the horizon it reads nothing, and the next run finds new events', async () => firstRunWithNothingRecentWaits(await fresh()));
+  test('a backlog older than catch_up_hours fires nothing, is read only as far back as the rules look, and the skip is audited once', async () => pausedBacklogIsNotReplayed(await fresh()));
+  test('read history older than the longest lookback is pruned in bounded statements, at most hourly once caught up', async () => readHistoryIsPrunedPastTheLookback(await fresh()));
 });

@@ -114,3 +114,79 @@ export async function firstRunWithNothingRecentWaits(storage: Storage): Promise<
     assert.deepEqual([next.events, next.fired], [3 + 1, 1], 'the next run starts from the horizon again and finds the new events (and the alert.fired it appended)');
   });
 }
+
+/**
+ * Alerts paused for 40 days, then evaluated again: the backlog before `catch_up_hours` (24) fires
+ * nothing, what is older than the rules' lookback before that is not read at all, the skip is
+ * audited once, and what falls between is still learned from.
+ */
+export async function pausedBacklogIsNotReplayed(storage: Storage): Promise<void> {
+  await withKit(storage, config({ volume_spike: { enabled: false }, failure_burst: { threshold: 3 } }), {}, async (kit) => {
+    const now = FIRST_RUN_NOW;
+    await all([0, 1, 2].map((i) => failAt(kit, 'acc_start')(now - 10 * MINUTE + i)));
+    await kit.evaluate();
+    const back = now + 40 * DAY;
+    // Not read: older than 30 days (first-time access's lookback) before the catch-up window.
+    await inTimeOrder([0, 1, 2].map((i): Write => [now + 5 * DAY + i, failAt(kit, 'acc_ancient')]));
+    const skippedThrough = await lastSeq(kit);
+    // Read (learned from) but not fired: inside the lookback, before the catch-up window.
+    await inTimeOrder([
+      [now + 20 * DAY, (t) => kit.read('acc_learn', 'prod/etl/x', t)],
+      ...[0, 1, 2].map((i): Write => [now + 20 * DAY + MINUTE + i, failAt(kit, 'acc_stale')]),
+      // Within the window: not a first-time access (read 20 days ago, learned above); the burst fires.
+      [back - 2 * HOUR, (t) => kit.read('acc_learn', 'prod/etl/x', t)],
+      ...[0, 1, 2].map((i): Write => [back - HOUR + i, failAt(kit, 'acc_new')]),
+    ]);
+    kit.now = back;
+    const run = await kit.evaluate();
+    assert.equal(run.events, 1 + 3 + 1 + 3 + 2, 'the read and the burst 20 days back, the last two hours, and the alert.backlog_skipped and alert.fired events it appended');
+    assert.deepEqual((await kit.alerts()).map((a) => `${a.rule}:${a.principal}`).sort(), ['failure_burst:acc_new', 'failure_burst:acc_start']);
+    const skipped = await kit.auditOps('alert.backlog_skipped');
+    assert.equal(skipped.length, 1);
+    const detail = JSON.parse(skipped[0]!.detail!) as { after_seq: number; through_seq: number; fires_from: string };
+    assert.equal(detail.through_seq, skippedThrough, 'the cursor jumped over exactly the events older than the lookback');
+    assert.ok(detail.after_seq < detail.through_seq);
+    assert.equal(detail.fires_from, new Date(back - 24 * HOUR).toISOString());
+    kit.restart();
+    kit.now = back + MINUTE;
+    await kit.evaluate();
+    assert.equal((await kit.auditOps('alert.backlog_skipped')).length, 1, 'caught up: no second skip');
+  });
+}
+
+async function lastSeq(kit: AlertKit): Promise<number> {
+  const row = await kit.db.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirstOrThrow();
+  return Number(row.seq);
+}
+
+/**
+ * Read history older than the longest lookback before the newest event read is deleted, in
+ * bounded statements (2,000 rows, 10 per run), at most hourly once caught up; newer history stays.
+ */
+export async function readHistoryIsPrunedPastTheLookback(storage: Storage): Promise<void> {
+  await withKit(storage, config({ volume_spike: { enabled: false }, failure_burst: { threshold: 3 } }), {}, async (kit) => {
+    const now = FIRST_RUN_NOW;
+    const old = now - 40 * DAY;
+    await kit.alertStore.addReadCounts(kit.db, Array.from({ length: 25_000 }, (_, i) => ({ principal: `acc_${i % 50}`, hour_start: old - Math.floor(i / 50) * HOUR, reads: 1 })));
+    await kit.alertStore.recordReads(kit.db, [{ principal: 'acc_old', secret_name: 'prod/etl/db', last_read_at: old }]);
+    await kit.read('acc_now', 'prod/etl/db', now - 10 * MINUTE);
+    const counts = async () => Number((await kit.db.selectFrom('alert_read_counts').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const oldAccess = async () => (await kit.db.selectFrom('alert_access').select('principal').where('last_read_at', '<', now - 31 * DAY).execute()).length;
+    await kit.evaluate();
+    assert.equal(await counts(), 25_000 - 20_000 + 1, 'one run deletes at most 10 × 2,000 counts (and the old last read), oldest first; the new hour stays');
+    kit.now = now + 5000;
+    await kit.evaluate();
+    assert.equal(await counts(), 1, 'the next run finishes: only the hour of acc_now\'s read is left');
+    assert.equal(await oldAccess(), 0);
+    assert.deepEqual((await kit.db.selectFrom('alert_access').select('principal').execute()).map((r) => r.principal), ['acc_now']);
+    await kit.alertStore.addReadCounts(kit.db, [{ principal: 'acc_late', hour_start: old, reads: 1 }]);
+    kit.now = now + 20 * MINUTE;
+    await kit.read('acc_now', 'dev/etl/db');
+    await kit.evaluate();
+    assert.equal(await counts(), 2, 'caught up: no prune within the hour');
+    kit.now = now + 2 * HOUR;
+    await kit.read('acc_now', 'dev/etl/db');
+    await kit.evaluate();
+    assert.equal(await counts(), 2, 'an hour later the old row is gone (and the new hour is counted)');
+  });
+}
