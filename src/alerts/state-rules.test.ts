@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { alertKit, DAY, HOUR, type AlertKit } from '../../tests/support/alert-kit.js';
+import { unusedAlertsPerOwner } from '../storage/migrations/042-unused-alerts-per-owner.js';
 
 /** The inventory rules: expiring credentials, overdue/failed rotation, unused secrets, seal and chain breaks. */
 const only = (rule: string, extra: Record<string, unknown> = {}) => ({
@@ -13,7 +14,7 @@ const NOW = Date.UTC(2026, 8, 1, 10);
 async function secret(kit: AlertKit, name: string, fields: { last_accessed_at?: number | null; created_at?: number; owner?: string | null } = {}) {
   const id = `sec_${name.replace(/\W/g, '_')}`;
   await kit.db.insertInto('secrets').values({
-    id, region: 'us-east-1', name, arn_suffix: 'abcdef', description: null, owner: fields.owner ?? 'data-eng', kms_key_id: null, created_at: fields.created_at ?? NOW - 400 * DAY,
+    id, region: 'us-east-1', name, arn_suffix: 'abcdef', description: null, owner: fields.owner === undefined ? 'data-eng' : fields.owner, kms_key_id: null, created_at: fields.created_at ?? NOW - 400 * DAY,
     updated_at: NOW - 400 * DAY, last_accessed_at: fields.last_accessed_at ?? null, last_rotated_at: null, deleted_at: null, delete_after: null, rotation: null, primary_region: null,
   }).execute();
   return id;
@@ -108,19 +109,83 @@ describe('rotation overdue or failed', () => {
 });
 
 describe('unused secrets', () => {
-  test('a secret not read for 91 days fires; 89 days does not; a read resolves it', async () => {
-    await withKit(only('unused'), async (kit) => {
+  const every = { check_every_seconds: 1 };
+  test('one alert per owner with secrets not read for 90 days, naming the longest unused; reading them resolves it', async () => {
+    await withKit(only('unused', every), async (kit) => {
       await secret(kit, 'prod/etl/stale', { last_accessed_at: NOW - 91 * DAY });
+      await secret(kit, 'prod/etl/older');
       await secret(kit, 'prod/etl/fresh', { last_accessed_at: NOW - 89 * DAY });
       await secret(kit, 'prod/etl/new', { created_at: NOW - 10 * DAY });
+      await secret(kit, 'prod/ml/features', { last_accessed_at: NOW - 100 * DAY, owner: 'ml-team' });
+      await secret(kit, 'dev/scratch', { last_accessed_at: NOW - 200 * DAY, owner: null });
       await kit.evaluate();
       const alerts = await kit.alerts('unused');
-      assert.deepEqual(alerts.map((a) => a.secret_name), ['prod/etl/stale']);
-      assert.equal(JSON.parse(alerts[0]!.facts).unused_days, 91);
-      await kit.db.updateTable('secrets').set({ last_accessed_at: NOW }).where('name', '=', 'prod/etl/stale').execute();
+      assert.deepEqual(alerts.map((a) => String(a.principal)).sort(), ['data-eng', 'ml-team', 'null'], 'one per owner, and one for the secrets with none');
+      assert.ok(alerts.every((a) => a.secret_name === null));
+      const dataEng = alerts.find((a) => a.principal === 'data-eng')!;
+      assert.deepEqual(JSON.parse(dataEng.facts), {
+        owner: 'data-eng', secrets: 2, threshold_days: 90, oldest_secret: 'prod/etl/older', oldest_last_accessed_at: null, oldest_unused_days: 400,
+        longest_unused: 'prod/etl/older (400 days), prod/etl/stale (91 days)',
+      });
+      assert.match(dataEng.summary, /^2 secrets owned by data-eng not read for 90 days or more; the longest, prod\/etl\/older, for 400 days \(never read\)/);
+      assert.match(alerts.find((a) => a.principal === null)!.summary, /^1 secret with no owner /);
+      await kit.db.updateTable('secrets').set({ last_accessed_at: NOW }).where('name', 'in', ['prod/etl/stale', 'prod/etl/older']).execute();
       kit.now = NOW + 2000;
       await kit.evaluate();
+      const after = await kit.alerts('unused');
+      assert.deepEqual(after.map((a) => `${a.principal}:${a.status}`).sort(), ['data-eng:resolved', 'ml-team:firing', 'null:firing']);
+      assert.equal((await kit.auditOps('alert.fired')).length, 3, 'one alert.fired per owner');
+    });
+  });
+
+  test('a thousand unused secrets of one owner are one alert, counted, naming ten', async () => {
+    await withKit(only('unused', every), async (kit) => {
+      const rows = Array.from({ length: 1500 }, (_, i) => ({
+        id: `sec_bulk_${i}`, region: 'us-east-1', name: `prod/bulk/s-${String(i).padStart(4, '0')}`, arn_suffix: 'abcdef', description: null, owner: 'bulk', kms_key_id: null,
+        created_at: NOW - 400 * DAY, updated_at: NOW - 400 * DAY, last_accessed_at: NOW - (100 + i) * DAY, last_rotated_at: null, deleted_at: null, delete_after: null, rotation: null, primary_region: null,
+      }));
+      for (let i = 0; i < rows.length; i += 500) await kit.db.insertInto('secrets').values(rows.slice(i, i + 500)).execute();
+      await kit.evaluate();
+      const alerts = await kit.alerts('unused');
+      assert.equal(alerts.length, 1);
+      const facts = JSON.parse(alerts[0]!.facts);
+      assert.equal(facts.secrets, 1500);
+      assert.equal(facts.longest_unused.split(', ').length, 10);
+      assert.ok(facts.longest_unused.startsWith('prod/bulk/s-1499 ('), facts.longest_unused);
+    });
+  });
+
+  test('looked at hourly by default: a read resolves the alert at the next hourly check, not the next state check', async () => {
+    await withKit(only('unused'), async (kit) => {
+      await secret(kit, 'prod/etl/stale', { last_accessed_at: NOW - 91 * DAY });
+      await kit.evaluate();
+      await kit.db.updateTable('secrets').set({ last_accessed_at: NOW }).where('name', '=', 'prod/etl/stale').execute();
+      kit.now = NOW + 5 * 60_000;
+      await kit.evaluate();
+      assert.equal((await kit.alerts('unused'))[0]!.status, 'firing');
+      kit.now = NOW + HOUR;
+      await kit.evaluate();
       assert.equal((await kit.alerts('unused'))[0]!.status, 'resolved');
+    });
+  });
+
+  test('upgrading resolves the per-secret unused alerts without a delivery and cancels their pending deliveries; others are untouched', async () => {
+    await withKit(only('unused', every), async (kit) => {
+      const alert = (id: string, rule: string, key: string) => ({
+        id, rule, dedupe_key: key, active_key: `${rule}|${key}`, status: 'firing' as const, severity: 'info' as const, principal: 'data-eng', secret_name: null, summary: 's', facts: '{}',
+        event_seqs: '[]', occurrences: 1, fired_at: NOW - DAY, last_seen_at: NOW - DAY, resolved_at: null, acked_at: null, acked_by: null,
+      });
+      await kit.alertStore.insertAlert(kit.db, alert('alr_old', 'unused', 'state:prod/etl/stale'));
+      await kit.alertStore.insertAlert(kit.db, alert('alr_owner', 'unused', 'state:unused|data-eng'));
+      await kit.alertStore.insertAlert(kit.db, alert('alr_rotation', 'rotation', 'state:overdue|prod/etl/x'));
+      for (const id of ['alr_old', 'alr_owner']) {
+        await kit.alertStore.insertDelivery(kit.db, { id: `dlv_${id}`, alert_id: id, sink: 'hook', event: 'fired', status: 'pending', attempts: 0, next_attempt_at: NOW, last_error: null, created_at: NOW, updated_at: NOW });
+      }
+      await unusedAlertsPerOwner('sqlite').up(kit.db);
+      const byId = new Map((await kit.alerts()).map((a) => [a.id, a.status]));
+      assert.deepEqual(Object.fromEntries(byId), { alr_old: 'resolved', alr_owner: 'firing', alr_rotation: 'firing' });
+      const deliveries = await kit.db.selectFrom('alert_deliveries').select(['alert_id', 'status']).orderBy('alert_id').execute();
+      assert.deepEqual(deliveries.map((d) => `${d.alert_id}:${d.status}`), ['alr_old:cancelled', 'alr_owner:pending']);
     });
   });
 });

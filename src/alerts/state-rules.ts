@@ -4,6 +4,8 @@ import type { Queryable } from '../storage/schema.js';
 import type { AlertRule, Finding } from './alert.types.js';
 
 const DAY = 86_400_000;
+/** The longest unused secrets an `unused` alert names. */
+const UNUSED_SAMPLE = 10;
 const iso = (t: number | null) => (t === null ? null : new Date(Number(t)).toISOString());
 const days = (ms: number) => Math.floor(ms / DAY);
 
@@ -12,7 +14,7 @@ const days = (ms: number) => Math.floor(ms / DAY);
  * interval and report the full set of what holds now. The engine fires what is new and
  * resolves what no longer holds. Keys start with "state:" so they never mix with stream keys.
  */
-export async function stateFindings(q: Queryable, store: AlertStore, config: AlertsConfig, now: number, checks: { sealed: boolean; verify?: { ok: boolean; problem?: { seq: number; kind: string; message: string } } }): Promise<Map<AlertRule, Finding[]>> {
+export async function stateFindings(q: Queryable, store: AlertStore, config: AlertsConfig, now: number, checks: { sealed: boolean; verify?: { ok: boolean; problem?: { seq: number; kind: string; message: string } }; unused: boolean }): Promise<Map<AlertRule, Finding[]>> {
   const rules = config.rules;
   const found = new Map<AlertRule, Finding[]>();
   const add = (f: Omit<Finding, 'time' | 'seqs'> & { seqs?: number[] }) => {
@@ -57,13 +59,19 @@ export async function stateFindings(q: Queryable, store: AlertStore, config: Ale
         facts: { kind: 'failed', run_id: r.id, attempts: r.attempts, finished_at: iso(r.finished_at) } });
     }
   }
-  if (rules.unused.enabled) {
+  // One alert per owner, not per secret: a store of a million secrets, most of them never read,
+  // fired 772,227 alerts (each delivered to every sink) and rewrote them all every minute.
+  // `custos report unused` lists every secret; the alert names the longest unused.
+  if (rules.unused.enabled && checks.unused) {
     found.set('unused', []);
-    for (const s of await store.unusedSecrets(q, now - rules.unused.days * DAY)) {
-      const last = s.last_accessed_at ?? null;
-      add({ rule: 'unused', key: `state:${s.name}`, severity: 'info', principal: s.owner, secret: s.name,
-        summary: `${s.name} has not been read for ${days(now - Number(last ?? s.created_at))} days${last === null ? ' (never read)' : ''}`,
-        facts: { owner: s.owner, last_accessed_at: iso(last), unused_days: days(now - Number(last ?? s.created_at)), threshold_days: rules.unused.days } });
+    for (const o of await store.unusedByOwner(q, now - rules.unused.days * DAY, UNUSED_SAMPLE)) {
+      const oldest = o.oldest[0]!;
+      const oldestDays = days(now - (oldest.last_accessed_at ?? oldest.created_at));
+      const whose = o.owner === null ? 'with no owner' : `owned by ${o.owner}`;
+      add({ rule: 'unused', key: `state:unused|${o.owner ?? ''}`, severity: 'info', principal: o.owner, secret: null,
+        summary: `${o.count} secret${o.count === 1 ? '' : 's'} ${whose} not read for ${rules.unused.days} days or more; the longest, ${oldest.name}, for ${oldestDays} days${oldest.last_accessed_at === null ? ' (never read)' : ''} (custos report unused lists them all)`,
+        facts: { owner: o.owner, secrets: o.count, threshold_days: rules.unused.days, oldest_secret: oldest.name, oldest_last_accessed_at: iso(oldest.last_accessed_at), oldest_unused_days: oldestDays,
+          longest_unused: o.oldest.map((s) => `${s.name} (${days(now - (s.last_accessed_at ?? s.created_at))} days)`).join(', ') } });
     }
   }
   if (rules.integrity.enabled) {

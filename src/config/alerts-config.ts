@@ -67,7 +67,8 @@ export const AlertsConfigSchema = z.object({
     }).prefault({}),
     expiring: rule({ within_days: z.number().int().min(1).max(365).default(7) }).prefault({}),
     rotation: rule({}).prefault({}),
-    unused: rule({ days: z.number().int().min(1).max(3650).default(90) }).prefault({}),
+    /** One alert per owner with secrets not read for `days`; looked at every `check_every_seconds` (its unit is days). */
+    unused: rule({ days: z.number().int().min(1).max(3650).default(90), check_every_seconds: z.number().min(1).max(86_400).default(3600) }).prefault({}),
     /** Flagged audit events (detail.alert), the seal, and a periodic audit chain verify. */
     // Each periodic verify walks only the events since the last one; the whole chain (whose cost grows
     // with the log) is walked every full_verify_every_hours.

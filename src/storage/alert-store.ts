@@ -153,9 +153,22 @@ export function createAlertStore() {
         .execute();
     },
     /** Live secrets not read since `before` (never-read ones count from their creation). */
-    async unusedSecrets(q: Queryable, before: number) {
-      return q.selectFrom('secrets').select(['name', 'owner', 'last_accessed_at', 'created_at']).where('deleted_at', 'is', null).where('primary_region', 'is', null)
-        .where((eb) => eb(eb.fn.coalesce('last_accessed_at', 'created_at'), '<', before)).execute();
+    /**
+     * Live secrets not read since `before` (never-read ones by creation), per owner: how many,
+     * and the `sample` longest unused of each, oldest first.
+     */
+    async unusedByOwner(q: Queryable, before: number, sample: number): Promise<{ owner: string | null; count: number; oldest: { name: string; last_accessed_at: number | null; created_at: number }[] }[]> {
+      const unused = q.selectFrom('secrets').where('deleted_at', 'is', null).where('primary_region', 'is', null)
+        .where((eb) => eb(eb.fn.coalesce('last_accessed_at', 'created_at'), '<', before));
+      const counts = await unused.select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
+      if (counts.length === 0) return [];
+      const ranked = await q.selectFrom(unused.select(['owner', 'name', 'last_accessed_at', 'created_at',
+        sql<number>`row_number() over (partition by owner order by coalesce(last_accessed_at, created_at), name)`.as('rank')]).as('r'))
+        .select(['owner', 'name', 'last_accessed_at', 'created_at']).where('rank', '<=', sample).orderBy('rank').execute();
+      return counts.map((c) => ({
+        owner: c.owner, count: Number(c.n),
+        oldest: ranked.filter((r) => r.owner === c.owner).map((r) => ({ name: r.name, last_accessed_at: r.last_accessed_at === null ? null : Number(r.last_accessed_at), created_at: Number(r.created_at) })),
+      }));
     },
   };
 }

@@ -16,7 +16,7 @@ describe('alert engine on PostgreSQL', () => {
   before(async () => {
     cluster = await startPostgresCluster();
     const { url, password } = await cluster.createDatabase();
-    kit = await alertKit({ state_check_seconds: 1, rules: { off_hours: { enabled: false }, volume_spike: { factor: 5, min_reads: 5 }, failure_burst: { threshold: 3 }, expiring: { enabled: false } } }, { start: NOW, storage: await openStorage({ url, password }) });
+    kit = await alertKit({ state_check_seconds: 1, rules: { off_hours: { enabled: false }, volume_spike: { factor: 5, min_reads: 5 }, failure_burst: { threshold: 3 }, expiring: { enabled: false }, unused: { check_every_seconds: 1 } } }, { start: NOW, storage: await openStorage({ url, password }) });
   });
   after(async () => {
     await kit?.close();
