@@ -84,6 +84,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   // Last read times already persisted: a pair is rewritten at most hourly (the lookback is in days).
   const persistedReads = new Map<string, number>();
   let lastStateCheck = -Infinity;
+  let lastUnusedCheck = -Infinity;
   let lastVerifyAt = -Infinity;
   let lastVerify: Awaited<ReturnType<NonNullable<AlertEngineDeps['verifyAudit']>>> | undefined;
   let streamPrimed = false;
@@ -271,7 +272,10 @@ export function createAlertEngine(deps: AlertEngineDeps) {
       lastVerifyAt = now;
       lastVerify = await deps.verifyAudit();
     }
-    const found = await stateFindings(db, alertStore, config, now, { sealed: deps.isSealed(), verify: lastVerify });
+    // Unused is measured in days and reads the whole inventory: hourly by default, not every state check.
+    const unused = now - lastUnusedCheck >= rules.unused.check_every_seconds * 1000;
+    if (unused) lastUnusedCheck = now;
+    const found = await stateFindings(db, alertStore, config, now, { sealed: deps.isSealed(), verify: lastVerify, unused });
     const audits = await db.transaction().execute(async (tx) => {
       const events: AuditEvent[] = [];
       for (const [rule, list] of found) {
@@ -318,6 +322,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         const next = await consumeBatch(cursor, start!.backfill, result);
         if (next === undefined) break;
         cursor = next;
+        // On SQLite every query resolves without a turn of the event loop: a backlog of 100,000
+        // events would hold the thread for seconds, and the node answer no request meanwhile.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       const now = deps.now();
       await pruneHistory(now);
