@@ -11,6 +11,10 @@ import { transaction } from '../../storage/transaction.js';
 import { AppError } from '../../errors/app-error.js';
 
 const DRAIN_RETRY_MS = 1000;
+/** Secrets whose rows one transaction writes: a build of a million secrets is not a million commits (each an fsync on SQLite). */
+const WRITE_BATCH = 100;
+/** Longest stretch of index work between two turns of the event loop: a build runs beside the requests, not instead of them. */
+const SLICE_MS = 10;
 
 /** The labels whose values a leak of would matter: the live one and the one rotation keeps valid for a grace period. */
 export const INDEXED_LABELS = ['CURRENT', 'PREVIOUS'] as const;
@@ -77,9 +81,56 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
     return rows;
   }
 
-  async function reindex(secretId: string): Promise<void> {
-    const rows = await rowsFor(secretId);
-    await transaction(db, undefined, (tx) => fingerprintStore.replaceSecret(tx, secretId, rows ?? []));
+  let sliceStart = performance.now();
+  /**
+   * Each fingerprint is two elliptic-curve operations (a fraction of a millisecond), and on SQLite
+   * every query resolves without giving the event loop a turn, so a build of many secrets would
+   * hold the thread (a server starting on a large store never got to listen). It gives way every
+   * SLICE_MS.
+   */
+  async function yieldIfLong(): Promise<void> {
+    if (performance.now() - sliceStart < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  }
+
+  const unreachable = (error: unknown) => error instanceof AppError && error.retryAfterSeconds !== undefined;
+  // Never the value: only which secret could not be indexed, and why.
+  const skip = (error: unknown, secretId: string) => deps.logger.error({ err: error, secretId }, 'scan fingerprint index update failed');
+  const write = (computed: [string, FingerprintRow[]][]) => transaction(db, undefined, async (tx) => {
+    for (const [id, rows] of computed) await fingerprintStore.replaceSecret(tx, id, rows);
+  });
+
+  /**
+   * Recomputes the rows of `ids`, WRITE_BATCH secrets per transaction. A store that cannot be
+   * reached stops it with the rest of `ids` left dirty for the retry; a secret that fails on
+   * its own is logged and skipped (a batch it breaks is written again one secret at a time).
+   */
+  async function reindex(ids: string[]): Promise<void> {
+    for (let start = 0; start < ids.length; start += WRITE_BATCH) {
+      const computed: [string, FingerprintRow[]][] = [];
+      try {
+        for (const id of ids.slice(start, start + WRITE_BATCH)) {
+          try {
+            computed.push([id, (await rowsFor(id)) ?? []]);
+          } catch (error) {
+            if (unreachable(error)) throw error;
+            skip(error, id);
+          }
+          await yieldIfLong();
+        }
+        try {
+          await write(computed);
+        } catch (error) {
+          if (unreachable(error)) throw error;
+          for (const one of computed) await write([one]).catch((e: unknown) => (unreachable(e) ? Promise.reject(e) : skip(e, one[0])));
+        }
+      } catch (error) {
+        // The database is busy or gone, not a secret's fault: what is not written stays for the retry.
+        for (const left of ids.slice(start)) dirty.add(left);
+        throw error;
+      }
+    }
   }
 
   async function drain(): Promise<void> {
@@ -101,20 +152,13 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
       }
       const batch = [...dirty];
       dirty.clear();
-      for (const [i, id] of batch.entries()) {
-        try {
-          await reindex(id);
-        } catch (error) {
-          if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
-            // The database is busy or gone, not this secret's fault: keep the rest for the retry.
-            for (const left of batch.slice(i)) dirty.add(left);
-            throw error;
-          }
-          // Never the value: only which secret could not be indexed, and why.
-          deps.logger.error({ err: error, secretId: id }, 'scan fingerprint index update failed');
-        }
+      const startedAt = (sliceStart = performance.now());
+      if (full) deps.logger.info({ secrets: batch.length }, 'scan fingerprint index: building');
+      await reindex(batch);
+      if (full) {
+        await fingerprintStore.markBuilt(db);
+        deps.logger.info({ secrets: batch.length, seconds: Math.round((performance.now() - startedAt) / 1000) }, 'scan fingerprint index: built');
       }
-      if (full) await fingerprintStore.markBuilt(db);
     }
   }
 
