@@ -155,20 +155,20 @@ export function createAlertStore() {
     /** Live secrets not read since `before` (never-read ones count from their creation). */
     /**
      * Live secrets not read since `before` (never-read ones by creation), per owner: how many,
-     * and the `sample` longest unused of each, oldest first.
+     * and the `sample` longest unused of each, oldest first. Both read the (owner, last use)
+     * index of migration 043, whose expression and condition the query spells the same way.
      */
     async unusedByOwner(q: Queryable, before: number, sample: number): Promise<{ owner: string | null; count: number; oldest: { name: string; last_accessed_at: number | null; created_at: number }[] }[]> {
-      const unused = q.selectFrom('secrets').where('deleted_at', 'is', null).where('primary_region', 'is', null)
-        .where((eb) => eb(eb.fn.coalesce('last_accessed_at', 'created_at'), '<', before));
-      const counts = await unused.select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
-      if (counts.length === 0) return [];
-      const ranked = await q.selectFrom(unused.select(['owner', 'name', 'last_accessed_at', 'created_at',
-        sql<number>`row_number() over (partition by owner order by coalesce(last_accessed_at, created_at), name)`.as('rank')]).as('r'))
-        .select(['owner', 'name', 'last_accessed_at', 'created_at']).where('rank', '<=', sample).orderBy('rank').execute();
-      return counts.map((c) => ({
-        owner: c.owner, count: Number(c.n),
-        oldest: ranked.filter((r) => r.owner === c.owner).map((r) => ({ name: r.name, last_accessed_at: r.last_accessed_at === null ? null : Number(r.last_accessed_at), created_at: Number(r.created_at) })),
-      }));
+      const lastUse = sql<number>`coalesce(last_accessed_at, created_at)`;
+      const unused = () => q.selectFrom('secrets').where('deleted_at', 'is', null).where('primary_region', 'is', null).where(lastUse, '<', before);
+      const counts = await unused().select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
+      const result = [];
+      for (const c of counts) {
+        const oldest = await unused().select(['name', 'last_accessed_at', 'created_at']).where((eb) => (c.owner === null ? eb('owner', 'is', null) : eb('owner', '=', c.owner)))
+          .orderBy(lastUse).orderBy('name').limit(sample).execute();
+        result.push({ owner: c.owner, count: Number(c.n), oldest: oldest.map((r) => ({ name: r.name, last_accessed_at: r.last_accessed_at === null ? null : Number(r.last_accessed_at), created_at: Number(r.created_at) })) });
+      }
+      return result;
     },
   };
 }

@@ -30,6 +30,7 @@ import { auditAppendFunction } from './migrations/039-audit-append-function.js';
 import { auditUnsuccessfulIndexes } from './migrations/040-audit-unsuccessful-indexes.js';
 import { alertHistoryAge } from './migrations/041-alert-history-age.js';
 import { unusedAlertsPerOwner } from './migrations/042-unused-alerts-per-owner.js';
+import { secretsByLastUse } from './migrations/043-secrets-by-last-use.js';
 import { startSqliteCheckpointer, WAL_BACKSTOP_PAGES } from './sqlite-checkpointer.js';
 import { createPgPoolGuard, type PgPoolLimits, type PgReachability } from './pg-pool-guard.js';
 
@@ -95,6 +96,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '040-audit-unsuccessful-indexes': auditUnsuccessfulIndexes(dialect),
     '041-alert-history-age': alertHistoryAge(dialect),
     '042-unused-alerts-per-owner': unusedAlertsPerOwner(dialect),
+    '043-secrets-by-last-use': secretsByLastUse(dialect),
   };
 }
 
