@@ -48,6 +48,33 @@ export function createFingerprintStore() {
       await q.insertInto('system_state').values({ key: 'scan_index_built', value: 'v1' }).execute();
     },
 
+    /**
+     * One page of the catch-up: of the (non-replica) secrets after `afterId`, at most `limit` in
+     * id order, those whose `labels` point at other versions than their index rows were computed
+     * from (or whose labelled versions have no rows: values with no field long enough to
+     * fingerprint come back every time). `last` is the page's last id; absent after the last page.
+     */
+    async staleSecrets(q: Queryable, afterId: string, limit: number, labels: readonly string[]): Promise<{ stale: string[]; last?: string }> {
+      const page = (await q.selectFrom('secrets').select('id').where('primary_region', 'is', null).where('id', '>', afterId).orderBy('id').limit(limit).execute()).map((r) => r.id);
+      if (page.length === 0) return { stale: [] };
+      const [first, last] = [page[0]!, page[page.length - 1]!];
+      const pairsOf = (rows: { secret_id: string; version_id: string; label: string }[]) => {
+        const pairs = new Map<string, Set<string>>();
+        for (const r of rows) {
+          let set = pairs.get(r.secret_id);
+          if (!set) pairs.set(r.secret_id, (set = new Set()));
+          set.add(`${r.label}\u0000${r.version_id}`);
+        }
+        return pairs;
+      };
+      const labelled = pairsOf(await q.selectFrom('version_labels').select(['secret_id', 'version_id', 'label'])
+        .where('secret_id', '>=', first).where('secret_id', '<=', last).where('label', 'in', labels).execute());
+      const indexed = pairsOf(await q.selectFrom('scan_fingerprints').select(['secret_id', 'version_id', 'label']).distinct()
+        .where('secret_id', '>=', first).where('secret_id', '<=', last).execute());
+      const same = (a = new Set<string>(), b = new Set<string>()) => a.size === b.size && [...a].every((p) => b.has(p));
+      return { stale: page.filter((id) => !same(labelled.get(id), indexed.get(id))), last };
+    },
+
     /** Ids of every secret with a labelled version (the set a full rebuild walks). */
     async secretIds(q: Queryable): Promise<string[]> {
       const rows = await q.selectFrom('secrets').select('id').where('primary_region', 'is', null).execute();

@@ -42,6 +42,10 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
   const ecdh = curve();
   const dirty = new Set<string>();
   let rebuildAll = false;
+  // Compare the index with the labels and recompute what differs: after missing changes, not after a key change.
+  let catchUp = false;
+  // The index was never marked built: mark it once this catch-up is written.
+  let building = false;
   let checkedBuilt = false;
   let wasLeader = false;
   let drained = false;
@@ -133,19 +137,49 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
     }
   }
 
+  /**
+   * Marks dirty every secret whose CURRENT or PREVIOUS is not what its rows were computed from,
+   * a page of 2,000 secrets at a time. Missed changes are only label moves, new versions and
+   * deletions, which all show there; a full rebuild (a million secrets: many minutes of
+   * elliptic-curve work) is for a changed fingerprint key only.
+   */
+  async function findStale(): Promise<void> {
+    let after = '';
+    let found = 0;
+    for (;;) {
+      const page = await fingerprintStore.staleSecrets(db, after, 2000, INDEXED_LABELS);
+      for (const id of page.stale) dirty.add(id);
+      found += page.stale.length;
+      if (page.last === undefined) break;
+      after = page.last;
+      await yieldIfLong();
+    }
+    if (found > 0) deps.logger.info({ secrets: found }, 'scan fingerprint index: catching up on missed changes');
+  }
+
   async function drain(): Promise<void> {
     const leader = deps.isLeader();
-    // A node that just became leader ignored the changes published before: catch up on all of them.
-    if (leader && !wasLeader && drained) rebuildAll = true;
+    // A node that just became leader ignored the changes published before it led.
+    if (leader && !wasLeader && drained) catchUp = true;
     wasLeader = leader;
     drained = true;
     if (!checkedBuilt && !barrier.isSealed() && leader) {
-      if (!(await fingerprintStore.isBuilt(db))) rebuildAll = true;
+      // Changes committed just before a crash (or by a node that then stopped leading) may be
+      // missing. An index never built is caught up the same way: every secret without rows is
+      // stale, and a build interrupted by a restart goes on from the secrets it had written.
+      catchUp = true;
+      building = !(await fingerprintStore.isBuilt(db));
       checkedBuilt = true;
     }
-    while (dirty.size > 0 || rebuildAll) {
+    while (dirty.size > 0 || rebuildAll || catchUp) {
       if (barrier.isSealed() || !deps.isLeader()) return;
-      const full = rebuildAll;
+      if (catchUp && !rebuildAll) {
+        sliceStart = performance.now();
+        await findStale();
+      }
+      catchUp = false;
+      const full = rebuildAll || building;
+      building = false;
       if (rebuildAll) {
         for (const id of await fingerprintStore.secretIds(db)) dirty.add(id);
         rebuildAll = false;
@@ -172,7 +206,7 @@ export function createFingerprintIndex(deps: FingerprintIndexDeps) {
     }).finally(() => {
       running = null;
       if (failed) setTimeout(schedule, DRAIN_RETRY_MS).unref();
-      else if ((dirty.size > 0 || rebuildAll) && !barrier.isSealed() && deps.isLeader()) schedule();
+      else if ((dirty.size > 0 || rebuildAll || catchUp) && !barrier.isSealed() && deps.isLeader()) schedule();
     });
   }
 
