@@ -159,13 +159,10 @@ export function createAlertStore() {
      * index of migration 043, whose expression and condition the query spells the same way.
      */
     async unusedByOwner(q: Queryable, before: number, sample: number): Promise<{ owner: string | null; count: number; oldest: { name: string; last_accessed_at: number | null; created_at: number }[] }[]> {
-      const lastUse = sql<number>`coalesce(last_accessed_at, created_at)`;
-      const unused = () => q.selectFrom('secrets').where('deleted_at', 'is', null).where('primary_region', 'is', null).where(lastUse, '<', before);
-      const counts = await unused().select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner').execute();
+      const counts = await unusedQueries.counts(q, before).execute();
       const result = [];
       for (const c of counts) {
-        const oldest = await unused().select(['name', 'last_accessed_at', 'created_at']).where((eb) => (c.owner === null ? eb('owner', 'is', null) : eb('owner', '=', c.owner)))
-          .orderBy(lastUse).orderBy('name').limit(sample).execute();
+        const oldest = await unusedQueries.oldest(q, before, c.owner, sample).execute();
         result.push({ owner: c.owner, count: Number(c.n), oldest: oldest.map((r) => ({ name: r.name, last_accessed_at: r.last_accessed_at === null ? null : Number(r.last_accessed_at), created_at: Number(r.created_at) })) });
       }
       return result;
@@ -174,3 +171,12 @@ export function createAlertStore() {
 }
 
 export type AlertStore = ReturnType<typeof createAlertStore>;
+
+const lastUse = sql<number>`coalesce(last_accessed_at, created_at)`;
+const unusedSince = (q: Queryable, before: number) => q.selectFrom('secrets').where('deleted_at', 'is', null).where('primary_region', 'is', null).where(lastUse, '<', before);
+/** The unused rule's two queries (exported for their plan test: both must read migration 043's index). */
+export const unusedQueries = {
+  counts: (q: Queryable, before: number) => unusedSince(q, before).select(['owner', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('owner').orderBy('owner'),
+  oldest: (q: Queryable, before: number, owner: string | null, limit: number) => unusedSince(q, before).select(['name', 'last_accessed_at', 'created_at'])
+    .where((eb) => (owner === null ? eb('owner', 'is', null) : eb('owner', '=', owner))).orderBy(lastUse).orderBy('name').limit(limit),
+};
