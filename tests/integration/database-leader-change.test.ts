@@ -56,7 +56,10 @@ test('a leader change on PostgreSQL storage continues the lease sweep', { timeou
   // B's clock moves past the leases' expiry (A never saw them due).
   assert.equal((await api(b, 'POST', '/v1/sys/testing/clock', { token, body: { advance: '2m' } })).status, 200);
   for (const u of issued) await eventually(`${u.username} dropped by the new leader`, async () => !(await roleExists(u.username)), 30_000);
-  const rows = (await inspector.query(`SELECT id, state FROM leases WHERE id LIKE 'database/creds/job/%'`)).rows;
+  // The sweeper marks a lease revoked just after its user is dropped: wait for the rows, then check them.
+  const leaseRows = async () => (await inspector.query(`SELECT id, state FROM leases WHERE id LIKE 'database/creds/job/%'`)).rows;
+  await eventually('every lease row is marked revoked', async () => (await leaseRows()).every((row) => row.state === 'revoked'), 30_000);
+  const rows = await leaseRows();
   assert.equal(rows.length, 4);
   for (const row of rows) assert.equal(row.state, 'revoked');
   const revocations = async () => (await inspector.query(`SELECT request_id, source FROM audit_events WHERE operation = 'lease.revoke' AND outcome = 'success' AND request_id LIKE 'lease:%'`)).rows;
